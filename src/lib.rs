@@ -1,0 +1,8 @@
+//! kpush: deploy Kubernetes manifests from CI.
+//!
+//! Data flows one way: [`render`] (files → [`Manifest`]s) → plan → apply → track → report.
+
+pub mod exit;
+pub mod manifest;
+
+pub use manifest::{Manifest, ObjectKey, Origin};
