@@ -6,3 +6,6 @@ pub mod exit;
 pub mod manifest;
 
 pub use manifest::{Manifest, ObjectKey, Origin};
+pub mod cli;
+pub mod render;
+pub mod report;

@@ -1,0 +1,3 @@
+//! Stage 5, report: how results look on a terminal, in CI logs and as JSON.
+
+pub mod objects;
