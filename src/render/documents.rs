@@ -109,18 +109,10 @@ fn yaml_problem(
         _ => (1, None),
     };
     let sub_line = chunk.first_line + line_in_chunk - 1;
-    let message = clean_yaml_message(&err.to_string());
-    let kind = if is_budget_message(&message) {
-        ProblemKind::Limit
-    } else {
-        ProblemKind::Syntax
-    };
-    let text = if kind == ProblemKind::Limit {
-        format!(
-            "refused: {message} (kpush limits nesting to {MAX_DEPTH} levels and refuses alias expansion bombs)"
-        )
-    } else {
-        format!("invalid YAML: {message}")
+    let raw = clean_yaml_message(&err.to_string());
+    let (kind, text) = match budget_explanation(&raw) {
+        Some(why) => (ProblemKind::Limit, format!("refused: {why}")),
+        None => (ProblemKind::Syntax, format!("invalid YAML: {raw}")),
     };
     let mut p = Problem::at(
         Severity::Error,
@@ -136,9 +128,28 @@ fn yaml_problem(
     p
 }
 
-fn is_budget_message(m: &str) -> bool {
-    let m = m.to_ascii_lowercase();
-    m.contains("budget") || m.contains("depth") || m.contains("alias") || m.contains("limit")
+/// Plain words for the parser's budget breaches (hostile or oversized input).
+fn budget_explanation(m: &str) -> Option<String> {
+    let rest = m.split_once("budget breached:")?.1.trim();
+    let what = rest.split([' ', '{', '(']).next().unwrap_or(rest);
+    Some(match what {
+        "Depth" => format!("the document is nested deeper than {MAX_DEPTH} levels"),
+        "Nodes"
+        | "Events"
+        | "Aliases"
+        | "AliasAnchorRatio"
+        | "RecordedAnchorEvents"
+        | "RecordedAnchorBytes" => {
+            "the document expands to too many nodes through YAML aliases (an alias bomb) or is far \
+             larger than any Kubernetes object"
+                .to_string()
+        }
+        "TotalScalarBytes" | "InputBytes" => format!(
+            "the document holds more than {} MiB of text",
+            MAX_DOCUMENT_BYTES / 1024 / 1024
+        ),
+        _ => format!("the document exceeds a parser safety limit ({rest})"),
+    })
 }
 
 /// Drops the " at line X column Y" suffix that refers to the document, not the file.
@@ -149,7 +160,12 @@ fn clean_yaml_message(m: &str) -> String {
         .or_else(|| first.rfind(" at "))
         .filter(|p| first[*p..].contains("line"))
         .unwrap_or(first.len());
-    first[..cut].trim_end_matches([',', ':']).to_string()
+    let msg = first[..cut].trim_end_matches([',', ':']);
+    // Advice meant for programmers using the parser, not for manifest authors.
+    match msg.find(", set ") {
+        Some(p) => msg[..p].to_string(),
+        None => msg.to_string(),
+    }
 }
 
 /// Splits YAML text into documents at `---` / `...` markers in column 0.

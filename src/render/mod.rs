@@ -77,9 +77,9 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     let sources = source::collect(&opts.paths, stdin, &mut problems);
     let mut manifests = Vec::new();
     for src in &sources {
-        let sub = match opts.vars.substitute(&src.text) {
-            Ok(s) => s,
-            Err(undefined) => {
+        let (sub, undefined) = opts.vars.substitute_all(&src.text);
+        {
+            {
                 let lines: Vec<&str> = src.text.lines().collect();
                 for u in undefined {
                     problems.push(
@@ -98,9 +98,8 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
                         .with_source_line(lines.get(u.line as usize - 1).copied()),
                     );
                 }
-                continue;
             }
-        };
+        }
         let docs = documents::parse(src, &sub, &mut problems);
         objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
     }
@@ -144,6 +143,7 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     metadata::apply(&mut manifests, &opts.labels, &annotations);
 
     check_duplicates(&manifests, &mut problems);
+    sort_by_input_order(&sources, &mut problems);
 
     if problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(RenderError { problems });
@@ -152,6 +152,21 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         manifests,
         warnings: problems,
     })
+}
+
+/// Orders problems by file (in input order) and line, so output reads top to bottom.
+fn sort_by_input_order(sources: &[source::Source], problems: &mut [Problem]) {
+    let index: HashMap<&str, usize> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    problems.sort_by_key(|p| {
+        (
+            index.get(p.file.as_str()).copied().unwrap_or(usize::MAX),
+            p.line,
+        )
+    });
 }
 
 fn known_images_hint(manifests: &[Manifest]) -> String {

@@ -124,6 +124,16 @@ impl Vars {
 
     /// Substitutes variables in `text`, returning every undefined reference.
     pub fn substitute(&self, text: &str) -> Result<Substituted, Vec<Undefined>> {
+        let (sub, undefined) = self.substitute_all(text);
+        if undefined.is_empty() {
+            Ok(sub)
+        } else {
+            Err(undefined)
+        }
+    }
+
+    /// Substitutes what it can (undefined references stay as written) and lists the undefined.
+    pub fn substitute_all(&self, text: &str) -> (Substituted, Vec<Undefined>) {
         let mut out = String::with_capacity(text.len());
         let mut line_map = Vec::new();
         let mut undefined = Vec::new();
@@ -139,14 +149,13 @@ impl Vars {
             };
             line_map.extend(std::iter::repeat_n(lineno, lines_here.max(1)));
         }
-        if undefined.is_empty() {
-            Ok(Substituted {
+        (
+            Substituted {
                 text: out,
                 line_map,
-            })
-        } else {
-            Err(undefined)
-        }
+            },
+            undefined,
+        )
     }
 
     fn substitute_line(
