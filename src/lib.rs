@@ -4,5 +4,6 @@
 
 pub mod exit;
 pub mod manifest;
+pub mod track;
 
 pub use manifest::{Manifest, ObjectKey, Origin};

@@ -1,0 +1,4 @@
+//! stub
+pub struct DiagnoseOptions;
+pub struct PodFailure;
+pub fn diagnose() {}
