@@ -10,7 +10,7 @@ use super::status::explain;
 /// Phase `Succeeded` is ready for pods that are not restarted (`restartPolicy` `OnFailure` or
 /// `Never`); a pod with `restartPolicy: Always` that stopped for good fails, as does phase
 /// `Failed`. Otherwise the pod is ready when its `Ready` condition is True. Why a pod is not
-/// ready yet (image pulls, crash loops) is [`crate::track::diagnose`]'s business.
+/// ready yet (image pulls, crash loops) is [`crate::track::diagnose()`]'s business.
 pub fn pod(p: &Pod) -> Readiness {
     let status = p.status.as_ref();
     let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Pending");
