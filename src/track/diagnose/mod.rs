@@ -5,6 +5,8 @@
 
 mod containers;
 mod events;
+#[cfg(test)]
+mod fixtures;
 mod probes;
 mod scheduling;
 
@@ -176,7 +178,14 @@ fn failed_phase(pod: &Pod, kind: PodKind) -> Option<PodFailure> {
     Some(PodFailure {
         pod: pod_name(pod),
         container: crashed.map(|(c, _)| c.name.clone()),
-        reason: reason.unwrap_or("PodFailed").to_string(),
+        reason: reason
+            .or_else(|| {
+                crashed
+                    .and_then(|(_, t)| t.reason.as_deref())
+                    .filter(|r| *r == "OOMKilled")
+            })
+            .unwrap_or("PodFailed")
+            .to_string(),
         message,
         restart_count: crashed.map(|(c, _)| c.restart_count).unwrap_or(0),
         previous_logs_useful: false,
@@ -190,74 +199,6 @@ fn pod_name(pod: &Pod) -> String {
 /// Time from `since` to `now`, or `None` if `since` is in the future.
 fn elapsed(now: Timestamp, since: Timestamp) -> Option<Duration> {
     Duration::try_from(now.duration_since(since)).ok()
-}
-
-#[cfg(test)]
-pub(crate) mod fixtures {
-    //! Pods and events for the diagnosis tests.
-
-    use k8s_openapi::api::core::v1::{Event, Pod};
-    use k8s_openapi::jiff::Timestamp;
-    use serde_json::{Value, json};
-
-    use super::DiagnoseOptions;
-
-    /// 2026-11-02T10:00:00Z, the time the tests judge at.
-    pub const NOW: &str = "2026-11-02T10:00:00Z";
-
-    /// `NOW` minus `secs` seconds, as an RFC 3339 string.
-    pub fn ago(secs: i64) -> String {
-        let now: Timestamp = NOW.parse().expect("NOW");
-        (now - k8s_openapi::jiff::SignedDuration::from_secs(secs)).to_string()
-    }
-
-    pub fn opts() -> DiagnoseOptions {
-        DiagnoseOptions::at(NOW.parse().expect("NOW"))
-    }
-
-    /// A ReplicaSet-owned pod with one container `app` (spec extended by `container`) and `status`.
-    pub fn pod(container: Value, status: Value) -> Pod {
-        let mut c = json!({"name": "app", "image": "registry.example/app:1"});
-        if let (Some(c), Some(extra)) = (c.as_object_mut(), container.as_object()) {
-            c.extend(extra.clone());
-        }
-        serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {
-                "name": "web-7d9f-abcde", "namespace": "prod", "uid": "pod-uid",
-                "creationTimestamp": ago(600),
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f", "uid": "rs-uid", "controller": true}]
-            },
-            "spec": {"containers": [c]},
-            "status": status,
-        }))
-        .expect("pod fixture")
-    }
-
-    /// A status for container `app` with the given state, last state and restart count.
-    pub fn container_status(state: Value, last_state: Value, restarts: i32, ready: bool) -> Value {
-        json!({
-            "name": "app", "image": "registry.example/app:1", "imageID": "", "ready": ready,
-            "restartCount": restarts, "state": state, "lastState": last_state,
-        })
-    }
-
-    /// An event about the pod (and container `app` when `container`), last seen `secs_ago`.
-    pub fn event(reason: &str, message: &str, container: bool, secs_ago: i64, count: i32) -> Event {
-        let mut involved =
-            json!({"kind": "Pod", "name": "web-7d9f-abcde", "namespace": "prod", "uid": "pod-uid"});
-        if container {
-            involved["fieldPath"] = json!("spec.containers{app}");
-        }
-        serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": format!("web.{reason}.{secs_ago}"), "namespace": "prod"},
-            "involvedObject": involved,
-            "reason": reason, "message": message, "type": "Warning", "count": count,
-            "firstTimestamp": ago(secs_ago), "lastTimestamp": ago(secs_ago),
-        }))
-        .expect("event fixture")
-    }
 }
 
 #[cfg(test)]
@@ -302,6 +243,19 @@ mod tests {
         assert_eq!(f.reason, "PodFailed");
         assert_eq!(f.container.as_deref(), Some("app"));
         assert_eq!(f.message, "exit code 2 (Error): config file missing");
+    }
+
+    #[test]
+    fn bare_pod_that_ran_out_of_memory_fails_as_oom_killed() {
+        let mut p = pod(
+            json!({}),
+            json!({"phase": "Failed", "containerStatuses": [container_status(
+                json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}), json!({}), 0, false)]}),
+        );
+        p.metadata.owner_references = None;
+        let f = diagnose(&p, &[], &opts()).expect("failure");
+        assert_eq!(f.reason, "OOMKilled");
+        assert_eq!(f.message, "exit code 137 (OOMKilled)");
     }
 
     #[test]

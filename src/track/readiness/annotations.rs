@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::Readiness;
+use super::field_path::{lookup, parse_path};
 use super::status::{conditions, explain, stale_json};
 
 /// Annotation that turns waiting off: `kpush.dev/wait: "false"`.
@@ -113,55 +114,6 @@ fn unquote(s: &str) -> &str {
         .iter()
         .find_map(|q| s.strip_prefix(*q).and_then(|s| s.strip_suffix(*q)))
         .unwrap_or(s)
-}
-
-/// One step of a dotted path: a field name or an array index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Step<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-/// Parses `status.conditions[0].type` (also `.status.phase` and `{.status.phase}`).
-fn parse_path(path: &str) -> Result<Vec<Step<'_>>, String> {
-    let inner = path
-        .strip_prefix('{')
-        .and_then(|p| p.strip_suffix('}'))
-        .unwrap_or(path);
-    let inner = inner.strip_prefix('.').unwrap_or(inner);
-    if inner.is_empty() {
-        return Err("the path is empty".to_string());
-    }
-    let mut steps = Vec::new();
-    for segment in inner.split('.') {
-        let (key, mut rest) = segment.split_at(segment.find('[').unwrap_or(segment.len()));
-        if key.is_empty() && rest.is_empty() {
-            return Err(format!("empty field name in {path:?}"));
-        }
-        if !key.is_empty() {
-            steps.push(Step::Key(key));
-        }
-        while !rest.is_empty() {
-            let Some((index, after)) = rest.strip_prefix('[').and_then(|r| r.split_once(']'))
-            else {
-                return Err(format!("bad index in {path:?}: use field[0]"));
-            };
-            let index = index
-                .trim()
-                .parse()
-                .map_err(|_| format!("index {index:?} in {path:?} is not a number"))?;
-            steps.push(Step::Index(index));
-            rest = after;
-        }
-    }
-    Ok(steps)
-}
-
-fn lookup<'a>(obj: &'a Value, steps: &[Step<'_>]) -> Option<&'a Value> {
-    steps.iter().try_fold(obj, |v, step| match step {
-        Step::Key(k) => v.get(*k),
-        Step::Index(i) => v.get(*i),
-    })
 }
 
 /// A field's value as text to compare with the annotation: strings bare, others as JSON.
@@ -320,22 +272,5 @@ mod tests {
                 other => panic!("{bad}: expected failure, got {other:?}"),
             }
         }
-    }
-
-    #[test]
-    fn path_parser_reads_keys_and_indexes() {
-        assert_eq!(
-            parse_path("status.conditions[1].type"),
-            Ok(vec![
-                Step::Key("status"),
-                Step::Key("conditions"),
-                Step::Index(1),
-                Step::Key("type")
-            ])
-        );
-        assert_eq!(
-            parse_path("items[0][2]"),
-            Ok(vec![Step::Key("items"), Step::Index(0), Step::Index(2)])
-        );
     }
 }

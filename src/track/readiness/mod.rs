@@ -9,6 +9,7 @@ mod api_service;
 mod custom_resource_definition;
 mod daemon_set;
 mod deployment;
+mod field_path;
 mod generic;
 mod job;
 mod persistent_volume_claim;
@@ -227,6 +228,21 @@ mod tests {
         });
         let verdict = assess(&obj, &ReadinessContext::default());
         assert_eq!(verdict.rule, Rule::Skipped);
+        assert_eq!(verdict.readiness, Readiness::Ready);
+    }
+
+    #[test]
+    fn dispatcher_lets_annotations_override_the_kind_rule() {
+        // A Deployment whose kind rule would wait, but whose annotation says what ready means.
+        let obj = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "generation": 1,
+                         "annotations": {"kpush.dev/ready-jsonpath": "status.readyReplicas=1"}},
+            "spec": {"replicas": 3},
+            "status": {"observedGeneration": 1, "readyReplicas": 1}
+        });
+        let verdict = assess(&obj, &ReadinessContext::default());
+        assert_eq!(verdict.rule, Rule::Annotation);
         assert_eq!(verdict.readiness, Readiness::Ready);
     }
 
