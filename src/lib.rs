@@ -4,6 +4,7 @@
 
 pub mod exit;
 pub mod manifest;
+pub mod track;
 
 pub use manifest::{Manifest, ObjectKey, Origin};
 pub mod cli;
