@@ -126,10 +126,12 @@ impl ManifestArgs {
                 Err(e) => errors.push(e),
             }
         }
-        if let Some(ns) = &self.namespace {
-            if let Err(e) = render::namespace::validate_name(ns) {
-                errors.push(e);
-            }
+        if let Some(Err(e)) = self
+            .namespace
+            .as_deref()
+            .map(render::namespace::validate_name)
+        {
+            errors.push(e);
         }
         if !errors.is_empty() {
             return Err(errors.join("\n"));

@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render manifests (files, directories, `-`) and print the resulting objects.
-    Render(render_cmd::RenderArgs),
+    Render(Box<render_cmd::RenderArgs>),
     /// Print version, git commit, target and the Kubernetes API version kpush was built against.
     Version(version::VersionArgs),
     /// Print a shell completion script.
@@ -58,7 +58,7 @@ pub enum Shell {
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32, ExitError> {
     match cli.command {
-        Command::Render(args) => render_cmd::run(args),
+        Command::Render(args) => render_cmd::run(*args),
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {

@@ -81,10 +81,10 @@ pub fn normalize_repository(repo: &str) -> String {
     match (is_registry, rest) {
         (true, Some(_)) => {
             let r = repo.replacen("index.docker.io/", "docker.io/", 1);
-            if let Some(path) = r.strip_prefix("docker.io/") {
-                if !path.contains('/') {
-                    return format!("docker.io/library/{path}");
-                }
+            if let Some(path) = r.strip_prefix("docker.io/")
+                && !path.contains('/')
+            {
+                return format!("docker.io/library/{path}");
             }
             r
         }
@@ -104,10 +104,8 @@ fn validate_reference(r: &str) -> Result<(), &'static str> {
     if tag.is_some_and(str::is_empty) {
         return Err("has an empty tag");
     }
-    if let Some(d) = digest {
-        if !d.contains(':') {
-            return Err("has a digest without an algorithm (expected @sha256:...)");
-        }
+    if digest.is_some_and(|d| !d.contains(':')) {
+        return Err("has a digest without an algorithm (expected @sha256:...)");
     }
     Ok(())
 }
@@ -191,10 +189,10 @@ pub fn images(manifests: &[Manifest]) -> Vec<String> {
                 .into_iter()
                 .flatten()
             {
-                if let Some(img) = c.get("image").and_then(Value::as_str) {
-                    if !out.iter().any(|i| i == img) {
-                        out.push(img.to_string());
-                    }
+                if let Some(img) = c.get("image").and_then(Value::as_str)
+                    && !out.iter().any(|i| i == img)
+                {
+                    out.push(img.to_string());
                 }
             }
         }
