@@ -149,14 +149,26 @@ mod tests {
     #[test]
     fn throttling_and_server_errors_are_transient() {
         for code in [429, 500, 503, 504] {
-            assert!(matches!(classify(status(code, "x")), Failure::Transient { .. }));
+            assert!(matches!(
+                classify(status(code, "x")),
+                Failure::Transient { .. }
+            ));
         }
     }
 
     #[test]
     fn rejections_are_statuses_and_401_is_unauthorized() {
-        assert!(matches!(classify(status(422, "Invalid")), Failure::Status(_)));
-        assert!(matches!(classify(status(403, "Forbidden")), Failure::Status(_)));
-        assert!(matches!(classify(status(401, "Unauthorized")), Failure::Unauthorized(_)));
+        assert!(matches!(
+            classify(status(422, "Invalid")),
+            Failure::Status(_)
+        ));
+        assert!(matches!(
+            classify(status(403, "Forbidden")),
+            Failure::Status(_)
+        ));
+        assert!(matches!(
+            classify(status(401, "Unauthorized")),
+            Failure::Unauthorized(_)
+        ));
     }
 }

@@ -1,8 +1,8 @@
 //! The few requests kpush sends, addressed by [`Target`], returning plain JSON, with retry.
 
+use kube::Client;
 use kube::core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, Request};
-use kube::Client;
 use serde_json::Value;
 
 use super::failure::Failure;
@@ -41,7 +41,11 @@ fn build_error(e: kube::core::request::Error) -> Failure {
     Failure::Other(format!("cannot build the request: {e}"))
 }
 
-async fn send(client: &Client, policy: RetryPolicy, req: http::Request<Vec<u8>>) -> Result<Value, Failure> {
+async fn send(
+    client: &Client,
+    policy: RetryPolicy,
+    req: http::Request<Vec<u8>>,
+) -> Result<Value, Failure> {
     with_retry(policy, || {
         let mut r = http::Request::builder()
             .method(req.method().clone())
@@ -51,7 +55,11 @@ async fn send(client: &Client, policy: RetryPolicy, req: http::Request<Vec<u8>>)
         }
         let built = r.body(req.body().clone());
         let client = client.clone();
-        async move { client.request::<Value>(built.map_err(kube::Error::HttpError)?).await }
+        async move {
+            client
+                .request::<Value>(built.map_err(kube::Error::HttpError)?)
+                .await
+        }
     })
     .await
 }

@@ -109,7 +109,9 @@ mod tests {
             calls.fetch_add(1, Ordering::SeqCst);
             async {
                 Err(kube::Error::Api(
-                    kube::core::Status::failure("bad", "Invalid").with_code(422).boxed(),
+                    kube::core::Status::failure("bad", "Invalid")
+                        .with_code(422)
+                        .boxed(),
                 ))
             }
         })

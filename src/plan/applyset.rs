@@ -136,7 +136,10 @@ mod tests {
             URL_SAFE_NO_PAD.encode(Sha256::digest(b"guestbook.shop.Secret."))
         );
         assert_eq!(set.id(), expected);
-        assert!(set.id().len() <= 63, "label values are at most 63 characters");
+        assert!(
+            set.id().len() <= 63,
+            "label values are at most 63 characters"
+        );
     }
 
     #[test]
@@ -147,8 +150,17 @@ mod tests {
         let p = set.parent(&kinds, &nss);
         assert_eq!(read_list(&p, GROUP_KINDS_ANNOTATION), kinds);
         assert_eq!(p["metadata"]["annotations"][NAMESPACES_ANNOTATION], "other");
-        assert_eq!(p["metadata"]["annotations"][GROUP_KINDS_ANNOTATION], "ConfigMap,Deployment.apps");
-        assert_eq!(parse_group_kind("Deployment.apps"), ("apps".into(), "Deployment".into()));
-        assert_eq!(parse_group_kind("ConfigMap"), ("".into(), "ConfigMap".into()));
+        assert_eq!(
+            p["metadata"]["annotations"][GROUP_KINDS_ANNOTATION],
+            "ConfigMap,Deployment.apps"
+        );
+        assert_eq!(
+            parse_group_kind("Deployment.apps"),
+            ("apps".into(), "Deployment".into())
+        );
+        assert_eq!(
+            parse_group_kind("ConfigMap"),
+            ("".into(), "ConfigMap".into())
+        );
     }
 }

@@ -77,7 +77,8 @@ pub fn same_desired_state(live: &Value, dry_run: &Value, manager: &str) -> bool 
 
 /// `metadata.resourceVersion`, if set.
 pub fn resource_version(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
 }
 
 #[cfg(test)]
@@ -104,7 +105,15 @@ mod tests {
     #[test]
     fn a_changed_image_or_ownership_counts() {
         let live = obj("web:1", "abc", "5", json!({"f:spec":{}}));
-        assert!(!same_desired_state(&live, &obj("web:2", "abc", "5", json!({"f:spec":{}})), "kpush"));
-        assert!(!same_desired_state(&live, &obj("web:1", "abc", "5", json!({"f:spec":{"f:replicas":{}}})), "kpush"));
+        assert!(!same_desired_state(
+            &live,
+            &obj("web:2", "abc", "5", json!({"f:spec":{}})),
+            "kpush"
+        ));
+        assert!(!same_desired_state(
+            &live,
+            &obj("web:1", "abc", "5", json!({"f:spec":{"f:replicas":{}}})),
+            "kpush"
+        ));
     }
 }

@@ -59,12 +59,19 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
     let key = o.manifest.key();
     let origin = o.manifest.origin.clone();
     let secret = is_secret(&o.manifest.object);
-    let new = o.dry_run.clone().unwrap_or_else(|| o.manifest.object.clone());
+    let new = o
+        .dry_run
+        .clone()
+        .unwrap_or_else(|| o.manifest.object.clone());
     let old = match &o.live {
         Live::Present(v) => Some(v.as_ref().clone()),
         _ => None,
     };
-    let secret_keys = if secret { secret_key_changes(old.as_ref(), &new) } else { BTreeMap::new() };
+    let secret_keys = if secret {
+        secret_key_changes(old.as_ref(), &new)
+    } else {
+        BTreeMap::new()
+    };
     let new_text = to_yaml(normalized(new, secret));
     let (kind, text) = match old {
         None => {
@@ -99,7 +106,10 @@ fn normalized(mut v: Value, secret: bool) -> Value {
     if secret && let Value::Object(m) = &mut v {
         m.remove("data");
         m.remove("stringData");
-        if let Some(Value::Object(a)) = m.get_mut("metadata").and_then(|md| md.get_mut("annotations")) {
+        if let Some(Value::Object(a)) = m
+            .get_mut("metadata")
+            .and_then(|md| md.get_mut("annotations"))
+        {
             a.remove("kubectl.kubernetes.io/last-applied-configuration");
         }
     }
@@ -134,7 +144,10 @@ fn secret_values(obj: &Value) -> BTreeMap<String, Vec<u8>> {
     }
     if let Some(Value::Object(d)) = obj.get("stringData") {
         for (k, v) in d {
-            out.insert(k.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec());
+            out.insert(
+                k.clone(),
+                v.as_str().unwrap_or_default().as_bytes().to_vec(),
+            );
         }
     }
     out
@@ -173,7 +186,9 @@ mod tests {
             manifest: Manifest::new(Origin::new("a.yaml", 1), object),
             target: None,
             wave: Wave::Config,
-            live: live.map(|v| Live::Present(Box::new(v))).unwrap_or(Live::Absent),
+            live: live
+                .map(|v| Live::Present(Box::new(v)))
+                .unwrap_or(Live::Absent),
             live_resource_version: None,
             preflight: Preflight::Update,
             dry_run: Some(dry),
@@ -188,8 +203,16 @@ mod tests {
             "annotations":{"kpush.dev/commit":"b"}},"data":{"k":"new"}});
         let d = object_diff(&planned(dry.clone(), Some(live), dry));
         assert_eq!(d.kind, DiffKind::Update);
-        assert!(d.text.contains("-  k: old") && d.text.contains("+  k: new"), "{}", d.text);
-        assert!(!d.text.contains("resourceVersion") && !d.text.contains("kpush.dev"), "{}", d.text);
+        assert!(
+            d.text.contains("-  k: old") && d.text.contains("+  k: new"),
+            "{}",
+            d.text
+        );
+        assert!(
+            !d.text.contains("resourceVersion") && !d.text.contains("kpush.dev"),
+            "{}",
+            d.text
+        );
     }
 
     #[test]

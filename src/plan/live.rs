@@ -68,7 +68,10 @@ pub async fn fetch(
                         // List items come without apiVersion and kind; put them back.
                         let items = items.into_iter().map(|mut o| {
                             if let Value::Object(m) = &mut o {
-                                m.insert("apiVersion".into(), Value::String(t.resource.api_version.clone()));
+                                m.insert(
+                                    "apiVersion".into(),
+                                    Value::String(t.resource.api_version.clone()),
+                                );
                                 m.insert("kind".into(), Value::String(t.resource.kind.clone()));
                             }
                             o

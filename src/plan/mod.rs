@@ -152,7 +152,10 @@ pub async fn plan(
 
     if let Some(set) = &opts.applyset
         && let Some(m) = manifests.iter().find(|m| {
-            m.kind() == "Secret" && m.group().is_empty() && m.name() == set.name && m.namespace() == Some(&set.namespace)
+            m.kind() == "Secret"
+                && m.group().is_empty()
+                && m.name() == set.name
+                && m.namespace() == Some(&set.namespace)
         })
     {
         return Err(PlanError::ApplySet(format!(
@@ -162,11 +165,18 @@ pub async fn plan(
     }
 
     let crd_kinds = discovery::kinds_defined_by_crds(&manifests);
-    let api_versions: BTreeSet<String> = manifests.iter().map(|m| m.api_version().to_string()).collect();
+    let api_versions: BTreeSet<String> = manifests
+        .iter()
+        .map(|m| m.api_version().to_string())
+        .collect();
     let t = Instant::now();
     let catalog = discovery::discover(client, opts.retry, &api_versions).await?;
     reporter.event(&Event::Info {
-        message: format!("discovered {} API group-versions in {} ms", api_versions.len(), t.elapsed().as_millis()),
+        message: format!(
+            "discovered {} API group-versions in {} ms",
+            api_versions.len(),
+            t.elapsed().as_millis()
+        ),
     });
 
     let default_ns = client.default_namespace().to_string();
@@ -186,7 +196,10 @@ pub async fn plan(
                 Some(def) if def.versions.iter().any(|v| v == m.version()) => (
                     None,
                     def.namespaced,
-                    Some(format!("its kind is defined by CRD {} in this set", def.crd_name)),
+                    Some(format!(
+                        "its kind is defined by CRD {} in this set",
+                        def.crd_name
+                    )),
                 ),
                 _ => {
                     unknown.push(rejection::unknown_kind(
@@ -207,7 +220,10 @@ pub async fn plan(
         }
         objects.push(PlannedObject {
             wave: waves::wave_of(&group, &kind),
-            target: target.map(|resource| Target { resource, namespace }),
+            target: target.map(|resource| Target {
+                resource,
+                namespace,
+            }),
             live: Live::Unknown,
             live_resource_version: None,
             preflight: match deferred {
@@ -232,7 +248,9 @@ pub async fn plan(
         catalog,
         namespaces_in_set,
     };
-    let ready: Vec<usize> = (0..plan.objects.len()).filter(|&i| plan.objects[i].target.is_some()).collect();
+    let ready: Vec<usize> = (0..plan.objects.len())
+        .filter(|&i| plan.objects[i].target.is_some())
+        .collect();
     plan.check(client, &ready, reporter).await?;
     reporter.event(&Event::StageFinished {
         stage: Stage::Plan,
@@ -245,7 +263,8 @@ pub async fn plan(
 fn set_scope(m: &mut Manifest, namespaced: bool, default_ns: &str) -> Option<String> {
     if namespaced {
         let ns = m.namespace().unwrap_or(default_ns).to_string();
-        m.metadata_mut().insert("namespace".into(), Value::String(ns.clone()));
+        m.metadata_mut()
+            .insert("namespace".into(), Value::String(ns.clone()));
         Some(ns)
     } else {
         m.metadata_mut().remove("namespace");
@@ -268,11 +287,18 @@ fn report_rejection(reporter: &dyn Reporter, r: &Rejection) {
 impl Plan {
     /// Indices of the objects in `wave`, in order.
     pub fn wave_indices(&self, wave: Wave) -> Vec<usize> {
-        (0..self.objects.len()).filter(|&i| self.objects[i].wave == wave).collect()
+        (0..self.objects.len())
+            .filter(|&i| self.objects[i].wave == wave)
+            .collect()
     }
 
     /// Reads live state for `indices`, then dry-runs them (when preflight is on).
-    async fn check(&mut self, client: &Client, indices: &[usize], reporter: &dyn Reporter) -> Result<(), PlanError> {
+    async fn check(
+        &mut self,
+        client: &Client,
+        indices: &[usize],
+        reporter: &dyn Reporter,
+    ) -> Result<(), PlanError> {
         let wanted: Vec<(Target, String)> = indices
             .iter()
             .filter_map(|&i| {
@@ -281,7 +307,13 @@ impl Plan {
             })
             .collect();
         let t = Instant::now();
-        let lives = live::fetch(client, self.options.retry, self.options.concurrency, &wanted).await?;
+        let lives = live::fetch(
+            client,
+            self.options.retry,
+            self.options.concurrency,
+            &wanted,
+        )
+        .await?;
         for (&i, l) in indices.iter().zip(lives) {
             let o = &mut self.objects[i];
             o.live_resource_version = match &l {
@@ -291,16 +323,31 @@ impl Plan {
             o.live = l;
         }
         reporter.event(&Event::Info {
-            message: format!("read the live state of {} objects in {} ms", indices.len(), t.elapsed().as_millis()),
+            message: format!(
+                "read the live state of {} objects in {} ms",
+                indices.len(),
+                t.elapsed().as_millis()
+            ),
         });
         if !self.options.preflight && !self.options.keep_dry_run {
             return Ok(());
         }
         let t = Instant::now();
         let opts = self.options.clone();
-        let rejections = preflight::run(client, &opts, &mut self.objects, indices, &self.namespaces_in_set).await?;
+        let rejections = preflight::run(
+            client,
+            &opts,
+            &mut self.objects,
+            indices,
+            &self.namespaces_in_set,
+        )
+        .await?;
         reporter.event(&Event::Info {
-            message: format!("preflight: dry-ran {} objects in {} ms", indices.len(), t.elapsed().as_millis()),
+            message: format!(
+                "preflight: dry-ran {} objects in {} ms",
+                indices.len(),
+                t.elapsed().as_millis()
+            ),
         });
         if !rejections.is_empty() {
             for r in &rejections {
@@ -313,7 +360,12 @@ impl Plan {
 
     /// Before applying `wave`: resolves kinds that waited for this set's CRDs (refreshing
     /// discovery for their group-versions) and checks objects whose preflight was deferred.
-    pub async fn prepare_wave(&mut self, client: &Client, wave: Wave, reporter: &dyn Reporter) -> Result<(), PlanError> {
+    pub async fn prepare_wave(
+        &mut self,
+        client: &Client,
+        wave: Wave,
+        reporter: &dyn Reporter,
+    ) -> Result<(), PlanError> {
         let deferred: Vec<usize> = self
             .wave_indices(wave)
             .into_iter()
@@ -339,11 +391,18 @@ impl Plan {
                 if o.target.is_some() {
                     continue;
                 }
-                match self.catalog.resolve(o.manifest.api_version(), o.manifest.kind()) {
+                match self
+                    .catalog
+                    .resolve(o.manifest.api_version(), o.manifest.kind())
+                {
                     Some(served) => {
                         o.target = Some(Target {
                             resource: served.resource.clone(),
-                            namespace: o.manifest.namespace().map(str::to_string).filter(|_| served.namespaced),
+                            namespace: o
+                                .manifest
+                                .namespace()
+                                .map(str::to_string)
+                                .filter(|_| served.namespaced),
                         });
                     }
                     None => unknown.push(rejection::unknown_kind(

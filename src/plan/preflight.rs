@@ -118,20 +118,26 @@ fn check(
         Err(f) => {
             let r = diagnose(&o.manifest.key(), &o.manifest.origin, &f, ctx);
             match &r.kind {
-                RejectionKind::NamespaceMissing { namespace } if namespaces_in_set.contains(namespace) => {
+                RejectionKind::NamespaceMissing { namespace }
+                    if namespaces_in_set.contains(namespace) =>
+                {
                     Ok(Checked::Passed(
-                        Preflight::Deferred(format!("namespace {namespace} is created by this apply")),
+                        Preflight::Deferred(format!(
+                            "namespace {namespace} is created by this apply"
+                        )),
                         None,
                         None,
                     ))
                 }
-                RejectionKind::Immutable { fields } if opts.recreate_on_immutable => Ok(Checked::Passed(
-                    Preflight::Recreate {
-                        fields: fields.clone(),
-                    },
-                    None,
-                    None,
-                )),
+                RejectionKind::Immutable { fields } if opts.recreate_on_immutable => {
+                    Ok(Checked::Passed(
+                        Preflight::Recreate {
+                            fields: fields.clone(),
+                        },
+                        None,
+                        None,
+                    ))
+                }
                 _ => Ok(Checked::Rejected(r)),
             }
         }

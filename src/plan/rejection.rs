@@ -70,7 +70,12 @@ pub struct AdviceContext<'a> {
 }
 
 /// Explains a failed request about `key` (from `origin`).
-pub fn diagnose(key: &ObjectKey, origin: &Origin, failure: &Failure, ctx: AdviceContext<'_>) -> Rejection {
+pub fn diagnose(
+    key: &ObjectKey,
+    origin: &Origin,
+    failure: &Failure,
+    ctx: AdviceContext<'_>,
+) -> Rejection {
     let (kind, reason, advice) = match failure {
         Failure::Status(status) => from_status(key, status, ctx),
         other => (RejectionKind::Other, other.message(), String::new()),
@@ -85,14 +90,23 @@ pub fn diagnose(key: &ObjectKey, origin: &Origin, failure: &Failure, ctx: Advice
 }
 
 /// A rejection for a kind the server does not serve.
-pub fn unknown_kind(key: &ObjectKey, origin: &Origin, api_version: &str, group_served: bool) -> Rejection {
+pub fn unknown_kind(
+    key: &ObjectKey,
+    origin: &Origin,
+    api_version: &str,
+    group_served: bool,
+) -> Rejection {
     let reason = if group_served {
-        format!("the cluster serves {api_version} but not kind {} in it", key.kind)
+        format!(
+            "the cluster serves {api_version} but not kind {} in it",
+            key.kind
+        )
     } else {
         format!("the cluster does not serve apiVersion {api_version}")
     };
     let advice = if key.group == "batch" && key.kind == "CronJob" && api_version == "batch/v1" {
-        "this cluster is older than Kubernetes 1.21: use apiVersion batch/v1beta1 for CronJob".to_string()
+        "this cluster is older than Kubernetes 1.21: use apiVersion batch/v1beta1 for CronJob"
+            .to_string()
     } else {
         format!(
             "check the spelling of apiVersion and kind; if {} is a custom resource, install the \
@@ -113,10 +127,16 @@ fn causes(status: &Status) -> impl Iterator<Item = &kube::core::response::Status
     status.details.iter().flat_map(|d| d.causes.iter())
 }
 
-fn from_status(key: &ObjectKey, status: &Status, ctx: AdviceContext<'_>) -> (RejectionKind, String, String) {
+fn from_status(
+    key: &ObjectKey,
+    status: &Status,
+    ctx: AdviceContext<'_>,
+) -> (RejectionKind, String, String) {
     let reason = format!("{} ({}): {}", status.reason, status.code, status.message);
     match status.code {
-        409 if causes(status).any(|c| c.reason == "FieldManagerConflict") || status.message.contains("conflict") => {
+        409 if causes(status).any(|c| c.reason == "FieldManagerConflict")
+            || status.message.contains("conflict") =>
+        {
             let fields: Vec<(String, String)> = causes(status)
                 .filter(|c| c.reason == "FieldManagerConflict")
                 .map(|c| (c.field.clone(), manager_of(&c.message)))
@@ -138,7 +158,9 @@ fn from_status(key: &ObjectKey, status: &Status, ctx: AdviceContext<'_>) -> (Rej
                 advice,
             )
         }
-        422 if causes(status).any(|c| c.message.contains("immutable")) || status.message.contains("field is immutable") => {
+        422 if causes(status).any(|c| c.message.contains("immutable"))
+            || status.message.contains("field is immutable") =>
+        {
             let mut fields: Vec<String> = causes(status)
                 .filter(|c| c.message.contains("immutable"))
                 .map(|c| c.field.clone())
@@ -149,7 +171,11 @@ fn from_status(key: &ObjectKey, status: &Status, ctx: AdviceContext<'_>) -> (Rej
                 "{} cannot change after the object is created. Restore the old value, or pass \
                  --recreate-on-immutable to delete {} and create it again (its pods restart; \
                  for a Service the cluster IP may change)",
-                if fields.is_empty() { "this field".to_string() } else { fields.join(", ") },
+                if fields.is_empty() {
+                    "this field".to_string()
+                } else {
+                    fields.join(", ")
+                },
                 key
             );
             (RejectionKind::Immutable { fields }, reason, advice)
@@ -164,18 +190,37 @@ fn from_status(key: &ObjectKey, status: &Status, ctx: AdviceContext<'_>) -> (Rej
                 "the credentials in use lack permission; ask a cluster admin for a Role and \
                  RoleBinding (or ClusterRole) allowing get, list, patch{} on {} in {}, or deploy \
                  to a namespace you may write to (--namespace)",
-                if key.kind == "Namespace" { ", create" } else { "" },
+                if key.kind == "Namespace" {
+                    ", create"
+                } else {
+                    ""
+                },
                 plural_hint(key),
-                key.namespace.as_deref().map(|n| format!("namespace {n}")).unwrap_or_else(|| "the cluster".into())
+                key.namespace
+                    .as_deref()
+                    .map(|n| format!("namespace {n}"))
+                    .unwrap_or_else(|| "the cluster".into())
             );
             (RejectionKind::Forbidden, reason, advice)
         }
-        404 if status.details.as_ref().is_some_and(|d| d.kind == "namespaces") => {
-            let ns = status.details.as_ref().map(|d| d.name.clone()).unwrap_or_default();
+        404 if status
+            .details
+            .as_ref()
+            .is_some_and(|d| d.kind == "namespaces") =>
+        {
+            let ns = status
+                .details
+                .as_ref()
+                .map(|d| d.name.clone())
+                .unwrap_or_default();
             (
-                RejectionKind::NamespaceMissing { namespace: ns.clone() },
+                RejectionKind::NamespaceMissing {
+                    namespace: ns.clone(),
+                },
                 reason,
-                format!("namespace {ns} does not exist: create it, or add a Namespace manifest to the set"),
+                format!(
+                    "namespace {ns} does not exist: create it, or add a Namespace manifest to the set"
+                ),
             )
         }
         _ => (RejectionKind::Other, reason, String::new()),
@@ -197,8 +242,18 @@ fn first_line(s: &str) -> &str {
 
 fn plural_hint(key: &ObjectKey) -> String {
     let kind = key.kind.to_ascii_lowercase();
-    let plural = if kind.ends_with('s') { format!("{kind}es") } else if kind.ends_with('y') { format!("{}ies", &kind[..kind.len() - 1]) } else { format!("{kind}s") };
-    if key.group.is_empty() { plural } else { format!("{plural}.{}", key.group) }
+    let plural = if kind.ends_with('s') {
+        format!("{kind}es")
+    } else if kind.ends_with('y') {
+        format!("{}ies", &kind[..kind.len() - 1])
+    } else {
+        format!("{kind}s")
+    };
+    if key.group.is_empty() {
+        plural
+    } else {
+        format!("{plural}.{}", key.group)
+    }
 }
 
 #[cfg(test)]
@@ -207,44 +262,129 @@ mod tests {
     use kube::core::response::{StatusCause, StatusDetails};
 
     fn key() -> ObjectKey {
-        ObjectKey { group: "apps".into(), kind: "Deployment".into(), namespace: Some("shop".into()), name: "web".into() }
+        ObjectKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        }
     }
 
-    fn with_causes(code: u16, reason: &str, message: &str, causes: Vec<(&str, &str, &str)>) -> Failure {
+    fn with_causes(
+        code: u16,
+        reason: &str,
+        message: &str,
+        causes: Vec<(&str, &str, &str)>,
+    ) -> Failure {
         let details = StatusDetails {
             causes: causes
                 .into_iter()
-                .map(|(r, m, f)| StatusCause { reason: r.into(), message: m.into(), field: f.into() })
+                .map(|(r, m, f)| StatusCause {
+                    reason: r.into(),
+                    message: m.into(),
+                    field: f.into(),
+                })
                 .collect(),
             ..Default::default()
         };
-        Failure::Status(Status::failure(message, reason).with_code(code).with_details(details).boxed())
+        Failure::Status(
+            Status::failure(message, reason)
+                .with_code(code)
+                .with_details(details)
+                .boxed(),
+        )
     }
 
     #[test]
     fn conflicts_name_fields_managers_and_the_flag() {
-        let f = with_causes(409, "Conflict", "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas",
-            vec![("FieldManagerConflict", "conflict with \"kubectl-edit\" using apps/v1", ".spec.replicas")]);
-        let r = diagnose(&key(), &Origin::new("web.yaml", 3), &f, AdviceContext { field_manager: "kpush" });
-        assert_eq!(r.kind, RejectionKind::Conflict { fields: vec![(".spec.replicas".into(), "kubectl-edit".into())] });
-        assert!(r.advice.contains("--force-conflicts") && r.advice.contains(".spec.replicas (owned by \"kubectl-edit\")"), "{}", r.advice);
-        assert!(r.to_string().starts_with("web.yaml:3: Deployment.apps shop/web: Conflict"), "{r}");
+        let f = with_causes(
+            409,
+            "Conflict",
+            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas",
+            vec![(
+                "FieldManagerConflict",
+                "conflict with \"kubectl-edit\" using apps/v1",
+                ".spec.replicas",
+            )],
+        );
+        let r = diagnose(
+            &key(),
+            &Origin::new("web.yaml", 3),
+            &f,
+            AdviceContext {
+                field_manager: "kpush",
+            },
+        );
+        assert_eq!(
+            r.kind,
+            RejectionKind::Conflict {
+                fields: vec![(".spec.replicas".into(), "kubectl-edit".into())]
+            }
+        );
+        assert!(
+            r.advice.contains("--force-conflicts")
+                && r.advice
+                    .contains(".spec.replicas (owned by \"kubectl-edit\")"),
+            "{}",
+            r.advice
+        );
+        assert!(
+            r.to_string()
+                .starts_with("web.yaml:3: Deployment.apps shop/web: Conflict"),
+            "{r}"
+        );
     }
 
     #[test]
     fn immutable_fields_are_named_and_recreate_offered() {
-        let f = with_causes(422, "Invalid", "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: ...: field is immutable",
-            vec![("FieldValueInvalid", "Invalid value: ...: field is immutable", "spec.selector")]);
-        let r = diagnose(&key(), &Origin::new("web.yaml", 3), &f, AdviceContext::default());
-        assert_eq!(r.kind, RejectionKind::Immutable { fields: vec!["spec.selector".into()] });
-        assert!(r.advice.contains("spec.selector cannot change") && r.advice.contains("--recreate-on-immutable"));
+        let f = with_causes(
+            422,
+            "Invalid",
+            "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: ...: field is immutable",
+            vec![(
+                "FieldValueInvalid",
+                "Invalid value: ...: field is immutable",
+                "spec.selector",
+            )],
+        );
+        let r = diagnose(
+            &key(),
+            &Origin::new("web.yaml", 3),
+            &f,
+            AdviceContext::default(),
+        );
+        assert_eq!(
+            r.kind,
+            RejectionKind::Immutable {
+                fields: vec!["spec.selector".into()]
+            }
+        );
+        assert!(
+            r.advice.contains("spec.selector cannot change")
+                && r.advice.contains("--recreate-on-immutable")
+        );
     }
 
     #[test]
     fn forbidden_suggests_a_role_binding() {
-        let f = with_causes(403, "Forbidden", "deployments.apps \"web\" is forbidden: User \"alice\" cannot patch", vec![]);
-        let r = diagnose(&key(), &Origin::new("web.yaml", 3), &f, AdviceContext::default());
+        let f = with_causes(
+            403,
+            "Forbidden",
+            "deployments.apps \"web\" is forbidden: User \"alice\" cannot patch",
+            vec![],
+        );
+        let r = diagnose(
+            &key(),
+            &Origin::new("web.yaml", 3),
+            &f,
+            AdviceContext::default(),
+        );
         assert_eq!(r.kind, RejectionKind::Forbidden);
-        assert!(r.advice.contains("RoleBinding") && r.advice.contains("deployments.apps in namespace shop"), "{}", r.advice);
+        assert!(
+            r.advice.contains("RoleBinding")
+                && r.advice.contains("deployments.apps in namespace shop"),
+            "{}",
+            r.advice
+        );
     }
 }

@@ -27,7 +27,12 @@ pub enum Wave {
 
 impl Wave {
     /// All waves in order.
-    pub const ALL: [Wave; 4] = [Wave::Foundation, Wave::Config, Wave::Workloads, Wave::Webhooks];
+    pub const ALL: [Wave; 4] = [
+        Wave::Foundation,
+        Wave::Config,
+        Wave::Workloads,
+        Wave::Webhooks,
+    ];
 
     /// Short name for messages.
     pub fn name(self) -> &'static str {
@@ -58,10 +63,19 @@ const WORKLOADS: &[(&str, &str)] = &[
 ];
 
 const WEBHOOKS: &[(&str, &str)] = &[
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
     ("apiregistration.k8s.io", "APIService"),
 ];
 
@@ -93,15 +107,24 @@ mod tests {
     #[test]
     fn kinds_fall_into_the_documented_waves() {
         assert_eq!(wave_of("", "Namespace"), Wave::Foundation);
-        assert_eq!(wave_of("apiextensions.k8s.io", "CustomResourceDefinition"), Wave::Foundation);
+        assert_eq!(
+            wave_of("apiextensions.k8s.io", "CustomResourceDefinition"),
+            Wave::Foundation
+        );
         assert_eq!(wave_of("", "ConfigMap"), Wave::Config);
-        assert_eq!(wave_of("rbac.authorization.k8s.io", "RoleBinding"), Wave::Config);
+        assert_eq!(
+            wave_of("rbac.authorization.k8s.io", "RoleBinding"),
+            Wave::Config
+        );
         assert_eq!(wave_of("", "Service"), Wave::Config);
         assert_eq!(wave_of("apps", "Deployment"), Wave::Workloads);
         assert_eq!(wave_of("stable.example.com", "CronTab"), Wave::Workloads);
         assert_eq!(wave_of("policy", "PodDisruptionBudget"), Wave::Config);
         assert_eq!(
-            wave_of("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+            wave_of(
+                "admissionregistration.k8s.io",
+                "ValidatingWebhookConfiguration"
+            ),
             Wave::Webhooks
         );
         assert!(Wave::Foundation < Wave::Config && Wave::Workloads < Wave::Webhooks);
