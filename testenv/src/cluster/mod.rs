@@ -263,6 +263,39 @@ impl TestCluster {
         kubeconfig::client(&self.kubeconfig(user)?).await
     }
 
+    /// Creates a namespace and waits until pods can be created in it: the ServiceAccount
+    /// admission plugin rejects pods until the namespace's `default` service account has its token.
+    pub async fn create_namespace(&self, name: &str) -> Result<()> {
+        use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+        let client = self.client("admin").await?;
+        let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
+        let namespace: Namespace = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name},
+        }))?;
+        namespaces
+            .create(&kube::api::PostParams::default(), &namespace)
+            .await
+            .with_context(|| format!("creating namespace {name}"))?;
+        let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(client, name);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(sa)) = accounts.get_opt("default").await
+                && sa.secrets.is_some_and(|s| !s.is_empty())
+            {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "namespace {name} got no default service account token within 60s\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The last lines of the etcd, kube-apiserver, kube-controller-manager and simulator logs.
     pub fn logs(&self) -> String {
         self.logs.tail(LOG_TAIL_LINES)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -130,7 +131,55 @@ pub async fn register(sim: &Sim) -> Result<()> {
     )
     .await
     .context("removing the node's not-ready taint")?;
+    renew_lease(sim).await;
     Ok(())
+}
+
+/// Creates or renews the node's Lease in kube-node-lease, as the kubelet does.
+async fn renew_lease(sim: &Sim) {
+    let api: Api<Lease> = Api::namespaced(sim.client.clone(), "kube-node-lease");
+    let name = sim.node_name();
+    let now = chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    let renew = json!({"spec": {"renewTime": now}});
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&renew))
+        .await
+    {
+        Ok(_) => return,
+        Err(kube::Error::Api(s)) if s.is_not_found() => {}
+        Err(e) => {
+            sim.log.line(format_args!("renewing the node lease: {e}"));
+            return;
+        }
+    }
+    let node_uid = Api::<Node>::all(sim.client.clone())
+        .get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|n| n.metadata.uid);
+    let mut lease = json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": name, "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now},
+    });
+    if let Some(uid) = node_uid {
+        lease["metadata"]["ownerReferences"] =
+            json!([{"apiVersion": "v1", "kind": "Node", "name": name, "uid": uid}]);
+    }
+    let created = match serde_json::from_value::<Lease>(lease) {
+        Ok(lease) => api.create(&PostParams::default(), &lease).await.map(|_| ()),
+        Err(e) => {
+            sim.log.line(format_args!("building the node lease: {e}"));
+            return;
+        }
+    };
+    if let Err(e) = created {
+        sim.log.line(format_args!("creating the node lease: {e}"));
+    }
 }
 
 /// Refreshes the node's heartbeat forever, re-registering the node if it was deleted.
@@ -147,7 +196,7 @@ pub async fn heartbeat(sim: Arc<Sim>) {
             )
             .await;
         match result {
-            Ok(_) => {}
+            Ok(_) => renew_lease(&sim).await,
             Err(kube::Error::Api(s)) if s.is_not_found() => {
                 sim.log.line("the node was deleted; registering it again");
                 if let Err(e) = register(&sim).await {

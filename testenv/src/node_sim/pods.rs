@@ -1,5 +1,6 @@
 //! Watches every pod and hands each to the scheduler, the kubelet or the deleter.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -82,13 +83,13 @@ fn dispatch(sim: &Arc<Sim>, scheduler: &scheduler::Sender, tracked: &mut Tracked
         }
         return;
     }
-    if !tracked.kubelets.contains_key(&uid) {
+    if let Entry::Vacant(slot) = tracked.kubelets.entry(uid) {
         let _ = scheduler.send(Message::Bound {
-            uid: uid.clone(),
+            uid: slot.key().clone(),
             requests: pod_requests(&pod),
         });
         let task = tokio::spawn(kubelet::run_pod(sim.clone(), pod));
-        tracked.kubelets.insert(uid, task.abort_handle());
+        slot.insert(task.abort_handle());
     }
 }
 
