@@ -56,14 +56,33 @@ pub(super) fn render(
 }
 
 /// Connects; exit code 2 for unusable flags or kubeconfig, 6 when no client can be built.
-pub(super) async fn connect(args: &ClusterArgs) -> Result<kube::Client, ExitError> {
-    cluster_args::connect(args).await.map_err(|e| {
+pub(super) async fn connect(args: &ClusterArgs) -> Result<(kube::Client, String), ExitError> {
+    cluster_args::connect_to(args).await.map_err(|e| {
         let code = match e {
             cluster_args::ConnectError::Client(_) => exit::CLUSTER_UNREACHABLE,
             _ => exit::BAD_INPUT,
         };
         ExitError::new(code, e)
     })
+}
+
+/// The error with advice for unreachable and unauthenticated servers.
+pub(super) fn explain(e: &PlanError, server: &str) -> String {
+    match e {
+        PlanError::Unreachable(m) => unreachable_advice(m, server),
+        PlanError::Unauthorized(m) => format!(
+            "the API server at {server} did not accept the credentials: {m}; check the kubeconfig's \
+             user (token expired? exec plugin logged in?) and --context"
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn unreachable_advice(m: &str, server: &str) -> String {
+    format!(
+        "cannot reach the API server at {server}: {m}; check that the cluster is running, the \
+         kubeconfig's server address and --context, and your network (VPN, firewall, private cluster)"
+    )
 }
 
 /// The exit code for a planning error.
@@ -118,7 +137,7 @@ pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
     let started = Instant::now();
     let reporter = TerminalReporter::stdio(args.verbose);
     let manifests = render(&args.manifests, &reporter)?;
-    let client = connect(&args.cluster).await?;
+    let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
         .namespace
@@ -132,7 +151,10 @@ pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
         .await
         .map_err(|e| {
             let code = plan_exit_code(&e);
-            ExitError::new(code, e)
+            ExitError::new(
+                code,
+                anyhow::anyhow!("{}; nothing was applied", explain(&e, &server)),
+            )
         })?;
     if interrupt.is_set() {
         return Err(ExitError::new(
@@ -157,7 +179,12 @@ pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
         Err(failure) => {
             eprintln!("{}", summary(&failure.outcome));
             let code = apply_exit_code(&failure.error);
-            Err(ExitError::new(code, failure.error))
+            let message = match &failure.error {
+                ApplyError::Plan(e) => explain(e, &server),
+                ApplyError::Unreachable(m) => unreachable_advice(m, &server),
+                other => other.to_string(),
+            };
+            Err(ExitError::new(code, anyhow::anyhow!(message)))
         }
     }
 }

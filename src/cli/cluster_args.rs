@@ -78,6 +78,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Builds a client from the flags. Sends no request.
 pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ConnectError> {
+    connect_to(args).await.map(|(client, _)| client)
+}
+
+/// Like [`connect`], also returning the API server's URL (for messages).
+pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), ConnectError> {
     let options = KubeConfigOptions {
         context: args.context.clone(),
         ..Default::default()
@@ -122,7 +127,9 @@ pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ConnectError> {
     // kpush retries transient failures itself (bounded, see cluster::retry); kube's default layer
     // would retry again, for up to many minutes.
     config.default_retry = false;
-    kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))?;
+    Ok((client, url.trim_end_matches('/').to_string()))
 }
 
 fn context_hint(err: &str, args: &ClusterArgs) -> String {

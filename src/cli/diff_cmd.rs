@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::ManifestArgs;
-use super::apply_cmd::{connect, plan_exit_code, render};
+use super::apply_cmd::{connect, explain, plan_exit_code, render};
 use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
 use crate::apply::prune;
@@ -34,7 +34,7 @@ pub struct DiffArgs {
 pub(super) async fn run(args: DiffArgs) -> Result<i32, ExitError> {
     let reporter = TerminalReporter::stdio(args.verbose);
     let manifests = render(&args.manifests, &reporter)?;
-    let client = connect(&args.cluster).await?;
+    let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
         .namespace
@@ -47,7 +47,7 @@ pub(super) async fn run(args: DiffArgs) -> Result<i32, ExitError> {
         .await
         .map_err(|e| {
             let code = plan_exit_code(&e);
-            ExitError::new(code, e)
+            ExitError::new(code, anyhow::anyhow!(explain(&e, &server)))
         })?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     let mut pruned = Vec::new();

@@ -103,7 +103,7 @@ fn classify_transport(err: &kube::Error) -> Failure {
                         retry_after: None,
                     };
                 }
-                _ => return Failure::Unreachable(text),
+                _ => return Failure::Unreachable(io.to_string()),
             }
         }
         source = e.source();

@@ -31,6 +31,9 @@ use crate::cluster::{Failure, RetryPolicy, Target};
 use crate::manifest::Manifest;
 use crate::report::{Event, Reporter, Stage};
 
+/// How long to wait for discovery to serve the kinds of CRDs that were just Established.
+const DISCOVERY_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Settings for planning (and, unchanged, for applying); built by the CLI.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
@@ -107,10 +110,10 @@ pub enum PlanError {
     #[error("cannot authenticate to the API server: {0}")]
     Unauthorized(String),
     /// Some objects use kinds the cluster does not serve.
-    #[error("{} object(s) use kinds the cluster does not serve; nothing was applied", .0.len())]
+    #[error("{} object(s) use kinds the cluster does not serve", .0.len())]
     UnknownKinds(Vec<Rejection>),
     /// The preflight dry-run rejected objects.
-    #[error("preflight: the API server rejected {} object(s); nothing was applied", .0.len())]
+    #[error("preflight: the API server rejected {} object(s)", .0.len())]
     Rejected(Vec<Rejection>),
     /// The ApplySet cannot be used.
     #[error("{0}")]
@@ -383,8 +386,22 @@ impl Plan {
             for gv in &unresolved {
                 self.catalog.forget(gv);
             }
-            let found = discovery::discover(client, self.options.retry, &unresolved).await?;
-            self.catalog.merge(found);
+            // Discovery learns of a new CRD shortly after it is Established: ask until every
+            // kind is served, for a few seconds.
+            let started = Instant::now();
+            loop {
+                let found = discovery::discover(client, self.options.retry, &unresolved).await?;
+                let all_served = deferred.iter().all(|&i| {
+                    let m = &self.objects[i].manifest;
+                    self.objects[i].target.is_some()
+                        || found.resolve(m.api_version(), m.kind()).is_some()
+                });
+                self.catalog.merge(found);
+                if all_served || started.elapsed() > DISCOVERY_SETTLE {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             let mut unknown = Vec::new();
             for &i in &deferred {
                 let o = &mut self.objects[i];
