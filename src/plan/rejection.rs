@@ -285,7 +285,11 @@ mod tests {
                     field: f.into(),
                 })
                 .collect(),
-            ..Default::default()
+            name: String::new(),
+            group: String::new(),
+            kind: String::new(),
+            uid: String::new(),
+            retry_after_seconds: 0,
         };
         Failure::Status(
             Status::failure(message, reason)
