@@ -9,7 +9,8 @@
 //! - Azure DevOps OIDC (`/ado/.../oidctoken`, issuer `/ado/{org-id}`),
 //! - a Kubernetes service-account issuer for workload identity (`/workload`),
 //! - the App Service managed identity endpoint (`/msi/token`),
-//! - ARM's AKS API (`/subscriptions/.../managedClusters/{name}[/listClusterUserCredential]`).
+//! - ARM's AKS API (`/subscriptions/.../managedClusters/{name}[/listClusterUserCredential]`),
+//! - a stand-in AKS API server that only checks Entra tokens (`/kube/version`, `/kube/api`).
 //!
 //! ```no_run
 //! use kpush_azure_emulator::{App, Config, Emulator, Principal, Tenant};
@@ -31,6 +32,7 @@ pub mod config;
 mod entra;
 mod issuers;
 pub mod jwt;
+mod kube;
 mod managed_identity;
 mod server;
 pub mod tls;
@@ -179,6 +181,7 @@ impl Emulator {
             log: Mutex::new(Vec::new()),
             device_codes: Mutex::new(Vec::new()),
             refresh_tokens: Mutex::new(Default::default()),
+            kube_rejections: Default::default(),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -265,6 +268,19 @@ impl Emulator {
     /// `IDENTITY_ENDPOINT` for the App Service managed identity protocol.
     pub fn managed_identity_endpoint(&self) -> String {
         format!("{}/msi/token", self.state.base)
+    }
+
+    /// Base URL of a stand-in AKS API server (`https://HOST:PORT/kube`) that accepts only
+    /// unexpired Entra tokens for AKS and serves `/version` and `/api`.
+    pub fn kube_url(&self) -> String {
+        format!("{}/kube", self.state.base)
+    }
+
+    /// Makes the stand-in API server answer the next `n` requests with 401, whatever the token.
+    pub fn reject_next_kube_requests(&self, n: usize) {
+        self.state
+            .kube_rejections
+            .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// A copy of the current configuration.

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::jwt::SigningKey;
-use crate::{LoggedRequest, arm, entra, issuers, managed_identity};
+use crate::{LoggedRequest, arm, entra, issuers, kube, managed_identity};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -38,6 +38,8 @@ pub(crate) struct State {
     pub log: Mutex<Vec<LoggedRequest>>,
     pub device_codes: Mutex<Vec<entra::DeviceCode>>,
     pub refresh_tokens: Mutex<HashMap<String, entra::RefreshGrant>>,
+    /// Requests to `/kube` still to answer 401 regardless of their token.
+    pub kube_rejections: std::sync::atomic::AtomicUsize,
 }
 
 impl State {
@@ -228,6 +230,7 @@ fn route(state: &State, req: &Req) -> Reply {
         ["ado", _, ".well-known", "jwks"] if get => issuers::jwks(&state.keys.ado),
         ["msi", "token"] if get => managed_identity::token(state, req),
         ["subscriptions", ..] => arm::handle(state, req, &segments),
+        ["kube", rest @ ..] if get => kube::handle(state, req, rest),
         ["devicelogin"] if get => Reply::text(
             200,
             "kpush Azure emulator: device codes are approved by the test (Emulator::approve_device_code).",
