@@ -1,7 +1,7 @@
 //! Plain explanations and likely fixes for the Entra ID (AADSTS) errors CI sign-ins hit.
 
-use super::error::{AuthError, PresentedAssertion, redact};
 use super::AuthMethod;
+use super::error::{AuthError, PresentedAssertion, redact};
 use serde_json::Value;
 
 /// What an AADSTS code means and what to do about it.
@@ -202,12 +202,16 @@ pub(crate) fn from_response(body: &[u8], ctx: &SignInContext) -> Option<AuthErro
             .and_then(|c| u32::try_from(c).ok())
     })?;
     let advice = advice(code, ctx, &description);
-    let presented = ctx.presented.clone().or_else(|| {
-        quoted_subject(&description).map(|subject| PresentedAssertion {
-            subject,
-            ..Default::default()
+    let presented = ctx
+        .presented
+        .clone()
+        .or_else(|| {
+            quoted_subject(&description).map(|subject| PresentedAssertion {
+                subject,
+                ..Default::default()
+            })
         })
-    });
+        .map(Box::new);
     Some(AuthError::Entra {
         method: ctx.method.unwrap_or_default(),
         code: format!("AADSTS{code}"),
@@ -244,7 +248,10 @@ mod tests {
         let err = from_response(body, &ctx).expect("an Entra error");
         let text = err.to_string();
         assert_eq!(err.aadsts_code(), Some("AADSTS700213"));
-        assert!(text.contains("subject 'repo:org/app:ref:refs/heads/dev'"), "{text}");
+        assert!(
+            text.contains("subject 'repo:org/app:ref:refs/heads/dev'"),
+            "{text}"
+        );
         assert!(text.contains("repo:ORG/REPO:ref:refs/heads/main"), "{text}");
         assert!(text.contains("repo:ORG/REPO:environment:NAME"), "{text}");
     }

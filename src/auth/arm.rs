@@ -86,9 +86,10 @@ fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
             .map(str::to_string)
     };
     let code = field("code").unwrap_or_else(|| format!("HTTP{status}"));
-    let message = redact(&field("message").unwrap_or_else(|| {
-        String::from_utf8_lossy(body).chars().take(300).collect()
-    }));
+    let message = redact(
+        &field("message")
+            .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect()),
+    );
     let role = if target.admin {
         "Azure Kubernetes Service Cluster Admin Role"
     } else {
@@ -134,9 +135,10 @@ fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
 /// The server URL and CA of the kubeconfig's current context (its user is ignored: kpush
 /// authenticates with its own Entra token, not kubelogin).
 pub(crate) fn cluster_endpoint(kubeconfig: &str) -> Result<ClusterEndpoint, AuthError> {
-    let config = kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| AuthError::Kubeconfig {
-        message: format!("it does not parse: {e}"),
-    })?;
+    let config =
+        kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| AuthError::Kubeconfig {
+            message: format!("it does not parse: {e}"),
+        })?;
     let cluster_name = config
         .current_context
         .as_ref()
@@ -150,21 +152,25 @@ pub(crate) fn cluster_endpoint(kubeconfig: &str) -> Result<ClusterEndpoint, Auth
     .ok_or_else(|| AuthError::Kubeconfig {
         message: "it names no cluster".into(),
     })?;
-    let cluster = named.cluster.as_ref().ok_or_else(|| AuthError::Kubeconfig {
-        message: format!("cluster '{}' has no details", named.name),
-    })?;
+    let cluster = named
+        .cluster
+        .as_ref()
+        .ok_or_else(|| AuthError::Kubeconfig {
+            message: format!("cluster '{}' has no details", named.name),
+        })?;
     let server = cluster
         .server
         .clone()
         .ok_or_else(|| AuthError::Kubeconfig {
             message: format!("cluster '{}' has no server", named.name),
         })?;
-    let ca_data = cluster
-        .certificate_authority_data
-        .as_ref()
-        .ok_or_else(|| AuthError::Kubeconfig {
-            message: format!("cluster '{}' has no certificate-authority-data", named.name),
-        })?;
+    let ca_data =
+        cluster
+            .certificate_authority_data
+            .as_ref()
+            .ok_or_else(|| AuthError::Kubeconfig {
+                message: format!("cluster '{}' has no certificate-authority-data", named.name),
+            })?;
     let pem = STANDARD
         .decode(ca_data.trim())
         .map_err(|e| AuthError::Kubeconfig {

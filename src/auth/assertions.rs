@@ -1,8 +1,8 @@
 //! Client assertions kpush makes itself: a fresh GitHub Actions ID token per request, and a
 //! certificate-signed JWT (so PEM certificates work without OpenSSL).
 
-use super::error::{PresentedAssertion, redact};
 use super::AuthError;
+use super::error::{PresentedAssertion, redact};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use azure_core::credentials::Secret;
@@ -165,18 +165,28 @@ impl CertificateAssertion {
         token_endpoint: String,
         send_chain: bool,
     ) -> Result<Self, AuthError> {
-        let bad = |message: String| AuthError::Config {
+        let bad = |message: String| {
+            AuthError::Config {
             message,
             fix: "AZURE_CLIENT_CERTIFICATE_PATH must be a PEM file with the certificate and its unencrypted RSA private key; convert a PFX with `openssl pkcs12 -in cert.pfx -out cert.pem -nodes`".into(),
+        }
         };
-        let pem = std::fs::read(path)
-            .map_err(|e| bad(format!("cannot read certificate file {}: {e}", path.display())))?;
+        let pem = std::fs::read(path).map_err(|e| {
+            bad(format!(
+                "cannot read certificate file {}: {e}",
+                path.display()
+            ))
+        })?;
         let cert = CertificateDer::pem_slice_iter(&pem)
             .next()
             .and_then(Result::ok)
             .ok_or_else(|| bad(format!("{} holds no PEM certificate", path.display())))?;
-        let key = PrivateKeyDer::from_pem_slice(&pem)
-            .map_err(|_| bad(format!("{} holds no unencrypted PEM private key", path.display())))?;
+        let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
+            bad(format!(
+                "{} holds no unencrypted PEM private key",
+                path.display()
+            ))
+        })?;
         let key = match &key {
             PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
             PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
@@ -187,12 +197,15 @@ impl CertificateAssertion {
                 )));
             }
         }
-        .map_err(|e| bad(format!("the private key in {} is not a usable RSA key: {e}", path.display())))?;
+        .map_err(|e| {
+            bad(format!(
+                "the private key in {} is not a usable RSA key: {e}",
+                path.display()
+            ))
+        })?;
         let sha256 = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
-        let sha1 = aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            cert.as_ref(),
-        );
+        let sha1 =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert.as_ref());
         Ok(CertificateAssertion {
             client_id: client_id.to_string(),
             token_endpoint,
@@ -209,7 +222,8 @@ impl CertificateAssertion {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let mut header = json!({"alg": "RS256", "typ": "JWT", "x5t#S256": self.x5t_s256, "x5t": self.x5t});
+        let mut header =
+            json!({"alg": "RS256", "typ": "JWT", "x5t#S256": self.x5t_s256, "x5t": self.x5t});
         if let Some(x5c) = &self.x5c {
             header["x5c"] = json!([x5c]);
         }
@@ -229,7 +243,12 @@ impl CertificateAssertion {
         );
         let mut signature = vec![0u8; self.key.public_modulus_len()];
         self.key
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
             .map_err(|_| AuthError::Config {
                 message: "signing the client assertion with the certificate's key failed".into(),
                 fix: "check that AZURE_CLIENT_CERTIFICATE_PATH holds a valid RSA key".into(),
@@ -251,7 +270,14 @@ fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]

@@ -153,33 +153,72 @@ mod tests {
             v
         };
         assert_eq!(
-            pick(&with(&[("SYSTEM_OIDCREQUESTURI", "u"), ("AZURE_SERVICE_CONNECTION_ID", "sc"), ("AZURE_CLIENT_SECRET", "s")]), false).unwrap(),
+            pick(
+                &with(&[
+                    ("SYSTEM_OIDCREQUESTURI", "u"),
+                    ("AZURE_SERVICE_CONNECTION_ID", "sc"),
+                    ("AZURE_CLIENT_SECRET", "s")
+                ]),
+                false
+            )
+            .unwrap(),
             AuthMethod::AzurePipelines
         );
         assert_eq!(
-            pick(&with(&[("AZURE_FEDERATED_TOKEN_FILE", "/f"), ("AZURE_CLIENT_SECRET", "s")]), false).unwrap(),
+            pick(
+                &with(&[
+                    ("AZURE_FEDERATED_TOKEN_FILE", "/f"),
+                    ("AZURE_CLIENT_SECRET", "s")
+                ]),
+                false
+            )
+            .unwrap(),
             AuthMethod::WorkloadIdentity
         );
         assert_eq!(
-            pick(&with(&[("AZURE_CLIENT_SECRET", "s"), ("AZURE_CLIENT_CERTIFICATE_PATH", "/c")]), false).unwrap(),
+            pick(
+                &with(&[
+                    ("AZURE_CLIENT_SECRET", "s"),
+                    ("AZURE_CLIENT_CERTIFICATE_PATH", "/c")
+                ]),
+                false
+            )
+            .unwrap(),
             AuthMethod::ClientSecret
         );
         assert_eq!(
-            pick(&with(&[("AZURE_CLIENT_CERTIFICATE_PATH", "/c"), ("IDENTITY_ENDPOINT", "e")]), true).unwrap(),
+            pick(
+                &with(&[
+                    ("AZURE_CLIENT_CERTIFICATE_PATH", "/c"),
+                    ("IDENTITY_ENDPOINT", "e")
+                ]),
+                true
+            )
+            .unwrap(),
             AuthMethod::ClientCertificate
         );
-        assert_eq!(pick(&[("IDENTITY_ENDPOINT", "e")], true).unwrap(), AuthMethod::ManagedIdentity);
+        assert_eq!(
+            pick(&[("IDENTITY_ENDPOINT", "e")], true).unwrap(),
+            AuthMethod::ManagedIdentity
+        );
         assert_eq!(pick(&[], true).unwrap(), AuthMethod::AzureCli);
     }
 
     #[test]
     fn github_without_client_id_falls_through_and_says_why_nothing_matched() {
         let err = pick(
-            &[("ACTIONS_ID_TOKEN_REQUEST_URL", "u"), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "t")],
+            &[
+                ("ACTIONS_ID_TOKEN_REQUEST_URL", "u"),
+                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "t"),
+            ],
             false,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("AZURE_CLIENT_ID and AZURE_TENANT_ID"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("AZURE_CLIENT_ID and AZURE_TENANT_ID"),
+            "{err}"
+        );
         let err = pick(&[("GITHUB_ACTIONS", "true")], false).unwrap_err();
         assert!(err.to_string().contains("id-token: write"), "{err}");
     }

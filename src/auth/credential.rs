@@ -233,8 +233,12 @@ pub(crate) fn provider(
             let http_client = http_client.clone();
             let factory_slot = slot.clone();
             let factory: Factory = Box::new(move || {
-                let assertion =
-                    GithubAssertion::new(&url, token.clone(), http_client.clone(), factory_slot.clone())?;
+                let assertion = GithubAssertion::new(
+                    &url,
+                    token.clone(),
+                    http_client.clone(),
+                    factory_slot.clone(),
+                )?;
                 let credential = ClientAssertionCredential::new(
                     tenant.clone(),
                     client.clone(),
@@ -265,7 +269,8 @@ pub(crate) fn provider(
             }
             let access_token = env("SYSTEM_ACCESSTOKEN").ok_or_else(|| AuthError::Config {
                 message: "SYSTEM_ACCESSTOKEN is not set".into(),
-                fix: "map it into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }".into(),
+                fix: "map it into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }"
+                    .into(),
             })?;
             let factory: Factory = Box::new(move || {
                 let credential = AzurePipelinesCredential::new(
@@ -295,15 +300,16 @@ pub(crate) fn provider(
             )?);
             let factory_file = file.clone();
             let factory: Factory = Box::new(move || {
-                let credential = WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                    credential_options: ClientAssertionCredentialOptions {
-                        client_options: options.clone(),
-                    },
-                    client_id: Some(client.clone()),
-                    tenant_id: Some(tenant.clone()),
-                    token_file_path: Some(factory_file.clone()),
-                }))
-                .map_err(sdk(AuthMethod::WorkloadIdentity))?;
+                let credential =
+                    WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                        credential_options: ClientAssertionCredentialOptions {
+                            client_options: options.clone(),
+                        },
+                        client_id: Some(client.clone()),
+                        tenant_id: Some(tenant.clone()),
+                        token_file_path: Some(factory_file.clone()),
+                    }))
+                    .map_err(sdk(AuthMethod::WorkloadIdentity))?;
                 Ok(credential as Arc<dyn TokenCredential>)
             });
             (factory, Presented::File(file))
@@ -352,8 +358,12 @@ pub(crate) fn provider(
             // Validate the file now so configuration errors surface before any request.
             CertificateAssertion::from_pem_file(&path, &client, endpoint.clone(), send_chain)?;
             let factory: Factory = Box::new(move || {
-                let assertion =
-                    CertificateAssertion::from_pem_file(&path, &client, endpoint.clone(), send_chain)?;
+                let assertion = CertificateAssertion::from_pem_file(
+                    &path,
+                    &client,
+                    endpoint.clone(),
+                    send_chain,
+                )?;
                 let credential = ClientAssertionCredential::new(
                     tenant.clone(),
                     client.clone(),

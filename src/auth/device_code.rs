@@ -192,14 +192,11 @@ impl DeviceCodeProvider {
                 detail: super::http::transport_detail(&e),
             })?;
         let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| AuthError::Unreachable {
-                what: "Entra ID".into(),
-                url: self.authority.clone(),
-                detail: super::http::transport_detail(&e),
-            })?;
+        let bytes = response.bytes().await.map_err(|e| AuthError::Unreachable {
+            what: "Entra ID".into(),
+            url: self.authority.clone(),
+            detail: super::http::transport_detail(&e),
+        })?;
         Ok((status, bytes.to_vec()))
     }
 
@@ -208,7 +205,10 @@ impl DeviceCodeProvider {
             method: AuthMethod::DeviceCode,
             message: format!(
                 "Entra ID answered HTTP {status}: {}",
-                redact(&String::from_utf8_lossy(body)).chars().take(300).collect::<String>()
+                redact(&String::from_utf8_lossy(body))
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
             ),
         })
     }
@@ -220,7 +220,11 @@ impl DeviceCodeProvider {
         })
     }
 
-    async fn refresh(&self, refresh_token: &str, scope: &str) -> Result<Option<TokenResponse>, AuthError> {
+    async fn refresh(
+        &self,
+        refresh_token: &str,
+        scope: &str,
+    ) -> Result<Option<TokenResponse>, AuthError> {
         let scopes = format!("{scope} offline_access");
         let (status, body) = self
             .post(
@@ -239,7 +243,10 @@ impl DeviceCodeProvider {
         let error = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
-        if matches!(error.as_deref(), Some("invalid_grant" | "interaction_required")) {
+        if matches!(
+            error.as_deref(),
+            Some("invalid_grant" | "interaction_required")
+        ) {
             tracing::info!("the cached sign-in is no longer valid; signing in again");
             return Ok(None);
         }
@@ -321,7 +328,9 @@ impl TokenProvider for DeviceCodeProvider {
         let mut cache = load(&self.cache_file);
         cache.version = 1;
         let index = match cache.accounts.iter().position(|a| {
-            a.authority == self.authority && a.tenant == self.tenant && a.client_id == self.client_id
+            a.authority == self.authority
+                && a.tenant == self.tenant
+                && a.client_id == self.client_id
         }) {
             Some(i) => i,
             None => {

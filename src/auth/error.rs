@@ -56,7 +56,7 @@ pub enum AuthError {
         /// Entra's own `error_description` (trace ids included, for support requests).
         description: String,
         /// The federated assertion presented, when there was one.
-        presented: Option<PresentedAssertion>,
+        presented: Option<Box<PresentedAssertion>>,
     },
     /// Azure Resource Manager refused a request.
     Arm {
@@ -172,10 +172,9 @@ impl fmt::Display for AuthError {
                 message,
                 fix,
             } => write!(f, "{provider}: {message}\n  fix: {fix}"),
-            AuthError::Kubeconfig { message } => write!(
-                f,
-                "the kubeconfig from AKS cannot be used: {message}"
-            ),
+            AuthError::Kubeconfig { message } => {
+                write!(f, "the kubeconfig from AKS cannot be used: {message}")
+            }
             AuthError::Kube { message } => {
                 write!(f, "cannot build the Kubernetes client: {message}")
             }

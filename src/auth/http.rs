@@ -19,7 +19,10 @@ pub(crate) fn reqwest_client(settings: &AzureSettings) -> Result<reqwest::Client
             fix: "pass a readable PEM file with the CA certificate(s) to trust".into(),
         })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| AuthError::Config {
-            message: format!("--azure-ca-file {} is not a PEM bundle: {e}", path.display()),
+            message: format!(
+                "--azure-ca-file {} is not a PEM bundle: {e}",
+                path.display()
+            ),
             fix: "pass PEM certificates (-----BEGIN CERTIFICATE-----)".into(),
         })?;
         if certs.is_empty() {

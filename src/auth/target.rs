@@ -22,9 +22,11 @@ impl AksTarget {
     /// `/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/NAME`
     /// (the value of `--aks-cluster-id`); `admin` is false.
     pub fn from_resource_id(id: &str) -> Result<Self, AuthError> {
-        let bad = || AuthError::Config {
+        let bad = || {
+            AuthError::Config {
             message: format!("'{id}' is not an AKS cluster resource id"),
             fix: "pass --aks-cluster-id /subscriptions/SUBSCRIPTION/resourceGroups/GROUP/providers/Microsoft.ContainerService/managedClusters/NAME (az aks show -g GROUP -n NAME --query id -o tsv prints it)".into(),
+        }
         };
         let parts: Vec<&str> = id.trim().trim_matches('/').split('/').collect();
         match parts.as_slice() {
@@ -66,7 +68,11 @@ impl FromStr for AksTarget {
 
 impl fmt::Display for AksTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AKS cluster {} (resource group {}, subscription {})", self.cluster, self.resource_group, self.subscription)
+        write!(
+            f,
+            "AKS cluster {} (resource group {}, subscription {})",
+            self.cluster, self.resource_group, self.subscription
+        )
     }
 }
 
@@ -80,7 +86,14 @@ mod tests {
             "/subscriptions/s1/resourcegroups/rg-1/providers/microsoft.containerservice/managedclusters/aks-1/",
         )
         .unwrap();
-        assert_eq!((t.subscription.as_str(), t.resource_group.as_str(), t.cluster.as_str()), ("s1", "rg-1", "aks-1"));
+        assert_eq!(
+            (
+                t.subscription.as_str(),
+                t.resource_group.as_str(),
+                t.cluster.as_str()
+            ),
+            ("s1", "rg-1", "aks-1")
+        );
         assert!(!t.admin);
         assert!(t.resource_id().ends_with("/managedClusters/aks-1"));
     }
@@ -89,9 +102,11 @@ mod tests {
     fn other_resource_ids_are_refused_with_the_expected_shape() {
         let err = AksTarget::from_resource_id("/subscriptions/s1/resourceGroups/rg").unwrap_err();
         assert!(err.to_string().contains("not an AKS cluster resource id"));
-        assert!(AksTarget::from_resource_id(
-            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"
-        )
-        .is_err());
+        assert!(
+            AksTarget::from_resource_id(
+                "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm"
+            )
+            .is_err()
+        );
     }
 }

@@ -26,14 +26,29 @@ pub const MI_HEADER: &str = "mi-header-value";
 
 /// Every variable a credential reads; cleared before each test.
 const VARS: &[&str] = &[
-    "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-    "AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
-    "AZURE_FEDERATED_TOKEN_FILE", "AZURE_AUTHORITY_HOST", "AZURE_SERVICE_CONNECTION_ID",
-    "AZURESUBSCRIPTION_TENANT_ID", "AZURESUBSCRIPTION_CLIENT_ID",
-    "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "ACTIONS_ID_TOKEN_REQUEST_URL",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITHUB_ACTIONS", "SYSTEM_OIDCREQUESTURI",
-    "SYSTEM_ACCESSTOKEN", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "IDENTITY_SERVER_THUMBPRINT",
-    "IMDS_ENDPOINT", "MSI_ENDPOINT", "MSI_SECRET",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_AUTHORITY_HOST",
+    "AZURE_SERVICE_CONNECTION_ID",
+    "AZURESUBSCRIPTION_TENANT_ID",
+    "AZURESUBSCRIPTION_CLIENT_ID",
+    "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "GITHUB_ACTIONS",
+    "SYSTEM_OIDCREQUESTURI",
+    "SYSTEM_ACCESSTOKEN",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
 ];
 
 static ENV_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -81,7 +96,9 @@ pub fn start(token_lifetime: Duration) -> Fixture {
     let cert = generate_client_certificate("kpush-test").expect("certificate");
     let mut fed = App::with_federated(FED_APP, FederatedCredential::github(GITHUB_SUBJECT));
     fed.federated_credentials
-        .push(FederatedCredential::azure_devops("sc://contoso/deploy/aks-prod"));
+        .push(FederatedCredential::azure_devops(
+            "sc://contoso/deploy/aks-prod",
+        ));
     fed.federated_credentials
         .push(FederatedCredential::workload(WORKLOAD_SUBJECT));
     let config = Config {
@@ -96,10 +113,17 @@ pub fn start(token_lifetime: Duration) -> Fixture {
                     ..App::default()
                 },
                 App::public(KUBELOGIN_CLIENT_ID),
-                App { client_id: MI_CLIENT.into(), ..App::default() },
+                App {
+                    client_id: MI_CLIENT.into(),
+                    ..App::default()
+                },
             ],
             principals: vec![
-                Principal::service("aaaaaaaa-0000-4000-8000-000000000001", SECRET_APP, &[DEPLOYERS]),
+                Principal::service(
+                    "aaaaaaaa-0000-4000-8000-000000000001",
+                    SECRET_APP,
+                    &[DEPLOYERS],
+                ),
                 Principal::service(FED_APP_OID, FED_APP, &[DEPLOYERS]),
                 Principal::service("aaaaaaaa-0000-4000-8000-000000000003", CERT_APP, &[]),
                 Principal::service(MI_OID, MI_CLIENT, &[DEPLOYERS]),
@@ -172,8 +196,14 @@ impl Fixture {
 
     pub fn github_env(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("ACTIONS_ID_TOKEN_REQUEST_URL", self.emulator.github_request_url()),
-            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", self.emulator.github_request_token()),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                self.emulator.github_request_url(),
+            ),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                self.emulator.github_request_token(),
+            ),
             ("AZURE_CLIENT_ID", FED_APP.to_string()),
             ("AZURE_TENANT_ID", TENANT.to_string()),
         ]
