@@ -16,6 +16,11 @@ fn main() {
         "cargo:rustc-env=KPUSH_TARGET={}",
         std::env::var("TARGET").unwrap_or_default()
     );
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // In a git worktree `.git` is a file; only watch paths that exist, or cargo reruns every time.
+    for p in [".git/HEAD", ".git/refs/heads"] {
+        if std::path::Path::new(p).exists() {
+            println!("cargo:rerun-if-changed={p}");
+        }
+    }
+    println!("cargo:rerun-if-changed=build.rs");
 }

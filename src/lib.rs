@@ -5,5 +5,9 @@
 pub mod auth;
 pub mod exit;
 pub mod manifest;
+pub mod track;
 
 pub use manifest::{Manifest, ObjectKey, Origin};
+pub mod cli;
+pub mod render;
+pub mod report;

@@ -127,7 +127,10 @@ impl Manifest {
     /// `metadata`, created as an empty map if absent.
     pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
         let obj = ensure_object(&mut self.object);
-        ensure_object(obj.entry("metadata").or_insert_with(|| Value::Object(Map::new())))
+        ensure_object(
+            obj.entry("metadata")
+                .or_insert_with(|| Value::Object(Map::new())),
+        )
     }
 
     /// `metadata.<field>` (labels or annotations) as a map, created if absent.

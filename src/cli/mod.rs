@@ -1,0 +1,84 @@
+//! The command line: flags and `KPUSH_*` variables become settings; nothing below sees clap.
+
+pub mod manifest_args;
+mod render_cmd;
+mod version;
+
+use std::io::Write;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+pub use manifest_args::ManifestArgs;
+
+use crate::exit::{self, ExitError};
+
+/// kpush: deploy Kubernetes manifests from CI to AKS, and wait until they really work.
+#[derive(Debug, Parser)]
+#[command(name = "kpush", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log verbosity for diagnostics on standard error (error, warn, info, debug, trace).
+    #[arg(long, global = true, env = "KPUSH_LOG", default_value = "warn")]
+    pub log_level: String,
+
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// kpush's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render manifests (files, directories, `-`) and print the resulting objects.
+    Render(Box<render_cmd::RenderArgs>),
+    /// Print version, git commit, target and the Kubernetes API version kpush was built against.
+    Version(version::VersionArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// Shells for `kpush completions`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+    /// Elvish.
+    Elvish,
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn run(cli: Cli) -> Result<i32, ExitError> {
+    match cli.command {
+        Command::Render(args) => render_cmd::run(*args),
+        Command::Version(args) => version::run(&args),
+        Command::Completions { shell } => {
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+                Shell::Powershell => clap_complete::Shell::PowerShell,
+                Shell::Elvish => clap_complete::Shell::Elvish,
+            };
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "kpush", &mut out);
+            out.flush().map_err(|e| ExitError::new(exit::INTERNAL, e))?;
+            Ok(exit::SUCCESS)
+        }
+    }
+}
+
+/// The process environment as a sorted map (for CI detection and run annotations only).
+pub fn process_env() -> std::collections::BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}

@@ -1,0 +1,235 @@
+//! Finding and reading manifest files: files, directories (sorted, recursive) and standard input.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::problem::{Problem, ProblemKind, Severity};
+
+/// Largest manifest file kpush reads; larger input is refused rather than parsed.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The syntax a source is parsed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// YAML (which also reads most JSON).
+    Yaml,
+    /// A stream of JSON documents.
+    Json,
+}
+
+/// One input file's text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Display name: the path as found from the user's argument, or `-`.
+    pub name: String,
+    /// The file's text.
+    pub text: String,
+    /// How to parse it.
+    pub syntax: Syntax,
+}
+
+const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+fn is_manifest_file(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+fn syntax_of(name: &str) -> Syntax {
+    if name.ends_with(".json") {
+        Syntax::Json
+    } else {
+        Syntax::Yaml
+    }
+}
+
+fn display(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    s.strip_prefix("./")
+        .map(str::to_string)
+        .unwrap_or_else(|| s.into_owned())
+}
+
+/// Reads every source named by `paths` in order; `-` reads `stdin`.
+///
+/// Problems (unreadable paths, kustomize directories, oversized files) are collected, not fatal.
+pub fn collect(
+    paths: &[PathBuf],
+    stdin: &mut dyn Read,
+    problems: &mut Vec<Problem>,
+) -> Vec<Source> {
+    let mut out = Vec::new();
+    let mut stdin_used = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            if stdin_used {
+                continue;
+            }
+            stdin_used = true;
+            let mut buf = Vec::new();
+            match stdin.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf) {
+                Ok(n) if n as u64 > MAX_FILE_BYTES => problems.push(too_large("-")),
+                Ok(_) => push_text(&mut out, problems, "-".to_string(), buf, None),
+                Err(e) => {
+                    problems.push(io_problem("-", &format!("cannot read standard input: {e}")))
+                }
+            }
+            continue;
+        }
+        match fs::metadata(path) {
+            Err(e) => problems.push(io_problem(
+                &display(path),
+                &format!("cannot read {}: {e}", display(path)),
+            )),
+            Ok(md) if md.is_dir() => walk_dir(path, &mut out, problems),
+            Ok(_) => read_file(path, &mut out, problems),
+        }
+    }
+    out
+}
+
+fn walk_dir(dir: &Path, out: &mut Vec<Source>, problems: &mut Vec<Problem>) {
+    if let Some(k) = KUSTOMIZATION_FILES
+        .iter()
+        .map(|k| dir.join(k))
+        .find(|p| p.is_file())
+    {
+        problems.push(Problem::at(
+            Severity::Error,
+            ProblemKind::Unsupported,
+            &display(&k),
+            0,
+            format!(
+                "{} is a kustomize directory; kustomize overlays are not supported yet. \
+                 Render it first (`kubectl kustomize {}`) and pass the output with `-f -`, \
+                 or point kpush at the plain manifests",
+                display(dir),
+                display(dir)
+            ),
+        ));
+        return;
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            problems.push(io_problem(
+                &display(dir),
+                &format!("cannot read directory {}: {e}", display(dir)),
+            ));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        // Follow symlinks, as kubectl does, but only to files and directories.
+        match fs::metadata(&p) {
+            Ok(md) if md.is_dir() => walk_dir(&p, out, problems),
+            Ok(md) if md.is_file() && is_manifest_file(&p) => read_file(&p, out, problems),
+            Ok(_) => {}
+            Err(e) => problems.push(io_problem(
+                &display(&p),
+                &format!("cannot read {}: {e}", display(&p)),
+            )),
+        }
+    }
+}
+
+fn read_file(path: &Path, out: &mut Vec<Source>, problems: &mut Vec<Problem>) {
+    let name = display(path);
+    let file = match fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(io_problem(&name, &format!("cannot read {name}: {e}")));
+            return;
+        }
+    };
+    let mut buf = Vec::new();
+    match file.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf) {
+        Ok(n) if n as u64 > MAX_FILE_BYTES => problems.push(too_large(&name)),
+        Ok(_) => {
+            let syntax = syntax_of(&name);
+            push_text(out, problems, name, buf, Some(syntax));
+        }
+        Err(e) => problems.push(io_problem(&name, &format!("cannot read {name}: {e}"))),
+    }
+}
+
+fn push_text(
+    out: &mut Vec<Source>,
+    problems: &mut Vec<Problem>,
+    name: String,
+    buf: Vec<u8>,
+    syntax: Option<Syntax>,
+) {
+    match String::from_utf8(buf) {
+        Ok(mut text) => {
+            if text.starts_with('\u{feff}') {
+                text.drain(..3);
+            }
+            let syntax = syntax.unwrap_or_else(|| sniff(&text));
+            out.push(Source { name, text, syntax });
+        }
+        Err(e) => {
+            let line = e.as_bytes()[..e.utf8_error().valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u32
+                + 1;
+            problems.push(Problem::at(
+                Severity::Error,
+                ProblemKind::Syntax,
+                &name,
+                line,
+                "the file is not valid UTF-8 text; manifests must be UTF-8 encoded",
+            ));
+        }
+    }
+}
+
+/// Standard input has no extension: JSON if it starts with `{` or `[`, else YAML.
+fn sniff(text: &str) -> Syntax {
+    match text.trim_start().chars().next() {
+        Some('{') | Some('[') => Syntax::Json,
+        _ => Syntax::Yaml,
+    }
+}
+
+fn too_large(name: &str) -> Problem {
+    Problem::at(
+        Severity::Error,
+        ProblemKind::Limit,
+        name,
+        0,
+        format!(
+            "{name} is larger than {} MiB; kpush refuses input this large (the API server accepts \
+             objects of at most a few MiB). Split the file or check that it is really a manifest",
+            MAX_FILE_BYTES / 1024 / 1024
+        ),
+    )
+}
+
+fn io_problem(name: &str, msg: &str) -> Problem {
+    Problem::at(Severity::Error, ProblemKind::Io, name, 0, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdin_json_is_sniffed() {
+        assert_eq!(sniff("  {\"a\":1}"), Syntax::Json);
+        assert_eq!(sniff("apiVersion: v1"), Syntax::Yaml);
+    }
+}

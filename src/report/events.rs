@@ -1,0 +1,186 @@
+//! What the engine tells the outside world. Stages never print: they emit [`Event`]s to a
+//! [`Reporter`], and reporters (terminal, GitHub Actions, Azure DevOps, JSON) decide how they look.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::manifest::{ObjectKey, Origin};
+use crate::render::Problem;
+
+/// The pipeline's stages, for grouping output (`::group::` in GitHub Actions, for example).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Files → objects.
+    Render,
+    /// Discovery, ordering, preflight dry-run, diff.
+    Plan,
+    /// Server-side apply (and prune).
+    Apply,
+    /// Waiting for rollouts.
+    Track,
+}
+
+/// What applying did to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// The object did not exist and was created.
+    Created,
+    /// The object existed and changed.
+    Configured,
+    /// The object existed and nothing changed.
+    Unchanged,
+    /// The object was deleted and created again (`--recreate-on-immutable`).
+    Recreated,
+    /// The object was deleted by `--prune`.
+    Pruned,
+    /// The object would be changed (dry-run / diff).
+    WouldChange,
+    /// The object was not applied (interrupted or an earlier wave failed).
+    Skipped,
+    /// The API server rejected the object.
+    Failed,
+}
+
+/// Identity plus origin of an object, as reporters need it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRef {
+    /// Kind as written (e.g. `Deployment`).
+    pub kind: String,
+    /// API group (`""` for core).
+    pub group: String,
+    /// Namespace, if namespaced.
+    pub namespace: Option<String>,
+    /// Name.
+    pub name: String,
+    /// File and line it came from; `None` for objects found only in the cluster (pruned ones).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<Arc<str>>,
+    /// Line in `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+impl ObjectRef {
+    /// Builds a reference from a key and an optional origin.
+    pub fn new(key: &ObjectKey, origin: Option<&Origin>) -> Self {
+        Self {
+            kind: key.kind.clone(),
+            group: key.group.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+            file: origin.map(|o| o.file.clone()),
+            line: origin.map(|o| o.line),
+        }
+    }
+
+    /// `Deployment shop/web`.
+    pub fn display_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+
+    /// `file:line`, if known.
+    pub fn location(&self) -> Option<String> {
+        Some(format!("{}:{}", self.file.as_deref()?, self.line?))
+    }
+}
+
+/// Something that happened; reporters render these.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum Event {
+    /// A stage began.
+    StageStarted {
+        /// Which.
+        stage: Stage,
+    },
+    /// A stage ended.
+    StageFinished {
+        /// Which.
+        stage: Stage,
+        /// How long it took.
+        #[serde(with = "duration_ms")]
+        elapsed: Duration,
+    },
+    /// A manifest problem that did not stop the run (or the errors that did, before exiting).
+    Problem {
+        /// The problem, with file and line.
+        problem: Problem,
+    },
+    /// An object was applied, pruned, skipped or rejected.
+    Object {
+        /// The object.
+        object: ObjectRef,
+        /// What happened.
+        action: Action,
+        /// Detail: a rejection's message, a diff summary.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// A tracked object's readiness changed (or a periodic progress note).
+    Progress {
+        /// The object.
+        object: ObjectRef,
+        /// `ready`, `inProgress` or `failed`.
+        state: String,
+        /// Human detail, e.g. "2 of 3 updated replicas are available".
+        message: String,
+        /// Time since tracking began.
+        #[serde(with = "duration_ms")]
+        elapsed: Duration,
+    },
+    /// A plain informational line (what was chosen, what is waited on).
+    Info {
+        /// The line.
+        message: String,
+    },
+}
+
+/// A sink for events. Implementations must be cheap and never fail the deploy.
+pub trait Reporter: Send + Sync {
+    /// Handles one event.
+    fn event(&self, event: &Event);
+}
+
+/// A reporter that discards everything (for library use and tests).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullReporter;
+
+impl Reporter for NullReporter {
+    fn event(&self, _event: &Event) {}
+}
+
+/// A reporter that records events, for tests.
+#[derive(Debug, Default)]
+pub struct RecordingReporter {
+    events: std::sync::Mutex<Vec<Event>>,
+}
+
+impl RecordingReporter {
+    /// The events seen so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl Reporter for RecordingReporter {
+    fn event(&self, event: &Event) {
+        if let Ok(mut e) = self.events.lock() {
+            e.push(event.clone());
+        }
+    }
+}
+
+mod duration_ms {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}

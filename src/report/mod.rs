@@ -1,0 +1,6 @@
+//! Stage 5, report: how results look on a terminal, in CI logs and as JSON.
+
+pub mod events;
+pub mod objects;
+
+pub use events::{Action, Event, ObjectRef, Reporter, Stage};
