@@ -230,9 +230,8 @@ async fn plan_pod(sim: &Sim, pod: &Pod) -> PodPlan {
             pull_policy: c.image_pull_policy.as_deref(),
         };
         let plan = behavior::plan(&spec, &annotations, policy, &circumstances);
-        if plan.startup == Startup::Ok
-            && let Some(n) = normalized
-        {
+        let pulled = matches!(plan.startup, Startup::Ok | Startup::ConfigError { .. });
+        if pulled && let Some(n) = normalized {
             sim.images
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

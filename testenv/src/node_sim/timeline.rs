@@ -452,7 +452,19 @@ fn repeated_failure(segs: &mut Segments<'_>, start: Duration, failure: Failure<'
             State::waiting(failure.reason, Some(failure.message.clone())),
         );
         s.pulled = failure.after_pull;
-        if failure.after_pull {
+        if failure.after_pull && segs.plan.needs_pull {
+            s.events
+                .push(segs.event(at, false, "Pulling", format!("Pulling image \"{image}\"")));
+            s.events.push(segs.event(
+                at,
+                false,
+                "Pulled",
+                format!(
+                    "Successfully pulled image \"{image}\" in {}ms",
+                    PULL.as_millis()
+                ),
+            ));
+        } else if failure.after_pull {
             s.events.push(segs.event(
                 at,
                 false,
