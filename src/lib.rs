@@ -4,6 +4,7 @@
 //! [`cluster`] is the request layer plan and apply share.
 
 pub mod apply;
+pub mod auth;
 pub mod cluster;
 pub mod exit;
 pub mod manifest;

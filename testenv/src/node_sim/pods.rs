@@ -21,11 +21,26 @@ const DEFAULT_SCHEDULER: &str = "default-scheduler";
 #[derive(Default)]
 struct Tracked {
     /// Kubelet tasks of pods on the node.
-    kubelets: HashMap<String, AbortHandle>,
+    kubelets: HashMap<String, Kubelet>,
     /// Pods whose deletion is being finished.
     deleting: HashSet<String>,
     /// Pods whose resources were released (finished).
     released: HashSet<String>,
+}
+
+/// The kubelet task of one pod, and the images it was started with.
+struct Kubelet {
+    task: AbortHandle,
+    images: Vec<String>,
+}
+
+/// The pod's images; changing one (allowed on a live pod) restarts its containers.
+fn images(pod: &Pod) -> Vec<String> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.init_containers.iter().flatten().chain(&s.containers))
+        .map(|c| c.image.clone().unwrap_or_default())
+        .collect()
 }
 
 /// Runs forever; the watcher re-lists and re-watches by itself after errors.
@@ -54,9 +69,12 @@ fn dispatch(sim: &Arc<Sim>, scheduler: &scheduler::Sender, tracked: &mut Tracked
     let node = spec.and_then(|s| s.node_name.as_deref()).unwrap_or("");
 
     if pod.metadata.deletion_timestamp.is_some() {
-        if !node.is_empty() && tracked.deleting.insert(uid.clone()) {
-            if let Some(task) = tracked.kubelets.remove(&uid) {
-                task.abort();
+        if node.is_empty() {
+            // Held back by finalizers: stop trying to schedule it.
+            let _ = scheduler.send(Message::Released { uid });
+        } else if tracked.deleting.insert(uid.clone()) {
+            if let Some(running) = tracked.kubelets.remove(&uid) {
+                running.task.abort();
             }
             tokio::spawn(kubelet::force_delete(sim.clone(), pod));
         }
@@ -83,20 +101,34 @@ fn dispatch(sim: &Arc<Sim>, scheduler: &scheduler::Sender, tracked: &mut Tracked
         }
         return;
     }
-    if let Entry::Vacant(slot) = tracked.kubelets.entry(uid) {
-        let _ = scheduler.send(Message::Bound {
-            uid: slot.key().clone(),
-            requests: pod_requests(&pod),
-        });
-        let task = tokio::spawn(kubelet::run_pod(sim.clone(), pod));
-        slot.insert(task.abort_handle());
+    let images = images(&pod);
+    match tracked.kubelets.entry(uid) {
+        Entry::Vacant(slot) => {
+            let _ = scheduler.send(Message::Bound {
+                uid: slot.key().clone(),
+                requests: pod_requests(&pod),
+            });
+            let task = tokio::spawn(kubelet::run_pod(sim.clone(), pod)).abort_handle();
+            slot.insert(Kubelet { task, images });
+        }
+        Entry::Occupied(mut slot) if slot.get().images != images => {
+            sim.log.line(format_args!(
+                "kubelet: images of {}/{} changed; restarting its containers",
+                pod.namespace().unwrap_or_default(),
+                pod.name_any()
+            ));
+            slot.get().task.abort();
+            let task = tokio::spawn(kubelet::run_pod(sim.clone(), pod)).abort_handle();
+            slot.insert(Kubelet { task, images });
+        }
+        Entry::Occupied(_) => {}
     }
 }
 
 fn forget(sim: &Sim, scheduler: &scheduler::Sender, tracked: &mut Tracked, pod: &Pod) {
     let Some(uid) = pod.uid() else { return };
-    if let Some(task) = tracked.kubelets.remove(&uid) {
-        task.abort();
+    if let Some(running) = tracked.kubelets.remove(&uid) {
+        running.task.abort();
     }
     tracked.deleting.remove(&uid);
     tracked.released.remove(&uid);
