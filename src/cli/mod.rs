@@ -1,7 +1,11 @@
 //! The command line: flags and `KPUSH_*` variables become settings; nothing below sees clap.
 
+pub mod cluster_args;
+pub mod interrupt;
 pub mod manifest_args;
 mod render_cmd;
+pub mod status_cmd;
+pub mod track_args;
 mod version;
 
 use std::io::Write;
@@ -30,6 +34,8 @@ pub struct Cli {
 pub enum Command {
     /// Render manifests (files, directories, `-`) and print the resulting objects.
     Render(Box<render_cmd::RenderArgs>),
+    /// Wait until already-applied manifests are ready (changes nothing); explain failures.
+    Status(Box<status_cmd::StatusArgs>),
     /// Print version, git commit, target and the Kubernetes API version kpush was built against.
     Version(version::VersionArgs),
     /// Print a shell completion script.
@@ -59,6 +65,7 @@ pub enum Shell {
 pub async fn run(cli: Cli) -> Result<i32, ExitError> {
     match cli.command {
         Command::Render(args) => render_cmd::run(*args),
+        Command::Status(args) => status_cmd::run(*args).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {
