@@ -110,10 +110,15 @@ pub(crate) fn judge(
         ObjectView::Present(obj) => obj,
     };
     let uid = obj.metadata.uid.clone();
-    let value = match serde_json::to_value(obj) {
+    let mut value = match serde_json::to_value(obj) {
         Ok(v) => v,
         Err(e) => return Judgement::of(Readiness::in_progress(format!("cannot read the object: {e}"))),
     };
+    // Items of a list carry no apiVersion and kind; the rules pick the kind's rule by them.
+    if let Some(map) = value.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(target.resource.api_version.clone()));
+        map.insert("kind".into(), Value::String(target.resource.kind.clone()));
+    }
     if let (Some(applied), Some(seen)) = (target.generation, obj.metadata.generation)
         && seen < applied
     {
