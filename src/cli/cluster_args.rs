@@ -29,7 +29,8 @@ pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ExitError> {
         context: args.context.clone(),
         ..KubeConfigOptions::default()
     };
-    let unreachable = |what: String| ExitError::new(exit::CLUSTER_UNREACHABLE, anyhow::anyhow!(what));
+    let unreachable =
+        |what: String| ExitError::new(exit::CLUSTER_UNREACHABLE, anyhow::anyhow!(what));
     let config = match &args.kubeconfig {
         Some(path) => {
             let file = Kubeconfig::read_from(path)

@@ -9,9 +9,9 @@ use super::cluster_args::{ClusterArgs, connect};
 use super::interrupt::interrupted;
 use super::track_args::TrackArgs;
 use crate::exit::{self, ExitError};
+use crate::render;
 use crate::report::{CiLines, Fanout, JsonResult, Reporter, TerminalProgress};
 use crate::track::{self, TargetError};
-use crate::render;
 
 /// Flags of `kpush status`.
 #[derive(Debug, Args)]

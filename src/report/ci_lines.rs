@@ -55,7 +55,10 @@ impl Reporter for CiLines {
             Event::TrackStarted { objects, timeout } => {
                 let n = objects.len();
                 let word = if n == 1 { "object" } else { "objects" };
-                format!("waiting up to {} for {n} {word}\n", format_duration(*timeout))
+                format!(
+                    "waiting up to {} for {n} {word}\n",
+                    format_duration(*timeout)
+                )
             }
             Event::Progress {
                 object,
@@ -72,7 +75,9 @@ impl Reporter for CiLines {
                 match state.as_str() {
                     "inProgress" => format!("[{at}] {key}: in progress: {message}\n"),
                     "failed" => format!("[{at}] {key}: FAILED: {message}\n"),
-                    "skipped" => format!("[{at}] {key}: not waited for (kpush.dev/wait: \"false\")\n"),
+                    "skipped" => {
+                        format!("[{at}] {key}: not waited for (kpush.dev/wait: \"false\")\n")
+                    }
                     other => format!("[{at}] {key}: {other}\n"),
                 }
             }

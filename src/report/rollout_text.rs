@@ -69,11 +69,19 @@ pub fn explanation_block(
             previous,
             lines,
         }) => {
-            let which = if *previous { " (previous instance)" } else { "" };
+            let which = if *previous {
+                " (previous instance)"
+            } else {
+                ""
+            };
             if lines.is_empty() {
                 let _ = writeln!(out, "  logs of {container}{which}: empty");
             } else {
-                let _ = writeln!(out, "  last {} log lines of {container}{which}:", lines.len());
+                let _ = writeln!(
+                    out,
+                    "  last {} log lines of {container}{which}:",
+                    lines.len()
+                );
                 for l in lines {
                     let _ = writeln!(out, "    | {l}");
                 }

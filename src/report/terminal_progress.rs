@@ -120,9 +120,14 @@ impl Reporter for TerminalProgress {
                 line.message = message.clone();
                 match state.as_str() {
                     "ready" | "skipped" => {
-                        let counts = line.counts.map(|(_, d)| format!("{d}/{d} ")).unwrap_or_default();
-                        line.bar
-                            .finish_with_message(format!("{counts}{state} in {}", format_duration(*elapsed)));
+                        let counts = line
+                            .counts
+                            .map(|(_, d)| format!("{d}/{d} "))
+                            .unwrap_or_default();
+                        line.bar.finish_with_message(format!(
+                            "{counts}{state} in {}",
+                            format_duration(*elapsed)
+                        ));
                     }
                     "failed" => line.bar.abandon_with_message(format!("FAILED: {message}")),
                     _ => line.bar.set_message(line.render()),

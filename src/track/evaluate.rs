@@ -72,7 +72,9 @@ pub(crate) struct Judgement {
 impl Judgement {
     /// The judgement of an object not seen yet.
     pub(crate) fn waiting() -> Self {
-        Self::of(Readiness::in_progress("waiting for the API server's first answer"))
+        Self::of(Readiness::in_progress(
+            "waiting for the API server's first answer",
+        ))
     }
 
     fn of(readiness: Readiness) -> Self {
@@ -112,11 +114,18 @@ pub(crate) fn judge(
     let uid = obj.metadata.uid.clone();
     let mut value = match serde_json::to_value(obj) {
         Ok(v) => v,
-        Err(e) => return Judgement::of(Readiness::in_progress(format!("cannot read the object: {e}"))),
+        Err(e) => {
+            return Judgement::of(Readiness::in_progress(format!(
+                "cannot read the object: {e}"
+            )));
+        }
     };
     // Items of a list carry no apiVersion and kind; the rules pick the kind's rule by them.
     if let Some(map) = value.as_object_mut() {
-        map.insert("apiVersion".into(), Value::String(target.resource.api_version.clone()));
+        map.insert(
+            "apiVersion".into(),
+            Value::String(target.resource.api_version.clone()),
+        );
         map.insert("kind".into(), Value::String(target.resource.kind.clone()));
     }
     if let (Some(applied), Some(seen)) = (target.generation, obj.metadata.generation)
@@ -144,7 +153,10 @@ pub(crate) fn judge(
     {
         judge_pods(kind, &value, near, diag, &mut judgement);
     }
-    judgement.fingerprint = format!("{:?}|{:?}|{}", judgement.readiness, judgement.counts, judgement.fingerprint);
+    judgement.fingerprint = format!(
+        "{:?}|{:?}|{}",
+        judgement.readiness, judgement.counts, judgement.fingerprint
+    );
     judgement
 }
 
@@ -233,7 +245,9 @@ fn waiting(target: &TrackTarget, error: Option<&watcher::Error>) -> Readiness {
         ),
         Some(404) => Readiness::failed(
             "NotFound",
-            format!("the API server no longer serves {what}: {error} (was its CustomResourceDefinition deleted?)"),
+            format!(
+                "the API server no longer serves {what}: {error} (was its CustomResourceDefinition deleted?)"
+            ),
         ),
         _ => Readiness::in_progress(format!("cannot watch {what} yet, retrying: {error}")),
     }
@@ -266,7 +280,9 @@ fn culprit_of(pod: &Pod, f: &PodFailure) -> Culprit {
     }
 }
 
-fn container_statuses(pod: &Pod) -> impl Iterator<Item = &k8s_openapi::api::core::v1::ContainerStatus> {
+fn container_statuses(
+    pod: &Pod,
+) -> impl Iterator<Item = &k8s_openapi::api::core::v1::ContainerStatus> {
     pod.status.iter().flat_map(|s| {
         s.init_container_statuses
             .iter()
@@ -284,12 +300,16 @@ fn restart_count(pod: &Pod, container: &str) -> i32 {
 
 /// True when the container is running, has terminated, or has restarted: it may have logs.
 fn has_run(pod: &Pod, container: &str) -> bool {
-    container_statuses(pod).find(|c| c.name == container).is_some_and(|c| {
-        let state = c.state.as_ref();
-        c.restart_count > 0
-            || state.is_some_and(|s| s.running.is_some() || s.terminated.is_some())
-            || c.last_state.as_ref().is_some_and(|s| s.terminated.is_some())
-    })
+    container_statuses(pod)
+        .find(|c| c.name == container)
+        .is_some_and(|c| {
+            let state = c.state.as_ref();
+            c.restart_count > 0
+                || state.is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+                || c.last_state
+                    .as_ref()
+                    .is_some_and(|s| s.terminated.is_some())
+        })
 }
 
 fn first_unready_container(pod: &Pod) -> Option<String> {
@@ -385,7 +405,10 @@ mod tests {
         .expect("pod")
     }
 
-    fn stores(pods: Vec<Pod>, sets: Vec<ReplicaSet>) -> (Store<Pod>, Store<ReplicaSet>, Store<CoreEvent>) {
+    fn stores(
+        pods: Vec<Pod>,
+        sets: Vec<ReplicaSet>,
+    ) -> (Store<Pod>, Store<ReplicaSet>, Store<CoreEvent>) {
         let mut p = Store::default();
         pods.into_iter().for_each(|x| p.apply(W::Apply(x)));
         let mut r = Store::default();
@@ -409,13 +432,32 @@ mod tests {
     #[test]
     fn a_failing_pod_of_the_new_revision_fails_the_rollout() {
         let d = deployment(2, 2, "2");
-        let (p, r, e) = stores(vec![bad_image_pod("rs2")], vec![replica_set("rs1", "1"), replica_set("rs2", "2")]);
+        let (p, r, e) = stores(
+            vec![bad_image_pod("rs2")],
+            vec![replica_set("rs1", "1"), replica_set("rs2", "2")],
+        );
         let mut d2 = d.clone();
         d2.data["status"]["updatedReplicas"] = json!(0);
-        let near = Neighbourhood { pods: Some(&p), replica_sets: Some(&r), events: Some(&e) };
-        let j = judge(&target(None), ObjectView::Present(&d2), &near, &ReadinessContext::default(), &DiagnoseOptions::default());
-        assert!(matches!(&j.readiness, Readiness::Failed { reason, .. } if reason == "ImagePullBackOff"), "{j:?}");
-        assert_eq!(j.culprit.as_ref().map(|c| c.pod.as_str()), Some("web-rs2-x"));
+        let near = Neighbourhood {
+            pods: Some(&p),
+            replica_sets: Some(&r),
+            events: Some(&e),
+        };
+        let j = judge(
+            &target(None),
+            ObjectView::Present(&d2),
+            &near,
+            &ReadinessContext::default(),
+            &DiagnoseOptions::default(),
+        );
+        assert!(
+            matches!(&j.readiness, Readiness::Failed { reason, .. } if reason == "ImagePullBackOff"),
+            "{j:?}"
+        );
+        assert_eq!(
+            j.culprit.as_ref().map(|c| c.pod.as_str()),
+            Some("web-rs2-x")
+        );
         assert_eq!(j.counts, Some((0, 1)));
     }
 
@@ -423,15 +465,36 @@ mod tests {
     fn a_failing_pod_of_the_old_revision_is_ignored() {
         let mut d = deployment(2, 2, "2");
         d.data["status"]["updatedReplicas"] = json!(0);
-        let (p, r, e) = stores(vec![bad_image_pod("rs1")], vec![replica_set("rs1", "1"), replica_set("rs2", "2")]);
-        let near = Neighbourhood { pods: Some(&p), replica_sets: Some(&r), events: Some(&e) };
-        let j = judge(&target(None), ObjectView::Present(&d), &near, &ReadinessContext::default(), &DiagnoseOptions::default());
+        let (p, r, e) = stores(
+            vec![bad_image_pod("rs1")],
+            vec![replica_set("rs1", "1"), replica_set("rs2", "2")],
+        );
+        let near = Neighbourhood {
+            pods: Some(&p),
+            replica_sets: Some(&r),
+            events: Some(&e),
+        };
+        let j = judge(
+            &target(None),
+            ObjectView::Present(&d),
+            &near,
+            &ReadinessContext::default(),
+            &DiagnoseOptions::default(),
+        );
         assert!(matches!(j.readiness, Readiness::InProgress { .. }), "{j:?}");
     }
 
     #[test]
     fn a_missing_object_fails_naming_it() {
-        let j = judge(&target(None), ObjectView::Missing, &Neighbourhood::default(), &ReadinessContext::default(), &DiagnoseOptions::default());
-        assert!(matches!(&j.readiness, Readiness::Failed { reason, message } if reason == "NotFound" && message.contains("Deployment a/web")));
+        let j = judge(
+            &target(None),
+            ObjectView::Missing,
+            &Neighbourhood::default(),
+            &ReadinessContext::default(),
+            &DiagnoseOptions::default(),
+        );
+        assert!(
+            matches!(&j.readiness, Readiness::Failed { reason, message } if reason == "NotFound" && message.contains("Deployment a/web"))
+        );
     }
 }

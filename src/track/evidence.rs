@@ -40,7 +40,11 @@ pub(crate) async fn explain(
         (Readiness::Failed { reason, message }, _) => (reason.clone(), message.clone()),
         (r, Ending::Timeout(after)) => (
             "Timeout".to_string(),
-            format!("still {} after {}", pending_text(r), crate::report::format_duration(after)),
+            format!(
+                "still {} after {}",
+                pending_text(r),
+                crate::report::format_duration(after)
+            ),
         ),
         (r, Ending::NoProgress(after)) => (
             "NoProgress".to_string(),
@@ -144,7 +148,12 @@ fn last_seen(e: &CoreEvent) -> Option<Timestamp> {
 
 /// The culprit container's last lines (previous instance for crash loops), or one line saying
 /// why they could not be read.
-async fn container_logs(client: &Client, namespace: &str, c: &Culprit, lines: usize) -> Option<Logs> {
+async fn container_logs(
+    client: &Client,
+    namespace: &str,
+    c: &Culprit,
+    lines: usize,
+) -> Option<Logs> {
     let container = c.container.clone()?;
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let params = LogParams {
@@ -229,8 +238,11 @@ mod tests {
 
     #[test]
     fn unreadable_logs_are_explained_in_one_line() {
-        let status = kube::core::Status::failure("pods \"p\" is forbidden:\n user cannot get pods/log", "Forbidden")
-            .with_code(403);
+        let status = kube::core::Status::failure(
+            "pods \"p\" is forbidden:\n user cannot get pods/log",
+            "Forbidden",
+        )
+        .with_code(403);
         let line = unreadable(&kube::Error::Api(Box::new(status)));
         assert!(!line.contains('\n'));
         assert!(line.starts_with("forbidden:"), "{line}");

@@ -21,7 +21,9 @@ mod watch;
 
 pub use diagnose::{DiagnoseOptions, PodFailure, diagnose};
 pub use options::TrackOptions;
-pub use outcome::{EventLine, Explanation, Logs, ObjectOutcome, ObjectState, RunState, TrackOutcome};
+pub use outcome::{
+    EventLine, Explanation, Logs, ObjectOutcome, ObjectState, RunState, TrackOutcome,
+};
 pub use readiness::{Readiness, ReadinessContext, readiness_of};
 pub use run::track;
 pub use snapshot::ObjectStatus;

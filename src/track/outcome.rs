@@ -184,6 +184,9 @@ mod tests {
         assert_eq!(outcome(RunState::Ready).exit_code(), exit::SUCCESS);
         assert_eq!(outcome(RunState::Failed).exit_code(), exit::ROLLOUT_FAILED);
         assert_eq!(outcome(RunState::TimedOut).exit_code(), exit::TIMED_OUT);
-        assert_eq!(outcome(RunState::Interrupted).exit_code(), exit::INTERRUPTED);
+        assert_eq!(
+            outcome(RunState::Interrupted).exit_code(),
+            exit::INTERRUPTED
+        );
     }
 }

@@ -67,12 +67,14 @@ pub(crate) fn new_revision_pods<'a>(
 }
 
 fn filter<'a>(pods: impl Iterator<Item = &'a Pod>, workload: &Workload<'_>) -> Vec<&'a Pod> {
-    pods.filter(|p| is_pod_of_new_revision(p, workload)).collect()
+    pods.filter(|p| is_pod_of_new_revision(p, workload))
+        .collect()
 }
 
 /// The label selector of a workload (`spec.selector`) as a query string, if it has one.
 pub(crate) fn selector_of(obj: &Value) -> Option<String> {
-    let selector: LabelSelector = serde_json::from_value(obj.pointer("/spec/selector")?.clone()).ok()?;
+    let selector: LabelSelector =
+        serde_json::from_value(obj.pointer("/spec/selector")?.clone()).ok()?;
     let selector = kube::core::Selector::try_from(selector).ok()?;
     let text = selector.to_string();
     (!text.is_empty()).then_some(text)
@@ -83,12 +85,7 @@ pub(crate) fn selector_of(obj: &Value) -> Option<String> {
 pub(crate) fn last_failed<'a>(pods: &[&'a Pod]) -> Option<(&'a Pod, Option<String>)> {
     let pod = pods
         .iter()
-        .filter(|p| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.phase.as_deref())
-                == Some("Failed")
-        })
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed"))
         .max_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0))?;
     let container = pod.status.as_ref().and_then(|s| {
         s.container_statuses.iter().flatten().find_map(|c| {
@@ -138,9 +135,7 @@ mod tests {
 
     #[test]
     fn status_for_an_older_generation_has_not_caught_up() {
-        let obj = |g: i64, o: Option<i64>| {
-            json!({"metadata": {"generation": g}, "status": {"observedGeneration": o}})
-        };
+        let obj = |g: i64, o: Option<i64>| json!({"metadata": {"generation": g}, "status": {"observedGeneration": o}});
         assert!(!caught_up(&obj(2, Some(1))));
         assert!(caught_up(&obj(2, Some(2))));
         assert!(!caught_up(&obj(2, None)));

@@ -88,7 +88,7 @@ struct End {
 enum Wake {
     Cancelled,
     Deadline,
-    Update(Option<Update>),
+    Update(Option<Box<Update>>),
     Tick,
     Status,
 }
@@ -139,7 +139,10 @@ impl<'a> Run<'a> {
         Self {
             client,
             opts,
-            objects: feeds.iter().map(|_: &ObjectFeed| Store::default()).collect(),
+            objects: feeds
+                .iter()
+                .map(|_: &ObjectFeed| Store::default())
+                .collect(),
             targets,
             trackers,
             started,
@@ -153,7 +156,11 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn wait<C: Future<Output = ()>>(&mut self, reporter: &dyn Reporter, cancel: C) -> RunState {
+    async fn wait<C: Future<Output = ()>>(
+        &mut self,
+        reporter: &dyn Reporter,
+        cancel: C,
+    ) -> RunState {
         if self.targets.is_empty() {
             return RunState::Ready;
         }
@@ -170,7 +177,7 @@ impl<'a> Run<'a> {
                 biased;
                 () = &mut cancel => Wake::Cancelled,
                 () = &mut deadline => Wake::Deadline,
-                u = self.streams.next() => Wake::Update(u),
+                u = self.streams.next() => Wake::Update(u.map(Box::new)),
                 _ = tick.tick() => Wake::Tick,
                 _ = status.tick() => Wake::Status,
             };
@@ -178,7 +185,7 @@ impl<'a> Run<'a> {
                 Wake::Cancelled => return RunState::Interrupted,
                 Wake::Deadline => return RunState::TimedOut,
                 Wake::Update(Some(u)) => {
-                    self.apply(u);
+                    self.apply(*u);
                     // Take everything already waiting before judging, so a burst of events
                     // (a re-list, say) is judged once.
                     while let Some(Some(u)) = self.streams.next().now_or_never() {
@@ -269,8 +276,11 @@ impl<'a> Run<'a> {
                 o.namespace.as_deref() == Some(ns.as_str())
                     && o.workload() == Some(WorkloadKind::Deployment)
             }) {
-                self.streams
-                    .push(watch::replica_set_feed(self.client, &ns, selector.as_deref()));
+                self.streams.push(watch::replica_set_feed(
+                    self.client,
+                    &ns,
+                    selector.as_deref(),
+                ));
                 self.replica_sets.entry(ns.clone()).or_default();
             }
             self.pod_feeds.insert(ns);
@@ -282,9 +292,14 @@ impl<'a> Run<'a> {
     async fn fetch_storage_classes(&mut self) {
         let mut wanted = BTreeSet::new();
         for (i, t) in self.targets.iter().enumerate() {
-            if t.resource.group.is_empty() && t.resource.kind == "PersistentVolumeClaim"
-                && let Some(obj) = self.objects[self.feed_of[i]].get(t.namespace.as_deref(), &t.name)
-                && let Some(class) = obj.data.pointer("/spec/storageClassName").and_then(|v| v.as_str())
+            if t.resource.group.is_empty()
+                && t.resource.kind == "PersistentVolumeClaim"
+                && let Some(obj) =
+                    self.objects[self.feed_of[i]].get(t.namespace.as_deref(), &t.name)
+                && let Some(class) = obj
+                    .data
+                    .pointer("/spec/storageClassName")
+                    .and_then(|v| v.as_str())
                 && !self.classes.contains_key(class)
             {
                 wanted.insert(class.to_string());
@@ -320,7 +335,8 @@ impl<'a> Run<'a> {
             let tracker = &mut self.trackers[i];
             let state = state_name(&j.readiness, j.rule);
             let message = message_of(&j.readiness);
-            if tracker.reported.as_ref() != Some(&(state, message.clone())) {
+            let placeholder = j.rule.is_none() && j.readiness == Judgement::waiting().readiness;
+            if !placeholder && tracker.reported.as_ref() != Some(&(state, message.clone())) {
                 reporter.event(&Event::Progress {
                     object: self.targets[i].object.clone(),
                     state: state.to_string(),
@@ -343,7 +359,11 @@ impl<'a> Run<'a> {
                     } else {
                         ObjectState::Ready
                     };
-                    tracker.end = Some(End { state, after: elapsed, ending: None });
+                    tracker.end = Some(End {
+                        state,
+                        after: elapsed,
+                        ending: None,
+                    });
                 }
                 Readiness::Failed { .. } => {
                     tracker.end = Some(End {
@@ -417,7 +437,10 @@ impl<'a> Run<'a> {
             .map(|(t, tr)| {
                 let (state, message) = match &tr.reported {
                     Some((s, m)) => (s.to_string(), m.clone()),
-                    None => ("inProgress".to_string(), "waiting for the API server's first answer".to_string()),
+                    None => (
+                        "inProgress".to_string(),
+                        message_of(&Judgement::waiting().readiness),
+                    ),
                 };
                 let counts = tr.judgement.as_ref().and_then(|j| j.counts);
                 ObjectStatus {
@@ -516,6 +539,9 @@ fn message_of(r: &Readiness) -> String {
     match r {
         Readiness::Ready => String::new(),
         Readiness::InProgress { message } => message.clone(),
+        Readiness::Failed { reason, message } if message.contains(reason.as_str()) => {
+            message.clone()
+        }
         Readiness::Failed { reason, message } => format!("{reason}: {message}"),
     }
 }

@@ -132,7 +132,10 @@ mod tests {
         s.apply(watcher::Event::InitApply(cm("b")));
         assert!(s.get(Some("ns"), "a").is_some());
         s.apply(watcher::Event::InitDone);
-        assert!(s.get(Some("ns"), "a").is_none(), "missing from the re-list: deleted");
+        assert!(
+            s.get(Some("ns"), "a").is_none(),
+            "missing from the re-list: deleted"
+        );
         assert!(s.get(Some("ns"), "b").is_some());
     }
 

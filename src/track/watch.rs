@@ -206,7 +206,10 @@ mod tests {
         ];
         let (feeds, of_target) = plan_object_feeds(&targets);
         assert_eq!(of_target, vec![0, 1, 0, 2]);
-        assert_eq!(feeds[0].name, None, "two Deployments in a: watch the namespace");
+        assert_eq!(
+            feeds[0].name, None,
+            "two Deployments in a: watch the namespace"
+        );
         assert_eq!(feeds[1].name.as_deref(), Some("db"));
         assert_eq!(feeds[2].name.as_deref(), Some("web"));
     }

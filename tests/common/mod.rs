@@ -64,7 +64,13 @@ pub async fn apply(client: &Client, manifests: &[Manifest]) -> Vec<TrackTarget> 
 }
 
 /// A Deployment whose pod template carries `pod_annotations`.
-pub fn deployment(ns: &str, name: &str, image: &str, replicas: i32, pod_annotations: Value) -> Value {
+pub fn deployment(
+    ns: &str,
+    name: &str,
+    image: &str,
+    replicas: i32,
+    pod_annotations: Value,
+) -> Value {
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "namespace": ns},
