@@ -599,3 +599,52 @@ async fn kubectl_trusts_the_written_kubeconfig() {
     );
     assert!(cluster.kubeconfig_path("bob").exists());
 }
+
+#[tokio::test]
+async fn private_cluster_takes_extra_files_and_apiserver_flags_and_cleans_up() {
+    use k8s_openapi::api::core::v1::Node;
+    use kpush_testenv::ClusterOptions;
+
+    let options = ClusterOptions {
+        extra_apiserver_args: vec!["--service-node-port-range=30000-30010".into()],
+        simulate_node: false,
+        extra_files: vec![("conf/note.txt".into(), b"hello".to_vec())],
+    };
+    let cluster = tokio::task::spawn_blocking(|| TestCluster::start(options))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let dir = cluster.dir().to_path_buf();
+    assert_eq!(std::fs::read(dir.join("conf/note.txt")).unwrap(), b"hello");
+
+    let client = cluster.client("admin").await.unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    assert!(
+        nodes
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    let services: Api<Service> = Api::namespaced(client, "default");
+    let outside_range: Service = object(json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "np"},
+        "spec": {"type": "NodePort", "ports": [{"port": 80, "protocol": "TCP", "nodePort": 30500}]}
+    }));
+    match services
+        .create(&PostParams::default(), &outside_range)
+        .await
+    {
+        Err(kube::Error::Api(status)) => assert!(status.is_invalid(), "{status:?}"),
+        other => panic!("nodePort 30500 should be outside the range, got {other:?}"),
+    }
+
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .unwrap();
+    assert!(!dir.exists(), "{} should be removed", dir.display());
+}

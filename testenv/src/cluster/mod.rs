@@ -35,12 +35,13 @@ const LOG_TAIL_LINES: usize = 80;
 /// How to start a [`TestCluster`].
 #[derive(Debug, Clone)]
 pub struct ClusterOptions {
-    /// Appended to kube-apiserver's command line (later flags win).
+    /// Appended to kube-apiserver's command line (later flags win); `{dir}` in an argument is
+    /// replaced by the cluster's temp dir.
     pub extra_apiserver_args: Vec<String>,
     /// Run the node simulator (kubelet and scheduler stand-in). Default true.
     pub simulate_node: bool,
-    /// Files written into the cluster's temp dir before start: `(relative path, contents)`.
-    /// Refer to them in `extra_apiserver_args` through [`TestCluster::dir`]'s placeholder `{dir}`.
+    /// Files written into the cluster's temp dir before start: `(relative path, contents)`,
+    /// e.g. an OIDC CA for `--oidc-ca-file={dir}/oidc-ca.pem`.
     pub extra_files: Vec<(String, Vec<u8>)>,
 }
 

@@ -99,6 +99,12 @@ pub async fn run_pod(sim: Arc<Sim>, pod: Pod) {
             {
                 Ok(_) => posted = Some(status),
                 Err(kube::Error::Api(s)) if s.is_not_found() => return,
+                Err(kube::Error::Api(s)) if s.is_invalid() || s.code == 400 => {
+                    // Retrying the same status cannot help; leave the pod as it is.
+                    sim.log
+                        .line(format_args!("status of {namespace}/{name} rejected: {s}"));
+                    return;
+                }
                 Err(e) => {
                     sim.log
                         .line(format_args!("status of {namespace}/{name}: {e}"));
@@ -230,9 +236,8 @@ async fn plan_pod(sim: &Sim, pod: &Pod) -> PodPlan {
             pull_policy: c.image_pull_policy.as_deref(),
         };
         let plan = behavior::plan(&spec, &annotations, policy, &circumstances);
-        if plan.startup == Startup::Ok
-            && let Some(n) = normalized
-        {
+        let pulled = matches!(plan.startup, Startup::Ok | Startup::ConfigError { .. });
+        if pulled && let Some(n) = normalized {
             sim.images
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -289,7 +294,9 @@ pub async fn force_delete(sim: Arc<Sim>, pod: Pod) {
         }),
         ..DeleteParams::default()
     };
-    for attempt in 1..=5 {
+    // Keep trying: a pod left Terminating blocks rollouts and namespace deletion.
+    let mut backoff = RETRY;
+    for attempt in 1.. {
         match api.delete(&name, &params).await {
             Ok(_) => return,
             Err(kube::Error::Api(s)) if s.is_not_found() || s.is_conflict() => return,
@@ -297,7 +304,8 @@ pub async fn force_delete(sim: Arc<Sim>, pod: Pod) {
                 sim.log.line(format_args!(
                     "force-deleting {namespace}/{name} (attempt {attempt}): {e}"
                 ));
-                tokio::time::sleep(RETRY).await;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
     }

@@ -69,7 +69,10 @@ fn dispatch(sim: &Arc<Sim>, scheduler: &scheduler::Sender, tracked: &mut Tracked
     let node = spec.and_then(|s| s.node_name.as_deref()).unwrap_or("");
 
     if pod.metadata.deletion_timestamp.is_some() {
-        if !node.is_empty() && tracked.deleting.insert(uid.clone()) {
+        if node.is_empty() {
+            // Held back by finalizers: stop trying to schedule it.
+            let _ = scheduler.send(Message::Released { uid });
+        } else if tracked.deleting.insert(uid.clone()) {
             if let Some(running) = tracked.kubelets.remove(&uid) {
                 running.task.abort();
             }
