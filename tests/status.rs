@@ -34,7 +34,7 @@ async fn status(cluster: &TestCluster, objects: &[Value], extra: &[&str]) -> (Ou
     let started = Instant::now();
     let out = cmd.output().await.expect("run kpush");
     assert!(
-        !text(&out.stderr).contains("unrecognized subcommand 'status'"),
+        !String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand 'status'"),
         "{} is not this worktree's build: another worktree sharing CARGO_TARGET_DIR rebuilt it; run the test again",
         env!("CARGO_BIN_EXE_kpush")
     );
