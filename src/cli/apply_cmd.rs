@@ -6,11 +6,15 @@ use clap::Args;
 
 use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
+use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
+use super::status_cmd::{Output, Progress, human_reporter};
+use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError};
-use crate::report::{Action, Event, Reporter, TerminalReporter};
+use crate::report::{Action, Event, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter};
+use crate::track::{self, TrackTarget, targets::is_custom_group};
 
 /// Flags of `kpush apply`.
 #[derive(Debug, Args)]
@@ -37,6 +41,38 @@ pub struct ApplyArgs {
     /// Print what kpush is doing (discovery, waves, timings) on standard error.
     #[arg(short, long, env = "KPUSH_VERBOSE")]
     verbose: bool,
+
+    /// Wait until every applied object is ready, failing fast with the reason; `--wait=false`
+    /// returns as soon as the objects are applied.
+    #[arg(
+        long = "wait",
+        env = "KPUSH_WAIT",
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    wait_for_rollout: bool,
+
+    #[command(flatten)]
+    wait: TrackArgs,
+
+    /// Result format on standard output: `text` (one line per object), or `json` (one JSON
+    /// document for the whole run; human output then goes to standard error).
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "text",
+        env = "KPUSH_OUTPUT"
+    )]
+    output: Output,
+
+    /// Progress display while waiting: live lines on a terminal, or plain lines for CI logs.
+    #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
+    progress: Progress,
 }
 
 /// Renders the manifests, reporting warnings; exit code 2 on errors.
@@ -129,9 +165,64 @@ fn summary(outcome: &ApplyOutcome) -> String {
     s
 }
 
+/// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
+fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
+    outcome
+        .objects
+        .iter()
+        .filter(|o| o.is_applied())
+        .filter_map(|o| {
+            let t = o.target.as_ref()?;
+            let mut key = o.key.clone();
+            key.namespace = t.namespace.clone();
+            Some(TrackTarget::from_parts(
+                ObjectRef::new(&key, Some(&o.origin)),
+                t.resource.clone(),
+                t.namespace.clone(),
+                is_custom_group(&t.resource.group) && t.has_status,
+                o.generation(),
+            ))
+        })
+        .collect()
+}
+
 pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
+    let json_output = args.output == Output::Json;
+    let json = JsonResult::default();
+    let code = run_with(&args, &json).await;
+    if json_output {
+        let exit_code = match &code {
+            Ok(c) => *c,
+            Err(e) => e.code,
+        };
+        let mut out = std::io::stdout().lock();
+        use std::io::Write;
+        out.write_all(json.render(exit_code).as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
+    }
+    code
+}
+
+async fn run_with(args: &ApplyArgs, json: &JsonResult) -> Result<i32, ExitError> {
     let started = Instant::now();
-    let reporter = TerminalReporter::stdio(args.verbose);
+    let json_output = args.output == Output::Json;
+    let terminal = if json_output {
+        // Standard output carries only the JSON document.
+        TerminalReporter::new(
+            Box::new(std::io::stderr()),
+            Box::new(std::io::stderr()),
+            false,
+            args.verbose,
+        )
+    } else {
+        TerminalReporter::stdio(args.verbose)
+    };
+    let mut sinks: Vec<&dyn Reporter> = vec![&terminal];
+    if json_output {
+        sinks.push(json);
+    }
+    let reporter = Fanout::new(sinks);
     let manifests = render(&args.manifests, &reporter)?;
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
@@ -165,12 +256,33 @@ pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
     };
     match apply::apply(&client, plan, &apply_opts, &reporter, &interrupt).await {
         Ok(outcome) => {
-            println!(
+            let line = format!(
                 "{} in {:.2}s",
                 summary(&outcome),
                 started.elapsed().as_secs_f64()
             );
-            Ok(exit::SUCCESS)
+            if json_output {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+            if !args.wait_for_rollout {
+                return Ok(exit::SUCCESS);
+            }
+            let human = human_reporter(args.progress);
+            let mut sinks: Vec<&dyn Reporter> = vec![human.as_ref()];
+            if json_output {
+                sinks.push(json);
+            }
+            let tracked = track::track(
+                &client,
+                track_targets(&outcome),
+                &args.wait.to_options(),
+                &Fanout::new(sinks),
+                interrupted(),
+            )
+            .await;
+            Ok(tracked.exit_code())
         }
         Err(failure) => {
             eprintln!("{}", summary(&failure.outcome));
