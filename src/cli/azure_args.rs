@@ -14,6 +14,9 @@ use clap::{Args, ValueEnum};
 
 use crate::auth::{AksTarget, AuthMethod, AzureSettings, Cloud};
 
+/// Where `--help` lists these flags.
+const HEADING: &str = "AKS and Microsoft Entra ID";
+
 /// Reads an environment variable (empty values count as unset).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
@@ -90,69 +93,68 @@ impl From<CloudArg> for Cloud {
 
 /// Which AKS cluster, and how to sign in to Entra ID for it.
 #[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "AKS and Microsoft Entra ID")]
 pub struct AzureArgs {
     /// AKS cluster name: kpush gets its address from Azure Resource Manager and signs in with
     /// Entra ID (no kubeconfig, az or kubelogin). Needs --resource-group and --subscription.
-    #[arg(long, value_name = "NAME", env = "KPUSH_AKS_CLUSTER")]
+    #[arg(help_heading = HEADING, long, value_name = "NAME", env = "KPUSH_AKS_CLUSTER")]
     pub aks_cluster: Option<String>,
 
     /// Resource group of the AKS cluster.
-    #[arg(long, value_name = "GROUP", env = "KPUSH_RESOURCE_GROUP")]
+    #[arg(help_heading = HEADING, long, value_name = "GROUP", env = "KPUSH_RESOURCE_GROUP")]
     pub resource_group: Option<String>,
 
     /// Subscription id of the AKS cluster [default: $AZURE_SUBSCRIPTION_ID].
-    #[arg(long, value_name = "ID", env = "KPUSH_SUBSCRIPTION")]
+    #[arg(help_heading = HEADING, long, value_name = "ID", env = "KPUSH_SUBSCRIPTION")]
     pub subscription: Option<String>,
 
     /// The AKS cluster's resource id, instead of the three flags above
     /// (/subscriptions/S/resourceGroups/G/providers/Microsoft.ContainerService/managedClusters/N).
-    #[arg(long, value_name = "ID", env = "KPUSH_AKS_CLUSTER_ID", conflicts_with_all = ["aks_cluster", "resource_group"])]
+    #[arg(help_heading = HEADING, long, value_name = "ID", env = "KPUSH_AKS_CLUSTER_ID", conflicts_with_all = ["aks_cluster", "resource_group"])]
     pub aks_cluster_id: Option<String>,
 
     /// Use the cluster's admin (local account) credentials: listClusterAdminCredential.
-    #[arg(long, env = "KPUSH_AKS_ADMIN")]
+    #[arg(help_heading = HEADING, long, env = "KPUSH_AKS_ADMIN")]
     pub admin: bool,
 
     /// How to sign in to Entra ID. Secrets are read only from the environment
     /// (AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH), never from flags.
-    #[arg(long, value_enum, env = "KPUSH_AUTH", default_value_t = AuthArg::Auto)]
+    #[arg(help_heading = HEADING, long, value_enum, env = "KPUSH_AUTH", default_value_t = AuthArg::Auto)]
     pub auth: AuthArg,
 
     /// Entra tenant (directory) id [default: $AZURE_TENANT_ID].
-    #[arg(long, value_name = "ID", env = "KPUSH_TENANT_ID")]
+    #[arg(help_heading = HEADING, long, value_name = "ID", env = "KPUSH_TENANT_ID")]
     pub tenant_id: Option<String>,
 
     /// Application (client) id of the service principal, federated app or user-assigned managed
     /// identity [default: $AZURE_CLIENT_ID].
-    #[arg(long, value_name = "ID", env = "KPUSH_CLIENT_ID")]
+    #[arg(help_heading = HEADING, long, value_name = "ID", env = "KPUSH_CLIENT_ID")]
     pub client_id: Option<String>,
 
     /// The Azure cloud: sets Entra's authority host and ARM's endpoint.
-    #[arg(long, value_enum, env = "KPUSH_CLOUD", ignore_case = true)]
+    #[arg(help_heading = HEADING, long, value_enum, env = "KPUSH_CLOUD", ignore_case = true)]
     pub cloud: Option<CloudArg>,
 
     /// Entra authority host, for other clouds (https) [default: the cloud's, or
     /// $AZURE_AUTHORITY_HOST].
-    #[arg(long, value_name = "URL", env = "KPUSH_AUTHORITY_HOST")]
+    #[arg(help_heading = HEADING, long, value_name = "URL", env = "KPUSH_AUTHORITY_HOST")]
     pub authority_host: Option<String>,
 
     /// Azure Resource Manager endpoint, for other clouds (https) [default: the cloud's].
-    #[arg(long, value_name = "URL", env = "KPUSH_ARM_ENDPOINT")]
+    #[arg(help_heading = HEADING, long, value_name = "URL", env = "KPUSH_ARM_ENDPOINT")]
     pub arm_endpoint: Option<String>,
 
     /// Scope of ARM tokens, for other clouds [default: the cloud's].
-    #[arg(long, value_name = "SCOPE", env = "KPUSH_ARM_SCOPE", hide = true)]
+    #[arg(help_heading = HEADING, long, value_name = "SCOPE", env = "KPUSH_ARM_SCOPE", hide = true)]
     pub arm_scope: Option<String>,
 
     /// Extra PEM CA bundle trusted for Entra ID, ARM and CI token endpoints (a TLS-inspecting
     /// proxy).
-    #[arg(long, value_name = "FILE", env = "KPUSH_AZURE_CA_FILE")]
+    #[arg(help_heading = HEADING, long, value_name = "FILE", env = "KPUSH_AZURE_CA_FILE")]
     pub azure_ca_file: Option<PathBuf>,
 
     /// Azure DevOps service connection id, for --auth azure-pipelines
     /// [default: $AZURE_SERVICE_CONNECTION_ID].
-    #[arg(long, value_name = "ID", env = "KPUSH_SERVICE_CONNECTION_ID")]
+    #[arg(help_heading = HEADING, long, value_name = "ID", env = "KPUSH_SERVICE_CONNECTION_ID")]
     pub service_connection_id: Option<String>,
 }
 
