@@ -4,11 +4,14 @@ mod apply_cmd;
 pub mod azure_args;
 pub mod cluster_args;
 mod diff_cmd;
+pub mod interrupt;
 mod kubeconfig_cmd;
 pub mod manifest_args;
 pub mod plan_args;
 mod render_cmd;
 mod token_cmd;
+pub mod status_cmd;
+pub mod track_args;
 mod version;
 
 use std::io::Write;
@@ -47,6 +50,8 @@ pub enum Command {
     Token(Box<token_cmd::TokenArgs>),
     /// Write a kubeconfig for an AKS cluster whose user signs in through `kpush token`.
     Kubeconfig(Box<kubeconfig_cmd::KubeconfigArgs>),
+    /// Wait until already-applied manifests are ready (changes nothing); explain failures.
+    Status(Box<status_cmd::StatusArgs>),
     /// Print version, git commit, target and the Kubernetes API version kpush was built against.
     Version(version::VersionArgs),
     /// Print a shell completion script.
@@ -80,6 +85,7 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
         Command::Diff(args) => diff_cmd::run(*args).await,
         Command::Token(args) => token_cmd::run(*args).await,
         Command::Kubeconfig(args) => kubeconfig_cmd::run(*args).await,
+        Command::Status(args) => status_cmd::run(*args).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {
