@@ -588,3 +588,73 @@ fn kubectl(cluster: &TestCluster) -> PathBuf {
         .map(Path::to_path_buf)
         .expect("the test control plane ships kubectl")
 }
+
+/// A Deployment whose one pod becomes Ready only after 90 seconds (node simulator behaviour).
+const SLOW_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: slow
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: slow}
+  template:
+    metadata:
+      labels: {app: slow}
+      annotations:
+        sim.kpush.dev/behavior: slow-start
+        sim.kpush.dev/start-seconds: "90"
+    spec:
+      containers:
+        - name: app
+          image: registry.example/slow:1.0
+"#;
+
+#[tokio::test]
+async fn a_90_second_rollout_wait_outlives_30_second_tokens() {
+    let e = env().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let manifest = dir.path().join("slow.yaml");
+    std::fs::write(&manifest, SLOW_DEPLOYMENT).expect("manifest");
+    let manifest = manifest.display().to_string();
+    let with = |command: &str, extra: &[&str]| {
+        let mut args = vec![command.to_string()];
+        args.extend(e.aks_flags());
+        args.extend([manifest.as_str(), "-n", ALLOWED].map(str::to_string));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    e.kpush(&with("apply", &[]), &e.github()).expect_code(0);
+    let started = Instant::now();
+    let run = e.kpush(
+        &with(
+            "status",
+            &[
+                "--timeout",
+                "4m",
+                "--no-progress-timeout",
+                "4m",
+                "--progress",
+                "plain",
+            ],
+        ),
+        &e.github(),
+    );
+    let waited = started.elapsed();
+    run.expect_code(0);
+    assert!(
+        waited >= Duration::from_secs(80),
+        "the rollout was ready after {waited:?}, before the pod's 90 s start:\n{}",
+        tail(&run.stderr)
+    );
+    // Tokens living 30 s were replaced while waiting: each refresh asks GitHub for a new ID token.
+    let refreshes = run
+        .stderr
+        .matches("access token near expiry, refreshing")
+        .count();
+    assert!(
+        refreshes >= 2,
+        "expected the AKS token to be refreshed during a {waited:?} wait, saw {refreshes} refreshes:\n{}",
+        tail(&run.stderr)
+    );
+}

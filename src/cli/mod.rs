@@ -9,8 +9,8 @@ mod kubeconfig_cmd;
 pub mod manifest_args;
 pub mod plan_args;
 mod render_cmd;
-mod token_cmd;
 pub mod status_cmd;
+mod token_cmd;
 pub mod track_args;
 mod version;
 
