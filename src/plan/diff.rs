@@ -74,6 +74,9 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
     };
     let new_text = to_yaml(normalized(new, secret));
     let (kind, text) = match old {
+        Some(_) if o.preflight == Preflight::Unchanged && o.dry_run.is_none() => {
+            (DiffKind::Unchanged, String::new())
+        }
         None => {
             let kind = if matches!(o.preflight, Preflight::Deferred(_)) || o.dry_run.is_none() {
                 DiffKind::Unverified

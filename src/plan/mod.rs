@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod diff;
 pub mod discovery;
 pub mod live;
+pub mod noop;
 pub mod preflight;
 pub mod rejection;
 pub mod waves;
@@ -332,6 +333,26 @@ impl Plan {
                 t.elapsed().as_millis()
             ),
         });
+        // Objects proven unchanged need neither a dry-run nor a PATCH.
+        let mut to_check = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let o = &mut self.objects[i];
+            let proven = matches!(&o.live, Live::Present(live)
+                if noop::proven_unchanged(&o.manifest.object, live, &self.options.field_manager));
+            if proven {
+                o.preflight = Preflight::Unchanged;
+            } else {
+                to_check.push(i);
+            }
+        }
+        if indices.len() > to_check.len() {
+            reporter.event(&Event::Info {
+                message: format!(
+                    "{} objects are unchanged (the fields kpush owns hold the manifests' values)",
+                    indices.len() - to_check.len()
+                ),
+            });
+        }
         if !self.options.preflight && !self.options.keep_dry_run {
             return Ok(());
         }
@@ -341,14 +362,14 @@ impl Plan {
             client,
             &opts,
             &mut self.objects,
-            indices,
+            &to_check,
             &self.namespaces_in_set,
         )
         .await?;
         reporter.event(&Event::Info {
             message: format!(
                 "preflight: dry-ran {} objects in {} ms",
-                indices.len(),
+                to_check.len(),
                 t.elapsed().as_millis()
             ),
         });
