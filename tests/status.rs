@@ -33,6 +33,11 @@ async fn status(cluster: &TestCluster, objects: &[Value], extra: &[&str]) -> (Ou
         .env("KPUSH_NO_RUN_ANNOTATIONS", "true");
     let started = Instant::now();
     let out = cmd.output().await.expect("run kpush");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand 'status'"),
+        "{} is not this worktree's build: another worktree sharing CARGO_TARGET_DIR rebuilt it; run the test again",
+        env!("CARGO_BIN_EXE_kpush")
+    );
     (out, started.elapsed())
 }
 

@@ -174,9 +174,24 @@ fn judge_pods(
     let new_pods: Vec<&Pod> = match (&bare, near.pods) {
         (Some(p), _) => vec![p],
         (None, Some(store)) => {
+            // Only the workload's own ReplicaSets, so a namespace of many Deployments stays cheap.
+            let owner = judgement.uid.as_deref();
             let sets: Vec<ReplicaSet> = near
                 .replica_sets
-                .map(|s| s.values().cloned().collect())
+                .map(|s| {
+                    s.values()
+                        .filter(|rs| {
+                            owner.is_none_or(|uid| {
+                                rs.metadata
+                                    .owner_references
+                                    .iter()
+                                    .flatten()
+                                    .any(|r| r.uid == uid)
+                            })
+                        })
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default();
             pods::new_revision_pods(kind, value, store.values(), &sets)
         }

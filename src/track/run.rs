@@ -34,6 +34,9 @@ use crate::report::{Event, Reporter, Stage};
 /// no-progress deadlines pass without any watch event).
 const REJUDGE_EVERY: Duration = Duration::from_secs(1);
 
+/// Watch events come in bursts (150 pods starting); judge at most this often.
+const JUDGE_AT_MOST_EVERY: Duration = Duration::from_millis(100);
+
 /// Waits until every target is ready, one certainly fails, `opts.timeout` passes, or `cancel`
 /// completes; reports progress to `reporter` and returns what happened to each object.
 ///
@@ -172,11 +175,14 @@ impl<'a> Run<'a> {
         let every = self.opts.status_interval.max(Duration::from_millis(100));
         let mut status = tokio::time::interval_at(self.started + every, every);
         status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_judged = Instant::now() - JUDGE_AT_MOST_EVERY;
+        let mut dirty = false;
         loop {
             let wake = tokio::select! {
                 biased;
                 () = &mut cancel => Wake::Cancelled,
                 () = &mut deadline => Wake::Deadline,
+                () = tokio::time::sleep_until(last_judged + JUDGE_AT_MOST_EVERY), if dirty => Wake::Tick,
                 u = self.streams.next() => Wake::Update(u.map(Box::new)),
                 _ = tick.tick() => Wake::Tick,
                 _ = status.tick() => Wake::Status,
@@ -199,6 +205,12 @@ impl<'a> Run<'a> {
                 Wake::Tick => {}
                 Wake::Status => reporter.event(&self.status_event()),
             }
+            if last_judged.elapsed() < JUDGE_AT_MOST_EVERY {
+                dirty = true;
+                continue;
+            }
+            dirty = false;
+            last_judged = Instant::now();
             self.start_pod_feeds();
             self.fetch_storage_classes().await;
             if let Some(state) = self.judge_all(reporter) {
