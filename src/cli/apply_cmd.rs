@@ -103,8 +103,10 @@ pub(super) fn explain(e: &PlanError, server: &str) -> String {
     match e {
         PlanError::Unreachable(m) => unreachable_advice(m, server),
         PlanError::Unauthorized(m) => format!(
-            "the API server at {server} did not accept the credentials: {m}; check the kubeconfig's \
-             user (token expired? exec plugin logged in?) and --context"
+            "the API server at {server} did not accept the credentials: {m}; with a kubeconfig, \
+             check its user (token expired? exec plugin logged in?) and --context; with \
+             --aks-cluster, check that the cluster uses Microsoft Entra ID integration and that \
+             the identity's tenant (--tenant-id) is the cluster's"
         ),
         other => other.to_string(),
     }

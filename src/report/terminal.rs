@@ -12,6 +12,8 @@ pub struct TerminalReporter {
     err: Mutex<Box<dyn Write + Send>>,
     color: bool,
     verbose: bool,
+    /// Advice already printed: repeated for many objects (a missing RoleBinding), it is shown once.
+    fixes_shown: Mutex<std::collections::HashSet<String>>,
 }
 
 impl TerminalReporter {
@@ -39,6 +41,7 @@ impl TerminalReporter {
             err: Mutex::new(err),
             color,
             verbose,
+            fixes_shown: Mutex::new(Default::default()),
         }
     }
 
@@ -106,8 +109,28 @@ impl Reporter for TerminalReporter {
                     if let Ok(mut e) = self.err.lock() {
                         let _ = writeln!(e, "{line}");
                         if let Some(m) = message {
+                            let mut fix_lines = m
+                                .lines()
+                                .skip_while(|l| !l.trim_start().starts_with("fix:"))
+                                .peekable();
+                            let fix: String = fix_lines
+                                .by_ref()
+                                .map(str::trim_start)
+                                .collect::<Vec<_>>()
+                                .join("\n");
+                            let repeated = !fix.is_empty()
+                                && self
+                                    .fixes_shown
+                                    .lock()
+                                    .map(|mut shown| !shown.insert(fix.clone()))
+                                    .unwrap_or(false);
                             for l in m.lines() {
-                                let _ = writeln!(e, "    {}", l.trim_start());
+                                let l = l.trim_start();
+                                if repeated && l.starts_with("fix:") {
+                                    let _ = writeln!(e, "    fix: as above");
+                                    break;
+                                }
+                                let _ = writeln!(e, "    {l}");
                             }
                         }
                     }
@@ -182,6 +205,44 @@ mod tests {
         assert_eq!(
             err,
             "rejected   Deployment.apps shop/web  (web.yaml:14)\n    Invalid (422): bad\n    fix: do this\n"
+        );
+    }
+
+    #[test]
+    fn the_same_advice_for_many_objects_is_printed_once() {
+        let err = Buf::default();
+        let r = TerminalReporter::new(
+            Box::new(Buf::default()),
+            Box::new(err.clone()),
+            false,
+            false,
+        );
+        for name in ["a", "b"] {
+            let key = ObjectKey {
+                group: String::new(),
+                kind: "ConfigMap".into(),
+                namespace: Some("shop".into()),
+                name: name.into(),
+            };
+            r.event(&Event::Object {
+                object: ObjectRef::new(&key, Some(&Origin::new("c.yaml", 1))),
+                action: Action::Failed,
+                message: Some(
+                    "Forbidden (403): no\n  fix: grant it\n    kubectl create rolebinding x".into(),
+                ),
+            });
+        }
+        let err = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            err.matches("kubectl create rolebinding").count(),
+            1,
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "ConfigMap shop/b  (c.yaml:1)\n    Forbidden (403): no\n    fix: as above\n"
+            ),
+            "{err}"
         );
     }
 }
