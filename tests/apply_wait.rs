@@ -110,3 +110,40 @@ async fn json_output_describes_each_object_action_and_readiness() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_namespace_creates_a_missing_target_namespace_first() {
+    let ctx = Ctx::new("wait-create-ns-holder").await;
+    let kubeconfig = ctx.cluster.kubeconfig_path("admin").display().to_string();
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = ["apply", GUESTBOOK, "-n", "wait-created-ns", "--kubeconfig"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.push(kubeconfig.clone());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let without = support::kpush(&args(&[]));
+    without.expect_code(3);
+    assert!(
+        without
+            .stderr
+            .contains("namespace wait-created-ns does not exist"),
+        "{}",
+        without.stderr
+    );
+    let with = support::kpush(&args(&["--create-namespace"]));
+    with.expect_code(0);
+    assert!(
+        with.stdout
+            .starts_with("created    Namespace wait-created-ns  (--create-namespace)\n"),
+        "{}",
+        with.stdout
+    );
+    assert!(
+        ctx.get("/api/v1/namespaces/wait-created-ns")
+            .await
+            .is_some()
+    );
+}

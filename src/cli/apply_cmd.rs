@@ -225,13 +225,14 @@ async fn run_with(args: &ApplyArgs, json: &JsonResult) -> Result<i32, ExitError>
         sinks.push(json);
     }
     let reporter = Fanout::new(sinks);
-    let manifests = render(&args.manifests, &reporter)?;
+    let mut manifests = render(&args.manifests, &reporter)?;
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
         .namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
+    args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;

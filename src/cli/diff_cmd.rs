@@ -33,13 +33,14 @@ pub struct DiffArgs {
 
 pub(super) async fn run(args: DiffArgs) -> Result<i32, ExitError> {
     let reporter = TerminalReporter::stdio(args.verbose);
-    let manifests = render(&args.manifests, &reporter)?;
+    let mut manifests = render(&args.manifests, &reporter)?;
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
         .namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
+    args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
     opts.keep_dry_run = true;
     let retry = opts.retry;

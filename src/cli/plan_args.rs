@@ -37,9 +37,42 @@ pub struct PlanArgs {
     /// With --prune, also delete Namespaces and CRDs (and so everything in or of them).
     #[arg(long, env = "KPUSH_PRUNE_NAMESPACES_AND_CRDS", requires = "prune")]
     pub prune_namespaces_and_crds: bool,
+
+    /// Create the target namespace (--namespace, or the context's) when the manifests do not
+    /// define it; it is applied first, like a Namespace manifest, and never pruned.
+    #[arg(long, env = "KPUSH_CREATE_NAMESPACE")]
+    pub create_namespace: bool,
 }
 
 impl PlanArgs {
+    /// With `--create-namespace`, adds a Namespace object for `namespace` unless the manifests
+    /// already define it. Its origin is the flag, since no file holds it.
+    pub fn add_namespace(&self, manifests: &mut Vec<crate::Manifest>, namespace: &str) {
+        let defined = manifests
+            .iter()
+            .any(|m| m.group().is_empty() && m.kind() == "Namespace" && m.name() == namespace);
+        if !self.create_namespace || defined {
+            return;
+        }
+        manifests.insert(
+            0,
+            crate::Manifest::new(
+                crate::Origin::new("--create-namespace", 0),
+                serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": namespace,
+                        "labels": {
+                            crate::render::metadata::MANAGED_BY_LABEL:
+                                crate::render::metadata::MANAGED_BY_VALUE
+                        }
+                    }
+                }),
+            ),
+        );
+    }
+
     /// Plan settings; `namespace` is where the ApplySet parent lives.
     pub fn to_options(&self, namespace: &str) -> PlanOptions {
         PlanOptions {

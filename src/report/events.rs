@@ -86,9 +86,13 @@ impl ObjectRef {
         }
     }
 
-    /// `file:line`, if known.
+    /// `file:line`, if known (just the file, or the flag, when the line is 0).
     pub fn location(&self) -> Option<String> {
-        Some(format!("{}:{}", self.file.as_deref()?, self.line?))
+        let file = self.file.as_deref()?;
+        Some(match self.line? {
+            0 => file.to_string(),
+            line => format!("{file}:{line}"),
+        })
     }
 }
 
