@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 pub use manifest_args::ManifestArgs;
 
 use crate::exit::{self, ExitError};
+use crate::report::CiMode;
 
 /// kpush: deploy Kubernetes manifests from CI to AKS, and wait until they really work.
 #[derive(Debug, Parser)]
@@ -19,6 +20,17 @@ pub struct Cli {
     /// Log verbosity for diagnostics on standard error (error, warn, info, debug, trace).
     #[arg(long, global = true, env = "KPUSH_LOG", default_value = "warn")]
     pub log_level: String,
+
+    /// CI log dialect: annotations, groups, job summary and outputs for GitHub Actions or
+    /// Azure Pipelines (auto: detected from GITHUB_ACTIONS / TF_BUILD).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "KPUSH_CI",
+        default_value = "auto"
+    )]
+    pub ci: CiMode,
 
     /// The command to run.
     #[command(subcommand)]
@@ -58,7 +70,7 @@ pub enum Shell {
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32, ExitError> {
     match cli.command {
-        Command::Render(args) => render_cmd::run(*args),
+        Command::Render(args) => render_cmd::run(*args, cli.ci),
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {
