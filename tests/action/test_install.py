@@ -172,6 +172,13 @@ class InstallerTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(self.outputs()["version"], "v1.1.0")
 
+    def test_in_azure_pipelines_later_steps_find_kpush_on_path(self):
+        self.release("v1.2.3", {"kpush-x86_64-unknown-linux-gnu": b"#!/bin/sh\n"})
+        r = self.install("", KPUSH_INSTALL_VERSION="v1.2.3", TF_BUILD="True", GITHUB_OUTPUT="", GITHUB_PATH="")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines, [f"##vso[task.prependpath]{self.tmp / 'install'}", str(self.tmp / "install" / "kpush")])
+
     def test_without_cargo_the_fallback_explains_what_to_do(self):
         r = self.install("main", PATH="/usr/bin:/bin")
         self.assertNotEqual(r.returncode, 0)
