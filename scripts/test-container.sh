@@ -58,4 +58,23 @@ err="$(in_root /usr/local/bin/kpush render /home/kpush/missing 2>&1)"
 code=$?
 set -e
 [[ $code == 2 ]] || fail "expected exit code 2 for a missing path, got $code: $err"
+# kpush reaches AKS by host name: a program linked the same way resolves names from /etc/hosts
+# in the empty root (glibc 2.34+ has the files and dns NSS modules inside libc; Docker provides
+# /etc/hosts and /etc/resolv.conf at run time).
+probe="$(mktemp -d)"
+cat >"$probe/resolve.rs" <<'RS'
+use std::net::ToSocketAddrs;
+fn main() {
+    let addrs: Vec<_> = ("aks-test.internal", 443).to_socket_addrs().expect("resolve").collect();
+    println!("{addrs:?}");
+}
+RS
+target="$(rustc -vV | sed -n 's/^host: //p')"
+rustc -O -C target-feature=+crt-static --target "$target" -o "$probe/resolve" "$probe/resolve.rs"
+install -m 0755 "$probe/resolve" "$root/usr/local/bin/resolve"
+echo "10.1.2.3 aks-test.internal" >"$root/etc/hosts"
+out="$(in_root /usr/local/bin/resolve)" || fail "name resolution failed in the empty root"
+[[ "$out" == "[10.1.2.3:443]" ]] || fail "unexpected resolution: $out"
+rm -rf "$probe"
+echo "name resolution in the empty root: $out"
 echo "test-container: ok"
