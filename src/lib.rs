@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: [`render`] (files → [`Manifest`]s) → plan → apply → track → report.
 
+pub mod auth;
 pub mod exit;
 pub mod manifest;
 pub mod track;

@@ -27,6 +27,7 @@ enum VersionFormat {
 
 /// Build facts printed by `kpush version`.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BuildInfo {
     /// kpush's version.
     pub version: &'static str,

@@ -1,0 +1,99 @@
+//! Signing in to Microsoft Entra ID and getting a Kubernetes client for an AKS cluster.
+//!
+//! kpush signs in by itself (no az, no kubelogin): it picks a credential ([`AuthMethod`],
+//! Auto detecting CI systems from the environment, see docs/authentication.md), asks ARM for
+//! the cluster's kubeconfig, keeps only its server URL and CA, and builds a [`kube::Client`]
+//! whose requests carry an Entra token for AKS (scope [`AKS_SCOPE`]) that is refreshed before
+//! it expires and once more when the API server answers 401.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kpush::auth::AuthError> {
+//! use kpush::auth::{AksTarget, AzureSettings, aks_client};
+//! let target = AksTarget::from_resource_id(
+//!     "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/NAME",
+//! )?;
+//! let client = aks_client(&AzureSettings::default(), &target).await?;
+//! # let _ = client; Ok(()) }
+//! ```
+
+mod aadsts;
+mod arm;
+mod assertions;
+mod chain;
+mod credential;
+mod device_code;
+mod error;
+mod http;
+mod kube_client;
+mod settings;
+mod target;
+mod tokens;
+
+pub use error::{AuthError, PresentedAssertion};
+pub use settings::{
+    AKS_SCOPE, AKS_SERVER_APP_ID, AuthMethod, AzureSettings, Cloud, DEVICE_CODE_CLIENT_ID,
+    DeviceCodeCallback, DeviceCodePrompt,
+};
+pub use target::AksTarget;
+pub use tokens::AccessToken;
+
+use std::sync::Arc;
+use tokens::TokenSource;
+
+/// A [`kube::Client`] for an AKS cluster: ARM → kubeconfig → server + CA → client whose
+/// requests carry a fresh Entra bearer token for AKS.
+pub async fn aks_client(
+    settings: &AzureSettings,
+    target: &AksTarget,
+) -> Result<kube::Client, AuthError> {
+    let http = http::reqwest_client(settings)?;
+    let provider = credential::provider(settings, &http)?;
+    let arm_endpoint = settings.arm_endpoint()?;
+    let arm_tokens = TokenSource::new(provider.clone(), &settings.arm_scope());
+    let arm_token = arm_tokens.token().await?;
+    let kubeconfig = arm::list_credentials(&http, &arm_endpoint, &arm_token, target).await?;
+    let endpoint = arm::cluster_endpoint(&kubeconfig)?;
+    tracing::info!(server = %endpoint.server, "AKS API server found; authenticating with Entra ID tokens");
+    let aks_tokens = Arc::new(TokenSource::new(provider, AKS_SCOPE));
+    // Sign in for the cluster now, so a refused sign-in fails here and not on the first request.
+    aks_tokens.token().await?;
+    tracing::info!(method = %aks_tokens.method(), "signed in to Entra ID for the AKS API server");
+    kube_client::build(&endpoint.server, endpoint.ca_der, aks_tokens)
+}
+
+/// A [`kube::Client`] for any API server URL and PEM CA that trusts Entra tokens for AKS
+/// (skips ARM; for clusters reached directly, and for tests).
+pub async fn entra_client(
+    settings: &AzureSettings,
+    server: &str,
+    ca_pem: &str,
+) -> Result<kube::Client, AuthError> {
+    let http = http::reqwest_client(settings)?;
+    let provider = credential::provider(settings, &http)?;
+    let ca_der = arm::pem_certificates(ca_pem.as_bytes()).map_err(|message| AuthError::Config {
+        message: format!("the API server CA: {message}"),
+        fix: "pass the cluster's CA certificate in PEM".into(),
+    })?;
+    let tokens = Arc::new(TokenSource::new(provider, AKS_SCOPE));
+    tokens.token().await?;
+    kube_client::build(server, ca_der, tokens)
+}
+
+/// An access token for `scope` (e.g. [`AKS_SCOPE`]), for `kpush token` (exec credential plugin).
+pub async fn access_token(settings: &AzureSettings, scope: &str) -> Result<AccessToken, AuthError> {
+    let http = http::reqwest_client(settings)?;
+    let provider = credential::provider(settings, &http)?;
+    provider.fetch(scope, false).await
+}
+
+/// The kubeconfig ARM returns for `target` (for `kpush get-credentials`-style commands); its
+/// user runs kubelogin, which kpush itself never needs.
+pub async fn aks_kubeconfig(
+    settings: &AzureSettings,
+    target: &AksTarget,
+) -> Result<String, AuthError> {
+    let http = http::reqwest_client(settings)?;
+    let provider = credential::provider(settings, &http)?;
+    let token = provider.fetch(&settings.arm_scope(), false).await?;
+    arm::list_credentials(&http, &settings.arm_endpoint()?, &token, target).await
+}
