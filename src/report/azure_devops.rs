@@ -130,7 +130,13 @@ impl AzureDevOpsReporter {
         let Some(dir) = &self.ctx.summary else {
             return;
         };
-        let path = dir.join(format!("kpush-{}-summary.md", s.command));
+        // One file per run: the agent attaches it when the job ends, so a later run in the same
+        // job must not overwrite an earlier run's summary.
+        let path = dir.join(format!(
+            "kpush-{}-{}-summary.md",
+            s.command,
+            std::process::id()
+        ));
         match std::fs::write(&path, summary::markdown(s, summary::LIMIT)) {
             Ok(()) => {
                 let abs = std::path::absolute(&path).unwrap_or(path);
