@@ -29,7 +29,14 @@ fn main() {
 }
 
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    // kube's HTTP trace layer logs every failed request at ERROR; kpush reports those itself,
+    // with advice, so keep them out unless asked for by target (KPUSH_LOG=kube_client=debug).
+    let directives = if level.contains('=') {
+        level.to_string()
+    } else {
+        format!("{level},kube_client::client::builder=off")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .or_else(|_| tracing_subscriber::EnvFilter::try_new("warn"))
         .unwrap_or_default();
     let _ = tracing_subscriber::fmt()

@@ -1,6 +1,10 @@
 //! The command line: flags and `KPUSH_*` variables become settings; nothing below sees clap.
 
+mod apply_cmd;
+pub mod cluster_args;
+mod diff_cmd;
 pub mod manifest_args;
+pub mod plan_args;
 mod render_cmd;
 mod version;
 
@@ -8,6 +12,7 @@ use std::io::Write;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+pub use cluster_args::{ClusterArgs, ConnectError, connect};
 pub use manifest_args::ManifestArgs;
 
 use crate::exit::{self, ExitError};
@@ -42,6 +47,10 @@ pub struct Cli {
 pub enum Command {
     /// Render manifests (files, directories, `-`) and print the resulting objects.
     Render(Box<render_cmd::RenderArgs>),
+    /// Apply manifests with server-side apply: in waves, after a dry-run of everything, with prune.
+    Apply(Box<apply_cmd::ApplyArgs>),
+    /// Show what `kpush apply` would change (exit 0: nothing, 1: differences, >1: error).
+    Diff(Box<diff_cmd::DiffArgs>),
     /// Print version, git commit, target and the Kubernetes API version kpush was built against.
     Version(version::VersionArgs),
     /// Print a shell completion script.
@@ -71,6 +80,8 @@ pub enum Shell {
 pub async fn run(cli: Cli) -> Result<i32, ExitError> {
     match cli.command {
         Command::Render(args) => render_cmd::run(*args, cli.ci),
+        Command::Apply(args) => apply_cmd::run(*args).await,
+        Command::Diff(args) => diff_cmd::run(*args).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {

@@ -6,13 +6,16 @@
 pub mod azure_devops;
 pub mod ci;
 pub mod colour;
+pub mod diff;
 pub mod events;
 pub mod github;
 pub mod lines;
 pub mod objects;
 pub mod outcome;
 pub mod summary;
+pub mod terminal;
 
 pub use ci::{CiMode, CiSystem};
 pub use events::{Action, Event, ObjectRef, Reporter, Stage};
 pub use outcome::{Collector, RunSummary};
+pub use terminal::TerminalReporter;

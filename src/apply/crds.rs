@@ -1,0 +1,95 @@
+//! Waiting for CustomResourceDefinitions applied in this run to be Established, so their
+//! custom resources can be resolved and applied in later waves.
+
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use serde_json::Value;
+
+use super::ApplyError;
+use super::outcome::ApplyOutcome;
+use crate::cluster::{self, Failure};
+use crate::plan::Plan;
+use crate::report::{Event, Reporter};
+
+/// Waits until every CRD applied in `outcome` reports condition Established=True.
+pub async fn wait_established(
+    client: &Client,
+    plan: &Plan,
+    outcome: &ApplyOutcome,
+    timeout: Duration,
+    reporter: &dyn Reporter,
+) -> Result<(), ApplyError> {
+    let crds: Vec<_> = outcome
+        .objects
+        .iter()
+        .filter(|o| {
+            o.key.group == "apiextensions.k8s.io"
+                && o.key.kind == "CustomResourceDefinition"
+                && o.is_applied()
+        })
+        .filter_map(|o| Some((o.target.clone()?, o.key.name.clone())))
+        .collect();
+    if crds.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    for (target, name) in crds {
+        loop {
+            let crd = cluster::get(client, plan.options.retry, &target, &name)
+                .await
+                .map_err(fatal)?;
+            let (established, message) = crd
+                .as_ref()
+                .map(established)
+                .unwrap_or((false, "not found".into()));
+            if established {
+                break;
+            }
+            if started.elapsed() > timeout {
+                return Err(ApplyError::CrdNotEstablished {
+                    name,
+                    timeout,
+                    message,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    reporter.event(&Event::Info {
+        message: format!("CRDs established in {} ms", started.elapsed().as_millis()),
+    });
+    Ok(())
+}
+
+fn established(crd: &Value) -> (bool, String) {
+    let conditions = crd
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let ok = conditions
+        .iter()
+        .any(|c| c["type"] == "Established" && c["status"] == "True");
+    let message = conditions
+        .iter()
+        .map(|c| {
+            format!(
+                "{}={} {}",
+                c["type"].as_str().unwrap_or(""),
+                c["status"].as_str().unwrap_or(""),
+                c["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    (ok, message)
+}
+
+fn fatal(f: Failure) -> ApplyError {
+    match f {
+        Failure::Unreachable(m) => ApplyError::Unreachable(m),
+        Failure::Unauthorized(m) => ApplyError::Unauthorized(m),
+        other => ApplyError::Request(other.message()),
+    }
+}

@@ -1,0 +1,227 @@
+//! Pruning with ApplySets (KEP-3659): keep the parent Secret's record of member kinds and
+//! namespaces up to date, and delete members that are no longer in the manifests.
+//!
+//! Order, as kubectl does it: before applying, the parent records the *union* of the previous
+//! and the new kinds and namespaces (so an interrupted run never loses track of members); after
+//! a successful prune it records exactly the current set.
+
+use std::collections::{BTreeSet, HashSet};
+
+use futures::future::join_all;
+use kube::Client;
+use kube::discovery::Scope;
+use serde_json::Value;
+
+use super::outcome::PrunedObject;
+use crate::cluster::{self, Failure, RetryPolicy, Target};
+use crate::manifest::ObjectKey;
+use crate::plan::applyset::{
+    self, ApplySet, GROUP_KINDS_ANNOTATION, ID_LABEL, NAMESPACES_ANNOTATION, TOOLING_ANNOTATION,
+};
+
+/// Why the ApplySet cannot be used or pruned.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    /// The parent exists but is not this set's parent, or belongs to another tool.
+    #[error("{0}")]
+    NotOurs(String),
+    /// A request failed.
+    #[error("{0}")]
+    Request(Failure),
+}
+
+impl From<Failure> for PruneError {
+    fn from(f: Failure) -> Self {
+        PruneError::Request(f)
+    }
+}
+
+fn parent_target(set: &ApplySet) -> Target {
+    Target {
+        resource: kube::core::ApiResource {
+            group: String::new(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            plural: "secrets".into(),
+        },
+        namespace: Some(set.namespace.clone()),
+    }
+}
+
+/// Reads the parent Secret; checks that it belongs to this set and to kpush.
+pub async fn read_parent(
+    client: &Client,
+    retry: RetryPolicy,
+    set: &ApplySet,
+) -> Result<Option<Value>, PruneError> {
+    let Some(parent) = cluster::get(client, retry, &parent_target(set), &set.name).await? else {
+        return Ok(None);
+    };
+    let id = parent
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(ID_LABEL))
+        .and_then(Value::as_str);
+    if id != Some(set.id().as_str()) {
+        return Err(PruneError::NotOurs(format!(
+            "Secret {}/{} exists but is not the parent of ApplySet {} (label {ID_LABEL} is {}); \
+             choose another --applyset name",
+            set.namespace,
+            set.name,
+            set.name,
+            id.map(|s| format!("\"{s}\""))
+                .unwrap_or_else(|| "missing".into())
+        )));
+    }
+    let tooling = parent
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(TOOLING_ANNOTATION))
+        .and_then(Value::as_str);
+    if let Some(t) = tooling
+        && !t.starts_with("kpush/")
+    {
+        return Err(PruneError::NotOurs(format!(
+            "ApplySet {} is managed by {t}, not kpush; manage it with that tool or choose another --applyset name",
+            set.name
+        )));
+    }
+    Ok(Some(parent))
+}
+
+/// Kinds and namespaces the parent records.
+pub fn recorded(parent: Option<&Value>) -> (BTreeSet<String>, BTreeSet<String>) {
+    match parent {
+        Some(p) => (
+            applyset::read_list(p, GROUP_KINDS_ANNOTATION),
+            applyset::read_list(p, NAMESPACES_ANNOTATION),
+        ),
+        None => (BTreeSet::new(), BTreeSet::new()),
+    }
+}
+
+/// Server-side applies the parent recording `kinds` and `namespaces`.
+pub async fn write_parent(
+    client: &Client,
+    retry: RetryPolicy,
+    manager: &str,
+    set: &ApplySet,
+    kinds: &BTreeSet<String>,
+    namespaces: &BTreeSet<String>,
+) -> Result<(), Failure> {
+    let parent = set.parent(kinds, namespaces);
+    cluster::server_apply(
+        client,
+        retry,
+        &parent_target(set),
+        &set.name,
+        &parent,
+        manager,
+        true,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Members of the set found in the cluster (by label, over the recorded kinds and namespaces)
+/// that are not in `keep`. Namespaces and CRDs are marked `kept` unless `prune_definitions`.
+pub async fn candidates(
+    client: &Client,
+    retry: RetryPolicy,
+    set: &ApplySet,
+    kinds: &BTreeSet<String>,
+    namespaces: &BTreeSet<String>,
+    keep: &HashSet<ObjectKey>,
+    prune_definitions: bool,
+) -> Result<Vec<PrunedObject>, Failure> {
+    let selector = format!("{}={}", applyset::PART_OF_LABEL, set.id());
+    let mut nss: BTreeSet<String> = namespaces.clone();
+    nss.insert(set.namespace.clone());
+    let resolved = join_all(kinds.iter().map(|gk| async move {
+        let (group, kind) = applyset::parse_group_kind(gk);
+        let found =
+            crate::cluster::retry::with_retry(retry, || kube::discovery::group(client, &group))
+                .await;
+        (group, kind, found)
+    }))
+    .await;
+    let mut targets = Vec::new();
+    for (_group, kind, found) in resolved {
+        let g = match found {
+            Ok(g) => g,
+            Err(f) if f.is_not_found() || matches!(f, Failure::Other(_)) => continue, // group gone: nothing to prune
+            Err(f) => return Err(f),
+        };
+        let Some((ar, caps)) = g.recommended_kind(&kind) else {
+            continue;
+        };
+        if matches!(caps.scope, Scope::Namespaced) {
+            targets.extend(nss.iter().map(|ns| Target {
+                resource: ar.clone(),
+                namespace: Some(ns.clone()),
+            }));
+        } else {
+            targets.push(Target {
+                resource: ar,
+                namespace: None,
+            });
+        }
+    }
+    let lists = join_all(targets.into_iter().map(|t| {
+        let selector = selector.clone();
+        async move {
+            let items = cluster::list(client, retry, &t, Some(&selector)).await;
+            (t, items)
+        }
+    }))
+    .await;
+    let mut out = Vec::new();
+    for (t, items) in lists {
+        let items = match items {
+            Ok(i) => i,
+            Err(f) if f.is_not_found() => continue,
+            Err(f) => return Err(f),
+        };
+        for item in items {
+            let Some(name) = item.pointer("/metadata/name").and_then(Value::as_str) else {
+                continue;
+            };
+            let key = ObjectKey {
+                group: t.resource.group.clone(),
+                kind: t.resource.kind.clone(),
+                namespace: t.namespace.clone(),
+                name: name.to_string(),
+            };
+            if keep.contains(&key) {
+                continue;
+            }
+            let definition = (key.group.is_empty() && key.kind == "Namespace")
+                || (key.group == "apiextensions.k8s.io" && key.kind == "CustomResourceDefinition");
+            out.push(PrunedObject {
+                key,
+                target: t.clone(),
+                kept: definition && !prune_definitions,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// Deletes the candidates not marked `kept`.
+pub async fn delete_all(
+    client: &Client,
+    retry: RetryPolicy,
+    concurrency: usize,
+    pruned: &[PrunedObject],
+) -> Result<(), Failure> {
+    use futures::stream::{self, StreamExt};
+    let results: Vec<Result<bool, Failure>> = stream::iter(pruned.iter().filter(|p| !p.kept))
+        .map(|p| cluster::delete(client, retry, &p.target, &p.key.name))
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for r in results {
+        r?;
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+//! Applying one object: one server-side apply PATCH (or none, when preflight showed nothing
+//! would change), the created/configured/unchanged verdict, and delete-and-create for
+//! immutable fields when asked.
+
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use serde_json::Value;
+
+use super::outcome::AppliedObject;
+use crate::cluster::{self, Failure};
+use crate::plan::compare::{resource_version, same_desired_state};
+use crate::plan::rejection::{AdviceContext, Rejection, RejectionKind, diagnose};
+use crate::plan::{Live, PlanOptions, PlannedObject, Preflight};
+use crate::report::Action;
+
+/// How long `--recreate-on-immutable` waits for the old object to disappear.
+pub const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A failure that must stop everything (no point sending more requests).
+#[derive(Debug)]
+pub enum Fatal {
+    /// The server cannot be reached.
+    Unreachable(String),
+    /// The server refuses the credentials.
+    Unauthorized(String),
+}
+
+/// Applies one planned object.
+pub async fn apply_one(
+    client: &Client,
+    opts: &PlanOptions,
+    o: &PlannedObject,
+) -> Result<AppliedObject, Fatal> {
+    let mut out = AppliedObject {
+        key: o.manifest.key(),
+        origin: o.manifest.origin.clone(),
+        wave: o.wave,
+        action: Action::Skipped,
+        target: o.target.clone(),
+        object: None,
+        rejection: None,
+    };
+    let Some(target) = &o.target else {
+        return Ok(out);
+    };
+    if o.preflight == Preflight::Unchanged
+        && let Live::Present(live) = &o.live
+    {
+        out.action = Action::Unchanged;
+        out.object = Some(without_managed_fields(live.as_ref().clone()));
+        return Ok(out);
+    }
+    let name = o.manifest.name();
+    let mut recreate = matches!(o.preflight, Preflight::Recreate { .. });
+    if !recreate {
+        match cluster::server_apply(
+            client,
+            opts.retry,
+            target,
+            name,
+            &o.manifest.object,
+            &opts.field_manager,
+            opts.force_conflicts,
+        )
+        .await
+        {
+            Ok(applied) => {
+                out.action = verdict(o, &applied, &opts.field_manager);
+                out.object = Some(without_managed_fields(applied));
+                return Ok(out);
+            }
+            Err(f) => {
+                let r = rejection(o, f, opts)?;
+                if matches!(r.kind, RejectionKind::Immutable { .. }) && opts.recreate_on_immutable {
+                    recreate = true;
+                } else {
+                    out.action = Action::Failed;
+                    out.rejection = Some(r);
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    debug_assert!(recreate);
+    match recreate_one(client, opts, o).await {
+        Ok(applied) => {
+            out.action = Action::Recreated;
+            out.object = Some(without_managed_fields(applied));
+        }
+        Err(r) => {
+            out.action = Action::Failed;
+            out.rejection = Some(r?);
+        }
+    }
+    Ok(out)
+}
+
+/// Created, configured or unchanged, from what was known before and what the server returned.
+fn verdict(o: &PlannedObject, applied: &Value, manager: &str) -> Action {
+    let before = o.live_resource_version.as_deref();
+    match (&o.live, &o.preflight) {
+        (Live::Absent, _) | (_, Preflight::Create) => Action::Created,
+        _ if before.is_some() && before == resource_version(applied) => Action::Unchanged,
+        // Without preflight the run annotations were sent: a change in them alone still reads
+        // as unchanged.
+        (Live::Present(live), _) if same_desired_state(live, applied, manager) => Action::Unchanged,
+        _ => Action::Configured,
+    }
+}
+
+fn rejection(o: &PlannedObject, f: Failure, opts: &PlanOptions) -> Result<Rejection, Fatal> {
+    match f {
+        Failure::Unreachable(m) => Err(Fatal::Unreachable(m)),
+        Failure::Unauthorized(m) => Err(Fatal::Unauthorized(m)),
+        other => Ok(diagnose(
+            &o.manifest.key(),
+            &o.manifest.origin,
+            &other,
+            AdviceContext {
+                field_manager: &opts.field_manager,
+            },
+        )),
+    }
+}
+
+/// Deletes the object, waits until it is gone, and applies it again.
+async fn recreate_one(
+    client: &Client,
+    opts: &PlanOptions,
+    o: &PlannedObject,
+) -> Result<Value, Result<Rejection, Fatal>> {
+    let target = o
+        .target
+        .as_ref()
+        .ok_or_else(|| Ok(other_rejection(o, "no API resource resolved")))?;
+    let name = o.manifest.name();
+    let fail = |f: Failure| rejection(o, f, opts);
+    cluster::delete(client, opts.retry, target, name)
+        .await
+        .map_err(fail)?;
+    let started = Instant::now();
+    while cluster::get(client, opts.retry, target, name)
+        .await
+        .map_err(fail)?
+        .is_some()
+    {
+        if started.elapsed() > DELETE_TIMEOUT {
+            return Err(Ok(other_rejection(
+                o,
+                &format!(
+                    "deleted for recreation but still present after {}s (a finalizer may hold it); \
+                     it was not created again",
+                    DELETE_TIMEOUT.as_secs()
+                ),
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cluster::server_apply(
+        client,
+        opts.retry,
+        target,
+        name,
+        &o.manifest.object,
+        &opts.field_manager,
+        opts.force_conflicts,
+    )
+    .await
+    .map_err(fail)
+}
+
+fn other_rejection(o: &PlannedObject, reason: &str) -> Rejection {
+    Rejection {
+        key: o.manifest.key(),
+        origin: o.manifest.origin.clone(),
+        kind: RejectionKind::Other,
+        reason: reason.to_string(),
+        advice: String::new(),
+    }
+}
+
+/// The object without `metadata.managedFields` (large, and of no use downstream).
+pub fn without_managed_fields(mut v: Value) -> Value {
+    if let Some(Value::Object(md)) = v.get_mut("metadata") {
+        md.remove("managedFields");
+    }
+    v
+}

@@ -1,0 +1,156 @@
+//! Flags that say which cluster to talk to and how, and [`connect`], which turns them into a
+//! client. This is the seam where other ways of signing in (AKS with Entra ID) plug in.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use thiserror::Error;
+
+/// Which cluster, which credentials.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE", env = "KPUSH_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use (default: its current-context).
+    #[arg(long, value_name = "NAME", env = "KPUSH_CONTEXT")]
+    pub context: Option<String>,
+
+    /// Use the pod's service account (in-cluster config) and ignore kubeconfig files.
+    #[arg(long, env = "KPUSH_IN_CLUSTER", conflicts_with_all = ["kubeconfig", "context"])]
+    pub in_cluster: bool,
+
+    /// Do not verify the API server's TLS certificate. Insecure: for test clusters only.
+    #[arg(long, env = "KPUSH_INSECURE_SKIP_TLS_VERIFY")]
+    pub insecure_skip_tls_verify: bool,
+
+    /// Give up on a single request after this long (e.g. 30s, 2m, 500ms).
+    #[arg(long, value_name = "DURATION", env = "KPUSH_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
+/// Why no client could be built (before any request was sent).
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    /// The kubeconfig could not be read or lacks what is needed.
+    #[error("cannot use kubeconfig{}: {message}", .path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Kubeconfig {
+        /// The file, when given explicitly.
+        path: Option<PathBuf>,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+    /// In-cluster configuration is unavailable.
+    #[error(
+        "cannot use in-cluster configuration: {0} (is kpush running in a pod with a service account?)"
+    )]
+    InCluster(String),
+    /// The client could not be built (TLS setup, credentials plugin).
+    #[error("cannot set up the connection to the API server: {0}")]
+    Client(String),
+}
+
+/// Parses `30s`, `2m`, `500ms`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30s, 2m, 500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Builds a client from the flags. Sends no request.
+pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ConnectError> {
+    connect_to(args).await.map(|(client, _)| client)
+}
+
+/// Like [`connect`], also returning the API server's URL (for messages).
+pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), ConnectError> {
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    let mut config = if args.in_cluster {
+        kube::Config::incluster().map_err(|e| ConnectError::InCluster(e.to_string()))?
+    } else if let Some(path) = &args.kubeconfig {
+        let kc = Kubeconfig::read_from(path).map_err(|e| ConnectError::Kubeconfig {
+            path: Some(path.clone()),
+            message: format!("{e}; check the --kubeconfig path"),
+        })?;
+        kube::Config::from_custom_kubeconfig(kc, &options)
+            .await
+            .map_err(|e| ConnectError::Kubeconfig {
+                path: Some(path.clone()),
+                message: context_hint(&e.to_string(), args),
+            })?
+    } else {
+        match kube::Config::from_kubeconfig(&options).await {
+            Ok(c) => c,
+            Err(e) if args.context.is_some() => {
+                return Err(ConnectError::Kubeconfig {
+                    path: None,
+                    message: context_hint(&e.to_string(), args),
+                });
+            }
+            Err(kubeconfig_err) => kube::Config::incluster().map_err(|_| ConnectError::Kubeconfig {
+                path: None,
+                message: format!(
+                    "{kubeconfig_err}; pass --kubeconfig FILE, set KUBECONFIG, or run in a pod (in-cluster)"
+                ),
+            })?,
+        }
+    };
+    if args.insecure_skip_tls_verify {
+        config.accept_invalid_certs = true;
+        config.root_cert = None;
+    }
+    config.read_timeout = Some(args.request_timeout);
+    config.write_timeout = Some(args.request_timeout);
+    config.connect_timeout = Some(args.request_timeout.min(Duration::from_secs(10)));
+    // kpush retries transient failures itself (bounded, see cluster::retry); kube's default layer
+    // would retry again, for up to many minutes.
+    config.default_retry = false;
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))?;
+    Ok((client, url.trim_end_matches('/').to_string()))
+}
+
+fn context_hint(err: &str, args: &ClusterArgs) -> String {
+    match &args.context {
+        Some(c) => format!(
+            "{err}; is context {c:?} defined in the kubeconfig? (kubectl config get-contexts)"
+        ),
+        None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! Turning a `kube::Error` into what kpush must decide on: retry, give up as unreachable,
+//! give up as unauthenticated, or report the API server's answer.
+
+use std::error::Error as _;
+use std::io::ErrorKind;
+
+use kube::core::Status;
+
+/// What a failed request means for kpush.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// Worth retrying: connection reset, 429, 500, 503, 504. `retry_after` from the server.
+    Transient {
+        /// Human description.
+        message: String,
+        /// Seconds the server asked to wait, if it said.
+        retry_after: Option<u64>,
+    },
+    /// The API server could not be reached at all (refused, DNS, TLS, timeout).
+    Unreachable(String),
+    /// The API server did not accept kpush's credentials (401).
+    Unauthorized(String),
+    /// The API server answered with a failure status (400, 403, 404, 409, 422, ...).
+    Status(Box<Status>),
+    /// Anything else (unexpected response, decoding error).
+    Other(String),
+}
+
+impl Failure {
+    /// The HTTP status code, when the server answered.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Failure::Status(s) => Some(s.code),
+            _ => None,
+        }
+    }
+
+    /// Whether the server answered 404.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(404)
+    }
+
+    /// One line for messages.
+    pub fn message(&self) -> String {
+        match self {
+            Failure::Transient { message, .. }
+            | Failure::Unreachable(message)
+            | Failure::Unauthorized(message)
+            | Failure::Other(message) => message.clone(),
+            Failure::Status(s) => format!("{} ({}): {}", s.reason, s.code, s.message),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+/// Classifies a client error.
+pub fn classify(err: kube::Error) -> Failure {
+    match err {
+        kube::Error::Api(status) => classify_status(status),
+        kube::Error::Auth(e) => Failure::Unauthorized(format!("cannot authenticate: {e}")),
+        kube::Error::SerdeError(e) => Failure::Other(format!("unexpected response: {e}")),
+        other => classify_transport(&other),
+    }
+}
+
+fn classify_status(status: Box<Status>) -> Failure {
+    match status.code {
+        401 => Failure::Unauthorized(format!(
+            "the API server rejected kpush's credentials (401 {}): {}",
+            status.reason, status.message
+        )),
+        429 | 500 | 502 | 503 | 504 => Failure::Transient {
+            message: format!("{} ({}): {}", status.reason, status.code, status.message),
+            retry_after: status
+                .details
+                .as_ref()
+                .map(|d| u64::from(d.retry_after_seconds))
+                .filter(|s| *s > 0),
+        },
+        _ => Failure::Status(status),
+    }
+}
+
+/// Transport errors: a reset connection is transient; refused, DNS, TLS and timeouts mean the
+/// server is unreachable (retrying those only delays the answer in CI).
+fn classify_transport(err: &kube::Error) -> Failure {
+    let text = chain_text(err);
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof => {
+                    return Failure::Transient {
+                        message: text,
+                        retry_after: None,
+                    };
+                }
+                _ => return Failure::Unreachable(io.to_string()),
+            }
+        }
+        source = e.source();
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("connection reset") || lower.contains("connection closed") {
+        Failure::Transient {
+            message: text,
+            retry_after: None,
+        }
+    } else if matches!(
+        err,
+        kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::RustlsTls(_)
+    ) {
+        Failure::Unreachable(text)
+    } else {
+        Failure::Other(text)
+    }
+}
+
+/// The error and its sources joined with `: `, without repeats.
+fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        source = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16, reason: &str) -> kube::Error {
+        kube::Error::Api(Status::failure("msg", reason).with_code(code).boxed())
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_transient() {
+        for code in [429, 500, 503, 504] {
+            assert!(matches!(
+                classify(status(code, "x")),
+                Failure::Transient { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn rejections_are_statuses_and_401_is_unauthorized() {
+        assert!(matches!(
+            classify(status(422, "Invalid")),
+            Failure::Status(_)
+        ));
+        assert!(matches!(
+            classify(status(403, "Forbidden")),
+            Failure::Status(_)
+        ));
+        assert!(matches!(
+            classify(status(401, "Unauthorized")),
+            Failure::Unauthorized(_)
+        ));
+    }
+}

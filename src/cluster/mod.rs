@@ -1,0 +1,10 @@
+//! The thin layer between kpush's stages and the API server: addressing resources, sending
+//! requests with retry, and classifying what went wrong. Plan and apply both stand on it.
+
+pub mod failure;
+pub mod requests;
+pub mod retry;
+
+pub use failure::{Failure, classify};
+pub use requests::{Target, delete, dry_run_apply, get, list, server_apply};
+pub use retry::RetryPolicy;

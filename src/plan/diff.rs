@@ -1,0 +1,235 @@
+//! What applying would change, per object: the live object against the server's dry-run
+//! answer, with server-managed noise removed and Secret values never shown.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+use similar::TextDiff;
+
+use super::compare::{strip_run_annotations, strip_server_fields};
+use super::live::Live;
+use super::{PlannedObject, Preflight};
+use crate::manifest::{ObjectKey, Origin};
+use crate::render::secrets::is_secret;
+
+/// How a Secret key would change (values are never shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyChange {
+    /// The key is new.
+    Added,
+    /// The key's value changes.
+    Changed,
+    /// The key goes away.
+    Removed,
+}
+
+/// What would happen to one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffKind {
+    /// It does not exist and would be created.
+    Create,
+    /// It exists and would change.
+    Update,
+    /// Nothing would change.
+    Unchanged,
+    /// It cannot be dry-run yet (its CRD or namespace is created by this set); it would be created.
+    Unverified,
+}
+
+/// The difference for one object.
+#[derive(Debug, Clone)]
+pub struct ObjectDiff {
+    /// The object.
+    pub key: ObjectKey,
+    /// Where it was written.
+    pub origin: Origin,
+    /// Create, update, unchanged.
+    pub kind: DiffKind,
+    /// A unified diff of the YAML (Secret values removed), empty when unchanged.
+    pub text: String,
+    /// For Secrets: key → how it changes.
+    pub secret_keys: BTreeMap<String, KeyChange>,
+}
+
+/// Computes the difference for a planned object (its dry-run answer must have been kept).
+pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
+    let key = o.manifest.key();
+    let origin = o.manifest.origin.clone();
+    let secret = is_secret(&o.manifest.object);
+    let new = o
+        .dry_run
+        .clone()
+        .unwrap_or_else(|| o.manifest.object.clone());
+    let old = match &o.live {
+        Live::Present(v) => Some(v.as_ref().clone()),
+        _ => None,
+    };
+    let secret_keys = if secret {
+        secret_key_changes(old.as_ref(), &new)
+    } else {
+        BTreeMap::new()
+    };
+    let new_text = to_yaml(normalized(new, secret));
+    let (kind, text) = match old {
+        Some(_) if o.preflight == Preflight::Unchanged && o.dry_run.is_none() => {
+            (DiffKind::Unchanged, String::new())
+        }
+        None => {
+            let kind = if matches!(o.preflight, Preflight::Deferred(_)) || o.dry_run.is_none() {
+                DiffKind::Unverified
+            } else {
+                DiffKind::Create
+            };
+            (kind, unified("", &new_text, &key))
+        }
+        Some(old) => {
+            let old_text = to_yaml(normalized(old, secret));
+            if old_text == new_text && secret_keys.is_empty() {
+                (DiffKind::Unchanged, String::new())
+            } else {
+                (DiffKind::Update, unified(&old_text, &new_text, &key))
+            }
+        }
+    };
+    ObjectDiff {
+        key,
+        origin,
+        kind,
+        text,
+        secret_keys,
+    }
+}
+
+fn normalized(mut v: Value, secret: bool) -> Value {
+    strip_server_fields(&mut v);
+    strip_run_annotations(&mut v);
+    if secret && let Value::Object(m) = &mut v {
+        m.remove("data");
+        m.remove("stringData");
+        if let Some(Value::Object(a)) = m
+            .get_mut("metadata")
+            .and_then(|md| md.get_mut("annotations"))
+        {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    v
+}
+
+fn to_yaml(v: Value) -> String {
+    serde_saphyr::to_string(&v).unwrap_or_else(|e| format!("# cannot print as YAML: {e}\n"))
+}
+
+fn unified(old: &str, new: &str, key: &ObjectKey) -> String {
+    let label = key.to_string();
+    TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("live/{label}"), &format!("applied/{label}"))
+        .to_string()
+}
+
+/// Secret keys as bytes: `data` (base64) plus `stringData` (plain, as the API merges it).
+fn secret_values(obj: &Value) -> BTreeMap<String, Vec<u8>> {
+    use base64::Engine;
+    let mut out = BTreeMap::new();
+    if let Some(Value::Object(d)) = obj.get("data") {
+        for (k, v) in d {
+            let bytes = v
+                .as_str()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .unwrap_or_default();
+            out.insert(k.clone(), bytes);
+        }
+    }
+    if let Some(Value::Object(d)) = obj.get("stringData") {
+        for (k, v) in d {
+            out.insert(
+                k.clone(),
+                v.as_str().unwrap_or_default().as_bytes().to_vec(),
+            );
+        }
+    }
+    out
+}
+
+fn secret_key_changes(old: Option<&Value>, new: &Value) -> BTreeMap<String, KeyChange> {
+    let before = old.map(secret_values).unwrap_or_default();
+    let after = secret_values(new);
+    let mut out = BTreeMap::new();
+    for (k, v) in &after {
+        match before.get(k) {
+            None => {
+                out.insert(k.clone(), KeyChange::Added);
+            }
+            Some(b) if b != v => {
+                out.insert(k.clone(), KeyChange::Changed);
+            }
+            _ => {}
+        }
+    }
+    for k in before.keys().filter(|k| !after.contains_key(*k)) {
+        out.insert(k.clone(), KeyChange::Removed);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+    use crate::plan::Wave;
+    use serde_json::json;
+
+    fn planned(object: Value, live: Option<Value>, dry: Value) -> PlannedObject {
+        PlannedObject {
+            manifest: Manifest::new(Origin::new("a.yaml", 1), object),
+            target: None,
+            wave: Wave::Config,
+            live: live
+                .map(|v| Live::Present(Box::new(v)))
+                .unwrap_or(Live::Absent),
+            live_resource_version: None,
+            preflight: Preflight::Update,
+            dry_run: Some(dry),
+        }
+    }
+
+    #[test]
+    fn a_changed_field_shows_in_a_unified_diff_without_noise() {
+        let live = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","resourceVersion":"1",
+            "annotations":{"kpush.dev/commit":"a"}},"data":{"k":"old"}});
+        let dry = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","resourceVersion":"1",
+            "annotations":{"kpush.dev/commit":"b"}},"data":{"k":"new"}});
+        let d = object_diff(&planned(dry.clone(), Some(live), dry));
+        assert_eq!(d.kind, DiffKind::Update);
+        assert!(
+            d.text.contains("-  k: old") && d.text.contains("+  k: new"),
+            "{}",
+            d.text
+        );
+        assert!(
+            !d.text.contains("resourceVersion") && !d.text.contains("kpush.dev"),
+            "{}",
+            d.text
+        );
+    }
+
+    #[test]
+    fn secret_values_never_appear_only_key_changes() {
+        let live = json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},
+            "data":{"user":"YWRtaW4=","password":"b2xkcGFzcw==","gone":"eA=="}});
+        let dry = json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},
+            "data":{"user":"YWRtaW4=","password":"bmV3cGFzcw==","token":"dA=="}});
+        let d = object_diff(&planned(dry.clone(), Some(live), dry));
+        assert_eq!(d.kind, DiffKind::Update);
+        assert!(!d.text.contains("b2xkcGFzcw") && !d.text.contains("bmV3cGFzcw"));
+        assert_eq!(d.secret_keys["password"], KeyChange::Changed);
+        assert_eq!(d.secret_keys["token"], KeyChange::Added);
+        assert_eq!(d.secret_keys["gone"], KeyChange::Removed);
+        assert!(!d.secret_keys.contains_key("user"));
+    }
+}

@@ -1,0 +1,177 @@
+//! Resolving kinds to API resources, asking only for the group-versions the manifests use,
+//! all at once, instead of walking the whole of discovery.
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures::future::join_all;
+use kube::Client;
+use kube::core::{ApiResource, GroupVersion};
+use kube::discovery::Scope;
+use serde_json::Value;
+
+use crate::cluster::retry::with_retry;
+use crate::cluster::{Failure, RetryPolicy};
+use crate::manifest::Manifest;
+
+/// How the API serves a kind: its resource and whether it is namespaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// Group, version, kind, plural.
+    pub resource: ApiResource,
+    /// Namespaced (true) or cluster-scoped.
+    pub namespaced: bool,
+}
+
+/// The served kinds of the group-versions asked about.
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    kinds: HashMap<(String, String), Served>,
+    /// Group-versions the server does not serve at all.
+    missing: BTreeSet<String>,
+}
+
+impl Catalog {
+    /// The served resource for `apiVersion` + `kind`, if any.
+    pub fn resolve(&self, api_version: &str, kind: &str) -> Option<&Served> {
+        self.kinds.get(&(api_version.to_string(), kind.to_string()))
+    }
+
+    /// Whether the server serves the group-version at all.
+    pub fn serves_group_version(&self, api_version: &str) -> bool {
+        !self.missing.contains(api_version)
+    }
+
+    /// Adds what another discovery round found.
+    pub fn merge(&mut self, other: Catalog) {
+        self.kinds.extend(other.kinds);
+        for gv in other.missing {
+            if !self.kinds.keys().any(|(v, _)| *v == gv) {
+                self.missing.insert(gv);
+            }
+        }
+    }
+
+    /// Drops what is known about a group-version (before asking again).
+    pub fn forget(&mut self, api_version: &str) {
+        self.kinds.retain(|(v, _), _| v != api_version);
+        self.missing.remove(api_version);
+    }
+}
+
+/// Asks the server, in parallel, about each group-version (`v1`, `apps/v1`, ...).
+pub async fn discover(
+    client: &Client,
+    policy: RetryPolicy,
+    api_versions: &BTreeSet<String>,
+) -> Result<Catalog, Failure> {
+    let answers = join_all(api_versions.iter().map(|gv| async move {
+        let parsed: GroupVersion = match gv.parse() {
+            Ok(p) => p,
+            Err(_) => return (gv.clone(), Ok(None)),
+        };
+        let r = with_retry(policy, || kube::discovery::pinned_group(client, &parsed)).await;
+        (gv.clone(), r.map(Some))
+    }))
+    .await;
+    let mut catalog = Catalog::default();
+    for (gv, answer) in answers {
+        match answer {
+            Ok(Some(group)) => {
+                let version = gv.rsplit('/').next().unwrap_or(&gv).to_string();
+                for (ar, caps) in group.versioned_resources(&version) {
+                    let namespaced = matches!(caps.scope, Scope::Namespaced);
+                    catalog.kinds.insert(
+                        (gv.clone(), ar.kind.clone()),
+                        Served {
+                            resource: ar,
+                            namespaced,
+                        },
+                    );
+                }
+            }
+            Ok(None) => {
+                catalog.missing.insert(gv);
+            }
+            Err(f) if f.is_not_found() || is_missing_group(&f) => {
+                catalog.missing.insert(gv);
+            }
+            Err(f) => return Err(f),
+        }
+    }
+    Ok(catalog)
+}
+
+fn is_missing_group(f: &Failure) -> bool {
+    matches!(f, Failure::Other(m) if m.contains("Missing") || m.contains("Empty Api Group"))
+}
+
+/// A kind defined by a CustomResourceDefinition among the manifests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetDefinedKind {
+    /// The CRD's name (`crontabs.stable.example.com`).
+    pub crd_name: String,
+    /// Namespaced (true) or cluster-scoped.
+    pub namespaced: bool,
+    /// Versions the CRD serves.
+    pub versions: Vec<String>,
+}
+
+/// (group, kind) → definition, for every CRD among the manifests.
+pub fn kinds_defined_by_crds(manifests: &[Manifest]) -> HashMap<(String, String), SetDefinedKind> {
+    let mut out = HashMap::new();
+    for m in manifests {
+        if m.group() != "apiextensions.k8s.io" || m.kind() != "CustomResourceDefinition" {
+            continue;
+        }
+        let spec = &m.object["spec"];
+        let (Some(group), Some(kind)) = (
+            spec["group"].as_str(),
+            spec.pointer("/names/kind").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let mut versions: Vec<String> = spec["versions"]
+            .as_array()
+            .map(|vs| {
+                vs.iter()
+                    .filter(|v| v["served"].as_bool() != Some(false))
+                    .filter_map(|v| v["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(v) = spec["version"].as_str() {
+            versions.push(v.to_string());
+        }
+        out.insert(
+            (group.to_string(), kind.to_string()),
+            SetDefinedKind {
+                crd_name: m.name().to_string(),
+                namespaced: spec["scope"].as_str() != Some("Cluster"),
+                versions,
+            },
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Origin;
+    use serde_json::json;
+
+    #[test]
+    fn crds_in_the_set_define_kinds_with_scope_and_versions() {
+        let crd = Manifest::new(
+            Origin::new("crd.yaml", 1),
+            json!({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+              "metadata":{"name":"crontabs.stable.example.com"},
+              "spec":{"group":"stable.example.com","scope":"Cluster","names":{"kind":"CronTab","plural":"crontabs"},
+                "versions":[{"name":"v1","served":true},{"name":"v0","served":false}]}}),
+        );
+        let kinds = kinds_defined_by_crds(&[crd]);
+        let d = &kinds[&("stable.example.com".to_string(), "CronTab".to_string())];
+        assert!(!d.namespaced);
+        assert_eq!(d.versions, vec!["v1"]);
+    }
+}

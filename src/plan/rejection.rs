@@ -1,0 +1,394 @@
+//! Why the API server refused an object, in words that say what to do next.
+
+use std::fmt;
+
+use kube::core::Status;
+use serde::Serialize;
+
+use crate::cluster::Failure;
+use crate::manifest::{ObjectKey, Origin};
+
+/// What kind of refusal it was; callers match on this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum RejectionKind {
+    /// The server does not serve this apiVersion/kind and no CRD in the set defines it.
+    UnknownKind,
+    /// A field is invalid (422), other than an immutable one.
+    Invalid,
+    /// The change touches fields that cannot change after creation.
+    Immutable {
+        /// The fields, as the server names them (`spec.selector`).
+        fields: Vec<String>,
+    },
+    /// Other field managers own fields this apply sets to different values.
+    Conflict {
+        /// (field, manager) pairs.
+        fields: Vec<(String, String)>,
+    },
+    /// The credentials lack permission (403).
+    Forbidden,
+    /// The object's namespace does not exist.
+    NamespaceMissing {
+        /// The namespace.
+        namespace: String,
+    },
+    /// Anything else the server refused.
+    Other,
+}
+
+/// One refused object: which, from where, why, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The object.
+    pub key: ObjectKey,
+    /// Where it was written.
+    pub origin: Origin,
+    /// The kind of refusal.
+    pub kind: RejectionKind,
+    /// The API's reason and message.
+    pub reason: String,
+    /// What to do about it.
+    pub advice: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.origin, self.key, self.reason)?;
+        if !self.advice.is_empty() {
+            write!(f, "\n  fix: {}", self.advice)?;
+        }
+        Ok(())
+    }
+}
+
+/// Context for building advice: the flags that would change the outcome.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdviceContext<'a> {
+    /// The field manager in use.
+    pub field_manager: &'a str,
+}
+
+/// Explains a failed request about `key` (from `origin`).
+pub fn diagnose(
+    key: &ObjectKey,
+    origin: &Origin,
+    failure: &Failure,
+    ctx: AdviceContext<'_>,
+) -> Rejection {
+    let (kind, reason, advice) = match failure {
+        Failure::Status(status) => from_status(key, status, ctx),
+        other => (RejectionKind::Other, other.message(), String::new()),
+    };
+    Rejection {
+        key: key.clone(),
+        origin: origin.clone(),
+        kind,
+        reason,
+        advice,
+    }
+}
+
+/// A rejection for a kind the server does not serve.
+pub fn unknown_kind(
+    key: &ObjectKey,
+    origin: &Origin,
+    api_version: &str,
+    group_served: bool,
+) -> Rejection {
+    let reason = if group_served {
+        format!(
+            "the cluster serves {api_version} but not kind {} in it",
+            key.kind
+        )
+    } else {
+        format!("the cluster does not serve apiVersion {api_version}")
+    };
+    let advice = if key.group == "batch" && key.kind == "CronJob" && api_version == "batch/v1" {
+        "this cluster is older than Kubernetes 1.21: use apiVersion batch/v1beta1 for CronJob"
+            .to_string()
+    } else {
+        format!(
+            "check the spelling of apiVersion and kind; if {} is a custom resource, install the \
+             CustomResourceDefinition that defines it first or add it to the manifests",
+            key.kind
+        )
+    };
+    Rejection {
+        key: key.clone(),
+        origin: origin.clone(),
+        kind: RejectionKind::UnknownKind,
+        reason,
+        advice,
+    }
+}
+
+fn causes(status: &Status) -> impl Iterator<Item = &kube::core::response::StatusCause> {
+    status.details.iter().flat_map(|d| d.causes.iter())
+}
+
+fn from_status(
+    key: &ObjectKey,
+    status: &Status,
+    ctx: AdviceContext<'_>,
+) -> (RejectionKind, String, String) {
+    let reason = format!("{} ({}): {}", status.reason, status.code, status.message);
+    match status.code {
+        409 if causes(status).any(|c| c.reason == "FieldManagerConflict")
+            || status.message.contains("conflict") =>
+        {
+            let fields: Vec<(String, String)> = causes(status)
+                .filter(|c| c.reason == "FieldManagerConflict")
+                .map(|c| (c.field.clone(), manager_of(&c.message)))
+                .collect();
+            let list = fields
+                .iter()
+                .map(|(f, m)| format!("{f} (owned by \"{m}\")"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let advice = format!(
+                "another field manager set these fields to other values: {list}. Either remove \
+                 them from the manifest (leave them to their owner, e.g. replicas to an HPA), or \
+                 pass --force-conflicts to make \"{}\" their owner",
+                ctx.field_manager
+            );
+            (
+                RejectionKind::Conflict { fields },
+                format!("Conflict (409): {}", first_line(&status.message)),
+                advice,
+            )
+        }
+        422 if causes(status).any(|c| c.message.contains("immutable"))
+            || status.message.contains("field is immutable") =>
+        {
+            let mut fields: Vec<String> = causes(status)
+                .filter(|c| c.message.contains("immutable"))
+                .map(|c| c.field.clone())
+                .filter(|f| !f.is_empty())
+                .collect();
+            fields.dedup();
+            let advice = format!(
+                "{} cannot change after the object is created. Restore the old value, or pass \
+                 --recreate-on-immutable to delete {} and create it again (its pods restart; \
+                 for a Service the cluster IP may change)",
+                if fields.is_empty() {
+                    "this field".to_string()
+                } else {
+                    fields.join(", ")
+                },
+                key
+            );
+            (RejectionKind::Immutable { fields }, reason, advice)
+        }
+        422 | 400 => (
+            RejectionKind::Invalid,
+            reason,
+            "correct the field named above in the manifest".to_string(),
+        ),
+        403 => {
+            let advice = format!(
+                "the credentials in use lack permission; ask a cluster admin for a Role and \
+                 RoleBinding (or ClusterRole) allowing get, list, patch{} on {} in {}, or deploy \
+                 to a namespace you may write to (--namespace)",
+                if key.kind == "Namespace" {
+                    ", create"
+                } else {
+                    ""
+                },
+                plural_hint(key),
+                key.namespace
+                    .as_deref()
+                    .map(|n| format!("namespace {n}"))
+                    .unwrap_or_else(|| "the cluster".into())
+            );
+            (RejectionKind::Forbidden, reason, advice)
+        }
+        404 if status
+            .details
+            .as_ref()
+            .is_some_and(|d| d.kind == "namespaces") =>
+        {
+            let ns = status
+                .details
+                .as_ref()
+                .map(|d| d.name.clone())
+                .unwrap_or_default();
+            (
+                RejectionKind::NamespaceMissing {
+                    namespace: ns.clone(),
+                },
+                reason,
+                format!(
+                    "namespace {ns} does not exist: create it, or add a Namespace manifest to the set"
+                ),
+            )
+        }
+        _ => (RejectionKind::Other, reason, String::new()),
+    }
+}
+
+/// `conflict with "hpa" using apps/v1` → `hpa`.
+fn manager_of(message: &str) -> String {
+    message
+        .split('"')
+        .nth(1)
+        .map(str::to_string)
+        .unwrap_or_else(|| message.to_string())
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+fn plural_hint(key: &ObjectKey) -> String {
+    let kind = key.kind.to_ascii_lowercase();
+    let plural = if kind.ends_with('s') {
+        format!("{kind}es")
+    } else if kind.ends_with('y') {
+        format!("{}ies", &kind[..kind.len() - 1])
+    } else {
+        format!("{kind}s")
+    };
+    if key.group.is_empty() {
+        plural
+    } else {
+        format!("{plural}.{}", key.group)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::response::{StatusCause, StatusDetails};
+
+    fn key() -> ObjectKey {
+        ObjectKey {
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        }
+    }
+
+    fn with_causes(
+        code: u16,
+        reason: &str,
+        message: &str,
+        causes: Vec<(&str, &str, &str)>,
+    ) -> Failure {
+        let details = StatusDetails {
+            causes: causes
+                .into_iter()
+                .map(|(r, m, f)| StatusCause {
+                    reason: r.into(),
+                    message: m.into(),
+                    field: f.into(),
+                })
+                .collect(),
+            name: String::new(),
+            group: String::new(),
+            kind: String::new(),
+            uid: String::new(),
+            retry_after_seconds: 0,
+        };
+        Failure::Status(
+            Status::failure(message, reason)
+                .with_code(code)
+                .with_details(details)
+                .boxed(),
+        )
+    }
+
+    #[test]
+    fn conflicts_name_fields_managers_and_the_flag() {
+        let f = with_causes(
+            409,
+            "Conflict",
+            "Apply failed with 1 conflict: conflict with \"kubectl-edit\" using apps/v1: .spec.replicas",
+            vec![(
+                "FieldManagerConflict",
+                "conflict with \"kubectl-edit\" using apps/v1",
+                ".spec.replicas",
+            )],
+        );
+        let r = diagnose(
+            &key(),
+            &Origin::new("web.yaml", 3),
+            &f,
+            AdviceContext {
+                field_manager: "kpush",
+            },
+        );
+        assert_eq!(
+            r.kind,
+            RejectionKind::Conflict {
+                fields: vec![(".spec.replicas".into(), "kubectl-edit".into())]
+            }
+        );
+        assert!(
+            r.advice.contains("--force-conflicts")
+                && r.advice
+                    .contains(".spec.replicas (owned by \"kubectl-edit\")"),
+            "{}",
+            r.advice
+        );
+        assert!(
+            r.to_string()
+                .starts_with("web.yaml:3: Deployment.apps shop/web: Conflict"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn immutable_fields_are_named_and_recreate_offered() {
+        let f = with_causes(
+            422,
+            "Invalid",
+            "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: ...: field is immutable",
+            vec![(
+                "FieldValueInvalid",
+                "Invalid value: ...: field is immutable",
+                "spec.selector",
+            )],
+        );
+        let r = diagnose(
+            &key(),
+            &Origin::new("web.yaml", 3),
+            &f,
+            AdviceContext::default(),
+        );
+        assert_eq!(
+            r.kind,
+            RejectionKind::Immutable {
+                fields: vec!["spec.selector".into()]
+            }
+        );
+        assert!(
+            r.advice.contains("spec.selector cannot change")
+                && r.advice.contains("--recreate-on-immutable")
+        );
+    }
+
+    #[test]
+    fn forbidden_suggests_a_role_binding() {
+        let f = with_causes(
+            403,
+            "Forbidden",
+            "deployments.apps \"web\" is forbidden: User \"alice\" cannot patch",
+            vec![],
+        );
+        let r = diagnose(
+            &key(),
+            &Origin::new("web.yaml", 3),
+            &f,
+            AdviceContext::default(),
+        );
+        assert_eq!(r.kind, RejectionKind::Forbidden);
+        assert!(
+            r.advice.contains("RoleBinding")
+                && r.advice.contains("deployments.apps in namespace shop"),
+            "{}",
+            r.advice
+        );
+    }
+}

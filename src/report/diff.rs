@@ -1,0 +1,75 @@
+//! Printing `kpush diff`: a unified diff per changed object, Secret keys (never values), and
+//! what `--prune` would delete.
+
+use crate::apply::PrunedObject;
+use crate::plan::diff::{DiffKind, KeyChange, ObjectDiff};
+
+/// Renders the differences; `color` adds ANSI colours to +/- lines.
+pub fn render(diffs: &[ObjectDiff], pruned: &[PrunedObject], color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::new();
+    for d in diffs {
+        let what = match d.kind {
+            DiffKind::Unchanged => continue,
+            DiffKind::Create => "would be created",
+            DiffKind::Unverified => {
+                "would be created (not dry-run: its CRD or namespace is created by this set)"
+            }
+            DiffKind::Update => "would change",
+        };
+        out.push_str(&paint("1", &format!("{} {what}  ({})", d.key, d.origin)));
+        out.push('\n');
+        for line in d.text.lines() {
+            let l = if line.starts_with("+++") || line.starts_with("---") {
+                paint("1", line)
+            } else if line.starts_with('+') {
+                paint("32", line)
+            } else if line.starts_with('-') {
+                paint("31", line)
+            } else if line.starts_with("@@") {
+                paint("36", line)
+            } else {
+                line.to_string()
+            };
+            out.push_str(&l);
+            out.push('\n');
+        }
+        for (k, change) in &d.secret_keys {
+            let (sign, word, code) = match change {
+                KeyChange::Added => ("+", "added", "32"),
+                KeyChange::Changed => ("~", "changed", "33"),
+                KeyChange::Removed => ("-", "removed", "31"),
+            };
+            out.push_str(&paint(
+                code,
+                &format!("{sign} data.{k}: {word} (value hidden)"),
+            ));
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    for p in pruned {
+        let line = if p.kept {
+            format!(
+                "{} would be kept although no longer in the manifests (pass --prune-namespaces-and-crds to delete it)",
+                p.key
+            )
+        } else {
+            format!("{} would be pruned (deleted)", p.key)
+        };
+        out.push_str(&paint("35", &line));
+        out.push('\n');
+    }
+    out
+}
+
+/// Whether anything would change.
+pub fn has_differences(diffs: &[ObjectDiff], pruned: &[PrunedObject]) -> bool {
+    diffs.iter().any(|d| d.kind != DiffKind::Unchanged) || pruned.iter().any(|p| !p.kept)
+}
