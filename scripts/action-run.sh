@@ -40,9 +40,14 @@ map INPUT_KUBECONFIG KPUSH_KUBECONFIG
 map INPUT_CONTEXT KPUSH_CONTEXT
 map INPUT_TIMEOUT KPUSH_TIMEOUT
 map INPUT_WAIT KPUSH_WAIT
-map INPUT_PRUNE KPUSH_PRUNE
 map INPUT_APPLYSET KPUSH_APPLYSET
-map INPUT_FORCE_CONFLICTS KPUSH_FORCE_CONFLICTS
+# Switches are set only when on: clap counts a flag given through its variable as present even
+# when the value is false, which trips `--prune requires --applyset`.
+switch() { # switch INPUT_NAME KPUSH_NAME
+  if [[ "$(clean "${!1:-false}")" == "true" ]]; then export "$2=true"; else unset "$2"; fi
+}
+switch INPUT_PRUNE KPUSH_PRUNE
+switch INPUT_FORCE_CONFLICTS KPUSH_FORCE_CONFLICTS
 export KPUSH_CI=github
 
 command=apply
@@ -52,13 +57,18 @@ if [[ "$(clean "${INPUT_DIFF_ONLY:-false}")" == "true" ]]; then
   unset KPUSH_WAIT KPUSH_TIMEOUT KPUSH_PRUNE KPUSH_FORCE_CONFLICTS
 fi
 
-report="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/kpush-${command}-${GITHUB_RUN_ID:-local}-${GITHUB_RUN_ATTEMPT:-1}-$$.json"
-if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
-  echo "report=$report" >>"$GITHUB_OUTPUT"
-fi
-
+kpush="${KPUSH_BIN:-kpush}"
 set +e
-"${KPUSH_BIN:-kpush}" "$command" --output json >"$report"
+if "$kpush" "$command" --help 2>/dev/null | grep -q -- '--output'; then
+  report="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/kpush-${command}-${GITHUB_RUN_ID:-local}-${GITHUB_RUN_ATTEMPT:-1}-$$.json"
+  if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
+    echo "report=$report" >>"$GITHUB_OUTPUT"
+  fi
+  "$kpush" "$command" --output json >"$report"
+else
+  # A kpush without the JSON run report (before `--output json` existed): no report output.
+  "$kpush" "$command"
+fi
 code=$?
 set -e
 

@@ -65,8 +65,26 @@ schema="$(mktemp)"
 "$venv/bin/check-jsonschema" --regex-variant python --schemafile "$schema" docs/examples/azure-pipelines.yml
 rm -f "$schema"
 
+step "GitHub Action against the test control plane (tests/action/test_action_cluster.py)"
+# The real kpush (copied at once: other builds sharing CARGO_TARGET_DIR replace target/debug/kpush)
+# and a running test cluster (started here unless one already runs, and then stopped again).
+cargo build --locked --quiet --bin kpush
+work="$(mktemp -d)"
+cp "${CARGO_TARGET_DIR:-target}/debug/kpush" "$work/kpush"
+started_cluster=""
+if ! bash scripts/dev-cluster.sh status >/dev/null 2>&1; then
+  started_cluster=1
+fi
+cleanup() {
+  rm -rf "$work"
+  if [[ -n "$started_cluster" ]]; then bash scripts/dev-cluster.sh down >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+bash scripts/dev-cluster.sh up >/dev/null
+export KPUSH_TEST_BINARY="$work/kpush" KPUSH_TEST_KUBECONFIG="$PWD/.dev-cluster/kubeconfig"
+
 step "GitHub Action: installer and steps (tests/action)"
-"$python" -m unittest discover -s tests/action
+"$python" -m unittest discover -v -s tests/action
 
 if [[ -f azure-devops/package.json ]]; then
   step "Azure DevOps task and extension (azure-devops/)"

@@ -25,9 +25,9 @@ const SINGLE = {
   applyset: "KPUSH_APPLYSET",
 };
 
-/** Boolean inputs (only for apply) and their KPUSH_* variable. */
-const APPLY_FLAGS = {
-  wait: "KPUSH_WAIT",
+/** Switches (only for apply) and their KPUSH_* variable; set only when on, because a flag given
+ * through its variable counts as present even when false (and `--prune` requires `--applyset`). */
+const APPLY_SWITCHES = {
   prune: "KPUSH_PRUNE",
   forceConflicts: "KPUSH_FORCE_CONFLICTS",
 };
@@ -120,9 +120,11 @@ function kpushSettings(inputs, endpoint, pipeline = {}) {
     if (value) env[name] = value;
   }
   if (command === "apply") {
-    for (const [input, name] of Object.entries(APPLY_FLAGS)) {
-      if (inputs[input] !== undefined && inputs[input] !== "") env[name] = String(inputs[input]).toLowerCase() === "true" ? "true" : "false";
+    const on = (input) => String(inputs[input] || "").toLowerCase() === "true";
+    for (const [input, name] of Object.entries(APPLY_SWITCHES)) {
+      if (on(input)) env[name] = "true";
     }
+    if (inputs.wait !== undefined && inputs.wait !== "") env.KPUSH_WAIT = on("wait") ? "true" : "false";
   }
   let secrets = [];
   if (endpoint) {

@@ -34,8 +34,6 @@ test("inputs become KPUSH_* variables, one value per line", () => {
     KPUSH_RESOURCE_GROUP: "rg-shop",
     KPUSH_AKS_CLUSTER: "aks-shop",
     KPUSH_WAIT: "true",
-    KPUSH_PRUNE: "false",
-    KPUSH_FORCE_CONFLICTS: "false",
   });
   assert.deepEqual(s.secrets, []);
 });
@@ -80,6 +78,13 @@ test("sovereign clouds select kpush's cloud, and an explicit subscription wins",
   const s = kpushSettings({ ...inputs, subscription: "sub-2" }, e);
   assert.equal(s.env.KPUSH_CLOUD, "AzureUSGovernment");
   assert.equal(s.env.KPUSH_SUBSCRIPTION, "sub-2");
+});
+
+test("switches are set only when on", () => {
+  const s = kpushSettings({ ...inputs, prune: "true", applyset: "shop" }, null);
+  assert.equal(s.env.KPUSH_PRUNE, "true");
+  assert.equal(s.env.KPUSH_APPLYSET, "shop");
+  assert.equal(s.env.KPUSH_FORCE_CONFLICTS, undefined);
 });
 
 test("diff leaves out apply's flags", () => {

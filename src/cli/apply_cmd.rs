@@ -7,10 +7,11 @@ use clap::Args;
 use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
 use super::plan_args::PlanArgs;
+use super::run_report::RunReporters;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError};
-use crate::report::{Action, Event, Reporter, TerminalReporter};
+use crate::report::{Action, CiMode, Event, Reporter, TerminalReporter};
 
 /// Flags of `kpush apply`.
 #[derive(Debug, Args)]
@@ -39,19 +40,22 @@ pub struct ApplyArgs {
     verbose: bool,
 }
 
-/// Renders the manifests, reporting warnings; exit code 2 on errors.
+/// Renders the manifests, reporting warnings (and, in CI, the errors); exit code 2 on errors.
 pub(super) fn render(
     args: &ManifestArgs,
-    reporter: &dyn Reporter,
+    reporter: &RunReporters,
 ) -> Result<Vec<crate::Manifest>, ExitError> {
     let opts = args
         .to_options(super::process_env())
         .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    let rendered = crate::render::render(&opts, &mut std::io::stdin().lock())
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, e))?;
+    let rendered = crate::render::render(&opts, &mut std::io::stdin().lock()).map_err(|e| {
+        reporter.stopping_problems(&e.problems);
+        ExitError::new(exit::BAD_INPUT, e)
+    })?;
     for w in rendered.warnings {
         reporter.event(&Event::Problem { problem: w });
     }
+    reporter.set_images(crate::render::images::images(&rendered.manifests));
     Ok(rendered.manifests)
 }
 
@@ -133,10 +137,16 @@ fn summary(outcome: &ApplyOutcome) -> String {
     s
 }
 
-pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
+pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
+    let reporter = RunReporters::new("apply", TerminalReporter::stdio(args.verbose), ci);
+    let result = run_with(args, &reporter).await;
+    reporter.finish(&result);
+    result
+}
+
+async fn run_with(args: ApplyArgs, reporter: &RunReporters) -> Result<i32, ExitError> {
     let started = Instant::now();
-    let reporter = TerminalReporter::stdio(args.verbose);
-    let manifests = render(&args.manifests, &reporter)?;
+    let manifests = render(&args.manifests, reporter)?;
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
@@ -147,7 +157,7 @@ pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
     let interrupt = Interrupt::on_signals();
-    let plan = plan::plan(&client, manifests, opts, &reporter)
+    let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| {
             let code = plan_exit_code(&e);
@@ -167,7 +177,7 @@ pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
         prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
         ..Default::default()
     };
-    match apply::apply(&client, plan, &apply_opts, &reporter, &interrupt).await {
+    match apply::apply(&client, plan, &apply_opts, reporter, &interrupt).await {
         Ok(outcome) => {
             println!(
                 "{} in {:.2}s",

@@ -6,6 +6,7 @@ mod diff_cmd;
 pub mod manifest_args;
 pub mod plan_args;
 mod render_cmd;
+mod run_report;
 mod version;
 
 use std::io::Write;
@@ -80,8 +81,8 @@ pub enum Shell {
 pub async fn run(cli: Cli) -> Result<i32, ExitError> {
     match cli.command {
         Command::Render(args) => render_cmd::run(*args, cli.ci),
-        Command::Apply(args) => apply_cmd::run(*args).await,
-        Command::Diff(args) => diff_cmd::run(*args).await,
+        Command::Apply(args) => apply_cmd::run(*args, cli.ci).await,
+        Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {

@@ -29,6 +29,8 @@ FAKE_KPUSH = r"""#!/usr/bin/env python3
 import json, os, sys
 if sys.argv[1:] == ["version"]:
     print("kpush 0.1.0 (fake)"); sys.exit(0)
+if sys.argv[2:] == ["--help"]:
+    print("  -o, --output <OUTPUT>  ..."); sys.exit(0)
 code = int(os.environ.get("FAKE_KPUSH_EXIT", "0"))
 names = {0: "success", 1: "differences", 4: "rollout-failed"}
 with open(os.environ["FAKE_KPUSH_LOG"], "w") as f:
@@ -123,7 +125,6 @@ class ActionTest(unittest.TestCase):
                 "KPUSH_WAIT": "true",
                 "KPUSH_PRUNE": "true",
                 "KPUSH_APPLYSET": "shop",
-                "KPUSH_FORCE_CONFLICTS": "false",
                 "KPUSH_CI": "github",
             },
         )
