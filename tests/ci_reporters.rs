@@ -14,9 +14,13 @@ use std::time::Duration;
 use kpush::exit;
 use kpush::render::{Problem, ProblemKind, Severity};
 use kpush::report::azure_devops::AzureDevOpsReporter;
-use kpush::report::ci::CiContext;
+use kpush::report::ci::{CiContext, SharedLog};
 use kpush::report::github::GithubReporter;
 use kpush::report::{Action, Collector, Event, ObjectRef, Reporter, Stage};
+use kpush::track::outcome::{
+    EventLine, Explanation, Logs, ObjectOutcome, ObjectState, RunState, TrackOutcome,
+};
+use kpush::track::readiness::Readiness;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -141,6 +145,12 @@ fn script(r: &dyn Reporter) {
     );
     finished(Stage::Apply, 2_400);
     started(Stage::Track);
+    let web = obj("Deployment", "web", Some(("deploy/web.yaml", 1)));
+    let worker = obj("Deployment", "worker", Some(("deploy/worker.yaml", 1)));
+    r.event(&Event::TrackStarted {
+        objects: vec![web.clone(), worker.clone()],
+        timeout: Duration::from_secs(300),
+    });
     r.event(&progress(
         "web",
         "inProgress",
@@ -159,12 +169,54 @@ fn script(r: &dyn Reporter) {
         "3 of 3 replicas are ready",
         42_000,
     ));
-    r.event(&progress(
-        "worker",
-        "failed",
-        "pod worker-7d9f-abcde: ImagePullBackOff: image \"ghcr.io/acme/worker:1.2.O\" not found\nfix: check the tag | registry",
-        61_000,
-    ));
+    let explanation = Explanation {
+        reason: "ImagePullBackOff".into(),
+        message: "image \"ghcr.io/acme/worker:1.2.O\" not found | 100% sure".into(),
+        pod: Some("worker-7d9f-abcde".into()),
+        container: Some("worker".into()),
+        restart_count: Some(0),
+        events: vec![EventLine {
+            object: "pod/worker-7d9f-abcde".into(),
+            type_: "Warning".into(),
+            reason: "Failed".into(),
+            message: "Failed to pull image \"ghcr.io/acme/worker:1.2.O\": not found".into(),
+            count: 3,
+        }],
+        logs: Some(Logs::Unavailable {
+            container: "worker".into(),
+            reason: "the container never started".into(),
+        }),
+        hint: Some("check the image tag and that the cluster may pull from the registry".into()),
+    };
+    r.event(&progress("worker", "failed", "ImagePullBackOff", 61_000));
+    r.event(&Event::RolloutFailed {
+        object: worker.clone(),
+        state: ObjectState::Failed,
+        elapsed: Duration::from_secs(61),
+        explanation: explanation.clone(),
+    });
+    r.event(&Event::TrackFinished {
+        outcome: TrackOutcome {
+            state: RunState::Failed,
+            elapsed: Duration::from_millis(61_500),
+            objects: vec![
+                ObjectOutcome {
+                    object: web,
+                    state: ObjectState::Ready,
+                    readiness: Readiness::Ready,
+                    duration: Duration::from_secs(42),
+                    explanation: None,
+                },
+                ObjectOutcome {
+                    object: worker,
+                    state: ObjectState::Failed,
+                    readiness: Readiness::failed("ImagePullBackOff", "image not found"),
+                    duration: Duration::from_secs(61),
+                    explanation: Some(explanation),
+                },
+            ],
+        },
+    });
     finished(Stage::Track, 61_500);
 }
 
@@ -172,7 +224,7 @@ fn script(r: &dyn Reporter) {
 fn run(make: impl FnOnce(CiContext) -> Box<dyn Reporter>, dir: &Path, summary: PathBuf) -> String {
     let log = Buffer::default();
     let ctx = CiContext {
-        log: Mutex::new(Box::new(log.clone())),
+        log: SharedLog::new(Box::new(log.clone())),
         workspace: Some(PathBuf::from("/w/repo")),
         cwd: PathBuf::from("/w/repo"),
         summary: Some(summary),
@@ -342,17 +394,21 @@ fn colours_follow_no_color_and_clicolor_force() {
     let run_with = |colour: bool| {
         let log = Buffer::default();
         let r = GithubReporter::new(CiContext {
-            log: Mutex::new(Box::new(log.clone())),
+            log: SharedLog::new(Box::new(log.clone())),
             workspace: None,
             cwd: PathBuf::from("/"),
             summary: None,
             outputs: None,
             colour,
         });
-        r.event(&progress("web", "ready", "ready", 1_000));
+        r.event(&Event::Object {
+            object: obj("Deployment", "web", None),
+            action: Action::Created,
+            message: None,
+        });
         log.text()
     };
-    assert!(run_with(true).contains("\x1b[32mready\x1b[0m"));
+    assert!(run_with(true).contains("\x1b[32mcreated"));
     assert!(!run_with(false).contains('\x1b'));
     let env = |pairs: &[(&str, &str)]| {
         pairs

@@ -61,13 +61,9 @@ pub(super) fn render(
 
 /// Connects; exit code 2 for unusable flags or kubeconfig, 6 when no client can be built.
 pub(super) async fn connect(args: &ClusterArgs) -> Result<(kube::Client, String), ExitError> {
-    cluster_args::connect_to(args).await.map_err(|e| {
-        let code = match e {
-            cluster_args::ConnectError::Client(_) => exit::CLUSTER_UNREACHABLE,
-            _ => exit::BAD_INPUT,
-        };
-        ExitError::new(code, e)
-    })
+    cluster_args::connect_to(args)
+        .await
+        .map_err(|e| ExitError::new(e.exit_code(), e))
 }
 
 /// The error with advice for unreachable and unauthenticated servers.

@@ -53,6 +53,16 @@ pub enum ConnectError {
     Client(String),
 }
 
+impl ConnectError {
+    /// Exit code: 2 for unusable flags or kubeconfig, 6 when no client can be built.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ConnectError::Client(_) => crate::exit::CLUSTER_UNREACHABLE,
+            _ => crate::exit::BAD_INPUT,
+        }
+    }
+}
+
 /// Parses `30s`, `2m`, `500ms`, `1h`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();

@@ -3,10 +3,13 @@
 mod apply_cmd;
 pub mod cluster_args;
 mod diff_cmd;
+pub mod interrupt;
 pub mod manifest_args;
 pub mod plan_args;
 mod render_cmd;
 mod run_report;
+pub mod status_cmd;
+pub mod track_args;
 mod version;
 
 use std::io::Write;
@@ -52,6 +55,8 @@ pub enum Command {
     Apply(Box<apply_cmd::ApplyArgs>),
     /// Show what `kpush apply` would change (exit 0: nothing, 1: differences, >1: error).
     Diff(Box<diff_cmd::DiffArgs>),
+    /// Wait until already-applied manifests are ready (changes nothing); explain failures.
+    Status(Box<status_cmd::StatusArgs>),
     /// Print version, git commit, target and the Kubernetes API version kpush was built against.
     Version(version::VersionArgs),
     /// Print a shell completion script.
@@ -83,6 +88,7 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
         Command::Render(args) => render_cmd::run(*args, cli.ci),
         Command::Apply(args) => apply_cmd::run(*args, cli.ci).await,
         Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
+        Command::Status(args) => status_cmd::run(*args).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {

@@ -73,6 +73,7 @@ impl RunReporters {
             summary.failures.push(Failure {
                 object: None,
                 message: e.to_string(),
+                explained: false,
             });
         }
         self.active.finish(&summary);

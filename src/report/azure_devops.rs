@@ -8,11 +8,13 @@
 use std::sync::Mutex;
 
 use super::ci::CiContext;
+use super::ci_lines::CiLines;
 use super::colour::Paint;
 use super::events::{Action, Event, ObjectRef, Reporter, Stage};
 use super::outcome::RunSummary;
 use super::{lines, summary};
 use crate::render::Severity;
+use crate::track::outcome::ObjectState;
 
 /// Escapes a command's message: `%`, CR and LF.
 pub fn escape_data(s: &str) -> String {
@@ -91,6 +93,8 @@ pub struct AzureDevOpsReporter {
     ctx: CiContext,
     paint: Paint,
     open_group: Mutex<Option<Stage>>,
+    /// Rollout tracking is printed as plain lines (with annotations added for failures).
+    track_lines: CiLines,
 }
 
 impl AzureDevOpsReporter {
@@ -99,10 +103,12 @@ impl AzureDevOpsReporter {
         let paint = Paint {
             enabled: ctx.colour,
         };
+        let track_lines = CiLines::new(Box::new(ctx.log.clone()));
         Self {
             ctx,
             paint,
             open_group: Mutex::new(None),
+            track_lines,
         }
     }
 
@@ -216,28 +222,30 @@ impl Reporter for AzureDevOpsReporter {
             } => self
                 .ctx
                 .line(&lines::object_line(p, object, *action, message.as_deref())),
-            Event::Progress {
+            Event::RolloutFailed {
                 object,
                 state,
-                message,
                 elapsed,
-            } if state == "failed" => {
+                explanation,
+            } => {
+                let verb = match state {
+                    ObjectState::TimedOut => "timed out",
+                    _ => "failed",
+                };
                 let msg = format!(
-                    "{} failed after {}: {message}",
+                    "{} {verb} after {}: {}",
                     object.display_name(),
-                    lines::duration(*elapsed)
+                    lines::duration(*elapsed),
+                    lines::explanation_text(explanation)
                 );
                 self.ctx
                     .line(&log_issue(true, &self.object_issue(object), &msg));
+                self.track_lines.event(event);
             }
-            Event::Progress {
-                object,
-                state,
-                message,
-                elapsed,
-            } => self
-                .ctx
-                .line(&lines::progress_line(p, object, state, message, *elapsed)),
+            Event::Progress { .. }
+            | Event::TrackStarted { .. }
+            | Event::TrackStatus { .. }
+            | Event::TrackFinished { .. } => self.track_lines.event(event),
             Event::Info { message } => self.ctx.line(message),
         }
     }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::azure_devops::AzureDevOpsReporter;
 use super::colour;
@@ -58,11 +58,38 @@ pub fn detect(mode: CiMode, env: &BTreeMap<String, String>) -> CiSystem {
     }
 }
 
+/// A log stream several writers share (a CI reporter and the rollout lines it delegates to).
+#[derive(Clone)]
+pub struct SharedLog(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl SharedLog {
+    /// Shares `w`.
+    pub fn new(w: Box<dyn Write + Send>) -> Self {
+        Self(Arc::new(Mutex::new(w)))
+    }
+}
+
+impl Write for SharedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut w) => w.write(buf),
+            Err(_) => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.lock() {
+            Ok(mut w) => w.flush(),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
 /// Where a CI reporter writes: its log stream, plus the files and directories the CI system
 /// gave it through the environment.
 pub struct CiContext {
     /// The log (standard error in the binary; a buffer in tests).
-    pub log: Mutex<Box<dyn Write + Send>>,
+    pub log: SharedLog,
     /// Repository root: `GITHUB_WORKSPACE` or `BUILD_SOURCESDIRECTORY`. Annotation paths are
     /// made relative to it so they land on the pull request's diff.
     pub workspace: Option<PathBuf>,
@@ -99,7 +126,7 @@ impl CiContext {
             CiSystem::Plain => (None, None, None),
         };
         Self {
-            log: Mutex::new(log),
+            log: SharedLog::new(log),
             workspace,
             cwd: std::env::current_dir().unwrap_or_default(),
             summary,
@@ -111,10 +138,9 @@ impl CiContext {
 
     /// Writes one line to the log; a log that cannot be written must not fail the deploy.
     pub fn line(&self, line: &str) {
-        if let Ok(mut w) = self.log.lock() {
-            let _ = writeln!(w, "{line}");
-            let _ = w.flush();
-        }
+        let mut w = self.log.clone();
+        let _ = w.write_all(format!("{line}\n").as_bytes());
+        let _ = w.flush();
     }
 
     /// `file` as a path relative to the workspace with `/` separators, when it lies inside it;
@@ -225,7 +251,7 @@ mod tests {
 
     fn ctx(cwd: &str, ws: Option<&str>) -> CiContext {
         CiContext {
-            log: Mutex::new(Box::new(std::io::sink())),
+            log: SharedLog::new(Box::new(std::io::sink())),
             workspace: ws.map(PathBuf::from),
             cwd: PathBuf::from(cwd),
             summary: None,

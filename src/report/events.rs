@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::manifest::{ObjectKey, Origin};
 use crate::render::Problem;
+use crate::track::{Explanation, ObjectState, ObjectStatus, TrackOutcome};
 
 use super::outcome::RunSummary;
 
@@ -141,6 +142,39 @@ pub enum Event {
     Info {
         /// The line.
         message: String,
+    },
+    /// Tracking began: the objects that will be waited for, in order.
+    TrackStarted {
+        /// The objects.
+        objects: Vec<ObjectRef>,
+        /// The bound on the whole wait.
+        #[serde(with = "duration_ms")]
+        timeout: Duration,
+    },
+    /// Every few seconds while tracking: where each tracked object stands.
+    TrackStatus {
+        /// Time since tracking began.
+        #[serde(with = "duration_ms")]
+        elapsed: Duration,
+        /// Every tracked object, in order.
+        objects: Vec<ObjectStatus>,
+    },
+    /// An object failed or timed out: the failing pod and container, reason, events and logs.
+    RolloutFailed {
+        /// The object.
+        object: ObjectRef,
+        /// `failed` or `timedOut`.
+        state: ObjectState,
+        /// Time from the start of tracking to the verdict.
+        #[serde(with = "duration_ms")]
+        elapsed: Duration,
+        /// What went wrong, with evidence.
+        explanation: Explanation,
+    },
+    /// Tracking ended; the outcome of every object.
+    TrackFinished {
+        /// The outcome.
+        outcome: TrackOutcome,
     },
 }
 

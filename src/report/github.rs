@@ -13,11 +13,13 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::ci::CiContext;
+use super::ci_lines::CiLines;
 use super::colour::Paint;
 use super::events::{Action, Event, ObjectRef, Reporter, Stage};
 use super::outcome::RunSummary;
 use super::{lines, summary};
 use crate::render::Severity;
+use crate::track::outcome::ObjectState;
 
 /// Escapes a command's message: `%`, CR and LF.
 pub fn escape_data(s: &str) -> String {
@@ -108,6 +110,8 @@ pub struct GithubReporter {
     ctx: CiContext,
     paint: Paint,
     open_group: Mutex<Option<Stage>>,
+    /// Rollout tracking is printed as plain lines (with annotations added for failures).
+    track_lines: CiLines,
 }
 
 impl GithubReporter {
@@ -116,10 +120,12 @@ impl GithubReporter {
         let paint = Paint {
             enabled: ctx.colour,
         };
+        let track_lines = CiLines::new(Box::new(ctx.log.clone()));
         Self {
             ctx,
             paint,
             open_group: Mutex::new(None),
+            track_lines,
         }
     }
 
@@ -245,30 +251,35 @@ impl Reporter for GithubReporter {
             } => self
                 .ctx
                 .line(&lines::object_line(p, object, *action, message.as_deref())),
-            Event::Progress {
+            Event::RolloutFailed {
                 object,
                 state,
-                message,
                 elapsed,
-            } if state == "failed" => {
+                explanation,
+            } => {
+                let verb = match state {
+                    ObjectState::TimedOut => "timed out",
+                    _ => "failed",
+                };
                 let at = self.object_annotation(
                     object,
                     format!(
-                        "{} failed after {}",
+                        "{} {verb} after {}",
                         object.display_name(),
                         lines::duration(*elapsed)
                     ),
                 );
-                self.ctx.line(&annotation(Level::Error, &at, message));
+                self.ctx.line(&annotation(
+                    Level::Error,
+                    &at,
+                    &lines::explanation_text(explanation),
+                ));
+                self.track_lines.event(event);
             }
-            Event::Progress {
-                object,
-                state,
-                message,
-                elapsed,
-            } => self
-                .ctx
-                .line(&lines::progress_line(p, object, state, message, *elapsed)),
+            Event::Progress { .. }
+            | Event::TrackStarted { .. }
+            | Event::TrackStatus { .. }
+            | Event::TrackFinished { .. } => self.track_lines.event(event),
             Event::Info { message } => self.ctx.line(message),
         }
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::colour::Paint;
 use super::events::{Action, ObjectRef, Stage};
 use super::outcome::RunSummary;
+use crate::track::outcome::Explanation;
 
 /// `render`, `plan`, `apply`, `track`.
 pub fn stage_name(stage: Stage) -> &'static str {
@@ -74,24 +75,19 @@ pub fn object_line(
     line
 }
 
-/// `Deployment shop/web: ready [42s]`.
-pub fn progress_line(
-    paint: Paint,
-    object: &ObjectRef,
-    state: &str,
-    message: &str,
-    elapsed: Duration,
-) -> String {
-    let text = match state {
-        "ready" => paint.green(message),
-        "failed" => paint.red(message),
-        _ => message.to_string(),
-    };
-    format!(
-        "{}: {text} {}",
-        object.display_name(),
-        paint.dim(&format!("[{}]", duration(elapsed)))
-    )
+/// A rollout failure in a few lines: `reason: message`, the pod and container, and the hint.
+pub fn explanation_text(e: &Explanation) -> String {
+    let mut text = format!("{}: {}", e.reason, e.message);
+    if let Some(pod) = &e.pod {
+        text.push_str(&format!("\npod: {pod}"));
+        if let Some(c) = &e.container {
+            text.push_str(&format!(", container: {c}"));
+        }
+    }
+    if let Some(hint) = &e.hint {
+        text.push_str(&format!("\nfix: {hint}"));
+    }
+    text
 }
 
 /// Human words for a result name (`rollout-failed` → `rollout failed`).

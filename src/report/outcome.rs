@@ -5,7 +5,7 @@
 //!
 //! [`Reporter::finish`]: super::Reporter::finish
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -13,8 +13,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::events::{Action, Event, ObjectRef, Reporter};
+use super::rollout_text::explanation_block;
 use crate::exit;
 use crate::render::Severity;
+use crate::track::outcome::ObjectState;
+use crate::track::readiness::Readiness;
 
 /// How many objects ended in each [`Action`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -81,6 +84,8 @@ pub enum RolloutResult {
     TimedOut,
     /// Not finished when the run stopped for another reason (interrupted, another failure).
     Unfinished,
+    /// Not waited for (`kpush.dev/wait: "false"`).
+    Skipped,
 }
 
 impl RolloutResult {
@@ -91,6 +96,7 @@ impl RolloutResult {
             RolloutResult::Failed => "failed",
             RolloutResult::TimedOut => "timed out",
             RolloutResult::Unfinished => "unfinished",
+            RolloutResult::Skipped => "not waited for",
         }
     }
 }
@@ -117,6 +123,9 @@ pub struct Failure {
     pub object: Option<ObjectRef>,
     /// What went wrong and what to do.
     pub message: String,
+    /// Whether `message` is a full rollout explanation (pod, events, logs).
+    #[serde(skip)]
+    pub explained: bool,
 }
 
 /// The outcome of one run of a command.
@@ -197,6 +206,22 @@ struct Collected {
     workloads: BTreeMap<String, usize>,
     order: Vec<Workload>,
     failures: Vec<Failure>,
+    /// Objects whose failure came with an explanation (`RolloutFailed`); their plainer
+    /// `Progress` failures are then left out.
+    explained: BTreeSet<String>,
+}
+
+impl Collected {
+    fn upsert(&mut self, w: Workload) {
+        let key = w.object.display_name();
+        match self.workloads.get(&key) {
+            Some(&i) => self.order[i] = w,
+            None => {
+                self.workloads.insert(key, self.order.len());
+                self.order.push(w);
+            }
+        }
+    }
 }
 
 impl Collector {
@@ -208,7 +233,15 @@ impl Collector {
             return s;
         };
         s.counts = c.counts;
-        s.failures = c.failures.clone();
+        s.failures = c
+            .failures
+            .iter()
+            .filter(|f| match (&f.object, f.explained) {
+                (Some(o), false) => !c.explained.contains(&o.display_name()),
+                _ => true,
+            })
+            .cloned()
+            .collect();
         s.workloads = c.order.clone();
         for w in &mut s.workloads {
             if w.result == RolloutResult::Unfinished && exit_code == exit::TIMED_OUT {
@@ -232,6 +265,7 @@ impl Collector {
                         message: message
                             .clone()
                             .unwrap_or_else(|| "rejected by the API server".to_string()),
+                        explained: false,
                     });
                 }
             }
@@ -246,24 +280,53 @@ impl Collector {
                     "failed" => RolloutResult::Failed,
                     _ => RolloutResult::Unfinished,
                 };
-                let key = object.display_name();
-                let w = Workload {
+                c.upsert(Workload {
                     object: object.clone(),
                     result,
                     duration: *elapsed,
                     message: message.clone(),
-                };
-                match c.workloads.get(&key) {
-                    Some(&i) => c.order[i] = w,
-                    None => {
-                        c.workloads.insert(key, c.order.len());
-                        c.order.push(w);
-                    }
-                }
+                });
                 if result == RolloutResult::Failed {
                     c.failures.push(Failure {
                         object: Some(object.clone()),
                         message: message.clone(),
+                        explained: false,
+                    });
+                }
+            }
+            Event::RolloutFailed {
+                object,
+                state,
+                elapsed,
+                explanation,
+            } => {
+                c.explained.insert(object.display_name());
+                c.failures.push(Failure {
+                    object: Some(object.clone()),
+                    message: explanation_block(object, *state, *elapsed, explanation),
+                    explained: true,
+                });
+            }
+            Event::TrackFinished { outcome } => {
+                for o in &outcome.objects {
+                    let (result, message) = match (&o.state, &o.readiness) {
+                        (ObjectState::Ready, _) => (RolloutResult::Ready, "ready".to_string()),
+                        (ObjectState::Skipped, _) => (RolloutResult::Skipped, String::new()),
+                        (ObjectState::Failed, r) => (RolloutResult::Failed, readiness_text(r)),
+                        (ObjectState::TimedOut, r) => (RolloutResult::TimedOut, readiness_text(r)),
+                        (ObjectState::Pending, r) => (RolloutResult::Unfinished, readiness_text(r)),
+                    };
+                    let message = match &o.explanation {
+                        Some(e) if result != RolloutResult::Ready => {
+                            format!("{}: {}", e.reason, e.message)
+                        }
+                        _ => message,
+                    };
+                    c.upsert(Workload {
+                        object: o.object.clone(),
+                        result,
+                        duration: o.duration,
+                        message,
                     });
                 }
             }
@@ -271,6 +334,7 @@ impl Collector {
                 c.failures.push(Failure {
                     object: None,
                     message: problem.to_string(),
+                    explained: false,
                 });
             }
             _ => {}
@@ -283,6 +347,14 @@ impl Reporter for Collector {
         if let Ok(mut c) = self.state.lock() {
             Self::record(&mut c, event);
         }
+    }
+}
+
+fn readiness_text(r: &Readiness) -> String {
+    match r {
+        Readiness::Ready => "ready".to_string(),
+        Readiness::InProgress { message } => message.clone(),
+        Readiness::Failed { reason, message } => format!("{reason}: {message}"),
     }
 }
 

@@ -54,6 +54,7 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
                 RolloutResult::Failed => "❌",
                 RolloutResult::TimedOut => "⏱️",
                 RolloutResult::Unfinished => "⏸️",
+                RolloutResult::Skipped => "➖",
             };
             format!(
                 "| {} | {icon} {} | {} | {} |\n",
@@ -209,6 +210,7 @@ mod tests {
             s.failures.push(Failure {
                 object: None,
                 message: format!("failure {i} {}", "x".repeat(500)),
+                explained: false,
             });
         }
         let md = markdown(&s, LIMIT);

@@ -1,11 +1,30 @@
-//! Rollout tracking: pure rules that say whether an object is ready and why a pod failed.
+//! Rollout tracking: wait until applied objects are ready, fail fast, and explain why.
 //!
-//! Nothing here talks to a cluster. The watch loop feeds objects, pods and events to
-//! [`readiness::readiness_of`] and [`diagnose::diagnose`] and reports what they return.
+//! The pure half judges: [`readiness::readiness_of`] says whether an object has rolled out and
+//! [`diagnose::diagnose`] why a pod will not become ready. The I/O half feeds them: [`track`]
+//! watches the objects, their pods and events ([`watch`](self) module), re-judges on every change,
+//! and on failure gathers evidence (events, logs) before reporting.
 
 pub mod diagnose;
+mod evaluate;
+mod evidence;
+pub mod options;
+pub mod outcome;
+mod pods;
 pub mod readiness;
 pub mod revision;
+mod run;
+pub mod snapshot;
+mod store;
+pub mod targets;
+mod watch;
 
 pub use diagnose::{DiagnoseOptions, PodFailure, diagnose};
+pub use options::TrackOptions;
+pub use outcome::{
+    EventLine, Explanation, Logs, ObjectOutcome, ObjectState, RunState, TrackOutcome,
+};
 pub use readiness::{Readiness, ReadinessContext, readiness_of};
+pub use run::track;
+pub use snapshot::ObjectStatus;
+pub use targets::{TargetError, TrackTarget, WorkloadKind, resolve};

@@ -1,0 +1,261 @@
+//! `-o json`: one JSON document on standard output describing the whole run.
+//!
+//! Built from dedicated serialize-only types, so the format changes only when this file does.
+//! Format (version 1):
+//!
+//! ```text
+//! {
+//!   "apiVersion": "kpush.dev/v1",
+//!   "kind": "RunResult",
+//!   "result": "succeeded" | "failed" | "timedOut" | "interrupted" | "notTracked",
+//!   "exitCode": 0,                      // the process exit code (see docs/rollouts.md)
+//!   "durationMs": 8123,                 // tracking time; absent when nothing was tracked
+//!   "objects": [{
+//!     "kind": "Deployment", "group": "apps", "namespace": "shop", "name": "web",
+//!     "file": "deploy/web.yaml", "line": 1,          // absent when unknown
+//!     "action": "created",              // what apply did; absent for `kpush status`
+//!     "readiness": "ready" | "skipped" | "failed" | "timedOut" | "pending",  // absent if not tracked
+//!     "message": "…",                   // the last readiness message; absent when ready
+//!     "durationMs": 4210,               // time to the verdict
+//!     "failure": {                      // only for failed and timed-out objects
+//!       "reason": "ImagePullBackOff", "message": "…",
+//!       "pod": "web-6d4b9-x2x7z", "container": "app", "restartCount": 0,   // when a pod is to blame
+//!       "hint": "…",
+//!       "events": [{"object": "Pod web-…", "type": "Warning", "reason": "Failed",
+//!                   "message": "…", "count": 3}],
+//!       "logs": {"container": "app", "previous": true, "lines": ["…"]}
+//!            | {"container": "app", "unavailable": "one line saying why"}
+//!     }
+//!   }]
+//! }
+//! ```
+//!
+//! Objects appear in the order apply reported them, then any tracked object apply did not
+//! mention. Fields are only ever added within a version.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::events::{Action, Event, ObjectRef, Reporter};
+use crate::track::{Logs, ObjectOutcome, ObjectState, RunState, TrackOutcome};
+
+/// Collects apply actions and the tracking outcome; [`JsonResult::render`] prints the document.
+#[derive(Debug, Default)]
+pub struct JsonResult {
+    inner: Mutex<Collected>,
+}
+
+#[derive(Debug, Default)]
+struct Collected {
+    actions: Vec<(ObjectRef, Action)>,
+    outcome: Option<TrackOutcome>,
+}
+
+impl Reporter for JsonResult {
+    fn event(&self, event: &Event) {
+        let Ok(mut c) = self.inner.lock() else {
+            return;
+        };
+        match event {
+            Event::Object { object, action, .. } => c.actions.push((object.clone(), *action)),
+            Event::TrackFinished { outcome } => c.outcome = Some(outcome.clone()),
+            _ => {}
+        }
+    }
+}
+
+impl JsonResult {
+    /// The document, pretty-printed with a final newline; `exit_code` is the process's.
+    pub fn render(&self, exit_code: i32) -> String {
+        let c = match self.inner.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let same = |a: &ObjectRef, b: &ObjectRef| {
+            a.kind == b.kind && a.group == b.group && a.namespace == b.namespace && a.name == b.name
+        };
+        let tracked = |o: &ObjectRef| {
+            c.outcome
+                .as_ref()
+                .and_then(|out| out.objects.iter().find(|x| same(&x.object, o)))
+        };
+        let mut objects: Vec<ObjectJson<'_>> = c
+            .actions
+            .iter()
+            .map(|(o, a)| ObjectJson::new(o, Some(*a), tracked(o)))
+            .collect();
+        if let Some(out) = &c.outcome {
+            for x in &out.objects {
+                if !c.actions.iter().any(|(o, _)| same(o, &x.object)) {
+                    objects.push(ObjectJson::new(&x.object, None, Some(x)));
+                }
+            }
+        }
+        let doc = RunJson {
+            api_version: "kpush.dev/v1",
+            kind: "RunResult",
+            result: match c.outcome.as_ref().map(|o| o.state) {
+                Some(RunState::Ready) => "succeeded",
+                Some(RunState::Failed) => "failed",
+                Some(RunState::TimedOut) => "timedOut",
+                Some(RunState::Interrupted) => "interrupted",
+                None => "notTracked",
+            },
+            exit_code,
+            duration_ms: c.outcome.as_ref().map(|o| millis(o.elapsed)),
+            objects,
+        };
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+            format!("{{\"kind\":\"RunResult\",\"error\":\"cannot serialize the result: {e}\"}}")
+        });
+        text.push('\n');
+        text
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunJson<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    result: &'static str,
+    exit_code: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<u64>,
+    objects: Vec<ObjectJson<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectJson<'a> {
+    kind: &'a str,
+    group: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<Action>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    readiness: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<FailureJson<'a>>,
+}
+
+impl<'a> ObjectJson<'a> {
+    fn new(o: &'a ObjectRef, action: Option<Action>, tracked: Option<&'a ObjectOutcome>) -> Self {
+        let message = tracked.and_then(|t| match &t.readiness {
+            crate::track::Readiness::InProgress { message } => Some(message.as_str()),
+            crate::track::Readiness::Failed { message, .. } => Some(message.as_str()),
+            crate::track::Readiness::Ready => None,
+        });
+        Self {
+            kind: &o.kind,
+            group: &o.group,
+            namespace: o.namespace.as_deref(),
+            name: &o.name,
+            file: o.file.as_deref(),
+            line: o.line,
+            action,
+            readiness: tracked.map(|t| match t.state {
+                ObjectState::Ready => "ready",
+                ObjectState::Skipped => "skipped",
+                ObjectState::Failed => "failed",
+                ObjectState::TimedOut => "timedOut",
+                ObjectState::Pending => "pending",
+            }),
+            message,
+            duration_ms: tracked.map(|t| millis(t.duration)),
+            failure: tracked
+                .and_then(|t| t.explanation.as_ref())
+                .map(|e| FailureJson {
+                    reason: &e.reason,
+                    message: &e.message,
+                    pod: e.pod.as_deref(),
+                    container: e.container.as_deref(),
+                    restart_count: e.restart_count,
+                    hint: e.hint.as_deref(),
+                    events: e
+                        .events
+                        .iter()
+                        .map(|ev| EventJson {
+                            object: &ev.object,
+                            type_: &ev.type_,
+                            reason: &ev.reason,
+                            message: &ev.message,
+                            count: ev.count,
+                        })
+                        .collect(),
+                    logs: e.logs.as_ref().map(|l| match l {
+                        Logs::Lines {
+                            container,
+                            previous,
+                            lines,
+                        } => LogsJson {
+                            container,
+                            previous: Some(*previous),
+                            lines: Some(lines),
+                            unavailable: None,
+                        },
+                        Logs::Unavailable { container, reason } => LogsJson {
+                            container,
+                            previous: None,
+                            lines: None,
+                            unavailable: Some(reason),
+                        },
+                    }),
+                }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FailureJson<'a> {
+    reason: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pod: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restart_count: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
+    events: Vec<EventJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logs: Option<LogsJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct EventJson<'a> {
+    object: &'a str,
+    #[serde(rename = "type")]
+    type_: &'a str,
+    reason: &'a str,
+    message: &'a str,
+    count: i32,
+}
+
+#[derive(Serialize)]
+struct LogsJson<'a> {
+    container: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lines: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unavailable: Option<&'a str>,
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

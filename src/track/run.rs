@@ -1,0 +1,559 @@
+//! The tracking run: watches feed an in-memory copy of the cluster, every change re-judges the
+//! objects still pending, and the run ends at the first certain failure, when all are ready,
+//! at `--timeout`, or when the caller cancels.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use futures::future::join_all;
+use futures::stream::SelectAll;
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use tokio::time::Instant;
+
+use super::diagnose::DiagnoseOptions;
+use super::evaluate::{Judgement, Neighbourhood, ObjectView, judge};
+use super::evidence::{Ending, explain};
+use super::options::TrackOptions;
+use super::outcome::{ObjectOutcome, ObjectState, RunState, TrackOutcome};
+use super::pods::selector_of;
+use super::readiness::{Readiness, ReadinessContext, Rule};
+use super::snapshot::{ObjectStatus, state_name};
+use super::store::Store;
+use super::targets::{TrackTarget, WorkloadKind};
+use super::watch::{self, Feed, Item, ObjectFeed, Source, Update};
+use crate::report::{Event, Reporter, Stage};
+
+/// How often pending objects are re-judged without news from the API server (graces and
+/// no-progress deadlines pass without any watch event).
+const REJUDGE_EVERY: Duration = Duration::from_secs(1);
+
+/// Watch events come in bursts (150 pods starting); judge at most this often.
+const JUDGE_AT_MOST_EVERY: Duration = Duration::from_millis(100);
+
+/// Waits until every target is ready, one certainly fails, `opts.timeout` passes, or `cancel`
+/// completes; reports progress to `reporter` and returns what happened to each object.
+///
+/// Never fails: watch errors are retried (and reported in the objects' messages), and a watch
+/// the API server forbids fails only the objects that depend on it.
+pub async fn track<C>(
+    client: &Client,
+    targets: Vec<TrackTarget>,
+    opts: &TrackOptions,
+    reporter: &dyn Reporter,
+    cancel: C,
+) -> TrackOutcome
+where
+    C: Future<Output = ()>,
+{
+    reporter.event(&Event::StageStarted {
+        stage: Stage::Track,
+    });
+    reporter.event(&Event::TrackStarted {
+        objects: targets.iter().map(|t| t.object.clone()).collect(),
+        timeout: opts.timeout,
+    });
+    let mut run = Run::new(client, targets, opts);
+    let state = run.wait(reporter, cancel).await;
+    let outcome = run.finish(state, reporter).await;
+    reporter.event(&Event::TrackFinished {
+        outcome: outcome.clone(),
+    });
+    reporter.event(&Event::StageFinished {
+        stage: Stage::Track,
+        elapsed: outcome.elapsed,
+    });
+    outcome
+}
+
+/// Where one target stands.
+#[derive(Debug)]
+struct Tracker {
+    judgement: Option<Judgement>,
+    reported: Option<(&'static str, String)>,
+    last_change: Instant,
+    end: Option<End>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct End {
+    state: ObjectState,
+    after: Duration,
+    ending: Option<Ending>,
+}
+
+enum Wake {
+    Cancelled,
+    Deadline,
+    Update(Option<Box<Update>>),
+    Tick,
+    Status,
+}
+
+struct Run<'a> {
+    client: &'a Client,
+    opts: &'a TrackOptions,
+    targets: Vec<TrackTarget>,
+    trackers: Vec<Tracker>,
+    started: Instant,
+    feed_of: Vec<usize>,
+    objects: Vec<Store<DynamicObject>>,
+    pods: BTreeMap<String, Store<Pod>>,
+    replica_sets: BTreeMap<String, Store<ReplicaSet>>,
+    events: BTreeMap<String, Store<CoreEvent>>,
+    pod_feeds: BTreeSet<String>,
+    classes: HashMap<String, Option<StorageClass>>,
+    streams: SelectAll<Feed>,
+}
+
+impl<'a> Run<'a> {
+    fn new(client: &'a Client, targets: Vec<TrackTarget>, opts: &'a TrackOptions) -> Self {
+        let started = Instant::now();
+        let (feeds, feed_of) = watch::plan_object_feeds(&targets);
+        let mut streams = SelectAll::new();
+        for (i, f) in feeds.iter().enumerate() {
+            streams.push(watch::object_feed(client, i, f));
+        }
+        let mut events = BTreeMap::new();
+        for ns in targets
+            .iter()
+            .filter(|t| t.workload().is_some())
+            .filter_map(|t| t.namespace.clone())
+            .collect::<BTreeSet<_>>()
+        {
+            streams.push(watch::event_feed(client, &ns));
+            events.insert(ns, Store::default());
+        }
+        let trackers = targets
+            .iter()
+            .map(|_| Tracker {
+                judgement: None,
+                reported: None,
+                last_change: started,
+                end: None,
+            })
+            .collect();
+        Self {
+            client,
+            opts,
+            objects: feeds
+                .iter()
+                .map(|_: &ObjectFeed| Store::default())
+                .collect(),
+            targets,
+            trackers,
+            started,
+            feed_of,
+            pods: BTreeMap::new(),
+            replica_sets: BTreeMap::new(),
+            events,
+            pod_feeds: BTreeSet::new(),
+            classes: HashMap::new(),
+            streams,
+        }
+    }
+
+    async fn wait<C: Future<Output = ()>>(
+        &mut self,
+        reporter: &dyn Reporter,
+        cancel: C,
+    ) -> RunState {
+        if self.targets.is_empty() {
+            return RunState::Ready;
+        }
+        let deadline = tokio::time::sleep(self.opts.timeout);
+        tokio::pin!(deadline);
+        tokio::pin!(cancel);
+        let mut tick = tokio::time::interval(REJUDGE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = self.opts.status_interval.max(Duration::from_millis(100));
+        let mut status = tokio::time::interval_at(self.started + every, every);
+        status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_judged = Instant::now() - JUDGE_AT_MOST_EVERY;
+        let mut dirty = false;
+        loop {
+            let wake = tokio::select! {
+                biased;
+                () = &mut cancel => Wake::Cancelled,
+                () = &mut deadline => Wake::Deadline,
+                () = tokio::time::sleep_until(last_judged + JUDGE_AT_MOST_EVERY), if dirty => Wake::Tick,
+                u = self.streams.next() => Wake::Update(u.map(Box::new)),
+                _ = tick.tick() => Wake::Tick,
+                _ = status.tick() => Wake::Status,
+            };
+            match wake {
+                Wake::Cancelled => return RunState::Interrupted,
+                Wake::Deadline => return RunState::TimedOut,
+                Wake::Update(Some(u)) => {
+                    self.apply(*u);
+                    // Take everything already waiting before judging, so a burst of events
+                    // (a re-list, say) is judged once.
+                    while let Some(Some(u)) = self.streams.next().now_or_never() {
+                        self.apply(u);
+                    }
+                }
+                Wake::Update(None) => {
+                    // No watch left: only possible with no targets. Wait out the deadline.
+                    tick.tick().await;
+                }
+                Wake::Tick => {}
+                Wake::Status => reporter.event(&self.status_event()),
+            }
+            if last_judged.elapsed() < JUDGE_AT_MOST_EVERY {
+                dirty = true;
+                continue;
+            }
+            dirty = false;
+            last_judged = Instant::now();
+            self.start_pod_feeds();
+            self.fetch_storage_classes().await;
+            if let Some(state) = self.judge_all(reporter) {
+                return state;
+            }
+        }
+    }
+
+    fn apply(&mut self, update: Update) {
+        match (update.source, update.item) {
+            (Source::Object(i), Ok(Item::Object(e))) => {
+                if let Some(s) = self.objects.get_mut(i) {
+                    s.apply(e)
+                }
+            }
+            (Source::Pods(ns), Ok(Item::Pod(e))) => self.pods.entry(ns).or_default().apply(e),
+            (Source::ReplicaSets(ns), Ok(Item::ReplicaSet(e))) => {
+                self.replica_sets.entry(ns).or_default().apply(e)
+            }
+            (Source::Events(ns), Ok(Item::Event(e))) => self.events.entry(ns).or_default().apply(e),
+            (Source::Object(i), Err(e)) => {
+                tracing::debug!("watch of tracked objects failed (retrying): {e}");
+                if let Some(s) = self.objects.get_mut(i) {
+                    s.failed(e)
+                }
+            }
+            (Source::Pods(ns), Err(e)) => {
+                tracing::debug!("watch of pods in {ns} failed (retrying): {e}");
+                self.pods.entry(ns).or_default().failed(e)
+            }
+            (Source::ReplicaSets(ns), Err(e)) => {
+                tracing::debug!("watch of ReplicaSets in {ns} failed (retrying): {e}");
+                self.replica_sets.entry(ns).or_default().failed(e)
+            }
+            (Source::Events(ns), Err(e)) => {
+                tracing::debug!("watch of events in {ns} failed (retrying): {e}");
+                self.events.entry(ns).or_default().failed(e)
+            }
+            (source, Ok(_)) => tracing::warn!("unexpected item from watch {source:?}"),
+        }
+    }
+
+    /// Starts the pod (and ReplicaSet) watch of each namespace once a workload there has been
+    /// seen: narrowed to its selector when it is the namespace's only workload.
+    fn start_pod_feeds(&mut self) {
+        for i in 0..self.targets.len() {
+            let t = &self.targets[i];
+            let (Some(kind), Some(ns)) = (t.workload(), t.namespace.as_deref()) else {
+                continue;
+            };
+            if kind == WorkloadKind::Pod || self.pod_feeds.contains(ns) {
+                continue;
+            }
+            let Some(obj) = self.objects[self.feed_of[i]].get(Some(ns), &t.name) else {
+                continue;
+            };
+            let workloads_here = self
+                .targets
+                .iter()
+                .filter(|o| {
+                    o.namespace.as_deref() == Some(ns)
+                        && o.workload().is_some_and(|k| k != WorkloadKind::Pod)
+                })
+                .count();
+            let selector = if workloads_here == 1 {
+                serde_json::to_value(obj).ok().and_then(|v| selector_of(&v))
+            } else {
+                None
+            };
+            let ns = ns.to_string();
+            self.streams
+                .push(watch::pod_feed(self.client, &ns, selector.as_deref()));
+            self.pods.entry(ns.clone()).or_default();
+            if self.targets.iter().any(|o| {
+                o.namespace.as_deref() == Some(ns.as_str())
+                    && o.workload() == Some(WorkloadKind::Deployment)
+            }) {
+                self.streams.push(watch::replica_set_feed(
+                    self.client,
+                    &ns,
+                    selector.as_deref(),
+                ));
+                self.replica_sets.entry(ns.clone()).or_default();
+            }
+            self.pod_feeds.insert(ns);
+        }
+    }
+
+    /// Reads the StorageClass of each tracked PersistentVolumeClaim once (binding mode decides
+    /// whether the claim must be Bound before its pod exists).
+    async fn fetch_storage_classes(&mut self) {
+        let mut wanted = BTreeSet::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            if t.resource.group.is_empty()
+                && t.resource.kind == "PersistentVolumeClaim"
+                && let Some(obj) =
+                    self.objects[self.feed_of[i]].get(t.namespace.as_deref(), &t.name)
+                && let Some(class) = obj
+                    .data
+                    .pointer("/spec/storageClassName")
+                    .and_then(|v| v.as_str())
+                && !self.classes.contains_key(class)
+            {
+                wanted.insert(class.to_string());
+            }
+        }
+        let api: Api<StorageClass> = Api::all(self.client.clone());
+        for class in wanted {
+            let found = tokio::time::timeout(Duration::from_secs(10), api.get_opt(&class))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .flatten();
+            self.classes.insert(class, found);
+        }
+    }
+
+    /// Judges every pending target; returns how the run ends, if it does now.
+    fn judge_all(&mut self, reporter: &dyn Reporter) -> Option<RunState> {
+        let now = Instant::now();
+        let diag = DiagnoseOptions {
+            failure_threshold: self.opts.failure_threshold,
+            unschedulable_grace: self.opts.unschedulable_grace,
+            now: Timestamp::now(),
+        };
+        let mut failed = false;
+        let mut stalled = false;
+        for i in 0..self.targets.len() {
+            if self.trackers[i].end.is_some() {
+                continue;
+            }
+            let j = self.judge_one(i, &diag);
+            let elapsed = now.duration_since(self.started);
+            let tracker = &mut self.trackers[i];
+            let state = state_name(&j.readiness, j.rule);
+            let message = message_of(&j.readiness);
+            let placeholder = j.rule.is_none() && j.readiness == Judgement::waiting().readiness;
+            if !placeholder && tracker.reported.as_ref() != Some(&(state, message.clone())) {
+                reporter.event(&Event::Progress {
+                    object: self.targets[i].object.clone(),
+                    state: state.to_string(),
+                    message: message.clone(),
+                    elapsed,
+                });
+                tracker.reported = Some((state, message));
+            }
+            if tracker
+                .judgement
+                .as_ref()
+                .is_none_or(|old| old.fingerprint != j.fingerprint)
+            {
+                tracker.last_change = now;
+            }
+            match &j.readiness {
+                Readiness::Ready => {
+                    let state = if j.rule == Some(Rule::Skipped) {
+                        ObjectState::Skipped
+                    } else {
+                        ObjectState::Ready
+                    };
+                    tracker.end = Some(End {
+                        state,
+                        after: elapsed,
+                        ending: None,
+                    });
+                }
+                Readiness::Failed { .. } => {
+                    tracker.end = Some(End {
+                        state: ObjectState::Failed,
+                        after: elapsed,
+                        ending: Some(Ending::Failed),
+                    });
+                    failed = true;
+                }
+                Readiness::InProgress { .. } => {
+                    let quiet = now.duration_since(tracker.last_change);
+                    if quiet >= self.opts.no_progress_timeout {
+                        tracker.end = Some(End {
+                            state: ObjectState::TimedOut,
+                            after: elapsed,
+                            ending: Some(Ending::NoProgress(quiet)),
+                        });
+                        stalled = true;
+                    }
+                }
+            }
+            tracker.judgement = Some(j);
+        }
+        if failed {
+            Some(RunState::Failed)
+        } else if stalled {
+            Some(RunState::TimedOut)
+        } else if self.trackers.iter().all(|t| t.end.is_some()) {
+            Some(RunState::Ready)
+        } else {
+            None
+        }
+    }
+
+    fn judge_one(&self, i: usize, diag: &DiagnoseOptions) -> Judgement {
+        let t = &self.targets[i];
+        let store = &self.objects[self.feed_of[i]];
+        let view = match store.get(t.namespace.as_deref(), &t.name) {
+            Some(obj) => ObjectView::Present(obj),
+            None if store.synced() => ObjectView::Missing,
+            None => ObjectView::Waiting(store.error()),
+        };
+        let ns = t.namespace.as_deref().unwrap_or("");
+        let near = Neighbourhood {
+            pods: self.pods.get(ns).filter(|s| s.synced()),
+            replica_sets: self.replica_sets.get(ns).filter(|s| s.synced()),
+            events: self.events.get(ns),
+        };
+        let class = match view {
+            ObjectView::Present(obj) => obj
+                .data
+                .pointer("/spec/storageClassName")
+                .and_then(|v| v.as_str())
+                .and_then(|c| self.classes.get(c))
+                .and_then(Option::as_ref),
+            _ => None,
+        };
+        let ctx = ReadinessContext {
+            storage_class: class,
+            expects_status: t.expects_status,
+        };
+        judge(t, view, &near, &ctx, diag)
+    }
+
+    fn status_event(&self) -> Event {
+        let elapsed = self.started.elapsed();
+        let objects = self
+            .targets
+            .iter()
+            .zip(&self.trackers)
+            .map(|(t, tr)| {
+                let (state, message) = match &tr.reported {
+                    Some((s, m)) => (s.to_string(), m.clone()),
+                    None => (
+                        "inProgress".to_string(),
+                        message_of(&Judgement::waiting().readiness),
+                    ),
+                };
+                let counts = tr.judgement.as_ref().and_then(|j| j.counts);
+                ObjectStatus {
+                    object: t.object.clone(),
+                    state,
+                    message,
+                    ready: counts.map(|c| c.0),
+                    desired: counts.map(|c| c.1),
+                }
+            })
+            .collect();
+        Event::TrackStatus { elapsed, objects }
+    }
+
+    /// Settles every object's state, gathers evidence for the unsuccessful ones, and reports it.
+    async fn finish(self, state: RunState, reporter: &dyn Reporter) -> TrackOutcome {
+        let elapsed = self.started.elapsed();
+        let ends: Vec<End> = self
+            .trackers
+            .iter()
+            .map(|tr| match (tr.end, state) {
+                (Some(end), _) => end,
+                (None, RunState::TimedOut) => End {
+                    state: ObjectState::TimedOut,
+                    after: elapsed,
+                    ending: Some(Ending::Timeout(elapsed)),
+                },
+                (None, _) => End {
+                    state: ObjectState::Pending,
+                    after: elapsed,
+                    ending: None,
+                },
+            })
+            .collect();
+        let unseen = Judgement::waiting();
+        let explanations = join_all(self.targets.iter().zip(&self.trackers).zip(&ends).map(
+            |((t, tr), end)| {
+                let judgement = tr.judgement.as_ref().unwrap_or(&unseen);
+                async move {
+                    match end.ending {
+                        Some(ending) => Some(
+                            explain(
+                                self.client,
+                                t,
+                                judgement,
+                                ending,
+                                self.opts.event_lines,
+                                self.opts.log_lines,
+                            )
+                            .await,
+                        ),
+                        None => None,
+                    }
+                }
+            },
+        ))
+        .await;
+        let mut objects = Vec::with_capacity(self.targets.len());
+        for (((t, tr), end), explanation) in self
+            .targets
+            .iter()
+            .zip(&self.trackers)
+            .zip(&ends)
+            .zip(explanations)
+        {
+            let readiness = tr
+                .judgement
+                .as_ref()
+                .map(|j| j.readiness.clone())
+                .unwrap_or_else(|| unseen.readiness.clone());
+            if let Some(explanation) = &explanation {
+                reporter.event(&Event::RolloutFailed {
+                    object: t.object.clone(),
+                    state: end.state,
+                    elapsed: end.after,
+                    explanation: explanation.clone(),
+                });
+            }
+            objects.push(ObjectOutcome {
+                object: t.object.clone(),
+                state: end.state,
+                readiness,
+                duration: end.after,
+                explanation,
+            });
+        }
+        TrackOutcome {
+            state,
+            elapsed,
+            objects,
+        }
+    }
+}
+
+fn message_of(r: &Readiness) -> String {
+    match r {
+        Readiness::Ready => String::new(),
+        Readiness::InProgress { message } => message.clone(),
+        Readiness::Failed { reason, message } if message.contains(reason.as_str()) => {
+            message.clone()
+        }
+        Readiness::Failed { reason, message } => format!("{reason}: {message}"),
+    }
+}
