@@ -46,6 +46,7 @@ fn parent_target(set: &ApplySet) -> Target {
             plural: "secrets".into(),
         },
         namespace: Some(set.namespace.clone()),
+        has_status: false,
     }
 }
 
@@ -158,11 +159,13 @@ pub async fn candidates(
             targets.extend(nss.iter().map(|ns| Target {
                 resource: ar.clone(),
                 namespace: Some(ns.clone()),
+                has_status: false,
             }));
         } else {
             targets.push(Target {
                 resource: ar,
                 namespace: None,
+                has_status: false,
             });
         }
     }

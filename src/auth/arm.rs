@@ -135,6 +135,18 @@ fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
 /// The server URL and CA of the kubeconfig's current context (its user is ignored: kpush
 /// authenticates with its own Entra token, not kubelogin).
 pub(crate) fn cluster_endpoint(kubeconfig: &str) -> Result<ClusterEndpoint, AuthError> {
+    let (server, ca_data) = server_and_ca_data(kubeconfig)?;
+    let pem = STANDARD
+        .decode(ca_data.trim())
+        .map_err(|e| AuthError::Kubeconfig {
+            message: format!("certificate-authority-data is not base64: {e}"),
+        })?;
+    let ca_der = pem_certificates(&pem).map_err(|message| AuthError::Kubeconfig { message })?;
+    Ok(ClusterEndpoint { server, ca_der })
+}
+
+/// The server URL and base64 `certificate-authority-data` of the kubeconfig's current context.
+pub(crate) fn server_and_ca_data(kubeconfig: &str) -> Result<(String, String), AuthError> {
     let config =
         kube::config::Kubeconfig::from_yaml(kubeconfig).map_err(|e| AuthError::Kubeconfig {
             message: format!("it does not parse: {e}"),
@@ -167,17 +179,11 @@ pub(crate) fn cluster_endpoint(kubeconfig: &str) -> Result<ClusterEndpoint, Auth
     let ca_data =
         cluster
             .certificate_authority_data
-            .as_ref()
+            .clone()
             .ok_or_else(|| AuthError::Kubeconfig {
                 message: format!("cluster '{}' has no certificate-authority-data", named.name),
             })?;
-    let pem = STANDARD
-        .decode(ca_data.trim())
-        .map_err(|e| AuthError::Kubeconfig {
-            message: format!("certificate-authority-data is not base64: {e}"),
-        })?;
-    let ca_der = pem_certificates(&pem).map_err(|message| AuthError::Kubeconfig { message })?;
-    Ok(ClusterEndpoint { server, ca_der })
+    Ok((server, ca_data))
 }
 
 /// DER certificates of a PEM bundle.

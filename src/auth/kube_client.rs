@@ -131,11 +131,13 @@ where
     }
 }
 
-/// Builds a client for `server` trusting `ca_der`, authenticating with `tokens`.
+/// Builds a client for `server` trusting `ca_der`, authenticating with `tokens`; `adjust`
+/// changes the configuration (timeouts, retries) before the client is built.
 pub(crate) fn build(
     server: &str,
     ca_der: Vec<Vec<u8>>,
     tokens: Arc<TokenSource>,
+    adjust: impl FnOnce(&mut kube::Config),
 ) -> Result<kube::Client, AuthError> {
     let uri: http::Uri = server.parse().map_err(|e| AuthError::Kubeconfig {
         message: format!("the server '{server}' is not a URL: {e}"),
@@ -143,6 +145,7 @@ pub(crate) fn build(
     let mut config = kube::Config::new(uri);
     config.root_cert = Some(ca_der);
     config.default_namespace = "default".into();
+    adjust(&mut config);
     let builder = ClientBuilder::try_from(config).map_err(|e| AuthError::Kube {
         message: e.to_string(),
     })?;

@@ -23,6 +23,8 @@ mod chain;
 mod credential;
 mod device_code;
 mod error;
+mod exec;
+mod forbidden;
 mod http;
 mod kube_client;
 mod settings;
@@ -30,6 +32,8 @@ mod target;
 mod tokens;
 
 pub use error::{AuthError, PresentedAssertion};
+pub use exec::{AksCluster, EXEC_API_VERSION, exec_api_version, exec_credential, exec_kubeconfig};
+pub use forbidden::explain_forbidden;
 pub use settings::{
     AKS_SCOPE, AKS_SERVER_APP_ID, AuthMethod, AzureSettings, Cloud, DEVICE_CODE_CLIENT_ID,
     DeviceCodeCallback, DeviceCodePrompt,
@@ -46,6 +50,30 @@ pub async fn aks_client(
     settings: &AzureSettings,
     target: &AksTarget,
 ) -> Result<kube::Client, AuthError> {
+    aks_client_with(settings, target, |_| {})
+        .await
+        .map(|connected| connected.client)
+}
+
+/// A client from [`aks_client_with`], with what messages need to say about it.
+#[derive(Clone)]
+pub struct AksConnection {
+    /// The client.
+    pub client: kube::Client,
+    /// The API server's URL, from ARM.
+    pub server: String,
+    /// Who kpush signed in as: the principal's object id (the user name AKS sees), when the
+    /// token says.
+    pub identity: Option<String>,
+}
+
+/// Like [`aks_client`]; `adjust` changes the client's configuration (timeouts, retries)
+/// before it is built.
+pub async fn aks_client_with(
+    settings: &AzureSettings,
+    target: &AksTarget,
+    adjust: impl FnOnce(&mut kube::Config),
+) -> Result<AksConnection, AuthError> {
     let http = http::reqwest_client(settings)?;
     let provider = credential::provider(settings, &http)?;
     let arm_endpoint = settings.arm_endpoint()?;
@@ -56,9 +84,18 @@ pub async fn aks_client(
     tracing::info!(server = %endpoint.server, "AKS API server found; authenticating with Entra ID tokens");
     let aks_tokens = Arc::new(TokenSource::new(provider, AKS_SCOPE));
     // Sign in for the cluster now, so a refused sign-in fails here and not on the first request.
-    aks_tokens.token().await?;
-    tracing::info!(method = %aks_tokens.method(), "signed in to Entra ID for the AKS API server");
-    kube_client::build(&endpoint.server, endpoint.ca_der, aks_tokens)
+    let identity = aks_tokens.token().await?.principal();
+    tracing::info!(
+        method = %aks_tokens.method(),
+        identity = identity.as_deref().unwrap_or("unknown"),
+        "signed in to Entra ID for the AKS API server"
+    );
+    let client = kube_client::build(&endpoint.server, endpoint.ca_der, aks_tokens, adjust)?;
+    Ok(AksConnection {
+        client,
+        server: endpoint.server,
+        identity,
+    })
 }
 
 /// A [`kube::Client`] for any API server URL and PEM CA that trusts Entra tokens for AKS
@@ -76,7 +113,7 @@ pub async fn entra_client(
     })?;
     let tokens = Arc::new(TokenSource::new(provider, AKS_SCOPE));
     tokens.token().await?;
-    kube_client::build(server, ca_der, tokens)
+    kube_client::build(server, ca_der, tokens, |_| {})
 }
 
 /// An access token for `scope` (e.g. [`AKS_SCOPE`]), for `kpush token` (exec credential plugin).
@@ -84,6 +121,21 @@ pub async fn access_token(settings: &AzureSettings, scope: &str) -> Result<Acces
     let http = http::reqwest_client(settings)?;
     let provider = credential::provider(settings, &http)?;
     provider.fetch(scope, false).await
+}
+
+/// The API server address and CA of `target`, from ARM (for `kpush kubeconfig`).
+pub async fn aks_cluster(
+    settings: &AzureSettings,
+    target: &AksTarget,
+) -> Result<AksCluster, AuthError> {
+    let kubeconfig = aks_kubeconfig(settings, target).await?;
+    let (server, certificate_authority_data) = arm::server_and_ca_data(&kubeconfig)?;
+    // Check the CA now, so a broken one fails here and not in kubectl.
+    arm::cluster_endpoint(&kubeconfig)?;
+    Ok(AksCluster {
+        server,
+        certificate_authority_data,
+    })
 }
 
 /// The kubeconfig ARM returns for `target` (for `kpush get-credentials`-style commands); its

@@ -48,6 +48,20 @@ impl AccessToken {
         rfc3339(secs)
     }
 
+    /// Who the token was issued to, from its (unverified, not secret) claims: the `oid`, as
+    /// AKS API servers name Entra principals, else `upn` or `sub`.
+    pub fn principal(&self) -> Option<String> {
+        use base64::Engine;
+        let payload = self.secret().split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        ["oid", "upn", "sub"]
+            .iter()
+            .find_map(|c| claims.get(c).and_then(|v| v.as_str()).map(str::to_string))
+    }
+
     /// Time left before expiry (zero if expired).
     pub fn remaining(&self) -> Duration {
         self.expires_on
@@ -176,5 +190,15 @@ mod tests {
         let t = AccessToken::new("sekrit", UNIX_EPOCH + Duration::from_secs(1_586_984_735));
         assert_eq!(t.expires_on_rfc3339(), "2020-04-15T21:05:35Z");
         assert!(!format!("{t:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn the_principal_is_the_oid_claim_and_opaque_tokens_have_none() {
+        use base64::Engine;
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"oid":"aaaa-1","sub":"s"}"#);
+        let t = AccessToken::new(format!("eyJhbGciOiJub25lIn0.{claims}.sig"), UNIX_EPOCH);
+        assert_eq!(t.principal().as_deref(), Some("aaaa-1"));
+        assert_eq!(AccessToken::new("opaque", UNIX_EPOCH).principal(), None);
     }
 }

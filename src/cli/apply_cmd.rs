@@ -6,12 +6,18 @@ use clap::Args;
 
 use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
+use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
 use super::run_report::RunReporters;
+use super::status_cmd::{Output, Progress, human_reporter};
+use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError};
-use crate::report::{Action, CiMode, Event, Reporter, TerminalReporter};
+use crate::report::{
+    Action, CiMode, Event, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter,
+};
+use crate::track::{self, TrackTarget, targets::is_custom_group};
 
 /// Flags of `kpush apply`.
 #[derive(Debug, Args)]
@@ -38,24 +44,53 @@ pub struct ApplyArgs {
     /// Print what kpush is doing (discovery, waves, timings) on standard error.
     #[arg(short, long, env = "KPUSH_VERBOSE")]
     verbose: bool,
+
+    /// Wait until every applied object is ready, failing fast with the reason; `--wait=false`
+    /// returns as soon as the objects are applied.
+    #[arg(
+        long = "wait",
+        env = "KPUSH_WAIT",
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    wait_for_rollout: bool,
+
+    #[command(flatten)]
+    wait: TrackArgs,
+
+    /// Result format on standard output: `text` (one line per object), or `json` (one JSON
+    /// document for the whole run; human output then goes to standard error).
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "text",
+        env = "KPUSH_OUTPUT"
+    )]
+    output: Output,
+
+    /// Progress display while waiting: live lines on a terminal, or plain lines for CI logs.
+    #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
+    progress: Progress,
 }
 
-/// Renders the manifests, reporting warnings (and, in CI, the errors); exit code 2 on errors.
+/// Renders the manifests, reporting warnings; exit code 2 on errors.
 pub(super) fn render(
     args: &ManifestArgs,
-    reporter: &RunReporters,
+    reporter: &dyn Reporter,
 ) -> Result<Vec<crate::Manifest>, ExitError> {
     let opts = args
         .to_options(super::process_env())
         .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    let rendered = crate::render::render(&opts, &mut std::io::stdin().lock()).map_err(|e| {
-        reporter.stopping_problems(&e.problems);
-        ExitError::new(exit::BAD_INPUT, e)
-    })?;
+    let rendered = crate::render::render(&opts, &mut std::io::stdin().lock())
+        .map_err(|e| ExitError::new(exit::BAD_INPUT, e))?;
     for w in rendered.warnings {
         reporter.event(&Event::Problem { problem: w });
     }
-    reporter.set_images(crate::render::images::images(&rendered.manifests));
     Ok(rendered.manifests)
 }
 
@@ -71,8 +106,10 @@ pub(super) fn explain(e: &PlanError, server: &str) -> String {
     match e {
         PlanError::Unreachable(m) => unreachable_advice(m, server),
         PlanError::Unauthorized(m) => format!(
-            "the API server at {server} did not accept the credentials: {m}; check the kubeconfig's \
-             user (token expired? exec plugin logged in?) and --context"
+            "the API server at {server} did not accept the credentials: {m}; with a kubeconfig, \
+             check its user (token expired? exec plugin logged in?) and --context; with \
+             --aks-cluster, check that the cluster uses Microsoft Entra ID integration and that \
+             the identity's tenant (--tenant-id) is the cluster's"
         ),
         other => other.to_string(),
     }
@@ -133,16 +170,73 @@ fn summary(outcome: &ApplyOutcome) -> String {
     s
 }
 
-pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
-    let reporter = RunReporters::new("apply", TerminalReporter::stdio(args.verbose), ci);
-    let result = run_with(args, &reporter).await;
-    reporter.finish(&result);
-    result
+/// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
+fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
+    outcome
+        .objects
+        .iter()
+        .filter(|o| o.is_applied())
+        .filter_map(|o| {
+            let t = o.target.as_ref()?;
+            let mut key = o.key.clone();
+            key.namespace = t.namespace.clone();
+            Some(TrackTarget::from_parts(
+                ObjectRef::new(&key, Some(&o.origin)),
+                t.resource.clone(),
+                t.namespace.clone(),
+                is_custom_group(&t.resource.group) && t.has_status,
+                o.generation(),
+            ))
+        })
+        .collect()
 }
 
-async fn run_with(args: ApplyArgs, reporter: &RunReporters) -> Result<i32, ExitError> {
+pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
+    let json_output = args.output == Output::Json;
+    let json = JsonResult::default();
+    let terminal = if json_output {
+        // Standard output carries only the JSON document.
+        TerminalReporter::new(
+            Box::new(std::io::stderr()),
+            Box::new(std::io::stderr()),
+            false,
+            args.verbose,
+        )
+    } else {
+        TerminalReporter::stdio(args.verbose)
+    };
+    // In GitHub Actions or Azure Pipelines the CI reporter takes the terminal's place.
+    let run = RunReporters::new("apply", Box::new(terminal), ci);
+    let code = run_with(&args, &json, &run).await;
+    run.finish(&code);
+    if json_output {
+        let exit_code = match &code {
+            Ok(c) => *c,
+            Err(e) => e.code,
+        };
+        let mut out = std::io::stdout().lock();
+        use std::io::Write;
+        out.write_all(json.render(exit_code).as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
+    }
+    code
+}
+
+async fn run_with(
+    args: &ApplyArgs,
+    json: &JsonResult,
+    run: &RunReporters,
+) -> Result<i32, ExitError> {
     let started = Instant::now();
-    let manifests = render(&args.manifests, reporter)?;
+    let json_output = args.output == Output::Json;
+    let mut sinks: Vec<&dyn Reporter> = vec![run];
+    if json_output {
+        sinks.push(json);
+    }
+    let reporter = Fanout::new(sinks);
+    let manifests = render(&args.manifests, &reporter)?;
+    run.set_images(crate::render::images::images(&manifests));
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
@@ -153,7 +247,7 @@ async fn run_with(args: ApplyArgs, reporter: &RunReporters) -> Result<i32, ExitE
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
     let interrupt = Interrupt::on_signals();
-    let plan = plan::plan(&client, manifests, opts, reporter)
+    let plan = plan::plan(&client, manifests, opts, &reporter)
         .await
         .map_err(|e| {
             let code = plan_exit_code(&e);
@@ -173,14 +267,39 @@ async fn run_with(args: ApplyArgs, reporter: &RunReporters) -> Result<i32, ExitE
         prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
         ..Default::default()
     };
-    match apply::apply(&client, plan, &apply_opts, reporter, &interrupt).await {
+    match apply::apply(&client, plan, &apply_opts, &reporter, &interrupt).await {
         Ok(outcome) => {
-            println!(
+            let line = format!(
                 "{} in {:.2}s",
                 summary(&outcome),
                 started.elapsed().as_secs_f64()
             );
-            Ok(exit::SUCCESS)
+            if json_output {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+            if !args.wait_for_rollout {
+                return Ok(exit::SUCCESS);
+            }
+            let human = human_reporter(args.progress);
+            // The CI reporter prints rollout lines itself (and annotates failures).
+            let mut sinks: Vec<&dyn Reporter> = vec![run];
+            if !run.in_ci() {
+                sinks.push(human.as_ref());
+            }
+            if json_output {
+                sinks.push(json);
+            }
+            let tracked = track::track(
+                &client,
+                track_targets(&outcome),
+                &args.wait.to_options(),
+                &Fanout::new(sinks),
+                interrupted(),
+            )
+            .await;
+            Ok(tracked.exit_code())
         }
         Err(failure) => {
             eprintln!("{}", summary(&failure.outcome));

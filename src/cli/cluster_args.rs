@@ -8,6 +8,10 @@ use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use thiserror::Error;
 
+use super::azure_args::{self, AzureArgs};
+use crate::auth::AuthError;
+use crate::exit;
+
 /// Which cluster, which credentials.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
@@ -30,6 +34,10 @@ pub struct ClusterArgs {
     /// Give up on a single request after this long (e.g. 30s, 2m, 500ms).
     #[arg(long, value_name = "DURATION", env = "KPUSH_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// An AKS cluster reached through Azure Resource Manager and Entra ID, instead of a kubeconfig.
+    #[command(flatten)]
+    pub azure: AzureArgs,
 }
 
 /// Why no client could be built (before any request was sent).
@@ -51,14 +59,28 @@ pub enum ConnectError {
     /// The client could not be built (TLS setup, credentials plugin).
     #[error("cannot set up the connection to the API server: {0}")]
     Client(String),
+    /// The flags contradict each other or are incomplete.
+    #[error("{0}")]
+    Flags(String),
+    /// Signing in to Entra ID, or getting the AKS cluster's address from ARM, failed.
+    #[error("cannot connect to {target}: {error}")]
+    Aks {
+        /// The cluster, as the flags named it.
+        target: String,
+        /// What went wrong, with the likely fix.
+        error: AuthError,
+    },
 }
 
 impl ConnectError {
-    /// Exit code: 2 for unusable flags or kubeconfig, 6 when no client can be built.
+    /// The exit code: 2 for flags and kubeconfig files, 6 when the cluster cannot be reached
+    /// or signed in to.
     pub fn exit_code(&self) -> i32 {
         match self {
-            ConnectError::Client(_) => crate::exit::CLUSTER_UNREACHABLE,
-            _ => crate::exit::BAD_INPUT,
+            ConnectError::Client(_) | ConnectError::Aks { .. } => exit::CLUSTER_UNREACHABLE,
+            ConnectError::Kubeconfig { .. }
+            | ConnectError::InCluster(_)
+            | ConnectError::Flags(_) => exit::BAD_INPUT,
         }
     }
 }
@@ -92,7 +114,27 @@ pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ConnectError> {
 }
 
 /// Like [`connect`], also returning the API server's URL (for messages).
+///
+/// With `--aks-cluster`/`--aks-cluster-id` the client comes from [`crate::auth::aks_client_with`]
+/// (ARM for the address, Entra ID tokens that refresh themselves); otherwise from the kubeconfig.
 pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), ConnectError> {
+    let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
+    if let Some(target) = args.azure.target(env).map_err(ConnectError::Flags)? {
+        if args.kubeconfig.is_some() || args.context.is_some() || args.in_cluster {
+            return Err(ConnectError::Flags(
+                "--aks-cluster/--aks-cluster-id cannot be combined with --kubeconfig, --context or --in-cluster\n  fix: pass one way to reach the cluster (check KPUSH_KUBECONFIG, KPUSH_CONTEXT and KPUSH_AKS_CLUSTER in the environment)".into(),
+            ));
+        }
+        let settings = args.azure.settings(env);
+        let connected =
+            crate::auth::aks_client_with(&settings, &target, |config| tune(config, args))
+                .await
+                .map_err(|error| ConnectError::Aks {
+                    target: target.to_string(),
+                    error,
+                })?;
+        return Ok((connected.client, connected.server));
+    }
     let options = KubeConfigOptions {
         context: args.context.clone(),
         ..Default::default()
@@ -127,6 +169,14 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
             })?,
         }
     };
+    tune(&mut config, args);
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))?;
+    Ok((client, url.trim_end_matches('/').to_string()))
+}
+
+/// Timeouts, retries and TLS verification from the flags, for every way of connecting.
+fn tune(config: &mut kube::Config, args: &ClusterArgs) {
     if args.insecure_skip_tls_verify {
         config.accept_invalid_certs = true;
         config.root_cert = None;
@@ -137,9 +187,6 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
     // kpush retries transient failures itself (bounded, see cluster::retry); kube's default layer
     // would retry again, for up to many minutes.
     config.default_retry = false;
-    let url = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))?;
-    Ok((client, url.trim_end_matches('/').to_string()))
 }
 
 fn context_hint(err: &str, args: &ClusterArgs) -> String {

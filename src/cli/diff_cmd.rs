@@ -33,7 +33,7 @@ pub struct DiffArgs {
 }
 
 pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
-    let reporter = RunReporters::new("diff", TerminalReporter::stdio(args.verbose), ci);
+    let reporter = RunReporters::new("diff", Box::new(TerminalReporter::stdio(args.verbose)), ci);
     let result = run_with(args, &reporter).await;
     reporter.finish(&result);
     result
@@ -41,6 +41,7 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
 
 async fn run_with(args: DiffArgs, reporter: &RunReporters) -> Result<i32, ExitError> {
     let manifests = render(&args.manifests, reporter)?;
+    reporter.set_images(crate::render::images::images(&manifests));
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests

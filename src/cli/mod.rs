@@ -1,14 +1,17 @@
 //! The command line: flags and `KPUSH_*` variables become settings; nothing below sees clap.
 
 mod apply_cmd;
+pub mod azure_args;
 pub mod cluster_args;
 mod diff_cmd;
 pub mod interrupt;
+mod kubeconfig_cmd;
 pub mod manifest_args;
 pub mod plan_args;
 mod render_cmd;
 mod run_report;
 pub mod status_cmd;
+mod token_cmd;
 pub mod track_args;
 mod version;
 
@@ -16,6 +19,7 @@ use std::io::Write;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
+pub use azure_args::AzureArgs;
 pub use cluster_args::{ClusterArgs, ConnectError, connect};
 pub use manifest_args::ManifestArgs;
 
@@ -55,6 +59,10 @@ pub enum Command {
     Apply(Box<apply_cmd::ApplyArgs>),
     /// Show what `kpush apply` would change (exit 0: nothing, 1: differences, >1: error).
     Diff(Box<diff_cmd::DiffArgs>),
+    /// Print an Entra ID token for AKS as a kubectl exec credential (used by `kpush kubeconfig`).
+    Token(Box<token_cmd::TokenArgs>),
+    /// Write a kubeconfig for an AKS cluster whose user signs in through `kpush token`.
+    Kubeconfig(Box<kubeconfig_cmd::KubeconfigArgs>),
     /// Wait until already-applied manifests are ready (changes nothing); explain failures.
     Status(Box<status_cmd::StatusArgs>),
     /// Print version, git commit, target and the Kubernetes API version kpush was built against.
@@ -88,6 +96,8 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
         Command::Render(args) => render_cmd::run(*args, cli.ci),
         Command::Apply(args) => apply_cmd::run(*args, cli.ci).await,
         Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
+        Command::Token(args) => token_cmd::run(*args).await,
+        Command::Kubeconfig(args) => kubeconfig_cmd::run(*args).await,
         Command::Status(args) => status_cmd::run(*args).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {

@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use crate::exit::ExitError;
 use crate::render::Problem;
+use crate::render::RenderError;
 use crate::report::ci::{self, CiContext};
 use crate::report::outcome::Failure;
-use crate::report::{CiMode, Collector, Event, Reporter, TerminalReporter};
+use crate::report::{CiMode, Collector, Event, Reporter};
 
 /// Reporters for one run of `command`.
 pub struct RunReporters {
@@ -23,13 +24,13 @@ pub struct RunReporters {
 
 impl RunReporters {
     /// The CI reporter `mode` and the environment ask for, else `terminal`.
-    pub fn new(command: &'static str, terminal: TerminalReporter, mode: CiMode) -> Self {
+    pub fn new(command: &'static str, terminal: Box<dyn Reporter>, mode: CiMode) -> Self {
         let env = super::process_env();
         let system = ci::detect(mode, &env);
         let ctx = CiContext::from_env(system, &env, Box::new(std::io::stderr()));
         let (active, in_ci) = match ci::reporter(system, ctx) {
             Some(r) => (r, true),
-            None => (Box::new(terminal) as Box<dyn Reporter>, false),
+            None => (terminal, false),
         };
         Self {
             active,
@@ -39,6 +40,11 @@ impl RunReporters {
             started: Instant::now(),
             images: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Whether a CI system's reporter is in use (it prints rollout lines itself).
+    pub fn in_ci(&self) -> bool {
+        self.in_ci
     }
 
     /// Records the container images being deployed, for the summary.
@@ -64,6 +70,11 @@ impl RunReporters {
             Ok(code) => *code,
             Err(e) => e.code,
         };
+        if let Err(e) = result
+            && let Some(render) = e.error.downcast_ref::<RenderError>()
+        {
+            self.stopping_problems(&render.problems);
+        }
         let mut summary = self.collector.summary(self.command, code);
         summary.duration = self.started.elapsed();
         summary.images = self.images.lock().map(|i| i.clone()).unwrap_or_default();

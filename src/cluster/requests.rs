@@ -15,6 +15,8 @@ pub struct Target {
     pub resource: ApiResource,
     /// `Some` for namespaced kinds.
     pub namespace: Option<String>,
+    /// Whether the kind has a `status` subresource (so readiness waits for status).
+    pub has_status: bool,
 }
 
 impl Target {

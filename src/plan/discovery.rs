@@ -20,6 +20,8 @@ pub struct Served {
     pub resource: ApiResource,
     /// Namespaced (true) or cluster-scoped.
     pub namespaced: bool,
+    /// Whether the kind has a `status` subresource (its controller reports status).
+    pub has_status: bool,
 }
 
 /// The served kinds of the group-versions asked about.
@@ -85,6 +87,7 @@ pub async fn discover(
                         Served {
                             resource: ar,
                             namespaced,
+                            has_status: caps.subresources.iter().any(|(r, _)| r.plural == "status"),
                         },
                     );
                 }

@@ -195,7 +195,11 @@ pub async fn plan(
     for mut m in manifests {
         let key = m.key();
         let (target, namespaced, deferred) = match catalog.resolve(m.api_version(), m.kind()) {
-            Some(served) => (Some(served.resource.clone()), served.namespaced, None),
+            Some(served) => (
+                Some((served.resource.clone(), served.has_status)),
+                served.namespaced,
+                None,
+            ),
             None => match crd_kinds.get(&(key.group.clone(), key.kind.clone())) {
                 Some(def) if def.versions.iter().any(|v| v == m.version()) => (
                     None,
@@ -224,9 +228,10 @@ pub async fn plan(
         }
         objects.push(PlannedObject {
             wave: waves::wave_of(&group, &kind),
-            target: target.map(|resource| Target {
+            target: target.map(|(resource, has_status)| Target {
                 resource,
                 namespace,
+                has_status,
             }),
             live: Live::Unknown,
             live_resource_version: None,
@@ -441,6 +446,7 @@ impl Plan {
                                 .namespace()
                                 .map(str::to_string)
                                 .filter(|_| served.namespaced),
+                            has_status: served.has_status,
                         });
                     }
                     None => unknown.push(rejection::unknown_kind(

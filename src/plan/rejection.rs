@@ -186,21 +186,24 @@ fn from_status(
             "correct the field named above in the manifest".to_string(),
         ),
         403 => {
-            let advice = format!(
-                "the credentials in use lack permission; ask a cluster admin for a Role and \
-                 RoleBinding (or ClusterRole) allowing get, list, patch{} on {} in {}, or deploy \
-                 to a namespace you may write to (--namespace)",
-                if key.kind == "Namespace" {
-                    ", create"
-                } else {
-                    ""
-                },
-                plural_hint(key),
-                key.namespace
-                    .as_deref()
-                    .map(|n| format!("namespace {n}"))
-                    .unwrap_or_else(|| "the cluster".into())
-            );
+            // The message names the user, verb and resource; when it does not, the object does.
+            let mut status = status.clone();
+            let details =
+                status
+                    .details
+                    .get_or_insert_with(|| kube::core::response::StatusDetails {
+                        name: key.name.clone(),
+                        group: String::new(),
+                        kind: String::new(),
+                        uid: String::new(),
+                        causes: Vec::new(),
+                        retry_after_seconds: 0,
+                    });
+            if details.kind.is_empty() {
+                details.kind = plural_hint(key);
+                details.group = key.group.clone();
+            }
+            let advice = crate::auth::explain_forbidden(&status, None, key.namespace.as_deref());
             (RejectionKind::Forbidden, reason, advice)
         }
         404 if status
@@ -240,19 +243,15 @@ fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
 
+/// `Deployment` → `deployments`, `Ingress` → `ingresses`, `NetworkPolicy` → `networkpolicies`.
 fn plural_hint(key: &ObjectKey) -> String {
     let kind = key.kind.to_ascii_lowercase();
-    let plural = if kind.ends_with('s') {
+    if kind.ends_with('s') {
         format!("{kind}es")
-    } else if kind.ends_with('y') {
-        format!("{}ies", &kind[..kind.len() - 1])
+    } else if let Some(stem) = kind.strip_suffix('y') {
+        format!("{stem}ies")
     } else {
         format!("{kind}s")
-    };
-    if key.group.is_empty() {
-        plural
-    } else {
-        format!("{plural}.{}", key.group)
     }
 }
 

@@ -1,0 +1,112 @@
+//! `kpush apply` waits for rollouts by default: healthy sets succeed, a broken one fails fast
+//! with the reason and file:line, `--wait=false` returns at once, `-o json` describes the run.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::Ctx;
+
+const GUESTBOOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/guestbook");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_waits_until_the_guestbook_is_ready() {
+    let ctx = Ctx::new("wait-guestbook").await;
+    let run = ctx.kpush(&["apply", GUESTBOOK]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("waiting up to 5m for 6 objects"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("6 objects ready"), "{}", run.stderr);
+    // Really ready: the Deployment reports its replicas available.
+    let web = ctx
+        .get(&ctx.grouped("apps/v1", "deployments", "web"))
+        .await
+        .expect("web exists");
+    assert_eq!(web["status"]["availableReplicas"], 3, "{web}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_image_fails_the_apply_within_seconds_naming_reason_pod_and_file_line() {
+    let ctx = Ctx::new("wait-bad-image").await;
+    let started = Instant::now();
+    let run = ctx.kpush(&[
+        "apply",
+        GUESTBOOK,
+        "--image",
+        "redis=registry.example/does-not-exist/redis:1",
+    ]);
+    let took = started.elapsed();
+    run.expect_code(4);
+    let err = &run.stderr;
+    assert!(
+        err.contains("ErrImagePull") || err.contains("ImagePullBackOff"),
+        "{err}"
+    );
+    assert!(
+        err.contains("redis.yaml:2"),
+        "file:line of the Deployment: {err}"
+    );
+    assert!(
+        err.contains("pod redis-"),
+        "the failing pod is named: {err}"
+    );
+    assert!(
+        err.contains("Failed to pull image"),
+        "the kubelet's event is shown: {err}"
+    );
+    // Not a timing assertion on speed, only a guard that it did not wait out the 5m timeout.
+    assert!(took < Duration::from_secs(120), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_false_returns_after_applying() {
+    let ctx = Ctx::new("wait-false").await;
+    let run = ctx.kpush(&[
+        "apply",
+        GUESTBOOK,
+        "--wait=false",
+        "--image",
+        "redis=registry.example/does-not-exist/redis:1",
+    ]);
+    run.expect_code(0);
+    assert!(!run.stderr.contains("waiting up to"), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("6 objects: 6 created"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_describes_each_object_action_and_readiness() {
+    let ctx = Ctx::new("wait-json").await;
+    let run = ctx.kpush(&["apply", GUESTBOOK, "-o", "json"]);
+    run.expect_code(0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!(doc["result"], "succeeded", "{doc}");
+    assert_eq!(doc["exitCode"], 0);
+    let objects = doc["objects"].as_array().expect("objects");
+    assert_eq!(objects.len(), 6, "{doc}");
+    let web = objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment" && o["name"] == "web")
+        .expect("web");
+    assert_eq!(web["action"], "created");
+    assert_eq!(web["readiness"], "ready");
+    assert_eq!(
+        web["file"].as_str().map(|f| f.ends_with("web.yaml")),
+        Some(true)
+    );
+    assert_eq!(web["line"], 14);
+    // Human output went to standard error.
+    assert!(
+        run.stderr
+            .contains("created    Deployment.apps wait-json/web"),
+        "{}",
+        run.stderr
+    );
+}
