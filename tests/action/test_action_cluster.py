@@ -12,6 +12,7 @@ are skipped, except under CI=true, where that is an error.
 import functools
 import hashlib
 import http.server
+import json
 import os
 import pathlib
 import shutil
@@ -107,6 +108,10 @@ class ActionOnClusterTest(unittest.TestCase):
         self.assertIn("## ✅ kpush apply: success", r.summary)
         self.assertIn("| 7 | 0 | 0 | 0 |", r.summary)
         self.assertIn("- `ghcr.io/kpush-dev/guestbook-web:2.0.0`", r.summary)
+        self.assertIn("### Rollouts", r.summary)
+        self.assertIn(f"| Deployment {self.ns}/web | ✅ ready |", r.summary)
+        report = json.loads(pathlib.Path(r.outputs["report"]).read_text())
+        self.assertIsInstance(report, dict)
         self.assertIn("::group::kpush: apply", r.log)
         self.assertIn("::endgroup::", r.log)
         self.assertIn(f"Deployment {self.ns}/web (deploy/guestbook/web.yaml:14)", r.log)
