@@ -28,3 +28,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/kpush-test.log"
+
+# --- CI integrations -------------------------------------------------------------------------
+# The GitHub Action, workflows, installer, Azure DevOps task and the container's static binary.
+step "CI integrations (scripts/test-ci-integrations.sh)"
+bash scripts/test-ci-integrations.sh

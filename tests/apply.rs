@@ -112,6 +112,8 @@ async fn ci_run_annotations_alone_do_not_make_objects_configured() {
             ("GITHUB_REPOSITORY", "o/r"),
             ("GITHUB_RUN_ID", "7"),
             ("GITHUB_SHA", sha),
+            // Plain output: this test is about run annotations, not the GitHub log dialect.
+            ("KPUSH_CI", "none"),
         ]
     };
     let path = ctx.path().display().to_string();

@@ -8,12 +8,15 @@ use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
 use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
+use super::run_report::RunReporters;
 use super::status_cmd::{Output, Progress, human_reporter};
 use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError};
-use crate::report::{Action, Event, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter};
+use crate::report::{
+    Action, CiMode, Event, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter,
+};
 use crate::track::{self, TrackTarget, targets::is_custom_group};
 
 /// Flags of `kpush apply`.
@@ -188,10 +191,24 @@ fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
         .collect()
 }
 
-pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
+pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
     let json_output = args.output == Output::Json;
     let json = JsonResult::default();
-    let code = run_with(&args, &json).await;
+    let terminal = if json_output {
+        // Standard output carries only the JSON document.
+        TerminalReporter::new(
+            Box::new(std::io::stderr()),
+            Box::new(std::io::stderr()),
+            false,
+            args.verbose,
+        )
+    } else {
+        TerminalReporter::stdio(args.verbose)
+    };
+    // In GitHub Actions or Azure Pipelines the CI reporter takes the terminal's place.
+    let run = RunReporters::new("apply", Box::new(terminal), ci);
+    let code = run_with(&args, &json, &run).await;
+    run.finish(&code);
     if json_output {
         let exit_code = match &code {
             Ok(c) => *c,
@@ -206,26 +223,20 @@ pub(super) async fn run(args: ApplyArgs) -> Result<i32, ExitError> {
     code
 }
 
-async fn run_with(args: &ApplyArgs, json: &JsonResult) -> Result<i32, ExitError> {
+async fn run_with(
+    args: &ApplyArgs,
+    json: &JsonResult,
+    run: &RunReporters,
+) -> Result<i32, ExitError> {
     let started = Instant::now();
     let json_output = args.output == Output::Json;
-    let terminal = if json_output {
-        // Standard output carries only the JSON document.
-        TerminalReporter::new(
-            Box::new(std::io::stderr()),
-            Box::new(std::io::stderr()),
-            false,
-            args.verbose,
-        )
-    } else {
-        TerminalReporter::stdio(args.verbose)
-    };
-    let mut sinks: Vec<&dyn Reporter> = vec![&terminal];
+    let mut sinks: Vec<&dyn Reporter> = vec![run];
     if json_output {
         sinks.push(json);
     }
     let reporter = Fanout::new(sinks);
     let mut manifests = render(&args.manifests, &reporter)?;
+    run.set_images(crate::render::images::images(&manifests));
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
@@ -273,7 +284,11 @@ async fn run_with(args: &ApplyArgs, json: &JsonResult) -> Result<i32, ExitError>
                 return Ok(exit::SUCCESS);
             }
             let human = human_reporter(args.progress);
-            let mut sinks: Vec<&dyn Reporter> = vec![human.as_ref()];
+            // The CI reporter prints rollout lines itself (and annotates failures).
+            let mut sinks: Vec<&dyn Reporter> = vec![run];
+            if !run.in_ci() {
+                sinks.push(human.as_ref());
+            }
             if json_output {
                 sinks.push(json);
             }

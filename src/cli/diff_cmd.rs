@@ -9,10 +9,11 @@ use super::ManifestArgs;
 use super::apply_cmd::{connect, explain, plan_exit_code, render};
 use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
+use super::run_report::RunReporters;
 use crate::apply::prune;
 use crate::exit::{self, ExitError};
 use crate::plan::{self, diff::object_diff};
-use crate::report::{self, TerminalReporter};
+use crate::report::{self, CiMode, TerminalReporter};
 
 /// Flags of `kpush diff`.
 #[derive(Debug, Args)]
@@ -31,9 +32,16 @@ pub struct DiffArgs {
     verbose: bool,
 }
 
-pub(super) async fn run(args: DiffArgs) -> Result<i32, ExitError> {
-    let reporter = TerminalReporter::stdio(args.verbose);
-    let mut manifests = render(&args.manifests, &reporter)?;
+pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
+    let reporter = RunReporters::new("diff", Box::new(TerminalReporter::stdio(args.verbose)), ci);
+    let result = run_with(args, &reporter).await;
+    reporter.finish(&result);
+    result
+}
+
+async fn run_with(args: DiffArgs, reporter: &RunReporters) -> Result<i32, ExitError> {
+    let mut manifests = render(&args.manifests, reporter)?;
+    reporter.set_images(crate::render::images::images(&manifests));
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
@@ -44,7 +52,7 @@ pub(super) async fn run(args: DiffArgs) -> Result<i32, ExitError> {
     let mut opts = args.plan.to_options(&namespace);
     opts.keep_dry_run = true;
     let retry = opts.retry;
-    let plan = plan::plan(&client, manifests, opts, &reporter)
+    let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| {
             let code = plan_exit_code(&e);

@@ -9,6 +9,7 @@ mod kubeconfig_cmd;
 pub mod manifest_args;
 pub mod plan_args;
 mod render_cmd;
+mod run_report;
 pub mod status_cmd;
 mod token_cmd;
 pub mod track_args;
@@ -23,6 +24,7 @@ pub use cluster_args::{ClusterArgs, ConnectError, connect};
 pub use manifest_args::ManifestArgs;
 
 use crate::exit::{self, ExitError};
+use crate::report::CiMode;
 
 /// kpush: deploy Kubernetes manifests from CI to AKS, and wait until they really work.
 #[derive(Debug, Parser)]
@@ -31,6 +33,17 @@ pub struct Cli {
     /// Log verbosity for diagnostics on standard error (error, warn, info, debug, trace).
     #[arg(long, global = true, env = "KPUSH_LOG", default_value = "warn")]
     pub log_level: String,
+
+    /// CI log dialect: annotations, groups, job summary and outputs for GitHub Actions or
+    /// Azure Pipelines (auto: detected from GITHUB_ACTIONS / TF_BUILD).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "KPUSH_CI",
+        default_value = "auto"
+    )]
+    pub ci: CiMode,
 
     /// The command to run.
     #[command(subcommand)]
@@ -80,9 +93,9 @@ pub enum Shell {
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32, ExitError> {
     match cli.command {
-        Command::Render(args) => render_cmd::run(*args),
-        Command::Apply(args) => apply_cmd::run(*args).await,
-        Command::Diff(args) => diff_cmd::run(*args).await,
+        Command::Render(args) => render_cmd::run(*args, cli.ci),
+        Command::Apply(args) => apply_cmd::run(*args, cli.ci).await,
+        Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
         Command::Token(args) => token_cmd::run(*args).await,
         Command::Kubeconfig(args) => kubeconfig_cmd::run(*args).await,
         Command::Status(args) => status_cmd::run(*args).await,

@@ -7,7 +7,9 @@ use clap::Args;
 use super::ManifestArgs;
 use crate::exit::{self, ExitError};
 use crate::render;
-use crate::report::objects;
+use crate::render::Problem;
+use crate::report::ci::CiContext;
+use crate::report::{self, CiMode, Event, objects};
 
 /// Flags of `kpush render`.
 #[derive(Debug, Args)]
@@ -34,13 +36,30 @@ pub struct RenderArgs {
     show_secrets: bool,
 }
 
-pub(super) fn run(args: RenderArgs) -> Result<i32, ExitError> {
+pub(super) fn run(args: RenderArgs, ci: CiMode) -> Result<i32, ExitError> {
+    let env = super::process_env();
+    // In CI, problems also become annotations on the files and lines they concern.
+    let system = report::ci::detect(ci, &env);
+    let ci_reporter = report::ci::reporter(
+        system,
+        CiContext::from_env(system, &env, Box::new(std::io::stderr())),
+    );
+    let annotate = |problems: &[Problem]| {
+        if let Some(r) = &ci_reporter {
+            for p in problems {
+                r.event(&Event::Problem { problem: p.clone() });
+            }
+        }
+    };
     let opts = args
         .manifests
-        .to_options(super::process_env())
+        .to_options(env.clone())
         .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    let rendered = render::render(&opts, &mut std::io::stdin().lock())
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, e))?;
+    let rendered = render::render(&opts, &mut std::io::stdin().lock()).map_err(|e| {
+        annotate(&e.problems);
+        ExitError::new(exit::BAD_INPUT, e)
+    })?;
+    annotate(&rendered.warnings);
     for w in &rendered.warnings {
         eprintln!("{w}");
     }

@@ -10,6 +10,8 @@ use crate::manifest::{ObjectKey, Origin};
 use crate::render::Problem;
 use crate::track::{Explanation, ObjectState, ObjectStatus, TrackOutcome};
 
+use super::outcome::RunSummary;
+
 /// The pipeline's stages, for grouping output (`::group::` in GitHub Actions, for example).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -184,6 +186,15 @@ pub enum Event {
 pub trait Reporter: Send + Sync {
     /// Handles one event.
     fn event(&self, event: &Event);
+
+    /// The run is over: called once, last, with its outcome (counts, rollouts, exit code).
+    /// CI reporters write job summaries and step outputs here.
+    fn finish(&self, _summary: &RunSummary) {}
+
+    /// A secret-derived value (token, password) that may appear in output from now on:
+    /// CI reporters tell the CI system to hide it (`::add-mask::`, `task.setsecret`).
+    /// Call it before the value can be printed anywhere.
+    fn mask(&self, _secret: &str) {}
 }
 
 /// A reporter that discards everything (for library use and tests).

@@ -1,0 +1,26 @@
+"use strict";
+// Runs KpushDeploy/index.js under azure-pipelines-task-lib's mock runner for the scenario in
+// $KPUSH_TEST_SCENARIO (JSON: inputs, env, kpushExit, kpushStdout, kpushStderr).
+const fs = require("node:fs");
+const path = require("node:path");
+const taskDir = path.join(__dirname, "..", "KpushDeploy");
+const { TaskMockRunner } = require(path.join(taskDir, "node_modules", "azure-pipelines-task-lib", "mock-run"));
+
+const scenario = JSON.parse(fs.readFileSync(process.env.KPUSH_TEST_SCENARIO, "utf8"));
+const tmr = new TaskMockRunner(path.join(taskDir, "index.js"));
+for (const [name, value] of Object.entries(scenario.inputs)) tmr.setInput(name, value);
+Object.assign(process.env, scenario.env || {});
+const kpush = "/opt/kpush/bin/kpush";
+const command = scenario.inputs.command || "apply";
+tmr.setAnswers({
+  which: { kpush },
+  checkPath: { [kpush]: true },
+  exec: {
+    [`${kpush} ${command} --output json`]: {
+      code: scenario.kpushExit || 0,
+      stdout: scenario.kpushStdout || "",
+      stderr: scenario.kpushStderr || "",
+    },
+  },
+});
+tmr.run();
