@@ -1,10 +1,11 @@
 //! kpush's entry point: parse flags, run, map errors to documented exit codes.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use kpush::cli::{self, Cli};
 use kpush::exit;
 
 fn main() {
+    drop_unset_equivalent_env();
     let cli = Cli::parse();
     init_logging(&cli.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -26,6 +27,18 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// CI systems pass left-out inputs as empty `KPUSH_*` variables and switches as `false`; drop
+/// them so clap treats them as not given (see `cli::env_defaults`).
+fn drop_unset_equivalent_env() {
+    let vars: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    for name in cli::env_defaults::unset_equivalents(&Cli::command(), &vars) {
+        // SAFETY: called first thing in `main`, before any other thread exists.
+        unsafe { std::env::remove_var(name) };
+    }
 }
 
 fn init_logging(level: &str) {

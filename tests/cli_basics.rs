@@ -58,3 +58,34 @@ fn render_without_paths_says_what_to_pass() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no manifests given"));
 }
+
+#[test]
+fn empty_kpush_variables_and_false_switches_mean_not_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: nginx:1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kpush"))
+        .arg("render")
+        .arg(&file)
+        .env("KPUSH_NAMESPACE", "")
+        .env("KPUSH_IMAGE", "")
+        .env("KPUSH_STRICT_IMAGES", "false")
+        .env("KPUSH_NO_RUN_ANNOTATIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("namespace:"),
+        "an empty KPUSH_NAMESPACE sets nothing: {text}"
+    );
+}

@@ -4,6 +4,7 @@ mod apply_cmd;
 pub mod azure_args;
 pub mod cluster_args;
 mod diff_cmd;
+pub mod env_defaults;
 pub mod interrupt;
 mod kubeconfig_cmd;
 pub mod manifest_args;
