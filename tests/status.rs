@@ -192,3 +192,48 @@ async fn status_with_an_unknown_kind_is_bad_input() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_in_github_actions_annotates_the_failure_and_writes_the_summary() {
+    let ns = "status-github";
+    let (cluster, client) = setup(ns).await;
+    let d = deployment(ns, "web", "registry.example/bad-image:1", 1, json!({}));
+    apply(&client, &[manifest("app.yaml", 1, d.clone())]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("app.yaml");
+    std::fs::write(&file, serde_saphyr::to_string(&d).expect("yaml")).expect("write");
+    let kubeconfig = dir.path().join("kubeconfig");
+    cluster
+        .write_kubeconfig("admin", &kubeconfig)
+        .expect("kubeconfig");
+    let summary = dir.path().join("summary.md");
+    let outputs = dir.path().join("outputs.txt");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kpush"))
+        .arg("status")
+        .arg(&file)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .env_remove("KPUSH_OUTPUT")
+        .env_remove("KPUSH_CI")
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", dir.path())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs)
+        .output()
+        .await
+        .expect("run kpush");
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(kpush::exit::ROLLOUT_FAILED),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("::error file=app.yaml,line=1"),
+        "annotation on the manifest's line:\n{stderr}"
+    );
+    let summary = std::fs::read_to_string(&summary).expect("a job summary was written");
+    assert!(summary.contains("web"), "{summary}");
+    let outputs = std::fs::read_to_string(&outputs).expect("outputs were written");
+    assert!(outputs.contains("result=rollout-failed"), "{outputs}");
+}

@@ -99,7 +99,7 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
         Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
         Command::Token(args) => token_cmd::run(*args).await,
         Command::Kubeconfig(args) => kubeconfig_cmd::run(*args).await,
-        Command::Status(args) => status_cmd::run(*args).await,
+        Command::Status(args) => status_cmd::run(*args, cli.ci).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {

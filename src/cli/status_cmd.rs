@@ -7,10 +7,11 @@ use clap::{Args, ValueEnum};
 use super::ManifestArgs;
 use super::cluster_args::{ClusterArgs, connect};
 use super::interrupt::interrupted;
+use super::run_report::RunReporters;
 use super::track_args::TrackArgs;
 use crate::exit::{self, ExitError};
 use crate::render;
-use crate::report::{CiLines, Fanout, JsonResult, Reporter, TerminalProgress};
+use crate::report::{CiLines, CiMode, Fanout, JsonResult, Reporter, TerminalProgress};
 use crate::track::{self, TargetError};
 
 /// Flags of `kpush status`.
@@ -69,7 +70,30 @@ pub fn human_reporter(progress: Progress) -> Box<dyn Reporter> {
     }
 }
 
-pub(super) async fn run(args: StatusArgs) -> Result<i32, ExitError> {
+pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> {
+    // In GitHub Actions or Azure Pipelines the CI reporter takes the progress display's place.
+    let run = RunReporters::new("status", human_reporter(args.progress), ci);
+    let json = JsonResult::default();
+    let code = run_with(&args, &run, &json).await;
+    run.finish(&code);
+    if args.output == Output::Json {
+        let exit_code = match &code {
+            Ok(c) => *c,
+            Err(e) => e.code,
+        };
+        let mut out = std::io::stdout().lock();
+        out.write_all(json.render(exit_code).as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
+    }
+    code
+}
+
+async fn run_with(
+    args: &StatusArgs,
+    run: &RunReporters,
+    json: &JsonResult,
+) -> Result<i32, ExitError> {
     let opts = args
         .manifests
         .to_options(super::process_env())
@@ -77,8 +101,9 @@ pub(super) async fn run(args: StatusArgs) -> Result<i32, ExitError> {
     let rendered = render::render(&opts, &mut std::io::stdin().lock())
         .map_err(|e| ExitError::new(exit::BAD_INPUT, e))?;
     for w in &rendered.warnings {
-        eprintln!("{w}");
+        run.event(&crate::report::Event::Problem { problem: w.clone() });
     }
+    run.set_images(crate::render::images::images(&rendered.manifests));
     let client = connect(&args.cluster)
         .await
         .map_err(|e| ExitError::new(e.exit_code(), e))?;
@@ -91,11 +116,9 @@ pub(super) async fn run(args: StatusArgs) -> Result<i32, ExitError> {
             };
             ExitError::new(code, e)
         })?;
-    let human = human_reporter(args.progress);
-    let json = JsonResult::default();
-    let mut sinks: Vec<&dyn Reporter> = vec![human.as_ref()];
+    let mut sinks: Vec<&dyn Reporter> = vec![run];
     if args.output == Output::Json {
-        sinks.push(&json);
+        sinks.push(json);
     }
     let reporter = Fanout::new(sinks);
     let outcome = track::track(
@@ -106,12 +129,5 @@ pub(super) async fn run(args: StatusArgs) -> Result<i32, ExitError> {
         interrupted(),
     )
     .await;
-    let code = outcome.exit_code();
-    if args.output == Output::Json {
-        let mut out = std::io::stdout().lock();
-        out.write_all(json.render(code).as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
-    }
-    Ok(code)
+    Ok(outcome.exit_code())
 }
