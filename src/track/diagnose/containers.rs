@@ -56,6 +56,15 @@ fn container_failure(
     };
     let mine = |e: &Event| concerns_container(e, &c.name);
 
+    if waiting_reason == "ErrImagePull"
+        && !waiting
+            .and_then(|w| w.message.as_deref())
+            .is_some_and(is_permanent_pull_error)
+    {
+        // A registry hiccup (timeout, 429, 5xx) may pass on the kubelet's next try: wait for
+        // ImagePullBackOff, which means that try failed too.
+        return None;
+    }
     if is_fatal_waiting(waiting_reason) {
         let status_message = waiting
             .and_then(|w| w.message.as_deref())
@@ -154,6 +163,47 @@ fn memory_limit<'a>(pod: &'a Pod, container: &str) -> Option<&'a str> {
         .map(|q| q.0.as_str())
 }
 
+/// Whether an image pull error will not pass by retrying: the image or tag does not exist, or
+/// the cluster may not pull it. Timeouts, rate limits (429) and server errors may pass.
+fn is_permanent_pull_error(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    let transient = [
+        "too many requests",
+        "toomanyrequests",
+        "429",
+        "timeout",
+        "timed out",
+        "connection reset",
+        "connection refused",
+        "temporary failure",
+        "service unavailable",
+        "503",
+        "502",
+        "500 internal",
+        "eof",
+    ];
+    if transient.iter().any(|t| m.contains(t)) {
+        return false;
+    }
+    [
+        "not found",
+        "notfound",
+        "manifest unknown",
+        "name unknown",
+        "unauthorized",
+        "authentication required",
+        "denied",
+        "forbidden",
+        "invalid reference",
+        "no match for platform",
+        "401",
+        "403",
+        "404",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::diagnose;
@@ -188,11 +238,12 @@ mod tests {
             "RunContainerError",
             "ErrImageNeverPull",
         ] {
-            let f = diagnose(&waiting_pod(reason, Some("details")), &[], &opts())
+            let details = "manifest unknown: details";
+            let f = diagnose(&waiting_pod(reason, Some(details)), &[], &opts())
                 .unwrap_or_else(|| panic!("{reason} should fail"));
             assert_eq!(f.reason, reason);
             assert_eq!(f.container.as_deref(), Some("app"));
-            assert_eq!(f.message, "details");
+            assert_eq!(f.message, details);
             assert!(!f.previous_logs_useful);
         }
     }
@@ -340,5 +391,42 @@ mod tests {
         // Image errors still fail a Job's pod at once.
         p.status = waiting_pod("ImagePullBackOff", Some("x")).status;
         assert!(diagnose(&p, &[], &opts()).is_some());
+    }
+
+    #[test]
+    fn permanent_pull_errors_fail_at_once_and_transient_ones_wait_for_back_off() {
+        assert!(super::is_permanent_pull_error(
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"x\": not found"
+        ));
+        assert!(super::is_permanent_pull_error(
+            "pull access denied, repository does not exist"
+        ));
+        assert!(super::is_permanent_pull_error("401 Unauthorized"));
+        assert!(!super::is_permanent_pull_error(
+            "toomanyrequests: You have reached your pull rate limit"
+        ));
+        assert!(!super::is_permanent_pull_error("dial tcp: i/o timeout"));
+        assert!(!super::is_permanent_pull_error(""));
+    }
+
+    #[test]
+    fn a_transient_err_image_pull_is_not_yet_a_failure() {
+        let p: super::Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p", "namespace": "n"},
+            "status": {"containerStatuses": [{
+                "name": "c", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ErrImagePull", "message": "toomanyrequests: rate limit"}}
+            }]}
+        }))
+        .unwrap();
+        assert!(
+            super::failure(
+                &p,
+                &[],
+                &super::DiagnoseOptions::default(),
+                super::PodKind::Controlled
+            )
+            .is_none()
+        );
     }
 }

@@ -84,7 +84,9 @@ impl Default for DiagnoseOptions {
 /// Why `pod` will not become ready, or `None` if nothing is known to be wrong yet.
 ///
 /// Pods being deleted are ignored. Checked in order, init containers before the others:
-/// - a container waiting with `ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`,
+/// - a container waiting with `ErrImagePull` whose error is permanent (not found, denied,
+///   unauthorized; a timeout or rate limit waits for the kubelet's retry), `ImagePullBackOff`,
+///   `InvalidImageName`,
 ///   `CreateContainerConfigError`, `CreateContainerError`, `RunContainerError` or any other
 ///   reason that starts with `Err` or ends in `Error` or `BackOff` fails at once;
 /// - `CrashLoopBackOff` fails once the restart count reaches `failure_threshold`, and at once
