@@ -18,7 +18,7 @@ async fn sigterm_stops_after_the_requests_in_flight_and_reports_what_was_skipped
         );
     }
     let kubeconfig = ctx.cluster.kubeconfig_path("admin");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kpush"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kpush"))
         .args([
             "apply",
             "--no-run-annotations",
@@ -82,7 +82,7 @@ async fn sigterm_stops_after_the_requests_in_flight_and_reports_what_was_skipped
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     let created = seen.iter().filter(|l| l.starts_with("created")).count();
-    assert!(created >= 1 && created < 400, "created {created}\n{stdout}");
+    assert!((1..400).contains(&created), "created {created}\n{stdout}");
     let everything = format!("{stdout}\n{stderr}");
     assert!(
         everything.contains("skipped"),
