@@ -294,13 +294,18 @@ fn exec_kubeconfig(cluster: &Cluster) -> String {
     out
 }
 
-/// A kubeconfig with static credentials (client certificate, or a token if none is configured).
+/// A kubeconfig with static credentials: the user's or the admin's client certificate, or a
+/// token if none is configured.
 fn static_kubeconfig(cluster: &Cluster, admin: bool) -> String {
     let kind = if admin { "clusterAdmin" } else { "clusterUser" };
     let user = format!("{kind}_{}_{}", cluster.resource_group, cluster.name);
     let mut out = kubeconfig_head(cluster, &user);
     out.push_str(&format!("users:\n- name: {}\n  user:\n", q(&user)));
-    match &cluster.admin_client_cert {
+    let cert = match (admin, &cluster.user_client_cert) {
+        (false, Some(user)) => Some(user),
+        _ => cluster.admin_client_cert.as_ref(),
+    };
+    match cert {
         Some((cert, key)) => out.push_str(&format!(
             "    client-certificate-data: {}\n    client-key-data: {}\n",
             STANDARD.encode(cert.as_bytes()),

@@ -335,6 +335,9 @@ pub struct Cluster {
     pub local_accounts_disabled: bool,
     /// Client certificate and key (PEM) returned with admin credentials.
     pub admin_client_cert: Option<(String, String)>,
+    /// Client certificate and key (PEM) returned with the user credentials of a cluster without
+    /// Entra integration; `None` returns the admin certificate there, as AKS does.
+    pub user_client_cert: Option<(String, String)>,
     /// Tenant written into kubelogin's `--tenant-id`.
     pub tenant: String,
 }

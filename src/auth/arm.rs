@@ -111,7 +111,7 @@ fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
             "check --aks-cluster-id (subscription, resource group and name); the identity must also be able to see the subscription".into()
         }
         "BadRequest" if message.contains("disable local accounts") => {
-            "drop --admin: this cluster only accepts Entra ID sign-ins (its local accounts are disabled)".into()
+            "drop --admin (and KPUSH_AKS_ADMIN): this cluster has local accounts disabled, so it has no admin certificate and accepts only Entra ID sign-ins; without --admin kpush signs in with Entra ID, and the identity needs a RoleBinding (or an Azure RBAC role) in the namespace it deploys to".into()
         }
         "InvalidAuthenticationTokenTenant" => {
             "the subscription belongs to another tenant: pass that tenant with --tenant-id".into()
@@ -132,8 +132,8 @@ fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
     }
 }
 
-/// The server URL and CA of the kubeconfig's current context (its user is ignored: kpush
-/// authenticates with its own Entra token, not kubelogin).
+/// The server URL and CA of the kubeconfig's current context (its user is read by
+/// `local_account`: kpush never runs kubelogin).
 pub(crate) fn cluster_endpoint(kubeconfig: &str) -> Result<ClusterEndpoint, AuthError> {
     let (server, ca_data) = server_and_ca_data(kubeconfig)?;
     let pem = STANDARD

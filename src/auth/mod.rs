@@ -2,9 +2,11 @@
 //!
 //! kpush signs in by itself (no az, no kubelogin): it picks a credential ([`AuthMethod`],
 //! Auto detecting CI systems from the environment, see docs/authentication.md), asks ARM for
-//! the cluster's kubeconfig, keeps only its server URL and CA, and builds a [`kube::Client`]
-//! whose requests carry an Entra token for AKS (scope [`AKS_SCOPE`]) that is refreshed before
-//! it expires and once more when the API server answers 401.
+//! the cluster's kubeconfig, keeps its server URL and CA, and builds a [`kube::Client`] whose
+//! requests carry an Entra token for AKS (scope [`AKS_SCOPE`]) that is refreshed before it
+//! expires and once more when the API server answers 401. When the kubeconfig's user is a local
+//! account (a client certificate: a cluster without Entra integration, or `--admin`), the
+//! client presents that certificate instead.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kpush::auth::AuthError> {
@@ -27,6 +29,7 @@ mod exec;
 mod forbidden;
 mod http;
 mod kube_client;
+mod local_account;
 mod settings;
 mod target;
 mod tokens;
@@ -41,11 +44,13 @@ pub use settings::{
 pub use target::AksTarget;
 pub use tokens::AccessToken;
 
+use local_account::ClusterUser;
 use std::sync::Arc;
 use tokens::TokenSource;
 
 /// A [`kube::Client`] for an AKS cluster: ARM → kubeconfig → server + CA → client whose
-/// requests carry a fresh Entra bearer token for AKS.
+/// requests carry a fresh Entra bearer token for AKS (or the local account's client certificate
+/// when the kubeconfig holds one).
 pub async fn aks_client(
     settings: &AzureSettings,
     target: &AksTarget,
@@ -62,8 +67,8 @@ pub struct AksConnection {
     pub client: kube::Client,
     /// The API server's URL, from ARM.
     pub server: String,
-    /// Who kpush signed in as: the principal's object id (the user name AKS sees), when the
-    /// token says.
+    /// Who kpush signed in as, as the API server names it: the Entra principal's object id
+    /// (when the token says), or a local account certificate's common name.
     pub identity: Option<String>,
 }
 
@@ -81,6 +86,21 @@ pub async fn aks_client_with(
     let arm_token = arm_tokens.token().await?;
     let kubeconfig = arm::list_credentials(&http, &arm_endpoint, &arm_token, target).await?;
     let endpoint = arm::cluster_endpoint(&kubeconfig)?;
+    if let ClusterUser::Certificate(account) = local_account::cluster_user(&kubeconfig)? {
+        let subject = account.subject.clone();
+        tracing::info!(
+            server = %endpoint.server,
+            user = %account.user,
+            certificate = subject.as_ref().map(ToString::to_string).as_deref().unwrap_or("unreadable subject"),
+            "AKS API server found; signing in with the cluster's local-account client certificate from ARM, not Entra ID"
+        );
+        let client = local_account::client(account, &endpoint, adjust).await?;
+        return Ok(AksConnection {
+            client,
+            server: endpoint.server,
+            identity: subject.map(|s| s.common_name),
+        });
+    }
     tracing::info!(server = %endpoint.server, "AKS API server found; authenticating with Entra ID tokens");
     let aks_tokens = Arc::new(TokenSource::new(provider, AKS_SCOPE));
     // Sign in for the cluster now, so a refused sign-in fails here and not on the first request.
@@ -123,7 +143,8 @@ pub async fn access_token(settings: &AzureSettings, scope: &str) -> Result<Acces
     provider.fetch(scope, false).await
 }
 
-/// The API server address and CA of `target`, from ARM (for `kpush kubeconfig`).
+/// The API server address and CA of `target`, from ARM (for `kpush kubeconfig`); refused for a
+/// cluster without Entra integration, which would not accept `kpush token`.
 pub async fn aks_cluster(
     settings: &AzureSettings,
     target: &AksTarget,
@@ -132,14 +153,24 @@ pub async fn aks_cluster(
     let (server, certificate_authority_data) = arm::server_and_ca_data(&kubeconfig)?;
     // Check the CA now, so a broken one fails here and not in kubectl.
     arm::cluster_endpoint(&kubeconfig)?;
+    if let ClusterUser::Certificate(account) = local_account::cluster_user(&kubeconfig)? {
+        return Err(AuthError::Config {
+            message: format!(
+                "the cluster has no Microsoft Entra ID integration: ARM's kubeconfig signs in with a local-account client certificate (user '{}'), so the cluster would refuse a kubeconfig that signs in through `kpush token`",
+                account.user
+            ),
+            fix: "enable Entra ID integration on the cluster (az aks update --enable-aad), or use kpush apply/diff/status with --aks-cluster, which present the certificate without writing it to a file".into(),
+        });
+    }
     Ok(AksCluster {
         server,
         certificate_authority_data,
     })
 }
 
-/// The kubeconfig ARM returns for `target` (for `kpush get-credentials`-style commands); its
-/// user runs kubelogin, which kpush itself never needs.
+/// The kubeconfig ARM returns for `target` (for `kpush get-credentials`-style commands): for
+/// Entra clusters its user runs kubelogin, which kpush itself never needs; with `--admin` or
+/// without Entra integration it holds a client key, a secret.
 pub async fn aks_kubeconfig(
     settings: &AzureSettings,
     target: &AksTarget,

@@ -158,6 +158,7 @@ pub fn start(token_lifetime: Duration) -> Fixture {
                 entra_enabled: true,
                 local_accounts_disabled: locked,
                 admin_client_cert: None,
+                user_client_cert: None,
                 tenant: TENANT.into(),
             });
         }

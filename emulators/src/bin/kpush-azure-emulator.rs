@@ -62,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             entra_enabled: true,
             local_accounts_disabled: true,
             admin_client_cert: None,
+            user_client_cert: None,
             tenant: TENANT.into(),
         }],
         role_assignments: vec![RoleAssignment {

@@ -50,6 +50,7 @@ pub fn config(cert_pem: &str) -> Config {
         entra_enabled: true,
         local_accounts_disabled: locked,
         admin_client_cert: Some(("CERT".into(), "KEY".into())),
+        user_client_cert: None,
         tenant: TENANT.into(),
     };
     Config {
