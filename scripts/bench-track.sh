@@ -2,17 +2,20 @@
 # Benchmark rollout tracking against kubectl, side by side. Figures are printed, never asserted.
 #
 #   scripts/bench-track.sh            release build of kpush (KPUSH_BENCH_PROFILE=debug for speed)
+#   KPUSH_BENCH_RUNS=N                runs of each measurement (default 3): median and best
+#   KUBECONFIG_BENCH=FILE             use a running cluster (admin rights, >= 300 pods of room)
 #
 # 1. Failure detection: a Deployment with an image that cannot be pulled, from apply to a
 #    non-zero exit. kubectl: `kubectl apply` + `kubectl rollout status` (its default progress
 #    deadline is 600 s; the wait is capped at KPUSH_BENCH_KUBECTL_CAP seconds, default 60, and
-#    reported as "gave up after N s without a reason").
+#    reported as "gave up after N s without a reason"; measured once, since it always hits the cap).
 # 2. 50 Deployments x 3 replicas until all are available. kubectl: `kubectl apply --server-side`
-#    + `kubectl rollout status` for each, one after the other.
+#    + `kubectl rollout status` for each, one after the other. kpush: `kpush apply` (which waits).
+#    Each run uses fresh namespaces; the tools take turns going first, and each run's namespaces
+#    are deleted (and gone) before the next starts, so both find the node empty.
 #
-# kpush side: `kpush apply` when this build has it; otherwise `kubectl apply --server-side`
-# followed by `kpush status` (which is the wait `kpush apply` runs after applying).
-# Uses the dev cluster (scripts/dev-cluster.sh): started if not running, stopped again after.
+# Starts a throwaway test cluster (release build of kpush-dev-cluster: etcd, kube-apiserver,
+# kube-controller-manager, node simulator) unless KUBECONFIG_BENCH is set.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -21,6 +24,7 @@ PROFILE="${KPUSH_BENCH_PROFILE:-release}"
 CAP="${KPUSH_BENCH_KUBECTL_CAP:-60}"
 KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/v1.20.2/kubectl}"
 COUNT="${KPUSH_BENCH_DEPLOYMENTS:-50}"
+RUNS="${KPUSH_BENCH_RUNS:-3}"
 
 if [ "$PROFILE" = release ]; then
   cargo build --release --quiet --bin kpush
@@ -32,24 +36,30 @@ WORK="$(mktemp -d)"
 cp "$CARGO_TARGET_DIR/$PROFILE/kpush" "$WORK/kpush"
 BIN="$WORK/kpush"
 
-started_cluster=0
-trap 'rm -rf "$WORK"' EXIT
-if ! bash scripts/dev-cluster.sh status >/dev/null 2>&1; then
-  bash scripts/dev-cluster.sh up >/dev/null
-  started_cluster=1
-fi
-export KUBECONFIG="$ROOT/.dev-cluster/kubeconfig"
+CLUSTER_PID=""
 cleanup() {
+  if [ -n "$CLUSTER_PID" ]; then kill "$CLUSTER_PID" 2>/dev/null || true; wait "$CLUSTER_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
-  if [ "$started_cluster" = 1 ]; then bash scripts/dev-cluster.sh down >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
+if [ -n "${KUBECONFIG_BENCH:-}" ]; then
+  export KUBECONFIG="$KUBECONFIG_BENCH"
+else
+  cargo build --release --quiet -p kpush-testenv --bin kpush-dev-cluster
+  cp "$CARGO_TARGET_DIR/release/kpush-dev-cluster" "$WORK/dev-cluster"
+  "$WORK/dev-cluster" up --dir "$WORK/cluster" >"$WORK/cluster.log" 2>&1 &
+  CLUSTER_PID=$!
+  for _ in $(seq 1 600); do [ -f "$WORK/cluster/ready" ] && break; sleep 0.1; done
+  [ -f "$WORK/cluster/ready" ] || { cat "$WORK/cluster.log" >&2; exit 1; }
+  export KUBECONFIG="$WORK/cluster/kubeconfig"
+fi
 
-if "$BIN" apply --help >/dev/null 2>&1; then HAVE_APPLY=1; else HAVE_APPLY=0; fi
 RUN_ID="$(date +%s)"
-
 now() { python3 -c 'import time; print(time.monotonic())'; }
-since() { python3 -c "import sys,time; print(f'{time.monotonic()-float(sys.argv[1]):.1f}')" "$1"; }
+since() { python3 -c "import sys,time; print(f'{time.monotonic()-float(sys.argv[1]):.2f}')" "$1"; }
+stats() { # numbers... -> "median best (all)"
+  python3 -c "import statistics,sys; v=sorted(map(float,sys.argv[1:])); print(f'{statistics.median(v):10.2f} {v[0]:10.2f}   ({\" \".join(f\"{x:.2f}\" for x in v)})')" "$@"
+}
 
 namespace() { # name
   "$KUBECTL" create namespace "$1" >/dev/null
@@ -76,23 +86,16 @@ YAML
 }
 
 kpush_deploy() { # file -> exit code of the wait
-  if [ "$HAVE_APPLY" = 1 ]; then
-    "$BIN" apply "$1" --kubeconfig "$KUBECONFIG" --no-run-annotations >/dev/null 2>"$WORK/kpush.err"
-  else
-    "$KUBECTL" apply --server-side -f "$1" >/dev/null &&
-      "$BIN" status "$1" --kubeconfig "$KUBECONFIG" --no-run-annotations --progress plain 2>"$WORK/kpush.err"
-  fi
+  "$BIN" apply "$1" --kubeconfig "$KUBECONFIG" --no-run-annotations >/dev/null 2>"$WORK/kpush.err"
 }
 
-echo "kpush rollout tracking benchmark ($PROFILE build; kpush side: $([ "$HAVE_APPLY" = 1 ] && echo 'kpush apply' || echo 'kubectl apply --server-side + kpush status'))"
+echo "kpush rollout tracking benchmark ($PROFILE build of kpush, $RUNS runs; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 
 # 1. Failure detection --------------------------------------------------------------------
-ns_k="bench-bad-kubectl-$RUN_ID"; ns_p="bench-bad-kpush-$RUN_ID"
-namespace "$ns_k"; namespace "$ns_p"
+ns_k="bench-bad-kubectl-$RUN_ID"
+namespace "$ns_k"
 deployment "$ns_k" web registry.example/does-not-exist:1 1 >"$WORK/bad-kubectl.yaml"
-deployment "$ns_p" web registry.example/does-not-exist:1 1 >"$WORK/bad-kpush.yaml"
-
 t0="$(now)"
 set +e
 "$KUBECTL" apply -f "$WORK/bad-kubectl.yaml" >/dev/null &&
@@ -106,41 +109,54 @@ else
   kubectl_says="exit $rc_k: $(tail -n1 "$WORK/kubectl.out")"
 fi
 
-t0="$(now)"
-set +e
-kpush_deploy "$WORK/bad-kpush.yaml"
-rc_p=$?
-set -e
-t_p="$(since "$t0")"
-reason="$(grep -m1 -o 'failed after [^:]*: [A-Za-z]*' "$WORK/kpush.err" || true)"
+times_p=()
+for r in $(seq 1 "$RUNS"); do
+  ns_p="bench-bad-kpush-$RUN_ID-$r"
+  namespace "$ns_p"
+  deployment "$ns_p" web registry.example/does-not-exist:1 1 >"$WORK/bad-kpush.yaml"
+  t0="$(now)"
+  set +e
+  kpush_deploy "$WORK/bad-kpush.yaml"
+  rc_p=$?
+  set -e
+  times_p+=("$(since "$t0")")
+  reason="$(grep -m1 -o 'failed after [^:]*: [A-Za-z]*' "$WORK/kpush.err" || true)"
+done
 
-printf '%-52s %10s   %s\n' "failure detection (bad image)" "seconds" "outcome"
-printf '%-52s %10s   %s\n' "kubectl apply + kubectl rollout status" "$t_k" "$kubectl_says"
-printf '%-52s %10s   %s\n' "kpush" "$t_p" "exit $rc_p: ${reason:-see output}"
+printf '%-52s %10s %10s\n' "failure detection (bad image)" "median s" "best s"
+printf '%-52s %10s   %s\n' "kubectl apply + kubectl rollout status (1 run)" "$t_k" "$kubectl_says"
+printf '%-52s %s   exit %s: %s\n' "kpush apply" "$(stats "${times_p[@]}")" "$rc_p" "${reason:-see output}"
 echo
 
 # 2. 50 Deployments x 3 replicas ------------------------------------------------------------
-ns_k="bench-many-kubectl-$RUN_ID"; ns_p="bench-many-kpush-$RUN_ID"
-namespace "$ns_k"; namespace "$ns_p"
-for i in $(seq 1 "$COUNT"); do deployment "$ns_k" "d$i" "web:$i" 3; done >"$WORK/many-kubectl.yaml"
-for i in $(seq 1 "$COUNT"); do deployment "$ns_p" "d$i" "web:$i" 3; done >"$WORK/many-kpush.yaml"
-
-t0="$(now)"
-"$KUBECTL" apply --server-side -f "$WORK/many-kubectl.yaml" >/dev/null
-for i in $(seq 1 "$COUNT"); do
-  "$KUBECTL" -n "$ns_k" rollout status "deploy/d$i" --timeout=300s >/dev/null
+run_kubectl() { # namespace file
+  "$KUBECTL" apply --server-side -f "$2" >/dev/null
+  for i in $(seq 1 "$COUNT"); do
+    "$KUBECTL" -n "$1" rollout status "deploy/d$i" --timeout=300s >/dev/null
+  done
+}
+times_k=(); times_p=()
+for r in $(seq 1 "$RUNS"); do
+  if [ $((r % 2)) = 1 ]; then order="kpush kubectl"; else order="kubectl kpush"; fi
+  for tool in $order; do
+    ns="bench-many-$tool-$RUN_ID-$r"
+    namespace "$ns"
+    for i in $(seq 1 "$COUNT"); do deployment "$ns" "d$i" "web:$i" 3; done >"$WORK/many.yaml"
+    t0="$(now)"
+    if [ "$tool" = kubectl ]; then
+      run_kubectl "$ns" "$WORK/many.yaml"; times_k+=("$(since "$t0")")
+    else
+      kpush_deploy "$WORK/many.yaml"; times_p+=("$(since "$t0")")
+    fi
+    # The simulated node holds 250 pods: free these 150 before the next measurement.
+    "$KUBECTL" delete namespace "$ns" --timeout=180s >/dev/null 2>&1 || true
+  done
 done
-t_k="$(since "$t0")"
-# The simulated node holds 250 pods: free kubectl's 150 before kpush's run.
-"$KUBECTL" delete namespace "$ns_k" --timeout=180s >/dev/null
 
-t0="$(now)"
-kpush_deploy "$WORK/many-kpush.yaml" >/dev/null
-t_p="$(since "$t0")"
+printf '%-52s %10s %10s\n' "$COUNT Deployments x 3 replicas until available" "median s" "best s"
+printf '%-52s %s\n' "kubectl apply --server-side + rollout status each" "$(stats "${times_k[@]}")"
+printf '%-52s %s\n' "kpush apply" "$(stats "${times_p[@]}")"
+python3 -c "import statistics as s,sys; n=len(sys.argv)//2; k=list(map(float,sys.argv[1:n+1])); p=list(map(float,sys.argv[n+1:])); print(f'{\"speed-up (median, best)\":<52} {s.median(k)/s.median(p):>9.1f}x {min(k)/min(p):>9.1f}x')" "${times_k[@]}" "${times_p[@]}"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-printf '%-52s %10s\n' "$COUNT Deployments x 3 replicas until available" "seconds"
-printf '%-52s %10s\n' "kubectl apply --server-side + rollout status each" "$t_k"
-printf '%-52s %10s\n' "kpush" "$t_p"
-python3 -c "import sys; k,p=map(float,sys.argv[1:]); print(f'{\"speed-up\":<52} {k/p:>9.1f}x')" "$t_k" "$t_p"
-
-"$KUBECTL" delete namespace "bench-bad-kubectl-$RUN_ID" "bench-bad-kpush-$RUN_ID" "$ns_p" --wait=false >/dev/null 2>&1 || true
+"$KUBECTL" delete namespace "bench-bad-kubectl-$RUN_ID" $(for r in $(seq 1 "$RUNS"); do echo "bench-bad-kpush-$RUN_ID-$r"; done) --wait=false >/dev/null 2>&1 || true

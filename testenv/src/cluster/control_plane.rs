@@ -120,14 +120,26 @@ pub fn controller_manager_args(layout: &Layout) -> Vec<String> {
         "--port=0".into(),
         "--secure-port=0".into(),
         "--use-service-account-credentials=false".into(),
-        "--concurrent-deployment-syncs=10".into(),
-        "--concurrent-replicaset-syncs=10".into(),
+        // Throughput like a production control plane rather than client-go's defaults: each
+        // controller's client is otherwise limited to 20 requests/s (burst 30), so 150 pods of
+        // 50 Deployments take the ReplicaSet controller alone 7 s to create, whatever deploys
+        // them. The API server's CPU is then the limit, as it is on a real cluster. See
+        // docs/testing.md ("Controller throughput").
+        format!("--kube-api-qps={CONTROLLER_API_QPS}"),
+        format!("--kube-api-burst={CONTROLLER_API_BURST}"),
+        "--concurrent-deployment-syncs=20".into(),
+        "--concurrent-replicaset-syncs=20".into(),
         "--concurrent-statefulset-syncs=10".into(),
         "--concurrent-service-syncs=2".into(),
         "--concurrent-gc-syncs=30".into(),
         "--profiling=false".into(),
     ]
 }
+
+/// Requests per second each controller of kube-controller-manager may send (client-go: 20).
+pub const CONTROLLER_API_QPS: u32 = 300;
+/// Burst above [`CONTROLLER_API_QPS`] (client-go: 30).
+pub const CONTROLLER_API_BURST: u32 = 500;
 
 /// Everything a booting cluster needs, prepared before its thread starts.
 pub struct BootPlan {
@@ -344,6 +356,13 @@ mod tests {
         assert_eq!(args.last().unwrap(), "--v=4");
         assert!(args.contains(&"--secure-port=3".to_string()));
         assert!(args.contains(&"--etcd-servers=http://127.0.0.1:1".to_string()));
+    }
+
+    #[test]
+    fn controllers_are_not_throttled_by_client_go_defaults() {
+        let args = controller_manager_args(&layout());
+        assert!(args.contains(&"--kube-api-qps=300".to_string()));
+        assert!(args.contains(&"--kube-api-burst=500".to_string()));
     }
 
     #[test]
