@@ -85,27 +85,10 @@ impl ConnectError {
     }
 }
 
-/// Parses `30s`, `2m`, `500ms`, `1h`, or a bare number of seconds.
+/// Parses `30s`, `2m`, `500ms`, `1h30m`, or a bare number of seconds (one parser for every
+/// duration flag).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 30s, 2m, 500ms"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("invalid duration {s:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    super::track_args::parse_duration(s)
 }
 
 /// Builds a client from the flags. Sends no request.
