@@ -14,9 +14,7 @@ use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError};
-use crate::report::{
-    Action, CiMode, Event, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter,
-};
+use crate::report::{Action, CiMode, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter};
 use crate::track::{self, TrackTarget, targets::is_custom_group};
 
 /// Flags of `kpush apply`.
@@ -76,22 +74,6 @@ pub struct ApplyArgs {
     /// Progress display while waiting: live lines on a terminal, or plain lines for CI logs.
     #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
     progress: Progress,
-}
-
-/// Renders the manifests, reporting warnings; exit code 2 on errors.
-pub(super) fn render(
-    args: &ManifestArgs,
-    reporter: &dyn Reporter,
-) -> Result<Vec<crate::Manifest>, ExitError> {
-    let opts = args
-        .to_options(super::process_env())
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    let rendered = crate::render::render(&opts, &mut std::io::stdin().lock())
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, e))?;
-    for w in rendered.warnings {
-        reporter.event(&Event::Problem { problem: w });
-    }
-    Ok(rendered.manifests)
 }
 
 /// Connects; exit code 2 for unusable flags or kubeconfig, 6 when no client can be built.
@@ -235,7 +217,7 @@ async fn run_with(
         sinks.push(json);
     }
     let reporter = Fanout::new(sinks);
-    let mut manifests = render(&args.manifests, &reporter)?;
+    let mut manifests = args.manifests.render(&reporter)?;
     run.set_images(crate::render::images::images(&manifests));
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args

@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::ManifestArgs;
-use super::apply_cmd::{connect, explain, plan_exit_code, render};
+use super::apply_cmd::{connect, explain, plan_exit_code};
 use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
 use super::run_report::RunReporters;
@@ -40,7 +40,7 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
 }
 
 async fn run_with(args: DiffArgs, reporter: &RunReporters) -> Result<i32, ExitError> {
-    let mut manifests = render(&args.manifests, reporter)?;
+    let mut manifests = args.manifests.render(reporter)?;
     reporter.set_images(crate::render::images::images(&manifests));
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args

@@ -90,6 +90,24 @@ pub struct ManifestArgs {
 }
 
 impl ManifestArgs {
+    /// Renders the manifests (standard input for `-`), handing warnings to `reporter` as
+    /// problems; exit code 2 for bad flags or manifests.
+    pub fn render(
+        &self,
+        reporter: &dyn crate::report::Reporter,
+    ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
+        use crate::exit::{BAD_INPUT, ExitError};
+        let opts = self
+            .to_options(super::process_env())
+            .map_err(|e| ExitError::new(BAD_INPUT, anyhow::anyhow!(e)))?;
+        let rendered = render::render(&opts, &mut std::io::stdin().lock())
+            .map_err(|e| ExitError::new(BAD_INPUT, e))?;
+        for problem in rendered.warnings {
+            reporter.event(&crate::report::Event::Problem { problem });
+        }
+        Ok(rendered.manifests)
+    }
+
     /// Builds render options, reading var files; `env` is the process environment (used only
     /// for CI run annotations, never for variables). Errors are flag problems (exit code 2).
     pub fn to_options(&self, env: BTreeMap<String, String>) -> Result<RenderOptions, String> {

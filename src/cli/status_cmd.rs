@@ -10,7 +10,6 @@ use super::interrupt::interrupted;
 use super::run_report::RunReporters;
 use super::track_args::TrackArgs;
 use crate::exit::{self, ExitError};
-use crate::render;
 use crate::report::{CiLines, CiMode, Fanout, JsonResult, Reporter, TerminalProgress};
 use crate::track::{self, TargetError};
 
@@ -94,28 +93,18 @@ async fn run_with(
     run: &RunReporters,
     json: &JsonResult,
 ) -> Result<i32, ExitError> {
-    let opts = args
-        .manifests
-        .to_options(super::process_env())
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    let rendered = render::render(&opts, &mut std::io::stdin().lock())
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, e))?;
-    for w in &rendered.warnings {
-        run.event(&crate::report::Event::Problem { problem: w.clone() });
-    }
-    run.set_images(crate::render::images::images(&rendered.manifests));
+    let manifests = args.manifests.render(run)?;
+    run.set_images(crate::render::images::images(&manifests));
     let client = connect(&args.cluster)
         .await
         .map_err(|e| ExitError::new(e.exit_code(), e))?;
-    let targets = track::resolve(&client, &rendered.manifests)
-        .await
-        .map_err(|e| {
-            let code = match &e {
-                TargetError::Discovery(_) => exit::CLUSTER_UNREACHABLE,
-                TargetError::UnknownKind { .. } => exit::BAD_INPUT,
-            };
-            ExitError::new(code, e)
-        })?;
+    let targets = track::resolve(&client, &manifests).await.map_err(|e| {
+        let code = match &e {
+            TargetError::Discovery(_) => exit::CLUSTER_UNREACHABLE,
+            TargetError::UnknownKind { .. } => exit::BAD_INPUT,
+        };
+        ExitError::new(code, e)
+    })?;
     let mut sinks: Vec<&dyn Reporter> = vec![run];
     if args.output == Output::Json {
         sinks.push(json);
