@@ -217,9 +217,20 @@ async fn run_with(
         sinks.push(json);
     }
     let reporter = Fanout::new(sinks);
-    let mut manifests = args.manifests.render(&reporter)?;
+    // A chart's .Capabilities are the cluster's: connect before rendering it.
+    let early = match args.manifests.has_charts() {
+        true => Some(connect(&args.cluster).await?),
+        false => None,
+    };
+    let mut manifests = args
+        .manifests
+        .render(&reporter, early.as_ref().map(|(c, _)| c))
+        .await?;
     run.set_images(crate::render::images::images(&manifests));
-    let (client, server) = connect(&args.cluster).await?;
+    let (client, server) = match early {
+        Some(c) => c,
+        None => connect(&args.cluster).await?,
+    };
     let namespace = args
         .manifests
         .namespace

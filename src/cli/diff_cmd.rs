@@ -40,9 +40,19 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
 }
 
 async fn run_with(args: DiffArgs, reporter: &RunReporters) -> Result<i32, ExitError> {
-    let mut manifests = args.manifests.render(reporter)?;
+    let early = match args.manifests.has_charts() {
+        true => Some(connect(&args.cluster).await?),
+        false => None,
+    };
+    let mut manifests = args
+        .manifests
+        .render(reporter, early.as_ref().map(|(c, _)| c))
+        .await?;
     reporter.set_images(crate::render::images::images(&manifests));
-    let (client, server) = connect(&args.cluster).await?;
+    let (client, server) = match early {
+        Some(c) => c,
+        None => connect(&args.cluster).await?,
+    };
     let namespace = args
         .manifests
         .namespace

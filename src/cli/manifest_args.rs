@@ -87,19 +87,50 @@ pub struct ManifestArgs {
     /// Do not add the kpush.dev/* CI run annotations (repository, commit, workflow, run URL, actor).
     #[arg(long, env = "KPUSH_NO_RUN_ANNOTATIONS")]
     pub no_run_annotations: bool,
+
+    #[command(flatten)]
+    pub chart: super::chart_args::ChartArgs,
 }
 
 impl ManifestArgs {
+    /// Whether any PATH is a Helm chart (rendering it then needs the cluster's capabilities).
+    pub fn has_charts(&self) -> bool {
+        self.paths
+            .iter()
+            .chain(&self.filenames)
+            .any(|p| render::chart::is_chart(p))
+    }
+
     /// Renders the manifests (standard input for `-`), handing warnings to `reporter` as
-    /// problems; exit code 2 for bad flags or manifests.
-    pub fn render(
+    /// problems; exit code 2 for bad flags or manifests. Charts are rendered with `cluster`'s
+    /// version and API versions as `.Capabilities` (and its default namespace as the release's).
+    pub async fn render(
         &self,
         reporter: &dyn crate::report::Reporter,
+        cluster: Option<&kube::Client>,
     ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
-        use crate::exit::{BAD_INPUT, ExitError};
-        let opts = self
+        use crate::exit::{BAD_INPUT, CLUSTER_UNREACHABLE, ExitError};
+        let mut opts = self
             .to_options(super::process_env())
             .map_err(|e| ExitError::new(BAD_INPUT, anyhow::anyhow!(e)))?;
+        if let Some(client) = cluster.filter(|_| self.has_charts()) {
+            opts.chart.capabilities =
+                crate::cluster::capabilities::discover(client, Default::default())
+                    .await
+                    .map_err(|f| {
+                        ExitError::new(
+                            CLUSTER_UNREACHABLE,
+                            anyhow::anyhow!(
+                                "cannot ask the cluster for its version and API versions, which \
+                                 the chart's .Capabilities need: {}; nothing was applied",
+                                f.message()
+                            ),
+                        )
+                    })?;
+            opts.chart
+                .namespace
+                .get_or_insert_with(|| client.default_namespace().to_string());
+        }
         let rendered = render::render(&opts, &mut std::io::stdin().lock())
             .map_err(|e| ExitError::new(BAD_INPUT, e))?;
         for problem in rendered.warnings {
@@ -171,6 +202,7 @@ impl ManifestArgs {
             labels,
             annotations,
             run_env: (!self.no_run_annotations).then_some(env),
+            chart: self.chart.to_options(self.namespace.clone()),
         })
     }
 }

@@ -93,11 +93,23 @@ async fn run_with(
     run: &RunReporters,
     json: &JsonResult,
 ) -> Result<i32, ExitError> {
-    let manifests = args.manifests.render(run)?;
+    let client = if args.manifests.has_charts() {
+        Some(
+            connect(&args.cluster)
+                .await
+                .map_err(|e| ExitError::new(e.exit_code(), e))?,
+        )
+    } else {
+        None
+    };
+    let manifests = args.manifests.render(run, client.as_ref()).await?;
     run.set_images(crate::render::images::images(&manifests));
-    let client = connect(&args.cluster)
-        .await
-        .map_err(|e| ExitError::new(e.exit_code(), e))?;
+    let client = match client {
+        Some(c) => c,
+        None => connect(&args.cluster)
+            .await
+            .map_err(|e| ExitError::new(e.exit_code(), e))?,
+    };
     let targets = track::resolve(&client, &manifests).await.map_err(|e| {
         let code = match &e {
             TargetError::Discovery(_) => exit::CLUSTER_UNREACHABLE,
