@@ -6,6 +6,7 @@
 //! the rest are reported as skipped.
 
 pub mod crds;
+pub mod hooks;
 pub mod interrupt;
 pub mod outcome;
 pub mod prune;

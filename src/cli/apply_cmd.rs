@@ -14,8 +14,8 @@ use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError};
-use crate::report::{Action, CiMode, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter};
-use crate::track::{self, TrackTarget, targets::is_custom_group};
+use crate::report::{Action, CiMode, Fanout, JsonResult, Reporter, TerminalReporter};
+use crate::track;
 
 /// Flags of `kpush apply`.
 #[derive(Debug, Args)]
@@ -97,7 +97,7 @@ pub(super) fn explain(e: &PlanError, server: &str) -> String {
     }
 }
 
-fn unreachable_advice(m: &str, server: &str) -> String {
+pub(super) fn unreachable_advice(m: &str, server: &str) -> String {
     format!(
         "cannot reach the API server at {server}: {m}; check that the cluster is running, the \
          kubeconfig's server address and --context, and your network (VPN, firewall, private cluster)"
@@ -115,7 +115,7 @@ pub(super) fn plan_exit_code(e: &PlanError) -> i32 {
     }
 }
 
-fn apply_exit_code(e: &ApplyError) -> i32 {
+pub(super) fn apply_exit_code(e: &ApplyError) -> i32 {
     match e {
         ApplyError::Plan(p) => plan_exit_code(p),
         ApplyError::Unreachable(_) | ApplyError::Unauthorized(_) | ApplyError::Request(_) => {
@@ -150,27 +150,6 @@ fn summary(outcome: &ApplyOutcome) -> String {
         s.push_str(&format!("; {pruned} pruned"));
     }
     s
-}
-
-/// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
-fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
-    outcome
-        .objects
-        .iter()
-        .filter(|o| o.is_applied())
-        .filter_map(|o| {
-            let t = o.target.as_ref()?;
-            let mut key = o.key.clone();
-            key.namespace = t.namespace.clone();
-            Some(TrackTarget::from_parts(
-                ObjectRef::new(&key, Some(&o.origin)),
-                t.resource.clone(),
-                t.namespace.clone(),
-                is_custom_group(&t.resource.group) && t.has_status,
-                o.generation(),
-            ))
-        })
-        .collect()
 }
 
 pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
@@ -261,6 +240,26 @@ async fn run_with(
         prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
         ..Default::default()
     };
+    let human = human_reporter(args.progress);
+    // The CI reporter prints rollout lines itself (and annotates failures).
+    let mut track_sinks: Vec<&dyn Reporter> = vec![run];
+    if !run.in_ci() {
+        track_sinks.push(human.as_ref());
+    }
+    if json_output {
+        track_sinks.push(json);
+    }
+    let track_reporter = Fanout::new(track_sinks);
+    // A chart's hooks: pre-install/upgrade ones run now, post ones after the release is ready.
+    let hooks = super::chart_hooks::Hooks {
+        client: &client,
+        apply: &apply_opts,
+        track: args.wait.to_options(),
+        reporter: &reporter,
+        track_reporter: &track_reporter,
+        interrupt: &interrupt,
+    };
+    let (plan, post_hooks) = hooks.run_pre(plan).await?;
     match apply::apply(&client, plan, &apply_opts, &reporter, &interrupt).await {
         Ok(outcome) => {
             let line = format!(
@@ -274,25 +273,20 @@ async fn run_with(
                 println!("{line}");
             }
             if !args.wait_for_rollout {
+                hooks.run_post(post_hooks).await?;
                 return Ok(exit::SUCCESS);
-            }
-            let human = human_reporter(args.progress);
-            // The CI reporter prints rollout lines itself (and annotates failures).
-            let mut sinks: Vec<&dyn Reporter> = vec![run];
-            if !run.in_ci() {
-                sinks.push(human.as_ref());
-            }
-            if json_output {
-                sinks.push(json);
             }
             let tracked = track::track(
                 &client,
-                track_targets(&outcome),
+                track::targets::of_applied(&outcome),
                 &args.wait.to_options(),
-                &Fanout::new(sinks),
+                &track_reporter,
                 interrupted(),
             )
             .await;
+            if tracked.is_success() {
+                hooks.run_post(post_hooks).await?;
+            }
             Ok(tracked.exit_code())
         }
         Err(failure) => {

@@ -3,6 +3,7 @@
 mod apply_cmd;
 pub mod azure_args;
 pub mod chart_args;
+mod chart_hooks;
 pub mod cluster_args;
 mod diff_cmd;
 pub mod env_defaults;

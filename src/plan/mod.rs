@@ -8,6 +8,7 @@ pub mod compare;
 pub mod defaults;
 pub mod diff;
 pub mod discovery;
+pub mod hooks;
 pub mod live;
 pub mod noop;
 pub mod preflight;

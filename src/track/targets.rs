@@ -222,3 +222,24 @@ mod tests {
         assert_eq!(t.name, "web");
     }
 }
+
+/// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
+pub fn of_applied(outcome: &crate::apply::ApplyOutcome) -> Vec<TrackTarget> {
+    outcome
+        .objects
+        .iter()
+        .filter(|o| o.is_applied())
+        .filter_map(|o| {
+            let t = o.target.as_ref()?;
+            let mut key = o.key.clone();
+            key.namespace = t.namespace.clone();
+            Some(TrackTarget::from_parts(
+                ObjectRef::new(&key, Some(&o.origin)),
+                t.resource.clone(),
+                t.namespace.clone(),
+                is_custom_group(&t.resource.group) && t.has_status,
+                o.generation(),
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,209 @@
+//! Helm charts deployed by `kpush apply` against the real control plane: hooks run in order
+//! around the release with their delete policies, a failed hook stops the deploy, and a release
+//! installed by real `helm install` is adopted without conflicts.
+
+mod support;
+
+use kpush_testenv::helm::{HelmMajor, helm};
+use support::Ctx;
+
+fn helm_path(major: HelmMajor) -> String {
+    helm(major)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .display()
+        .to_string()
+}
+
+fn job(name: &str, hook: &str, weight: i32, policy: Option<&str>, image: &str) -> String {
+    let policy = policy
+        .map(|p| format!("\n    helm.sh/hook-delete-policy: {p}"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{{{ .Release.Name }}}}-{name}
+  annotations:
+    helm.sh/hook: {hook}
+    helm.sh/hook-weight: \"{weight}\"{policy}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: run
+          image: {image}
+"
+    )
+}
+
+/// A chart with a Deployment and hooks around it.
+fn write_chart(ctx: &Ctx, pre_image: &str) -> String {
+    ctx.write(
+        "app/Chart.yaml",
+        "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+    );
+    ctx.write("app/values.yaml", "replicas: 1\nimage: example.com/web:1\n");
+    ctx.write(
+        "app/templates/deployment.yaml",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+  labels:
+    app: web
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+",
+    );
+    // Weights: -5 runs before 0; migrate is deleted once it succeeded.
+    ctx.write(
+        "app/templates/migrate.yaml",
+        &job(
+            "migrate",
+            "pre-install,pre-upgrade",
+            -5,
+            Some("hook-succeeded"),
+            pre_image,
+        ),
+    );
+    ctx.write(
+        "app/templates/seed.yaml",
+        &job(
+            "seed",
+            "pre-install",
+            0,
+            Some("before-hook-creation"),
+            "example.com/seed:1",
+        ),
+    );
+    ctx.write(
+        "app/templates/notify.yaml",
+        &job(
+            "notify",
+            "post-install,post-upgrade",
+            0,
+            None,
+            "example.com/notify:1",
+        ),
+    );
+    ctx.write(
+        "app/templates/cleanup.yaml",
+        &job("cleanup", "pre-delete", 0, None, "example.com/cleanup:1"),
+    );
+    ctx.path().join("app").display().to_string()
+}
+
+fn position(haystack: &str, needle: &str) -> usize {
+    haystack
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in:\n{haystack}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hooks_run_in_order_around_the_release_with_their_delete_policies() {
+    let ctx = Ctx::new("chart-hooks").await;
+    let chart = write_chart(&ctx, "example.com/migrate:1");
+    let helm = helm_path(HelmMajor::V3);
+    let run = ctx.kpush(&["apply", &chart, "--helm", &helm, "--applyset", "app"]);
+    run.expect_code(0);
+    let out = &run.stdout;
+    // Pre-install hooks by weight, then the release, then the post-install hook.
+    let migrate = position(out, "Job.batch chart-hooks/app-migrate");
+    let seed = position(out, "Job.batch chart-hooks/app-seed");
+    let web = position(out, "Deployment.apps chart-hooks/app-web");
+    let notify = position(out, "Job.batch chart-hooks/app-notify");
+    assert!(migrate < seed && seed < web && web < notify, "{out}");
+    assert!(
+        run.stderr
+            .contains("app-cleanup is a pre-delete hook and was not run"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("templates/cleanup.yaml:1"),
+        "the hook's template is named: {}",
+        run.stderr
+    );
+    // hook-succeeded: deleted; no policy (before-hook-creation): kept.
+    let jobs = |n: &str| ctx.grouped("batch/v1", "jobs", n);
+    assert!(
+        ctx.get(&jobs("app-migrate")).await.is_none(),
+        "migrate was deleted"
+    );
+    let seed_job = ctx.get(&jobs("app-seed")).await.expect("seed kept");
+    assert_eq!(seed_job["status"]["succeeded"], 1, "{seed_job}");
+    let notify_uid =
+        ctx.get(&jobs("app-notify")).await.expect("notify kept")["metadata"]["uid"].clone();
+    // Hooks are not members of the release's ApplySet.
+    assert!(
+        seed_job["metadata"]["labels"]["applyset.kubernetes.io/part-of"].is_null(),
+        "{seed_job}"
+    );
+
+    // The second deploy is an upgrade: pre-upgrade and post-upgrade hooks run, pre-install-only
+    // ones do not; notify is deleted and created again (before-hook-creation, Helm's default).
+    let run = ctx.kpush(&["apply", &chart, "--helm", &helm, "--applyset", "app"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("Job.batch chart-hooks/app-migrate"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("app-seed"),
+        "seed is pre-install only: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("app-seed is a pre-install hook and was not run"),
+        "{}",
+        run.stderr
+    );
+    let notify = ctx.get(&jobs("app-notify")).await.expect("notify again");
+    assert_ne!(
+        notify["metadata"]["uid"], notify_uid,
+        "notify was created again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_pre_install_hook_stops_the_deploy_with_its_logs() {
+    let ctx = Ctx::new("chart-hook-fails").await;
+    let chart = write_chart(&ctx, "example.com/fail:1");
+    let helm = helm_path(HelmMajor::V3);
+    let run = ctx.kpush(&["apply", &chart, "--helm", &helm]);
+    run.expect_code(4);
+    let err = &run.stderr;
+    assert!(err.contains("pre-deploy hook Job app-migrate"), "{err}");
+    assert!(err.contains("templates/migrate.yaml"), "{err}");
+    assert!(
+        err.contains("the release's objects were not applied"),
+        "{err}"
+    );
+    assert!(
+        ctx.get(&ctx.grouped("apps/v1", "deployments", "app-web"))
+            .await
+            .is_none(),
+        "the release was not deployed"
+    );
+    assert!(
+        ctx.get(&ctx.grouped("batch/v1", "jobs", "app-seed"))
+            .await
+            .is_none(),
+        "a later hook did not run"
+    );
+}
