@@ -207,3 +207,134 @@ async fn a_failed_pre_install_hook_stops_the_deploy_with_its_logs() {
         "a later hook did not run"
     );
 }
+
+/// A chart without hooks: a Deployment and a ConfigMap whose keys come from values.
+fn write_plain_chart(ctx: &Ctx) -> String {
+    ctx.write(
+        "web/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+    );
+    ctx.write(
+        "web/values.yaml",
+        "image: example.com/web:1\nsettings:\n  a: \"1\"\n  b: \"2\"\n",
+    );
+    ctx.write(
+        "web/templates/config.yaml",
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+data:
+{{- toYaml .Values.settings | nindent 2 }}
+",
+    );
+    ctx.write(
+        "web/templates/deployment.yaml",
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app: {{ .Release.Name }}
+    spec:
+      containers:
+        - name: web
+          image: {{ .Values.image }}
+",
+    );
+    ctx.path().join("web").display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_installed_by_helm_is_adopted_without_conflicts() {
+    let ctx = Ctx::new("chart-adopt").await;
+    let chart = write_plain_chart(&ctx);
+    let helm = helm_path(HelmMajor::V3);
+    let kubeconfig = ctx.cluster.kubeconfig_path("admin").display().to_string();
+    let home = ctx.path().join("helm-home");
+    let out = std::process::Command::new(&helm)
+        .args(["install", "shop", &chart, "--namespace", &ctx.namespace])
+        .args(["--kubeconfig", &kubeconfig])
+        .env("HELM_CACHE_HOME", home.join("cache"))
+        .env("HELM_CONFIG_HOME", home.join("config"))
+        .env("HELM_DATA_HOME", home.join("data"))
+        .output()
+        .expect("run helm");
+    assert!(
+        out.status.success(),
+        "helm install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cm = ctx
+        .get(&ctx.core("configmaps", "shop-config"))
+        .await
+        .expect("helm made it");
+    assert_eq!(cm["data"]["b"], "2");
+
+    // The same release, now with a new image and without setting b: no --force-conflicts.
+    let values = ctx.write(
+        "new.yaml",
+        "image: example.com/web:2\nsettings:\n  b: null\n",
+    );
+    let values = values.display().to_string();
+    let run = ctx.kpush(&[
+        "apply",
+        &chart,
+        "--helm",
+        &helm,
+        "--release",
+        "shop",
+        "--values",
+        &values,
+    ]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("Helm release shop") && run.stderr.contains("`helm list`"),
+        "says once that helm list is no longer current: {}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("`helm list`").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let web = ctx
+        .get(&ctx.grouped("apps/v1", "deployments", "shop"))
+        .await
+        .expect("web");
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["image"],
+        "example.com/web:2"
+    );
+    let cm = ctx
+        .get(&ctx.core("configmaps", "shop-config"))
+        .await
+        .expect("config");
+    assert_eq!(cm["data"]["a"], "1", "{cm}");
+    assert!(
+        cm["data"]["b"].is_null(),
+        "the key removed from the chart is gone: {cm}"
+    );
+    let managers: Vec<&str> = cm["metadata"]["managedFields"]
+        .as_array()
+        .expect("managed fields")
+        .iter()
+        .filter_map(|e| e["manager"].as_str())
+        .collect();
+    assert!(!managers.contains(&"helm"), "{managers:?}");
+    // Helm's release record is left alone.
+    assert!(
+        ctx.get(&ctx.core("secrets", "sh.helm.release.v1.shop.v1"))
+            .await
+            .is_some(),
+        "Helm's release Secret stays"
+    );
+}

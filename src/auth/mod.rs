@@ -32,7 +32,7 @@ mod kube_client;
 mod local_account;
 mod settings;
 mod target;
-mod tokens;
+pub(crate) mod tokens;
 
 pub use error::{AuthError, PresentedAssertion};
 pub use exec::{AksCluster, EXEC_API_VERSION, exec_api_version, exec_credential, exec_kubeconfig};

@@ -217,7 +217,8 @@ async fn run_with(
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
-    opts.preflight = !args.no_preflight;
+    // Preflight runs after kpush took over objects other tools applied (adoption::take_over).
+    opts.preflight = false;
     opts.recreate_on_immutable = args.recreate_on_immutable;
     let interrupt = Interrupt::on_signals();
     let plan = plan::plan(&client, manifests, opts, &reporter)
@@ -235,6 +236,8 @@ async fn run_with(
             anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
         ));
     }
+    let plan =
+        super::adoption::take_over(&client, plan, !args.no_preflight, &server, &reporter).await?;
     let apply_opts = ApplyOptions {
         prune: args.plan.prune,
         prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,

@@ -1,5 +1,6 @@
 //! The command line: flags and `KPUSH_*` variables become settings; nothing below sees clap.
 
+mod adoption;
 mod apply_cmd;
 pub mod azure_args;
 pub mod chart_args;

@@ -302,6 +302,19 @@ impl Plan {
             .collect()
     }
 
+    /// Reads the live state of every resolved object again and dry-runs them (when preflight
+    /// is on): after kpush took objects over from another tool, planned without preflight.
+    pub async fn check_again(
+        &mut self,
+        client: &Client,
+        reporter: &dyn Reporter,
+    ) -> Result<(), PlanError> {
+        let ready: Vec<usize> = (0..self.objects.len())
+            .filter(|&i| self.objects[i].target.is_some())
+            .collect();
+        self.check(client, &ready, reporter).await
+    }
+
     /// Reads live state for `indices`, then dry-runs them (when preflight is on).
     async fn check(
         &mut self,
