@@ -186,6 +186,27 @@ pub fn is_custom_group(group: &str) -> bool {
     group.contains('.') && !group.ends_with(".k8s.io") && group != "k8s.io"
 }
 
+/// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
+pub fn of_applied(outcome: &crate::apply::ApplyOutcome) -> Vec<TrackTarget> {
+    outcome
+        .objects
+        .iter()
+        .filter(|o| o.is_applied())
+        .filter_map(|o| {
+            let t = o.target.as_ref()?;
+            let mut key = o.key.clone();
+            key.namespace = t.namespace.clone();
+            Some(TrackTarget::from_parts(
+                ObjectRef::new(&key, Some(&o.origin)),
+                t.resource.clone(),
+                t.namespace.clone(),
+                is_custom_group(&t.resource.group) && t.has_status,
+                o.generation(),
+            ))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,25 +242,4 @@ mod tests {
         assert_eq!(t.workload(), Some(WorkloadKind::Deployment));
         assert_eq!(t.name, "web");
     }
-}
-
-/// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
-pub fn of_applied(outcome: &crate::apply::ApplyOutcome) -> Vec<TrackTarget> {
-    outcome
-        .objects
-        .iter()
-        .filter(|o| o.is_applied())
-        .filter_map(|o| {
-            let t = o.target.as_ref()?;
-            let mut key = o.key.clone();
-            key.namespace = t.namespace.clone();
-            Some(TrackTarget::from_parts(
-                ObjectRef::new(&key, Some(&o.origin)),
-                t.resource.clone(),
-                t.namespace.clone(),
-                is_custom_group(&t.resource.group) && t.has_status,
-                o.generation(),
-            ))
-        })
-        .collect()
 }
