@@ -325,7 +325,8 @@ async fn a_conflict_names_the_field_and_its_manager_and_force_conflicts_takes_it
     run.expect_code(3);
     assert!(run.stderr.contains("cm.yaml:1"), "{}", run.stderr);
     assert!(
-        run.stderr.contains(".data.key (owned by \"other-controller\")"),
+        run.stderr
+            .contains(".data.key (owned by \"other-controller\")"),
         "{}",
         run.stderr
     );
