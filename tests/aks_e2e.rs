@@ -4,13 +4,13 @@
 //!
 //! Every run logs at trace level, and every run's output is checked for tokens and secrets.
 
-mod auth_support;
+mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use auth_support::*;
+use harness::azure::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};

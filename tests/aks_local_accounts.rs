@@ -6,13 +6,13 @@
 //! Every run logs at trace level, and every run's output is checked for certificates, keys,
 //! secrets and tokens.
 
-mod auth_support;
+mod harness;
 
 use std::process::Command;
 
-use auth_support::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use harness::azure::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use kpush_azure_emulator::{Cluster, Role, RoleAssignment};

@@ -1,11 +1,11 @@
 //! `kpush apply` against the real control plane (kube-apiserver 1.20.2): one namespace per test,
 //! the real binary, its output and exit codes, and the cluster's state read back through the API.
 
-mod support;
+mod harness;
 
 use std::path::Path;
 
-use support::{Ctx, config_map, deployment};
+use harness::binary::{Ctx, config_map, deployment};
 
 const GUESTBOOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/guestbook");
 
@@ -455,7 +455,7 @@ async fn an_unreachable_server_exits_6_with_advice() {
         .expect("kubeconfig")
         .replace(ctx.cluster.server(), &format!("https://127.0.0.1:{port}"));
     let kc = ctx.write("closed.kubeconfig", &kubeconfig);
-    let run = support::kpush(&[
+    let run = harness::binary::kpush(&[
         "apply".into(),
         cm,
         "--kubeconfig".into(),

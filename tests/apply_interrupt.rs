@@ -1,11 +1,11 @@
 //! SIGTERM (a cancelled pipeline) or Ctrl-C during `kpush apply`: the requests in flight finish,
 //! the rest are reported skipped, and the exit code is 130.
 
-mod support;
+mod harness;
 
 use std::process::{Command, Stdio};
 
-use support::{Ctx, config_map};
+use harness::binary::{Ctx, config_map};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_after_the_requests_in_flight_and_reports_what_was_skipped() {

@@ -1,11 +1,11 @@
 //! `kpush apply` waits for rollouts by default: healthy sets succeed, a broken one fails fast
 //! with the reason and file:line, `--wait=false` returns at once, `-o json` describes the run.
 
-mod support;
+mod harness;
 
 use std::time::{Duration, Instant};
 
-use support::Ctx;
+use harness::binary::Ctx;
 
 const GUESTBOOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/guestbook");
 
@@ -124,7 +124,7 @@ async fn create_namespace_creates_a_missing_target_namespace_first() {
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
-    let without = support::kpush(&args(&[]));
+    let without = harness::binary::kpush(&args(&[]));
     without.expect_code(3);
     assert!(
         without
@@ -133,7 +133,7 @@ async fn create_namespace_creates_a_missing_target_namespace_first() {
         "{}",
         without.stderr
     );
-    let with = support::kpush(&args(&["--create-namespace"]));
+    let with = harness::binary::kpush(&args(&["--create-namespace"]));
     with.expect_code(0);
     assert!(
         with.stdout

@@ -1,9 +1,9 @@
 //! `kpush diff` against the real control plane: unified diffs of what would change, Secret
 //! values never shown, exit codes 0 (no differences) / 1 (differences) / >1 (error).
 
-mod support;
+mod harness;
 
-use support::{Ctx, config_map};
+use harness::binary::{Ctx, config_map};
 
 fn secret(password_b64: &str) -> String {
     format!(

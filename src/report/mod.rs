@@ -74,8 +74,9 @@ pub struct OutputSettings {
 pub struct Reporter {
     command: &'static str,
     system: CiSystem,
-    started: Instant,
     human: Box<dyn HumanOutput>,
+    /// The run's wall time so far (fixed in golden tests).
+    clock: Box<dyn Fn() -> std::time::Duration + Send + Sync>,
     collector: Collector,
     json: Option<JsonResult>,
     data: Mutex<Box<dyn Write + Send>>,
@@ -123,15 +124,22 @@ impl Reporter {
         json: bool,
         data: Box<dyn Write + Send>,
     ) -> Self {
+        let started = Instant::now();
         Self {
             command,
             system: CiSystem::Plain,
-            started: Instant::now(),
+            clock: Box::new(move || started.elapsed()),
             human,
             collector: Collector::default(),
             json: json.then(JsonResult::default),
             data: Mutex::new(data),
         }
+    }
+
+    /// The same reporter, reporting `duration` as the run's wall time (for golden tests).
+    pub fn with_duration(mut self, duration: std::time::Duration) -> Self {
+        self.clock = Box::new(move || duration);
+        self
     }
 
     /// The CI system whose dialect is spoken.
@@ -150,7 +158,7 @@ impl Reporter {
             self.stopping_problems(e);
         }
         let mut summary = self.collector.summary(self.command, code);
-        summary.duration = self.started.elapsed();
+        summary.duration = (self.clock)();
         if let Err(e) = result
             && summary.failures.is_empty()
         {

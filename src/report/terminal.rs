@@ -44,7 +44,7 @@ impl Row {
             RolloutState::InProgress { message } if message.is_empty() => {
                 format!("{label}  {counts}waiting")
             }
-            RolloutState::InProgress { message } => format!("{label}  {counts}waiting: {message}"),
+            RolloutState::InProgress { message } => format!("{label}  {counts}{message}"),
             RolloutState::Ready => format!("{label}  {counts}ready in {at}"),
             RolloutState::Skipped => format!("{label}  not waited for"),
             RolloutState::Failed { reason, .. } => format!("{label}  failed after {at}: {reason}"),

@@ -73,11 +73,12 @@ impl Dialect for AzureDevOps {
         if let Some(c) = &a.code {
             props.push(("code", c.clone()));
         }
-        Some(command(
-            "task.logissue",
-            &props,
-            &format!("{}: {}", a.title, a.message),
-        ))
+        // A manifest problem's title (`kpush: syntax`) only repeats its code.
+        let message = match &a.code {
+            Some(code) if a.title == format!("kpush: {code}") => a.message.clone(),
+            _ => format!("{}: {}", a.title, a.message),
+        };
+        Some(command("task.logissue", &props, &message))
     }
 
     fn mask(&self, secret: &str) -> Vec<String> {
@@ -180,7 +181,7 @@ mod tests {
         };
         assert_eq!(
             AzureDevOps.annotation(&a).unwrap(),
-            "##vso[task.logissue type=error;sourcepath=k8s/web.yaml;linenumber=4;columnnumber=2;code=syntax;]kpush: syntax: bad%0Athing"
+            "##vso[task.logissue type=error;sourcepath=k8s/web.yaml;linenumber=4;columnnumber=2;code=syntax;]bad%0Athing"
         );
     }
 

@@ -1,8 +1,6 @@
 //! Helpers for the `apply` and `diff` integration tests: a namespace per test on the shared
 //! test cluster, manifest files in a temp dir, and running the real `kpush` binary.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
