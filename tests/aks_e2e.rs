@@ -334,7 +334,7 @@ async fn github_oidc_deploys_the_guestbook_through_arm_into_the_allowed_namespac
     let e = env().await;
     let run = e.apply_guestbook(ALLOWED, &e.github(), &[]);
     run.expect_code(0);
-    assert!(run.stdout.contains("6 objects"), "{}", run.stdout);
+    assert!(run.stderr.contains("6 objects"), "{}", run.stderr);
     assert!(
         run.stderr.contains("signing in to Azure with github-oidc"),
         "the chosen method is logged"

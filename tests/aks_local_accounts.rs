@@ -351,7 +351,7 @@ async fn a_non_entra_clusters_user_certificate_deploys_into_its_namespace() {
     let run = e.apply_guestbook(LEGACY, TEAM, &[]);
     run.expect_code(0);
     assert!(run.stderr.contains("TRACE"), "the run logs at trace level");
-    assert!(run.stdout.contains("6 objects"), "{}", run.stdout);
+    assert!(run.stderr.contains("6 objects"), "{}", run.stderr);
     assert!(
         run.stderr
             .contains("signing in with the cluster's local-account client certificate"),

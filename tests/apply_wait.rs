@@ -74,9 +74,9 @@ async fn wait_false_returns_after_applying() {
     run.expect_code(0);
     assert!(!run.stderr.contains("waiting up to"), "{}", run.stderr);
     assert!(
-        run.stdout.contains("6 objects: 6 created"),
+        run.stderr.contains("6 objects: 6 created"),
         "{}",
-        run.stdout
+        run.stderr
     );
 }
 
@@ -105,7 +105,7 @@ async fn json_output_describes_each_object_action_and_readiness() {
     // Human output went to standard error.
     assert!(
         run.stderr
-            .contains("created    Deployment.apps wait-json/web"),
+            .contains("created    Deployment wait-json/web"),
         "{}",
         run.stderr
     );
@@ -136,10 +136,10 @@ async fn create_namespace_creates_a_missing_target_namespace_first() {
     let with = harness::binary::kpush(&args(&["--create-namespace"]));
     with.expect_code(0);
     assert!(
-        with.stdout
-            .starts_with("created    Namespace wait-created-ns  (--create-namespace)\n"),
+        with.stderr
+            .starts_with("created    Namespace wait-created-ns (--create-namespace)\n"),
         "{}",
-        with.stdout
+        with.stderr
     );
     assert!(
         ctx.get("/api/v1/namespaces/wait-created-ns")

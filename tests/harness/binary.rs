@@ -138,6 +138,7 @@ pub fn kpush_with_env(args: &[String], env: &[(&str, &str)]) -> Run {
         if k.starts_with("KPUSH_")
             || k.starts_with("GITHUB_")
             || k == "TF_BUILD"
+            || k == "GITLAB_CI"
             || k == "KUBECONFIG"
         {
             cmd.env_remove(k);
