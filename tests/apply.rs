@@ -80,9 +80,7 @@ async fn guestbook_applies_then_reapply_is_unchanged_and_a_new_image_configures(
     assert_eq!(
         lines_with(&changed.stderr, "configured"),
         vec![
-            "configured Deployment apply-guestbook/web (".to_string()
-                + GUESTBOOK
-                + "/web.yaml:14)"
+            "configured Deployment apply-guestbook/web (".to_string() + GUESTBOOK + "/web.yaml:14)"
         ],
         "{}",
         changed.stderr

@@ -104,8 +104,7 @@ async fn json_output_describes_each_object_action_and_readiness() {
     assert_eq!(web["line"], 14);
     // Human output went to standard error.
     assert!(
-        run.stderr
-            .contains("created    Deployment wait-json/web"),
+        run.stderr.contains("created    Deployment wait-json/web"),
         "{}",
         run.stderr
     );

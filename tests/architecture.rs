@@ -228,3 +228,131 @@ fn the_scanner_sees_paths_groups_and_skips_comments() {
         ]
     );
 }
+
+/// `src/report/ci/lines.rs` → `["report", "ci", "lines"]`; a `mod.rs` is its directory.
+fn module_path(file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(root().join("src")).expect("under src");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The modules `code` (in module `me`) refers to through `crate::…`, `super::…` or `self::…`,
+/// each cut to the longest prefix that is a module in `modules`.
+fn module_references(
+    code: &str,
+    me: &[String],
+    modules: &BTreeSet<Vec<String>>,
+) -> BTreeSet<Vec<String>> {
+    let code: String = code
+        .lines()
+        .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut out = BTreeSet::new();
+    for (i, _) in code.match_indices("::") {
+        // The whole path this `::` belongs to, read once from its start.
+        let start = code[..i].rfind(|c: char| !ident(c)).map_or(0, |s| s + 1);
+        if start != i - code[start..i].len() || code[..start].ends_with("::") {
+            continue;
+        }
+        let end = code[start..]
+            .find(|c: char| !ident(c))
+            .map_or(code.len(), |e| start + e);
+        if code[start..i].contains("::") {
+            continue; // not the path's first `::`
+        }
+        let segs: Vec<&str> = code[start..end]
+            .split("::")
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut path: Vec<String> = match segs.first() {
+            Some(&"crate") => Vec::new(),
+            Some(&"super") => me[..me.len().saturating_sub(1)].to_vec(),
+            Some(&"self") => me.to_vec(),
+            _ => continue,
+        };
+        let mut rest = &segs[1..];
+        while let Some(&"super") = rest.first() {
+            path.pop();
+            rest = &rest[1..];
+        }
+        let mut best = path.clone();
+        for s in rest {
+            path.push(s.to_string());
+            if modules.contains(&path) {
+                best = path.clone();
+            }
+        }
+        if best != me {
+            out.insert(best);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_report_module_has_no_import_circles() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src/report"), &mut files);
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_path(f)).collect();
+    let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+    for f in &files {
+        let me = module_path(f);
+        let code = fs::read_to_string(f).expect("read");
+        let code = code.split("#[cfg(test)]").next().unwrap_or("");
+        let refs = module_references(code, &me, &modules)
+            .into_iter()
+            .filter(|m| m.first().map(String::as_str) == Some("report"))
+            .collect();
+        edges.insert(me, refs);
+    }
+    // Depth-first search for a cycle.
+    fn visit(
+        m: &Vec<String>,
+        edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        stack: &mut Vec<Vec<String>>,
+        done: &mut BTreeSet<Vec<String>>,
+    ) -> Option<Vec<Vec<String>>> {
+        if let Some(i) = stack.iter().position(|s| s == m) {
+            let mut cycle = stack[i..].to_vec();
+            cycle.push(m.clone());
+            return Some(cycle);
+        }
+        if done.contains(m) {
+            return None;
+        }
+        stack.push(m.clone());
+        for n in edges.get(m).into_iter().flatten() {
+            if let Some(c) = visit(n, edges, stack, done) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        done.insert(m.clone());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for m in edges.keys() {
+        if let Some(cycle) = visit(m, &edges, &mut Vec::new(), &mut done) {
+            let names: Vec<String> = cycle.iter().map(|c| c.join("::")).collect();
+            panic!("import circle in report: {}", names.join(" -> "));
+        }
+    }
+    assert!(
+        edges.len() > 10,
+        "found only {} report modules",
+        edges.len()
+    );
+}

@@ -57,7 +57,10 @@ pub async fn wait_established(
         }
     }
     sink.event(&Event::Info {
-        message: format!("CRDs established in {} ms", started.elapsed().as_millis()),
+        message: format!(
+            "CRDs established in {}",
+            crate::event::format_duration(started.elapsed())
+        ),
     });
     Ok(())
 }

@@ -177,9 +177,9 @@ pub async fn plan(
     let catalog = discovery::discover(client, opts.retry, &api_versions).await?;
     sink.event(&Event::Info {
         message: format!(
-            "discovered {} API group-versions in {} ms",
+            "discovered {} API group-versions in {}",
             api_versions.len(),
-            t.elapsed().as_millis()
+            crate::event::format_duration(t.elapsed())
         ),
     });
 
@@ -327,9 +327,9 @@ impl Plan {
         }
         sink.event(&Event::Info {
             message: format!(
-                "read the live state of {} objects in {} ms",
+                "read the live state of {} objects in {}",
                 indices.len(),
-                t.elapsed().as_millis()
+                crate::event::format_duration(t.elapsed())
             ),
         });
         // Objects proven unchanged need neither a dry-run nor a PATCH.
@@ -367,9 +367,9 @@ impl Plan {
         .await?;
         sink.event(&Event::Info {
             message: format!(
-                "preflight: dry-ran {} objects in {} ms",
+                "preflight: dry-ran {} objects in {}",
                 to_check.len(),
-                t.elapsed().as_millis()
+                crate::event::format_duration(t.elapsed())
             ),
         });
         if !rejections.is_empty() {

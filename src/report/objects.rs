@@ -56,8 +56,14 @@ pub fn summary_table(manifests: &[Manifest]) -> String {
     let rows: Vec<[String; 4]> = manifests
         .iter()
         .map(|m| {
+            // `kind.group`, as kubectl's resource names: the table has no apiVersion column.
+            let kind = if m.group().is_empty() {
+                m.kind().to_string()
+            } else {
+                format!("{}.{}", m.kind(), m.group())
+            };
             [
-                m.kind().to_string(),
+                kind,
                 m.namespace().unwrap_or("-").to_string(),
                 m.name().to_string(),
                 m.origin.to_string(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::text;
+use super::explain;
 use crate::event::time::serialize_millis;
 use crate::event::{Action, Event, ObjectRef, ObjectState, RolloutState};
 use crate::exit;
@@ -246,8 +246,8 @@ impl Collector {
                     object: Some(object.clone()),
                     message: format!(
                         "{}\n{}",
-                        text::failure_title(object, *state, *elapsed, &explanation.reason),
-                        text::explanation_body(explanation)
+                        explain::failure_title(object, *state, *elapsed, &explanation.reason),
+                        explain::explanation_body(explanation)
                     ),
                 });
             }

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use super::HumanOutput;
-use super::ci::{CiContext, LineReporter, plain::Plain};
+use super::ci::context::CiContext;
+use super::ci::lines::LineReporter;
+use super::ci::plain::Plain;
+use super::human::HumanOutput;
 use super::outcome::RunSummary;
 use crate::event::{Event, ObjectRef, RolloutState, format_duration};
 

@@ -5,7 +5,8 @@
 //! Logging command syntax and escaping (as azure-pipelines-task-lib writes them):
 //! <https://learn.microsoft.com/azure/devops/pipelines/scripts/logging-commands>.
 
-use super::{Annotation, CiContext, Dialect, Level};
+use super::context::CiContext;
+use super::dialect::{Annotation, Dialect, Level};
 use crate::event::Stage;
 use crate::report::outcome::RunSummary;
 use crate::report::{summary, text};

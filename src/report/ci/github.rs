@@ -7,7 +7,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Annotation, CiContext, Dialect, Level};
+use super::context::CiContext;
+use super::dialect::{Annotation, Dialect, Level};
 use crate::event::Stage;
 use crate::report::outcome::RunSummary;
 use crate::report::summary;

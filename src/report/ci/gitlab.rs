@@ -6,7 +6,8 @@
 //!
 //! Section syntax: <https://docs.gitlab.com/ci/jobs/job_logs/#custom-collapsible-sections>.
 
-use super::{CiContext, Dialect};
+use super::context::CiContext;
+use super::dialect::Dialect;
 use crate::event::Stage;
 use crate::report::outcome::RunSummary;
 
