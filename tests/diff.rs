@@ -22,9 +22,8 @@ async fn diff_shows_a_changed_field_and_exits_1_then_0_once_applied() {
     let before = ctx.kpush(&["diff", &path]);
     before.expect_code(1);
     assert!(
-        before
-            .stdout
-            .contains("ConfigMap diff-field/settings would be created  ("),
+        before.stdout.contains("ConfigMap diff-field/settings (")
+            && before.stdout.contains(":1) would be created"),
         "{}",
         before.stdout
     );
@@ -47,9 +46,8 @@ async fn diff_shows_a_changed_field_and_exits_1_then_0_once_applied() {
     let changed = ctx.kpush(&["diff", &path]);
     changed.expect_code(1);
     assert!(
-        changed
-            .stdout
-            .contains("ConfigMap diff-field/settings would change  ("),
+        changed.stdout.contains("ConfigMap diff-field/settings (")
+            && changed.stdout.contains(":1) would change"),
         "{}",
         changed.stdout
     );
