@@ -6,7 +6,8 @@
 //! checked without a terminal.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -23,6 +24,8 @@ pub struct Terminal {
     lines: LineReporter,
     multi: MultiProgress,
     rows: Mutex<Vec<Row>>,
+    /// Whether live rows are on screen (plain lines then go above them).
+    live: Arc<AtomicBool>,
 }
 
 struct Row {
@@ -54,14 +57,19 @@ impl Row {
     }
 }
 
-/// Sends whole lines to [`MultiProgress::println`], so they appear above the live rows.
+/// Standard error, or, while live rows are drawn, whole lines through
+/// [`MultiProgress::println`] so they appear above the rows.
 struct AboveRows {
     multi: MultiProgress,
+    live: Arc<AtomicBool>,
     pending: Vec<u8>,
 }
 
 impl Write for AboveRows {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.live.load(Ordering::SeqCst) {
+            return std::io::stderr().write(buf);
+        }
         self.pending.extend_from_slice(buf);
         while let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.pending.drain(..=i).collect();
@@ -86,27 +94,34 @@ fn style() -> ProgressStyle {
 impl Terminal {
     /// A display drawing with `multi`, printing plain lines to `ctx`'s log.
     pub fn new(multi: MultiProgress, ctx: CiContext) -> Self {
+        Self::with_live(multi, ctx, Arc::new(AtomicBool::new(false)))
+    }
+
+    fn with_live(multi: MultiProgress, ctx: CiContext, live: Arc<AtomicBool>) -> Self {
         Self {
             lines: LineReporter::new(ctx, Box::new(Plain)),
             multi,
             rows: Mutex::new(Vec::new()),
+            live,
         }
     }
 
     /// A display on standard error, with colours unless `NO_COLOR` says otherwise.
     pub fn stderr(verbose: bool, colour: bool) -> Self {
         let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let live = Arc::new(AtomicBool::new(false));
         let mut ctx = CiContext::from_env(
             super::ci::CiSystem::Plain,
             &Default::default(),
             Box::new(AboveRows {
                 multi: multi.clone(),
+                live: live.clone(),
                 pending: Vec::new(),
             }),
             verbose,
         );
         ctx.colour = colour;
-        Self::new(multi, ctx)
+        Self::with_live(multi, ctx, live)
     }
 
     /// What each live row says now, in order.
@@ -154,6 +169,8 @@ impl HumanOutput for Terminal {
         };
         match event {
             Event::TrackStarted { objects, .. } => {
+                self.lines.event(event);
+                self.live.store(true, Ordering::SeqCst);
                 for o in objects {
                     let bar = self.multi.add(ProgressBar::new_spinner());
                     bar.set_style(style());
@@ -195,6 +212,9 @@ impl HumanOutput for Terminal {
                         r.bar.abandon();
                     }
                 }
+                // The closing table says what the rows said; plain lines from here on.
+                let _ = self.multi.clear();
+                self.live.store(false, Ordering::SeqCst);
                 drop(rows);
                 self.lines.event(event);
             }
