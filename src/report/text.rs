@@ -150,7 +150,9 @@ pub fn result_words(summary: &RunSummary) -> String {
     summary.result().replace('-', " ")
 }
 
-/// The last line of a run: `kpush apply: success: 3 objects: 1 created, 2 unchanged in 12s`.
+/// The last line of a run: `kpush apply: success: 3 objects: 1 created, 2 unchanged in 12s`
+/// (without the counts when no object was applied: `kpush diff: differences (exit code 1) in
+/// 2.1s`).
 pub fn final_line(paint: Paint, summary: &RunSummary) -> String {
     let words = result_words(summary);
     let result = if summary.succeeded() {
@@ -158,10 +160,14 @@ pub fn final_line(paint: Paint, summary: &RunSummary) -> String {
     } else {
         paint.red(&format!("{words} (exit code {})", summary.exit_code))
     };
+    let counts = if summary.counts == Default::default() {
+        String::new()
+    } else {
+        format!(": {}", counts_sentence(summary))
+    };
     format!(
-        "kpush {}: {result}: {} in {}",
+        "kpush {}: {result}{counts} in {}",
         summary.command,
-        counts_sentence(summary),
         format_duration(summary.duration)
     )
 }
