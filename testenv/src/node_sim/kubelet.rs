@@ -268,7 +268,6 @@ pub async fn force_delete(sim: Arc<Sim>, pod: Pod) {
     let api: Api<Pod> = Api::namespaced(sim.client.clone(), &namespace);
     if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(sim.node_name()) {
         let involved = Involved::pod(&pod);
-        let spec = serde_json::to_value(&pod.spec).unwrap_or_default();
         for status in pod
             .status
             .as_ref()
