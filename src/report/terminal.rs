@@ -213,6 +213,7 @@ impl HumanOutput for Terminal {
                     }
                 }
                 // The closing table says what the rows said; plain lines from here on.
+                rows.clear();
                 let _ = self.multi.clear();
                 self.live.store(false, Ordering::SeqCst);
                 drop(rows);
