@@ -2,10 +2,10 @@
 //! says: template errors with file, line and column; values files that are not YAML; `--set`
 //! syntax; a chart whose kubeVersion excludes the cluster; missing dependencies; no helm.
 
-mod support;
+mod harness;
 
+use harness::binary::{Run, kpush};
 use kpush_testenv::helm::{HelmMajor, helm};
-use support::{Run, kpush};
 
 fn chart(dir: &std::path::Path, chart_yaml: &str, template: &str) -> String {
     std::fs::create_dir_all(dir.join("c/templates")).unwrap();

@@ -122,15 +122,20 @@ fn union(a: &mut Value, b: &Value) {
 }
 
 /// Moves adopted managers' fields to kpush's manager on every live object of the plan.
-pub async fn adopt(client: &Client, plan: &Plan, retry: RetryPolicy) -> Result<Adopted, String> {
+/// `now` is the time to record in kpush's managedFields entry (RFC 3339).
+pub async fn adopt(
+    client: &Client,
+    plan: &Plan,
+    retry: RetryPolicy,
+    now: &str,
+) -> Result<Adopted, String> {
     let mut adopted = Adopted::default();
     let manager = &plan.options.field_manager;
-    let now = chrono_now();
     for o in &plan.objects {
         let (Live::Present(live), Some(target)) = (&o.live, &o.target) else {
             continue;
         };
-        let Some(patch) = upgrade_patch(live, manager, &now) else {
+        let Some(patch) = upgrade_patch(live, manager, now) else {
             continue;
         };
         cluster::requests::merge_patch(client, retry, target, o.manifest.name(), &patch, manager)
@@ -155,15 +160,6 @@ pub async fn adopt(client: &Client, plan: &Plan, retry: RetryPolicy) -> Result<A
         }
     }
     Ok(adopted)
-}
-
-/// The current time as Kubernetes writes it (RFC 3339, seconds, UTC).
-fn chrono_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    crate::auth::tokens::rfc3339(secs)
 }
 
 #[cfg(test)]

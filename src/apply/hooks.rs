@@ -1,32 +1,19 @@
-//! Running a chart's hooks: each group of equal weight is applied, tracked to completion, and
-//! deleted as its `helm.sh/hook-delete-policy` says; a failed hook stops the deploy.
+//! What applying a chart's hooks needs beyond applying objects: install or upgrade, hooks not
+//! run, and deleting hook objects as their `helm.sh/hook-delete-policy` says. The CLI runs each
+//! group (apply, track to completion, delete) in order.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use kube::Client;
 
-use super::{ApplyFailure, ApplyOptions, Interrupt, apply, prune};
+use super::prune;
 use crate::cluster::{self, Failure};
+use crate::event::{Event, ObjectRef, Sink};
 use crate::plan::hooks::{HookGroup, Phases, Release};
 use crate::plan::{Live, Plan};
-use crate::render::{Problem, ProblemKind};
-use crate::report::{Event, Reporter};
-use crate::track::{self, ObjectState, TrackOptions, TrackOutcome};
 
 /// How long kpush waits for an old hook object to be gone before creating it again.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Why running hooks stopped the deploy.
-#[derive(Debug)]
-pub enum HookStop {
-    /// Applying a hook failed.
-    Apply(ApplyFailure),
-    /// A hook failed or did not finish in time (its diagnosis was reported while tracking).
-    Failed(TrackOutcome),
-    /// Deleting an earlier hook object failed.
-    Delete(String),
-}
 
 /// Install when the release's ApplySet parent does not exist and none of its objects do;
 /// upgrade otherwise.
@@ -49,96 +36,52 @@ pub async fn release_state(client: &Client, plan: &Plan) -> Result<Release, prun
 }
 
 /// Reports, once each, the hooks this deploy does not run.
-pub fn report_not_run(phases: &Phases, release: Release, reporter: &dyn Reporter) {
+pub fn report_not_run(phases: &Phases, release: Release, sink: &dyn Sink) {
     for n in &phases.not_run {
         let events: Vec<&str> = n.events.iter().map(|e| e.name()).collect();
-        reporter.event(&Event::Problem {
-            problem: Problem::warning(
-                ProblemKind::Chart,
-                &n.manifest.origin,
-                format!(
-                    "{} is a {} hook and was not run: kpush runs only {} hooks",
-                    n.manifest.key(),
-                    events.join(", "),
-                    match release {
-                        Release::Install => "pre-install and post-install",
-                        Release::Upgrade => "pre-upgrade and post-upgrade",
-                    }
-                ),
+        sink.event(&Event::Warning {
+            object: Some(ObjectRef::new(
+                n.manifest.key(),
+                Some(n.manifest.origin.clone()),
+            )),
+            message: format!(
+                "{} ({}) is a {} hook and was not run: kpush runs only {} hooks",
+                n.manifest.key(),
+                n.manifest.origin,
+                events.join(", "),
+                match release {
+                    Release::Install => "pre-install and post-install",
+                    Release::Upgrade => "pre-upgrade and post-upgrade",
+                }
             ),
         });
     }
 }
 
-/// Runs hook groups in order; `cancel` makes the future that stops tracking (Ctrl-C).
-pub async fn run_groups<C, F>(
+/// Deletes the hooks of `group` whose policy asks for it after they ran: `succeeded[i]` says
+/// how `group.plan.objects[i]` ended (`None`: no verdict, kept).
+pub async fn delete_after(
     client: &Client,
-    groups: Vec<HookGroup>,
-    apply_opts: &ApplyOptions,
-    track_opts: &TrackOptions,
-    reporter: &dyn Reporter,
-    interrupt: &Interrupt,
-    cancel: F,
-) -> Result<(), HookStop>
-where
-    F: Fn() -> C,
-    C: Future<Output = ()>,
-{
-    let apply_opts = ApplyOptions {
-        prune: false,
-        ..apply_opts.clone()
-    };
-    for group in groups {
-        let names: Vec<String> = group
-            .plan
-            .objects
-            .iter()
-            .map(|o| o.manifest.key().to_string())
-            .collect();
-        reporter.event(&Event::Info {
-            message: format!(
-                "running hooks of weight {}: {}",
-                group.weight,
-                names.join(", ")
-            ),
-        });
-        delete_before_creation(client, &group, reporter).await?;
-        let outcome = apply(client, group.plan.clone(), &apply_opts, reporter, interrupt)
-            .await
-            .map_err(HookStop::Apply)?;
-        let tracked = track::track(
-            client,
-            track::targets::of_applied(&outcome),
-            track_opts,
-            reporter,
-            cancel(),
-        )
-        .await;
-        for (o, hook) in group.plan.objects.iter().zip(&group.hooks) {
-            let state = tracked
-                .objects
-                .iter()
-                .find(|t| t.object.name == o.manifest.name() && t.object.kind == o.manifest.kind())
-                .map(|t| t.state);
-            let delete = match state {
-                Some(ObjectState::Ready) => hook.delete.succeeded,
-                Some(ObjectState::Failed) => hook.delete.failed,
-                _ => false,
-            };
-            if delete && let Some(target) = &o.target {
-                cluster::delete(client, group.plan.options.retry, target, o.manifest.name())
-                    .await
-                    .map_err(|f| delete_failed(o, &f))?;
-                reporter.event(&Event::Info {
-                    message: format!(
-                        "deleted hook {} (helm.sh/hook-delete-policy)",
-                        o.manifest.key()
-                    ),
-                });
-            }
-        }
-        if !tracked.is_success() {
-            return Err(HookStop::Failed(tracked));
+    group: &HookGroup,
+    succeeded: &[Option<bool>],
+    sink: &dyn Sink,
+) -> Result<(), String> {
+    for ((o, hook), ok) in group.plan.objects.iter().zip(&group.hooks).zip(succeeded) {
+        let delete = match ok {
+            Some(true) => hook.delete.succeeded,
+            Some(false) => hook.delete.failed,
+            None => false,
+        };
+        if let Some(target) = o.target.as_ref().filter(|_| delete) {
+            cluster::delete(client, group.plan.options.retry, target, o.manifest.name())
+                .await
+                .map_err(|f| delete_failed(o, &f))?;
+            sink.event(&Event::Info {
+                message: format!(
+                    "deleted hook {} (helm.sh/hook-delete-policy)",
+                    o.manifest.key()
+                ),
+            });
         }
     }
     Ok(())
@@ -146,11 +89,11 @@ where
 
 /// Deletes the hooks' previous objects whose policy says `before-hook-creation`, and waits until
 /// they are gone.
-async fn delete_before_creation(
+pub async fn delete_before_creation(
     client: &Client,
     group: &HookGroup,
-    reporter: &dyn Reporter,
-) -> Result<(), HookStop> {
+    sink: &dyn Sink,
+) -> Result<(), String> {
     let retry = group.plan.options.retry;
     for (o, hook) in group.plan.objects.iter().zip(&group.hooks) {
         let Some(target) = o.target.as_ref().filter(|_| hook.delete.before_creation) else {
@@ -170,29 +113,29 @@ async fn delete_before_creation(
             .is_some()
         {
             if started.elapsed() > DELETE_TIMEOUT {
-                return Err(HookStop::Delete(format!(
+                return Err(format!(
                     "{}: hook {} was deleted before creating it again \
                      (helm.sh/hook-delete-policy: before-hook-creation) but is still present \
                      after {}s; a finalizer may hold it",
                     o.manifest.origin,
                     o.manifest.key(),
                     DELETE_TIMEOUT.as_secs()
-                )));
+                ));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        reporter.event(&Event::Info {
+        sink.event(&Event::Info {
             message: format!("deleted the previous hook {}", o.manifest.key()),
         });
     }
     Ok(())
 }
 
-fn delete_failed(o: &crate::plan::PlannedObject, f: &Failure) -> HookStop {
-    HookStop::Delete(format!(
+fn delete_failed(o: &crate::plan::PlannedObject, f: &Failure) -> String {
+    format!(
         "{}: cannot delete hook {}: {}",
         o.manifest.origin,
         o.manifest.key(),
         f.message()
-    ))
+    )
 }

@@ -2,12 +2,11 @@
 
 use kube::Client;
 
-use super::apply_cmd::{explain, plan_exit_code};
+use super::apply_cmd::explain;
 use crate::apply::adopt;
+use crate::event::{Event, Sink};
 use crate::exit::{self, ExitError};
 use crate::plan::Plan;
-use crate::render::{Problem, ProblemKind, Severity};
-use crate::report::{Event, Reporter};
 
 /// Moves other deploy tools' field ownership to kpush on the plan's live objects, then runs
 /// the preflight (`preflight`) the plan was made without, so the dry-runs and the no-op check
@@ -17,17 +16,19 @@ pub(super) async fn take_over(
     mut plan: Plan,
     preflight: bool,
     server: &str,
-    reporter: &dyn Reporter,
+    sink: &dyn Sink,
 ) -> Result<Plan, ExitError> {
     let retry = plan.options.retry;
-    let adopted = adopt::adopt(client, &plan, retry).await.map_err(|m| {
-        ExitError::new(
-            exit::APPLY_REJECTED,
-            anyhow::anyhow!("{m}; nothing was applied"),
-        )
-    })?;
+    let adopted = adopt::adopt(client, &plan, retry, &now())
+        .await
+        .map_err(|m| {
+            ExitError::new(
+                exit::APPLY_REJECTED,
+                anyhow::anyhow!("{m}; nothing was applied"),
+            )
+        })?;
     if adopted.objects > 0 {
-        reporter.event(&Event::Info {
+        sink.event(&Event::Info {
             message: format!(
                 "took over {} object(s) from kubectl or Helm (their field managers now belong to {})",
                 adopted.objects, plan.options.field_manager
@@ -36,17 +37,12 @@ pub(super) async fn take_over(
     }
     for release in &adopted.helm_releases {
         let (ns, name) = release.split_once('/').unwrap_or(("default", release));
-        reporter.event(&Event::Problem {
-            problem: Problem::at(
-                Severity::Warning,
-                ProblemKind::Chart,
-                "<cluster>",
-                0,
-                format!(
-                    "objects of Helm release {name} (namespace {ns}) are now deployed by kpush: \
+        sink.event(&Event::Warning {
+            object: None,
+            message: format!(
+                "objects of Helm release {name} (namespace {ns}) are now deployed by kpush: \
                      `helm list` and `helm history` will no longer be current; Helm's release \
                      Secrets (sh.helm.release.v1.{name}.*) are left as they were"
-                ),
             ),
         });
     }
@@ -54,11 +50,20 @@ pub(super) async fn take_over(
         return Ok(plan);
     }
     plan.options.preflight = preflight;
-    plan.check_again(client, reporter).await.map_err(|e| {
+    plan.check_again(client, sink).await.map_err(|e| {
         ExitError::new(
-            plan_exit_code(&e),
+            exit::of_plan_error(&e),
             anyhow::anyhow!("{}; nothing was applied", explain(&e, server)),
         )
     })?;
     Ok(plan)
+}
+
+/// The current time as Kubernetes writes it (RFC 3339, seconds, UTC).
+fn now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    crate::auth::tokens::rfc3339(secs)
 }

@@ -2,23 +2,32 @@
 
 use kube::Client;
 
-use super::apply_cmd::{apply_exit_code, unreachable_advice};
+use super::apply_cmd::{track_targets, unreachable_advice};
 use super::interrupt::interrupted;
-use crate::apply::hooks::{self as run, HookStop};
-use crate::apply::{ApplyError, ApplyOptions, Interrupt};
+use crate::apply::hooks as run;
+use crate::apply::{self, ApplyError, ApplyFailure, ApplyOptions, Interrupt};
+use crate::event::Sink;
 use crate::exit::{self, ExitError};
 use crate::plan::Plan;
 use crate::plan::hooks::{self, HookGroup};
-use crate::report::Reporter;
-use crate::track::{ObjectState, TrackOptions};
+use crate::track::{self, ObjectState, TrackOptions, TrackOutcome};
+
+/// Why running hooks stopped the deploy.
+enum HookStop {
+    /// Applying a hook failed.
+    Apply(ApplyFailure),
+    /// A hook failed or did not finish in time (its diagnosis was reported while tracking).
+    Failed(TrackOutcome),
+    /// Deleting a hook object failed.
+    Delete(String),
+}
 
 /// What running hooks needs from `kpush apply`.
 pub(super) struct Hooks<'a> {
     pub client: &'a Client,
     pub apply: &'a ApplyOptions,
     pub track: TrackOptions,
-    pub reporter: &'a dyn Reporter,
-    pub track_reporter: &'a dyn Reporter,
+    pub sink: &'a dyn Sink,
     pub interrupt: &'a Interrupt,
 }
 
@@ -33,7 +42,7 @@ impl Hooks<'_> {
             .await
             .map_err(|e| ExitError::new(exit::APPLY_REJECTED, e))?;
         let phases = hooks::split(plan, release);
-        run::report_not_run(&phases, release, self.reporter);
+        run::report_not_run(&phases, release, self.sink);
         self.run(phases.pre, "pre").await?;
         Ok((phases.main, phases.post))
     }
@@ -47,16 +56,7 @@ impl Hooks<'_> {
         if groups.is_empty() {
             return Ok(());
         }
-        let stop = run::run_groups(
-            self.client,
-            groups,
-            self.apply,
-            &self.track,
-            self.track_reporter,
-            self.interrupt,
-            interrupted,
-        )
-        .await;
+        let stop = self.run_groups(groups).await;
         let after = if when == "pre" {
             "; the release's objects were not applied"
         } else {
@@ -65,7 +65,7 @@ impl Hooks<'_> {
         match stop {
             Ok(()) => Ok(()),
             Err(HookStop::Apply(failure)) => {
-                let code = apply_exit_code(&failure.error);
+                let code = exit::of_apply_error(&failure.error);
                 let message = match &failure.error {
                     ApplyError::Unreachable(m) => unreachable_advice(m, "the cluster"),
                     other => other.to_string(),
@@ -83,15 +83,15 @@ impl Hooks<'_> {
                     .map(|o| {
                         let at = o
                             .object
-                            .file
+                            .origin
                             .as_ref()
-                            .map(|f| format!(" ({f}:{})", o.object.line.unwrap_or(0)))
+                            .map(|origin| format!(" ({origin})"))
                             .unwrap_or_default();
-                        format!("{} {}{at}", o.object.kind, o.object.name)
+                        format!("{} {}{at}", o.object.key.kind, o.object.key.name)
                     })
                     .collect();
                 Err(ExitError::new(
-                    tracked.exit_code(),
+                    exit::of_run_state(tracked.state),
                     anyhow::anyhow!(
                         "{when}-deploy hook {} did not succeed{after}",
                         failed.join(", ")
@@ -103,5 +103,76 @@ impl Hooks<'_> {
                 anyhow::anyhow!(message),
             )),
         }
+    }
+
+    /// Each group in order: delete previous objects (before-hook-creation), apply, track to
+    /// completion, delete as the policy says; stops at the first group that did not succeed.
+    async fn run_groups(&self, groups: Vec<HookGroup>) -> Result<(), HookStop> {
+        let apply_opts = ApplyOptions {
+            prune: false,
+            ..self.apply.clone()
+        };
+        for group in groups {
+            let names: Vec<String> = group
+                .plan
+                .objects
+                .iter()
+                .map(|o| o.manifest.key().to_string())
+                .collect();
+            self.sink.event(&crate::event::Event::Info {
+                message: format!(
+                    "running hooks of weight {}: {}",
+                    group.weight,
+                    names.join(", ")
+                ),
+            });
+            run::delete_before_creation(self.client, &group, self.sink)
+                .await
+                .map_err(HookStop::Delete)?;
+            let outcome = apply::apply(
+                self.client,
+                group.plan.clone(),
+                &apply_opts,
+                self.sink,
+                self.interrupt,
+            )
+            .await
+            .map_err(HookStop::Apply)?;
+            let tracked = track::track(
+                self.client,
+                track_targets(&outcome),
+                &self.track,
+                self.sink,
+                interrupted(),
+            )
+            .await;
+            let succeeded: Vec<Option<bool>> = group
+                .plan
+                .objects
+                .iter()
+                .map(|o| {
+                    let state = tracked
+                        .objects
+                        .iter()
+                        .find(|t| {
+                            t.object.key.name == o.manifest.name()
+                                && t.object.key.kind == o.manifest.kind()
+                        })
+                        .map(|t| t.state);
+                    match state {
+                        Some(ObjectState::Ready) => Some(true),
+                        Some(ObjectState::Failed) => Some(false),
+                        _ => None,
+                    }
+                })
+                .collect();
+            run::delete_after(self.client, &group, &succeeded, self.sink)
+                .await
+                .map_err(HookStop::Delete)?;
+            if !tracked.is_success() {
+                return Err(HookStop::Failed(tracked));
+            }
+        }
+        Ok(())
     }
 }

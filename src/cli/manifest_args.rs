@@ -101,41 +101,66 @@ impl ManifestArgs {
             .any(|p| render::chart::is_chart(p))
     }
 
-    /// Renders the manifests (standard input for `-`), handing warnings to `reporter` as
-    /// problems; exit code 2 for bad flags or manifests. Charts are rendered with `cluster`'s
+    /// Renders the manifests (standard input for `-`), handing warnings and the images found
+    /// to `sink`; exit code 2 for bad flags or manifests. Charts are rendered with `cluster`'s
     /// version and API versions as `.Capabilities` (and its default namespace as the release's).
     pub async fn render(
         &self,
-        reporter: &dyn crate::report::Reporter,
+        sink: &dyn crate::event::Sink,
         cluster: Option<&kube::Client>,
     ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
-        use crate::exit::{BAD_INPUT, CLUSTER_UNREACHABLE, ExitError};
+        use crate::exit::{CLUSTER_UNREACHABLE, ExitError};
+        let Some(client) = cluster.filter(|_| self.has_charts()) else {
+            return self.render_with(sink, None);
+        };
+        let capabilities = super::chart_capabilities::discover(client, Default::default())
+            .await
+            .map_err(|f| {
+                ExitError::new(
+                    CLUSTER_UNREACHABLE,
+                    anyhow::anyhow!(
+                        "cannot ask the cluster for its version and API versions, which the \
+                         chart's .Capabilities need: {}; nothing was applied",
+                        f.message()
+                    ),
+                )
+            })?;
+        self.render_with(sink, Some((capabilities, client.default_namespace())))
+    }
+
+    /// Renders without a cluster (`kpush render`): charts get `--kube-version` or helm's default.
+    pub fn render_offline(
+        &self,
+        sink: &dyn crate::event::Sink,
+    ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
+        self.render_with(sink, None)
+    }
+
+    fn render_with(
+        &self,
+        sink: &dyn crate::event::Sink,
+        cluster: Option<(render::chart::Capabilities, &str)>,
+    ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
+        use crate::exit::{BAD_INPUT, ExitError};
         let mut opts = self
             .to_options(super::process_env())
             .map_err(|e| ExitError::new(BAD_INPUT, anyhow::anyhow!(e)))?;
-        if let Some(client) = cluster.filter(|_| self.has_charts()) {
-            opts.chart.capabilities =
-                crate::cluster::capabilities::discover(client, Default::default())
-                    .await
-                    .map_err(|f| {
-                        ExitError::new(
-                            CLUSTER_UNREACHABLE,
-                            anyhow::anyhow!(
-                                "cannot ask the cluster for its version and API versions, which \
-                                 the chart's .Capabilities need: {}; nothing was applied",
-                                f.message()
-                            ),
-                        )
-                    })?;
+        if let Some((capabilities, namespace)) = cluster {
+            opts.chart.capabilities = capabilities;
             opts.chart
                 .namespace
-                .get_or_insert_with(|| client.default_namespace().to_string());
+                .get_or_insert_with(|| namespace.to_string());
         }
         let rendered = render::render(&opts, &mut std::io::stdin().lock())
             .map_err(|e| ExitError::new(BAD_INPUT, e))?;
+        use crate::event::Event;
         for problem in rendered.warnings {
-            reporter.event(&crate::report::Event::Problem { problem });
+            sink.event(&Event::Problem { problem });
         }
+        sink.event(&Event::Rendered {
+            objects: rendered.manifests.len(),
+            images: render::images::images(&rendered.manifests),
+        });
         Ok(rendered.manifests)
     }
 

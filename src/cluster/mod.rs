@@ -1,7 +1,6 @@
 //! The thin layer between kpush's stages and the API server: addressing resources, sending
 //! requests with retry, and classifying what went wrong. Plan and apply both stand on it.
 
-pub mod capabilities;
 pub mod failure;
 pub mod requests;
 pub mod retry;

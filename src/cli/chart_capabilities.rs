@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use kube::Client;
 use kube::discovery::Discovery;
 
-use super::retry::with_retry;
-use super::{Failure, RetryPolicy};
+use crate::cluster::retry::with_retry;
+use crate::cluster::{Failure, RetryPolicy};
 use crate::render::chart::Capabilities;
 
 /// Asks the cluster for its version and served API versions (one full discovery).
