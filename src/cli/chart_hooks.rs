@@ -12,6 +12,20 @@ use crate::plan::Plan;
 use crate::plan::hooks::{self, HookGroup};
 use crate::track::{self, ObjectState, TrackOptions, TrackOutcome};
 
+/// Drops Helm hook objects from `manifests` (for diff and status), saying how many.
+pub(super) fn leave_out_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn Sink) {
+    let before = manifests.len();
+    manifests.retain(|m| hooks::hook_of(m).is_none());
+    let left_out = before - manifests.len();
+    if left_out > 0 {
+        sink.event(&crate::event::Event::Info {
+            message: format!(
+                "left out {left_out} Helm hook object(s): hooks run only during kpush apply"
+            ),
+        });
+    }
+}
+
 /// Why running hooks stopped the deploy.
 enum HookStop {
     /// Applying a hook failed.

@@ -54,6 +54,8 @@ async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError>
         .manifests
         .render(reporter, early.as_ref().map(|(c, _)| c))
         .await?;
+    // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
+    super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
     let (client, server) = match early {
         Some(c) => c,
         None => connect(&args.cluster).await?,

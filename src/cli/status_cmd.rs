@@ -61,10 +61,12 @@ async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitErr
         true => Some(connect(&args.cluster).await?),
         false => None,
     };
-    let manifests = args
+    let mut manifests = args
         .manifests
         .render(reporter, early.as_ref().map(|(c, _)| c))
         .await?;
+    // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
+    super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
     let (client, _) = match early {
         Some(c) => c,
         None => connect(&args.cluster).await?,
