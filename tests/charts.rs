@@ -345,3 +345,42 @@ async fn a_release_installed_by_helm_is_adopted_without_conflicts() {
         "Helm's release Secret stays"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn capabilities_are_the_target_clusters() {
+    let ctx = Ctx::new("chart-capabilities").await;
+    ctx.write(
+        "caps/Chart.yaml",
+        "apiVersion: v2\nname: caps\nversion: 1.0.0\n",
+    );
+    ctx.write(
+        "caps/templates/cm.yaml",
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: caps
+data:
+  kube: {{ .Capabilities.KubeVersion.Version | quote }}
+  cronjob: {{ .Capabilities.APIVersions.Has \"batch/v1/CronJob\" | quote }}
+  unserved: {{ .Capabilities.APIVersions.Has \"example.com/v1\" | quote }}
+  namespace: {{ .Release.Namespace | quote }}
+",
+    );
+    let chart = ctx.path().join("caps").display().to_string();
+    let run = ctx.kpush(&["apply", &chart, "--helm", &helm_path(HelmMajor::V4)]);
+    run.expect_code(0);
+    let cm = ctx
+        .get(&ctx.core("configmaps", "caps"))
+        .await
+        .expect("caps");
+    let server = ctx
+        .client()
+        .await
+        .apiserver_version()
+        .await
+        .expect("version");
+    assert_eq!(cm["data"]["kube"], server.git_version.as_str(), "{cm}");
+    assert_eq!(cm["data"]["cronjob"], "true", "{cm}");
+    assert_eq!(cm["data"]["unserved"], "false", "{cm}");
+    assert_eq!(cm["data"]["namespace"], "chart-capabilities", "{cm}");
+}
