@@ -161,8 +161,34 @@ async fn hooks_run_in_order_around_the_release_with_their_delete_policies() {
 
     // The second deploy is an upgrade: pre-upgrade and post-upgrade hooks run, pre-install-only
     // ones do not; notify is deleted and created again (before-hook-creation, Helm's default).
-    let run = ctx.kpush(&["apply", &chart, "--helm", &helm, "--applyset", "app"]);
+    let run = ctx.kpush(&[
+        "apply",
+        &chart,
+        "--helm",
+        &helm,
+        "--applyset",
+        "app",
+        "-o",
+        "json",
+    ]);
     run.expect_code(0);
+    // -o json: hooks and the release, each with its template and readiness.
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON result");
+    assert_eq!(doc["result"], "succeeded", "{doc}");
+    for (name, file) in [
+        ("app-migrate", "templates/migrate.yaml"),
+        ("app-web", "templates/deployment.yaml"),
+        ("app-notify", "templates/notify.yaml"),
+    ] {
+        let o = doc["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {doc}"));
+        assert_eq!(o["readiness"], "ready", "{o}");
+        assert!(o["file"].as_str().is_some_and(|f| f.ends_with(file)), "{o}");
+    }
     let applied = |name: &str| {
         run.stderr
             .lines()
