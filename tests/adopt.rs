@@ -88,6 +88,11 @@ spec:
           image: example.com/web:3
 ",
     );
+    // --no-adopt leaves the other tools their fields: the changed image conflicts.
+    let refused = ctx.kpush(&["apply", &new.display().to_string(), "--no-adopt"]);
+    refused.expect_code(3);
+    assert!(refused.stderr.contains("kubectl-set"), "{}", refused.stderr);
+
     let run = ctx.kpush(&["apply", &new.display().to_string()]);
     run.expect_code(0);
     assert!(!run.stderr.contains("helm list"), "{}", run.stderr);

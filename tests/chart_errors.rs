@@ -143,3 +143,29 @@ fn objects_name_their_template_and_line() {
         run.stdout
     );
 }
+
+#[test]
+fn a_packaged_chart_renders_with_its_templates_named_inside_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = chart(dir.path(), CHART, CM);
+    let helm = helm(HelmMajor::V3).unwrap_or_else(|e| panic!("{e:#}"));
+    let out = std::process::Command::new(&helm)
+        .args(["package", &c, "--destination"])
+        .arg(dir.path())
+        .output()
+        .expect("helm package");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tgz = dir.path().join("c-1.0.0.tgz").display().to_string();
+    let run = render(&[&tgz, "--release", "packed", "--summary"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("packed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("c-1.0.0.tgz#c/templates/cm.yaml"),
+        "{}",
+        run.stdout
+    );
+}

@@ -8,25 +8,28 @@ use crate::event::{Event, Sink};
 use crate::exit::{self, ExitError};
 use crate::plan::Plan;
 
-/// Moves other deploy tools' field ownership to kpush on the plan's live objects, then runs
-/// the preflight (`preflight`) the plan was made without, so the dry-runs and the no-op check
-/// see the new owners.
+/// Moves other deploy tools' field ownership to kpush on the plan's live objects (unless
+/// `adopt` is false: `--no-adopt`), then runs the preflight (`preflight`) the plan was made
+/// without, so the dry-runs and the no-op check see the new owners.
 pub(super) async fn take_over(
     client: &Client,
     mut plan: Plan,
     preflight: bool,
+    adopt: bool,
     server: &str,
     sink: &dyn Sink,
 ) -> Result<Plan, ExitError> {
     let retry = plan.options.retry;
-    let adopted = adopt::adopt(client, &plan, retry, &now())
-        .await
-        .map_err(|m| {
-            ExitError::new(
-                exit::APPLY_REJECTED,
-                anyhow::anyhow!("{m}; nothing was applied"),
-            )
-        })?;
+    let adopted = match adopt {
+        true => adopt::adopt(client, &plan, retry, &now()).await,
+        false => Ok(adopt::Adopted::default()),
+    }
+    .map_err(|m| {
+        ExitError::new(
+            exit::APPLY_REJECTED,
+            anyhow::anyhow!("{m}; nothing was applied"),
+        )
+    })?;
     if adopted.objects > 0 {
         sink.event(&Event::Info {
             message: format!(

@@ -37,6 +37,11 @@ pub struct ApplyArgs {
     #[arg(long, env = "KPUSH_RECREATE_ON_IMMUTABLE")]
     recreate_on_immutable: bool,
 
+    /// Do not take over objects last applied by kubectl or Helm (their conflicts then stop the
+    /// deploy, as without kpush's adoption; see docs/charts.md).
+    #[arg(long, env = "KPUSH_NO_ADOPT")]
+    no_adopt: bool,
+
     /// Print what kpush is doing (discovery, waves, timings) on standard error.
     #[arg(short, long, env = "KPUSH_VERBOSE")]
     verbose: bool,
@@ -176,8 +181,15 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
             anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
         ));
     }
-    let plan =
-        super::adoption::take_over(&client, plan, !args.no_preflight, &server, reporter).await?;
+    let plan = super::adoption::take_over(
+        &client,
+        plan,
+        !args.no_preflight,
+        !args.no_adopt,
+        &server,
+        reporter,
+    )
+    .await?;
     let apply_opts = ApplyOptions {
         prune: args.plan.prune,
         prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
