@@ -169,3 +169,38 @@ fn a_packaged_chart_renders_with_its_templates_named_inside_the_archive() {
         run.stdout
     );
 }
+
+#[test]
+fn chart_flags_come_from_kpush_variables_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = chart(
+        dir.path(),
+        CHART,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  a: {{ .Values.a | quote }}\n  b: {{ .Values.b | quote }}\n  c: {{ .Values.c | quote }}\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n",
+    );
+    let values = dir.path().join("v.yaml");
+    std::fs::write(&values, "c: from-file\n").unwrap();
+    let helm = helm(HelmMajor::V4).unwrap_or_else(|e| panic!("{e:#}"));
+    let helm = helm.display().to_string();
+    let values = values.display().to_string();
+    let run = harness::binary::kpush_with_env(
+        &["render".into(), c],
+        &[
+            ("KPUSH_HELM", &helm),
+            ("KPUSH_SET", "a=1\nb=two"),
+            ("KPUSH_RELEASE", "from-env"),
+            ("KPUSH_VALUES", &values),
+            ("KPUSH_KUBE_VERSION", "1.34.2"),
+        ],
+    );
+    run.expect_code(0);
+    for want in [
+        "name: from-env",
+        "a: \"1\"",
+        "b: two",
+        "c: from-file",
+        "kube: v1.34.2",
+    ] {
+        assert!(run.stdout.contains(want), "{want}: {}", run.stdout);
+    }
+}
