@@ -246,7 +246,10 @@ async fn run_with(
         ));
     }
     let apply_opts = ApplyOptions {
-        prune: args.plan.prune,
+        prune: args
+            .plan
+            .prune()
+            .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?,
         prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
         ..Default::default()
     };
