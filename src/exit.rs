@@ -14,6 +14,11 @@ pub const ROLLOUT_FAILED: i32 = 4;
 pub const TIMED_OUT: i32 = 5;
 /// The cluster could not be reached, or kpush could not authenticate to it.
 pub const CLUSTER_UNREACHABLE: i32 = 6;
+/// The rollout failed or timed out, and `--rollback-on-failure` restored the last succeeded
+/// revision.
+pub const ROLLED_BACK: i32 = 7;
+/// Another deploy of the same release held its lock for the whole `--lock-timeout`.
+pub const LOCKED: i32 = 8;
 /// Interrupted by Ctrl-C or SIGTERM.
 pub const INTERRUPTED: i32 = 130;
 /// An unexpected internal error (a bug: please report it).

@@ -8,6 +8,8 @@ use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
 use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
+use super::release_args::ReleaseArgs;
+use super::release_run::{self, Source};
 use super::run_report::RunReporters;
 use super::status_cmd::{Output, Progress, human_reporter};
 use super::track_args::TrackArgs;
@@ -59,6 +61,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     wait: TrackArgs,
+
+    #[command(flatten)]
+    release: ReleaseArgs,
 
     /// Result format on standard output: `text` (one line per object), or `json` (one JSON
     /// document for the whole run; human output then goes to standard error).
@@ -210,7 +215,6 @@ async fn run_with(
     json: &JsonResult,
     run: &RunReporters,
 ) -> Result<i32, ExitError> {
-    let started = Instant::now();
     let json_output = args.output == Output::Json;
     let mut sinks: Vec<&dyn Reporter> = vec![run];
     if json_output {
@@ -219,6 +223,8 @@ async fn run_with(
     let reporter = Fanout::new(sinks);
     let mut manifests = args.manifests.render(&reporter)?;
     run.set_images(crate::render::images::images(&manifests));
+    let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
+    let prune = args.plan.prune().map_err(bad)?;
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
@@ -229,73 +235,161 @@ async fn run_with(
     let mut opts = args.plan.to_options(&namespace);
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
-    let interrupt = Interrupt::on_signals();
-    let plan = plan::plan(&client, manifests, opts, &reporter)
-        .await
-        .map_err(|e| {
-            let code = plan_exit_code(&e);
-            ExitError::new(
-                code,
-                anyhow::anyhow!("{}; nothing was applied", explain(&e, &server)),
-            )
-        })?;
-    if interrupt.is_set() {
-        return Err(ExitError::new(
-            exit::INTERRUPTED,
-            anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
-        ));
-    }
-    let apply_opts = ApplyOptions {
-        prune: args
-            .plan
-            .prune()
-            .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?,
-        prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
-        ..Default::default()
+    let deploy = Deploy {
+        client: &client,
+        server: &server,
+        run,
+        json: json_output.then_some(json),
+        progress: args.progress,
+        plan: opts,
+        apply: ApplyOptions {
+            prune,
+            prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
+            ..Default::default()
+        },
+        wait: args.wait_for_rollout.then(|| args.wait.to_options()),
+        interrupt: Interrupt::on_signals(),
     };
-    match apply::apply(&client, plan, &apply_opts, &reporter, &interrupt).await {
-        Ok(outcome) => {
-            let line = format!(
-                "{} in {:.2}s",
-                summary(&outcome),
-                started.elapsed().as_secs_f64()
-            );
-            if json_output {
-                eprintln!("{line}");
-            } else {
-                println!("{line}");
-            }
-            if !args.wait_for_rollout {
-                return Ok(exit::SUCCESS);
-            }
-            let human = human_reporter(args.progress);
-            // The CI reporter prints rollout lines itself (and annotates failures).
-            let mut sinks: Vec<&dyn Reporter> = vec![run];
-            if !run.in_ci() {
-                sinks.push(human.as_ref());
-            }
-            if json_output {
-                sinks.push(json);
-            }
-            let tracked = track::track(
-                &client,
-                track_targets(&outcome),
-                &args.wait.to_options(),
-                &Fanout::new(sinks),
-                interrupted(),
-            )
-            .await;
-            Ok(tracked.exit_code())
+    match args.plan.release_name() {
+        Some(name) => {
+            let release = crate::release::Release::new(name, &namespace).map_err(bad)?;
+            let settings = args.release.settings();
+            release_run::deploy(&deploy, &release, &settings, Source::Manifests(manifests)).await
         }
-        Err(failure) => {
-            eprintln!("{}", summary(&failure.outcome));
-            let code = apply_exit_code(&failure.error);
-            let message = match &failure.error {
-                ApplyError::Plan(e) => explain(e, &server),
-                ApplyError::Unreachable(m) => unreachable_advice(m, &server),
-                other => other.to_string(),
+        None => deploy.deploy(manifests).await.result,
+    }
+}
+
+/// Everything one deploy needs besides the manifests: apply and rollback share it.
+pub(super) struct Deploy<'a> {
+    /// The cluster.
+    pub client: &'a kube::Client,
+    /// Its address, for advice.
+    pub server: &'a str,
+    /// The run's reporters.
+    pub run: &'a RunReporters,
+    /// The JSON result, with `-o json`.
+    pub json: Option<&'a JsonResult>,
+    /// Progress display while tracking.
+    pub progress: Progress,
+    /// Plan settings (ApplySet included).
+    pub plan: plan::PlanOptions,
+    /// Apply settings.
+    pub apply: ApplyOptions,
+    /// Tracking settings; `None` with `--wait=false`.
+    pub wait: Option<track::TrackOptions>,
+    /// Ctrl-C and SIGTERM.
+    pub interrupt: Interrupt,
+}
+
+/// What one deploy did: its exit code (or error), and what applying did when it got that far.
+pub(super) struct Deployed {
+    /// The exit code, or the error to print.
+    pub result: Result<i32, ExitError>,
+    /// Per object, when applying ran.
+    pub outcome: Option<ApplyOutcome>,
+}
+
+impl Deploy<'_> {
+    fn reporter(&self) -> Fanout<'_> {
+        let mut sinks: Vec<&dyn Reporter> = vec![self.run];
+        if let Some(json) = self.json {
+            sinks.push(json);
+        }
+        Fanout::new(sinks)
+    }
+
+    /// Plans, applies (and prunes), then tracks `manifests`.
+    pub(super) async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
+        self.deploy_with_timeout(manifests, None).await
+    }
+
+    /// [`Deploy::deploy`], tracking with `timeout` instead of `--timeout` when given.
+    pub(super) async fn deploy_with_timeout(
+        &self,
+        manifests: Vec<crate::Manifest>,
+        timeout: Option<std::time::Duration>,
+    ) -> Deployed {
+        let started = Instant::now();
+        let reporter = self.reporter();
+        let server = self.server;
+        let plan = match plan::plan(self.client, manifests, self.plan.clone(), &reporter).await {
+            Ok(p) => p,
+            Err(e) => {
+                return Deployed {
+                    result: Err(ExitError::new(
+                        plan_exit_code(&e),
+                        anyhow::anyhow!("{}; nothing was applied", explain(&e, server)),
+                    )),
+                    outcome: None,
+                };
+            }
+        };
+        if self.interrupt.is_set() {
+            return Deployed {
+                result: Err(ExitError::new(
+                    exit::INTERRUPTED,
+                    anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
+                )),
+                outcome: None,
             };
-            Err(ExitError::new(code, anyhow::anyhow!(message)))
+        }
+        match apply::apply(self.client, plan, &self.apply, &reporter, &self.interrupt).await {
+            Ok(outcome) => {
+                let line = format!(
+                    "{} in {:.2}s",
+                    summary(&outcome),
+                    started.elapsed().as_secs_f64()
+                );
+                if self.json.is_some() {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+                let Some(mut wait) = self.wait.clone() else {
+                    return Deployed {
+                        result: Ok(exit::SUCCESS),
+                        outcome: Some(outcome),
+                    };
+                };
+                if let Some(t) = timeout {
+                    wait.timeout = t;
+                }
+                let human = human_reporter(self.progress);
+                // The CI reporter prints rollout lines itself (and annotates failures).
+                let mut sinks: Vec<&dyn Reporter> = vec![self.run];
+                if !self.run.in_ci() {
+                    sinks.push(human.as_ref());
+                }
+                if let Some(json) = self.json {
+                    sinks.push(json);
+                }
+                let tracked = track::track(
+                    self.client,
+                    track_targets(&outcome),
+                    &wait,
+                    &Fanout::new(sinks),
+                    interrupted(),
+                )
+                .await;
+                Deployed {
+                    result: Ok(tracked.exit_code()),
+                    outcome: Some(outcome),
+                }
+            }
+            Err(failure) => {
+                eprintln!("{}", summary(&failure.outcome));
+                let code = apply_exit_code(&failure.error);
+                let message = match &failure.error {
+                    ApplyError::Plan(e) => explain(e, server),
+                    ApplyError::Unreachable(m) => unreachable_advice(m, server),
+                    other => other.to_string(),
+                };
+                Deployed {
+                    result: Err(ExitError::new(code, anyhow::anyhow!(message))),
+                    outcome: Some(failure.outcome),
+                }
+            }
         }
     }
 }

@@ -26,25 +26,17 @@ pub struct Recorder {
     history_max: usize,
 }
 
-/// What [`Recorder::begin`] found and did besides writing the new revision.
-#[derive(Debug, Default)]
-pub struct Found {
-    /// The history before this run (pending leftovers already marked interrupted).
-    pub history: History,
-    /// Revisions that were pending from a run that died, now marked interrupted.
-    pub abandoned: Vec<u32>,
-}
-
 impl Recorder {
-    /// Reads the history, marks revisions left pending (their run died: this run holds the
-    /// lock) as interrupted, and writes the new revision as pending.
+    /// Marks revisions of `history` left pending (their run died: this run holds the lock) as
+    /// interrupted, then writes the new revision as pending; returns the recorder and the
+    /// numbers of the abandoned revisions.
     pub async fn begin(
         store: &Store,
         release: &Release,
         begin: Begin<'_>,
         history_max: usize,
-    ) -> Result<(Recorder, Found), StoreError> {
-        let mut history = store.history().await?;
+        history: &mut History,
+    ) -> Result<(Recorder, Vec<u32>), StoreError> {
         let mut abandoned = Vec::new();
         for r in history.revisions.iter_mut() {
             if r.status == Status::Pending {
@@ -81,7 +73,7 @@ impl Recorder {
                 revision,
                 history_max,
             },
-            Found { history, abandoned },
+            abandoned,
         ))
     }
 

@@ -123,8 +123,9 @@ impl RunInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectRecord {
-    /// `apps/v1`.
-    pub api_version: String,
+    /// API group (empty for the core group).
+    #[serde(default)]
+    pub group: String,
     /// `Deployment`.
     pub kind: String,
     /// Namespace, for namespaced objects.
@@ -284,7 +285,7 @@ pub(crate) mod tests {
             finished_at: Some("2026-11-29T10:01:00Z".into()),
             images: vec!["nginx:1.27".into()],
             objects: vec![ObjectRecord {
-                api_version: "v1".into(),
+                group: String::new(),
                 kind: "ConfigMap".into(),
                 namespace: Some("prod".into()),
                 name: "c".into(),
