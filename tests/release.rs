@@ -238,7 +238,7 @@ async fn apply_records_revisions_that_history_and_list_show_and_rollback_restore
 #[tokio::test(flavor = "multi_thread")]
 async fn rollback_to_a_missing_revision_lists_the_existing_ones() {
     let ctx = Ctx::new("rel-missing").await;
-    let cm = ctx.write("cm.yaml", &config_map("c", "1"));
+    let cm = ctx.write("cm.yaml", &config_map("c", "v1"));
     let cm = cm.display().to_string();
     ctx.kpush(&["apply", &cm, "--release", "app"])
         .expect_code(0);
@@ -267,7 +267,7 @@ async fn rollback_to_a_missing_revision_lists_the_existing_ones() {
 #[tokio::test(flavor = "multi_thread")]
 async fn corrupt_and_foreign_records_are_reported_and_skipped() {
     let ctx = Ctx::new("rel-corrupt").await;
-    let cm = ctx.write("cm.yaml", &config_map("c", "1"));
+    let cm = ctx.write("cm.yaml", &config_map("c", "v1"));
     let cm = cm.display().to_string();
     ctx.kpush(&["apply", &cm, "--release", "app"])
         .expect_code(0);
@@ -314,7 +314,7 @@ async fn corrupt_and_foreign_records_are_reported_and_skipped() {
     assert_eq!(h["skipped"].as_array().unwrap().len(), 2);
 
     // The next apply numbers past the corrupt record instead of colliding with it.
-    ctx.write("cm.yaml", &config_map("c", "2"));
+    ctx.write("cm.yaml", &config_map("c", "v2"));
     let next = ctx.kpush(&["apply", &cm, "--release", "app"]);
     next.expect_code(0);
     assert_eq!(
@@ -328,7 +328,7 @@ async fn corrupt_and_foreign_records_are_reported_and_skipped() {
 async fn history_is_capped_at_history_max_keeping_the_newest() {
     let ctx = Ctx::new("rel-cap").await;
     for v in 1..=4 {
-        let p = ctx.write("cm.yaml", &config_map("c", &v.to_string()));
+        let p = ctx.write("cm.yaml", &config_map("c", &format!("v{v}")));
         ctx.kpush(&[
             "apply",
             &p.display().to_string(),
@@ -512,7 +512,7 @@ async fn a_second_deploy_waits_for_the_lock_and_another_release_does_not() {
     let dir = ctx.path().display().to_string();
     let other_dir = tempfile::tempdir().expect("temp dir");
     let other = other_dir.path().join("other.yaml");
-    std::fs::write(&other, config_map("other", "1")).expect("write");
+    std::fs::write(&other, config_map("other", "v1")).expect("write");
     let other = other.display().to_string();
     let started = Instant::now();
     let mut holder = spawn(

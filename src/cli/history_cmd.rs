@@ -52,15 +52,10 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Namespace to list (default: the context's).
-    #[arg(
-        short = 'n',
-        long,
-        env = "KPUSH_NAMESPACE",
-        conflicts_with = "all_namespaces"
-    )]
+    #[arg(short = 'n', long, env = "KPUSH_NAMESPACE")]
     namespace: Option<String>,
 
-    /// List releases in every namespace.
+    /// List releases in every namespace (overrides --namespace).
     #[arg(short = 'A', long)]
     all_namespaces: bool,
 
