@@ -189,6 +189,8 @@ pub fn result_name(code: i32, command: &str) -> &'static str {
         exit::ROLLOUT_FAILED => "rollout-failed",
         exit::TIMED_OUT => "timed-out",
         exit::CLUSTER_UNREACHABLE => "cluster-unreachable",
+        exit::ROLLED_BACK => "rolled-back",
+        exit::LOCKED => "locked",
         exit::INTERRUPTED => "interrupted",
         _ => "internal-error",
     }
