@@ -24,6 +24,8 @@ pub const RELEASE_LABEL: &str = "kpush.dev/release";
 pub const REVISION_LABEL: &str = "kpush.dev/revision";
 /// Label holding the status word.
 pub const STATUS_LABEL: &str = "kpush.dev/status";
+/// Largest compressed record: a Secret holds 1 MiB, metadata included.
+const MAX_RECORD: usize = 1000 * 1024;
 /// The data key holding the compressed revision.
 const DATA_KEY: &str = "release";
 
@@ -183,9 +185,26 @@ impl Store {
         Ok(history)
     }
 
-    /// Creates the Secret of a new revision (fails if that revision exists).
+    /// Creates the Secret of a new revision (fails if that revision exists, or if it would
+    /// not fit in a Secret).
     pub async fn create(&self, r: &Revision) -> Result<(), StoreError> {
         let secret = to_secret(r);
+        let size = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(DATA_KEY))
+            .map_or(0, |b| b.0.len());
+        if size > MAX_RECORD {
+            return Err(self.error(
+                "write",
+                Failure::Other(format!(
+                    "revision {} is {} KiB compressed, more than a Secret holds (1 MiB); split \
+                     the manifests into several releases",
+                    r.revision,
+                    size / 1024
+                )),
+            ));
+        }
         let pp = PostParams::default();
         with_retry(self.retry, || self.api.create(&pp, &secret))
             .await

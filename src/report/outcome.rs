@@ -181,7 +181,7 @@ impl RunSummary {
 /// The result name for an exit code: the values of the `result` output in CI.
 pub fn result_name(code: i32, command: &str) -> &'static str {
     match code {
-        exit::SUCCESS if command == "diff" => "no-differences",
+        exit::SUCCESS if command == "diff" || command == "drift" => "no-differences",
         exit::SUCCESS => "success",
         exit::DIFFERENCES => "differences",
         exit::BAD_INPUT => "invalid-input",
