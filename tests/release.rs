@@ -703,3 +703,36 @@ async fn ctrl_c_during_a_rollback_leaves_a_revision_saying_so() {
         "lock released on Ctrl-C"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revision_too_large_for_a_secret_is_refused_before_anything_is_applied() {
+    let ctx = Ctx::new("rel-large").await;
+    // Three ConfigMaps of 650 KB of random letters each (about 60% after gzip): fine for the API,
+    // too much for one record.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for name in ["big-a", "big-b", "big-c"] {
+        let text: String = (0..650_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect();
+        ctx.write(&format!("{name}.yaml"), &config_map(name, &text));
+    }
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--release",
+        "app",
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("more than a Secret holds")
+            && run.stderr.contains("nothing was applied"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(config_value(&ctx, "big-a").await, None);
+}

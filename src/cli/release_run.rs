@@ -49,9 +49,14 @@ impl Notes<'_> {
 
 /// The exit code for a failed request about release records.
 pub(super) fn store_error(e: StoreError) -> ExitError {
-    let code = match e.failure {
-        crate::cluster::Failure::Status(_) => exit::APPLY_REJECTED,
-        _ => exit::CLUSTER_UNREACHABLE,
+    use crate::cluster::Failure;
+    let code = match &e {
+        StoreError::TooLarge { .. } => exit::BAD_INPUT,
+        StoreError::Request {
+            failure: Failure::Status(_),
+            ..
+        } => exit::APPLY_REJECTED,
+        StoreError::Request { .. } => exit::CLUSTER_UNREACHABLE,
     };
     ExitError::new(code, e)
 }

@@ -29,18 +29,34 @@ const MAX_RECORD: usize = 1000 * 1024;
 /// The data key holding the compressed revision.
 const DATA_KEY: &str = "release";
 
-/// A request about release records failed.
+/// Release records could not be read or written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot {action} the records of release {release} (Secrets in namespace {namespace}): {failure}{}", advice(.failure))]
-pub struct StoreError {
-    /// What kpush was doing (`read`, `write`, `delete old`).
-    pub action: &'static str,
-    /// The release.
-    pub release: String,
-    /// Its namespace.
-    pub namespace: String,
-    /// What the server said.
-    pub failure: Failure,
+pub enum StoreError {
+    /// A request failed.
+    #[error("cannot {action} the records of release {release} (Secrets in namespace {namespace}): {failure}{}", advice(.failure))]
+    Request {
+        /// What kpush was doing (`read`, `write`, `delete old`).
+        action: &'static str,
+        /// The release.
+        release: String,
+        /// Its namespace.
+        namespace: String,
+        /// What the server said.
+        failure: Failure,
+    },
+    /// The compressed revision would not fit in a Secret.
+    #[error(
+        "revision {revision} of release {release} is {kib} KiB compressed, more than a Secret \
+         holds (1 MiB); split the manifests into several releases"
+    )]
+    TooLarge {
+        /// The release.
+        release: String,
+        /// The revision.
+        revision: u32,
+        /// Its compressed size.
+        kib: usize,
+    },
 }
 
 fn advice(f: &Failure) -> &'static str {
@@ -147,7 +163,7 @@ impl Store {
     }
 
     fn error(&self, action: &'static str, failure: Failure) -> StoreError {
-        StoreError {
+        StoreError::Request {
             action,
             release: self.release.name.clone(),
             namespace: self.release.namespace.clone(),
@@ -195,15 +211,11 @@ impl Store {
             .and_then(|d| d.get(DATA_KEY))
             .map_or(0, |b| b.0.len());
         if size > MAX_RECORD {
-            return Err(self.error(
-                "write",
-                Failure::Other(format!(
-                    "revision {} is {} KiB compressed, more than a Secret holds (1 MiB); split \
-                     the manifests into several releases",
-                    r.revision,
-                    size / 1024
-                )),
-            ));
+            return Err(StoreError::TooLarge {
+                release: r.release.clone(),
+                revision: r.revision,
+                kib: size / 1024,
+            });
         }
         let pp = PostParams::default();
         with_retry(self.retry, || self.api.create(&pp, &secret))
