@@ -406,6 +406,28 @@ async fn drift_finds_hand_edits_and_deletions_and_never_shows_secret_values() {
         "no base64 either: {all}"
     );
 
+    // The same in GitHub Actions: the result output says so.
+    let out = ctx.path().join("github-output");
+    let summary = ctx.path().join("github-summary");
+    let gh = ctx.kpush_env(
+        "admin",
+        &["drift", "app"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", out.to_str().unwrap()),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+    );
+    gh.expect_code(1);
+    let outputs = std::fs::read_to_string(&out).expect("outputs written");
+    assert!(outputs.contains("result=differences"), "{outputs}");
+    assert!(
+        gh.stderr
+            .contains("comparing the live objects with revision 1"),
+        "{}",
+        gh.stderr
+    );
+
     // drift changes nothing.
     assert_eq!(
         config_value(&ctx, "settings").await.as_deref(),
