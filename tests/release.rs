@@ -3,14 +3,14 @@
 //! `--rollback-on-failure`, and the bad cases (corrupt records, missing revisions, a killed
 //! lock holder, Ctrl-C during a rollback).
 
-mod support;
+mod harness;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use harness::binary::{Ctx, config_map, deployment};
 use serde_json::{Value, json};
-use support::{Ctx, config_map, deployment};
 
 /// A Deployment whose pods become ready after `seconds` (node simulator behaviour).
 fn slow_deployment(name: &str, seconds: u32) -> String {
@@ -150,7 +150,7 @@ async fn apply_records_revisions_that_history_and_list_show_and_rollback_restore
     std::fs::remove_file(&extra).expect("rm");
     let second = ctx.kpush(&["apply", &dir, "--release", "shop"]);
     second.expect_code(0);
-    assert!(second.stdout.contains("1 pruned"), "{}", second.stdout);
+    assert!(second.stderr.contains("1 pruned"), "{}", second.stderr);
     assert_eq!(config_value(&ctx, "extra").await, None);
 
     let h = history_json(&ctx, "shop");
@@ -461,8 +461,28 @@ async fn a_failed_rollout_is_rolled_back_to_the_last_success_with_exit_7() {
         "60s",
         "--timeout",
         "60s",
+        "-o",
+        "json",
     ]);
     run.expect_code(7);
+    // Both deploys are in the JSON document, and what happened to the release.
+    let doc: Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    assert_eq!(doc["exitCode"], 7);
+    let notes: Vec<&str> = doc["release"]
+        .as_array()
+        .expect("release notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "release app: revision 2 failed",
+            "release app: revision 2 failed; rolling back to revision 1 (rollout budget 60s)",
+            "release app: revision 3 succeeded",
+        ],
+        "{doc}"
+    );
     assert!(
         run.stderr
             .contains("revision 2 failed; rolling back to revision 1"),

@@ -1,7 +1,5 @@
 //! `kpush apply`: render, plan, apply (and prune), report.
 
-use std::time::Instant;
-
 use clap::Args;
 
 use super::ManifestArgs;
@@ -10,13 +8,13 @@ use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
 use super::release_args::ReleaseArgs;
 use super::release_run::{self, Source};
-use super::run_report::RunReporters;
-use super::status_cmd::{Output, Progress, human_reporter};
+use super::status_cmd::Output;
 use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
+use crate::event::ObjectRef;
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError};
-use crate::report::{Action, CiMode, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter};
+use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 use crate::track::{self, TrackTarget, targets::is_custom_group};
 
 /// Flags of `kpush apply`.
@@ -76,7 +74,7 @@ pub struct ApplyArgs {
     )]
     output: Output,
 
-    /// Progress display while waiting: live lines on a terminal, or plain lines for CI logs.
+    /// Progress display while waiting: live rows on a terminal, or plain lines for logs.
     #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
     progress: Progress,
 }
@@ -109,54 +107,6 @@ fn unreachable_advice(m: &str, server: &str) -> String {
     )
 }
 
-/// The exit code for a planning error.
-pub(super) fn plan_exit_code(e: &PlanError) -> i32 {
-    match e {
-        PlanError::Unreachable(_) | PlanError::Unauthorized(_) | PlanError::Other(_) => {
-            exit::CLUSTER_UNREACHABLE
-        }
-        PlanError::UnknownKinds(_) | PlanError::Rejected(_) => exit::APPLY_REJECTED,
-        PlanError::ApplySet(_) => exit::BAD_INPUT,
-    }
-}
-
-fn apply_exit_code(e: &ApplyError) -> i32 {
-    match e {
-        ApplyError::Plan(p) => plan_exit_code(p),
-        ApplyError::Unreachable(_) | ApplyError::Unauthorized(_) | ApplyError::Request(_) => {
-            exit::CLUSTER_UNREACHABLE
-        }
-        ApplyError::Rejected(_)
-        | ApplyError::CrdNotEstablished { .. }
-        | ApplyError::ApplySet(_) => exit::APPLY_REJECTED,
-        ApplyError::Interrupted => exit::INTERRUPTED,
-    }
-}
-
-/// `3 objects: 1 created, 1 configured, 1 unchanged`.
-fn summary(outcome: &ApplyOutcome) -> String {
-    let parts: Vec<String> = [
-        Action::Created,
-        Action::Configured,
-        Action::Unchanged,
-        Action::Recreated,
-        Action::Failed,
-        Action::Skipped,
-    ]
-    .into_iter()
-    .filter_map(|a| {
-        let n = outcome.count(a);
-        (n > 0).then(|| format!("{n} {}", crate::report::terminal::verb(a)))
-    })
-    .collect();
-    let pruned = outcome.pruned.iter().filter(|p| !p.kept).count();
-    let mut s = format!("{} objects: {}", outcome.objects.len(), parts.join(", "));
-    if pruned > 0 {
-        s.push_str(&format!("; {pruned} pruned"));
-    }
-    s
-}
-
 /// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
 fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
     outcome
@@ -165,10 +115,10 @@ fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
         .filter(|o| o.is_applied())
         .filter_map(|o| {
             let t = o.target.as_ref()?;
-            let mut key = o.key.clone();
+            let mut key = o.object.key.clone();
             key.namespace = t.namespace.clone();
             Some(TrackTarget::from_parts(
-                ObjectRef::new(&key, Some(&o.origin)),
+                ObjectRef::new(key, o.object.origin.clone()),
                 t.resource.clone(),
                 t.namespace.clone(),
                 is_custom_group(&t.resource.group) && t.has_status,
@@ -179,50 +129,21 @@ fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
 }
 
 pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
-    let json_output = args.output == Output::Json;
-    let json = JsonResult::default();
-    let terminal = if json_output {
-        // Standard output carries only the JSON document.
-        TerminalReporter::new(
-            Box::new(std::io::stderr()),
-            Box::new(std::io::stderr()),
-            false,
-            args.verbose,
-        )
-    } else {
-        TerminalReporter::stdio(args.verbose)
+    let settings = OutputSettings {
+        command: "apply",
+        ci,
+        progress: args.progress,
+        json: args.output == Output::Json,
+        verbose: args.verbose,
     };
-    // In GitHub Actions or Azure Pipelines the CI reporter takes the terminal's place.
-    let run = RunReporters::new("apply", Box::new(terminal), ci);
-    let code = run_with(&args, &json, &run).await;
-    run.finish(&code);
-    if json_output {
-        let exit_code = match &code {
-            Ok(c) => *c,
-            Err(e) => e.code,
-        };
-        let mut out = std::io::stdout().lock();
-        use std::io::Write;
-        out.write_all(json.render(exit_code).as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
-    }
-    code
+    let reporter = Reporter::new(&settings, &super::process_env());
+    let result = run_with(&args, &reporter).await;
+    reporter.finish(&result)?;
+    result
 }
 
-async fn run_with(
-    args: &ApplyArgs,
-    json: &JsonResult,
-    run: &RunReporters,
-) -> Result<i32, ExitError> {
-    let json_output = args.output == Output::Json;
-    let mut sinks: Vec<&dyn Reporter> = vec![run];
-    if json_output {
-        sinks.push(json);
-    }
-    let reporter = Fanout::new(sinks);
-    let mut manifests = args.manifests.render(&reporter)?;
-    run.set_images(crate::render::images::images(&manifests));
+async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+    let mut manifests = args.manifests.render(reporter)?;
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     let prune = args.plan.prune().map_err(bad)?;
     let (client, server) = connect(&args.cluster).await?;
@@ -238,9 +159,7 @@ async fn run_with(
     let deploy = Deploy {
         client: &client,
         server: &server,
-        run,
-        json: json_output.then_some(json),
-        progress: args.progress,
+        reporter,
         plan: opts,
         apply: ApplyOptions {
             prune,
@@ -266,12 +185,8 @@ pub(super) struct Deploy<'a> {
     pub client: &'a kube::Client,
     /// Its address, for advice.
     pub server: &'a str,
-    /// The run's reporters.
-    pub run: &'a RunReporters,
-    /// The JSON result, with `-o json`.
-    pub json: Option<&'a JsonResult>,
-    /// Progress display while tracking.
-    pub progress: Progress,
+    /// The run's reporter.
+    pub reporter: &'a Reporter,
     /// Plan settings (ApplySet included).
     pub plan: plan::PlanOptions,
     /// Apply settings.
@@ -291,14 +206,6 @@ pub(super) struct Deployed {
 }
 
 impl Deploy<'_> {
-    fn reporter(&self) -> Fanout<'_> {
-        let mut sinks: Vec<&dyn Reporter> = vec![self.run];
-        if let Some(json) = self.json {
-            sinks.push(json);
-        }
-        Fanout::new(sinks)
-    }
-
     /// Plans, applies (and prunes), then tracks `manifests`.
     pub(super) async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
         self.deploy_with_timeout(manifests, None).await
@@ -310,15 +217,14 @@ impl Deploy<'_> {
         manifests: Vec<crate::Manifest>,
         timeout: Option<std::time::Duration>,
     ) -> Deployed {
-        let started = Instant::now();
-        let reporter = self.reporter();
         let server = self.server;
-        let plan = match plan::plan(self.client, manifests, self.plan.clone(), &reporter).await {
+        let plan = match plan::plan(self.client, manifests, self.plan.clone(), self.reporter).await
+        {
             Ok(p) => p,
             Err(e) => {
                 return Deployed {
                     result: Err(ExitError::new(
-                        plan_exit_code(&e),
+                        exit::of_plan_error(&e),
                         anyhow::anyhow!("{}; nothing was applied", explain(&e, server)),
                     )),
                     outcome: None,
@@ -334,62 +240,51 @@ impl Deploy<'_> {
                 outcome: None,
             };
         }
-        match apply::apply(self.client, plan, &self.apply, &reporter, &self.interrupt).await {
-            Ok(outcome) => {
-                let line = format!(
-                    "{} in {:.2}s",
-                    summary(&outcome),
-                    started.elapsed().as_secs_f64()
-                );
-                if self.json.is_some() {
-                    eprintln!("{line}");
-                } else {
-                    println!("{line}");
-                }
-                let Some(mut wait) = self.wait.clone() else {
-                    return Deployed {
-                        result: Ok(exit::SUCCESS),
-                        outcome: Some(outcome),
-                    };
-                };
-                if let Some(t) = timeout {
-                    wait.timeout = t;
-                }
-                let human = human_reporter(self.progress);
-                // The CI reporter prints rollout lines itself (and annotates failures).
-                let mut sinks: Vec<&dyn Reporter> = vec![self.run];
-                if !self.run.in_ci() {
-                    sinks.push(human.as_ref());
-                }
-                if let Some(json) = self.json {
-                    sinks.push(json);
-                }
-                let tracked = track::track(
-                    self.client,
-                    track_targets(&outcome),
-                    &wait,
-                    &Fanout::new(sinks),
-                    interrupted(),
-                )
-                .await;
-                Deployed {
-                    result: Ok(tracked.exit_code()),
-                    outcome: Some(outcome),
-                }
-            }
+        let outcome = match apply::apply(
+            self.client,
+            plan,
+            &self.apply,
+            self.reporter,
+            &self.interrupt,
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
             Err(failure) => {
-                eprintln!("{}", summary(&failure.outcome));
-                let code = apply_exit_code(&failure.error);
                 let message = match &failure.error {
                     ApplyError::Plan(e) => explain(e, server),
                     ApplyError::Unreachable(m) => unreachable_advice(m, server),
                     other => other.to_string(),
                 };
-                Deployed {
-                    result: Err(ExitError::new(code, anyhow::anyhow!(message))),
+                return Deployed {
+                    result: Err(ExitError::new(
+                        exit::of_apply_error(&failure.error),
+                        anyhow::anyhow!(message),
+                    )),
                     outcome: Some(failure.outcome),
-                }
+                };
             }
+        };
+        let Some(mut wait) = self.wait.clone() else {
+            return Deployed {
+                result: Ok(exit::SUCCESS),
+                outcome: Some(outcome),
+            };
+        };
+        if let Some(t) = timeout {
+            wait.timeout = t;
+        }
+        let tracked = track::track(
+            self.client,
+            track_targets(&outcome),
+            &wait,
+            self.reporter,
+            interrupted(),
+        )
+        .await;
+        Deployed {
+            result: Ok(exit::of_run_state(tracked.state)),
+            outcome: Some(outcome),
         }
     }
 }

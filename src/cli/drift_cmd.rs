@@ -7,16 +7,16 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::apply_cmd::{connect, explain, plan_exit_code};
+use super::apply_cmd::{connect, explain};
 use super::cluster_args::ClusterArgs;
 use super::release_args::ReleaseRef;
-use super::release_run::{Notes, store_error};
-use super::run_report::RunReporters;
+use super::release_run::{note, skipped, store_error};
 use crate::apply::prune;
+use crate::event::ReleaseNote;
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanOptions, diff::object_diff};
 use crate::release::{Store, drift};
-use crate::report::{self, CiMode, TerminalReporter};
+use crate::report::{self, CiMode, OutputSettings, Progress, Reporter};
 
 /// Flags of `kpush drift`.
 #[derive(Debug, Args)]
@@ -42,23 +42,27 @@ pub struct DriftArgs {
 }
 
 pub(super) async fn run(args: DriftArgs, ci: CiMode) -> Result<i32, ExitError> {
-    let reporter = RunReporters::new("drift", Box::new(TerminalReporter::stdio(args.verbose)), ci);
+    let settings = OutputSettings {
+        command: "drift",
+        ci,
+        progress: Progress::Plain,
+        json: false,
+        verbose: args.verbose,
+    };
+    let reporter = Reporter::new(&settings, &super::process_env());
     let result = run_with(args, &reporter).await;
-    reporter.finish(&result);
+    reporter.finish(&result)?;
     result
 }
 
-async fn run_with(args: DriftArgs, reporter: &RunReporters) -> Result<i32, ExitError> {
+async fn run_with(args: DriftArgs, reporter: &Reporter) -> Result<i32, ExitError> {
     let (client, server) = connect(&args.cluster).await?;
     let release = args.release.release(client.default_namespace())?;
     let history = Store::new(&client, &release)
         .history()
         .await
         .map_err(store_error)?;
-    let notes = Notes(reporter);
-    for u in &history.unreadable {
-        notes.warn(&u.to_string());
-    }
+    skipped(reporter, &history.unreadable);
     let Some(revision) = history.last_succeeded() else {
         return Err(ExitError::new(
             exit::BAD_INPUT,
@@ -74,18 +78,14 @@ async fn run_with(args: DriftArgs, reporter: &RunReporters) -> Result<i32, ExitE
             ),
         ));
     };
-    reporter.set_images(revision.images.clone());
-    notes.say(&format!(
-        "release {}: comparing the live objects with revision {}{}",
-        release.name,
-        revision.revision,
-        revision
-            .run
-            .commit
-            .as_ref()
-            .map(|c| format!(" (commit {c})"))
-            .unwrap_or_default()
-    ));
+    note(
+        reporter,
+        ReleaseNote::Comparing {
+            release: release.name.clone(),
+            revision: revision.revision,
+            commit: revision.run.commit.clone(),
+        },
+    );
     let set = release.applyset();
     let opts = PlanOptions {
         field_manager: args.field_manager.clone(),
@@ -99,7 +99,12 @@ async fn run_with(args: DriftArgs, reporter: &RunReporters) -> Result<i32, ExitE
     let retry = opts.retry;
     let plan = plan::plan(&client, revision.manifests(), opts, reporter)
         .await
-        .map_err(|e| ExitError::new(plan_exit_code(&e), anyhow::anyhow!(explain(&e, &server))))?;
+        .map_err(|e| {
+            ExitError::new(
+                exit::of_plan_error(&e),
+                anyhow::anyhow!(explain(&e, &server)),
+            )
+        })?;
     let diffs = drift::drifted(&plan, object_diff);
     let parent = prune::read_parent(&client, retry, &set)
         .await
@@ -118,6 +123,7 @@ async fn run_with(args: DriftArgs, reporter: &RunReporters) -> Result<i32, ExitE
         use is_terminal::IsTerminal;
         std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
     };
+    let extra: Vec<_> = extra.iter().map(|p| p.candidate()).collect();
     let text = report::diff::render(&diffs, &extra, color);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())

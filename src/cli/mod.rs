@@ -15,7 +15,6 @@ mod release_args;
 mod release_run;
 mod render_cmd;
 mod rollback_cmd;
-mod run_report;
 pub mod status_cmd;
 mod token_cmd;
 pub mod track_args;
@@ -40,8 +39,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "KPUSH_LOG", default_value = "warn")]
     pub log_level: String,
 
-    /// CI log dialect: annotations, groups, job summary and outputs for GitHub Actions or
-    /// Azure Pipelines (auto: detected from GITHUB_ACTIONS / TF_BUILD).
+    /// CI log dialect: groups, annotations, masks, job summary and outputs for GitHub Actions,
+    /// Azure Pipelines or GitLab CI (auto: detected from GITHUB_ACTIONS / TF_BUILD / GITLAB_CI).
     #[arg(
         long,
         global = true,
@@ -114,7 +113,7 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
         Command::List(args) => history_cmd::list(*args).await,
         Command::Rollback(args) => rollback_cmd::run(*args, cli.ci).await,
         Command::Drift(args) => drift_cmd::run(*args, cli.ci).await,
-        Command::Token(args) => token_cmd::run(*args).await,
+        Command::Token(args) => token_cmd::run(*args, cli.ci).await,
         Command::Kubeconfig(args) => kubeconfig_cmd::run(*args).await,
         Command::Status(args) => status_cmd::run(*args, cli.ci).await,
         Command::Version(args) => version::run(&args),

@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use super::apply_cmd::{Deploy, Deployed};
 use super::release_args::ReleaseSettings;
-use super::run_report::RunReporters;
+use crate::event::{Event, ReleaseNote, Sink};
 use crate::exit::{self, ExitError};
 use crate::manifest::Manifest;
 use crate::release::lock::{self, LockError};
 use crate::release::record::{Begin, Recorder, restatus};
 use crate::release::{
-    History, ObjectRecord, Release, Revision, RunInfo, Status, Store, StoreError,
+    History, ObjectRecord, Release, Revision, RunInfo, Status, Store, StoreError, Unreadable,
 };
-use crate::report::{Event, Reporter};
 
 /// What to deploy.
 pub(super) enum Source {
@@ -25,25 +24,21 @@ pub(super) enum Source {
     Revision(Option<u32>),
 }
 
-/// Lines about the release, said once: CI logs get them through the reporter, a terminal on
-/// standard error.
-pub(super) struct Notes<'a>(pub &'a RunReporters);
+/// Reports `note` to `sink`.
+pub(super) fn note(sink: &dyn Sink, note: ReleaseNote) {
+    sink.event(&Event::Release { note });
+}
 
-impl Notes<'_> {
-    /// An informational line.
-    pub fn say(&self, line: &str) {
-        if self.0.in_ci() {
-            self.0.event(&Event::Info {
-                message: line.to_string(),
-            });
-        } else {
-            eprintln!("{line}");
-        }
-    }
-
-    /// Something that went wrong but did not stop the run.
-    pub fn warn(&self, line: &str) {
-        self.say(&format!("warning: {line}"));
+/// Reports skipped records.
+pub(super) fn skipped(sink: &dyn Sink, unreadable: &[Unreadable]) {
+    for u in unreadable {
+        note(
+            sink,
+            ReleaseNote::Skipped {
+                record: format!("{}/{}", u.namespace, u.secret),
+                reason: u.reason.clone(),
+            },
+        );
     }
 }
 
@@ -81,13 +76,16 @@ pub(super) async fn deploy(
     source: Source,
 ) -> Result<i32, ExitError> {
     let run = RunInfo::from_env(&super::process_env());
-    let notes = Notes(d.run);
+    let sink: &dyn Sink = d.reporter;
     let waiting = |holder: &str| {
-        notes.say(&format!(
-            "release {}: waiting up to {}s for the deploy lock, held by {holder}",
-            release.name,
-            settings.lock_timeout.as_secs()
-        ))
+        note(
+            sink,
+            ReleaseNote::LockHeld {
+                release: release.name.clone(),
+                holder: holder.to_string(),
+                timeout: settings.lock_timeout,
+            },
+        )
     };
     let lock = lock::acquire(
         d.client,
@@ -99,14 +97,14 @@ pub(super) async fn deploy(
     )
     .await
     .map_err(lock_error)?;
-    let result = locked(d, release, settings, source, &run, &notes).await;
+    let result = locked(d, release, settings, source, &run).await;
     if lock.lost() {
-        notes.warn(&format!(
-            "release {}: another deploy took the lock over while this one ran (kpush could not \
-             renew it for {}s); check the release's history",
-            release.name,
-            lock::LEASE_DURATION.as_secs()
-        ));
+        note(
+            sink,
+            ReleaseNote::LockLost {
+                release: release.name.clone(),
+            },
+        );
     }
     lock.release().await;
     result
@@ -118,13 +116,11 @@ async fn locked(
     settings: &ReleaseSettings,
     source: Source,
     run: &RunInfo,
-    notes: &Notes<'_>,
 ) -> Result<i32, ExitError> {
+    let sink: &dyn Sink = d.reporter;
     let store = Store::new(d.client, release);
     let mut history = store.history().await.map_err(store_error)?;
-    for u in &history.unreadable {
-        notes.warn(&u.to_string());
-    }
+    skipped(sink, &history.unreadable);
     let (manifests, images, rollback_to) = match source {
         Source::Manifests(m) => {
             let images = crate::render::images::images(&m);
@@ -132,19 +128,22 @@ async fn locked(
         }
         Source::Revision(n) => {
             let r = pick(&history, n, &release.name)?;
-            d.run.set_images(r.images.clone());
-            notes.say(&format!(
-                "release {}: rolling back to revision {} ({}{})",
-                release.name,
-                r.revision,
-                r.status,
-                r.run
-                    .commit
-                    .as_ref()
-                    .map(|c| format!(", commit {c}"))
-                    .unwrap_or_default()
-            ));
-            (r.manifests(), r.images.clone(), Some(r.revision))
+            note(
+                sink,
+                ReleaseNote::RollingBack {
+                    release: release.name.clone(),
+                    failed: None,
+                    to: r.revision,
+                    commit: r.run.commit.clone(),
+                    budget: None,
+                },
+            );
+            let manifests = r.manifests();
+            sink.event(&Event::Rendered {
+                objects: manifests.len(),
+                images: r.images.clone(),
+            });
+            (manifests, r.images.clone(), Some(r.revision))
         }
     };
     let previous_success = history.last_succeeded().cloned();
@@ -162,12 +161,14 @@ async fn locked(
                 e.error = e.error.context("nothing was applied");
                 e
             })?;
-    for n in abandoned {
-        notes.warn(&format!(
-            "release {}: revision {n} was left pending by a kpush that stopped without recording \
-             its result; marked interrupted",
-            release.name
-        ));
+    for revision in abandoned {
+        note(
+            sink,
+            ReleaseNote::Abandoned {
+                release: release.name.clone(),
+                revision,
+            },
+        );
     }
     let number = recorder.number();
     let deployed = d.deploy(manifests).await;
@@ -177,55 +178,53 @@ async fn locked(
         .rollback_on_failure
         .filter(|_| matches!(deployed.result, Ok(exit::ROLLOUT_FAILED | exit::TIMED_OUT)));
     let Some(rollback_timeout) = rollback else {
-        finish(recorder, status, objects, message, release, notes).await;
+        finish(sink, recorder, status, objects, message, release).await;
         return deployed.result;
     };
     let Some(target) = previous_success else {
-        let why = format!(
-            "nothing to roll back to: release {} has no succeeded revision before this one{}",
-            release.name,
-            if number == 1 {
-                " (this was its first deploy)"
-            } else {
-                ""
-            }
-        );
-        notes.warn(&why);
+        let nothing = ReleaseNote::NothingToRollBack {
+            release: release.name.clone(),
+            first: number == 1,
+        };
+        let why = nothing.text();
+        note(sink, nothing);
         let message = Some(match message {
             Some(m) => format!("{m}; {why}"),
             None => why,
         });
-        finish(recorder, status, objects, message, release, notes).await;
+        finish(sink, recorder, status, objects, message, release).await;
         return deployed.result;
     };
-    let failed = finish(recorder, status, objects, message, release, notes).await;
-    notes.warn(&format!(
-        "release {}: revision {number} {status}; rolling back to revision {} (rollout budget {}s)",
-        release.name,
-        target.revision,
-        rollback_timeout.as_secs()
-    ));
-    let restored = roll_back(
-        d,
-        release,
-        settings,
-        &store,
-        &target,
-        rollback_timeout,
-        run,
-        notes,
-    )
-    .await?;
+    let failed = finish(sink, recorder, status, objects, message, release).await;
+    note(
+        sink,
+        ReleaseNote::RollingBack {
+            release: release.name.clone(),
+            failed: Some((number, status.word().to_string())),
+            to: target.revision,
+            commit: target.run.commit.clone(),
+            budget: Some(rollback_timeout),
+        },
+    );
+    let (restored, n) =
+        roll_back(d, release, settings, &store, &target, rollback_timeout, run).await?;
     let failed_code = deployed.result.as_ref().map_or(exit::INTERNAL, |c| *c);
     match restored {
-        (Status::Succeeded, n) => {
+        Status::Succeeded => {
             if let Some(mut failed) = failed {
                 let text = format!(
                     "{status}; rolled back to revision {} (recorded as revision {n})",
                     target.revision
                 );
                 if let Err(e) = restatus(&store, &mut failed, Status::RolledBack, text).await {
-                    notes.warn(&e.to_string());
+                    note(
+                        sink,
+                        ReleaseNote::NotRecorded {
+                            release: release.name.clone(),
+                            revision: number,
+                            reason: e.to_string(),
+                        },
+                    );
                 }
             }
             Err(ExitError::new(
@@ -238,7 +237,7 @@ async fn locked(
                 ),
             ))
         }
-        (Status::Interrupted, n) => Err(ExitError::new(
+        Status::Interrupted => Err(ExitError::new(
             exit::INTERRUPTED,
             anyhow::anyhow!(
                 "release {}: revision {number} {status}; the rollback to revision {} (revision \
@@ -247,7 +246,7 @@ async fn locked(
                 target.revision
             ),
         )),
-        (other, n) => Err(ExitError::new(
+        other => Err(ExitError::new(
             failed_code,
             anyhow::anyhow!(
                 "release {}: revision {number} {status}, and the rollback to revision {} \
@@ -261,7 +260,6 @@ async fn locked(
 
 /// Re-applies `target` as a new revision with its own tracking budget; returns its status and
 /// number.
-#[allow(clippy::too_many_arguments)]
 async fn roll_back(
     d: &Deploy<'_>,
     release: &Release,
@@ -270,7 +268,6 @@ async fn roll_back(
     target: &Revision,
     timeout: Duration,
     run: &RunInfo,
-    notes: &Notes<'_>,
 ) -> Result<(Status, u32), ExitError> {
     let mut history = store.history().await.map_err(store_error)?;
     let manifests = target.manifests();
@@ -287,36 +284,47 @@ async fn roll_back(
     let deployed = d.deploy_with_timeout(manifests, Some(timeout)).await;
     let (status, message) = verdict(&deployed, Some(target.revision));
     if let Err(e) = &deployed.result {
-        notes.warn(&format!("rollback: {e}"));
+        d.reporter.event(&Event::Warning {
+            object: None,
+            message: format!("rollback to revision {}: {e}", target.revision),
+        });
     }
     let objects = records(&deployed);
-    finish(recorder, status, objects, message, release, notes).await;
+    finish(d.reporter, recorder, status, objects, message, release).await;
     Ok((status, number))
 }
 
-/// Completes a revision; a failure to write is a warning (the deploy itself happened).
+/// Completes a revision; a failure to write is reported (the deploy itself happened).
 async fn finish(
+    sink: &dyn Sink,
     recorder: Recorder,
     status: Status,
     objects: Vec<ObjectRecord>,
     message: Option<String>,
     release: &Release,
-    notes: &Notes<'_>,
 ) -> Option<Revision> {
-    let number = recorder.number();
+    let revision = recorder.number();
     match recorder.finish(status, objects, message).await {
-        Ok((revision, _)) => {
-            notes.say(&format!(
-                "release {}: revision {number} {status}",
-                release.name
-            ));
-            Some(revision)
+        Ok((stored, _)) => {
+            note(
+                sink,
+                ReleaseNote::Recorded {
+                    release: release.name.clone(),
+                    revision,
+                    status: status.word().to_string(),
+                },
+            );
+            Some(stored)
         }
         Err(e) => {
-            notes.warn(&format!(
-                "revision {number} of release {} stays pending: {e}",
-                release.name
-            ));
+            note(
+                sink,
+                ReleaseNote::NotRecorded {
+                    release: release.name.clone(),
+                    revision,
+                    reason: e.to_string(),
+                },
+            );
             None
         }
     }
@@ -356,15 +364,15 @@ fn records(deployed: &Deployed) -> Vec<ObjectRecord> {
         return Vec::new();
     };
     let applied = outcome.objects.iter().map(|o| ObjectRecord {
-        group: o.key.group.clone(),
-        kind: o.key.kind.clone(),
+        group: o.object.key.group.clone(),
+        kind: o.object.key.kind.clone(),
         namespace: o
             .target
             .as_ref()
             .and_then(|t| t.namespace.clone())
-            .or_else(|| o.key.namespace.clone()),
-        name: o.key.name.clone(),
-        action: crate::report::terminal::verb(o.action).to_string(),
+            .or_else(|| o.object.key.namespace.clone()),
+        name: o.object.key.name.clone(),
+        action: o.action.word().to_string(),
     });
     let pruned = outcome
         .pruned

@@ -8,13 +8,12 @@ use super::apply_cmd::{Deploy, connect};
 use super::cluster_args::ClusterArgs;
 use super::release_args::{ReleaseRef, ReleaseSettings};
 use super::release_run::{self, Source};
-use super::run_report::RunReporters;
-use super::status_cmd::{Output, Progress};
+use super::status_cmd::Output;
 use super::track_args::{TrackArgs, parse_duration};
 use crate::apply::{ApplyOptions, Interrupt};
-use crate::exit::{self, ExitError};
+use crate::exit::ExitError;
 use crate::plan::PlanOptions;
-use crate::report::{CiMode, JsonResult, TerminalReporter};
+use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 
 /// Flags of `kpush rollback`.
 #[derive(Debug, Args)]
@@ -86,48 +85,26 @@ pub struct RollbackArgs {
 }
 
 pub(super) async fn run(args: RollbackArgs, ci: CiMode) -> Result<i32, ExitError> {
-    let json_output = args.output == Output::Json;
-    let terminal = if json_output {
-        TerminalReporter::new(
-            Box::new(std::io::stderr()),
-            Box::new(std::io::stderr()),
-            false,
-            args.verbose,
-        )
-    } else {
-        TerminalReporter::stdio(args.verbose)
+    let settings = OutputSettings {
+        command: "rollback",
+        ci,
+        progress: args.progress,
+        json: args.output == Output::Json,
+        verbose: args.verbose,
     };
-    let json = JsonResult::default();
-    let run = RunReporters::new("rollback", Box::new(terminal), ci);
-    let result = run_with(&args, &run, json_output.then_some(&json)).await;
-    run.finish(&result);
-    if json_output {
-        let code = match &result {
-            Ok(c) => *c,
-            Err(e) => e.code,
-        };
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        out.write_all(json.render(code).as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
-    }
+    let reporter = Reporter::new(&settings, &super::process_env());
+    let result = run_with(&args, &reporter).await;
+    reporter.finish(&result)?;
     result
 }
 
-async fn run_with(
-    args: &RollbackArgs,
-    run: &RunReporters,
-    json: Option<&JsonResult>,
-) -> Result<i32, ExitError> {
+async fn run_with(args: &RollbackArgs, reporter: &Reporter) -> Result<i32, ExitError> {
     let (client, server) = connect(&args.cluster).await?;
     let release = args.release.release(client.default_namespace())?;
     let deploy = Deploy {
         client: &client,
         server: &server,
-        run,
-        json,
-        progress: args.progress,
+        reporter,
         plan: PlanOptions {
             field_manager: args.field_manager.clone(),
             force_conflicts: args.force_conflicts,
