@@ -89,6 +89,18 @@ pub fn of_apply_error(e: &crate::apply::ApplyError) -> i32 {
     }
 }
 
+/// The exit code when no client could be built: 2 for flags and kubeconfig files, 6 when the
+/// cluster cannot be reached or signed in to.
+pub fn of_connect_error(e: &crate::auth::ConnectError) -> i32 {
+    use crate::auth::ConnectError;
+    match e {
+        ConnectError::Client(_) | ConnectError::Aks { .. } => CLUSTER_UNREACHABLE,
+        ConnectError::Kubeconfig { .. } | ConnectError::InCluster(_) | ConnectError::Flags(_) => {
+            BAD_INPUT
+        }
+    }
+}
+
 /// The exit code when manifests could not be resolved for tracking (`kpush status`).
 pub fn of_target_error(e: &crate::track::TargetError) -> i32 {
     if e.is_unreachable() {

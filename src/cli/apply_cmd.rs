@@ -83,7 +83,7 @@ pub struct ApplyArgs {
 pub(super) async fn connect(args: &ClusterArgs) -> Result<(kube::Client, String), ExitError> {
     cluster_args::connect_to(args)
         .await
-        .map_err(|e| ExitError::new(e.exit_code(), e))
+        .map_err(|e| ExitError::new(exit::of_connect_error(&e), e))
 }
 
 /// The error with advice for unreachable and unauthenticated servers.
