@@ -101,6 +101,33 @@ pub fn of_connect_error(e: &crate::auth::ConnectError) -> i32 {
     }
 }
 
+/// The exit code when a release's records could not be read or written.
+pub fn of_store_error(e: &crate::release::StoreError) -> i32 {
+    use crate::release::StoreError;
+    match e {
+        StoreError::TooLarge { .. } => BAD_INPUT,
+        StoreError::Request { failure, .. } => of_request_failure(failure),
+    }
+}
+
+/// The exit code when a release's deploy lock could not be taken.
+pub fn of_lock_error(e: &crate::release::lock::LockError) -> i32 {
+    use crate::release::lock::LockError;
+    match e {
+        LockError::Timeout { .. } => LOCKED,
+        LockError::Interrupted(_) => INTERRUPTED,
+        LockError::Request { failure, .. } => of_request_failure(failure),
+    }
+}
+
+/// A request the server answered with a refusal (forbidden, invalid) is 3; no answer is 6.
+fn of_request_failure(f: &crate::cluster::Failure) -> i32 {
+    match f {
+        crate::cluster::Failure::Status(_) => APPLY_REJECTED,
+        _ => CLUSTER_UNREACHABLE,
+    }
+}
+
 /// The exit code when manifests could not be resolved for tracking (`kpush status`).
 pub fn of_target_error(e: &crate::track::TargetError) -> i32 {
     if e.is_unreachable() {

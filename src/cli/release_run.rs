@@ -42,30 +42,13 @@ pub(super) fn skipped(sink: &dyn Sink, unreadable: &[Unreadable]) {
     }
 }
 
-/// The exit code for a failed request about release records.
+/// A failed request about release records, with its exit code.
 pub(super) fn store_error(e: StoreError) -> ExitError {
-    use crate::cluster::Failure;
-    let code = match &e {
-        StoreError::TooLarge { .. } => exit::BAD_INPUT,
-        StoreError::Request {
-            failure: Failure::Status(_),
-            ..
-        } => exit::APPLY_REJECTED,
-        StoreError::Request { .. } => exit::CLUSTER_UNREACHABLE,
-    };
-    ExitError::new(code, e)
+    ExitError::new(exit::of_store_error(&e), e)
 }
 
 fn lock_error(e: LockError) -> ExitError {
-    let code = match &e {
-        LockError::Timeout { .. } => exit::LOCKED,
-        LockError::Interrupted(_) => exit::INTERRUPTED,
-        LockError::Request { failure, .. } => match failure {
-            crate::cluster::Failure::Status(_) => exit::APPLY_REJECTED,
-            _ => exit::CLUSTER_UNREACHABLE,
-        },
-    };
-    ExitError::new(code, e)
+    ExitError::new(exit::of_lock_error(&e), e)
 }
 
 /// Deploys `source` as a revision of `release` under its lock.
