@@ -778,3 +778,37 @@ async fn a_revision_too_large_for_a_secret_is_refused_before_anything_is_applied
     );
     assert_eq!(config_value(&ctx, "big-a").await, None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_past_its_timeout_is_recorded_as_timed_out() {
+    let ctx = Ctx::new("rel-timeout").await;
+    let web = ctx.write("web.yaml", &slow_deployment("web", 120));
+    let run = ctx.kpush(&[
+        "apply",
+        &web.display().to_string(),
+        "--release",
+        "app",
+        "--timeout",
+        "3s",
+    ]);
+    run.expect_code(5);
+    assert!(
+        run.stderr.contains("release app: revision 1 timed-out"),
+        "{}",
+        run.stderr
+    );
+    let h = history_json(&ctx, "app");
+    assert_eq!(statuses(&h), revs(&[(1, "timed-out")]));
+    assert_eq!(
+        h["revisions"][0]["message"],
+        "a rollout did not finish in time"
+    );
+    assert!(
+        h["revisions"][0]["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["kind"] == "Deployment" && o["action"] == "created"),
+        "{h}"
+    );
+}
