@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use super::Release;
 use super::revision::RunInfo;
 use crate::apply::Interrupt;
-use crate::cluster::{Failure, classify};
+use crate::cluster::retry::with_retry;
+use crate::cluster::{Failure, RetryPolicy, classify};
 
 /// Annotation on the Lease describing its holder (JSON of [`Holder`]).
 pub const HOLDER_ANNOTATION: &str = "kpush.dev/holder";
@@ -148,7 +149,15 @@ pub async fn acquire(
         if interrupt.is_set() {
             return Err(LockError::Interrupted(release.name.clone()));
         }
-        match api.get_opt(&name).await.map_err(|e| err("take", e))? {
+        let current = with_retry(RetryPolicy::default(), || api.get_opt(&name))
+            .await
+            .map_err(|failure| LockError::Request {
+                action: "take",
+                name: name.clone(),
+                namespace: release.namespace.clone(),
+                failure,
+            })?;
+        match current {
             None => {
                 let lease = lease(&name, &identity, &me, None);
                 match api.create(&PostParams::default(), &lease).await {
