@@ -812,3 +812,51 @@ async fn a_rollout_past_its_timeout_is_recorded_as_timed_out() {
         "{h}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_without_a_release_and_bad_release_names_are_bad_input() {
+    let ctx = Ctx::new("rel-bad-input").await;
+    let cm = ctx.write("cm.yaml", &config_map("c", "v1"));
+    let cm = cm.display().to_string();
+    let prune = ctx.kpush(&["apply", &cm, "--prune"]);
+    prune.expect_code(2);
+    assert!(
+        prune.stderr.contains("--prune needs --release"),
+        "{}",
+        prune.stderr
+    );
+    let name = ctx.kpush(&["apply", &cm, "--release", "Shop_Web"]);
+    name.expect_code(2);
+    assert!(
+        name.stderr.contains("release name `Shop_Web`"),
+        "{}",
+        name.stderr
+    );
+    // Neither sent anything.
+    assert_eq!(config_value(&ctx, "c").await, None);
+    // --applyset is the same flag, and --prune=false keeps what left the manifests.
+    ctx.kpush(&["apply", &cm, "--applyset", "app"])
+        .expect_code(0);
+    let other = ctx.write("other.yaml", &config_map("other", "v1"));
+    ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--release",
+        "app",
+    ])
+    .expect_code(0);
+    std::fs::remove_file(other).expect("rm");
+    ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--release",
+        "app",
+        "--prune=false",
+    ])
+    .expect_code(0);
+    assert_eq!(config_value(&ctx, "other").await.as_deref(), Some("v1"));
+    assert_eq!(
+        statuses(&history_json(&ctx, "app")),
+        revs(&[(1, "succeeded"), (2, "succeeded"), (3, "succeeded")])
+    );
+}
