@@ -550,7 +550,7 @@ async fn a_first_deploy_that_fails_has_nothing_to_roll_back_to_and_says_so() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_deploy_waits_for_the_lock_and_another_release_does_not() {
     let ctx = Ctx::new("rel-lock").await;
-    ctx.write("web.yaml", &slow_deployment("web", 12));
+    ctx.write("web.yaml", &slow_deployment("web", 20));
     let dir = ctx.path().display().to_string();
     let other_dir = tempfile::tempdir().expect("temp dir");
     let other = other_dir.path().join("other.yaml");
@@ -603,6 +603,19 @@ async fn a_second_deploy_waits_for_the_lock_and_another_release_does_not() {
         "{}",
         impatient.stderr
     );
+    // Ctrl-C while waiting: exit 130, nothing recorded.
+    let mut quitter = spawn(
+        &ctx,
+        &["apply", &dir, "--release", "app", "--lock-timeout", "2m"],
+        &[],
+    );
+    wait_for_line(&mut quitter, "for the deploy lock", Duration::from_secs(30));
+    let sent = Command::new("kill")
+        .args(["-INT", &quitter.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    assert_eq!(quitter.wait().expect("exit").code(), Some(130));
     // Same release, patient: waits, says for whom, then deploys.
     let mut waiter = spawn(
         &ctx,
