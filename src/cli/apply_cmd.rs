@@ -6,6 +6,8 @@ use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
 use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
+use super::release_args::ReleaseArgs;
+use super::release_run::{self, Source};
 use super::status_cmd::Output;
 use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
@@ -62,6 +64,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     wait: TrackArgs,
+
+    #[command(flatten)]
+    release: ReleaseArgs,
 
     /// Result format on standard output: `text` (one line per object), or `json` (one JSON
     /// document for the whole run; human output then goes to standard error).
@@ -143,6 +148,7 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
 }
 
 async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+    let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     // A chart's .Capabilities are the cluster's: connect before rendering it.
     let early = match args.manifests.has_charts() {
         true => Some(connect(&args.cluster).await?),
@@ -150,8 +156,13 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
     };
     let mut manifests = args
         .manifests
-        .render(reporter, early.as_ref().map(|(c, _)| c))
+        .render(
+            reporter,
+            early.as_ref().map(|(c, _)| c),
+            args.plan.release_name(),
+        )
         .await?;
+    let prune = args.plan.prune().map_err(bad)?;
     let (client, server) = match early {
         Some(c) => c,
         None => connect(&args.cluster).await?,
@@ -163,74 +174,175 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
-    // Preflight runs after kpush took over objects other tools applied (adoption::take_over).
-    opts.preflight = false;
+    opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
-    let interrupt = Interrupt::on_signals();
-    let plan = plan::plan(&client, manifests, opts, reporter)
-        .await
-        .map_err(|e| {
-            ExitError::new(
-                exit::of_plan_error(&e),
-                anyhow::anyhow!("{}; nothing was applied", explain(&e, &server)),
-            )
-        })?;
-    if interrupt.is_set() {
-        return Err(ExitError::new(
-            exit::INTERRUPTED,
-            anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
-        ));
-    }
-    let plan = super::adoption::take_over(
-        &client,
-        plan,
-        !args.no_preflight,
-        !args.no_adopt,
-        &server,
-        reporter,
-    )
-    .await?;
-    let apply_opts = ApplyOptions {
-        prune: args.plan.prune,
-        prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
-        ..Default::default()
-    };
-    // A chart's hooks: pre-install/upgrade ones run now, post ones after the release is ready.
-    let hooks = super::chart_hooks::Hooks {
+    let deploy = Deploy {
         client: &client,
-        apply: &apply_opts,
-        track: args.wait.to_options(),
-        sink: reporter,
-        interrupt: &interrupt,
-    };
-    let (plan, post_hooks) = hooks.run_pre(plan).await?;
-    let outcome = apply::apply(&client, plan, &apply_opts, reporter, &interrupt)
-        .await
-        .map_err(|failure| {
-            let message = match &failure.error {
-                ApplyError::Plan(e) => explain(e, &server),
-                ApplyError::Unreachable(m) => unreachable_advice(m, &server),
-                other => other.to_string(),
-            };
-            ExitError::new(
-                exit::of_apply_error(&failure.error),
-                anyhow::anyhow!(message),
-            )
-        })?;
-    if !args.wait_for_rollout {
-        hooks.run_post(post_hooks).await?;
-        return Ok(exit::SUCCESS);
-    }
-    let tracked = track::track(
-        &client,
-        track_targets(&outcome),
-        &args.wait.to_options(),
+        server: &server,
         reporter,
-        interrupted(),
-    )
-    .await;
-    if tracked.is_success() {
-        hooks.run_post(post_hooks).await?;
+        plan: opts,
+        apply: ApplyOptions {
+            prune,
+            prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
+            ..Default::default()
+        },
+        wait: args.wait_for_rollout.then(|| args.wait.to_options()),
+        interrupt: Interrupt::on_signals(),
+        adopt: !args.no_adopt,
+    };
+    match args.plan.release_name() {
+        Some(name) => {
+            let release = crate::release::Release::new(name, &namespace).map_err(bad)?;
+            let settings = args.release.settings();
+            release_run::deploy(&deploy, &release, &settings, Source::Manifests(manifests)).await
+        }
+        None => deploy.deploy(manifests).await.result,
     }
-    Ok(exit::of_run_state(tracked.state))
+}
+
+/// Everything one deploy needs besides the manifests: apply and rollback share it.
+pub(super) struct Deploy<'a> {
+    /// The cluster.
+    pub client: &'a kube::Client,
+    /// Its address, for advice.
+    pub server: &'a str,
+    /// The run's reporter.
+    pub reporter: &'a Reporter,
+    /// Plan settings (ApplySet included).
+    pub plan: plan::PlanOptions,
+    /// Apply settings.
+    pub apply: ApplyOptions,
+    /// Tracking settings; `None` with `--wait=false`.
+    pub wait: Option<track::TrackOptions>,
+    /// Ctrl-C and SIGTERM.
+    pub interrupt: Interrupt,
+    /// Take over objects last applied by kubectl or Helm (`--no-adopt` turns it off).
+    pub adopt: bool,
+}
+
+/// What one deploy did: its exit code (or error), and what applying did when it got that far.
+pub(super) struct Deployed {
+    /// The exit code, or the error to print.
+    pub result: Result<i32, ExitError>,
+    /// Per object, when applying ran.
+    pub outcome: Option<ApplyOutcome>,
+}
+
+impl Deploy<'_> {
+    /// Plans, applies (and prunes), then tracks `manifests`.
+    pub(super) async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
+        self.deploy_with_timeout(manifests, None).await
+    }
+
+    /// [`Deploy::deploy`], tracking with `timeout` instead of `--timeout` when given.
+    pub(super) async fn deploy_with_timeout(
+        &self,
+        manifests: Vec<crate::Manifest>,
+        timeout: Option<std::time::Duration>,
+    ) -> Deployed {
+        let server = self.server;
+        // Preflight runs after kpush took over objects other tools applied (adoption::take_over).
+        let mut opts = self.plan.clone();
+        opts.preflight = false;
+        let plan = match plan::plan(self.client, manifests, opts, self.reporter).await {
+            Ok(p) => p,
+            Err(e) => {
+                return Deployed {
+                    result: Err(ExitError::new(
+                        exit::of_plan_error(&e),
+                        anyhow::anyhow!("{}; nothing was applied", explain(&e, server)),
+                    )),
+                    outcome: None,
+                };
+            }
+        };
+        if self.interrupt.is_set() {
+            return Deployed {
+                result: Err(ExitError::new(
+                    exit::INTERRUPTED,
+                    anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
+                )),
+                outcome: None,
+            };
+        }
+        let failed = |result: ExitError| Deployed {
+            result: Err(result),
+            outcome: None,
+        };
+        let plan = match super::adoption::take_over(
+            self.client,
+            plan,
+            self.plan.preflight,
+            self.adopt,
+            server,
+            self.reporter,
+        )
+        .await
+        {
+            Ok(plan) => plan,
+            Err(e) => return failed(e),
+        };
+        // A chart's hooks: pre-install/upgrade ones run now, post ones after the release is ready.
+        let hooks = super::chart_hooks::Hooks {
+            client: self.client,
+            apply: &self.apply,
+            track: self.wait.clone().unwrap_or_default(),
+            sink: self.reporter,
+            interrupt: &self.interrupt,
+        };
+        let (plan, post_hooks) = match hooks.run_pre(plan).await {
+            Ok(phases) => phases,
+            Err(e) => return failed(e),
+        };
+        let outcome = match apply::apply(
+            self.client,
+            plan,
+            &self.apply,
+            self.reporter,
+            &self.interrupt,
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                let message = match &failure.error {
+                    ApplyError::Plan(e) => explain(e, server),
+                    ApplyError::Unreachable(m) => unreachable_advice(m, server),
+                    other => other.to_string(),
+                };
+                return Deployed {
+                    result: Err(ExitError::new(
+                        exit::of_apply_error(&failure.error),
+                        anyhow::anyhow!(message),
+                    )),
+                    outcome: Some(failure.outcome),
+                };
+            }
+        };
+        let Some(mut wait) = self.wait.clone() else {
+            return Deployed {
+                result: hooks.run_post(post_hooks).await.map(|()| exit::SUCCESS),
+                outcome: Some(outcome),
+            };
+        };
+        if let Some(t) = timeout {
+            wait.timeout = t;
+        }
+        let tracked = track::track(
+            self.client,
+            track_targets(&outcome),
+            &wait,
+            self.reporter,
+            interrupted(),
+        )
+        .await;
+        let result = match tracked.is_success() {
+            true => hooks.run_post(post_hooks).await,
+            false => Ok(()),
+        };
+        Deployed {
+            result: result.map(|()| exit::of_run_state(tracked.state)),
+            outcome: Some(outcome),
+        }
+    }
 }

@@ -49,10 +49,6 @@ pub struct ChartArgs {
     )]
     pub set_file: Vec<String>,
 
-    /// Release name (`.Release.Name`); defaults to the chart's name.
-    #[arg(long, value_name = "NAME", env = "KPUSH_RELEASE")]
-    pub release: Option<String>,
-
     /// The helm binary that renders charts (Helm 3 or 4); defaults to `helm` on PATH.
     #[arg(long = "helm", value_name = "PATH", env = "KPUSH_HELM")]
     pub helm: Option<PathBuf>,
@@ -82,7 +78,7 @@ impl ChartArgs {
             set: non_empty(&self.set),
             set_string: non_empty(&self.set_string),
             set_file: non_empty(&self.set_file),
-            release: self.release.clone().filter(|r| !r.is_empty()),
+            release: None,
             namespace,
             capabilities: Capabilities {
                 kube_version: self.kube_version.clone().filter(|v| !v.is_empty()),

@@ -103,15 +103,17 @@ impl ManifestArgs {
 
     /// Renders the manifests (standard input for `-`), handing warnings and the images found
     /// to `sink`; exit code 2 for bad flags or manifests. Charts are rendered with `cluster`'s
-    /// version and API versions as `.Capabilities` (and its default namespace as the release's).
+    /// version and API versions as `.Capabilities` (and its default namespace as the release's),
+    /// as Helm release `release` (`--release`; default: the chart's name).
     pub async fn render(
         &self,
         sink: &dyn crate::event::Sink,
         cluster: Option<&kube::Client>,
+        release: Option<&str>,
     ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
         use crate::exit::{CLUSTER_UNREACHABLE, ExitError};
         let Some(client) = cluster.filter(|_| self.has_charts()) else {
-            return self.render_with(sink, None);
+            return self.render_with(sink, None, release);
         };
         let capabilities = super::chart_capabilities::discover(client, Default::default())
             .await
@@ -125,26 +127,33 @@ impl ManifestArgs {
                     ),
                 )
             })?;
-        self.render_with(sink, Some((capabilities, client.default_namespace())))
+        self.render_with(
+            sink,
+            Some((capabilities, client.default_namespace())),
+            release,
+        )
     }
 
     /// Renders without a cluster (`kpush render`): charts get `--kube-version` or helm's default.
     pub fn render_offline(
         &self,
         sink: &dyn crate::event::Sink,
+        release: Option<&str>,
     ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
-        self.render_with(sink, None)
+        self.render_with(sink, None, release)
     }
 
     fn render_with(
         &self,
         sink: &dyn crate::event::Sink,
         cluster: Option<(render::chart::Capabilities, &str)>,
+        release: Option<&str>,
     ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
         use crate::exit::{BAD_INPUT, ExitError};
         let mut opts = self
             .to_options(super::process_env())
             .map_err(|e| ExitError::new(BAD_INPUT, anyhow::anyhow!(e)))?;
+        opts.chart.release = release.filter(|r| !r.is_empty()).map(str::to_string);
         if let Some((capabilities, namespace)) = cluster {
             opts.chart.capabilities = capabilities;
             opts.chart

@@ -23,6 +23,10 @@ pub struct StatusArgs {
     #[command(flatten)]
     wait: TrackArgs,
 
+    /// Helm release name for charts given as PATH (`.Release.Name`); defaults to the chart's name.
+    #[arg(long, value_name = "NAME", env = "KPUSH_RELEASE")]
+    release: Option<String>,
+
     /// Result format on standard output: `text` prints nothing there (progress and summary go
     /// to standard error); `json` prints one JSON document describing the run.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -63,7 +67,11 @@ async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitErr
     };
     let mut manifests = args
         .manifests
-        .render(reporter, early.as_ref().map(|(c, _)| c))
+        .render(
+            reporter,
+            early.as_ref().map(|(c, _)| c),
+            args.release.as_deref(),
+        )
         .await?;
     // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
     super::chart_hooks::leave_out_hooks(&mut manifests, reporter);

@@ -27,7 +27,10 @@
 //!       "logs": {"container": "app", "previous": true, "lines": ["…"]}
 //!            | {"container": "app", "unavailable": "one line saying why"}
 //!     }
-//!   }]
+//!   }],
+//!   "release": ["release shop: revision 4 failed; rolling back to revision 3", …]
+//!                                       // with --release: what happened to it, in order;
+//!                                       // absent otherwise (docs/releases.md)
 //! }
 //! ```
 //!
@@ -54,6 +57,7 @@ pub struct JsonResult {
 struct Collected {
     actions: Vec<(ObjectRef, Action, Option<Rejection>)>,
     outcome: Option<TrackOutcome>,
+    release: Vec<String>,
 }
 
 impl JsonResult {
@@ -80,6 +84,7 @@ impl JsonResult {
                 }
                 None => c.outcome = Some(outcome.clone()),
             },
+            Event::Release { note } => c.release.push(note.text()),
             _ => {}
         }
     }
@@ -121,6 +126,7 @@ impl JsonResult {
             exit_code,
             duration_ms: c.outcome.as_ref().map(|o| millis(o.elapsed)),
             objects,
+            release: &c.release,
         };
         let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
             format!("{{\"kind\":\"RunResult\",\"error\":\"cannot serialize the result: {e}\"}}")
@@ -140,6 +146,8 @@ struct RunJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_ms: Option<u64>,
     objects: Vec<ObjectJson<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    release: &'a [String],
 }
 
 #[derive(Serialize)]
