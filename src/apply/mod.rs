@@ -5,7 +5,9 @@
 //! for the CRDs to be Established. Ctrl-C / SIGTERM stop new requests; those in flight finish and
 //! the rest are reported as skipped.
 
+pub mod adopt;
 pub mod crds;
+pub mod hooks;
 pub mod interrupt;
 pub mod outcome;
 pub mod parent;

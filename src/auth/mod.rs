@@ -33,7 +33,7 @@ mod kube_client;
 mod local_account;
 mod settings;
 mod target;
-mod tokens;
+pub(crate) mod tokens;
 
 pub use connect::ConnectError;
 pub use error::{AuthError, PresentedAssertion};

@@ -80,7 +80,8 @@ impl From<azure_core::credentials::AccessToken> for AccessToken {
     }
 }
 
-fn rfc3339(ts: i64) -> String {
+/// `ts` (seconds since the Unix epoch) as RFC 3339 UTC, as Kubernetes writes times.
+pub(crate) fn rfc3339(ts: i64) -> String {
     let days = ts.div_euclid(86_400);
     let secs = ts.rem_euclid(86_400);
     let z = days + 719_468;

@@ -39,6 +39,11 @@ pub struct ApplyArgs {
     #[arg(long, env = "KPUSH_RECREATE_ON_IMMUTABLE")]
     recreate_on_immutable: bool,
 
+    /// Do not take over objects last applied by kubectl or Helm (their conflicts then stop the
+    /// deploy, as without kpush's adoption; see docs/charts.md).
+    #[arg(long, env = "KPUSH_NO_ADOPT")]
+    no_adopt: bool,
+
     /// Print what kpush is doing (discovery, waves, timings) on standard error.
     #[arg(short, long, env = "KPUSH_VERBOSE")]
     verbose: bool,
@@ -100,7 +105,7 @@ pub(super) fn explain(e: &PlanError, server: &str) -> String {
     }
 }
 
-fn unreachable_advice(m: &str, server: &str) -> String {
+pub(super) fn unreachable_advice(m: &str, server: &str) -> String {
     format!(
         "cannot reach the API server at {server}: {m}; check that the cluster is running, the \
          kubeconfig's server address and --context, and your network (VPN, firewall, private cluster)"
@@ -108,7 +113,7 @@ fn unreachable_advice(m: &str, server: &str) -> String {
 }
 
 /// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
-fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
+pub(super) fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
     outcome
         .objects
         .iter()
@@ -143,10 +148,25 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
 }
 
 async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitError> {
-    let mut manifests = args.manifests.render(reporter)?;
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
+    // A chart's .Capabilities are the cluster's: connect before rendering it.
+    let early = match args.manifests.has_charts() {
+        true => Some(connect(&args.cluster).await?),
+        false => None,
+    };
+    let mut manifests = args
+        .manifests
+        .render(
+            reporter,
+            early.as_ref().map(|(c, _)| c),
+            args.plan.release_name(),
+        )
+        .await?;
     let prune = args.plan.prune().map_err(bad)?;
-    let (client, server) = connect(&args.cluster).await?;
+    let (client, server) = match early {
+        Some(c) => c,
+        None => connect(&args.cluster).await?,
+    };
     let namespace = args
         .manifests
         .namespace
@@ -168,6 +188,7 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         },
         wait: args.wait_for_rollout.then(|| args.wait.to_options()),
         interrupt: Interrupt::on_signals(),
+        adopt: !args.no_adopt,
     };
     match args.plan.release_name() {
         Some(name) => {
@@ -195,6 +216,8 @@ pub(super) struct Deploy<'a> {
     pub wait: Option<track::TrackOptions>,
     /// Ctrl-C and SIGTERM.
     pub interrupt: Interrupt,
+    /// Take over objects last applied by kubectl or Helm (`--no-adopt` turns it off).
+    pub adopt: bool,
 }
 
 /// What one deploy did: its exit code (or error), and what applying did when it got that far.
@@ -218,8 +241,10 @@ impl Deploy<'_> {
         timeout: Option<std::time::Duration>,
     ) -> Deployed {
         let server = self.server;
-        let plan = match plan::plan(self.client, manifests, self.plan.clone(), self.reporter).await
-        {
+        // Preflight runs after kpush took over objects other tools applied (adoption::take_over).
+        let mut opts = self.plan.clone();
+        opts.preflight = false;
+        let plan = match plan::plan(self.client, manifests, opts, self.reporter).await {
             Ok(p) => p,
             Err(e) => {
                 return Deployed {
@@ -240,6 +265,35 @@ impl Deploy<'_> {
                 outcome: None,
             };
         }
+        let failed = |result: ExitError| Deployed {
+            result: Err(result),
+            outcome: None,
+        };
+        let plan = match super::adoption::take_over(
+            self.client,
+            plan,
+            self.plan.preflight,
+            self.adopt,
+            server,
+            self.reporter,
+        )
+        .await
+        {
+            Ok(plan) => plan,
+            Err(e) => return failed(e),
+        };
+        // A chart's hooks: pre-install/upgrade ones run now, post ones after the release is ready.
+        let hooks = super::chart_hooks::Hooks {
+            client: self.client,
+            apply: &self.apply,
+            track: self.wait.clone().unwrap_or_default(),
+            sink: self.reporter,
+            interrupt: &self.interrupt,
+        };
+        let (plan, post_hooks) = match hooks.run_pre(plan).await {
+            Ok(phases) => phases,
+            Err(e) => return failed(e),
+        };
         let outcome = match apply::apply(
             self.client,
             plan,
@@ -267,7 +321,7 @@ impl Deploy<'_> {
         };
         let Some(mut wait) = self.wait.clone() else {
             return Deployed {
-                result: Ok(exit::SUCCESS),
+                result: hooks.run_post(post_hooks).await.map(|()| exit::SUCCESS),
                 outcome: Some(outcome),
             };
         };
@@ -282,8 +336,12 @@ impl Deploy<'_> {
             interrupted(),
         )
         .await;
+        let result = match tracked.is_success() {
+            true => hooks.run_post(post_hooks).await,
+            false => Ok(()),
+        };
         Deployed {
-            result: Ok(exit::of_run_state(tracked.state)),
+            result: result.map(|()| exit::of_run_state(tracked.state)),
             outcome: Some(outcome),
         }
     }

@@ -46,8 +46,24 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
 }
 
 async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError> {
-    let mut manifests = args.manifests.render(reporter)?;
-    let (client, server) = connect(&args.cluster).await?;
+    let early = match args.manifests.has_charts() {
+        true => Some(connect(&args.cluster).await?),
+        false => None,
+    };
+    let mut manifests = args
+        .manifests
+        .render(
+            reporter,
+            early.as_ref().map(|(c, _)| c),
+            args.plan.release_name(),
+        )
+        .await?;
+    // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
+    super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
+    let (client, server) = match early {
+        Some(c) => c,
+        None => connect(&args.cluster).await?,
+    };
     let namespace = args
         .manifests
         .namespace

@@ -87,19 +87,79 @@ pub struct ManifestArgs {
     /// Do not add the kpush.dev/* CI run annotations (repository, commit, workflow, run URL, actor).
     #[arg(long, env = "KPUSH_NO_RUN_ANNOTATIONS")]
     pub no_run_annotations: bool,
+
+    #[command(flatten)]
+    pub chart: super::chart_args::ChartArgs,
 }
 
 impl ManifestArgs {
+    /// Whether any PATH is a Helm chart (rendering it then needs the cluster's capabilities).
+    pub fn has_charts(&self) -> bool {
+        self.paths
+            .iter()
+            .chain(&self.filenames)
+            .any(|p| render::chart::is_chart(p))
+    }
+
     /// Renders the manifests (standard input for `-`), handing warnings and the images found
-    /// to `sink`; exit code 2 for bad flags or manifests.
-    pub fn render(
+    /// to `sink`; exit code 2 for bad flags or manifests. Charts are rendered with `cluster`'s
+    /// version and API versions as `.Capabilities` (and its default namespace as the release's),
+    /// as Helm release `release` (`--release`; default: the chart's name).
+    pub async fn render(
         &self,
         sink: &dyn crate::event::Sink,
+        cluster: Option<&kube::Client>,
+        release: Option<&str>,
+    ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
+        use crate::exit::{CLUSTER_UNREACHABLE, ExitError};
+        let Some(client) = cluster.filter(|_| self.has_charts()) else {
+            return self.render_with(sink, None, release);
+        };
+        let capabilities = super::chart_capabilities::discover(client, Default::default())
+            .await
+            .map_err(|f| {
+                ExitError::new(
+                    CLUSTER_UNREACHABLE,
+                    anyhow::anyhow!(
+                        "cannot ask the cluster for its version and API versions, which the \
+                         chart's .Capabilities need: {}; nothing was applied",
+                        f.message()
+                    ),
+                )
+            })?;
+        self.render_with(
+            sink,
+            Some((capabilities, client.default_namespace())),
+            release,
+        )
+    }
+
+    /// Renders without a cluster (`kpush render`): charts get `--kube-version` or helm's default.
+    pub fn render_offline(
+        &self,
+        sink: &dyn crate::event::Sink,
+        release: Option<&str>,
+    ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
+        self.render_with(sink, None, release)
+    }
+
+    fn render_with(
+        &self,
+        sink: &dyn crate::event::Sink,
+        cluster: Option<(render::chart::Capabilities, &str)>,
+        release: Option<&str>,
     ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
         use crate::exit::{BAD_INPUT, ExitError};
-        let opts = self
+        let mut opts = self
             .to_options(super::process_env())
             .map_err(|e| ExitError::new(BAD_INPUT, anyhow::anyhow!(e)))?;
+        opts.chart.release = release.filter(|r| !r.is_empty()).map(str::to_string);
+        if let Some((capabilities, namespace)) = cluster {
+            opts.chart.capabilities = capabilities;
+            opts.chart
+                .namespace
+                .get_or_insert_with(|| namespace.to_string());
+        }
         let rendered = render::render(&opts, &mut std::io::stdin().lock())
             .map_err(|e| ExitError::new(BAD_INPUT, e))?;
         use crate::event::Event;
@@ -176,6 +236,7 @@ impl ManifestArgs {
             labels,
             annotations,
             run_env: (!self.no_run_annotations).then_some(env),
+            chart: self.chart.to_options(self.namespace.clone()),
         })
     }
 }

@@ -1,7 +1,11 @@
 //! The command line: flags and `KPUSH_*` variables become settings; nothing below sees clap.
 
+mod adoption;
 mod apply_cmd;
 pub mod azure_args;
+pub mod chart_args;
+mod chart_capabilities;
+mod chart_hooks;
 pub mod cluster_args;
 mod diff_cmd;
 mod drift_cmd;

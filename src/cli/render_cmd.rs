@@ -16,6 +16,10 @@ pub struct RenderArgs {
     #[command(flatten)]
     manifests: ManifestArgs,
 
+    /// Helm release name for charts given as PATH (`.Release.Name`); defaults to the chart's name.
+    #[arg(long, value_name = "NAME", env = "KPUSH_RELEASE")]
+    release: Option<String>,
+
     /// Output format.
     #[arg(
         short = 'o',
@@ -47,9 +51,12 @@ pub(super) fn run(args: RenderArgs, ci: CiMode) -> Result<i32, ExitError> {
     let reporter = Reporter::new(&settings, &super::process_env());
     // Warnings are shown by the reporter; in CI, errors also become annotations on the files
     // and lines they concern. No run summary: render changes nothing.
-    let manifests = args.manifests.render(&reporter).inspect_err(|e| {
-        reporter.stopping_problems(e);
-    })?;
+    let manifests = args
+        .manifests
+        .render_offline(&reporter, args.release.as_deref())
+        .inspect_err(|e| {
+            reporter.stopping_problems(e);
+        })?;
     let text = if args.summary {
         objects::summary_table(&manifests)
     } else {

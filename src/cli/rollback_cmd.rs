@@ -117,6 +117,7 @@ async fn run_with(args: &RollbackArgs, reporter: &Reporter) -> Result<i32, ExitE
         },
         wait: args.wait_for_rollout.then(|| args.wait.to_options()),
         interrupt: Interrupt::on_signals(),
+        adopt: true,
     };
     let settings = ReleaseSettings {
         history_max: usize::from(args.history_max),

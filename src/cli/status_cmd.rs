@@ -23,6 +23,10 @@ pub struct StatusArgs {
     #[command(flatten)]
     wait: TrackArgs,
 
+    /// Helm release name for charts given as PATH (`.Release.Name`); defaults to the chart's name.
+    #[arg(long, value_name = "NAME", env = "KPUSH_RELEASE")]
+    release: Option<String>,
+
     /// Result format on standard output: `text` prints nothing there (progress and summary go
     /// to standard error); `json` prints one JSON document describing the run.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
@@ -57,8 +61,24 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
 }
 
 async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitError> {
-    let manifests = args.manifests.render(reporter)?;
-    let (client, _) = connect(&args.cluster).await?;
+    let early = match args.manifests.has_charts() {
+        true => Some(connect(&args.cluster).await?),
+        false => None,
+    };
+    let mut manifests = args
+        .manifests
+        .render(
+            reporter,
+            early.as_ref().map(|(c, _)| c),
+            args.release.as_deref(),
+        )
+        .await?;
+    // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
+    super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
+    let (client, _) = match early {
+        Some(c) => c,
+        None => connect(&args.cluster).await?,
+    };
     // Kinds are resolved with the plan's discovery catalogue, as for apply.
     let targets = track::resolve(&client, &manifests)
         .await

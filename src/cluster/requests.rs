@@ -85,6 +85,27 @@ pub async fn server_apply(
     send(client, policy, req).await
 }
 
+/// JSON merge patch of `patch` onto object `name` (a `metadata.resourceVersion` in the patch
+/// makes it fail with a conflict when the object changed meanwhile).
+pub async fn merge_patch(
+    client: &Client,
+    policy: RetryPolicy,
+    target: &Target,
+    name: &str,
+    patch: &Value,
+    manager: &str,
+) -> Result<Value, Failure> {
+    let pp = PatchParams {
+        field_manager: Some(manager.to_string()),
+        ..Default::default()
+    };
+    let req = target
+        .request()
+        .patch(name, &pp, &Patch::Merge(patch))
+        .map_err(build_error)?;
+    send(client, policy, req).await
+}
+
 /// Server-side apply with `dryRun=All`: what the object would look like, nothing stored.
 pub async fn dry_run_apply(
     client: &Client,

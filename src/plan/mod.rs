@@ -8,6 +8,7 @@ pub mod compare;
 pub mod defaults;
 pub mod diff;
 pub mod discovery;
+pub mod hooks;
 pub mod live;
 pub mod noop;
 pub mod preflight;
@@ -293,6 +294,15 @@ impl Plan {
         (0..self.objects.len())
             .filter(|&i| self.objects[i].wave == wave)
             .collect()
+    }
+
+    /// Reads the live state of every resolved object again and dry-runs them (when preflight
+    /// is on): after kpush took objects over from another tool, planned without preflight.
+    pub async fn check_again(&mut self, client: &Client, sink: &dyn Sink) -> Result<(), PlanError> {
+        let ready: Vec<usize> = (0..self.objects.len())
+            .filter(|&i| self.objects[i].target.is_some())
+            .collect();
+        self.check(client, &ready, sink).await
     }
 
     /// Reads live state for `indices`, then dry-runs them (when preflight is on).

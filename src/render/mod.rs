@@ -9,6 +9,7 @@
 //!
 //! Then duplicates are checked. All problems are collected and returned together.
 
+pub mod chart;
 pub mod documents;
 pub mod images;
 pub mod metadata;
@@ -50,6 +51,8 @@ pub struct RenderOptions {
     pub annotations: Vec<(String, String)>,
     /// Environment to read CI run metadata from; `None` turns run annotations off.
     pub run_env: Option<BTreeMap<String, String>>,
+    /// How to render Helm charts among `paths`.
+    pub chart: chart::ChartOptions,
 }
 
 /// The result of rendering: the objects, plus warnings that did not stop it.
@@ -74,8 +77,12 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         ));
         return Err(RenderError { problems });
     }
-    let sources = source::collect(&opts.paths, stdin, &mut problems);
+    let (sources, charts) = collect(opts, stdin, &mut problems);
     let mut manifests = Vec::new();
+    for (src, sub) in &charts {
+        let docs = documents::parse(src, sub, &mut problems);
+        objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
+    }
     for src in &sources {
         let (sub, undefined) = opts.vars.substitute_all(&src.text);
         {
@@ -152,6 +159,29 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         manifests,
         warnings: problems,
     })
+}
+
+/// Reads the sources of `opts.paths`: Helm charts rendered by helm (not substituted), and files.
+fn collect(
+    opts: &RenderOptions,
+    stdin: &mut dyn Read,
+    problems: &mut Vec<Problem>,
+) -> (
+    Vec<source::Source>,
+    Vec<(source::Source, vars::Substituted)>,
+) {
+    let (charts, files): (Vec<PathBuf>, Vec<PathBuf>) =
+        opts.paths.iter().cloned().partition(|p| chart::is_chart(p));
+    let mut rendered = Vec::new();
+    for c in &charts {
+        rendered.extend(chart::render(c, &opts.chart, problems));
+    }
+    let sources = if files.is_empty() {
+        Vec::new()
+    } else {
+        source::collect(&files, stdin, problems)
+    };
+    (sources, rendered)
 }
 
 /// Orders problems by file (in input order) and line, so output reads top to bottom.

@@ -38,6 +38,8 @@ pub enum ProblemKind {
     Unsupported,
     /// An invalid label or annotation.
     Metadata,
+    /// A Helm chart that helm could not render (template, values, `--set`, dependencies).
+    Chart,
 }
 
 /// One problem with its location.

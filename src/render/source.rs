@@ -92,6 +92,21 @@ pub fn collect(
 }
 
 fn walk_dir(dir: &Path, out: &mut Vec<Source>, problems: &mut Vec<Problem>) {
+    if dir.join("Chart.yaml").is_file() {
+        problems.push(Problem::at(
+            Severity::Error,
+            ProblemKind::Chart,
+            &display(&dir.join("Chart.yaml")),
+            0,
+            format!(
+                "{} is a Helm chart inside a directory of manifests; pass the chart as a path \
+                 of its own (`kpush apply {}`) so helm renders it",
+                display(dir),
+                display(dir)
+            ),
+        ));
+        return;
+    }
     if let Some(k) = KUSTOMIZATION_FILES
         .iter()
         .map(|k| dir.join(k))

@@ -73,7 +73,17 @@ impl JsonResult {
                 Action::Failed,
                 Some(rejection.clone()),
             )),
-            Event::TrackFinished { outcome } => c.outcome = Some(outcome.clone()),
+            // A chart's hooks are tracked in rounds of their own: one outcome holds them all.
+            Event::TrackFinished { outcome } => match &mut c.outcome {
+                Some(all) => {
+                    all.objects.extend(outcome.objects.iter().cloned());
+                    all.elapsed += outcome.elapsed;
+                    if outcome.state != crate::event::RunState::Ready {
+                        all.state = outcome.state;
+                    }
+                }
+                None => c.outcome = Some(outcome.clone()),
+            },
             Event::Release { note } => c.release.push(note.text()),
             _ => {}
         }

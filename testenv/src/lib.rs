@@ -12,6 +12,7 @@
 //! ```
 
 mod cluster;
+pub mod helm;
 pub mod node_sim;
 
 pub use cluster::binaries::{CONTROL_PLANE_DIR_ENV, build_script};
