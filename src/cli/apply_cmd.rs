@@ -227,6 +227,7 @@ async fn run_with(
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
+    opts.retry = args.cluster.retry_policy(Some(started + args.wait.timeout));
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
     let interrupt = Interrupt::on_signals();

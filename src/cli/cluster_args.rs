@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use super::azure_args::{self, AzureArgs};
 use crate::auth::AuthError;
+use crate::cluster::{RetryBudget, RetryPolicy};
 use crate::exit;
 
 /// Which cluster, which credentials.
@@ -34,6 +35,12 @@ pub struct ClusterArgs {
     /// Give up on a single request after this long (e.g. 30s, 2m, 500ms).
     #[arg(long, value_name = "DURATION", env = "KPUSH_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// Time a run may spend retrying while the API server is unreachable or overloaded
+    /// (refused or reset connections, timeouts, 429, 5xx), summed over the run; 0 turns
+    /// retries off. Never waits past --timeout.
+    #[arg(long, value_name = "DURATION", env = "KPUSH_RETRY_BUDGET", default_value = "30s", value_parser = parse_duration)]
+    pub retry_budget: Duration,
 
     /// An AKS cluster reached through Azure Resource Manager and Entra ID, instead of a kubeconfig.
     #[command(flatten)]
@@ -70,6 +77,13 @@ pub enum ConnectError {
         /// What went wrong, with the likely fix.
         error: AuthError,
     },
+}
+
+impl ClusterArgs {
+    /// The retry policy of this run: one budget of `--retry-budget`, ending at `deadline`.
+    pub fn retry_policy(&self, deadline: Option<std::time::Instant>) -> RetryPolicy {
+        RetryPolicy::with_budget(RetryBudget::for_run(self.retry_budget, deadline))
+    }
 }
 
 impl ConnectError {
@@ -164,12 +178,27 @@ fn tune(config: &mut kube::Config, args: &ClusterArgs) {
         config.accept_invalid_certs = true;
         config.root_cert = None;
     }
+    if config.accept_invalid_certs {
+        // kube logs "Server cert bypassed" on every connection (filtered out in main): say it
+        // once per run instead.
+        warn_insecure_once();
+    }
     config.read_timeout = Some(args.request_timeout);
     config.write_timeout = Some(args.request_timeout);
     config.connect_timeout = Some(args.request_timeout.min(Duration::from_secs(10)));
     // kpush retries transient failures itself (bounded, see cluster::retry); kube's default layer
     // would retry again, for up to many minutes.
     config.default_retry = false;
+}
+
+/// Warns, once per process, that the API server's certificate is not verified.
+fn warn_insecure_once() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "the API server's TLS certificate is not verified (--insecure-skip-tls-verify or the kubeconfig's insecure-skip-tls-verify): anyone on the network path can read and change this deployment; trust the cluster's CA instead"
+        );
+    });
 }
 
 fn context_hint(err: &str, args: &ClusterArgs) -> String {

@@ -50,6 +50,7 @@ async fn run_with(args: DiffArgs, reporter: &RunReporters) -> Result<i32, ExitEr
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
+    opts.retry = args.cluster.retry_policy(None);
     opts.keep_dry_run = true;
     let retry = opts.retry;
     let plan = plan::plan(&client, manifests, opts, reporter)

@@ -124,6 +124,42 @@ fn classify_transport(err: &kube::Error) -> Failure {
     }
 }
 
+/// Whether `err` is a lost or refused connection, or a request that timed out: the kind of
+/// failure a control-plane restart or a load balancer reset causes, and that the same request
+/// may fix a moment later. DNS and TLS failures are not: they do not go away by themselves.
+pub fn is_connection_blip(err: &kube::Error) -> bool {
+    if matches!(err, kube::Error::Api(_)) {
+        return false;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::NotConnected
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+                    | ErrorKind::TimedOut
+            )
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    let lower = chain_text(err).to_ascii_lowercase();
+    [
+        "connection closed",
+        "connection reset",
+        "connection refused",
+        "timed out",
+    ]
+    .iter()
+    .any(|s| lower.contains(s))
+}
+
 /// The error and its sources joined with `: `, without repeats.
 fn chain_text(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = vec![err.to_string()];
@@ -154,6 +190,25 @@ mod tests {
                 Failure::Transient { .. }
             ));
         }
+    }
+
+    #[test]
+    fn lost_and_refused_connections_are_blips_but_dns_and_tls_failures_are_not() {
+        let io = |kind: ErrorKind| kube::Error::Service(Box::new(std::io::Error::from(kind)));
+        for kind in [
+            ErrorKind::ConnectionRefused,
+            ErrorKind::ConnectionReset,
+            ErrorKind::TimedOut,
+            ErrorKind::UnexpectedEof,
+        ] {
+            assert!(is_connection_blip(&io(kind)), "{kind:?}");
+        }
+        assert!(!is_connection_blip(&io(ErrorKind::InvalidData)));
+        let dns = kube::Error::Service(Box::new(std::io::Error::other(
+            "dns error: failed to lookup address information: Name or service not known",
+        )));
+        assert!(!is_connection_blip(&dns));
+        assert!(!is_connection_blip(&status(503, "ServiceUnavailable")));
     }
 
     #[test]

@@ -7,4 +7,4 @@ pub mod retry;
 
 pub use failure::{Failure, classify};
 pub use requests::{Target, delete, dry_run_apply, get, list, server_apply};
-pub use retry::RetryPolicy;
+pub use retry::{RetryBudget, RetryPolicy};

@@ -1,0 +1,277 @@
+//! Faults between kpush and the API server, injected by `kpush_testenv::FaultProxy`: each run
+//! must end as if nothing happened (exit 0, every object on the server, an exact summary), or,
+//! when the server was never reachable, fail at once. The figures they print are the ones in
+//! docs/reliability.md.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use kube::api::ListParams;
+
+use kpush_testenv::{FaultProxy, HttpFault, TestCluster};
+use support::Run;
+
+/// Writes `n` ConfigMaps `cm-0` … into one multi-document file in `dir`.
+fn write_config_maps(dir: &Path, n: usize) {
+    let docs: Vec<String> = (0..n)
+        .map(|i| support::config_map(&format!("cm-{i}"), &format!("v{i}")))
+        .collect();
+    std::fs::write(dir.join("config-maps.yaml"), docs.join("---\n")).expect("write manifests");
+}
+
+/// Starts `kpush apply` on `dir` through `kubeconfig`, without waiting for it.
+fn spawn_apply(dir: &Path, kubeconfig: &Path, namespace: &str, extra: &[&str]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpush"));
+    cmd.arg("apply")
+        .arg(dir)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["-n", namespace])
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().to_string();
+        if k.starts_with("KPUSH_") || k.starts_with("GITHUB_") || k == "TF_BUILD" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.spawn().expect("start kpush")
+}
+
+fn finish(child: Child) -> Run {
+    let out = child.wait_with_output().expect("wait for kpush");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// ConfigMaps named `cm-*` in `namespace`, read directly from the API server.
+async fn stored(namespace: &str) -> usize {
+    let client = TestCluster::shared().client("admin").await.expect("client");
+    let api: Api<ConfigMap> = Api::namespaced(client, namespace);
+    api.list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .iter()
+        .filter(|c| {
+            c.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| n.starts_with("cm-"))
+        })
+        .count()
+}
+
+/// Waits until at least `n` objects are stored (the run is mid-way), or the run ends.
+async fn wait_until_stored(namespace: &str, n: usize, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stored(namespace).await < n {
+        assert!(
+            child.try_wait().expect("poll kpush").is_none(),
+            "kpush ended before {n} objects were stored"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} objects after 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+struct Setup {
+    namespace: String,
+    manifests: tempfile::TempDir,
+    kubeconfig: tempfile::NamedTempFile,
+    proxy: FaultProxy,
+}
+
+async fn setup(namespace: &str, objects: usize) -> Setup {
+    let cluster = TestCluster::shared();
+    cluster
+        .create_namespace(namespace)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let manifests = tempfile::tempdir().expect("temp dir");
+    write_config_maps(manifests.path(), objects);
+    let proxy = FaultProxy::start(cluster).unwrap_or_else(|e| panic!("{e:#}"));
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
+    proxy
+        .write_kubeconfig(cluster, "admin", kubeconfig.path())
+        .expect("kubeconfig");
+    Setup {
+        namespace: namespace.to_string(),
+        manifests,
+        kubeconfig,
+        proxy,
+    }
+}
+
+/// Asserts the run succeeded, every object is stored and the summary counts them all.
+async fn assert_nothing_lost(s: &Setup, run: &Run, objects: usize) {
+    run.expect_code(0);
+    assert_eq!(stored(&s.namespace).await, objects, "objects lost");
+    let line = format!("{objects} objects: {objects} created");
+    assert!(
+        run.stdout.contains(&line),
+        "summary is not exact, expected {line:?}\n{}",
+        run.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_3s_outage_while_applying_600_objects_loses_nothing() {
+    let s = setup("fault-outage", 600).await;
+    let mut child = spawn_apply(s.manifests.path(), s.kubeconfig.path(), &s.namespace, &[]);
+    wait_until_stored(&s.namespace, 100, &mut child).await;
+    let start = Instant::now();
+    s.proxy.outage(Duration::from_secs(3));
+    let run = finish(child);
+    eprintln!(
+        "outage 3 s at 100 of 600 objects: run ended {:.1}s after the outage began\n{}",
+        start.elapsed().as_secs_f64(),
+        run.stderr
+    );
+    assert_nothing_lost(&s, &run, 600).await;
+    // Logged once when the outage began and once when it ended.
+    assert_eq!(
+        run.stderr.matches("retrying for up to").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("answers again after").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn connection_resets_mid_run_are_retried() {
+    let s = setup("fault-resets", 300).await;
+    let mut child = spawn_apply(s.manifests.path(), s.kubeconfig.path(), &s.namespace, &[]);
+    for at in [50, 150, 250] {
+        wait_until_stored(&s.namespace, at, &mut child).await;
+        // A load balancer reset: every open connection dies, new ones are accepted at once.
+        s.proxy.outage(Duration::ZERO);
+    }
+    let run = finish(child);
+    assert!(s.proxy.stats().connections_broken >= 3);
+    assert_nothing_lost(&s, &run, 300).await;
+}
+
+#[tokio::test]
+async fn throttling_and_gateway_errors_are_ridden_out() {
+    let s = setup("fault-http", 300).await;
+    let mut child = spawn_apply(s.manifests.path(), s.kubeconfig.path(), &s.namespace, &[]);
+    wait_until_stored(&s.namespace, 50, &mut child).await;
+    s.proxy.http_fault(
+        HttpFault::TooManyRequests {
+            retry_after_seconds: 1,
+        },
+        20,
+    );
+    wait_until_stored(&s.namespace, 150, &mut child).await;
+    s.proxy.http_fault(HttpFault::ServiceUnavailable, 20);
+    let run = finish(child);
+    assert_eq!(
+        s.proxy.stats().http_faults,
+        40,
+        "every scripted fault was served"
+    );
+    assert_nothing_lost(&s, &run, 300).await;
+}
+
+#[tokio::test]
+async fn an_outage_longer_than_the_budget_fails_with_the_reason() {
+    let s = setup("fault-budget", 300).await;
+    let mut child = spawn_apply(
+        s.manifests.path(),
+        s.kubeconfig.path(),
+        &s.namespace,
+        &["--retry-budget", "2s"],
+    );
+    wait_until_stored(&s.namespace, 50, &mut child).await;
+    let start = Instant::now();
+    s.proxy.outage(Duration::from_secs(30));
+    let run = finish(child);
+    assert_eq!(run.code, 6, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        run.stderr.contains("--retry-budget is used up"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_server_never_reached_fails_at_once() {
+    let cluster = TestCluster::shared();
+    let manifests = tempfile::tempdir().expect("temp dir");
+    write_config_maps(manifests.path(), 3);
+    let proxy = FaultProxy::start(cluster).unwrap_or_else(|e| panic!("{e:#}"));
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
+    proxy
+        .write_kubeconfig(cluster, "admin", kubeconfig.path())
+        .expect("kubeconfig");
+    proxy.outage(Duration::from_secs(60));
+    let start = Instant::now();
+    let run = finish(spawn_apply(
+        manifests.path(),
+        kubeconfig.path(),
+        "default",
+        &[],
+    ));
+    assert_eq!(run.code, 6, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!run.stderr.contains("retrying"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn the_insecure_tls_warning_is_printed_once_per_run() {
+    let ctx = support::Ctx::new("fault-insecure").await;
+    for i in 0..20 {
+        ctx.write(
+            &format!("cm-{i}.yaml"),
+            &support::config_map(&format!("cm-{i}"), "x"),
+        );
+    }
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--insecure-skip-tls-verify",
+    ]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr
+            .matches("TLS certificate is not verified")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("Server cert bypassed"),
+        "{}",
+        run.stderr
+    );
+}
