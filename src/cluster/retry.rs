@@ -96,8 +96,8 @@ struct BudgetState {
     /// Whether any request of this run got an answer: a server never reached is a wrong
     /// address or a closed network, not a blip, and is reported at once.
     reached: bool,
-    /// Whether the "budget used up" line was logged.
-    exhausted_logged: bool,
+    /// Whether the budget or the deadline ran out (retries stop for the rest of the run).
+    exhausted: bool,
 }
 
 impl RetryBudget {
@@ -157,11 +157,14 @@ impl RetryBudget {
                 now
             }
         };
+        if s.exhausted {
+            return false;
+        }
         let within_budget = s.spent + (now - since) + delay <= self.total;
         let within_deadline = self.deadline.is_none_or(|d| now + delay < d);
         let admitted = within_budget && within_deadline;
-        if !admitted && !s.exhausted_logged {
-            s.exhausted_logged = true;
+        if !admitted {
+            s.exhausted = true;
             tracing::warn!(
                 "giving up: the API server was unavailable for {:.1}s in this run ({}); last error: {message}",
                 (s.spent + (now - since)).as_secs_f64(),
