@@ -5,88 +5,11 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Api;
-use kube::api::ListParams;
 
 use kpush_testenv::{FaultProxy, HttpFault, TestCluster};
 use support::Run;
-
-/// Writes `n` ConfigMaps `cm-0` … into one multi-document file in `dir`.
-fn write_config_maps(dir: &Path, n: usize) {
-    let docs: Vec<String> = (0..n)
-        .map(|i| support::config_map(&format!("cm-{i}"), &format!("v{i}")))
-        .collect();
-    std::fs::write(dir.join("config-maps.yaml"), docs.join("---\n")).expect("write manifests");
-}
-
-/// Starts `kpush apply` on `dir` through `kubeconfig`, without waiting for it.
-fn spawn_apply(dir: &Path, kubeconfig: &Path, namespace: &str, extra: &[&str]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpush"));
-    cmd.arg("apply")
-        .arg(dir)
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(["-n", namespace])
-        .args(extra)
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().to_string();
-        if k.starts_with("KPUSH_") || k.starts_with("GITHUB_") || k == "TF_BUILD" {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.spawn().expect("start kpush")
-}
-
-fn finish(child: Child) -> Run {
-    let out = child.wait_with_output().expect("wait for kpush");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// ConfigMaps named `cm-*` in `namespace`, read directly from the API server.
-async fn stored(namespace: &str) -> usize {
-    let client = TestCluster::shared().client("admin").await.expect("client");
-    let api: Api<ConfigMap> = Api::namespaced(client, namespace);
-    api.list(&ListParams::default())
-        .await
-        .expect("list")
-        .items
-        .iter()
-        .filter(|c| {
-            c.metadata
-                .name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("cm-"))
-        })
-        .count()
-}
-
-/// Waits until at least `n` objects are stored (the run is mid-way), or the run ends.
-async fn wait_until_stored(namespace: &str, n: usize, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while stored(namespace).await < n {
-        assert!(
-            child.try_wait().expect("poll kpush").is_none(),
-            "kpush ended before {n} objects were stored"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "fewer than {n} objects after 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use support::runs::{finish, spawn_apply, stored, wait_until_stored, write_config_maps};
 
 struct Setup {
     namespace: String,
