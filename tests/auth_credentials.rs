@@ -318,3 +318,47 @@ async fn auto_with_nothing_configured_lists_what_it_looked_for() {
     assert!(matches!(err, AuthError::NoCredential { .. }), "{err:?}");
     assert!(err.to_string().contains("id-token: write"), "{err}");
 }
+
+#[tokio::test]
+async fn entra_requests_go_through_https_proxy_unless_no_proxy_exempts_them() {
+    let f = start(Duration::from_secs(3600));
+    let emulator = f
+        .emulator
+        .url()
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    for (proxy_var, no_proxy_var) in [("HTTPS_PROXY", "NO_PROXY"), ("https_proxy", "no_proxy")] {
+        let proxy = kpush_testenv::ConnectProxy::start().expect("proxy");
+        let _env = EnvGuard::set(&[
+            ("AZURE_CLIENT_ID", SECRET_APP),
+            ("AZURE_CLIENT_SECRET", SECRET),
+            (proxy_var, &proxy.url()),
+        ])
+        .await;
+        access_token(&f.settings(AuthMethod::ClientSecret), AKS_SCOPE)
+            .await
+            .unwrap();
+        let tunnels = proxy.tunnels();
+        assert!(
+            tunnels.iter().any(|t| t.opened && t.target == emulator),
+            "{proxy_var}: Entra was not reached through the proxy: {tunnels:?}"
+        );
+        drop(_env);
+
+        // Every access_token call builds a fresh HTTP client and credential: no cache hides
+        // whether the request went through the (now dead) proxy.
+        let dead = proxy.url();
+        drop(proxy);
+        let _env = EnvGuard::set(&[
+            ("AZURE_CLIENT_ID", SECRET_APP),
+            ("AZURE_CLIENT_SECRET", SECRET),
+            (proxy_var, &dead),
+            (no_proxy_var, "127.0.0.1"),
+        ])
+        .await;
+        access_token(&f.settings(AuthMethod::ClientSecret), AKS_SCOPE)
+            .await
+            .unwrap_or_else(|e| panic!("{no_proxy_var} was ignored: {e}"));
+    }
+}

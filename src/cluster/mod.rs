@@ -2,6 +2,7 @@
 //! requests with retry, and classifying what went wrong. Plan and apply both stand on it.
 
 pub mod failure;
+pub mod proxy;
 pub mod requests;
 pub mod retry;
 
