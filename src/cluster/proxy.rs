@@ -31,6 +31,14 @@ pub fn from_env(
     else {
         return Ok(None);
     };
+    let with_scheme = if raw.contains("://") {
+        raw.trim().to_string()
+    } else {
+        format!("http://{}", raw.trim())
+    };
+    let proxy = with_scheme
+        .parse::<http::Uri>()
+        .map_err(|e| format!("{name} is not a proxy URL ({e}); fix or unset it"))?;
     let mut builder = Matcher::builder();
     if scheme == "http" {
         builder = builder.http(raw.clone());
@@ -43,15 +51,7 @@ pub fn from_env(
     if builder.build().intercept(server).is_none() {
         return Ok(None);
     }
-    let with_scheme = if raw.contains("://") {
-        raw.trim().to_string()
-    } else {
-        format!("http://{}", raw.trim())
-    };
-    with_scheme
-        .parse::<http::Uri>()
-        .map(Some)
-        .map_err(|e| format!("{name} is not a proxy URL ({e}); fix or unset it"))
+    Ok(Some(proxy))
 }
 
 /// Reads a process variable.
