@@ -3,12 +3,12 @@
 //! ends with every object stored and an exact summary. A file of its own: the restart would
 //! disturb other tests sharing this binary's cluster.
 
-mod support;
+mod harness;
 
 use std::time::{Duration, Instant};
 
+use harness::runs::{finish, spawn_apply, stored, wait_until_stored, write_config_maps};
 use kpush_testenv::TestCluster;
-use support::runs::{finish, spawn_apply, stored, wait_until_stored, write_config_maps};
 
 const OBJECTS: usize = 1000;
 
@@ -49,9 +49,9 @@ async fn apiserver_restart_while_applying_1000_objects_loses_nothing() {
     assert_eq!(stored(namespace).await, OBJECTS, "objects lost");
     let line = format!("{OBJECTS} objects: {OBJECTS} created");
     assert!(
-        run.stdout.contains(&line),
+        run.stderr.contains(&line),
         "expected {line:?}\n{}",
-        run.stdout
+        run.stderr
     );
     assert!(
         run.stderr.contains("answers again after"),

@@ -3,13 +3,13 @@
 //! when the server was never reachable, fail at once. The figures they print are the ones in
 //! docs/reliability.md.
 
-mod support;
+mod harness;
 
 use std::time::{Duration, Instant};
 
+use harness::binary::Run;
+use harness::runs::{finish, spawn_apply, stored, wait_until_stored, write_config_maps};
 use kpush_testenv::{FaultProxy, HttpFault, TestCluster};
-use support::Run;
-use support::runs::{finish, spawn_apply, stored, wait_until_stored, write_config_maps};
 
 struct Setup {
     namespace: String,
@@ -45,9 +45,9 @@ async fn assert_nothing_lost(s: &Setup, run: &Run, objects: usize) {
     assert_eq!(stored(&s.namespace).await, objects, "objects lost");
     let line = format!("{objects} objects: {objects} created");
     assert!(
-        run.stdout.contains(&line),
+        run.stderr.contains(&line),
         "summary is not exact, expected {line:?}\n{}",
-        run.stdout
+        run.stderr
     );
 }
 
@@ -171,11 +171,11 @@ async fn a_server_never_reached_fails_at_once() {
 
 #[tokio::test]
 async fn the_insecure_tls_warning_is_printed_once_per_run() {
-    let ctx = support::Ctx::new("fault-insecure").await;
+    let ctx = harness::binary::Ctx::new("fault-insecure").await;
     for i in 0..20 {
         ctx.write(
             &format!("cm-{i}.yaml"),
-            &support::config_map(&format!("cm-{i}"), "x"),
+            &harness::binary::config_map(&format!("cm-{i}"), "x"),
         );
     }
     let run = ctx.kpush(&[

@@ -2,10 +2,10 @@
 //! agents): `HTTPS_PROXY`/`https_proxy`, `NO_PROXY`/`no_proxy` and a kubeconfig's `proxy-url`,
 //! through a real tunnelling proxy (`kpush_testenv::ConnectProxy`).
 
-mod support;
+mod harness;
 
+use harness::binary::{Ctx, Run};
 use kpush_testenv::ConnectProxy;
-use support::{Ctx, Run};
 
 /// A port nothing listens on: a proxy that is down.
 fn dead_proxy() -> String {
@@ -28,7 +28,7 @@ async fn ctx_with_objects(name: &str) -> Ctx {
     for i in 0..3 {
         ctx.write(
             &format!("cm-{i}.yaml"),
-            &support::config_map(&format!("cm-{i}"), "x"),
+            &harness::binary::config_map(&format!("cm-{i}"), "x"),
         );
     }
     ctx
@@ -103,7 +103,7 @@ fn kubeconfig_with_proxy(ctx: &Ctx, proxy_url: &str) -> tempfile::NamedTempFile 
 }
 
 fn apply_with_kubeconfig(ctx: &Ctx, kubeconfig: &std::path::Path, env: &[(&str, &str)]) -> Run {
-    support::kpush_with_env(
+    harness::binary::kpush_with_env(
         &[
             "apply".into(),
             ctx.path().display().to_string(),

@@ -11,12 +11,12 @@ use kube::api::ListParams;
 
 use kpush_testenv::TestCluster;
 
-use super::Run;
+use super::binary::Run;
 
 /// Writes `n` ConfigMaps `cm-0` … into one multi-document file in `dir`.
 pub fn write_config_maps(dir: &Path, n: usize) {
     let docs: Vec<String> = (0..n)
-        .map(|i| super::config_map(&format!("cm-{i}"), &format!("v{i}")))
+        .map(|i| super::binary::config_map(&format!("cm-{i}"), &format!("v{i}")))
         .collect();
     std::fs::write(dir.join("config-maps.yaml"), docs.join("---\n")).expect("write manifests");
 }
