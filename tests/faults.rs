@@ -8,7 +8,9 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use harness::binary::Run;
-use harness::runs::{finish, spawn_apply, stored, wait_until_stored, write_config_maps};
+use harness::runs::{
+    finish, spawn_apply, stored, stored_names, wait_until_stored, write_config_maps,
+};
 use kpush_testenv::{FaultProxy, HttpFault, TestCluster};
 
 struct Setup {
@@ -117,21 +119,21 @@ async fn throttling_and_gateway_errors_are_ridden_out() {
 }
 
 #[tokio::test]
-async fn an_outage_longer_than_the_budget_fails_with_the_reason() {
+async fn an_outage_longer_than_the_budget_fails_with_an_exact_report_and_a_rerun_converges() {
     let s = setup("fault-budget", 300).await;
     let mut child = spawn_apply(
         s.manifests.path(),
         s.kubeconfig.path(),
         &s.namespace,
-        &["--retry-budget", "2s"],
+        &["--retry-budget", "2s", "-o", "json"],
     );
     wait_until_stored(&s.namespace, 50, &mut child).await;
     let start = Instant::now();
-    s.proxy.outage(Duration::from_secs(30));
+    s.proxy.outage(Duration::from_secs(8));
     let run = finish(child);
     assert_eq!(run.code, 6, "{}\n{}", run.stdout, run.stderr);
     assert!(
-        start.elapsed() < Duration::from_secs(15),
+        start.elapsed() < Duration::from_secs(8),
         "{:?}",
         start.elapsed()
     );
@@ -140,6 +142,39 @@ async fn an_outage_longer_than_the_budget_fails_with_the_reason() {
         "{}",
         run.stderr
     );
+
+    // Every object is accounted for, and what the report says matches the server.
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON result");
+    let objects = doc["objects"].as_array().expect("objects");
+    assert_eq!(objects.len(), 300, "{}", run.stdout);
+    let stored_names = stored_names(&s.namespace).await;
+    let mut counts = std::collections::BTreeMap::new();
+    for o in objects {
+        let name = o["name"].as_str().expect("name");
+        let action = o["action"].as_str().expect("action");
+        *counts.entry(action.to_string()).or_insert(0) += 1;
+        let is_stored = stored_names.contains(name);
+        match action {
+            "created" => assert!(is_stored, "{name} reported created but absent"),
+            "skipped" => assert!(!is_stored, "{name} reported skipped (not sent) but stored"),
+            "unknown" => {}
+            other => panic!("{name}: unexpected action {other}"),
+        }
+    }
+    eprintln!("outage past the budget at 50 of 300 objects: {counts:?}");
+
+    // Once the server is back, the same run converges.
+    while s.proxy.refusing() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rerun = finish(spawn_apply(
+        s.manifests.path(),
+        s.kubeconfig.path(),
+        &s.namespace,
+        &[],
+    ));
+    rerun.expect_code(0);
+    assert_eq!(stored(&s.namespace).await, 300, "objects lost");
 }
 
 #[tokio::test]

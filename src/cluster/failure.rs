@@ -18,6 +18,9 @@ pub enum Failure {
     },
     /// The API server could not be reached at all (refused, DNS, TLS, timeout).
     Unreachable(String),
+    /// The connection failed after the request was sent (reset, closed, timed out), and
+    /// retrying did not get an answer: the request may or may not have taken effect.
+    InFlight(String),
     /// The API server did not accept kpush's credentials (401).
     Unauthorized(String),
     /// The API server answered with a failure status (400, 403, 404, 409, 422, ...).
@@ -45,6 +48,7 @@ impl Failure {
         match self {
             Failure::Transient { message, .. }
             | Failure::Unreachable(message)
+            | Failure::InFlight(message)
             | Failure::Unauthorized(message)
             | Failure::Other(message) => message.clone(),
             Failure::Status(s) => format!("{} ({}): {}", s.reason, s.code, s.message),
@@ -160,6 +164,22 @@ pub fn is_connection_blip(err: &kube::Error) -> bool {
     .any(|s| lower.contains(s))
 }
 
+/// Whether a failed attempt may have reached the API server: the connection broke after the
+/// request went out (reset, closed, timed out while waiting for the answer). A refused or
+/// failed connect (`client error (Connect)`) never sent anything.
+pub fn maybe_delivered(err: &kube::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == ErrorKind::ConnectionRefused
+        {
+            return false;
+        }
+        source = e.source();
+    }
+    is_connection_blip(err) && !chain_text(err).contains("(Connect)")
+}
+
 /// The error and its sources joined with `: `, without repeats.
 fn chain_text(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = vec![err.to_string()];
@@ -209,6 +229,15 @@ mod tests {
         )));
         assert!(!is_connection_blip(&dns));
         assert!(!is_connection_blip(&status(503, "ServiceUnavailable")));
+    }
+
+    #[test]
+    fn only_a_broken_connection_may_have_delivered_the_request() {
+        let io = |kind: ErrorKind| kube::Error::Service(Box::new(std::io::Error::from(kind)));
+        assert!(maybe_delivered(&io(ErrorKind::ConnectionReset)));
+        assert!(maybe_delivered(&io(ErrorKind::TimedOut)));
+        assert!(!maybe_delivered(&io(ErrorKind::ConnectionRefused)));
+        assert!(!maybe_delivered(&status(503, "ServiceUnavailable")));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use super::failure::{Failure, classify, is_connection_blip};
+use super::failure::{self, Failure, classify, is_connection_blip};
 
 /// The default `--retry-budget`.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(30);
@@ -190,6 +190,8 @@ where
     Fut: Future<Output = Result<T, kube::Error>>,
 {
     let mut failures = 0;
+    // Whether an earlier attempt may have reached the server before its connection broke.
+    let mut maybe_delivered = false;
     loop {
         let err = match op().await {
             Ok(v) => {
@@ -199,20 +201,29 @@ where
             Err(e) => e,
         };
         let blip = is_connection_blip(&err);
+        maybe_delivered |= failure::maybe_delivered(&err);
         if matches!(err, kube::Error::Api(_)) {
             // The server answered, even if with an error.
             policy.budget.answered_with_error();
         }
         let failure = classify(err);
+        let give_up = |failure: Failure| {
+            if maybe_delivered && !matches!(failure, Failure::Status(_) | Failure::Unauthorized(_))
+            {
+                Failure::InFlight(failure.message())
+            } else {
+                failure
+            }
+        };
         let retry_after = match &failure {
             Failure::Transient { retry_after, .. } => *retry_after,
             _ if blip => None,
-            _ => return Err(failure),
+            _ => return Err(give_up(failure)),
         };
         failures += 1;
         let delay = policy.delay(failures, retry_after);
         if !policy.budget.admit(&failure.message(), delay, blip) {
-            return Err(failure);
+            return Err(give_up(failure));
         }
         tracing::debug!("retrying in {delay:?} after: {}", failure.message());
         tokio::time::sleep(delay).await;

@@ -21,8 +21,24 @@ pub fn write_config_maps(dir: &Path, n: usize) {
     std::fs::write(dir.join("config-maps.yaml"), docs.join("---\n")).expect("write manifests");
 }
 
+/// A `kpush apply` running in the background; its output goes to files, so a long run never
+/// blocks on a full pipe.
+pub struct Background {
+    child: Child,
+    output: tempfile::TempDir,
+}
+
+impl Background {
+    /// Whether the run has ended.
+    pub fn ended(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
 /// Starts `kpush apply` on `dir` through `kubeconfig`, without waiting for it.
-pub fn spawn_apply(dir: &Path, kubeconfig: &Path, namespace: &str, extra: &[&str]) -> Child {
+pub fn spawn_apply(dir: &Path, kubeconfig: &Path, namespace: &str, extra: &[&str]) -> Background {
+    let output = tempfile::tempdir().expect("temp dir");
+    let file = |name: &str| std::fs::File::create(output.path().join(name)).expect("output file");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kpush"));
     cmd.arg("apply")
         .arg(dir)
@@ -31,23 +47,30 @@ pub fn spawn_apply(dir: &Path, kubeconfig: &Path, namespace: &str, extra: &[&str
         .args(["-n", namespace])
         .args(extra)
         .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(file("stdout")))
+        .stderr(Stdio::from(file("stderr")));
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().to_string();
         if k.starts_with("KPUSH_") || k.starts_with("GITHUB_") || k == "TF_BUILD" {
             cmd.env_remove(k);
         }
     }
-    cmd.spawn().expect("start kpush")
+    let child = cmd.spawn().expect("start kpush");
+    Background { child, output }
 }
 
-pub fn finish(child: Child) -> Run {
-    let out = child.wait_with_output().expect("wait for kpush");
+/// Waits for the run to end and returns what it printed.
+pub fn finish(mut run: Background) -> Run {
+    let status = run.child.wait().expect("wait for kpush");
+    let read = |name: &str| {
+        String::from_utf8_lossy(&std::fs::read(run.output.path().join(name)).unwrap_or_default())
+            .into_owned()
+    };
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: read("stdout"),
+        stderr: read("stderr"),
     }
 }
 
@@ -69,14 +92,25 @@ pub async fn stored(namespace: &str) -> usize {
         .count()
 }
 
+/// Names of the ConfigMaps named `cm-*` in `namespace`.
+pub async fn stored_names(namespace: &str) -> std::collections::BTreeSet<String> {
+    let client = TestCluster::shared().client("admin").await.expect("client");
+    let api: Api<ConfigMap> = Api::namespaced(client, namespace);
+    api.list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .filter(|n| n.starts_with("cm-"))
+        .collect()
+}
+
 /// Waits until at least `n` objects are stored (the run is mid-way), or the run ends.
-pub async fn wait_until_stored(namespace: &str, n: usize, child: &mut Child) {
+pub async fn wait_until_stored(namespace: &str, n: usize, run: &mut Background) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while stored(namespace).await < n {
-        assert!(
-            child.try_wait().expect("poll kpush").is_none(),
-            "kpush ended before {n} objects were stored"
-        );
+        assert!(!run.ended(), "kpush ended before {n} objects were stored");
         assert!(
             Instant::now() < deadline,
             "fewer than {n} objects after 120 s"
