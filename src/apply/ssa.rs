@@ -152,7 +152,7 @@ async fn recreate_one(
         .ok_or_else(|| Ok(other_rejection(o, "no API resource resolved")))?;
     let name = o.manifest.name();
     let fail = |f: Failure| rejection(o, f, opts);
-    cluster::delete(client, opts.retry, target, name)
+    cluster::delete(client, opts.retry, target, name, None)
         .await
         .map_err(fail)?;
     let started = Instant::now();

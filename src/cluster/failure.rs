@@ -43,6 +43,13 @@ impl Failure {
         self.code() == Some(404)
     }
 
+    /// Whether discovery said the API group does not exist (kube's "Missing"/"Empty Api Group"
+    /// errors, or a 404): the group is gone, not merely unreadable.
+    pub fn is_missing_group(&self) -> bool {
+        self.is_not_found()
+            || matches!(self, Failure::Other(m) if m.contains("Missing") || m.contains("Empty Api Group"))
+    }
+
     /// One line for messages.
     pub fn message(&self) -> String {
         match self {
