@@ -125,11 +125,13 @@ impl RetryBudget {
         s.spent + s.outage_since.map(|t| t.elapsed()).unwrap_or_default()
     }
 
-    /// A request got an answer: ends the current outage, if any.
-    fn answered(&self) {
+    /// A request sent at `sent` got an answer: ends the current outage, if any. An answer to a
+    /// request sent before the outage began says nothing about the server now.
+    fn answered(&self, sent: Instant) {
         let mut s = self.state();
         s.reached = true;
-        if let Some(since) = s.outage_since.take() {
+        if let Some(since) = s.outage_since.filter(|since| sent >= *since) {
+            s.outage_since = None;
             let lasted = since.elapsed();
             s.spent += lasted;
             tracing::warn!(
@@ -193,9 +195,10 @@ where
     // Whether an earlier attempt may have reached the server before its connection broke.
     let mut maybe_delivered = false;
     loop {
+        let sent = Instant::now();
         let err = match op().await {
             Ok(v) => {
-                policy.budget.answered();
+                policy.budget.answered(sent);
                 return Ok(v);
             }
             Err(e) => e,
