@@ -40,13 +40,17 @@ map INPUT_KUBECONFIG KPUSH_KUBECONFIG
 map INPUT_CONTEXT KPUSH_CONTEXT
 map INPUT_TIMEOUT KPUSH_TIMEOUT
 map INPUT_WAIT KPUSH_WAIT
+map INPUT_RELEASE KPUSH_RELEASE
 map INPUT_APPLYSET KPUSH_APPLYSET
+map INPUT_LOCK_TIMEOUT KPUSH_LOCK_TIMEOUT
+# Prune takes a value: empty means kpush's default (on with a release), `false` turns it off.
+map INPUT_PRUNE KPUSH_PRUNE
 # Switches are set only when on: clap counts a flag given through its variable as present even
-# when the value is false, which trips `--prune requires --applyset`.
+# when the value is false.
 switch() { # switch INPUT_NAME KPUSH_NAME
   if [[ "$(clean "${!1:-false}")" == "true" ]]; then export "$2=true"; else unset "$2"; fi
 }
-switch INPUT_PRUNE KPUSH_PRUNE
+switch INPUT_ROLLBACK_ON_FAILURE KPUSH_ROLLBACK_ON_FAILURE
 switch INPUT_FORCE_CONFLICTS KPUSH_FORCE_CONFLICTS
 export KPUSH_CI=github
 
@@ -54,7 +58,8 @@ command=apply
 if [[ "$(clean "${INPUT_DIFF_ONLY:-false}")" == "true" ]]; then
   command=diff
   # diff's flags are apply's minus the ones about changing and waiting.
-  unset KPUSH_WAIT KPUSH_TIMEOUT KPUSH_PRUNE KPUSH_FORCE_CONFLICTS
+  unset KPUSH_WAIT KPUSH_TIMEOUT KPUSH_PRUNE KPUSH_FORCE_CONFLICTS KPUSH_ROLLBACK_ON_FAILURE \
+    KPUSH_LOCK_TIMEOUT
 fi
 
 kpush="${KPUSH_BIN:-kpush}"

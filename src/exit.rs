@@ -14,6 +14,11 @@ pub const ROLLOUT_FAILED: i32 = 4;
 pub const TIMED_OUT: i32 = 5;
 /// The cluster could not be reached, or kpush could not authenticate to it.
 pub const CLUSTER_UNREACHABLE: i32 = 6;
+/// The rollout failed or timed out, and `--rollback-on-failure` restored the last succeeded
+/// revision.
+pub const ROLLED_BACK: i32 = 7;
+/// Another deploy of the same release held its lock for the whole `--lock-timeout`.
+pub const LOCKED: i32 = 8;
 /// Interrupted by Ctrl-C or SIGTERM.
 pub const INTERRUPTED: i32 = 130;
 /// An unexpected internal error (a bug: please report it).
@@ -96,6 +101,33 @@ pub fn of_connect_error(e: &crate::auth::ConnectError) -> i32 {
     }
 }
 
+/// The exit code when a release's records could not be read or written.
+pub fn of_store_error(e: &crate::release::StoreError) -> i32 {
+    use crate::release::StoreError;
+    match e {
+        StoreError::TooLarge { .. } => BAD_INPUT,
+        StoreError::Request { failure, .. } => of_request_failure(failure),
+    }
+}
+
+/// The exit code when a release's deploy lock could not be taken.
+pub fn of_lock_error(e: &crate::release::lock::LockError) -> i32 {
+    use crate::release::lock::LockError;
+    match e {
+        LockError::Timeout { .. } => LOCKED,
+        LockError::Interrupted(_) => INTERRUPTED,
+        LockError::Request { failure, .. } => of_request_failure(failure),
+    }
+}
+
+/// A request the server answered with a refusal (forbidden, invalid) is 3; no answer is 6.
+fn of_request_failure(f: &crate::cluster::Failure) -> i32 {
+    match f {
+        crate::cluster::Failure::Status(_) => APPLY_REJECTED,
+        _ => CLUSTER_UNREACHABLE,
+    }
+}
+
 /// The exit code when manifests could not be resolved for tracking (`kpush status`).
 pub fn of_target_error(e: &crate::track::TargetError) -> i32 {
     if e.is_unreachable() {
@@ -108,7 +140,7 @@ pub fn of_target_error(e: &crate::track::TargetError) -> i32 {
 /// The result name for an exit code: the values of the `result` output in CI.
 pub fn result_name(code: i32, command: &str) -> &'static str {
     match code {
-        SUCCESS if command == "diff" => "no-differences",
+        SUCCESS if command == "diff" || command == "drift" => "no-differences",
         SUCCESS => "success",
         DIFFERENCES => "differences",
         BAD_INPUT => "invalid-input",
@@ -116,6 +148,8 @@ pub fn result_name(code: i32, command: &str) -> &'static str {
         ROLLOUT_FAILED => "rollout-failed",
         TIMED_OUT => "timed-out",
         CLUSTER_UNREACHABLE => "cluster-unreachable",
+        ROLLED_BACK => "rolled-back",
+        LOCKED => "locked",
         INTERRUPTED => "interrupted",
         _ => "internal-error",
     }

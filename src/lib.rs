@@ -15,5 +15,6 @@ pub mod track;
 pub use manifest::{Manifest, ObjectKey, Origin};
 pub mod cli;
 pub mod plan;
+pub mod release;
 pub mod render;
 pub mod report;

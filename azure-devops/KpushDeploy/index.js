@@ -9,8 +9,8 @@ const { kpushSettings, describe, SettingsError } = require("./settings");
 
 const INPUTS = [
   "command", "manifests", "images", "vars", "varFiles", "labels", "annotations", "namespace",
-  "resourceGroup", "cluster", "subscription", "kubeconfig", "context", "timeout", "applyset",
-  "wait", "prune", "forceConflicts",
+  "resourceGroup", "cluster", "subscription", "kubeconfig", "context", "timeout", "release",
+  "applyset", "wait", "prune", "forceConflicts", "rollbackOnFailure", "lockTimeout",
 ];
 
 function readEndpoint() {

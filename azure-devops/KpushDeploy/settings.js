@@ -22,14 +22,20 @@ const SINGLE = {
   kubeconfig: "KPUSH_KUBECONFIG",
   context: "KPUSH_CONTEXT",
   timeout: "KPUSH_TIMEOUT",
+  release: "KPUSH_RELEASE",
   applyset: "KPUSH_APPLYSET",
 };
 
+/** Single values that only `apply` takes. */
+const APPLY_SINGLE = {
+  lockTimeout: "KPUSH_LOCK_TIMEOUT",
+};
+
 /** Switches (only for apply) and their KPUSH_* variable; set only when on, because a flag given
- * through its variable counts as present even when false (and `--prune` requires `--applyset`). */
+ * through its variable counts as present even when false. */
 const APPLY_SWITCHES = {
-  prune: "KPUSH_PRUNE",
   forceConflicts: "KPUSH_FORCE_CONFLICTS",
+  rollbackOnFailure: "KPUSH_ROLLBACK_ON_FAILURE",
 };
 
 /** Azure DevOps environment names → kpush --cloud values. */
@@ -124,6 +130,13 @@ function kpushSettings(inputs, endpoint, pipeline = {}) {
     for (const [input, name] of Object.entries(APPLY_SWITCHES)) {
       if (on(input)) env[name] = "true";
     }
+    for (const [input, name] of Object.entries(APPLY_SINGLE)) {
+      const value = (inputs[input] || "").trim();
+      if (value) env[name] = value;
+    }
+    // Prune takes a value; "default" (or nothing) leaves kpush's default: on with a release.
+    const prune = String(inputs.prune || "").toLowerCase();
+    if (prune === "true" || prune === "false") env.KPUSH_PRUNE = prune;
     if (inputs.wait !== undefined && inputs.wait !== "") env.KPUSH_WAIT = on("wait") ? "true" : "false";
   }
   let secrets = [];

@@ -12,7 +12,7 @@ const inputs = {
   resourceGroup: "rg-shop",
   cluster: "aks-shop",
   wait: "true",
-  prune: "false",
+  prune: "default",
   forceConflicts: "false",
 };
 const endpoint = (scheme, params = {}) => ({
@@ -81,10 +81,20 @@ test("sovereign clouds select kpush's cloud, and an explicit subscription wins",
 });
 
 test("switches are set only when on", () => {
-  const s = kpushSettings({ ...inputs, prune: "true", applyset: "shop" }, null);
+  const s = kpushSettings({ ...inputs, prune: "true", applyset: "shop", rollbackOnFailure: "true" }, null);
   assert.equal(s.env.KPUSH_PRUNE, "true");
   assert.equal(s.env.KPUSH_APPLYSET, "shop");
+  assert.equal(s.env.KPUSH_ROLLBACK_ON_FAILURE, "true");
   assert.equal(s.env.KPUSH_FORCE_CONFLICTS, undefined);
+});
+
+test("a release prunes by default; prune=false keeps, and the lock timeout passes", () => {
+  const s = kpushSettings({ ...inputs, release: "shop", prune: "default", lockTimeout: "10m" }, null);
+  assert.equal(s.env.KPUSH_RELEASE, "shop");
+  assert.equal(s.env.KPUSH_PRUNE, undefined);
+  assert.equal(s.env.KPUSH_LOCK_TIMEOUT, "10m");
+  const keep = kpushSettings({ ...inputs, release: "shop", prune: "false" }, null);
+  assert.equal(keep.env.KPUSH_PRUNE, "false");
 });
 
 test("diff leaves out apply's flags", () => {
@@ -92,6 +102,7 @@ test("diff leaves out apply's flags", () => {
   assert.deepEqual(s.args, ["diff", "--output", "json"]);
   assert.equal(s.env.KPUSH_WAIT, undefined);
   assert.equal(s.env.KPUSH_PRUNE, undefined);
+  assert.equal(s.env.KPUSH_LOCK_TIMEOUT, undefined);
 });
 
 test("mistakes are explained", () => {

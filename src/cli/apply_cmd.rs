@@ -6,6 +6,8 @@ use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
 use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
+use super::release_args::ReleaseArgs;
+use super::release_run::{self, Source};
 use super::status_cmd::Output;
 use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
@@ -57,6 +59,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     wait: TrackArgs,
+
+    #[command(flatten)]
+    release: ReleaseArgs,
 
     /// Result format on standard output: `text` (one line per object), or `json` (one JSON
     /// document for the whole run; human output then goes to standard error).
@@ -140,6 +145,8 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
 async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitError> {
     let started = std::time::Instant::now();
     let mut manifests = args.manifests.render(reporter)?;
+    let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
+    let prune = args.plan.prune().map_err(bad)?;
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
@@ -151,49 +158,135 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
     opts.retry = args.cluster.retry_policy(Some(started + args.wait.timeout));
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
-    let interrupt = Interrupt::on_signals();
-    let plan = plan::plan(&client, manifests, opts, reporter)
-        .await
-        .map_err(|e| {
-            ExitError::new(
-                exit::of_plan_error(&e),
-                anyhow::anyhow!("{}; nothing was applied", explain(&e, &server)),
-            )
-        })?;
-    if interrupt.is_set() {
-        return Err(ExitError::new(
-            exit::INTERRUPTED,
-            anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
-        ));
-    }
-    let apply_opts = ApplyOptions {
-        prune: args.plan.prune,
-        prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
-        ..Default::default()
-    };
-    let outcome = apply::apply(&client, plan, &apply_opts, reporter, &interrupt)
-        .await
-        .map_err(|failure| {
-            let message = match &failure.error {
-                ApplyError::Plan(e) => explain(e, &server),
-                ApplyError::Unreachable(m) => unreachable_advice(m, &server),
-                other => other.to_string(),
-            };
-            ExitError::new(
-                exit::of_apply_error(&failure.error),
-                anyhow::anyhow!(message),
-            )
-        })?;
-    if !args.wait_for_rollout {
-        return Ok(exit::SUCCESS);
-    }
-    let tracked = track::track(
-        &client,
-        track_targets(&outcome),
-        &args.wait.to_options(),
+    let deploy = Deploy {
+        client: &client,
+        server: &server,
         reporter,
-        interrupted(),
-    )
-    .await;
-    Ok(exit::of_run_state(tracked.state))
+        plan: opts,
+        apply: ApplyOptions {
+            prune,
+            prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
+            ..Default::default()
+        },
+        wait: args.wait_for_rollout.then(|| args.wait.to_options()),
+        interrupt: Interrupt::on_signals(),
+    };
+    match args.plan.release_name() {
+        Some(name) => {
+            let release = crate::release::Release::new(name, &namespace).map_err(bad)?;
+            let settings = args.release.settings();
+            release_run::deploy(&deploy, &release, &settings, Source::Manifests(manifests)).await
+        }
+        None => deploy.deploy(manifests).await.result,
+    }
+}
+
+/// Everything one deploy needs besides the manifests: apply and rollback share it.
+pub(super) struct Deploy<'a> {
+    /// The cluster.
+    pub client: &'a kube::Client,
+    /// Its address, for advice.
+    pub server: &'a str,
+    /// The run's reporter.
+    pub reporter: &'a Reporter,
+    /// Plan settings (ApplySet included).
+    pub plan: plan::PlanOptions,
+    /// Apply settings.
+    pub apply: ApplyOptions,
+    /// Tracking settings; `None` with `--wait=false`.
+    pub wait: Option<track::TrackOptions>,
+    /// Ctrl-C and SIGTERM.
+    pub interrupt: Interrupt,
+}
+
+/// What one deploy did: its exit code (or error), and what applying did when it got that far.
+pub(super) struct Deployed {
+    /// The exit code, or the error to print.
+    pub result: Result<i32, ExitError>,
+    /// Per object, when applying ran.
+    pub outcome: Option<ApplyOutcome>,
+}
+
+impl Deploy<'_> {
+    /// Plans, applies (and prunes), then tracks `manifests`.
+    pub(super) async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
+        self.deploy_with_timeout(manifests, None).await
+    }
+
+    /// [`Deploy::deploy`], tracking with `timeout` instead of `--timeout` when given.
+    pub(super) async fn deploy_with_timeout(
+        &self,
+        manifests: Vec<crate::Manifest>,
+        timeout: Option<std::time::Duration>,
+    ) -> Deployed {
+        let server = self.server;
+        let plan = match plan::plan(self.client, manifests, self.plan.clone(), self.reporter).await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                return Deployed {
+                    result: Err(ExitError::new(
+                        exit::of_plan_error(&e),
+                        anyhow::anyhow!("{}; nothing was applied", explain(&e, server)),
+                    )),
+                    outcome: None,
+                };
+            }
+        };
+        if self.interrupt.is_set() {
+            return Deployed {
+                result: Err(ExitError::new(
+                    exit::INTERRUPTED,
+                    anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
+                )),
+                outcome: None,
+            };
+        }
+        let outcome = match apply::apply(
+            self.client,
+            plan,
+            &self.apply,
+            self.reporter,
+            &self.interrupt,
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                let message = match &failure.error {
+                    ApplyError::Plan(e) => explain(e, server),
+                    ApplyError::Unreachable(m) => unreachable_advice(m, server),
+                    other => other.to_string(),
+                };
+                return Deployed {
+                    result: Err(ExitError::new(
+                        exit::of_apply_error(&failure.error),
+                        anyhow::anyhow!(message),
+                    )),
+                    outcome: Some(failure.outcome),
+                };
+            }
+        };
+        let Some(mut wait) = self.wait.clone() else {
+            return Deployed {
+                result: Ok(exit::SUCCESS),
+                outcome: Some(outcome),
+            };
+        };
+        if let Some(t) = timeout {
+            wait.timeout = t;
+        }
+        let tracked = track::track(
+            self.client,
+            track_targets(&outcome),
+            &wait,
+            self.reporter,
+            interrupted(),
+        )
+        .await;
+        Deployed {
+            result: Ok(exit::of_run_state(tracked.state)),
+            outcome: Some(outcome),
+        }
+    }
 }

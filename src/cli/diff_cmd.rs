@@ -54,6 +54,10 @@ async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError>
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
+    let prune = args
+        .plan
+        .prune()
+        .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
     let mut opts = args.plan.to_options(&namespace);
     opts.retry = args.cluster.retry_policy(None);
     opts.keep_dry_run = true;
@@ -68,7 +72,7 @@ async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError>
         })?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     let mut pruned = Vec::new();
-    if let Some(set) = plan.options.applyset.as_ref().filter(|_| args.plan.prune) {
+    if let Some(set) = plan.options.applyset.as_ref().filter(|_| prune) {
         let parent = prune::read_parent(&client, retry, set)
             .await
             .map_err(|e| ExitError::new(exit::APPLY_REJECTED, e))?;

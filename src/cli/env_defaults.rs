@@ -58,6 +58,7 @@ mod tests {
             &vars(&[
                 ("KPUSH_NAMESPACE", ""),
                 ("KPUSH_PRUNE", "false"),
+                ("KPUSH_FORCE_CONFLICTS", "false"),
                 ("KPUSH_STRICT_IMAGES", "0"),
                 ("KPUSH_WAIT", "false"),
                 ("KPUSH_FAILURE_THRESHOLD", "0"),
@@ -67,7 +68,12 @@ mod tests {
         );
         assert_eq!(
             unset,
-            vec!["KPUSH_NAMESPACE", "KPUSH_PRUNE", "KPUSH_STRICT_IMAGES"]
+            // KPUSH_PRUNE takes a value (`false` turns a release's default prune off).
+            vec![
+                "KPUSH_NAMESPACE",
+                "KPUSH_FORCE_CONFLICTS",
+                "KPUSH_STRICT_IMAGES"
+            ]
         );
     }
 }

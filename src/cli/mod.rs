@@ -4,12 +4,17 @@ mod apply_cmd;
 pub mod azure_args;
 pub mod cluster_args;
 mod diff_cmd;
+mod drift_cmd;
 pub mod env_defaults;
+mod history_cmd;
 pub mod interrupt;
 mod kubeconfig_cmd;
 pub mod manifest_args;
 pub mod plan_args;
+mod release_args;
+mod release_run;
 mod render_cmd;
+mod rollback_cmd;
 pub mod status_cmd;
 mod token_cmd;
 pub mod track_args;
@@ -59,6 +64,14 @@ pub enum Command {
     Apply(Box<apply_cmd::ApplyArgs>),
     /// Show what `kpush apply` would change (exit 0: nothing, 1: differences, >1: error).
     Diff(Box<diff_cmd::DiffArgs>),
+    /// Show a release's revisions: status, images, commit, CI run, times (`-o json`).
+    History(Box<history_cmd::HistoryArgs>),
+    /// List the releases in a namespace (`-A`: all): newest revision, status, images, commit.
+    List(Box<history_cmd::ListArgs>),
+    /// Re-apply a recorded revision of a release (`--to N`; default: the previous success).
+    Rollback(Box<rollback_cmd::RollbackArgs>),
+    /// Compare the live objects with a release's last succeeded revision (exit 0: none, 1: drift).
+    Drift(Box<drift_cmd::DriftArgs>),
     /// Print an Entra ID token for AKS as a kubectl exec credential (used by `kpush kubeconfig`).
     Token(Box<token_cmd::TokenArgs>),
     /// Write a kubeconfig for an AKS cluster whose user signs in through `kpush token`.
@@ -96,6 +109,10 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
         Command::Render(args) => render_cmd::run(*args, cli.ci),
         Command::Apply(args) => apply_cmd::run(*args, cli.ci).await,
         Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
+        Command::History(args) => history_cmd::history(*args).await,
+        Command::List(args) => history_cmd::list(*args).await,
+        Command::Rollback(args) => rollback_cmd::run(*args, cli.ci).await,
+        Command::Drift(args) => drift_cmd::run(*args, cli.ci).await,
         Command::Token(args) => token_cmd::run(*args, cli.ci).await,
         Command::Kubeconfig(args) => kubeconfig_cmd::run(*args).await,
         Command::Status(args) => status_cmd::run(*args, cli.ci).await,

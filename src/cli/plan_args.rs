@@ -25,17 +25,41 @@ pub struct PlanArgs {
     #[arg(long, value_name = "N", env = "KPUSH_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
-    /// Record the applied objects as ApplySet NAME (parent: Secret NAME in --namespace, as in
-    /// `kubectl apply --applyset`), so that --prune can delete what leaves the manifests.
-    #[arg(long, value_name = "NAME", env = "KPUSH_APPLYSET")]
-    pub applyset: Option<String>,
+    /// Deploy as release NAME: the objects become ApplySet NAME (parent: Secret NAME in
+    /// --namespace, as with `kubectl apply --applyset`), each apply is recorded as a revision
+    /// (see `kpush history`), deploys of the same release take turns, and prune is on.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "KPUSH_RELEASE",
+        visible_alias = "applyset"
+    )]
+    pub release: Option<String>,
 
-    /// Delete objects of the --applyset that are no longer in the manifests.
-    #[arg(long, env = "KPUSH_PRUNE", requires = "applyset")]
-    pub prune: bool,
+    /// The former name of --release (`KPUSH_APPLYSET`); the same release.
+    #[arg(
+        long = "applyset-env",
+        hide = true,
+        env = "KPUSH_APPLYSET",
+        conflicts_with = "release"
+    )]
+    pub applyset_env: Option<String>,
+
+    /// Delete objects of the release that are no longer in the manifests (on by default with
+    /// --release; `--prune=false` keeps them).
+    #[arg(
+        long,
+        env = "KPUSH_PRUNE",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub prune: Option<bool>,
 
     /// With --prune, also delete Namespaces and CRDs (and so everything in or of them).
-    #[arg(long, env = "KPUSH_PRUNE_NAMESPACES_AND_CRDS", requires = "prune")]
+    #[arg(long, env = "KPUSH_PRUNE_NAMESPACES_AND_CRDS")]
     pub prune_namespaces_and_crds: bool,
 
     /// Create the target namespace (--namespace, or the context's) when the manifests do not
@@ -73,6 +97,25 @@ impl PlanArgs {
         );
     }
 
+    /// The release name, from --release (alias --applyset) or `KPUSH_APPLYSET`.
+    pub fn release_name(&self) -> Option<&str> {
+        self.release.as_deref().or(self.applyset_env.as_deref())
+    }
+
+    /// Whether to prune: as asked, else on exactly when a release is named. `--prune` without
+    /// a release is an error (nothing says which objects are kpush's).
+    pub fn prune(&self) -> Result<bool, String> {
+        match (self.prune, self.release_name()) {
+            (Some(true), None) => Err(
+                "--prune needs --release NAME: the release's records say which objects kpush \
+                 deployed and may delete"
+                    .into(),
+            ),
+            (Some(p), _) => Ok(p),
+            (None, r) => Ok(r.is_some()),
+        }
+    }
+
     /// Plan settings; `namespace` is where the ApplySet parent lives.
     pub fn to_options(&self, namespace: &str) -> PlanOptions {
         PlanOptions {
@@ -82,10 +125,7 @@ impl PlanArgs {
             recreate_on_immutable: false,
             concurrency: usize::from(self.concurrency),
             retry: RetryPolicy::default(),
-            applyset: self
-                .applyset
-                .as_ref()
-                .map(|n| ApplySet::new(n.clone(), namespace)),
+            applyset: self.release_name().map(|n| ApplySet::new(n, namespace)),
             keep_dry_run: false,
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod object;
+pub mod release;
 pub mod rollout;
 pub mod time;
 
@@ -16,6 +17,7 @@ pub use apply::{
     Action, DiffKind, KeyChange, ObjectDiff, PruneCandidate, Rejection, RejectionKind,
 };
 pub use object::ObjectRef;
+pub use release::ReleaseNote;
 pub use rollout::{
     EventLine, Explanation, Logs, ObjectOutcome, ObjectState, ObjectStatus, Readiness,
     RolloutState, RunState, TrackOutcome,
@@ -94,6 +96,11 @@ pub enum Event {
         object: Option<ObjectRef>,
         /// What and what to do.
         message: String,
+    },
+    /// Something about the release being deployed (lock, revisions, rollback); always shown.
+    Release {
+        /// What.
+        note: ReleaseNote,
     },
     /// A note on what kpush is doing (discovery, waves); shown when verbose and in CI logs.
     Info {

@@ -28,7 +28,10 @@
 //!       "logs": {"container": "app", "previous": true, "lines": ["…"]}
 //!            | {"container": "app", "unavailable": "one line saying why"}
 //!     }
-//!   }]
+//!   }],
+//!   "release": ["release shop: revision 4 failed; rolling back to revision 3", …]
+//!                                       // with --release: what happened to it, in order;
+//!                                       // absent otherwise (docs/releases.md)
 //! }
 //! ```
 //!
@@ -55,6 +58,7 @@ pub struct JsonResult {
 struct Collected {
     actions: Vec<(ObjectRef, Action, Option<Rejection>)>,
     outcome: Option<TrackOutcome>,
+    release: Vec<String>,
 }
 
 impl JsonResult {
@@ -71,6 +75,7 @@ impl JsonResult {
                 Some(rejection.clone()),
             )),
             Event::TrackFinished { outcome } => c.outcome = Some(outcome.clone()),
+            Event::Release { note } => c.release.push(note.text()),
             _ => {}
         }
     }
@@ -112,6 +117,7 @@ impl JsonResult {
             exit_code,
             duration_ms: c.outcome.as_ref().map(|o| millis(o.elapsed)),
             objects,
+            release: &c.release,
         };
         let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
             format!("{{\"kind\":\"RunResult\",\"error\":\"cannot serialize the result: {e}\"}}")
@@ -131,6 +137,8 @@ struct RunJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_ms: Option<u64>,
     objects: Vec<ObjectJson<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    release: &'a [String],
 }
 
 #[derive(Serialize)]

@@ -122,6 +122,9 @@ pub struct RunSummary {
     pub images: Vec<String>,
     /// Explanations of what failed; empty on success.
     pub failures: Vec<Failure>,
+    /// With `--release`: what happened to the release (lock, revisions, rollback), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub release: Vec<String>,
     /// The JSON report file, when one was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_path: Option<PathBuf>,
@@ -140,6 +143,7 @@ impl RunSummary {
             workloads: Vec::new(),
             images: Vec::new(),
             failures: Vec::new(),
+            release: Vec::new(),
             report_path: None,
             duration: Duration::ZERO,
         }
@@ -169,6 +173,7 @@ struct Collected {
     workloads: Vec<Workload>,
     images: Vec<String>,
     failures: Vec<Failure>,
+    release: Vec<String>,
 }
 
 impl Collected {
@@ -194,6 +199,7 @@ impl Collector {
         s.counts = c.counts;
         s.failures = c.failures.clone();
         s.images = c.images.clone();
+        s.release = c.release.clone();
         s.workloads = c.workloads.clone();
         for w in &mut s.workloads {
             if w.state == ObjectState::Pending && exit_code == exit::TIMED_OUT {
@@ -210,6 +216,7 @@ impl Collector {
         };
         match event {
             Event::Rendered { images, .. } => c.images = images.clone(),
+            Event::Release { note } => c.release.push(note.text()),
             Event::Object { action, .. } => c.counts.add(*action),
             Event::Rejected { rejection } => {
                 c.counts.add(Action::Failed);

@@ -76,6 +76,13 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
         doc.push("\n".into());
     }
 
+    if !summary.release.is_empty() {
+        doc.push("### Release\n\n".into());
+        let rows = summary.release.iter().map(|l| format!("- {}\n", cell(l)));
+        doc.rows(rows, summary.release.len());
+        doc.push("\n".into());
+    }
+
     if !summary.failures.is_empty() {
         doc.push("### What failed\n\n".into());
         let rows = summary.failures.iter().map(|f| {
@@ -202,6 +209,23 @@ mod tests {
     fn code_spans_and_fences_outgrow_backticks_inside() {
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(fenced("x ```` y"), "`````text\nx ```` y\n`````\n");
+    }
+
+    #[test]
+    fn a_rollback_is_told_in_the_release_section_before_what_failed() {
+        let mut s = RunSummary::new("apply", 7);
+        s.release = vec![
+            "release shop: revision 4 failed; rolling back to revision 3".into(),
+            "release shop: revision 5 succeeded".into(),
+        ];
+        s.failures.push(Failure {
+            object: None,
+            message: "a rollout failed".into(),
+        });
+        let md = markdown(&s, LIMIT);
+        let release = md.find("### Release\n\n- release shop: revision 4 failed; rolling back to revision 3\n- release shop: revision 5 succeeded\n");
+        let failed = md.find("### What failed");
+        assert!(release.is_some() && release < failed, "{md}");
     }
 
     #[test]

@@ -99,8 +99,10 @@ class ActionTest(unittest.TestCase):
                 "tenant-id": "tenant",
                 "client-id": "client",
                 "timeout": "5m",
-                "prune": "true",
-                "applyset": "shop",
+                "prune": "false",
+                "release": "shop",
+                "rollback-on-failure": "true",
+                "lock-timeout": "10m",
                 "working-directory": "deploy",
             }
         )
@@ -123,8 +125,10 @@ class ActionTest(unittest.TestCase):
                 "KPUSH_CLIENT_ID": "client",
                 "KPUSH_TIMEOUT": "5m",
                 "KPUSH_WAIT": "true",
-                "KPUSH_PRUNE": "true",
-                "KPUSH_APPLYSET": "shop",
+                "KPUSH_PRUNE": "false",
+                "KPUSH_RELEASE": "shop",
+                "KPUSH_ROLLBACK_ON_FAILURE": "true",
+                "KPUSH_LOCK_TIMEOUT": "10m",
                 "KPUSH_CI": "github",
             },
         )

@@ -166,6 +166,20 @@ impl HumanOutput for LineReporter {
                 };
                 self.annotate(a, || format!("{}: {message}", p.yellow("warning")));
             }
+            Event::Release { note } if note.is_warning() => {
+                let message = note.text();
+                let a = Annotation {
+                    level: Level::Warning,
+                    file: None,
+                    line: None,
+                    col: None,
+                    title: "kpush release".to_string(),
+                    code: None,
+                    message: message.clone(),
+                };
+                self.annotate(a, || format!("{}: {message}", p.yellow("warning")));
+            }
+            Event::Release { note } => self.ctx.line(&note.text()),
             Event::Info { message } => {
                 if self.ctx.verbose {
                     self.ctx.line(&p.dim(message));

@@ -1,0 +1,137 @@
+//! `kpush drift NAME`: where the live objects differ from the release's last succeeded
+//! revision (no repository needed); exit 0 none, 1 drift (with the differences, Secret values
+//! never shown).
+
+use std::collections::HashSet;
+use std::io::Write;
+
+use clap::Args;
+
+use super::apply_cmd::{connect, explain};
+use super::cluster_args::ClusterArgs;
+use super::release_args::ReleaseRef;
+use super::release_run::{note, skipped, store_error};
+use crate::apply::prune;
+use crate::event::ReleaseNote;
+use crate::exit::{self, ExitError};
+use crate::plan::{self, PlanOptions, diff::object_diff};
+use crate::release::{Store, drift};
+use crate::report::{self, CiMode, OutputSettings, Progress, Reporter};
+
+/// Flags of `kpush drift`.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    release: ReleaseRef,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// The field manager the release was applied with.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "KPUSH_FIELD_MANAGER",
+        default_value = "kpush"
+    )]
+    field_manager: String,
+
+    /// Print what kpush is doing on standard error.
+    #[arg(short, long, env = "KPUSH_VERBOSE")]
+    verbose: bool,
+}
+
+pub(super) async fn run(args: DriftArgs, ci: CiMode) -> Result<i32, ExitError> {
+    let settings = OutputSettings {
+        command: "drift",
+        ci,
+        progress: Progress::Plain,
+        json: false,
+        verbose: args.verbose,
+    };
+    let reporter = Reporter::new(&settings, &super::process_env());
+    let result = run_with(args, &reporter).await;
+    reporter.finish(&result)?;
+    result
+}
+
+async fn run_with(args: DriftArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+    let (client, server) = connect(&args.cluster).await?;
+    let release = args.release.release(client.default_namespace())?;
+    let history = Store::new(&client, &release)
+        .history()
+        .await
+        .map_err(store_error)?;
+    skipped(reporter, &history.unreadable);
+    let Some(revision) = history.last_succeeded() else {
+        return Err(ExitError::new(
+            exit::BAD_INPUT,
+            anyhow::anyhow!(
+                "release {} in namespace {} has no succeeded revision to compare with{}",
+                release.name,
+                release.namespace,
+                if history.revisions.is_empty() {
+                    " (no revisions at all; `kpush list -A` shows the releases)".to_string()
+                } else {
+                    "; `kpush history` shows its revisions".to_string()
+                }
+            ),
+        ));
+    };
+    note(
+        reporter,
+        ReleaseNote::Comparing {
+            release: release.name.clone(),
+            revision: revision.revision,
+            commit: revision.run.commit.clone(),
+        },
+    );
+    let set = release.applyset();
+    let opts = PlanOptions {
+        field_manager: args.field_manager.clone(),
+        // A dry run only: take every field back, so a hand edit shows as a difference
+        // instead of a conflict.
+        force_conflicts: true,
+        applyset: Some(set.clone()),
+        keep_dry_run: true,
+        ..Default::default()
+    };
+    let retry = opts.retry;
+    let plan = plan::plan(&client, revision.manifests(), opts, reporter)
+        .await
+        .map_err(|e| {
+            ExitError::new(
+                exit::of_plan_error(&e),
+                anyhow::anyhow!(explain(&e, &server)),
+            )
+        })?;
+    let diffs = drift::drifted(&plan, object_diff);
+    let parent = prune::read_parent(&client, retry, &set)
+        .await
+        .map_err(|e| ExitError::new(exit::APPLY_REJECTED, e))?;
+    let (kinds, nss) = prune::recorded(parent.as_ref());
+    let keep: HashSet<_> = plan.objects.iter().map(|o| o.manifest.key()).collect();
+    let extra = prune::candidates(&client, retry, &set, &kinds, &nss, &keep, true)
+        .await
+        .map_err(|f| {
+            ExitError::new(
+                exit::CLUSTER_UNREACHABLE,
+                anyhow::anyhow!("cannot list the release's objects: {f}"),
+            )
+        })?;
+    let color = {
+        use is_terminal::IsTerminal;
+        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    };
+    let extra: Vec<_> = extra.iter().map(|p| p.candidate()).collect();
+    let text = report::diff::render(&diffs, &extra, color);
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
+    Ok(if report::diff::has_differences(&diffs, &extra) {
+        exit::DIFFERENCES
+    } else {
+        exit::SUCCESS
+    })
+}

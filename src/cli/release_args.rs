@@ -1,0 +1,82 @@
+//! Flags of `kpush apply` for releases: history cap, deploy lock, rollback on failure.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::track_args::parse_duration;
+use crate::exit::{self, ExitError};
+
+/// Release flags of `kpush apply` (they matter only with `--release`).
+#[derive(Debug, Clone, Args)]
+pub struct ReleaseArgs {
+    /// Revisions kept per release; older ones are deleted (the newest succeeded one is always
+    /// kept).
+    #[arg(long, value_name = "N", env = "KPUSH_HISTORY_MAX", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub history_max: u16,
+
+    /// How long to wait while another deploy of the same release holds its lock.
+    #[arg(long, value_name = "DURATION", env = "KPUSH_LOCK_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+
+    /// When a rollout fails or times out, re-apply the release's last succeeded revision and
+    /// track it (exit code 7 when that worked).
+    #[arg(long, env = "KPUSH_ROLLBACK_ON_FAILURE")]
+    pub rollback_on_failure: bool,
+
+    /// Time the rollback's rollout gets (its own budget, not the deploy's leftover time).
+    #[arg(long, value_name = "DURATION", env = "KPUSH_ROLLBACK_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub rollback_timeout: Duration,
+}
+
+/// Release settings, as plain values.
+#[derive(Debug, Clone)]
+pub struct ReleaseSettings {
+    /// `--history-max`.
+    pub history_max: usize,
+    /// `--lock-timeout`.
+    pub lock_timeout: Duration,
+    /// `--rollback-on-failure` with `--rollback-timeout`.
+    pub rollback_on_failure: Option<Duration>,
+}
+
+impl ReleaseArgs {
+    /// The settings.
+    pub fn settings(&self) -> ReleaseSettings {
+        ReleaseSettings {
+            history_max: usize::from(self.history_max),
+            lock_timeout: self.lock_timeout,
+            rollback_on_failure: self.rollback_on_failure.then_some(self.rollback_timeout),
+        }
+    }
+}
+
+/// Which release: its name and namespace, for `history`, `rollback` and `drift`.
+#[derive(Debug, Clone, Args)]
+pub struct ReleaseRef {
+    /// The release (the NAME given to `kpush apply --release`).
+    #[arg(value_name = "RELEASE")]
+    pub name: String,
+
+    /// The release's namespace (default: the context's).
+    #[arg(short = 'n', long, env = "KPUSH_NAMESPACE")]
+    pub namespace: Option<String>,
+}
+
+impl ReleaseRef {
+    /// The release, in `--namespace` or else `default_namespace`.
+    pub fn release(&self, default_namespace: &str) -> Result<crate::release::Release, ExitError> {
+        let ns = self.namespace.as_deref().unwrap_or(default_namespace);
+        crate::release::Release::new(&self.name, ns)
+            .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))
+    }
+}
+
+/// Formats of `history` and `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableOutput {
+    /// A table.
+    Table,
+    /// One JSON document.
+    Json,
+}

@@ -1,0 +1,414 @@
+//! Deploying a release: take its lock, record a pending revision, deploy, record the verdict,
+//! and with `--rollback-on-failure` restore the last succeeded revision. `apply` and `rollback`
+//! both come through here.
+
+use std::time::Duration;
+
+use super::apply_cmd::{Deploy, Deployed};
+use super::release_args::ReleaseSettings;
+use crate::event::{Event, ReleaseNote, Sink};
+use crate::exit::{self, ExitError};
+use crate::manifest::Manifest;
+use crate::release::lock::{self, LockError};
+use crate::release::record::{Begin, Recorder, restatus};
+use crate::release::{
+    History, ObjectRecord, Release, Revision, RunInfo, Status, Store, StoreError, Unreadable,
+};
+
+/// What to deploy.
+pub(super) enum Source {
+    /// Freshly rendered manifests (`kpush apply`).
+    Manifests(Vec<Manifest>),
+    /// A recorded revision's manifests (`kpush rollback`); `None`: the newest succeeded
+    /// revision before the current one.
+    Revision(Option<u32>),
+}
+
+/// Reports `note` to `sink`.
+pub(super) fn note(sink: &dyn Sink, note: ReleaseNote) {
+    sink.event(&Event::Release { note });
+}
+
+/// Reports skipped records.
+pub(super) fn skipped(sink: &dyn Sink, unreadable: &[Unreadable]) {
+    for u in unreadable {
+        note(
+            sink,
+            ReleaseNote::Skipped {
+                record: format!("{}/{}", u.namespace, u.secret),
+                reason: u.reason.clone(),
+            },
+        );
+    }
+}
+
+/// A failed request about release records, with its exit code.
+pub(super) fn store_error(e: StoreError) -> ExitError {
+    ExitError::new(exit::of_store_error(&e), e)
+}
+
+fn lock_error(e: LockError) -> ExitError {
+    ExitError::new(exit::of_lock_error(&e), e)
+}
+
+/// Deploys `source` as a revision of `release` under its lock.
+pub(super) async fn deploy(
+    d: &Deploy<'_>,
+    release: &Release,
+    settings: &ReleaseSettings,
+    source: Source,
+) -> Result<i32, ExitError> {
+    let run = RunInfo::from_env(&super::process_env());
+    let sink: &dyn Sink = d.reporter;
+    let waiting = |holder: &str| {
+        note(
+            sink,
+            ReleaseNote::LockHeld {
+                release: release.name.clone(),
+                holder: holder.to_string(),
+                timeout: settings.lock_timeout,
+            },
+        )
+    };
+    let lock = lock::acquire(
+        d.client,
+        release,
+        &run,
+        settings.lock_timeout,
+        &d.interrupt,
+        &waiting,
+    )
+    .await
+    .map_err(lock_error)?;
+    let result = locked(d, release, settings, source, &run).await;
+    if lock.lost() {
+        note(
+            sink,
+            ReleaseNote::LockLost {
+                release: release.name.clone(),
+            },
+        );
+    }
+    lock.release().await;
+    result
+}
+
+async fn locked(
+    d: &Deploy<'_>,
+    release: &Release,
+    settings: &ReleaseSettings,
+    source: Source,
+    run: &RunInfo,
+) -> Result<i32, ExitError> {
+    let sink: &dyn Sink = d.reporter;
+    let store = Store::new(d.client, release);
+    let mut history = store.history().await.map_err(store_error)?;
+    skipped(sink, &history.unreadable);
+    let (manifests, images, rollback_to) = match source {
+        Source::Manifests(m) => {
+            let images = crate::render::images::images(&m);
+            (m, images, None)
+        }
+        Source::Revision(n) => {
+            let r = pick(&history, n, &release.name)?;
+            note(
+                sink,
+                ReleaseNote::RollingBack {
+                    release: release.name.clone(),
+                    failed: None,
+                    to: r.revision,
+                    commit: r.run.commit.clone(),
+                    budget: None,
+                },
+            );
+            let manifests = r.manifests();
+            sink.event(&Event::Rendered {
+                objects: manifests.len(),
+                images: r.images.clone(),
+            });
+            (manifests, r.images.clone(), Some(r.revision))
+        }
+    };
+    let previous_success = history.last_succeeded().cloned();
+    let begin = Begin {
+        manifests: &manifests,
+        images,
+        run: run.clone(),
+        rollback_to,
+    };
+    let (recorder, abandoned) =
+        Recorder::begin(&store, release, begin, settings.history_max, &mut history)
+            .await
+            .map_err(|e| {
+                let mut e = store_error(e);
+                e.error = e.error.context("nothing was applied");
+                e
+            })?;
+    for revision in abandoned {
+        note(
+            sink,
+            ReleaseNote::Abandoned {
+                release: release.name.clone(),
+                revision,
+            },
+        );
+    }
+    let number = recorder.number();
+    let deployed = d.deploy(manifests).await;
+    let (status, message) = verdict(&deployed, rollback_to);
+    let objects = records(&deployed);
+    let rollback = settings
+        .rollback_on_failure
+        .filter(|_| matches!(deployed.result, Ok(exit::ROLLOUT_FAILED | exit::TIMED_OUT)));
+    let Some(rollback_timeout) = rollback else {
+        finish(sink, recorder, status, objects, message, release).await;
+        return deployed.result;
+    };
+    let Some(target) = previous_success else {
+        let nothing = ReleaseNote::NothingToRollBack {
+            release: release.name.clone(),
+            first: number == 1,
+        };
+        let why = nothing.text();
+        note(sink, nothing);
+        let message = Some(match message {
+            Some(m) => format!("{m}; {why}"),
+            None => why,
+        });
+        finish(sink, recorder, status, objects, message, release).await;
+        return deployed.result;
+    };
+    let failed = finish(sink, recorder, status, objects, message, release).await;
+    note(
+        sink,
+        ReleaseNote::RollingBack {
+            release: release.name.clone(),
+            failed: Some((number, status.word().to_string())),
+            to: target.revision,
+            commit: target.run.commit.clone(),
+            budget: Some(rollback_timeout),
+        },
+    );
+    let (restored, n) =
+        roll_back(d, release, settings, &store, &target, rollback_timeout, run).await?;
+    let failed_code = deployed.result.as_ref().map_or(exit::INTERNAL, |c| *c);
+    match restored {
+        Status::Succeeded => {
+            if let Some(mut failed) = failed {
+                let text = format!(
+                    "{status}; rolled back to revision {} (recorded as revision {n})",
+                    target.revision
+                );
+                if let Err(e) = restatus(&store, &mut failed, Status::RolledBack, text).await {
+                    note(
+                        sink,
+                        ReleaseNote::NotRecorded {
+                            release: release.name.clone(),
+                            revision: number,
+                            reason: e.to_string(),
+                        },
+                    );
+                }
+            }
+            Err(ExitError::new(
+                exit::ROLLED_BACK,
+                anyhow::anyhow!(
+                    "release {}: revision {number} {status}; rolled back to revision {} \
+                     (recorded as revision {n}), whose rollout is ready",
+                    release.name,
+                    target.revision
+                ),
+            ))
+        }
+        Status::Interrupted => Err(ExitError::new(
+            exit::INTERRUPTED,
+            anyhow::anyhow!(
+                "release {}: revision {number} {status}; the rollback to revision {} (revision \
+                 {n}) was interrupted: the cluster may hold parts of both",
+                release.name,
+                target.revision
+            ),
+        )),
+        other => Err(ExitError::new(
+            failed_code,
+            anyhow::anyhow!(
+                "release {}: revision {number} {status}, and the rollback to revision {} \
+                 (revision {n}) {other} too; see the rollout failures above",
+                release.name,
+                target.revision
+            ),
+        )),
+    }
+}
+
+/// Re-applies `target` as a new revision with its own tracking budget; returns its status and
+/// number.
+async fn roll_back(
+    d: &Deploy<'_>,
+    release: &Release,
+    settings: &ReleaseSettings,
+    store: &Store,
+    target: &Revision,
+    timeout: Duration,
+    run: &RunInfo,
+) -> Result<(Status, u32), ExitError> {
+    let mut history = store.history().await.map_err(store_error)?;
+    let manifests = target.manifests();
+    let begin = Begin {
+        manifests: &manifests,
+        images: target.images.clone(),
+        run: run.clone(),
+        rollback_to: Some(target.revision),
+    };
+    let (recorder, _) = Recorder::begin(store, release, begin, settings.history_max, &mut history)
+        .await
+        .map_err(store_error)?;
+    let number = recorder.number();
+    let deployed = d.deploy_with_timeout(manifests, Some(timeout)).await;
+    let (status, message) = verdict(&deployed, Some(target.revision));
+    if let Err(e) = &deployed.result {
+        d.reporter.event(&Event::Warning {
+            object: None,
+            message: format!("rollback to revision {}: {e}", target.revision),
+        });
+    }
+    let objects = records(&deployed);
+    finish(d.reporter, recorder, status, objects, message, release).await;
+    Ok((status, number))
+}
+
+/// Completes a revision; a failure to write is reported (the deploy itself happened).
+async fn finish(
+    sink: &dyn Sink,
+    recorder: Recorder,
+    status: Status,
+    objects: Vec<ObjectRecord>,
+    message: Option<String>,
+    release: &Release,
+) -> Option<Revision> {
+    let revision = recorder.number();
+    match recorder.finish(status, objects, message).await {
+        Ok((stored, _)) => {
+            note(
+                sink,
+                ReleaseNote::Recorded {
+                    release: release.name.clone(),
+                    revision,
+                    status: status.word().to_string(),
+                },
+            );
+            Some(stored)
+        }
+        Err(e) => {
+            note(
+                sink,
+                ReleaseNote::NotRecorded {
+                    release: release.name.clone(),
+                    revision,
+                    reason: e.to_string(),
+                },
+            );
+            None
+        }
+    }
+}
+
+/// The revision's status and message from a deploy's result.
+fn verdict(deployed: &Deployed, rollback_to: Option<u32>) -> (Status, Option<String>) {
+    let prefix = rollback_to
+        .map(|n| format!("rollback to revision {n}: "))
+        .unwrap_or_default();
+    let (status, what) = match &deployed.result {
+        Ok(exit::SUCCESS) => (Status::Succeeded, None),
+        Ok(exit::ROLLOUT_FAILED) => (Status::Failed, Some("a rollout failed".to_string())),
+        Ok(exit::TIMED_OUT) => (
+            Status::TimedOut,
+            Some("a rollout did not finish in time".to_string()),
+        ),
+        Ok(exit::INTERRUPTED) => (
+            Status::Interrupted,
+            Some("interrupted while waiting for the rollout".to_string()),
+        ),
+        Ok(code) => (Status::Failed, Some(format!("exit code {code}"))),
+        Err(e) if e.code == exit::INTERRUPTED => (Status::Interrupted, Some(e.to_string())),
+        Err(e) => (Status::Failed, Some(e.to_string())),
+    };
+    let message = match (what, rollback_to) {
+        (Some(w), _) => Some(format!("{prefix}{w}")),
+        (None, Some(n)) => Some(format!("rollback to revision {n}")),
+        (None, None) => None,
+    };
+    (status, message)
+}
+
+/// Per object: what applying did (pruned objects included).
+fn records(deployed: &Deployed) -> Vec<ObjectRecord> {
+    let Some(outcome) = &deployed.outcome else {
+        return Vec::new();
+    };
+    let applied = outcome.objects.iter().map(|o| ObjectRecord {
+        group: o.object.key.group.clone(),
+        kind: o.object.key.kind.clone(),
+        namespace: o
+            .target
+            .as_ref()
+            .and_then(|t| t.namespace.clone())
+            .or_else(|| o.object.key.namespace.clone()),
+        name: o.object.key.name.clone(),
+        action: o.action.word().to_string(),
+    });
+    let pruned = outcome
+        .pruned
+        .iter()
+        .filter(|p| !p.kept)
+        .map(|p| ObjectRecord {
+            group: p.key.group.clone(),
+            kind: p.key.kind.clone(),
+            namespace: p.key.namespace.clone(),
+            name: p.key.name.clone(),
+            action: "pruned".into(),
+        });
+    applied.chain(pruned).collect()
+}
+
+/// Revision `n` of the history, or the newest succeeded one before the newest revision.
+fn pick<'h>(
+    history: &'h History,
+    n: Option<u32>,
+    release: &str,
+) -> Result<&'h Revision, ExitError> {
+    let listing = || {
+        if history.revisions.is_empty() {
+            format!("release {release} has no readable revisions in this namespace")
+        } else {
+            let all: Vec<String> = history
+                .revisions
+                .iter()
+                .map(|r| format!("{} ({})", r.revision, r.status))
+                .collect();
+            format!("its revisions: {}", all.join(", "))
+        }
+    };
+    let found = match n {
+        Some(n) => history
+            .get(n)
+            .ok_or_else(|| anyhow::anyhow!("release {release} has no revision {n}; {}", listing())),
+        None => {
+            let newest = history.latest().map(|r| r.revision);
+            history
+                .revisions
+                .iter()
+                .rev()
+                .filter(|r| Some(r.revision) != newest)
+                .find(|r| r.status == Status::Succeeded)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "release {release} has no succeeded revision before its newest to roll \
+                         back to; {}; pass --to N",
+                        listing()
+                    )
+                })
+        }
+    };
+    found.map_err(|e| ExitError::new(exit::BAD_INPUT, e))
+}

@@ -1,0 +1,127 @@
+//! `kpush rollback NAME [--to N]`: re-apply a recorded revision through the same engine as
+//! `apply` (preflight, waves, prune against that revision's objects, tracking), recorded as a
+//! new revision.
+
+use clap::Args;
+
+use super::apply_cmd::{Deploy, connect};
+use super::cluster_args::ClusterArgs;
+use super::release_args::{ReleaseRef, ReleaseSettings};
+use super::release_run::{self, Source};
+use super::status_cmd::Output;
+use super::track_args::{TrackArgs, parse_duration};
+use crate::apply::{ApplyOptions, Interrupt};
+use crate::exit::ExitError;
+use crate::plan::PlanOptions;
+use crate::report::{CiMode, OutputSettings, Progress, Reporter};
+
+/// Flags of `kpush rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    release: ReleaseRef,
+
+    /// The revision to restore (default: the newest succeeded revision before the newest one).
+    #[arg(long, value_name = "N")]
+    to: Option<u32>,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Server-side apply field manager.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "KPUSH_FIELD_MANAGER",
+        default_value = "kpush"
+    )]
+    field_manager: String,
+
+    /// Take ownership of fields that other field managers set to other values.
+    #[arg(long, env = "KPUSH_FORCE_CONFLICTS")]
+    force_conflicts: bool,
+
+    /// Wait until every restored object is ready; `--wait=false` returns once applied.
+    #[arg(
+        long = "wait",
+        env = "KPUSH_WAIT",
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    wait_for_rollout: bool,
+
+    #[command(flatten)]
+    wait: TrackArgs,
+
+    /// How long to wait while another deploy of the release holds its lock.
+    #[arg(long, value_name = "DURATION", env = "KPUSH_LOCK_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    lock_timeout: std::time::Duration,
+
+    /// Revisions kept per release.
+    #[arg(long, value_name = "N", env = "KPUSH_HISTORY_MAX", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    history_max: u16,
+
+    /// Print what kpush is doing on standard error.
+    #[arg(short, long, env = "KPUSH_VERBOSE")]
+    verbose: bool,
+
+    /// `text`, or `json` (one document on standard output, as for `apply`).
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "text",
+        env = "KPUSH_OUTPUT"
+    )]
+    output: Output,
+
+    /// Progress display while waiting.
+    #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
+    progress: Progress,
+}
+
+pub(super) async fn run(args: RollbackArgs, ci: CiMode) -> Result<i32, ExitError> {
+    let settings = OutputSettings {
+        command: "rollback",
+        ci,
+        progress: args.progress,
+        json: args.output == Output::Json,
+        verbose: args.verbose,
+    };
+    let reporter = Reporter::new(&settings, &super::process_env());
+    let result = run_with(&args, &reporter).await;
+    reporter.finish(&result)?;
+    result
+}
+
+async fn run_with(args: &RollbackArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+    let (client, server) = connect(&args.cluster).await?;
+    let release = args.release.release(client.default_namespace())?;
+    let deploy = Deploy {
+        client: &client,
+        server: &server,
+        reporter,
+        plan: PlanOptions {
+            field_manager: args.field_manager.clone(),
+            force_conflicts: args.force_conflicts,
+            applyset: Some(release.applyset()),
+            ..Default::default()
+        },
+        apply: ApplyOptions {
+            prune: true,
+            ..Default::default()
+        },
+        wait: args.wait_for_rollout.then(|| args.wait.to_options()),
+        interrupt: Interrupt::on_signals(),
+    };
+    let settings = ReleaseSettings {
+        history_max: usize::from(args.history_max),
+        lock_timeout: args.lock_timeout,
+        rollback_on_failure: None,
+    };
+    release_run::deploy(&deploy, &release, &settings, Source::Revision(args.to)).await
+}

@@ -1,0 +1,414 @@
+//! The deploy lock: one `coordination.k8s.io/v1` Lease per release, named
+//! `kpush.lock.<release>` in the release's namespace.
+//!
+//! The holder renews it every third of its duration while kpush runs and deletes it on exit
+//! (Ctrl-C and SIGTERM included). When the holder dies, the Lease expires: another deploy takes
+//! it over once `renewTime + leaseDurationSeconds` has passed, or once it has watched the same
+//! record unchanged for a whole lease duration (so a skewed clock cannot steal a live lock).
+//! Different releases use different Leases and never wait for each other.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{DeleteParams, ObjectMeta, PostParams, Preconditions};
+use kube::{Api, Client};
+use serde::{Deserialize, Serialize};
+
+use super::Release;
+use super::revision::RunInfo;
+use crate::apply::Interrupt;
+use crate::cluster::retry::with_retry;
+use crate::cluster::{Failure, RetryPolicy, classify};
+
+/// Annotation on the Lease describing its holder (JSON of [`Holder`]).
+pub const HOLDER_ANNOTATION: &str = "kpush.dev/holder";
+
+/// How long a Lease lives without renewal.
+pub const LEASE_DURATION: Duration = Duration::from_secs(30);
+
+/// How often a waiting deploy looks again.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Holder {
+    /// The run (CI run URL and actor, or user@host).
+    pub run: RunInfo,
+    /// The process id of the holding kpush.
+    pub pid: u32,
+    /// When it took the lock (RFC 3339).
+    pub since: String,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (kpush pid {}), since {}",
+            self.run.who(),
+            self.pid,
+            self.since
+        )
+    }
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another deploy held it for the whole `--lock-timeout`.
+    #[error(
+        "release {release} is locked by another deploy: {holder}; waited {}s (--lock-timeout). \
+         Wait for that deploy to finish, or, if it is gone, for its lease to expire ({}s after its \
+         last renewal)",
+        .waited.as_secs(), LEASE_DURATION.as_secs()
+    )]
+    Timeout {
+        /// The release.
+        release: String,
+        /// Who holds it.
+        holder: String,
+        /// How long kpush waited.
+        waited: Duration,
+    },
+    /// Ctrl-C or SIGTERM while waiting.
+    #[error("interrupted while waiting for the deploy lock of release {0}; nothing was changed")]
+    Interrupted(String),
+    /// Reading or writing the Lease failed.
+    #[error("cannot {action} the deploy lock (Lease {name} in namespace {namespace}): {failure}{}",
+        if .failure.code() == Some(403) { "; kpush's identity needs get, create, update and delete on leases.coordination.k8s.io in that namespace" } else { "" })]
+    Request {
+        /// `take` or `renew`.
+        action: &'static str,
+        /// The Lease.
+        name: String,
+        /// Its namespace.
+        namespace: String,
+        /// What the server said.
+        failure: Failure,
+    },
+}
+
+/// The Lease name of a release's lock.
+pub fn lease_name(release: &str) -> String {
+    format!("kpush.lock.{release}")
+}
+
+/// A held lock; call [`Lock::release`] when done.
+pub struct Lock {
+    api: Api<Lease>,
+    name: String,
+    lost: Arc<AtomicBool>,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+/// What [`acquire`] reports while it waits.
+pub trait LockWait {
+    /// Another deploy holds the lock (called when waiting starts and when the holder changes).
+    fn held_by(&self, holder: &str);
+}
+
+impl<F: Fn(&str)> LockWait for F {
+    fn held_by(&self, holder: &str) {
+        self(holder)
+    }
+}
+
+/// Takes the lock of `release`, waiting up to `timeout` while another deploy holds it.
+pub async fn acquire(
+    client: &Client,
+    release: &Release,
+    run: &RunInfo,
+    timeout: Duration,
+    interrupt: &Interrupt,
+    wait: &dyn LockWait,
+) -> Result<Lock, LockError> {
+    let api: Api<Lease> = Api::namespaced(client.clone(), &release.namespace);
+    let name = lease_name(&release.name);
+    let err = |action, e: kube::Error| LockError::Request {
+        action,
+        name: name.clone(),
+        namespace: release.namespace.clone(),
+        failure: classify(e),
+    };
+    let me = Holder {
+        run: run.clone(),
+        pid: std::process::id(),
+        since: super::revision::now(),
+    };
+    let identity = format!("{} pid {} {}", run.who(), me.pid, me.since);
+    let started = Instant::now();
+    // (resourceVersion, when first seen): a record unchanged for a lease duration is stale.
+    let mut seen: Option<(String, Instant)> = None;
+    let mut announced: Option<String> = None;
+    loop {
+        if interrupt.is_set() {
+            return Err(LockError::Interrupted(release.name.clone()));
+        }
+        let current = with_retry(RetryPolicy::default(), || api.get_opt(&name))
+            .await
+            .map_err(|failure| LockError::Request {
+                action: "take",
+                name: name.clone(),
+                namespace: release.namespace.clone(),
+                failure,
+            })?;
+        match current {
+            None => {
+                let lease = lease(&name, &identity, &me, None);
+                match api.create(&PostParams::default(), &lease).await {
+                    Ok(_) => break,
+                    Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                    Err(e) => return Err(err("take", e)),
+                }
+            }
+            Some(current) => {
+                let rv = current
+                    .metadata
+                    .resource_version
+                    .clone()
+                    .unwrap_or_default();
+                let first_seen = match &seen {
+                    Some((v, at)) if *v == rv => *at,
+                    _ => {
+                        seen = Some((rv.clone(), Instant::now()));
+                        Instant::now()
+                    }
+                };
+                if is_free(&current, first_seen) {
+                    let lease = lease(&name, &identity, &me, Some(rv));
+                    match api.replace(&name, &PostParams::default(), &lease).await {
+                        Ok(_) => break,
+                        Err(kube::Error::Api(s)) if s.code == 409 => continue,
+                        Err(e) => return Err(err("take", e)),
+                    }
+                }
+                let holder = describe(&current);
+                if started.elapsed() >= timeout {
+                    return Err(LockError::Timeout {
+                        release: release.name.clone(),
+                        holder,
+                        waited: started.elapsed(),
+                    });
+                }
+                if announced.as_ref() != Some(&holder) {
+                    wait.held_by(&holder);
+                    announced = Some(holder);
+                }
+                let left = timeout.saturating_sub(started.elapsed());
+                tokio::time::sleep(POLL.min(left).max(Duration::from_millis(100))).await;
+            }
+        }
+    }
+    let lost = Arc::new(AtomicBool::new(false));
+    let renewer = tokio::spawn(renew(api.clone(), name.clone(), identity, lost.clone()));
+    Ok(Lock {
+        api,
+        name,
+        lost,
+        renewer,
+    })
+}
+
+impl Lock {
+    /// Whether another deploy took the lock over (kpush could not renew it in time).
+    pub fn lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Stops renewing and deletes the Lease (only if it is still ours).
+    pub async fn release(self) {
+        self.renewer.abort();
+        let Ok(Some(current)) = self.api.get_opt(&self.name).await else {
+            return;
+        };
+        if self.lost() {
+            return;
+        }
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: current.metadata.uid.clone(),
+                resource_version: current.metadata.resource_version.clone(),
+            }),
+            ..Default::default()
+        };
+        if let Err(e) = self.api.delete(&self.name, &dp).await {
+            tracing::warn!(
+                "could not release the deploy lock {}: {e}; it expires by itself within {}s",
+                self.name,
+                LEASE_DURATION.as_secs()
+            );
+        }
+    }
+}
+
+/// Renews the Lease every third of its duration until aborted; marks it lost when another
+/// holder appears.
+async fn renew(api: Api<Lease>, name: String, identity: String, lost: Arc<AtomicBool>) {
+    loop {
+        tokio::time::sleep(LEASE_DURATION / 3).await;
+        let current = match api.get_opt(&name).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                lost.store(true, Ordering::SeqCst);
+                tracing::warn!("the deploy lock {name} was deleted by someone else");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("could not renew the deploy lock {name}: {e}; trying again");
+                continue;
+            }
+        };
+        let spec = current.spec.clone().unwrap_or_default();
+        if spec.holder_identity.as_deref() != Some(identity.as_str()) {
+            lost.store(true, Ordering::SeqCst);
+            tracing::warn!(
+                "the deploy lock {name} was taken over by {}",
+                describe(&current)
+            );
+            return;
+        }
+        let mut next = current.clone();
+        next.spec = Some(LeaseSpec {
+            renew_time: Some(MicroTime(Timestamp::now())),
+            ..spec
+        });
+        if let Err(e) = api.replace(&name, &PostParams::default(), &next).await {
+            tracing::warn!("could not renew the deploy lock {name}: {e}; trying again");
+        }
+    }
+}
+
+fn lease(name: &str, identity: &str, me: &Holder, resource_version: Option<String>) -> Lease {
+    let now = MicroTime(Timestamp::now());
+    Lease {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            resource_version,
+            labels: Some(
+                [(
+                    crate::render::metadata::MANAGED_BY_LABEL.to_string(),
+                    crate::render::metadata::MANAGED_BY_VALUE.to_string(),
+                )]
+                .into(),
+            ),
+            annotations: Some(
+                [(
+                    HOLDER_ANNOTATION.to_string(),
+                    serde_json::to_string(me).unwrap_or_default(),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some(identity.into()),
+            lease_duration_seconds: Some(
+                i32::try_from(LEASE_DURATION.as_secs()).unwrap_or(i32::MAX),
+            ),
+            acquire_time: Some(now.clone()),
+            renew_time: Some(now),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Whether nobody holds `lease`: no holder, its lease ran out by the clock, or it has not
+/// changed for a whole lease duration since `first_seen`.
+fn is_free(lease: &Lease, first_seen: Instant) -> bool {
+    let Some(spec) = &lease.spec else { return true };
+    if spec.holder_identity.as_deref().unwrap_or("").is_empty() {
+        return true;
+    }
+    let duration =
+        Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
+    if first_seen.elapsed() >= duration {
+        return true;
+    }
+    let Some(renewed) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else {
+        return true;
+    };
+    let expires = renewed
+        .0
+        .checked_add(SignedDuration::try_from(duration).unwrap_or(SignedDuration::ZERO))
+        .unwrap_or(renewed.0);
+    expires < Timestamp::now()
+}
+
+/// Who holds `lease`, in words.
+fn describe(lease: &Lease) -> String {
+    let annotated = lease
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(HOLDER_ANNOTATION))
+        .and_then(|h| serde_json::from_str::<Holder>(h).ok());
+    match annotated {
+        Some(h) => h.to_string(),
+        None => lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.clone())
+            .unwrap_or_else(|| "an unknown holder".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held(renewed_secs_ago: i64, duration: i32) -> Lease {
+        let renewed = Timestamp::now() - SignedDuration::from_secs(renewed_secs_ago);
+        Lease {
+            metadata: ObjectMeta::default(),
+            spec: Some(LeaseSpec {
+                holder_identity: Some("someone".into()),
+                lease_duration_seconds: Some(duration),
+                renew_time: Some(MicroTime(renewed)),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn a_lease_is_free_only_when_expired_or_unheld() {
+        assert!(
+            !is_free(&held(5, 30), Instant::now()),
+            "fresh lease is held"
+        );
+        assert!(
+            is_free(&held(31, 30), Instant::now()),
+            "expired by the clock"
+        );
+        let stale_seen = Instant::now() - Duration::from_secs(31);
+        assert!(
+            is_free(&held(0, 30), stale_seen),
+            "unchanged for a duration"
+        );
+        let mut released = held(0, 30);
+        released.spec.as_mut().unwrap().holder_identity = None;
+        assert!(is_free(&released, Instant::now()));
+    }
+
+    #[test]
+    fn the_holder_is_described_from_its_annotation() {
+        let me = Holder {
+            run: RunInfo {
+                run_url: Some("https://ci/run/1".into()),
+                actor: Some("ana".into()),
+                ..Default::default()
+            },
+            pid: 42,
+            since: "2026-11-29T10:00:00Z".into(),
+        };
+        let l = lease("kpush.lock.shop", "id", &me, None);
+        assert_eq!(
+            describe(&l),
+            "https://ci/run/1 (ana) (kpush pid 42), since 2026-11-29T10:00:00Z"
+        );
+    }
+}
