@@ -6,6 +6,10 @@
 #        KUBECONFIG_BENCH=FILE scripts/bench-apply.sh    uses a running cluster (admin rights)
 #        KPUSH_BENCH_RUNS=N (default 3)   runs per case; median and best are printed
 #        KPUSH_BENCH_SIZES="300 3000"     object counts
+#        KPUSH_BENCH_RTT_MS=N (default 10)  the second network distance (0: only direct)
+# Every case is measured directly (0 ms) and through the test environment's fault proxy adding
+# N ms of round trip, since a CI runner is never 0 ms from a managed API server. With
+# KUBECONFIG_BENCH only that cluster's own distance is measured.
 # Cases: first apply into an empty namespace, then unchanged re-apply. Each run uses fresh
 # namespaces, one per tool; the tools take turns going first, and before every measurement the
 # script waits until the controllers have finished with the previous one (ReplicaSets created),
@@ -17,6 +21,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 RUNS="${KPUSH_BENCH_RUNS:-3}"
 SIZES="${KPUSH_BENCH_SIZES:-300 3000}"
+RTT_MS="${KPUSH_BENCH_RTT_MS:-10}"
 WORK="$(mktemp -d)"
 CLUSTER_PID=""
 cleanup() {
@@ -30,16 +35,22 @@ cp "$CARGO_TARGET_DIR/release/kpush" "$WORK/kpush"   # a private copy: the targe
 KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/current/kubectl}"
 [ -x "$KUBECTL" ] || KUBECTL="$(command -v kubectl)" || { echo "kubectl not found: run scripts/build-control-plane.sh" >&2; exit 1; }
 
+DISTANCES=()   # "label kubeconfig" pairs
 if [ -n "${KUBECONFIG_BENCH:-}" ]; then
   KC="$KUBECONFIG_BENCH"
+  DISTANCES+=("its-own-distance $KC")
 else
   cargo build --release --quiet -p kpush-testenv --bin kpush-dev-cluster
   cp "$CARGO_TARGET_DIR/release/kpush-dev-cluster" "$WORK/dev-cluster"
-  "$WORK/dev-cluster" up --dir "$WORK/cluster" >"$WORK/cluster.log" 2>&1 &
+  proxy_args=()
+  [ "$RTT_MS" != 0 ] && proxy_args=(--proxy-rtt-ms "$RTT_MS")
+  "$WORK/dev-cluster" up --dir "$WORK/cluster" "${proxy_args[@]}" >"$WORK/cluster.log" 2>&1 &
   CLUSTER_PID=$!
   for _ in $(seq 1 600); do [ -f "$WORK/cluster/ready" ] && break; sleep 0.1; done
   [ -f "$WORK/cluster/ready" ] || { cat "$WORK/cluster.log" >&2; exit 1; }
   KC="$WORK/cluster/kubeconfig"
+  DISTANCES+=("0ms $KC")
+  [ "$RTT_MS" != 0 ] && DISTANCES+=("${RTT_MS}ms $WORK/cluster/kubeconfig-rtt")
 fi
 k() { "$KUBECTL" --kubeconfig "$KC" "$@"; }
 
@@ -101,36 +112,40 @@ PY
 }
 
 case_() { # count
-  local n="$1" dir="$WORK/m$1" deployments=$(( ($1 + 2) / 3 ))
+  local n="$1" dir="$WORK/m$1-$DISTANCE" deployments=$(( ($1 + 2) / 3 ))
   gen "$n" "$dir"
   for r in $(seq 1 "$RUNS"); do
-    local nsp="bench-kpush-$n-$r" nsk="bench-kubectl-$n-$r"
+    local nsp="bench-kpush-$n-$r-$DISTANCE" nsk="bench-kubectl-$n-$r-$DISTANCE"
     k create namespace "$nsp" >/dev/null
     k create namespace "$nsk" >/dev/null
-    local kp=("$WORK/kpush" apply "$dir" --kubeconfig "$KC" -n "$nsp" --no-run-annotations --wait=false)
-    local kc=("$KUBECTL" apply --server-side -R -f "$dir" --kubeconfig "$KC" -n "$nsk")
+    local kp=("$WORK/kpush" apply "$dir" --kubeconfig "$KC_RUN" -n "$nsp" --no-run-annotations --wait=false)
+    local kc=("$KUBECTL" apply --server-side -R -f "$dir" --kubeconfig "$KC_RUN" -n "$nsk")
     # Take turns going first; wait for the controllers between measurements.
     if [ $((r % 2)) = 1 ]; then order="kpush kubectl"; else order="kubectl kpush"; fi
     for phase in first again; do
       for tool in $order; do
-        if [ "$tool" = kpush ]; then measure "$WORK/$n-$phase-kpush" "${kp[@]}"; settle "$nsp" "$deployments"
-        else measure "$WORK/$n-$phase-kubectl" "${kc[@]}"; settle "$nsk" "$deployments"; fi
+        if [ "$tool" = kpush ]; then measure "$WORK/$n-$DISTANCE-$phase-kpush" "${kp[@]}"; settle "$nsp" "$deployments"
+        else measure "$WORK/$n-$DISTANCE-$phase-kubectl" "${kc[@]}"; settle "$nsk" "$deployments"; fi
       done
     done
     # Further re-applies for a best-of-3 per run (cheap).
-    for _ in 1 2; do measure "$WORK/$n-again-kpush" "${kp[@]}"; measure "$WORK/$n-again-kubectl" "${kc[@]}"; done
+    for _ in 1 2; do measure "$WORK/$n-$DISTANCE-again-kpush" "${kp[@]}"; measure "$WORK/$n-$DISTANCE-again-kubectl" "${kc[@]}"; done
   done
-  echo "-- $n objects ($RUNS runs; re-apply: 3 per run)"
-  report "kpush apply (first)" "$WORK/$n-first-kpush"
-  report "kubectl apply --server-side (first)" "$WORK/$n-first-kubectl"
-  report "kpush apply (unchanged re-apply)" "$WORK/$n-again-kpush"
-  report "kubectl apply --server-side (re-apply)" "$WORK/$n-again-kubectl"
-  ratio "first apply" "$WORK/$n-first-kubectl" "$WORK/$n-first-kpush"
-  ratio "re-apply" "$WORK/$n-again-kubectl" "$WORK/$n-again-kpush"
+  echo "-- $n objects at $DISTANCE round trip ($RUNS runs; re-apply: 3 per run)"
+  local f="$WORK/$n-$DISTANCE"
+  report "kpush apply (first)" "$f-first-kpush"
+  report "kubectl apply --server-side (first)" "$f-first-kubectl"
+  report "kpush apply (unchanged re-apply)" "$f-again-kpush"
+  report "kubectl apply --server-side (re-apply)" "$f-again-kubectl"
+  ratio "first apply" "$f-first-kubectl" "$f-first-kpush"
+  ratio "re-apply" "$f-again-kubectl" "$f-again-kpush"
 }
 
 echo "apply benchmark against $(k version --short 2>/dev/null | tail -1); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-40s %10s %10s %11s\n' "command" "median" "best" "peak RSS"
-for n in $SIZES; do case_ "$n"; done
+for d in "${DISTANCES[@]}"; do
+  DISTANCE="${d%% *}"; KC_RUN="${d#* }"
+  for n in $SIZES; do case_ "$n"; done
+done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "targets: kpush at least 4x faster than kubectl; under 150 MB for 3,000 objects"

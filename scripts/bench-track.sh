@@ -4,6 +4,11 @@
 #   scripts/bench-track.sh            release build of kpush (KPUSH_BENCH_PROFILE=debug for speed)
 #   KPUSH_BENCH_RUNS=N                runs of each measurement (default 3): median and best
 #   KUBECONFIG_BENCH=FILE             use a running cluster (admin rights, >= 300 pods of room)
+#   KPUSH_BENCH_RTT_MS=N              the second network distance (default 10; 0: only direct)
+#
+# Both tools are measured twice: directly (0 ms) and through the test environment's fault proxy
+# adding N ms of round trip, since a CI runner is never 0 ms from a managed API server. With
+# KUBECONFIG_BENCH only that cluster's own distance is measured.
 #
 # 1. Failure detection: a Deployment with an image that cannot be pulled, from apply to a
 #    non-zero exit. kubectl: `kubectl apply` + `kubectl rollout status` (its default progress
@@ -25,6 +30,7 @@ CAP="${KPUSH_BENCH_KUBECTL_CAP:-60}"
 KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/current/kubectl}"
 COUNT="${KPUSH_BENCH_DEPLOYMENTS:-50}"
 RUNS="${KPUSH_BENCH_RUNS:-3}"
+RTT_MS="${KPUSH_BENCH_RTT_MS:-10}"
 
 if [ "$PROFILE" = release ]; then
   cargo build --release --quiet --bin kpush
@@ -42,19 +48,25 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+DISTANCES=()   # "label kubeconfig" pairs
 if [ -n "${KUBECONFIG_BENCH:-}" ]; then
   export KUBECONFIG="$KUBECONFIG_BENCH"
+  DISTANCES+=("its-own-distance $KUBECONFIG_BENCH")
 else
   cargo build --release --quiet -p kpush-testenv --bin kpush-dev-cluster
   cp "$CARGO_TARGET_DIR/release/kpush-dev-cluster" "$WORK/dev-cluster"
-  "$WORK/dev-cluster" up --dir "$WORK/cluster" >"$WORK/cluster.log" 2>&1 &
+  proxy_args=()
+  [ "$RTT_MS" != 0 ] && proxy_args=(--proxy-rtt-ms "$RTT_MS")
+  "$WORK/dev-cluster" up --dir "$WORK/cluster" "${proxy_args[@]}" >"$WORK/cluster.log" 2>&1 &
   CLUSTER_PID=$!
   for _ in $(seq 1 600); do [ -f "$WORK/cluster/ready" ] && break; sleep 0.1; done
   [ -f "$WORK/cluster/ready" ] || { cat "$WORK/cluster.log" >&2; exit 1; }
   export KUBECONFIG="$WORK/cluster/kubeconfig"
+  DISTANCES+=("0ms $WORK/cluster/kubeconfig")
+  [ "$RTT_MS" != 0 ] && DISTANCES+=("${RTT_MS}ms $WORK/cluster/kubeconfig-rtt")
 fi
 
-RUN_ID="$(date +%s)"
+RUN_ID_BASE="$(date +%s)"
 now() { python3 -c 'import time; print(time.monotonic())'; }
 since() { python3 -c "import sys,time; print(f'{time.monotonic()-float(sys.argv[1]):.2f}')" "$1"; }
 stats() { # numbers... -> "median best (all)"
@@ -89,7 +101,10 @@ kpush_deploy() { # file -> exit code of the wait
   "$BIN" apply "$1" --kubeconfig "$KUBECONFIG" --no-run-annotations >/dev/null 2>"$WORK/kpush.err"
 }
 
-echo "kpush rollout tracking benchmark ($PROFILE build of kpush, $RUNS runs; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+# Everything below runs once per network distance, with KUBECONFIG pointing at it.
+bench() {
+RUN_ID="$RUN_ID_BASE-$DISTANCE"
+echo "kpush rollout tracking benchmark at $DISTANCE round trip ($PROFILE build of kpush, $RUNS runs; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 
 # 1. Failure detection --------------------------------------------------------------------
@@ -160,3 +175,11 @@ python3 -c "import statistics as s,sys; n=len(sys.argv)//2; k=list(map(float,sys
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 "$KUBECTL" delete namespace "bench-bad-kubectl-$RUN_ID" $(for r in $(seq 1 "$RUNS"); do echo "bench-bad-kpush-$RUN_ID-$r"; done) --wait=false >/dev/null 2>&1 || true
+}
+
+for d in "${DISTANCES[@]}"; do
+  DISTANCE="${d%% *}"
+  export KUBECONFIG="${d#* }"
+  bench
+  echo
+done

@@ -42,12 +42,14 @@ fn drop_unset_equivalent_env() {
 }
 
 fn init_logging(level: &str) {
-    // kube's HTTP trace layer logs every failed request at ERROR; kpush reports those itself,
-    // with advice, so keep them out unless asked for by target (KPUSH_LOG=kube_client=debug).
+    // kube's HTTP trace layer logs every failed request at ERROR, and its TLS layer warns
+    // "Server cert bypassed" on every connection to an unverified server; kpush reports both
+    // itself, once and with advice, so keep them out unless asked for by target
+    // (KPUSH_LOG=kube_client=debug).
     let directives = if level.contains('=') {
         level.to_string()
     } else {
-        format!("{level},kube_client::client::builder=off")
+        format!("{level},kube_client::client::builder=off,kube_client::client::tls=off")
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&directives)
         .or_else(|_| tracing_subscriber::EnvFilter::try_new("warn"))

@@ -318,3 +318,118 @@ async fn auto_with_nothing_configured_lists_what_it_looked_for() {
     assert!(matches!(err, AuthError::NoCredential { .. }), "{err:?}");
     assert!(err.to_string().contains("id-token: write"), "{err}");
 }
+
+#[tokio::test]
+async fn entra_requests_go_through_https_proxy_unless_no_proxy_exempts_them() {
+    let f = start(Duration::from_secs(3600));
+    let emulator = f
+        .emulator
+        .url()
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_string();
+    for (proxy_var, no_proxy_var) in [("HTTPS_PROXY", "NO_PROXY"), ("https_proxy", "no_proxy")] {
+        let proxy = kpush_testenv::ConnectProxy::start().expect("proxy");
+        let _env = EnvGuard::set(&[
+            ("AZURE_CLIENT_ID", SECRET_APP),
+            ("AZURE_CLIENT_SECRET", SECRET),
+            (proxy_var, &proxy.url()),
+        ])
+        .await;
+        access_token(&f.settings(AuthMethod::ClientSecret), AKS_SCOPE)
+            .await
+            .unwrap();
+        let tunnels = proxy.tunnels();
+        assert!(
+            tunnels.iter().any(|t| t.opened && t.target == emulator),
+            "{proxy_var}: Entra was not reached through the proxy: {tunnels:?}"
+        );
+        drop(_env);
+
+        // Every access_token call builds a fresh HTTP client and credential: no cache hides
+        // whether the request went through the (now dead) proxy.
+        let dead = proxy.url();
+        drop(proxy);
+        let _env = EnvGuard::set(&[
+            ("AZURE_CLIENT_ID", SECRET_APP),
+            ("AZURE_CLIENT_SECRET", SECRET),
+            (proxy_var, &dead),
+            (no_proxy_var, "127.0.0.1"),
+        ])
+        .await;
+        access_token(&f.settings(AuthMethod::ClientSecret), AKS_SCOPE)
+            .await
+            .unwrap_or_else(|e| panic!("{no_proxy_var} was ignored: {e}"));
+    }
+}
+
+/// Prepends `dir` to PATH until dropped (hold an EnvGuard meanwhile).
+struct PathGuard(Option<std::ffi::OsString>);
+
+impl PathGuard {
+    fn prepend(dir: &std::path::Path) -> PathGuard {
+        let old = std::env::var_os("PATH");
+        let mut paths = vec![dir.to_path_buf()];
+        paths.extend(std::env::split_paths(&old.clone().unwrap_or_default()));
+        let joined = std::env::join_paths(paths).expect("PATH");
+        // SAFETY: the caller holds the EnvGuard lock, so no other test thread reads or
+        // changes the environment meanwhile.
+        unsafe { std::env::set_var("PATH", joined) };
+        PathGuard(old)
+    }
+}
+
+impl Drop for PathGuard {
+    fn drop(&mut self) {
+        // SAFETY: see PathGuard::prepend.
+        unsafe {
+            match &self.0 {
+                Some(p) => std::env::set_var("PATH", p),
+                None => std::env::remove_var("PATH"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn cloud_shell_variables_fall_through_to_the_signed_in_cli() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = start(Duration::from_secs(3600));
+    // Cloud Shell sets MSI_ENDPOINT only; azure_identity 1.0 refuses that managed identity.
+    let endpoint = f.emulator.managed_identity_endpoint();
+    let _env = EnvGuard::set(&[("MSI_ENDPOINT", &endpoint)]).await;
+    let mut settings = f.settings(AuthMethod::Auto);
+    settings.tenant_id = None;
+    if !chain_has_az() {
+        let err = access_token(&settings, AKS_SCOPE).await.unwrap_err();
+        assert!(matches!(err, AuthError::NoCredential { .. }), "{err:?}");
+        assert!(err.to_string().contains("Cloud Shell"), "{err}");
+    }
+    // Cloud Shell's `az` is signed in: a stand-in that answers as Azure CLI 2.54+ does.
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let bin = f.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        format!(
+            "#!/bin/sh\necho '{{\"accessToken\":\"cloud-shell-cli-token\",\"expires_on\":{expires},\"tokenType\":\"Bearer\"}}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let _path = PathGuard::prepend(&bin);
+    let token = access_token(&settings, AKS_SCOPE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(token.secret(), "cloud-shell-cli-token");
+}
+
+fn chain_has_az() -> bool {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join("az").is_file())
+}

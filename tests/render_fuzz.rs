@@ -67,3 +67,46 @@ proptest! {
         render_stdin(&b);
     }
 }
+
+/// Variable substitution and `.env` files, fed arbitrary text: never a panic, every output line
+/// maps back to an input line, and text without `$` passes through unchanged.
+mod vars {
+    use super::*;
+
+    fn vars() -> render::Vars {
+        let mut v = render::Vars::new();
+        v.set("TAG", "1.2.3").unwrap();
+        v.set("MULTI", "a\nb\nc").unwrap();
+        v.set("EMPTY", "").unwrap();
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("KPUSH_FUZZ_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000),
+            .. ProptestConfig::default()
+        })]
+
+        #[test]
+        fn substitution_never_panics_and_maps_every_line(s in "([$\\\\{}:\\-=?a-zA-Z_0-9 \n]|\\$\\{(TAG|MULTI|EMPTY|NOPE)(:-[a-z$\\{]*)?\\}|\\$\\$|\\$[A-Z]{1,4}){0,60}") {
+            let (out, _undefined) = vars().substitute_all(&s);
+            let input_lines = s.split_inclusive('\n').count().max(1) as u32;
+            for l in &out.line_map {
+                prop_assert!(*l >= 1 && *l <= input_lines, "line {} of {}", l, input_lines);
+            }
+        }
+
+        #[test]
+        fn text_without_dollar_passes_through(s in "[^$]{0,200}") {
+            let (out, undefined) = vars().substitute_all(&s);
+            prop_assert!(undefined.is_empty());
+            prop_assert_eq!(out.text, s);
+        }
+
+        #[test]
+        fn dotenv_text_never_panics(s in "([A-Za-z_0-9=#'\" \\\\\tn]|\n|export ){0,120}") {
+            let mut v = render::Vars::new();
+            let _ = v.load_dotenv_text(&s, "fuzz.env");
+        }
+    }
+}

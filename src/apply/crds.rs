@@ -91,7 +91,8 @@ fn established(crd: &Value) -> (bool, String) {
 
 fn fatal(f: Failure) -> ApplyError {
     match f {
-        Failure::Unreachable(m) => ApplyError::Unreachable(m),
+        Failure::Unreachable(m) | Failure::InFlight(m) => ApplyError::Unreachable(m),
+        f @ Failure::Transient { .. } => ApplyError::Unreachable(f.message()),
         Failure::Unauthorized(m) => ApplyError::Unauthorized(m),
         other => ApplyError::Request(other.message()),
     }

@@ -73,9 +73,15 @@ pub async fn delete_after(
             None => false,
         };
         if let Some(target) = o.target.as_ref().filter(|_| delete) {
-            cluster::delete(client, group.plan.options.retry, target, o.manifest.name())
-                .await
-                .map_err(|f| delete_failed(o, &f))?;
+            cluster::delete(
+                client,
+                group.plan.options.retry,
+                target,
+                o.manifest.name(),
+                None,
+            )
+            .await
+            .map_err(|f| delete_failed(o, &f))?;
             sink.event(&Event::Info {
                 message: format!(
                     "deleted hook {} (helm.sh/hook-delete-policy)",
@@ -100,7 +106,7 @@ pub async fn delete_before_creation(
             continue;
         };
         let name = o.manifest.name();
-        if !cluster::delete(client, retry, target, name)
+        if !cluster::delete(client, retry, target, name, None)
             .await
             .map_err(|f| delete_failed(o, &f))?
         {

@@ -97,7 +97,9 @@ pub struct ApplyFailure {
 impl From<ssa::Fatal> for ApplyError {
     fn from(f: ssa::Fatal) -> Self {
         match f {
-            ssa::Fatal::Unreachable(m) => ApplyError::Unreachable(m),
+            ssa::Fatal::Unreachable(m) | ssa::Fatal::InFlight { message: m, .. } => {
+                ApplyError::Unreachable(m)
+            }
             ssa::Fatal::Unauthorized(m) => ApplyError::Unauthorized(m),
         }
     }
@@ -212,6 +214,12 @@ impl Run<'_> {
                     rejections.extend(a.rejection.clone());
                     self.done.insert(i);
                     self.outcome.objects.push(a);
+                }
+                Err(ssa::Fatal::InFlight { message, object }) => {
+                    report(self.sink, &object);
+                    self.done.insert(i);
+                    self.outcome.objects.push(*object);
+                    error = Some(ApplyError::Unreachable(message));
                 }
                 Err(f) => error = Some(f.into()),
             }

@@ -56,6 +56,9 @@ pub struct PrunedObject {
     pub target: Target,
     /// Kept although no longer in the manifests: a Namespace or CRD without the explicit flag.
     pub kept: bool,
+    /// The uid it had when listed; the delete carries it as a precondition, so an object
+    /// deleted and created again by someone else meanwhile is not deleted.
+    pub uid: Option<String>,
 }
 
 impl PrunedObject {

@@ -78,13 +78,25 @@ pub async fn read_parent(
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(TOOLING_ANNOTATION))
         .and_then(Value::as_str);
-    if let Some(t) = tooling
-        && !t.starts_with("kpush/")
-    {
-        return Err(PruneError::NotOurs(format!(
-            "ApplySet {} is managed by {t}, not kpush; manage it with that tool or choose another --applyset name",
-            set.name
-        )));
+    match tooling {
+        Some(t) if t.starts_with("kpush/") => {}
+        Some(t) => {
+            return Err(PruneError::NotOurs(format!(
+                "ApplySet {} is managed by {t}, not kpush; manage it with that tool or choose another --applyset name",
+                set.name
+            )));
+        }
+        // kubectl refuses a parent without the tooling annotation too: nothing says which
+        // tool's rules its member list follows.
+        None => {
+            return Err(PruneError::NotOurs(format!(
+                "Secret {}/{} is labelled as the parent of ApplySet {} but has no {TOOLING_ANNOTATION} annotation, so no tool claims it; if kpush made it, add `{TOOLING_ANNOTATION}: {}` to it, otherwise choose another --applyset name",
+                set.namespace,
+                set.name,
+                set.name,
+                applyset::tooling()
+            )));
+        }
     }
     Ok(Some(parent))
 }
@@ -146,11 +158,24 @@ pub async fn candidates(
     }))
     .await;
     let mut targets = Vec::new();
-    for (_group, kind, found) in resolved {
+    for (group, kind, found) in resolved {
         let g = match found {
             Ok(g) => g,
-            Err(f) if f.is_not_found() || matches!(f, Failure::Other(_)) => continue, // group gone: nothing to prune
-            Err(f) => return Err(f),
+            // The group no longer exists: no member of this kind can exist either.
+            Err(f) if f.is_missing_group() => continue,
+            // Anything else (an aggregated API down, a timeout, 403) says nothing about the
+            // members: fail, so the kind stays recorded in the parent and is pruned next time.
+            Err(f) => {
+                return Err(Failure::Other(format!(
+                    "cannot discover {kind}{} to look for members to prune: {}; nothing was pruned and the ApplySet still records {kind}",
+                    if group.is_empty() {
+                        String::new()
+                    } else {
+                        format!(".{group}")
+                    },
+                    f.message()
+                )));
+            }
         };
         let Some((ar, caps)) = g.recommended_kind(&kind) else {
             continue;
@@ -203,6 +228,10 @@ pub async fn candidates(
                 key,
                 target: t.clone(),
                 kept: definition && !prune_definitions,
+                uid: item
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             });
         }
     }
@@ -219,7 +248,7 @@ pub async fn delete_all(
 ) -> Result<(), Failure> {
     use futures::stream::{self, StreamExt};
     let results: Vec<Result<bool, Failure>> = stream::iter(pruned.iter().filter(|p| !p.kept))
-        .map(|p| cluster::delete(client, retry, &p.target, &p.key.name))
+        .map(|p| cluster::delete(client, retry, &p.target, &p.key.name, p.uid.as_deref()))
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;

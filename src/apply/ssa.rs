@@ -24,6 +24,14 @@ pub enum Fatal {
     Unreachable(String),
     /// The server refuses the credentials.
     Unauthorized(String),
+    /// The connection failed with this object's apply in flight: it may or may not be
+    /// applied (`object.action` is [`Action::Unknown`]).
+    InFlight {
+        /// What failed.
+        message: String,
+        /// The object, reported as unknown.
+        object: Box<AppliedObject>,
+    },
 }
 
 /// Applies one planned object.
@@ -69,6 +77,13 @@ pub async fn apply_one(
                 out.applied = Some(without_managed_fields(applied));
                 return Ok(out);
             }
+            Err(Failure::InFlight(message)) => {
+                out.action = Action::Unknown;
+                return Err(Fatal::InFlight {
+                    message,
+                    object: Box::new(out),
+                });
+            }
             Err(f) => {
                 let r = rejection(o, f, opts)?;
                 if matches!(r.kind, RejectionKind::Immutable { .. }) && opts.recreate_on_immutable {
@@ -110,7 +125,9 @@ fn verdict(o: &PlannedObject, applied: &Value, manager: &str) -> Action {
 
 fn rejection(o: &PlannedObject, f: Failure, opts: &PlanOptions) -> Result<Rejection, Fatal> {
     match f {
-        Failure::Unreachable(m) => Err(Fatal::Unreachable(m)),
+        Failure::Unreachable(m) | Failure::InFlight(m) => Err(Fatal::Unreachable(m)),
+        // Still 429/5xx when the retry budget ran out: the server is unavailable, not refusing.
+        f @ Failure::Transient { .. } => Err(Fatal::Unreachable(f.message())),
         Failure::Unauthorized(m) => Err(Fatal::Unauthorized(m)),
         other => Ok(diagnose(
             &o.manifest.key(),
@@ -135,7 +152,7 @@ async fn recreate_one(
         .ok_or_else(|| Ok(other_rejection(o, "no API resource resolved")))?;
     let name = o.manifest.name();
     let fail = |f: Failure| rejection(o, f, opts);
-    cluster::delete(client, opts.retry, target, name)
+    cluster::delete(client, opts.retry, target, name, None)
         .await
         .map_err(fail)?;
     let started = Instant::now();

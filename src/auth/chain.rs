@@ -53,7 +53,58 @@ pub(crate) fn az_on_path() -> bool {
     std::env::split_paths(&path).any(|dir| names.iter().any(|n| dir.join(n).is_file()))
 }
 
-/// The method Auto picks, and why; or what it looked for.
+/// The managed identity environment the variables describe, told apart as azure_identity 1.0
+/// does (`managed_identity_credential.rs`, `get_source`), which serves only App Service
+/// (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`) and the VM's IMDS; it refuses the others with
+/// "… managed identity isn't supported".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ManagedIdentityEnv {
+    /// No managed identity variables.
+    Absent,
+    /// App Service, Functions, Container Apps: the SDK serves it.
+    AppService,
+    /// An environment the SDK refuses, or variables that describe none completely.
+    Unusable {
+        /// The environment, as the SDK names it.
+        name: &'static str,
+        /// The variables that said so.
+        variables: &'static str,
+    },
+}
+
+/// Which managed identity environment `env` describes.
+pub(crate) fn managed_identity_env(env: Lookup<'_>) -> ManagedIdentityEnv {
+    let has = |name: &str| env(name).is_some();
+    let unusable = |name, variables| ManagedIdentityEnv::Unusable { name, variables };
+    if has("IDENTITY_ENDPOINT") {
+        if has("IDENTITY_HEADER") {
+            if has("IDENTITY_SERVER_THUMBPRINT") {
+                return unusable(
+                    "Service Fabric",
+                    "IDENTITY_ENDPOINT, IDENTITY_HEADER and IDENTITY_SERVER_THUMBPRINT",
+                );
+            }
+            return ManagedIdentityEnv::AppService;
+        }
+        if has("IMDS_ENDPOINT") {
+            return unusable("Azure Arc", "IDENTITY_ENDPOINT and IMDS_ENDPOINT");
+        }
+        return unusable(
+            "an incomplete App Service",
+            "IDENTITY_ENDPOINT without IDENTITY_HEADER",
+        );
+    }
+    if has("MSI_ENDPOINT") {
+        if has("MSI_SECRET") {
+            return unusable("Azure ML", "MSI_ENDPOINT and MSI_SECRET");
+        }
+        return unusable("Cloud Shell", "MSI_ENDPOINT");
+    }
+    ManagedIdentityEnv::Absent
+}
+
+/// The method Auto picks, and why; or what it looked for. Credentials the environment names
+/// but the SDK cannot serve there are skipped, with the reason logged.
 pub(crate) fn choose(
     settings: &AzureSettings,
     env: Lookup<'_>,
@@ -88,11 +139,22 @@ pub(crate) fn choose(
             "AZURE_CLIENT_CERTIFICATE_PATH is set",
         ));
     }
-    if has("IDENTITY_ENDPOINT") || has("MSI_ENDPOINT") {
-        return Ok((
-            AuthMethod::ManagedIdentity,
-            "IDENTITY_ENDPOINT or MSI_ENDPOINT is set",
-        ));
+    let mut skipped = None;
+    match managed_identity_env(env) {
+        ManagedIdentityEnv::AppService => {
+            return Ok((
+                AuthMethod::ManagedIdentity,
+                "IDENTITY_ENDPOINT and IDENTITY_HEADER are set (App Service managed identity)",
+            ));
+        }
+        ManagedIdentityEnv::Unusable { name, variables } => {
+            let why = format!(
+                "managed identity skipped: {variables} describe the {name} managed identity, which the Azure SDK kpush uses (azure_identity 1.0) cannot sign in with"
+            );
+            tracing::info!("{why}; trying the next method");
+            skipped = Some(why);
+        }
+        ManagedIdentityEnv::Absent => {}
     }
     if az_available {
         return Ok((AuthMethod::AzureCli, "the Azure CLI (az) is on PATH"));
@@ -103,9 +165,14 @@ pub(crate) fn choose(
         "workload identity (AZURE_FEDERATED_TOKEN_FILE)".to_string(),
         "client secret (AZURE_CLIENT_SECRET)".to_string(),
         "client certificate (AZURE_CLIENT_CERTIFICATE_PATH)".to_string(),
-        "managed identity (IDENTITY_ENDPOINT or MSI_ENDPOINT)".to_string(),
+        "managed identity (IDENTITY_ENDPOINT + IDENTITY_HEADER, App Service)".to_string(),
         "Azure CLI (az on PATH)".to_string(),
     ];
+    if let Some(why) = skipped {
+        checked.push(format!(
+            "note: {why}; sign in with `az login` (Cloud Shell is signed in already), or pass --auth with another method"
+        ));
+    }
     if env("GITHUB_ACTIONS").as_deref() == Some("true") && !has("ACTIONS_ID_TOKEN_REQUEST_URL") {
         checked.push("note: this is GitHub Actions but the job has no `permissions: id-token: write`, so GitHub offers no OIDC token".to_string());
     } else if !identity {
@@ -198,10 +265,60 @@ mod tests {
             AuthMethod::ClientCertificate
         );
         assert_eq!(
-            pick(&[("IDENTITY_ENDPOINT", "e")], true).unwrap(),
+            pick(
+                &[("IDENTITY_ENDPOINT", "e"), ("IDENTITY_HEADER", "h")],
+                true
+            )
+            .unwrap(),
             AuthMethod::ManagedIdentity
         );
         assert_eq!(pick(&[], true).unwrap(), AuthMethod::AzureCli);
+    }
+
+    #[test]
+    fn managed_identity_environments_the_sdk_refuses_fall_through_to_the_cli() {
+        for (vars, name) in [
+            (
+                vec![("MSI_ENDPOINT", "http://localhost:50342/oauth2/token")],
+                "Cloud Shell",
+            ),
+            (
+                vec![("MSI_ENDPOINT", "http://x"), ("MSI_SECRET", "s")],
+                "Azure ML",
+            ),
+            (
+                vec![
+                    ("IDENTITY_ENDPOINT", "http://x"),
+                    ("IMDS_ENDPOINT", "http://y"),
+                ],
+                "Azure Arc",
+            ),
+            (
+                vec![
+                    ("IDENTITY_ENDPOINT", "http://x"),
+                    ("IDENTITY_HEADER", "h"),
+                    ("IDENTITY_SERVER_THUMBPRINT", "t"),
+                ],
+                "Service Fabric",
+            ),
+            (
+                vec![("IDENTITY_ENDPOINT", "http://x")],
+                "incomplete App Service",
+            ),
+        ] {
+            assert_eq!(pick(&vars, true).unwrap(), AuthMethod::AzureCli, "{name}");
+            let err = pick(&vars, false).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}: {err}");
+            assert!(err.contains("cannot sign in with"), "{err}");
+        }
+        assert_eq!(
+            pick(
+                &[("IDENTITY_ENDPOINT", "http://x"), ("IDENTITY_HEADER", "h")],
+                true
+            )
+            .unwrap(),
+            AuthMethod::ManagedIdentity
+        );
     }
 
     #[test]

@@ -148,6 +148,7 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
 }
 
 async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+    let started = std::time::Instant::now();
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     // A chart's .Capabilities are the cluster's: connect before rendering it.
     let early = match args.manifests.has_charts() {
@@ -174,6 +175,7 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
+    opts.retry = args.cluster.retry_policy(Some(started + args.wait.timeout));
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
     let deploy = Deploy {

@@ -9,6 +9,8 @@ pub use crate::auth::ConnectError;
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use crate::cluster::{RetryBudget, RetryPolicy};
+
 /// Which cluster, which credentials.
 #[derive(Debug, Clone, Args)]
 pub struct ClusterArgs {
@@ -32,9 +34,22 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "DURATION", env = "KPUSH_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// Time a run may spend retrying while the API server is unreachable or overloaded
+    /// (refused or reset connections, timeouts, 429, 5xx), summed over the run; 0 turns
+    /// retries off. Never waits past --timeout.
+    #[arg(long, value_name = "DURATION", env = "KPUSH_RETRY_BUDGET", default_value = "30s", value_parser = parse_duration)]
+    pub retry_budget: Duration,
+
     /// An AKS cluster reached through Azure Resource Manager and Entra ID, instead of a kubeconfig.
     #[command(flatten)]
     pub azure: AzureArgs,
+}
+
+impl ClusterArgs {
+    /// The retry policy of this run: one budget of `--retry-budget`, ending at `deadline`.
+    pub fn retry_policy(&self, deadline: Option<std::time::Instant>) -> RetryPolicy {
+        RetryPolicy::with_budget(RetryBudget::for_run(self.retry_budget, deadline))
+    }
 }
 
 /// Parses `30s`, `2m`, `500ms`, `1h30m`, or a bare number of seconds (one parser for every
@@ -61,19 +76,25 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
             ));
         }
         let settings = args.azure.settings(env);
-        let connected =
-            crate::auth::aks_client_with(&settings, &target, |config| tune(config, args))
-                .await
-                .map_err(|error| ConnectError::Aks {
-                    target: target.to_string(),
-                    error,
-                })?;
+        let connected = crate::auth::aks_client_with(&settings, &target, |config| {
+            if let Ok(proxy) = env_proxy(&config.cluster_url) {
+                config.proxy_url = proxy;
+            }
+            tune(config, args)
+        })
+        .await
+        .map_err(|error| ConnectError::Aks {
+            target: target.to_string(),
+            error,
+        })?;
         return Ok((connected.client, connected.server));
     }
     let options = KubeConfigOptions {
         context: args.context.clone(),
         ..Default::default()
     };
+    // A kubeconfig's `proxy-url` wins over the environment (see `cluster::proxy`).
+    let mut kubeconfig_proxy = false;
     let mut config = if args.in_cluster {
         kube::Config::incluster().map_err(|e| ConnectError::InCluster(e.to_string()))?
     } else if let Some(path) = &args.kubeconfig {
@@ -81,6 +102,7 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
             path: Some(path.clone()),
             message: format!("{e}; check the --kubeconfig path"),
         })?;
+        kubeconfig_proxy = has_proxy_url(&kc, args.context.as_deref());
         kube::Config::from_custom_kubeconfig(kc, &options)
             .await
             .map_err(|e| ConnectError::Kubeconfig {
@@ -88,12 +110,21 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
                 message: context_hint(&e.to_string(), args),
             })?
     } else {
-        match kube::Config::from_kubeconfig(&options).await {
+        let loaded = match Kubeconfig::read() {
+            Ok(kc) => {
+                kubeconfig_proxy = has_proxy_url(&kc, args.context.as_deref());
+                kube::Config::from_custom_kubeconfig(kc, &options)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        match loaded {
             Ok(c) => c,
             Err(e) if args.context.is_some() => {
                 return Err(ConnectError::Kubeconfig {
                     path: None,
-                    message: context_hint(&e.to_string(), args),
+                    message: context_hint(&e, args),
                 });
             }
             Err(kubeconfig_err) => kube::Config::incluster().map_err(|_| ConnectError::Kubeconfig {
@@ -104,10 +135,63 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
             })?,
         }
     };
+    if !kubeconfig_proxy {
+        config.proxy_url = env_proxy(&config.cluster_url).map_err(ConnectError::Flags)?;
+    }
     tune(&mut config, args);
-    let url = config.cluster_url.to_string();
+    let mut url = config
+        .cluster_url
+        .to_string()
+        .trim_end_matches('/')
+        .to_string();
+    if let Some(proxy) = &config.proxy_url {
+        // Said in every message about the server; the proxy's credentials are left out.
+        url.push_str(&format!(
+            " (through the proxy {}://{})",
+            proxy.scheme_str().unwrap_or("http"),
+            proxy
+                .authority()
+                .map(|a| a
+                    .as_str()
+                    .rsplit('@')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string())
+                .unwrap_or_default()
+        ));
+    }
     let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))?;
-    Ok((client, url.trim_end_matches('/').to_string()))
+    Ok((client, url))
+}
+
+/// Whether the kubeconfig's cluster for `context` (default: current-context) sets `proxy-url`.
+fn has_proxy_url(kc: &Kubeconfig, context: Option<&str>) -> bool {
+    let Some(name) = context.or(kc.current_context.as_deref()) else {
+        return false;
+    };
+    let cluster = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.as_str());
+    kc.clusters
+        .iter()
+        .filter(|c| Some(c.name.as_str()) == cluster)
+        .filter_map(|c| c.cluster.as_ref())
+        .any(|c| c.proxy_url.as_deref().is_some_and(|p| !p.trim().is_empty()))
+}
+
+/// The proxy `HTTPS_PROXY`/`NO_PROXY` (either case) choose for `server`.
+fn env_proxy(server: &http::Uri) -> Result<Option<http::Uri>, String> {
+    let proxy = crate::cluster::proxy::from_env(server, &crate::cluster::proxy::process_env)?;
+    if let Some(p) = &proxy {
+        tracing::debug!(
+            "connecting to {server} through the proxy {}",
+            p.authority().map(|a| a.host()).unwrap_or_default()
+        );
+    }
+    Ok(proxy)
 }
 
 /// Timeouts, retries and TLS verification from the flags, for every way of connecting.
@@ -116,12 +200,27 @@ fn tune(config: &mut kube::Config, args: &ClusterArgs) {
         config.accept_invalid_certs = true;
         config.root_cert = None;
     }
+    if config.accept_invalid_certs {
+        // kube logs "Server cert bypassed" on every connection (filtered out in main): say it
+        // once per run instead.
+        warn_insecure_once();
+    }
     config.read_timeout = Some(args.request_timeout);
     config.write_timeout = Some(args.request_timeout);
     config.connect_timeout = Some(args.request_timeout.min(Duration::from_secs(10)));
     // kpush retries transient failures itself (bounded, see cluster::retry); kube's default layer
     // would retry again, for up to many minutes.
     config.default_retry = false;
+}
+
+/// Warns, once per process, that the API server's certificate is not verified.
+fn warn_insecure_once() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::warn!(
+            "the API server's TLS certificate is not verified (--insecure-skip-tls-verify or the kubeconfig's insecure-skip-tls-verify): anyone on the network path can read and change this deployment; trust the cluster's CA instead"
+        );
+    });
 }
 
 fn context_hint(err: &str, args: &ClusterArgs) -> String {

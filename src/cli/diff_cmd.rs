@@ -75,6 +75,7 @@ async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError>
         .prune()
         .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
     let mut opts = args.plan.to_options(&namespace);
+    opts.retry = args.cluster.retry_policy(None);
     opts.keep_dry_run = true;
     let retry = opts.retry;
     let plan = plan::plan(&client, manifests, opts, reporter)

@@ -18,6 +18,9 @@ pub enum Failure {
     },
     /// The API server could not be reached at all (refused, DNS, TLS, timeout).
     Unreachable(String),
+    /// The connection failed after the request was sent (reset, closed, timed out), and
+    /// retrying did not get an answer: the request may or may not have taken effect.
+    InFlight(String),
     /// The API server did not accept kpush's credentials (401).
     Unauthorized(String),
     /// The API server answered with a failure status (400, 403, 404, 409, 422, ...).
@@ -40,11 +43,19 @@ impl Failure {
         self.code() == Some(404)
     }
 
+    /// Whether discovery said the API group does not exist (kube's "Missing"/"Empty Api Group"
+    /// errors, or a 404): the group is gone, not merely unreadable.
+    pub fn is_missing_group(&self) -> bool {
+        self.is_not_found()
+            || matches!(self, Failure::Other(m) if m.contains("Missing") || m.contains("Empty Api Group"))
+    }
+
     /// One line for messages.
     pub fn message(&self) -> String {
         match self {
             Failure::Transient { message, .. }
             | Failure::Unreachable(message)
+            | Failure::InFlight(message)
             | Failure::Unauthorized(message)
             | Failure::Other(message) => message.clone(),
             Failure::Status(s) => format!("{} ({}): {}", s.reason, s.code, s.message),
@@ -124,6 +135,58 @@ fn classify_transport(err: &kube::Error) -> Failure {
     }
 }
 
+/// Whether `err` is a lost or refused connection, or a request that timed out: the kind of
+/// failure a control-plane restart or a load balancer reset causes, and that the same request
+/// may fix a moment later. DNS and TLS failures are not: they do not go away by themselves.
+pub fn is_connection_blip(err: &kube::Error) -> bool {
+    if matches!(err, kube::Error::Api(_)) {
+        return false;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::NotConnected
+                    | ErrorKind::BrokenPipe
+                    | ErrorKind::UnexpectedEof
+                    | ErrorKind::TimedOut
+            )
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    let lower = chain_text(err).to_ascii_lowercase();
+    [
+        "connection closed",
+        "connection reset",
+        "connection refused",
+        "timed out",
+    ]
+    .iter()
+    .any(|s| lower.contains(s))
+}
+
+/// Whether a failed attempt may have reached the API server: the connection broke after the
+/// request went out (reset, closed, timed out while waiting for the answer). A refused or
+/// failed connect (`client error (Connect)`) never sent anything.
+pub fn maybe_delivered(err: &kube::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = err.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == ErrorKind::ConnectionRefused
+        {
+            return false;
+        }
+        source = e.source();
+    }
+    is_connection_blip(err) && !chain_text(err).contains("(Connect)")
+}
+
 /// The error and its sources joined with `: `, without repeats.
 fn chain_text(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = vec![err.to_string()];
@@ -154,6 +217,34 @@ mod tests {
                 Failure::Transient { .. }
             ));
         }
+    }
+
+    #[test]
+    fn lost_and_refused_connections_are_blips_but_dns_and_tls_failures_are_not() {
+        let io = |kind: ErrorKind| kube::Error::Service(Box::new(std::io::Error::from(kind)));
+        for kind in [
+            ErrorKind::ConnectionRefused,
+            ErrorKind::ConnectionReset,
+            ErrorKind::TimedOut,
+            ErrorKind::UnexpectedEof,
+        ] {
+            assert!(is_connection_blip(&io(kind)), "{kind:?}");
+        }
+        assert!(!is_connection_blip(&io(ErrorKind::InvalidData)));
+        let dns = kube::Error::Service(Box::new(std::io::Error::other(
+            "dns error: failed to lookup address information: Name or service not known",
+        )));
+        assert!(!is_connection_blip(&dns));
+        assert!(!is_connection_blip(&status(503, "ServiceUnavailable")));
+    }
+
+    #[test]
+    fn only_a_broken_connection_may_have_delivered_the_request() {
+        let io = |kind: ErrorKind| kube::Error::Service(Box::new(std::io::Error::from(kind)));
+        assert!(maybe_delivered(&io(ErrorKind::ConnectionReset)));
+        assert!(maybe_delivered(&io(ErrorKind::TimedOut)));
+        assert!(!maybe_delivered(&io(ErrorKind::ConnectionRefused)));
+        assert!(!maybe_delivered(&status(503, "ServiceUnavailable")));
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! requests with retry, and classifying what went wrong. Plan and apply both stand on it.
 
 pub mod failure;
+pub mod proxy;
 pub mod requests;
 pub mod retry;
 
 pub use failure::{Failure, classify};
 pub use requests::{Target, delete, dry_run_apply, get, list, server_apply};
-pub use retry::RetryPolicy;
+pub use retry::{RetryBudget, RetryPolicy};

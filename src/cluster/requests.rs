@@ -1,7 +1,7 @@
 //! The few requests kpush sends, addressed by [`Target`], returning plain JSON, with retry.
 
 use kube::Client;
-use kube::core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams};
+use kube::core::params::{DeleteParams, GetParams, ListParams, Patch, PatchParams, Preconditions};
 use kube::core::{ApiResource, Request};
 use serde_json::Value;
 
@@ -176,20 +176,31 @@ pub async fn list(
     }
 }
 
-/// DELETE one object (background propagation); `Ok(false)` when it was already gone.
+/// DELETE one object (background propagation); `Ok(false)` when it was already gone, or, with
+/// `uid`, when the object now there is another one (same name, new uid: the precondition fails
+/// with 409 and nothing is deleted).
 pub async fn delete(
     client: &Client,
     policy: RetryPolicy,
     target: &Target,
     name: &str,
+    uid: Option<&str>,
 ) -> Result<bool, Failure> {
+    let mut params = DeleteParams::background();
+    if let Some(uid) = uid {
+        params = params.preconditions(Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: None,
+        });
+    }
     let req = target
         .request()
-        .delete(name, &DeleteParams::background())
+        .delete(name, &params)
         .map_err(build_error)?;
     match send(client, policy, req).await {
         Ok(_) => Ok(true),
         Err(f) if f.is_not_found() => Ok(false),
+        Err(f) if uid.is_some() && f.code() == Some(409) => Ok(false),
         Err(f) => Err(f),
     }
 }

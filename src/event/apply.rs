@@ -27,6 +27,9 @@ pub enum Action {
     Skipped,
     /// The API server rejected the object.
     Failed,
+    /// The request was sent but the connection failed before the answer, and the retry budget
+    /// ran out: the object may or may not be applied. A rerun converges.
+    Unknown,
 }
 
 impl Action {
@@ -41,6 +44,7 @@ impl Action {
             Action::WouldChange => "would change",
             Action::Skipped => "skipped",
             Action::Failed => "rejected",
+            Action::Unknown => "unknown (in flight)",
         }
     }
 

@@ -95,7 +95,7 @@ pub async fn discover(
             Ok(None) => {
                 catalog.missing.insert(gv);
             }
-            Err(f) if f.is_not_found() || is_missing_group(&f) => {
+            Err(f) if f.is_missing_group() => {
                 catalog.missing.insert(gv);
             }
             Err(f) => return Err(f),
@@ -116,10 +116,6 @@ pub async fn catalog_for(
         .map(|m| m.api_version().to_string())
         .collect();
     discover(client, policy, &api_versions).await
-}
-
-fn is_missing_group(f: &Failure) -> bool {
-    matches!(f, Failure::Other(m) if m.contains("Missing") || m.contains("Empty Api Group"))
 }
 
 /// A kind defined by a CustomResourceDefinition among the manifests.

@@ -138,7 +138,8 @@ impl PlanError {
 impl From<Failure> for PlanError {
     fn from(f: Failure) -> Self {
         match f {
-            Failure::Unreachable(m) => PlanError::Unreachable(m),
+            Failure::Unreachable(m) | Failure::InFlight(m) => PlanError::Unreachable(m),
+            f @ Failure::Transient { .. } => PlanError::Unreachable(f.message()),
             Failure::Unauthorized(m) => PlanError::Unauthorized(m),
             other => PlanError::Other(other.message()),
         }

@@ -114,7 +114,13 @@ fn check(
             };
             Ok(Checked::Passed(state, Some(dry), rv))
         }
-        Err(f @ (Failure::Unreachable(_) | Failure::Unauthorized(_))) => Err(f),
+        // A dry run stores nothing: one in flight when the connection failed is just unanswered.
+        Err(
+            f @ (Failure::Unreachable(_)
+            | Failure::InFlight(_)
+            | Failure::Transient { .. }
+            | Failure::Unauthorized(_)),
+        ) => Err(f),
         Err(f) => {
             let r = diagnose(&o.manifest.key(), &o.manifest.origin, &f, ctx);
             match &r.kind {

@@ -218,10 +218,37 @@ impl Store {
             });
         }
         let pp = PostParams::default();
-        with_retry(self.retry, || self.api.create(&pp, &secret))
-            .await
-            .map_err(|f| self.error("write", f))?;
-        Ok(())
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let created = with_retry(self.retry, || {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.api.create(&pp, &secret)
+        })
+        .await;
+        match created {
+            Ok(_) => Ok(()),
+            // A retried create whose first attempt reached the server before the connection
+            // dropped: the record is there already. The release's lock keeps other writers
+            // away, so it is ours when its data is.
+            Err(f)
+                if f.code() == Some(409)
+                    && attempts.load(std::sync::atomic::Ordering::Relaxed) > 1
+                    && self.holds(&secret).await =>
+            {
+                Ok(())
+            }
+            Err(f) => Err(self.error("write", f)),
+        }
+    }
+
+    /// Whether the stored Secret of that name holds exactly `secret`'s data.
+    async fn holds(&self, secret: &Secret) -> bool {
+        let Some(name) = secret.metadata.name.as_deref() else {
+            return false;
+        };
+        match with_retry(self.retry, || self.api.get_opt(name)).await {
+            Ok(Some(stored)) => stored.data == secret.data,
+            _ => false,
+        }
     }
 
     /// Overwrites a revision's record (its status and data).

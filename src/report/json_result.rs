@@ -13,7 +13,8 @@
 //!   "objects": [{
 //!     "kind": "Deployment", "group": "apps", "namespace": "shop", "name": "web",
 //!     "file": "deploy/web.yaml", "line": 1,          // absent when unknown
-//!     "action": "created",              // what apply did; absent for `kpush status`
+//!     "action": "created",              // what apply did; absent for `kpush status`; "unknown"
+//!                                       // when the connection failed with the request in flight
 //!     "rejection": {"type": "conflict", "reason": "…", "advice": "…"},  // rejected objects only
 //!     "readiness": "ready" | "skipped" | "failed" | "timedOut" | "pending",  // absent if not tracked
 //!     "message": "…",                   // the last readiness message; absent when ready

@@ -36,6 +36,8 @@ pub struct Counts {
     pub skipped: usize,
     /// Rejected by the API server.
     pub failed: usize,
+    /// Sent, but the connection failed before the answer (may or may not be applied).
+    pub unknown: usize,
 }
 
 impl Counts {
@@ -50,12 +52,13 @@ impl Counts {
             Action::WouldChange => &mut self.would_change,
             Action::Skipped => &mut self.skipped,
             Action::Failed => &mut self.failed,
+            Action::Unknown => &mut self.unknown,
         };
         *n += 1;
     }
 
     /// `(name, count)` pairs in a fixed order, for tables and outputs.
-    pub fn pairs(&self) -> [(&'static str, usize); 8] {
+    pub fn pairs(&self) -> [(&'static str, usize); 9] {
         [
             ("created", self.created),
             ("configured", self.configured),
@@ -65,6 +68,7 @@ impl Counts {
             ("would change", self.would_change),
             ("skipped", self.skipped),
             ("failed", self.failed),
+            ("unknown", self.unknown),
         ]
     }
 

@@ -18,7 +18,7 @@ pub fn object_line(paint: Paint, object: &ObjectRef, action: Action) -> String {
         Action::Created | Action::Recreated => paint.green(&word),
         Action::Configured | Action::WouldChange => paint.yellow(&word),
         Action::Pruned => paint.magenta(&word),
-        Action::Failed => paint.red(&word),
+        Action::Failed | Action::Unknown => paint.red(&word),
         Action::Unchanged | Action::Skipped => paint.dim(&word),
     };
     format!("{word} {}", object.label_at())

@@ -12,9 +12,13 @@
 //! ```
 
 mod cluster;
+pub mod connect_proxy;
+pub mod fault_proxy;
 pub mod helm;
 pub mod node_sim;
 
 pub use cluster::binaries::{CONTROL_PLANE_DIR_ENV, build_script};
 pub use cluster::{CONTEXT, ClusterOptions, NODE_NAME, TestCluster, USERS};
+pub use connect_proxy::{ConnectProxy, Tunnel};
+pub use fault_proxy::{FaultProxy, HttpFault, ProxyStats};
 pub use node_sim::behavior::{BEHAVIOR_ANNOTATION, START_SECONDS_ANNOTATION};

@@ -48,6 +48,14 @@ const VARS: &[&str] = &[
     "IMDS_ENDPOINT",
     "MSI_ENDPOINT",
     "MSI_SECRET",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
 ];
 
 static ENV_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -163,45 +163,57 @@ fn memory_limit<'a>(pod: &'a Pod, container: &str) -> Option<&'a str> {
         .map(|q| q.0.as_str())
 }
 
-/// Whether an image pull error will not pass by retrying: the image or tag does not exist, or
-/// the cluster may not pull it. Timeouts, rate limits (429) and server errors may pass.
+/// Whether an image pull error will not pass by retrying: the image or tag does not exist, the
+/// cluster may not pull it, the registry's name does not resolve or its certificate is not
+/// trusted. Timeouts, refused or reset connections, DNS failures the resolver calls temporary,
+/// rate limits (429) and server errors (5xx) may pass, so kpush waits for the kubelet's retry.
+///
+/// The phrases are containerd's, CRI-O's and Go's own (see `kpush_testenv::node_sim::pull_errors`
+/// for their sources); status codes are matched with their reason phrase, never as bare digits,
+/// which also occur in digests and addresses.
 fn is_permanent_pull_error(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    let transient = [
-        "too many requests",
+    const TRANSIENT: [&str; 17] = [
+        "429 too many requests",
         "toomanyrequests",
-        "429",
-        "timeout",
-        "timed out",
-        "connection reset",
+        "i/o timeout",
+        "timeout awaiting response headers",
+        "tls handshake timeout",
+        "context deadline exceeded",
+        "connection reset by peer",
         "connection refused",
-        "temporary failure",
-        "service unavailable",
-        "503",
-        "502",
-        "500 internal",
-        "eof",
+        "temporary failure in name resolution",
+        "server misbehaving",
+        "500 internal server error",
+        "502 bad gateway",
+        "503 service unavailable",
+        "504 gateway timeout",
+        "unexpected eof",
+        "code = deadlineexceeded",
+        "code = unavailable",
     ];
-    if transient.iter().any(|t| m.contains(t)) {
+    if TRANSIENT.iter().any(|t| m.contains(t)) {
         return false;
     }
-    [
+    const PERMANENT: [&str; 16] = [
         "not found",
-        "notfound",
         "manifest unknown",
         "name unknown",
-        "unauthorized",
-        "authentication required",
-        "denied",
-        "forbidden",
-        "invalid reference",
+        "pull access denied",
+        "requested access to the resource is denied",
+        "insufficient_scope",
+        "401 unauthorized",
+        "403 forbidden",
+        "404 not found",
+        "unauthorized: authentication required",
+        "no such host",
+        "x509:",
+        "failed to verify certificate",
+        "invalid reference format",
         "no match for platform",
-        "401",
-        "403",
-        "404",
-    ]
-    .iter()
-    .any(|p| m.contains(p))
+        "code = notfound",
+    ];
+    PERMANENT.iter().any(|p| m.contains(p))
 }
 
 #[cfg(test)]
@@ -396,17 +408,40 @@ mod tests {
     #[test]
     fn permanent_pull_errors_fail_at_once_and_transient_ones_wait_for_back_off() {
         assert!(super::is_permanent_pull_error(
-            "rpc error: code = NotFound desc = failed to pull and unpack image \"x\": not found"
-        ));
-        assert!(super::is_permanent_pull_error(
-            "pull access denied, repository does not exist"
+            "rpc error: code = NotFound desc = failed to pull and unpack image \"docker.io/library/nginx:nope\": failed to resolve reference \"docker.io/library/nginx:nope\": docker.io/library/nginx:nope: not found"
         ));
         assert!(super::is_permanent_pull_error("401 Unauthorized"));
         assert!(!super::is_permanent_pull_error(
-            "toomanyrequests: You have reached your pull rate limit"
+            "dial tcp 10.0.0.1:443: i/o timeout"
         ));
-        assert!(!super::is_permanent_pull_error("dial tcp: i/o timeout"));
         assert!(!super::is_permanent_pull_error(""));
+        // CRI-O (containers/image) words a missing tag like this.
+        assert!(super::is_permanent_pull_error(
+            "reading manifest 9.9 in quay.io/org/app: manifest unknown"
+        ));
+    }
+
+    /// Every failure the node simulator acts out, worded as containerd reports it (sources in
+    /// `kpush_testenv::node_sim::pull_errors`), for images whose names, tags and digests hold
+    /// digits that look like status codes.
+    #[test]
+    fn real_runtime_messages_are_classified_as_the_runtime_means_them() {
+        for image in [
+            "nginx:1.27",
+            "regsitry.example/shop/web:429",
+            "myacr.azurecr.io/app:v503-404",
+            "ghcr.io/org/app@sha256:4294295030000000000000000000000000000000000000000000000000000401",
+        ] {
+            let examples = kpush_testenv::node_sim::pull_errors::examples(image);
+            assert_eq!(examples.len(), 8, "{image}");
+            for (failure, message, permanent) in examples {
+                assert_eq!(
+                    super::is_permanent_pull_error(&message),
+                    permanent,
+                    "{failure:?} for {image}: {message}"
+                );
+            }
+        }
     }
 
     #[test]

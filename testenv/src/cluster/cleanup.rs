@@ -87,6 +87,16 @@ pub fn register(pids: Vec<u32>, dir: PathBuf) -> u64 {
     id
 }
 
+/// Records that a cluster's process `old` was replaced by `new` (a restart).
+pub fn replace_pid(id: u64, old: u32, new: u32) {
+    let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    for cluster in registry.iter_mut().filter(|r| r.id == id) {
+        for pid in cluster.pids.iter_mut().filter(|p| **p == old) {
+            *pid = new;
+        }
+    }
+}
+
 /// Forgets a cluster that was dropped normally.
 pub fn unregister(id: u64) {
     let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());

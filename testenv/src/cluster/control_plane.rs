@@ -250,6 +250,45 @@ pub async fn boot(plan: &BootPlan, procs: &mut Vec<Supervised>) -> Result<Booted
     })
 }
 
+/// Kills kube-apiserver (as a crash or a node restart would), waits `downtime`, starts it again
+/// with the same command line and waits until it is ready. Returns the old and new pid.
+pub async fn restart_apiserver(
+    plan: &BootPlan,
+    procs: &mut [Supervised],
+    downtime: Duration,
+) -> Result<(u32, u32)> {
+    let slot = procs
+        .iter_mut()
+        .find(|p| p.name == "kube-apiserver")
+        .ok_or_else(|| anyhow!("kube-apiserver is not running"))?;
+    let old = slot.pid();
+    slot.kill();
+    sleep(downtime).await;
+    *slot = Supervised::spawn(
+        "kube-apiserver",
+        &plan.binaries.kube_apiserver,
+        &apiserver_args(&plan.layout, &plan.ports, &plan.extra_apiserver_args),
+        &plan.layout.log("kube-apiserver"),
+    )?;
+    let new = slot.pid();
+    let ca_pem = std::fs::read(plan.layout.ca_file()).context("reading ca.crt")?;
+    let admin_token = plan
+        .tokens
+        .iter()
+        .find(|(u, _)| u == "admin")
+        .map(|(_, t)| t.as_str())
+        .ok_or_else(|| anyhow!("no admin token"))?;
+    let admin = kubeconfig::client(&kubeconfig::render(
+        &plan.server,
+        &ca_pem,
+        "admin",
+        admin_token,
+    ))
+    .await?;
+    wait_for_readyz(&admin, procs).await?;
+    Ok((old, new))
+}
+
 fn check_alive(procs: &mut [Supervised]) -> Result<()> {
     for p in procs.iter_mut() {
         if let Some(exit) = p.exited() {

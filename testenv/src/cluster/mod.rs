@@ -20,6 +20,16 @@ use control_plane::{BootPlan, Layout, Ports};
 use process::LogFiles;
 
 pub use kubeconfig::CONTEXT;
+pub(crate) use kubeconfig::render as render_kubeconfig;
+
+/// What a test can ask the thread that owns a cluster's processes to do.
+enum Command {
+    /// Restart kube-apiserver after a pause; answers with the old and new pid.
+    RestartApiserver {
+        downtime: Duration,
+        done: tokio::sync::oneshot::Sender<Result<(u32, u32)>>,
+    },
+}
 
 /// The users of every test cluster and their groups. `admin` is in `system:masters`; the others
 /// start with no rights beyond discovery.
@@ -66,6 +76,7 @@ pub struct TestCluster {
     logs: LogFiles,
     node_name: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
     thread: Option<JoinHandle<()>>,
     cleanup_id: u64,
     dir: Option<TempDir>,
@@ -168,9 +179,10 @@ impl TestCluster {
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+        let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name(format!("kpush-testenv-{}", ports.apiserver))
-            .spawn(move || run_cluster_thread(plan, ready_tx, shutdown_rx))
+            .spawn(move || run_cluster_thread(plan, ready_tx, shutdown_rx, commands_rx))
             .context("spawning the cluster thread")?;
 
         let booted = ready_rx
@@ -200,6 +212,7 @@ impl TestCluster {
             logs,
             node_name: NODE_NAME.to_string(),
             shutdown: Some(shutdown_tx),
+            commands,
             thread: Some(thread),
             cleanup_id,
             dir: Some(dir),
@@ -314,6 +327,23 @@ impl TestCluster {
         &self.node_name
     }
 
+    /// Kills kube-apiserver, waits `downtime`, starts it again with the same flags, port,
+    /// certificates and etcd, and returns once it is ready. Clients see refused connections
+    /// meanwhile, as during a control-plane restart. Use a cluster of the test's own, not
+    /// [`TestCluster::shared`].
+    pub async fn restart_apiserver(&self, downtime: Duration) -> Result<()> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.commands
+            .send(Command::RestartApiserver { downtime, done })
+            .map_err(|_| anyhow!("the cluster thread has ended"))?;
+        let (old, new) = answer
+            .await
+            .map_err(|_| anyhow!("the cluster thread ended during the restart"))?
+            .map_err(|e| e.context(format!("restarting kube-apiserver\n{}", self.logs())))?;
+        cleanup::replace_pid(self.cleanup_id, old, new);
+        Ok(())
+    }
+
     /// The kubectl built with the control plane (same version), if it was found.
     pub fn kubectl(&self) -> Option<&Path> {
         self.kubectl.as_deref()
@@ -335,7 +365,8 @@ impl Drop for TestCluster {
 fn run_cluster_thread(
     plan: BootPlan,
     ready: std::sync::mpsc::Sender<Result<(Vec<u8>, Vec<u32>)>>,
-    shutdown: tokio::sync::oneshot::Receiver<()>,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+    mut commands: tokio::sync::mpsc::UnboundedReceiver<Command>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -354,8 +385,23 @@ fn run_cluster_thread(
         match control_plane::boot(&plan, &mut procs).await {
             Ok(booted) => {
                 let pids = procs.iter().map(|p| p.pid()).collect();
-                if ready.send(Ok((booted.ca_pem, pids))).is_ok() {
-                    let _ = shutdown.await;
+                if ready.send(Ok((booted.ca_pem, pids))).is_err() {
+                    return;
+                }
+                loop {
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        command = commands.recv() => match command {
+                            Some(Command::RestartApiserver { downtime, done }) => {
+                                let r = control_plane::restart_apiserver(&plan, &mut procs, downtime).await;
+                                let _ = done.send(r);
+                            }
+                            None => {
+                                let _ = (&mut shutdown).await;
+                                break;
+                            }
+                        },
+                    }
                 }
             }
             Err(e) => {

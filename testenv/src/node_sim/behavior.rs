@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::images::ImageRef;
+use super::pull_errors::PullFailure;
 use super::timeline::{ContainerKind, ContainerPlan, RestartPolicy, Run, Startup};
 
 /// Pod annotation choosing the behaviour of the pod's containers.
@@ -22,8 +23,9 @@ const INIT_RUN: Duration = Duration::from_millis(300);
 pub enum Behavior {
     /// Starts and becomes Ready at once (or runs to completion in Jobs and init containers).
     Healthy,
-    /// The image cannot be pulled: ErrImagePull, then ImagePullBackOff.
-    BadImage,
+    /// The image cannot be pulled: ErrImagePull, then ImagePullBackOff, with containerd's
+    /// message for the failure (`bad-image`: not found; see [`PullFailure`]).
+    PullFails(PullFailure),
     /// Exits 1 after 0.5 s, again and again: CrashLoopBackOff.
     CrashLoop,
     /// Killed for exceeding its memory limit (exit 137, OOMKilled), again and again.
@@ -41,9 +43,31 @@ pub enum Behavior {
 }
 
 /// The behaviour vocabulary, as written in annotations and image names.
-pub const VOCABULARY: [(&str, Behavior); 9] = [
+pub const VOCABULARY: [(&str, Behavior); 16] = [
     ("healthy", Behavior::Healthy),
-    ("bad-image", Behavior::BadImage),
+    ("bad-image", Behavior::PullFails(PullFailure::NotFound)),
+    ("pull-denied", Behavior::PullFails(PullFailure::Denied)),
+    (
+        "pull-unauthorized",
+        Behavior::PullFails(PullFailure::Unauthorized),
+    ),
+    (
+        "pull-no-such-host",
+        Behavior::PullFails(PullFailure::NoSuchHost),
+    ),
+    (
+        "pull-x509",
+        Behavior::PullFails(PullFailure::UnknownAuthority),
+    ),
+    ("pull-timeout", Behavior::PullFails(PullFailure::Timeout)),
+    (
+        "pull-rate-limited",
+        Behavior::PullFails(PullFailure::RateLimited),
+    ),
+    (
+        "pull-server-error",
+        Behavior::PullFails(PullFailure::ServerError),
+    ),
     ("crashloop", Behavior::CrashLoop),
     ("oomkill", Behavior::OomKill),
     ("unready", Behavior::Unready),
@@ -68,7 +92,7 @@ pub fn choose(annotations: &BTreeMap<String, String>, image: &ImageRef) -> Behav
         return b;
     }
     if image.repository().contains("does-not-exist") {
-        return Behavior::BadImage;
+        return Behavior::PullFails(PullFailure::NotFound);
     }
     Behavior::from_keyword(image.short_name()).unwrap_or(Behavior::Healthy)
 }
@@ -136,12 +160,9 @@ fn startup(
     spec: &ContainerSpec<'_>,
     circumstances: &Circumstances,
 ) -> Startup {
-    if behavior == Behavior::BadImage {
-        let reference = image.normalized();
+    if let Behavior::PullFails(failure) = behavior {
         return Startup::PullFails {
-            error: format!(
-                "rpc error: code = NotFound desc = failed to pull and unpack image \"{reference}\": failed to resolve reference \"{reference}\": {reference}: not found"
-            ),
+            error: failure.message(image),
         };
     }
     if spec.pull_policy == Some("Never") && !circumstances.image_present {
@@ -239,7 +260,10 @@ mod tests {
     #[test]
     fn repository_containing_does_not_exist_is_a_bad_image() {
         let image = ImageRef::parse("registry.example/does-not-exist/app:1").unwrap();
-        assert_eq!(choose(&BTreeMap::new(), &image), Behavior::BadImage);
+        assert_eq!(
+            choose(&BTreeMap::new(), &image),
+            Behavior::PullFails(PullFailure::NotFound)
+        );
     }
 
     #[test]

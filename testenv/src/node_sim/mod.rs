@@ -18,6 +18,7 @@ mod node;
 mod pod_status;
 mod pod_timeline;
 mod pods;
+pub mod pull_errors;
 mod resources;
 mod scheduler;
 mod services;
