@@ -75,7 +75,12 @@ async fn guestbook_applies_then_reapply_is_unchanged_and_a_new_image_configures(
         "nothing was written"
     );
 
-    let changed = ctx.kpush(&["apply", GUESTBOOK, "--var", "WEB_TAG=2.0.0"]);
+    let changed = ctx.kpush(&[
+        "apply",
+        GUESTBOOK,
+        "--image",
+        "ghcr.io/kpush-dev/guestbook-web=:2.0.0",
+    ]);
     changed.expect_code(0);
     assert_eq!(
         lines_with(&changed.stdout, "configured"),
