@@ -223,6 +223,12 @@ pub async fn plan(
         let namespace = set_scope(&mut m, namespaced, &default_ns);
         let (group, kind) = (m.group().to_string(), m.kind().to_string());
         defaults::default_protocols(&group, &kind, &mut m.object);
+        if defaults::drop_status(&mut m.object) {
+            tracing::debug!(
+                "{}: status of {key} is not applied; the cluster's controllers own it",
+                m.origin
+            );
+        }
         if let Some(set) = &opts.applyset {
             set.label_member(&mut m);
         }
