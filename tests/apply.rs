@@ -317,19 +317,21 @@ async fn a_conflict_names_the_field_and_its_manager_and_force_conflicts_takes_it
         .write("cm.yaml", &config_map("shared", "mine"))
         .display()
         .to_string();
-    // Another tool owns data.key through server-side apply.
+    // Another team owns data.key through server-side apply (a manager kpush does not take
+    // over from: not a deploy tool of the adoption table).
     let other = ctx
         .write("other/cm.yaml", &config_map("shared", "theirs"))
         .display()
         .to_string();
-    ctx.kpush(&["apply", &other, "--field-manager", "helm"])
+    ctx.kpush(&["apply", &other, "--field-manager", "platform-team"])
         .expect_code(0);
 
     let run = ctx.kpush(&["apply", &path]);
     run.expect_code(3);
     assert!(run.stderr.contains("cm.yaml:1"), "{}", run.stderr);
     assert!(
-        run.stderr.contains(".data.key (owned by \"helm\")"),
+        run.stderr
+            .contains(".data.key (owned by \"platform-team\")"),
         "{}",
         run.stderr
     );

@@ -5,6 +5,7 @@
 //! for the CRDs to be Established. Ctrl-C / SIGTERM stop new requests; those in flight finish and
 //! the rest are reported as skipped.
 
+pub mod adopt;
 pub mod crds;
 pub mod interrupt;
 pub mod outcome;
@@ -100,13 +101,17 @@ impl From<ssa::Fatal> for ApplyError {
 }
 
 fn report_object(reporter: &dyn Reporter, o: &AppliedObject) {
-    let message = o.rejection.as_ref().map(|r| {
-        if r.advice.is_empty() {
-            r.reason.clone()
-        } else {
-            format!("{}\n  fix: {}", r.reason, r.advice)
-        }
-    });
+    let message = o
+        .rejection
+        .as_ref()
+        .map(|r| {
+            if r.advice.is_empty() {
+                r.reason.clone()
+            } else {
+                format!("{}\n  fix: {}", r.reason, r.advice)
+            }
+        })
+        .or_else(|| o.adopted.as_ref().and_then(adopt::Adopted::describe));
     reporter.event(&Event::Object {
         object: ObjectRef::new(&o.key, Some(&o.origin)),
         action: o.action,
@@ -351,6 +356,7 @@ fn skipped(o: &crate::plan::PlannedObject) -> AppliedObject {
         target: o.target.clone(),
         object: None,
         rejection: None,
+        adopted: None,
     }
 }
 

@@ -35,6 +35,11 @@ impl Failure {
         }
     }
 
+    /// Whether the server answered 409 Conflict (a stale resourceVersion or a field conflict).
+    pub fn is_conflict(&self) -> bool {
+        self.code() == Some(409)
+    }
+
     /// Whether the server answered 404.
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(404)

@@ -104,6 +104,21 @@ pub async fn dry_run_apply(
     send(client, policy, req).await
 }
 
+/// A JSON merge patch (RFC 7386) of object `name`, such as a `managedFields` take-over.
+pub async fn merge_patch(
+    client: &Client,
+    policy: RetryPolicy,
+    target: &Target,
+    name: &str,
+    patch: &Value,
+) -> Result<Value, Failure> {
+    let req = target
+        .request()
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .map_err(build_error)?;
+    send(client, policy, req).await
+}
+
 /// GET one object; `Ok(None)` when it does not exist.
 pub async fn get(
     client: &Client,

@@ -54,6 +54,9 @@ pub struct PlanOptions {
     pub applyset: Option<ApplySet>,
     /// Keep each dry-run answer on its object (for `diff`).
     pub keep_dry_run: bool,
+    /// Take over objects last written by other deploy tools (`kubectl apply`, Helm, …; see
+    /// [`crate::apply::adopt`]); `--no-adopt` turns it off.
+    pub adopt: bool,
 }
 
 impl Default for PlanOptions {
@@ -67,6 +70,7 @@ impl Default for PlanOptions {
             retry: RetryPolicy::default(),
             applyset: None,
             keep_dry_run: false,
+            adopt: true,
         }
     }
 }

@@ -136,6 +136,10 @@ impl Reporter for TerminalReporter {
                     }
                 } else if let Ok(mut o) = self.out.lock() {
                     let _ = writeln!(o, "{}", line.trim_end());
+                    // A note on a success, such as a take-over from another tool.
+                    for l in message.iter().flat_map(|m| m.lines()) {
+                        let _ = writeln!(o, "    {}", self.paint("2", l));
+                    }
                 }
             }
             Event::Problem { problem } => {
