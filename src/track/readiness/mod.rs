@@ -14,6 +14,7 @@ mod generic;
 mod job;
 mod persistent_volume_claim;
 mod pod;
+mod replica_failure;
 mod replica_set;
 mod service;
 mod stateful_set;

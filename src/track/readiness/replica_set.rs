@@ -4,7 +4,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::ReplicationController;
 
 use super::Readiness;
-use super::status::{stale, with_detail};
+use super::status::stale;
 
 /// Whether a ReplicaSet has all its replicas available.
 pub fn replica_set(rs: &ReplicaSet) -> Readiness {
@@ -68,10 +68,7 @@ fn replicas_rule(c: Counts<'_>) -> Readiness {
     } else {
         return Readiness::Ready;
     };
-    Readiness::in_progress(match c.failure {
-        Some((reason, message)) => with_detail(waiting, reason, message),
-        None => waiting,
-    })
+    super::replica_failure::while_waiting(waiting, c.failure, false)
 }
 
 #[cfg(test)]

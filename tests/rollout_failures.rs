@@ -1,0 +1,88 @@
+//! Rollouts that waiting cannot cure fail at once with the cause: pods refused by a
+//! ResourceQuota or by Pod Security admission (the ReplicaSet's `FailedCreate`).
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Ctx, deployment};
+
+const QUOTA: &str = "apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: no-pods
+spec:
+  hard:
+    pods: \"0\"
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_over_a_resource_quota_fail_the_rollout_fast_naming_the_quota() {
+    let ctx = Ctx::new("fail-quota").await;
+    ctx.write("quota.yaml", QUOTA);
+    ctx.write("web.yaml", &deployment("web", "nginx:1.27", "web"));
+    let started = Instant::now();
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--timeout",
+        "90s",
+    ]);
+    let took = started.elapsed();
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("QuotaExceeded") && run.stderr.contains("ResourceQuota no-pods"),
+        "names the quota: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("web.yaml:1"), "{}", run.stderr);
+    assert!(
+        took < Duration::from_secs(45),
+        "failed fast, not at the timeout: took {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pods_forbidden_by_pod_security_fail_the_rollout_fast_naming_the_level() {
+    let ctx = Ctx::new("fail-pod-security").await;
+    let kubectl = ctx
+        .cluster
+        .kubectl()
+        .expect("kubectl beside the control plane");
+    let out = Command::new(kubectl)
+        .args([
+            "label",
+            "namespace",
+            &ctx.namespace,
+            "pod-security.kubernetes.io/enforce=restricted",
+            "--kubeconfig",
+        ])
+        .arg(ctx.cluster.kubeconfig_path("admin"))
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ctx.write("web.yaml", &deployment("web", "nginx:1.27", "web"));
+    let started = Instant::now();
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--timeout",
+        "90s",
+    ]);
+    let took = started.elapsed();
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("PodSecurity") && run.stderr.contains("restricted:latest"),
+        "names the Pod Security level: {}",
+        run.stderr
+    );
+    assert!(
+        took < Duration::from_secs(45),
+        "failed fast, not at the timeout: took {took:?}"
+    );
+}
