@@ -2,12 +2,12 @@
 //! side) or `kubectl set image` deploy with kpush without `--force-conflicts`, and fields
 //! removed from the manifest leave the cluster; controllers' fields still conflict.
 
-mod support;
+mod harness;
 
 use std::process::Command;
 
+use harness::binary::Ctx;
 use serde_json::Value;
-use support::Ctx;
 
 const TWO_CONTAINERS: &str = "apiVersion: apps/v1
 kind: Deployment
@@ -114,19 +114,25 @@ async fn takes_over_from_client_side_kubectl_apply_and_removes_a_dropped_contain
     );
 
     ctx.write("web.yaml", ONE_CONTAINER);
-    let run = ctx.kpush(&["apply", &ctx.path().display().to_string(), "--wait=false"]);
+    // -v shows the take-over note (CI logs show it always).
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--wait=false",
+        "-v",
+    ]);
     run.expect_code(0);
     assert!(
-        run.stdout
-            .contains("configured Deployment.apps adopt-kubectl-apply/web"),
+        run.stderr
+            .contains("configured Deployment adopt-kubectl-apply/web"),
         "{}",
-        run.stdout
+        run.stderr
     );
     assert!(
-        run.stdout
+        run.stderr
             .contains("took over the fields of kubectl-client-side-apply and removed the kubectl.kubernetes.io/last-applied-configuration annotation"),
         "the take-over is reported: {}",
-        run.stdout
+        run.stderr
     );
 
     let after = ctx.get(&path).await.expect("deployment");
@@ -153,10 +159,10 @@ async fn takes_over_from_client_side_kubectl_apply_and_removes_a_dropped_contain
     let again = ctx.kpush(&["apply", &ctx.path().display().to_string(), "--wait=false"]);
     again.expect_code(0);
     assert!(
-        again.stdout.contains("1 objects: 1 unchanged")
-            || again.stdout.contains("1 object: 1 unchanged"),
+        again.stderr.contains("1 objects: 1 unchanged")
+            || again.stderr.contains("1 object: 1 unchanged"),
         "{}",
-        again.stdout
+        again.stderr
     );
     ctx.kpush(&["diff", &ctx.path().display().to_string()])
         .expect_code(0);
@@ -179,12 +185,12 @@ async fn takes_back_an_image_changed_with_kubectl_set_image() {
     diff.expect_code(1);
     assert!(diff.stdout.contains("nginx:1.27"), "{}", diff.stdout);
 
-    let run = ctx.kpush(&["apply", &dir, "--wait=false"]);
+    let run = ctx.kpush(&["apply", &dir, "--wait=false", "-v"]);
     run.expect_code(0);
     assert!(
-        run.stdout.contains("took over the fields of kubectl-set"),
+        run.stderr.contains("took over the fields of kubectl-set"),
         "{}",
-        run.stdout
+        run.stderr
     );
     let after = ctx.get(&path).await.expect("deployment");
     assert_eq!(containers(&after)[0].1, "nginx:1.27");

@@ -3,14 +3,14 @@
 //! each applies, re-applies unchanged, diffs clean, rolls one changed image (the diff shows
 //! exactly that change) and prunes an object that left the manifests.
 
-mod support;
+mod harness;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use harness::binary::Ctx;
 use serde_json::Value;
-use support::Ctx;
 
 fn corpus() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
@@ -178,20 +178,20 @@ async fn round_trip(project: &str) {
     first.expect_code(0);
     assert!(
         first
-            .stdout
+            .stderr
             .contains(&format!("{count} objects: {count} created")),
         "{project}: first apply\n{}",
-        first.stdout
+        first.stderr
     );
 
     let again = run(&["apply", &dir]);
     again.expect_code(0);
     assert!(
         again
-            .stdout
+            .stderr
             .contains(&format!("{count} objects: {count} unchanged")),
         "{project}: re-apply\n{}\n{}",
-        again.stdout,
+        again.stderr,
         again.stderr
     );
 
@@ -234,18 +234,18 @@ async fn round_trip(project: &str) {
         let rolled = run(&["apply", &dir, "--image", &flag]);
         rolled.expect_code(0);
         assert!(
-            rolled.stdout.contains("configured"),
+            rolled.stderr.contains("configured"),
             "{project}: image change\n{}",
-            rolled.stdout
+            rolled.stderr
         );
 
         drop_one_object(ctx.path());
         let pruned = run(&["apply", &dir, "--image", &flag, "--prune"]);
         pruned.expect_code(0);
         assert!(
-            pruned.stdout.contains("pruned"),
+            pruned.stderr.contains("pruned"),
             "{project}: prune\n{}\n{}",
-            pruned.stdout,
+            pruned.stderr,
             pruned.stderr
         );
     } else {
@@ -253,9 +253,9 @@ async fn round_trip(project: &str) {
         let pruned = run(&["apply", &dir, "--prune"]);
         pruned.expect_code(0);
         assert!(
-            pruned.stdout.contains("pruned"),
+            pruned.stderr.contains("pruned"),
             "{project}: prune\n{}\n{}",
-            pruned.stdout,
+            pruned.stderr,
             pruned.stderr
         );
     }

@@ -1,9 +1,9 @@
 //! Manifests as projects publish them deploy without editing: CRD bundles that carry a `status:`
 //! block apply and re-apply cleanly (status is never applied).
 
-mod support;
+mod harness;
 
-use support::Ctx;
+use harness::binary::Ctx;
 
 /// A CRD as operator release bundles publish it: with the `status` the API server wrote when
 /// the bundle was generated; and a custom resource carrying a `status`. The CRD has no status
@@ -65,16 +65,16 @@ async fn a_crd_bundle_carrying_status_applies_and_reapplies_unchanged() {
     let first = ctx.kpush(&["apply", &dir, "--wait=false"]);
     first.expect_code(0);
     assert!(
-        first.stdout.contains("created    CustomResourceDefinition"),
+        first.stderr.contains("created    CustomResourceDefinition"),
         "{}",
-        first.stdout
+        first.stderr
     );
     let again = ctx.kpush(&["apply", &dir, "--wait=false"]);
     again.expect_code(0);
     assert!(
-        again.stdout.contains("2 objects: 2 unchanged"),
+        again.stderr.contains("2 objects: 2 unchanged"),
         "the second apply must neither conflict on .status nor change anything:\n{}",
-        again.stdout
+        again.stderr
     );
     let diff = ctx.kpush(&["diff", &dir]);
     diff.expect_code(0);

@@ -1,12 +1,12 @@
 //! Rollouts that waiting cannot cure fail at once with the cause: pods refused by a
 //! ResourceQuota or by Pod Security admission (the ReplicaSet's `FailedCreate`).
 
-mod support;
+mod harness;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Ctx, deployment};
+use harness::binary::{Ctx, deployment};
 
 const QUOTA: &str = "apiVersion: v1
 kind: ResourceQuota

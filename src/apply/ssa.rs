@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::outcome::AppliedObject;
 use crate::cluster::{self, Failure};
+use crate::event::{Action, ObjectRef};
 use crate::plan::compare::{resource_version, same_desired_state};
 use crate::plan::rejection::{AdviceContext, Rejection, RejectionKind, diagnose};
 use crate::plan::{Live, PlanOptions, PlannedObject, Preflight};
-use crate::report::Action;
 
 /// How long `--recreate-on-immutable` waits for the old object to disappear.
 pub const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -33,12 +33,11 @@ pub async fn apply_one(
     o: &PlannedObject,
 ) -> Result<AppliedObject, Fatal> {
     let mut out = AppliedObject {
-        key: o.manifest.key(),
-        origin: o.manifest.origin.clone(),
+        object: ObjectRef::new(o.manifest.key(), Some(o.manifest.origin.clone())),
         wave: o.wave,
         action: Action::Skipped,
         target: o.target.clone(),
-        object: None,
+        applied: None,
         rejection: None,
         adopted: None,
     };
@@ -49,7 +48,7 @@ pub async fn apply_one(
         && let Live::Present(live) = &o.live
     {
         out.action = Action::Unchanged;
-        out.object = Some(without_managed_fields(live.as_ref().clone()));
+        out.applied = Some(without_managed_fields(live.as_ref().clone()));
         return Ok(out);
     }
     let name = o.manifest.name();
@@ -57,7 +56,7 @@ pub async fn apply_one(
     if !recreate
         && opts.adopt
         && let Live::Present(live) = &o.live
-        && super::adopt::adoption_patch(live, &opts.field_manager).is_some()
+        && crate::plan::ownership::adoption_patch(live, &opts.field_manager).is_some()
     {
         match super::adopt::adopt(client, opts.retry, target, name, &opts.field_manager).await {
             Ok(adopted) => out.adopted = Some(adopted),
@@ -82,7 +81,7 @@ pub async fn apply_one(
         {
             Ok(applied) => {
                 out.action = verdict(o, &applied, &opts.field_manager);
-                out.object = Some(without_managed_fields(applied));
+                out.applied = Some(without_managed_fields(applied));
                 return Ok(out);
             }
             Err(f) => {
@@ -101,7 +100,7 @@ pub async fn apply_one(
     match recreate_one(client, opts, o).await {
         Ok(applied) => {
             out.action = Action::Recreated;
-            out.object = Some(without_managed_fields(applied));
+            out.applied = Some(without_managed_fields(applied));
         }
         Err(r) => {
             out.action = Action::Failed;
@@ -187,8 +186,7 @@ async fn recreate_one(
 
 fn other_rejection(o: &PlannedObject, reason: &str) -> Rejection {
     Rejection {
-        key: o.manifest.key(),
-        origin: o.manifest.origin.clone(),
+        object: ObjectRef::new(o.manifest.key(), Some(o.manifest.origin.clone())),
         kind: RejectionKind::Other,
         reason: reason.to_string(),
         advice: String::new(),

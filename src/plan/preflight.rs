@@ -100,7 +100,7 @@ pub(super) async fn run(
             Checked::Rejected(r) => rejections.push(r),
         }
     }
-    rejections.sort_by(|a, b| a.origin.cmp(&b.origin));
+    rejections.sort_by(|a, b| a.object.origin.cmp(&b.object.origin));
     Ok(rejections)
 }
 
@@ -108,7 +108,7 @@ pub(super) async fn run(
 fn tools_to_adopt(o: &PlannedObject, opts: &PlanOptions) -> Vec<String> {
     match &o.live {
         Live::Present(live) if opts.adopt => {
-            crate::apply::adopt::tool_managers_of(live, &opts.field_manager)
+            super::ownership::tool_managers_of(live, &opts.field_manager)
         }
         _ => Vec::new(),
     }
@@ -134,7 +134,7 @@ fn conflicts_only_with(
 fn will_adopt(o: &PlannedObject, opts: &PlanOptions) -> bool {
     match &o.live {
         Live::Present(live) if opts.adopt => {
-            crate::apply::adopt::adoption_patch(live, &opts.field_manager).is_some()
+            super::ownership::adoption_patch(live, &opts.field_manager).is_some()
         }
         _ => false,
     }
