@@ -37,6 +37,10 @@ fn with_strict_vars_every_undefined_variable_is_listed_with_file_and_line() {
     assert_eq!(code, 2, "{err}");
     assert!(out.is_empty(), "nothing may be printed on failure: {out}");
     assert!(
+        err.contains("nothing was sent to the cluster") && !err.contains("applied"),
+        "render applies nothing, and does not claim to: {err}"
+    );
+    assert!(
         err.contains("app.yaml:6:6: error: variable ONE is not defined"),
         "{err}"
     );

@@ -86,3 +86,24 @@ async fn pods_forbidden_by_pod_security_fail_the_rollout_fast_naming_the_level()
         "failed fast, not at the timeout: took {took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kind_the_cluster_does_not_serve_exits_3_from_apply_and_from_status() {
+    let ctx = Ctx::new("unserved-kind").await;
+    ctx.write(
+        "gadget.yaml",
+        "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n",
+    );
+    let dir = ctx.path().display().to_string();
+    let apply = ctx.kpush(&["apply", &dir]);
+    apply.expect_code(3);
+    let status = ctx.kpush(&["status", &dir]);
+    status.expect_code(3);
+    for run in [&apply, &status] {
+        assert!(
+            run.stderr.contains("gadget.yaml:1") && run.stderr.contains("example.com/v1"),
+            "{}",
+            run.stderr
+        );
+    }
+}
