@@ -107,3 +107,36 @@ async fn a_kind_the_cluster_does_not_serve_exits_3_from_apply_and_from_status() 
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claim_of_a_storage_class_that_does_not_exist_says_so_while_waiting() {
+    let ctx = Ctx::new("claim-no-class").await;
+    ctx.write(
+        "data.yaml",
+        "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: does-not-exist
+  resources:
+    requests:
+      storage: 1Gi
+",
+    );
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--timeout",
+        "20s",
+    ]);
+    run.expect_code(5);
+    assert!(
+        run.stderr
+            .contains("storageclass.storage.k8s.io \"does-not-exist\" not found")
+            && run.stderr.contains("create that StorageClass"),
+        "the controller's reason and what to do: {}",
+        run.stderr
+    );
+}

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::diagnose::{DiagnoseOptions, PodFailure, diagnose};
 use super::pods;
-use super::readiness::{Readiness, ReadinessContext, Rule, assess};
+use super::readiness::{Readiness, ReadinessContext, Rule, assess, claim_explained};
 use super::store::{Store, error_code};
 use super::targets::{TrackTarget, WorkloadKind};
 
@@ -137,7 +137,13 @@ pub(crate) fn judge(
         j.uid = uid;
         return j;
     }
-    let verdict = assess(&value, ctx);
+    let mut verdict = assess(&value, ctx);
+    if target.resource.kind == "PersistentVolumeClaim" && target.resource.group.is_empty() {
+        verdict.readiness = claim_explained(
+            verdict.readiness,
+            &claim_warnings(&target.name, near.events),
+        );
+    }
     let counts = counts(target, &value);
     let mut judgement = Judgement {
         fingerprint: String::new(),
@@ -266,6 +272,31 @@ fn waiting(target: &TrackTarget, error: Option<&watcher::Error>) -> Readiness {
         ),
         _ => Readiness::in_progress(format!("cannot watch {what} yet, retrying: {error}")),
     }
+}
+
+/// `(reason, message)` of the Warning events about claim `name`, oldest first.
+fn claim_warnings<'a>(name: &str, store: Option<&'a Store<CoreEvent>>) -> Vec<(&'a str, &'a str)> {
+    let mut found: Vec<&CoreEvent> = store
+        .map(|s| {
+            s.values()
+                .filter(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.involved_object.kind.as_deref() == Some("PersistentVolumeClaim")
+                        && e.involved_object.name.as_deref() == Some(name)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0));
+    found
+        .into_iter()
+        .map(|e| {
+            (
+                e.reason.as_deref().unwrap_or(""),
+                e.message.as_deref().unwrap_or(""),
+            )
+        })
+        .collect()
 }
 
 fn events_of(pods: &[&Pod], store: Option<&Store<CoreEvent>>) -> Vec<CoreEvent> {

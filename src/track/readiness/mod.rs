@@ -33,7 +33,7 @@ pub use daemon_set::daemon_set;
 pub use deployment::deployment;
 pub use generic::generic;
 pub use job::job;
-pub use persistent_volume_claim::persistent_volume_claim;
+pub use persistent_volume_claim::{explained as claim_explained, persistent_volume_claim};
 pub use pod::pod;
 pub use replica_set::{replica_set, replication_controller};
 pub use service::service;
