@@ -87,3 +87,71 @@ async fn a_crd_bundle_carrying_status_applies_and_reapplies_unchanged() {
         "status from the manifest must not be written: {widget}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_server_message_is_cut_and_shown_whole_with_verbose() {
+    let ctx = Ctx::new("long-rejection").await;
+    let value = "v".repeat(5000);
+    ctx.write(
+        "cm.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels:\n    big: {value}\n"
+        ),
+    );
+    let dir = ctx.path().display().to_string();
+    let run = ctx.kpush(&["apply", &dir]);
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .contains("more characters; -v shows the whole message"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(&value), "cut: {}", run.stderr.len());
+    let verbose = ctx.kpush(&["apply", &dir, "-v"]);
+    verbose.expect_code(3);
+    assert!(verbose.stderr.contains(&value), "whole with -v");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_version_the_cluster_no_longer_serves_names_the_one_it_does() {
+    let ctx = Ctx::new("old-api-version").await;
+    ctx.write(
+        "hpa.yaml",
+        "apiVersion: autoscaling/v2beta2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+",
+    );
+    ctx.write(
+        "cron.yaml",
+        "apiVersion: batch/v1beta1
+kind: CronJob
+metadata:
+  name: nightly
+spec:
+  schedule: \"@daily\"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: c, image: busybox}]
+",
+    );
+    let run = ctx.kpush(&["apply", &ctx.path().display().to_string()]);
+    run.expect_code(3);
+    for expected in [
+        "the cluster does not serve apiVersion autoscaling/v2beta2 (the cluster runs Kubernetes v1.35",
+        "change apiVersion to autoscaling/v2",
+        "the cluster does not serve apiVersion batch/v1beta1",
+        "change apiVersion to batch/v1",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
+    }
+}

@@ -255,10 +255,21 @@ pub async fn plan(
         });
     }
     if !unknown.is_empty() {
-        for r in &unknown {
+        let mut explained = Vec::with_capacity(unknown.len());
+        for r in unknown {
+            let key = &r.object.key;
+            let (served, version) =
+                discovery::where_kind_is_served(client, &key.group, &key.kind).await;
+            explained.push(rejection::with_served_versions(
+                r,
+                &served,
+                version.as_deref(),
+            ));
+        }
+        for r in &explained {
             report_rejection(sink, r);
         }
-        return Err(PlanError::UnknownKinds(unknown));
+        return Err(PlanError::UnknownKinds(explained));
     }
     objects.sort_by_key(|o| o.wave);
 

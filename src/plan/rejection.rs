@@ -61,6 +61,65 @@ pub fn unknown_kind(
     }
 }
 
+/// Adds to an unknown-kind rejection the cluster's version and the apiVersions in which it
+/// serves the same kind (`served`), so a manifest written for a newer or older cluster says
+/// which apiVersion to use.
+pub fn with_served_versions(
+    mut r: Rejection,
+    served: &[String],
+    cluster: Option<&str>,
+) -> Rejection {
+    if let Some(v) = cluster {
+        r.reason
+            .push_str(&format!(" (the cluster runs Kubernetes {v})"));
+    }
+    if !served.is_empty() {
+        r.advice = format!(
+            "the cluster serves {} as {}: change apiVersion to {} (the manifest was written for \
+             a newer or older Kubernetes)",
+            r.object.key.kind,
+            served.join(", "),
+            served[0]
+        );
+    }
+    r
+}
+
+#[cfg(test)]
+mod served_tests {
+    use super::*;
+
+    #[test]
+    fn an_unserved_version_names_the_served_one_and_the_cluster_version() {
+        let key = ObjectKey {
+            group: "autoscaling".into(),
+            kind: "HorizontalPodAutoscaler".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        };
+        let r = unknown_kind(
+            &key,
+            &Origin::new("hpa.yaml", 1),
+            "autoscaling/v2beta2",
+            false,
+        );
+        let r = with_served_versions(
+            r,
+            &["autoscaling/v2".into(), "autoscaling/v1".into()],
+            Some("v1.35.4"),
+        );
+        assert_eq!(
+            r.reason,
+            "the cluster does not serve apiVersion autoscaling/v2beta2 (the cluster runs Kubernetes v1.35.4)"
+        );
+        assert!(
+            r.advice.contains("change apiVersion to autoscaling/v2"),
+            "{}",
+            r.advice
+        );
+    }
+}
+
 fn causes(status: &Status) -> impl Iterator<Item = &kube::core::response::StatusCause> {
     status.details.iter().flat_map(|d| d.causes.iter())
 }
