@@ -155,3 +155,20 @@ spec:
         assert!(run.stderr.contains(expected), "{expected}:\n{}", run.stderr);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_field_the_cluster_does_not_know_is_named_with_what_to_do() {
+    let ctx = Ctx::new("unknown-field").await;
+    ctx.write(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: b\nbinaryDataz:\n  x: eA==\n",
+    );
+    let run = ctx.kpush(&["apply", &ctx.path().display().to_string()]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("does not know .binaryDataz")
+            && run.stderr.contains("written for a newer Kubernetes"),
+        "{}",
+        run.stderr
+    );
+}

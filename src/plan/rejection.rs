@@ -90,6 +90,19 @@ mod served_tests {
     use super::*;
 
     #[test]
+    fn an_unknown_field_is_named_from_either_message_form() {
+        assert_eq!(
+            unknown_field("failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): .spec.minReadySeconds: field not declared in schema").as_deref(),
+            Some(".spec.minReadySeconds")
+        );
+        assert_eq!(
+            unknown_field("strict decoding error: unknown field \"spec.foo\"").as_deref(),
+            Some("spec.foo")
+        );
+        assert_eq!(unknown_field("spec.replicas: Invalid value: -1"), None);
+    }
+
+    #[test]
     fn an_unserved_version_names_the_served_one_and_the_cluster_version() {
         let key = ObjectKey {
             group: "autoscaling".into(),
@@ -120,6 +133,16 @@ mod served_tests {
     }
 }
 
+/// The field of a "field not declared in schema" / "unknown field" message (`.spec.minReadySeconds`).
+fn unknown_field(message: &str) -> Option<String> {
+    if let Some(end) = message.find(": field not declared in schema") {
+        let start = message[..end].rfind([' ', '(']).map_or(0, |i| i + 1);
+        return Some(message[start..end].to_string());
+    }
+    let rest = &message[message.find("unknown field \"")? + "unknown field \"".len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
 fn causes(status: &Status) -> impl Iterator<Item = &kube::core::response::StatusCause> {
     status.details.iter().flat_map(|d| d.causes.iter())
 }
@@ -130,6 +153,15 @@ fn from_status(
     ctx: AdviceContext<'_>,
 ) -> (RejectionKind, String, String) {
     let reason = format!("{} ({}): {}", status.reason, status.code, status.message);
+    // Server-side apply reports a field missing from the schema as a 500.
+    if let Some(field) = unknown_field(&status.message) {
+        let advice = format!(
+            "this cluster's API does not know {field}: it is misspelled, or the manifest was \
+             written for a newer Kubernetes than the cluster runs (kubectl version); correct or \
+             remove it, or upgrade the cluster"
+        );
+        return (RejectionKind::Invalid, reason, advice);
+    }
     match status.code {
         409 if causes(status).any(|c| c.reason == "FieldManagerConflict")
             || status.message.contains("conflict") =>
