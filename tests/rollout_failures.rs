@@ -140,3 +140,38 @@ spec:
         run.stderr
     );
 }
+
+const RC: &str = "apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: legacy
+spec:
+  replicas: 2
+  selector:
+    app: legacy
+  template:
+    metadata:
+      labels:
+        app: legacy
+    spec:
+      containers:
+        - name: app
+          image: nginx:IMAGE
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replication_controller_whose_pods_keep_the_old_image_is_not_ready() {
+    let ctx = Ctx::new("rc-image").await;
+    ctx.write("rc.yaml", &RC.replace("IMAGE", "1.26"));
+    let dir = ctx.path().display().to_string();
+    ctx.kpush(&["apply", &dir, "--timeout", "60s"])
+        .expect_code(0);
+    ctx.write("rc.yaml", &RC.replace("IMAGE", "1.27"));
+    let run = ctx.kpush(&["apply", &dir, "--timeout", "60s"]);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("PodsNotReplaced") && run.stderr.contains("does not replace its pods"),
+        "{}",
+        run.stderr
+    );
+}

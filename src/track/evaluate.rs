@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use super::diagnose::{DiagnoseOptions, PodFailure, diagnose};
 use super::pods;
-use super::readiness::{Readiness, ReadinessContext, Rule, assess, claim_explained};
+use super::readiness::{
+    Readiness, ReadinessContext, Rule, assess, claim_explained, replication_controller_pods,
+};
 use super::store::{Store, error_code};
 use super::targets::{TrackTarget, WorkloadKind};
 
@@ -203,6 +205,21 @@ fn judge_pods(
         }
         (None, None) => Vec::new(),
     };
+    if kind == WorkloadKind::ReplicationController
+        && judgement.readiness.is_ready()
+        && near.pods.is_none()
+    {
+        // Whether its pods run the current template is known only once they are listed.
+        judgement.readiness = Readiness::in_progress("waiting to list its pods");
+    } else if kind == WorkloadKind::ReplicationController && judgement.readiness.is_ready() {
+        let owned: Vec<Value> = new_pods
+            .iter()
+            .filter_map(|p| serde_json::to_value(p).ok())
+            .collect();
+        if let Some(r) = replication_controller_pods(value, &owned) {
+            judgement.readiness = r;
+        }
+    }
     judgement.fingerprint = pods::fingerprint(&new_pods);
     let events = events_of(&new_pods, near.events);
     let failure = new_pods
@@ -374,7 +391,9 @@ fn counts(target: &TrackTarget, obj: &Value) -> Option<(i64, i64)> {
             let available = int("/status/availableReplicas").unwrap_or(0);
             Some((updated.min(available), replicas()))
         }
-        WorkloadKind::StatefulSet | WorkloadKind::ReplicaSet => {
+        WorkloadKind::StatefulSet
+        | WorkloadKind::ReplicaSet
+        | WorkloadKind::ReplicationController => {
             Some((int("/status/readyReplicas").unwrap_or(0), replicas()))
         }
         WorkloadKind::DaemonSet => Some((

@@ -35,7 +35,7 @@ pub use generic::generic;
 pub use job::job;
 pub use persistent_volume_claim::{explained as claim_explained, persistent_volume_claim};
 pub use pod::pod;
-pub use replica_set::{replica_set, replication_controller};
+pub use replica_set::{replica_set, replication_controller, replication_controller_pods};
 pub use service::service;
 pub use stateful_set::stateful_set;
 
