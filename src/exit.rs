@@ -128,12 +128,13 @@ fn of_request_failure(f: &crate::cluster::Failure) -> i32 {
     }
 }
 
-/// The exit code when manifests could not be resolved for tracking (`kpush status`).
+/// The exit code when manifests could not be resolved for tracking (`kpush status`): a kind
+/// the cluster does not serve is 3, as from `kpush apply`.
 pub fn of_target_error(e: &crate::track::TargetError) -> i32 {
-    if e.is_unreachable() {
-        CLUSTER_UNREACHABLE
-    } else {
-        BAD_INPUT
+    use crate::track::TargetError;
+    match e {
+        TargetError::Discovery(_) => CLUSTER_UNREACHABLE,
+        TargetError::UnknownKind { .. } => APPLY_REJECTED,
     }
 }
 

@@ -75,7 +75,12 @@ async fn guestbook_applies_then_reapply_is_unchanged_and_a_new_image_configures(
         "nothing was written"
     );
 
-    let changed = ctx.kpush(&["apply", GUESTBOOK, "--var", "WEB_TAG=2.0.0"]);
+    let changed = ctx.kpush(&[
+        "apply",
+        GUESTBOOK,
+        "--image",
+        "ghcr.io/kpush-dev/guestbook-web=:2.0.0",
+    ]);
     changed.expect_code(0);
     assert_eq!(
         lines_with(&changed.stderr, "configured"),
@@ -310,13 +315,13 @@ async fn a_conflict_names_the_field_and_its_manager_and_force_conflicts_takes_it
         .write("cm.yaml", &config_map("shared", "mine"))
         .display()
         .to_string();
-    // Another tool owns data.key through server-side apply (not a deploy tool kpush takes
-    // over from, see apply::adopt).
+    // Another team owns data.key through server-side apply (a manager kpush does not take
+    // over from: not a deploy tool of the adoption table).
     let other = ctx
         .write("other/cm.yaml", &config_map("shared", "theirs"))
         .display()
         .to_string();
-    ctx.kpush(&["apply", &other, "--field-manager", "other-controller"])
+    ctx.kpush(&["apply", &other, "--field-manager", "platform-team"])
         .expect_code(0);
 
     let run = ctx.kpush(&["apply", &path]);
@@ -324,7 +329,7 @@ async fn a_conflict_names_the_field_and_its_manager_and_force_conflicts_takes_it
     assert!(run.stderr.contains("cm.yaml:1"), "{}", run.stderr);
     assert!(
         run.stderr
-            .contains(".data.key (owned by \"other-controller\")"),
+            .contains(".data.key (owned by \"platform-team\")"),
         "{}",
         run.stderr
     );

@@ -22,7 +22,12 @@ fn root() -> PathBuf {
 fn render_in_github_actions_annotates_problems_relative_to_the_workspace() {
     let out = Command::new(env!("CARGO_BIN_EXE_kpush"))
         .current_dir(root().join("tests/fixtures/render"))
-        .args(["render", "errors/input", "--no-run-annotations"])
+        .args([
+            "render",
+            "errors/input",
+            "--no-run-annotations",
+            "--strict-vars",
+        ])
         .env_clear()
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_WORKSPACE", root())
@@ -43,7 +48,7 @@ fn render_in_github_actions_annotates_problems_relative_to_the_workspace() {
 fn render_with_ci_none_prints_no_workflow_commands() {
     let out = Command::new(env!("CARGO_BIN_EXE_kpush"))
         .current_dir(root().join("tests/fixtures/render"))
-        .args(["render", "errors/input", "--ci", "none"])
+        .args(["render", "errors/input", "--ci", "none", "--strict-vars"])
         .env_clear()
         .env("GITHUB_ACTIONS", "true")
         .output()

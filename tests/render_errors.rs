@@ -26,16 +26,20 @@ fn write(dir: &Path, name: &str, text: &str) {
 }
 
 #[test]
-fn every_undefined_variable_is_listed_with_file_and_line() {
+fn with_strict_vars_every_undefined_variable_is_listed_with_file_and_line() {
     let t = tempfile::tempdir().unwrap();
     write(
         t.path(),
         "app.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: ${ONE}\n  b: ${TWO}\n",
     );
-    let (code, out, err) = kpush_render(t.path(), &["app.yaml"]);
+    let (code, out, err) = kpush_render(t.path(), &["app.yaml", "--strict-vars"]);
     assert_eq!(code, 2, "{err}");
     assert!(out.is_empty(), "nothing may be printed on failure: {out}");
+    assert!(
+        err.contains("nothing was sent to the cluster") && !err.contains("applied"),
+        "render applies nothing, and does not claim to: {err}"
+    );
     assert!(
         err.contains("app.yaml:6:6: error: variable ONE is not defined"),
         "{err}"
@@ -47,7 +51,7 @@ fn every_undefined_variable_is_listed_with_file_and_line() {
 }
 
 #[test]
-fn variables_come_only_from_flags_never_from_the_environment() {
+fn variables_come_from_flags_and_kpush_var_prefixed_environment_only() {
     let t = tempfile::tempdir().unwrap();
     write(
         t.path(),
@@ -56,7 +60,7 @@ fn variables_come_only_from_flags_never_from_the_environment() {
     );
     let out = Command::new(env!("CARGO_BIN_EXE_kpush"))
         .current_dir(t.path())
-        .args(["render", "a.yaml"])
+        .args(["render", "a.yaml", "--strict-vars"])
         .env("NAME", "from-env")
         .output()
         .unwrap();
@@ -64,6 +68,122 @@ fn variables_come_only_from_flags_never_from_the_environment() {
     let (code, out, _) = kpush_render(t.path(), &["a.yaml", "--var", "NAME=from-flag"]);
     assert_eq!(code, 0);
     assert!(out.contains("name: from-flag"));
+    let out = Command::new(env!("CARGO_BIN_EXE_kpush"))
+        .current_dir(t.path())
+        .args(["render", "a.yaml", "--no-run-annotations"])
+        .env("KPUSH_VAR_NAME", "from-prefixed-env")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: from-prefixed-env"));
+    // A flag wins over the prefixed environment variable.
+    let out = Command::new(env!("CARGO_BIN_EXE_kpush"))
+        .current_dir(t.path())
+        .args([
+            "render",
+            "a.yaml",
+            "--no-run-annotations",
+            "--var",
+            "NAME=flag",
+        ])
+        .env("KPUSH_VAR_NAME", "env")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("name: flag"));
+}
+
+const SCRIPT_CONFIGMAP: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: script
+data:
+  run.sh: |
+    for attempt in 1 2 3; do curl http://${FRONTEND_ADDR}/ && break; echo \"try ${attempt}\"; done
+    echo $${literal} ${PORT:-8080}
+";
+
+#[test]
+fn without_variables_manifests_are_left_exactly_as_written() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "s.yaml", SCRIPT_CONFIGMAP);
+    let (code, out, err) = kpush_render(t.path(), &["s.yaml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("curl http://${FRONTEND_ADDR}/ && break; echo \"try ${attempt}\"; done"),
+        "{out}"
+    );
+    assert!(out.contains("echo $${literal} ${PORT:-8080}"), "{out}");
+}
+
+#[test]
+fn when_asked_known_names_are_substituted_and_other_names_left_alone() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "s.yaml", SCRIPT_CONFIGMAP);
+    let (code, out, err) = kpush_render(t.path(), &["s.yaml", "--var", "FRONTEND_ADDR=web:80"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("curl http://web:80/"), "{out}");
+    assert!(out.contains("echo \"try ${attempt}\""), "{out}");
+    assert!(out.contains("echo ${literal} 8080"), "{out}");
+    let (code, out, err) = kpush_render(t.path(), &["s.yaml", "--substitute"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("curl http://${FRONTEND_ADDR}/"), "{out}");
+    assert!(out.contains("echo ${literal} 8080"), "{out}");
+}
+
+#[test]
+fn an_object_can_opt_out_with_the_kpush_or_the_flux_annotation() {
+    let t = tempfile::tempdir().unwrap();
+    let opted = |key: &str, name: &str| {
+        SCRIPT_CONFIGMAP.replace(
+            "  name: script\n",
+            &format!("  name: {name}\n  annotations:\n    {key}: disabled\n"),
+        )
+    };
+    write(
+        t.path(),
+        "s.yaml",
+        &format!(
+            "{}---\n{}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${{NAME}}\n",
+            opted("kpush.dev/substitute", "a"),
+            opted("kustomize.toolkit.fluxcd.io/substitute", "b"),
+        ),
+    );
+    write(
+        t.path(),
+        "s.json",
+        r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j", "annotations": {"kpush.dev/substitute": "disabled"}}, "data": {"x": "${NAME}"}}"#,
+    );
+    let (code, out, err) = kpush_render(
+        t.path(),
+        &[
+            "s.yaml",
+            "s.json",
+            "--var",
+            "NAME=named",
+            "--var",
+            "FRONTEND_ADDR=web:80",
+            "--strict-vars",
+        ],
+    );
+    assert_eq!(
+        code, 0,
+        "opted-out objects are not checked by --strict-vars: {err}"
+    );
+    assert_eq!(
+        out.matches("curl http://${FRONTEND_ADDR}/").count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("echo $${literal} ${PORT:-8080}").count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains("name: named\n"),
+        "the other object is substituted: {out}"
+    );
+    assert!(out.contains("x: ${NAME}"), "{out}");
 }
 
 #[test]

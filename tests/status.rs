@@ -175,7 +175,7 @@ async fn status_timeout_exits_5_naming_what_was_pending() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_with_an_unknown_kind_is_bad_input() {
+async fn status_with_an_unknown_kind_exits_3_as_apply_does() {
     let ns = "status-unknown-kind";
     let (cluster, _) = setup(ns).await;
     let w = json!({"apiVersion": "nothing.example.com/v1", "kind": "Gadget",
@@ -184,7 +184,7 @@ async fn status_with_an_unknown_kind_is_bad_input() {
     let stderr = text(&out.stderr);
     assert_eq!(
         out.status.code(),
-        Some(kpush::exit::BAD_INPUT),
+        Some(kpush::exit::APPLY_REJECTED),
         "stderr:\n{stderr}"
     );
     assert!(

@@ -309,10 +309,17 @@ fn report(sink: &dyn Sink, o: &AppliedObject) {
         Some(r) => sink.event(&Event::Rejected {
             rejection: r.clone(),
         }),
-        None => sink.event(&Event::Object {
-            object: o.object.clone(),
-            action: o.action,
-        }),
+        None => {
+            sink.event(&Event::Object {
+                object: o.object.clone(),
+                action: o.action,
+            });
+            if let Some(note) = o.adopted.as_ref().and_then(adopt::Adopted::describe) {
+                sink.event(&Event::Info {
+                    message: format!("{}: {note}", o.object.label()),
+                });
+            }
+        }
     }
 }
 
@@ -324,5 +331,6 @@ fn skipped(o: &crate::plan::PlannedObject) -> AppliedObject {
         target: o.target.clone(),
         applied: None,
         rejection: None,
+        adopted: None,
     }
 }

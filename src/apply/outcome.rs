@@ -25,6 +25,8 @@ pub struct AppliedObject {
     pub applied: Option<Value>,
     /// Why it failed, when it did.
     pub rejection: Option<Rejection>,
+    /// What kpush took over from other deploy tools before applying it ([`super::adopt`]).
+    pub adopted: Option<super::adopt::Adopted>,
 }
 
 impl AppliedObject {

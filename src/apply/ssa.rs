@@ -47,6 +47,7 @@ pub async fn apply_one(
         target: o.target.clone(),
         applied: None,
         rejection: None,
+        adopted: None,
     };
     let Some(target) = &o.target else {
         return Ok(out);
@@ -60,6 +61,20 @@ pub async fn apply_one(
     }
     let name = o.manifest.name();
     let mut recreate = matches!(o.preflight, Preflight::Recreate { .. });
+    if !recreate
+        && opts.adopt
+        && let Live::Present(live) = &o.live
+        && crate::plan::ownership::adoption_patch(live, &opts.field_manager).is_some()
+    {
+        match super::adopt::adopt(client, opts.retry, target, name, &opts.field_manager).await {
+            Ok(adopted) => out.adopted = Some(adopted),
+            Err(f) => {
+                out.action = Action::Failed;
+                out.rejection = Some(rejection(o, f, opts)?);
+                return Ok(out);
+            }
+        }
+    }
     if !recreate {
         match cluster::server_apply(
             client,

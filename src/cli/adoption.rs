@@ -1,12 +1,14 @@
 //! `kpush apply` taking over objects other tools applied, before applying them.
 
+use std::collections::BTreeSet;
+
 use kube::Client;
+use serde_json::Value;
 
 use super::apply_cmd::explain;
-use crate::apply::adopt;
 use crate::event::{Event, Sink};
 use crate::exit::{self, ExitError};
-use crate::plan::Plan;
+use crate::plan::{Live, Plan, ownership};
 
 /// Moves other deploy tools' field ownership to kpush on the plan's live objects (unless
 /// `adopt` is false: `--no-adopt`), then runs the preflight (`preflight`) the plan was made
@@ -19,40 +21,23 @@ pub(super) async fn take_over(
     server: &str,
     sink: &dyn Sink,
 ) -> Result<Plan, ExitError> {
-    let retry = plan.options.retry;
-    let adopted = match adopt {
-        true => adopt::adopt(client, &plan, retry, &now()).await,
-        false => Ok(adopt::Adopted::default()),
-    }
-    .map_err(|m| {
-        ExitError::new(
-            exit::APPLY_REJECTED,
-            anyhow::anyhow!("{m}; nothing was applied"),
-        )
-    })?;
-    if adopted.objects > 0 {
-        sink.event(&Event::Info {
-            message: format!(
-                "took over {} object(s) from kubectl or Helm (their field managers now belong to {})",
-                adopted.objects, plan.options.field_manager
-            ),
-        });
-    }
-    for release in &adopted.helm_releases {
-        let (ns, name) = release.split_once('/').unwrap_or(("default", release));
-        sink.event(&Event::Warning {
-            object: None,
-            message: format!(
-                "objects of Helm release {name} (namespace {ns}) are now deployed by kpush: \
+    if adopt {
+        for release in helm_releases(&plan) {
+            let (ns, name) = release.split_once('/').unwrap_or(("default", &release));
+            sink.event(&Event::Warning {
+                object: None,
+                message: format!(
+                    "objects of Helm release {name} (namespace {ns}) are now deployed by kpush: \
                      `helm list` and `helm history` will no longer be current; Helm's release \
                      Secrets (sh.helm.release.v1.{name}.*) are left as they were"
-            ),
-        });
+                ),
+            });
+        }
     }
-    if adopted.objects == 0 && !preflight {
+    if !preflight {
         return Ok(plan);
     }
-    plan.options.preflight = preflight;
+    plan.options.preflight = true;
     plan.check_again(client, sink).await.map_err(|e| {
         ExitError::new(
             exit::of_plan_error(&e),
@@ -62,11 +47,26 @@ pub(super) async fn take_over(
     Ok(plan)
 }
 
-/// The current time as Kubernetes writes it (RFC 3339, seconds, UTC).
-fn now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    crate::auth::tokens::rfc3339(secs)
+/// `namespace/name` of the Helm releases whose objects this run takes over from Helm (live
+/// objects with Helm's release annotations that another tool's manager still owns).
+fn helm_releases(plan: &Plan) -> BTreeSet<String> {
+    let mut releases = BTreeSet::new();
+    for o in &plan.objects {
+        let Live::Present(live) = &o.live else {
+            continue;
+        };
+        if ownership::adoption_patch(live, &plan.options.field_manager).is_none() {
+            continue;
+        }
+        let annotation = |k: &str| {
+            live.pointer("/metadata/annotations")
+                .and_then(|a| a.get(k))
+                .and_then(Value::as_str)
+        };
+        if let Some(release) = annotation("meta.helm.sh/release-name") {
+            let ns = annotation("meta.helm.sh/release-namespace").unwrap_or("default");
+            releases.insert(format!("{ns}/{release}"));
+        }
+    }
+    releases
 }

@@ -39,11 +39,6 @@ pub struct ApplyArgs {
     #[arg(long, env = "KPUSH_RECREATE_ON_IMMUTABLE")]
     recreate_on_immutable: bool,
 
-    /// Do not take over objects last applied by kubectl or Helm (their conflicts then stop the
-    /// deploy, as without kpush's adoption; see docs/charts.md).
-    #[arg(long, env = "KPUSH_NO_ADOPT")]
-    no_adopt: bool,
-
     /// Print what kpush is doing (discovery, waves, timings) on standard error.
     #[arg(short, long, env = "KPUSH_VERBOSE")]
     verbose: bool,
@@ -190,7 +185,7 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         },
         wait: args.wait_for_rollout.then(|| args.wait.to_options()),
         interrupt: Interrupt::on_signals(),
-        adopt: !args.no_adopt,
+        adopt: !args.plan.no_adopt,
     };
     match args.plan.release_name() {
         Some(name) => {

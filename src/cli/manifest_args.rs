@@ -34,6 +34,15 @@ pub struct ManifestArgs {
     )]
     pub vars: Vec<String>,
 
+    /// Substitute ${NAME} even when no variable is given (defaults and `$${` escapes apply).
+    /// Naming any variable (--var, --var-file, KPUSH_VAR_NAME) turns substitution on too.
+    #[arg(long, env = "KPUSH_SUBSTITUTE")]
+    pub substitute: bool,
+
+    /// Make a ${NAME} without a value or default an error (implies --substitute).
+    #[arg(long, env = "KPUSH_STRICT_VARS")]
+    pub strict_vars: bool,
+
     /// Read variables from a dotenv file (repeatable; later files and --var win).
     #[arg(
         long = "var-file",
@@ -173,11 +182,15 @@ impl ManifestArgs {
         Ok(rendered.manifests)
     }
 
-    /// Builds render options, reading var files; `env` is the process environment (used only
-    /// for CI run annotations, never for variables). Errors are flag problems (exit code 2).
+    /// Builds render options, reading var files; `env` is the process environment (used for
+    /// `KPUSH_VAR_*` variables and CI run annotations). Errors are flag problems (exit code 2).
     pub fn to_options(&self, env: BTreeMap<String, String>) -> Result<RenderOptions, String> {
         let mut errors = Vec::new();
-        let mut vars = Vars::new();
+        // Precedence, lowest first: KPUSH_VAR_NAME, --var-file (in order), --var.
+        let mut vars = Vars::from_env(&env).unwrap_or_else(|e| {
+            errors.extend(e);
+            Vars::new()
+        });
         for f in &self.var_files {
             if let Err(e) = vars.load_dotenv(f) {
                 errors.push(e);
@@ -228,6 +241,11 @@ impl ManifestArgs {
         );
         Ok(RenderOptions {
             paths,
+            substitution: render::Substitution::from_flags(
+                &vars,
+                self.substitute,
+                self.strict_vars,
+            ),
             vars,
             images,
             strict_images: self.strict_images,

@@ -21,6 +21,12 @@ pub struct PlanArgs {
     #[arg(long, env = "KPUSH_FORCE_CONFLICTS")]
     pub force_conflicts: bool,
 
+    /// Do not take over objects last written by other deploy tools (`kubectl apply` client side,
+    /// `kubectl set/edit/patch`, Helm 3): their fields stay theirs, so changed fields conflict
+    /// and fields removed from the manifest stay in the cluster.
+    #[arg(long, env = "KPUSH_NO_ADOPT")]
+    pub no_adopt: bool,
+
     /// Requests in flight at once within a wave.
     #[arg(long, value_name = "N", env = "KPUSH_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
@@ -127,6 +133,7 @@ impl PlanArgs {
             retry: RetryPolicy::default(),
             applyset: self.release_name().map(|n| ApplySet::new(n, namespace)),
             keep_dry_run: false,
+            adopt: !self.no_adopt,
         }
     }
 }

@@ -38,6 +38,11 @@ impl Failure {
         }
     }
 
+    /// Whether the server answered 409 Conflict (a stale resourceVersion or a field conflict).
+    pub fn is_conflict(&self) -> bool {
+        self.code() == Some(409)
+    }
+
     /// Whether the server answered 404.
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(404)
@@ -85,6 +90,9 @@ fn classify_status(status: Box<Status>) -> Failure {
             "the API server rejected kpush's credentials (401 {}): {}",
             status.reason, status.message
         )),
+        // Server-side apply answers a field missing from the schema with a 500; retrying
+        // cannot help.
+        500 if status.message.contains("field not declared in schema") => Failure::Status(status),
         429 | 500 | 502 | 503 | 504 => Failure::Transient {
             message: format!("{} ({}): {}", status.reason, status.code, status.message),
             retry_after: status

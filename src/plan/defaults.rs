@@ -1,5 +1,10 @@
 //! Smoothing over server-side-apply pitfalls before anything is sent.
 //!
+//! `status` is never applied: it belongs to the cluster's controllers (and, for
+//! CustomResourceDefinitions published with a `status:` block, to kube-apiserver, whose
+//! ownership of `.status` makes the second apply conflict). No kind kpush knows is applied for
+//! its status, so it is dropped everywhere ([`drop_status`]).
+//!
 //! Service ports and container ports are associative lists keyed by port *and protocol*; an
 //! element without `protocol` is rejected by API servers without the fix for
 //! kubernetes-sigs/structured-merge-diff#130 ("associative list with keys has an element that
@@ -21,6 +26,13 @@ const POD_HOLDERS: &[&str] = &[
     "CronJob",
     "ReplicationController",
 ];
+
+/// Removes a top-level `status` from what will be applied; true when there was one.
+pub fn drop_status(object: &mut Value) -> bool {
+    object
+        .as_object_mut()
+        .is_some_and(|o| o.remove("status").is_some())
+}
 
 /// Defaults `protocol: TCP` on Service ports and on container ports of built-in workloads.
 pub fn default_protocols(group: &str, kind: &str, object: &mut Value) {
@@ -75,6 +87,14 @@ fn containers_ports(v: &mut Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn status_is_dropped_and_reported() {
+        let mut crd = json!({"kind": "CustomResourceDefinition", "spec": {}, "status": {"acceptedNames": {"kind": ""}}});
+        assert!(drop_status(&mut crd));
+        assert_eq!(crd, json!({"kind": "CustomResourceDefinition", "spec": {}}));
+        assert!(!drop_status(&mut crd));
+    }
 
     #[test]
     fn service_and_container_ports_get_tcp_unless_set() {

@@ -76,7 +76,38 @@ fn normalized(mut v: Value, secret: bool) -> Value {
             a.remove("kubectl.kubernetes.io/last-applied-configuration");
         }
     }
-    v
+    canonical_order(v, true)
+}
+
+/// The same value with keys in one order on both sides (the live object from a LIST has
+/// `apiVersion` and `kind` last; the server's answer has them first): `apiVersion`, `kind`,
+/// `metadata` lead at the top level, every other key is sorted, as `kubectl get -o yaml` does.
+fn canonical_order(v: Value, top: bool) -> Value {
+    match v {
+        Value::Object(m) => {
+            let rank = |k: &str| match (top, k) {
+                (true, "apiVersion") => 0,
+                (true, "kind") => 1,
+                (true, "metadata") => 2,
+                _ => 3,
+            };
+            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+            entries.sort_by(|(a, _), (b, _)| rank(a).cmp(&rank(b)).then_with(|| a.cmp(b)));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical_order(v, false)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| canonical_order(v, false))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn to_yaml(v: Value) -> String {
@@ -192,5 +223,14 @@ mod tests {
         assert_eq!(d.secret_keys["token"], KeyChange::Added);
         assert_eq!(d.secret_keys["gone"], KeyChange::Removed);
         assert!(!d.secret_keys.contains_key("user"));
+    }
+
+    #[test]
+    fn key_order_alone_is_no_difference() {
+        // A live object read by LIST carries apiVersion and kind last.
+        let live = json!({"metadata":{"name":"c"},"data":{"b":"2","a":"1"},"apiVersion":"v1","kind":"ConfigMap"});
+        let dry = json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"a":"1","b":"2"}});
+        let d = object_diff(&planned(dry.clone(), Some(live), dry));
+        assert_eq!(d.kind, DiffKind::Unchanged, "{}", d.text);
     }
 }

@@ -104,6 +104,45 @@ pub async fn discover(
     Ok(catalog)
 }
 
+/// The group-versions of `group` in which the cluster serves `kind` (`["autoscaling/v2"]` for
+/// an HPA written as `autoscaling/v2beta2`), and the cluster's version (`v1.35.4`), for the
+/// advice on a kind the cluster does not serve. Lookup failures give what is known.
+pub async fn where_kind_is_served(
+    client: &Client,
+    group: &str,
+    kind: &str,
+) -> (Vec<String>, Option<String>) {
+    let version = client.apiserver_version().await.ok().map(|v| v.git_version);
+    let served = match kube::discovery::group(client, group).await {
+        Ok(g) => {
+            let preferred = g.preferred_version_or_latest().to_string();
+            let mut versions: Vec<String> = g
+                .versions()
+                .filter(|v| {
+                    g.versioned_resources(v)
+                        .iter()
+                        .any(|(ar, _)| ar.kind == kind)
+                })
+                .map(str::to_string)
+                .collect();
+            // The group's preferred version first: the one to advise.
+            versions.sort_by_key(|v| *v != preferred);
+            versions
+                .into_iter()
+                .map(|v| {
+                    if group.is_empty() {
+                        v
+                    } else {
+                        format!("{group}/{v}")
+                    }
+                })
+                .collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    (served, version)
+}
+
 /// The catalogue of the group-versions `manifests` use (what `plan` starts from; `kpush
 /// status` resolves its objects with it too).
 pub async fn catalog_for(

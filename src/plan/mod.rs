@@ -11,6 +11,7 @@ pub mod discovery;
 pub mod hooks;
 pub mod live;
 pub mod noop;
+pub mod ownership;
 pub mod preflight;
 pub mod rejection;
 pub mod waves;
@@ -55,6 +56,9 @@ pub struct PlanOptions {
     pub applyset: Option<ApplySet>,
     /// Keep each dry-run answer on its object (for `diff`).
     pub keep_dry_run: bool,
+    /// Take over objects last written by other deploy tools (`kubectl apply`, Helm, …; see
+    /// [`ownership`]); `--no-adopt` turns it off.
+    pub adopt: bool,
 }
 
 impl Default for PlanOptions {
@@ -68,6 +72,7 @@ impl Default for PlanOptions {
             retry: RetryPolicy::default(),
             applyset: None,
             keep_dry_run: false,
+            adopt: true,
         }
     }
 }
@@ -225,6 +230,12 @@ pub async fn plan(
         let namespace = set_scope(&mut m, namespaced, &default_ns);
         let (group, kind) = (m.group().to_string(), m.kind().to_string());
         defaults::default_protocols(&group, &kind, &mut m.object);
+        if defaults::drop_status(&mut m.object) {
+            tracing::debug!(
+                "{}: status of {key} is not applied; the cluster's controllers own it",
+                m.origin
+            );
+        }
         if let Some(set) = &opts.applyset {
             set.label_member(&mut m);
         }
@@ -246,10 +257,21 @@ pub async fn plan(
         });
     }
     if !unknown.is_empty() {
-        for r in &unknown {
+        let mut explained = Vec::with_capacity(unknown.len());
+        for r in unknown {
+            let key = &r.object.key;
+            let (served, version) =
+                discovery::where_kind_is_served(client, &key.group, &key.kind).await;
+            explained.push(rejection::with_served_versions(
+                r,
+                &served,
+                version.as_deref(),
+            ));
+        }
+        for r in &explained {
             report_rejection(sink, r);
         }
-        return Err(PlanError::UnknownKinds(unknown));
+        return Err(PlanError::UnknownKinds(explained));
     }
     objects.sort_by_key(|o| o.wave);
 

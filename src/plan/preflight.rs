@@ -57,16 +57,27 @@ pub(super) async fn run(
                 let Some(target) = &o.target else {
                     return (i, Ok(Checked::Passed(o.preflight.clone(), None, None)));
                 };
-                let answer = cluster::dry_run_apply(
-                    client,
-                    opts.retry,
-                    target,
-                    o.manifest.name(),
-                    &o.manifest.object,
-                    &opts.field_manager,
-                    opts.force_conflicts,
-                )
-                .await;
+                let dry_run = |force| {
+                    cluster::dry_run_apply(
+                        client,
+                        opts.retry,
+                        target,
+                        o.manifest.name(),
+                        &o.manifest.object,
+                        &opts.field_manager,
+                        force,
+                    )
+                };
+                let mut answer = dry_run(opts.force_conflicts).await;
+                let tools = tools_to_adopt(o, opts);
+                // Conflicts only with deploy tools that the apply will take over from are not
+                // conflicts: dry-run as their new owner.
+                if let Err(f) = &answer
+                    && !tools.is_empty()
+                    && conflicts_only_with(o, f, &tools, ctx)
+                {
+                    answer = dry_run(true).await;
+                }
                 (i, check(o, answer, opts, ctx, namespaces_in_set))
             }
         })
@@ -93,6 +104,42 @@ pub(super) async fn run(
     Ok(rejections)
 }
 
+/// Deploy-tool managers whose ownership of `o` the apply will take over (none with `--no-adopt`).
+fn tools_to_adopt(o: &PlannedObject, opts: &PlanOptions) -> Vec<String> {
+    match &o.live {
+        Live::Present(live) if opts.adopt => {
+            super::ownership::tool_managers_of(live, &opts.field_manager)
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `f` is a field-manager conflict in which every other owner is one of `tools`.
+fn conflicts_only_with(
+    o: &PlannedObject,
+    f: &Failure,
+    tools: &[String],
+    ctx: AdviceContext<'_>,
+) -> bool {
+    match diagnose(&o.manifest.key(), &o.manifest.origin, f, ctx).kind {
+        RejectionKind::Conflict { fields } => {
+            !fields.is_empty() && fields.iter().all(|(_, m)| tools.contains(m))
+        }
+        _ => false,
+    }
+}
+
+/// Whether applying will take `o` over from another tool (so it must be sent, even if its
+/// content would not change).
+fn will_adopt(o: &PlannedObject, opts: &PlanOptions) -> bool {
+    match &o.live {
+        Live::Present(live) if opts.adopt => {
+            super::ownership::adoption_patch(live, &opts.field_manager).is_some()
+        }
+        _ => false,
+    }
+}
+
 fn check(
     o: &PlannedObject,
     answer: Result<Value, Failure>,
@@ -105,6 +152,7 @@ fn check(
             let rv = resource_version(&dry).map(str::to_string);
             let state = match &o.live {
                 Live::Absent => Preflight::Create,
+                Live::Present(_) if will_adopt(o, opts) => Preflight::Update,
                 Live::Present(live) if same_desired_state(live, &dry, &opts.field_manager) => {
                     Preflight::Unchanged
                 }

@@ -61,6 +61,88 @@ pub fn unknown_kind(
     }
 }
 
+/// Adds to an unknown-kind rejection the cluster's version and the apiVersions in which it
+/// serves the same kind (`served`), so a manifest written for a newer or older cluster says
+/// which apiVersion to use.
+pub fn with_served_versions(
+    mut r: Rejection,
+    served: &[String],
+    cluster: Option<&str>,
+) -> Rejection {
+    if let Some(v) = cluster {
+        r.reason
+            .push_str(&format!(" (the cluster runs Kubernetes {v})"));
+    }
+    if !served.is_empty() {
+        r.advice = format!(
+            "the cluster serves {} as {}: change apiVersion to {} (the manifest was written for \
+             a newer or older Kubernetes)",
+            r.object.key.kind,
+            served.join(", "),
+            served[0]
+        );
+    }
+    r
+}
+
+#[cfg(test)]
+mod served_tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_field_is_named_from_either_message_form() {
+        assert_eq!(
+            unknown_field("failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): .spec.minReadySeconds: field not declared in schema").as_deref(),
+            Some(".spec.minReadySeconds")
+        );
+        assert_eq!(
+            unknown_field("strict decoding error: unknown field \"spec.foo\"").as_deref(),
+            Some("spec.foo")
+        );
+        assert_eq!(unknown_field("spec.replicas: Invalid value: -1"), None);
+    }
+
+    #[test]
+    fn an_unserved_version_names_the_served_one_and_the_cluster_version() {
+        let key = ObjectKey {
+            group: "autoscaling".into(),
+            kind: "HorizontalPodAutoscaler".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        };
+        let r = unknown_kind(
+            &key,
+            &Origin::new("hpa.yaml", 1),
+            "autoscaling/v2beta2",
+            false,
+        );
+        let r = with_served_versions(
+            r,
+            &["autoscaling/v2".into(), "autoscaling/v1".into()],
+            Some("v1.35.4"),
+        );
+        assert_eq!(
+            r.reason,
+            "the cluster does not serve apiVersion autoscaling/v2beta2 (the cluster runs Kubernetes v1.35.4)"
+        );
+        assert!(
+            r.advice.contains("change apiVersion to autoscaling/v2"),
+            "{}",
+            r.advice
+        );
+    }
+}
+
+/// The field of a "field not declared in schema" / "unknown field" message (`.spec.minReadySeconds`).
+fn unknown_field(message: &str) -> Option<String> {
+    if let Some(end) = message.find(": field not declared in schema") {
+        let start = message[..end].rfind([' ', '(']).map_or(0, |i| i + 1);
+        return Some(message[start..end].to_string());
+    }
+    let rest = &message[message.find("unknown field \"")? + "unknown field \"".len()..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
 fn causes(status: &Status) -> impl Iterator<Item = &kube::core::response::StatusCause> {
     status.details.iter().flat_map(|d| d.causes.iter())
 }
@@ -71,6 +153,15 @@ fn from_status(
     ctx: AdviceContext<'_>,
 ) -> (RejectionKind, String, String) {
     let reason = format!("{} ({}): {}", status.reason, status.code, status.message);
+    // Server-side apply reports a field missing from the schema as a 500.
+    if let Some(field) = unknown_field(&status.message) {
+        let advice = format!(
+            "this cluster's API does not know {field}: it is misspelled, or the manifest was \
+             written for a newer Kubernetes than the cluster runs (kubectl version); correct or \
+             remove it, or upgrade the cluster"
+        );
+        return (RejectionKind::Invalid, reason, advice);
+    }
     match status.code {
         409 if causes(status).any(|c| c.reason == "FieldManagerConflict")
             || status.message.contains("conflict") =>

@@ -38,6 +38,62 @@ pub fn parse(source: &Source, sub: &Substituted, problems: &mut Vec<Problem>) ->
     }
 }
 
+/// Line ranges (1-based, inclusive, in the original text) of the documents of `source` that opt
+/// out of variable substitution ([`super::vars::opts_out`]). Read before substitution, so only
+/// documents that parse as written can opt out.
+pub fn opted_out_lines(source: &Source) -> Vec<std::ops::RangeInclusive<u32>> {
+    // Cheap guard: both annotations end in `/substitute`.
+    if !source.text.contains("/substitute") {
+        return Vec::new();
+    }
+    let mut ranges = Vec::new();
+    match source.syntax {
+        Syntax::Yaml => {
+            let lines: Vec<&str> = source.text.lines().collect();
+            for chunk in split_documents(&lines) {
+                if !chunk.text.contains("/substitute") {
+                    continue;
+                }
+                let opted_out =
+                    serde_saphyr::from_str_with_options::<Value>(&chunk.text, yaml_options())
+                        .is_ok_and(|v| opts_out_or_list(&v));
+                if opted_out {
+                    let n = chunk.text.lines().count().max(1) as u32;
+                    ranges.push(chunk.first_line..=chunk.first_line + n - 1);
+                }
+            }
+        }
+        Syntax::Json => {
+            let text = &source.text;
+            let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+            loop {
+                let start = stream.byte_offset();
+                match stream.next() {
+                    Some(Ok(v)) => {
+                        if opts_out_or_list(&v) {
+                            let end = stream.byte_offset();
+                            ranges.push(line_of_offset(text, start)..=line_of_offset(text, end));
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    ranges
+}
+
+/// An object that opts out, or a `*List` whose items all do.
+fn opts_out_or_list(v: &Value) -> bool {
+    if is_list(v) {
+        v.get("items")
+            .and_then(Value::as_array)
+            .is_some_and(|items| !items.is_empty() && items.iter().all(super::vars::opts_out))
+    } else {
+        super::vars::opts_out(v)
+    }
+}
+
 fn parse_yaml(source: &Source, sub: &Substituted, problems: &mut Vec<Problem>) -> Vec<Document> {
     let lines: Vec<&str> = sub.text.lines().collect();
     let mut docs = Vec::new();

@@ -1,7 +1,7 @@
 //! Stage 1, render: files → validated [`Manifest`]s, each remembering its file and line.
 //!
 //! Transforms run in this documented order:
-//! 1. variable substitution on the text ([`vars`]);
+//! 1. variable substitution on the text, when the run asks for it ([`vars`]);
 //! 2. image overrides ([`images`]);
 //! 3. `--namespace` ([`namespace`]);
 //! 4. `--label` / `--annotation` and the managed-by label ([`metadata`]);
@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 pub use images::ImageOverride;
 pub use problem::{Problem, ProblemKind, RenderError, Severity};
-pub use vars::Vars;
+pub use vars::{Substitution, Vars};
 
 use crate::manifest::{Manifest, ObjectKey};
 
@@ -37,6 +37,8 @@ pub struct RenderOptions {
     pub paths: Vec<PathBuf>,
     /// Values for `${NAME}`.
     pub vars: Vars,
+    /// Whether `${NAME}` is substituted at all, and whether an unknown name is an error.
+    pub substitution: Substitution,
     /// `--image NAME=REF` overrides.
     pub images: Vec<ImageOverride>,
     /// Fail (rather than warn) when an image override matched nothing.
@@ -84,29 +86,17 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
     }
     for src in &sources {
-        let (sub, undefined) = opts.vars.substitute_all(&src.text);
-        {
-            {
-                let lines: Vec<&str> = src.text.lines().collect();
-                for u in undefined {
-                    problems.push(
-                        Problem::at(
-                            Severity::Error,
-                            ProblemKind::UndefinedVariable,
-                            &src.name,
-                            u.line,
-                            format!(
-                                "variable {} is not defined: pass --var {}=VALUE or --var-file FILE, \
-                                 write ${{{}:-default}}, or escape it as $${{{}}}",
-                                u.name, u.name, u.name, u.name
-                            ),
-                        )
-                        .with_column(u.column)
-                        .with_source_line(lines.get(u.line as usize - 1).copied()),
-                    );
+        let sub = match opts.substitution {
+            Substitution::Off => vars::Substituted::verbatim(&src.text),
+            mode => {
+                let skip = documents::opted_out_lines(src);
+                let (sub, undefined) = opts.vars.substitute_except(&src.text, &skip);
+                if mode == Substitution::Strict {
+                    undefined_problems(src, undefined, &mut problems);
                 }
+                sub
             }
-        }
+        };
         let docs = documents::parse(src, &sub, &mut problems);
         objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
     }
@@ -182,6 +172,33 @@ fn collect(
         source::collect(&files, stdin, problems)
     };
     (sources, rendered)
+}
+
+/// One error per `${NAME}` without a value or default (strict substitution only).
+fn undefined_problems(
+    src: &source::Source,
+    undefined: Vec<vars::Undefined>,
+    problems: &mut Vec<Problem>,
+) {
+    let lines: Vec<&str> = src.text.lines().collect();
+    for u in undefined {
+        problems.push(
+            Problem::at(
+                Severity::Error,
+                ProblemKind::UndefinedVariable,
+                &src.name,
+                u.line,
+                format!(
+                    "variable {} is not defined (--strict-vars): pass --var {}=VALUE, --var-file \
+                     FILE or KPUSH_VAR_{}, write ${{{}:-default}}, escape it as $${{{}}}, or mark \
+                     the object with the annotation kpush.dev/substitute: disabled",
+                    u.name, u.name, u.name, u.name, u.name
+                ),
+            )
+            .with_column(u.column)
+            .with_source_line(lines.get(u.line as usize - 1).copied()),
+        );
+    }
 }
 
 /// Orders problems by file (in input order) and line, so output reads top to bottom.

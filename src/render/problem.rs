@@ -166,7 +166,7 @@ impl fmt::Display for RenderError {
         let n = self.errors().count();
         writeln!(
             f,
-            "the manifests have {n} error{}; nothing was applied:",
+            "the manifests have {n} error{}; nothing was sent to the cluster:",
             if n == 1 { "" } else { "s" }
         )?;
         for p in &self.problems {

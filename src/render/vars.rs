@@ -1,6 +1,9 @@
 //! Variable substitution on manifest text: `${NAME}`, `${NAME:-default}`, and `$${` as an escape.
 //!
-//! Values come only from `--var` and `--var-file`; the process environment is never read.
+//! Substitution runs only when asked for ([`Substitution::from_flags`]): when the run names a
+//! variable (`--var`, `--var-file`, `KPUSH_VAR_*`) or passes `--substitute`. Otherwise the text
+//! is left exactly as written, so shell scripts in ConfigMaps and init containers deploy as
+//! `kubectl apply` would deploy them. Values never come from the rest of the environment.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,6 +35,15 @@ pub struct Substituted {
 }
 
 impl Substituted {
+    /// `text` unchanged (substitution off).
+    pub fn verbatim(text: &str) -> Self {
+        let lines = text.split_inclusive('\n').count().max(1) as u32;
+        Substituted {
+            text: text.to_string(),
+            line_map: (1..=lines).collect(),
+        }
+    }
+
     /// The original line for a 1-based output line.
     pub fn original_line(&self, line: u32) -> u32 {
         let idx = line.saturating_sub(1) as usize;
@@ -49,7 +61,76 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// Annotation that turns substitution off for one object.
+pub const OPT_OUT_ANNOTATION: &str = "kpush.dev/substitute";
+/// Flux's annotation with the same meaning, honoured so Flux-ready manifests behave alike.
+pub const FLUX_OPT_OUT_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/substitute";
+
+/// Whether `metadata.annotations` of `object` turns substitution off (`…/substitute: disabled`).
+pub fn opts_out(object: &serde_json::Value) -> bool {
+    let annotations = object.pointer("/metadata/annotations");
+    [OPT_OUT_ANNOTATION, FLUX_OPT_OUT_ANNOTATION]
+        .iter()
+        .any(|key| {
+            annotations
+                .and_then(|a| a.get(*key))
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+        })
+}
+
+/// Whether, and how strictly, `${NAME}` is substituted in a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Substitution {
+    /// Text is left exactly as written (no variable named, no `--substitute`).
+    #[default]
+    Off,
+    /// Known names and defaults are substituted; other `${NAME}`s are left as written.
+    Lenient,
+    /// Like `Lenient`, but a `${NAME}` without a value or default is an error (`--strict-vars`).
+    Strict,
+}
+
+impl Substitution {
+    /// The mode for a run: on when variables were given or `--substitute`/`--strict-vars` was.
+    pub fn from_flags(vars: &Vars, substitute: bool, strict: bool) -> Self {
+        if strict {
+            Substitution::Strict
+        } else if substitute || !vars.is_empty() {
+            Substitution::Lenient
+        } else {
+            Substitution::Off
+        }
+    }
+}
+
+/// Prefix of environment variables that define substitution variables (`KPUSH_VAR_TAG=1` → `TAG`).
+pub const ENV_PREFIX: &str = "KPUSH_VAR_";
+
 impl Vars {
+    /// Variables from `KPUSH_VAR_<NAME>` entries of `env` (`KPUSH_VAR_FILE` is a flag, not a
+    /// variable); errors name the offending environment variable.
+    pub fn from_env(env: &BTreeMap<String, String>) -> Result<Self, Vec<String>> {
+        let mut vars = Vars::new();
+        let mut errors = Vec::new();
+        for (key, value) in env {
+            let Some(name) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if name == "FILE" {
+                continue;
+            }
+            if let Err(e) = vars.set(name, value) {
+                errors.push(format!("environment variable {key}: {e}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(vars)
+        } else {
+            Err(errors)
+        }
+    }
+
     /// No variables.
     pub fn new() -> Self {
         Self::default()
@@ -134,13 +215,27 @@ impl Vars {
 
     /// Substitutes what it can (undefined references stay as written) and lists the undefined.
     pub fn substitute_all(&self, text: &str) -> (Substituted, Vec<Undefined>) {
+        self.substitute_except(text, &[])
+    }
+
+    /// Like [`Vars::substitute_all`], leaving the lines in `skip` (1-based, inclusive ranges:
+    /// documents that opted out) exactly as written.
+    pub fn substitute_except(
+        &self,
+        text: &str,
+        skip: &[std::ops::RangeInclusive<u32>],
+    ) -> (Substituted, Vec<Undefined>) {
         let mut out = String::with_capacity(text.len());
         let mut line_map = Vec::new();
         let mut undefined = Vec::new();
         for (idx, line) in text.split_inclusive('\n').enumerate() {
             let lineno = idx as u32 + 1;
             let start_len = out.len();
-            self.substitute_line(line, lineno, &mut out, &mut undefined);
+            if skip.iter().any(|r| r.contains(&lineno)) {
+                out.push_str(line);
+            } else {
+                self.substitute_line(line, lineno, &mut out, &mut undefined);
+            }
             let added = out[start_len..].matches('\n').count();
             let lines_here = if out[start_len..].ends_with('\n') {
                 added
@@ -270,6 +365,70 @@ mod tests {
         let s = v.substitute("a: |\n  ${CERT}\nb: 1\n").unwrap();
         assert_eq!(s.line_map, vec![1, 2, 2, 3]);
         assert_eq!(s.original_line(4), 3);
+    }
+
+    #[test]
+    fn skipped_lines_stay_as_written() {
+        let v = vars(&[("A", "x")]);
+        let (s, undefined) =
+            v.substitute_except("a: ${A}\nb: ${A} $${B} ${C}\nc: ${A}\n", &[2..=2]);
+        assert_eq!(s.text, "a: x\nb: ${A} $${B} ${C}\nc: x\n");
+        assert!(undefined.is_empty());
+    }
+
+    #[test]
+    fn mode_is_off_unless_asked() {
+        assert_eq!(
+            Substitution::from_flags(&Vars::new(), false, false),
+            Substitution::Off
+        );
+        assert_eq!(
+            Substitution::from_flags(&Vars::new(), true, false),
+            Substitution::Lenient
+        );
+        assert_eq!(
+            Substitution::from_flags(&vars(&[("A", "1")]), false, false),
+            Substitution::Lenient
+        );
+        assert_eq!(
+            Substitution::from_flags(&Vars::new(), false, true),
+            Substitution::Strict
+        );
+    }
+
+    #[test]
+    fn env_variables_with_the_prefix_become_variables() {
+        let env: BTreeMap<String, String> = [
+            ("KPUSH_VAR_TAG", "1.2"),
+            ("KPUSH_VAR_FILE", "vars.env"),
+            ("KPUSH_VAR", "A=1"),
+            ("HOME", "/root"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let v = Vars::from_env(&env).unwrap();
+        assert_eq!(
+            v.substitute("${TAG} ${FILE:-none} ${HOME:-none}")
+                .unwrap()
+                .text,
+            "1.2 none none"
+        );
+        let bad: BTreeMap<String, String> = [("KPUSH_VAR_1X".to_string(), "v".to_string())].into();
+        assert!(Vars::from_env(&bad).unwrap_err()[0].contains("KPUSH_VAR_1X"));
+    }
+
+    #[test]
+    fn either_opt_out_annotation_disables_substitution() {
+        let kp =
+            serde_json::json!({"metadata": {"annotations": {"kpush.dev/substitute": "disabled"}}});
+        let flux = serde_json::json!({"metadata": {"annotations": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}}});
+        let other =
+            serde_json::json!({"metadata": {"annotations": {"kpush.dev/substitute": "enabled"}}});
+        assert!(opts_out(&kp));
+        assert!(opts_out(&flux));
+        assert!(!opts_out(&other));
+        assert!(!opts_out(&serde_json::json!({"metadata": {}})));
     }
 
     #[test]

@@ -24,11 +24,33 @@ pub fn object_line(paint: Paint, object: &ObjectRef, action: Action) -> String {
     format!("{word} {}", object.label_at())
 }
 
-/// The rejection block: the object line, the API's reason, and the advice (or `fix: as above`
-/// when `advice_shown` says the same advice was printed for an earlier object).
-pub fn rejection_block(paint: Paint, r: &Rejection, advice_shown: bool) -> String {
+/// Longest server message shown without `-v` (a CRD rejection can be 70 KB on one line).
+pub const MESSAGE_LIMIT: usize = 600;
+
+/// `message`, or when longer than [`MESSAGE_LIMIT`] and not `full`, its start and a note of
+/// how much was left out.
+pub fn cut(message: &str, full: bool) -> std::borrow::Cow<'_, str> {
+    if full || message.len() <= MESSAGE_LIMIT {
+        return message.into();
+    }
+    let mut end = MESSAGE_LIMIT;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}... ({} more characters; -v shows the whole message)",
+        &message[..end],
+        message.len() - end
+    )
+    .into()
+}
+
+/// The rejection block: the object line, the API's reason (cut unless `full`), and the advice
+/// (or `fix: as above` when `advice_shown` says the same advice was printed for an earlier
+/// object).
+pub fn rejection_block(paint: Paint, r: &Rejection, advice_shown: bool, full: bool) -> String {
     let mut out = object_line(paint, &r.object, Action::Failed);
-    for l in r.reason.lines() {
+    for l in cut(&r.reason, full).lines() {
         let _ = write!(out, "\n    {}", l.trim_start());
     }
     if !r.advice.is_empty() {
@@ -219,5 +241,18 @@ mod tests {
             ],
         );
         assert_eq!(t, "A     BB\nlong  x\ns     y\n");
+    }
+
+    #[test]
+    fn long_messages_are_cut_unless_full() {
+        let long = "x".repeat(70_000);
+        let short = super::cut(&long, false);
+        assert!(short.len() < 700, "{}", short.len());
+        assert!(
+            short.ends_with("(69400 more characters; -v shows the whole message)"),
+            "{short}"
+        );
+        assert_eq!(super::cut(&long, true).len(), 70_000);
+        assert_eq!(super::cut("short", false), "short");
     }
 }

@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use super::diagnose::{DiagnoseOptions, PodFailure, diagnose};
 use super::pods;
-use super::readiness::{Readiness, ReadinessContext, Rule, assess};
+use super::readiness::{
+    Readiness, ReadinessContext, Rule, assess, claim_explained, replication_controller_pods,
+};
 use super::store::{Store, error_code};
 use super::targets::{TrackTarget, WorkloadKind};
 
@@ -137,7 +139,13 @@ pub(crate) fn judge(
         j.uid = uid;
         return j;
     }
-    let verdict = assess(&value, ctx);
+    let mut verdict = assess(&value, ctx);
+    if target.resource.kind == "PersistentVolumeClaim" && target.resource.group.is_empty() {
+        verdict.readiness = claim_explained(
+            verdict.readiness,
+            &claim_warnings(&target.name, near.events),
+        );
+    }
     let counts = counts(target, &value);
     let mut judgement = Judgement {
         fingerprint: String::new(),
@@ -197,6 +205,21 @@ fn judge_pods(
         }
         (None, None) => Vec::new(),
     };
+    if kind == WorkloadKind::ReplicationController
+        && judgement.readiness.is_ready()
+        && near.pods.is_none()
+    {
+        // Whether its pods run the current template is known only once they are listed.
+        judgement.readiness = Readiness::in_progress("waiting to list its pods");
+    } else if kind == WorkloadKind::ReplicationController && judgement.readiness.is_ready() {
+        let owned: Vec<Value> = new_pods
+            .iter()
+            .filter_map(|p| serde_json::to_value(p).ok())
+            .collect();
+        if let Some(r) = replication_controller_pods(value, &owned) {
+            judgement.readiness = r;
+        }
+    }
     judgement.fingerprint = pods::fingerprint(&new_pods);
     let events = events_of(&new_pods, near.events);
     let failure = new_pods
@@ -266,6 +289,31 @@ fn waiting(target: &TrackTarget, error: Option<&watcher::Error>) -> Readiness {
         ),
         _ => Readiness::in_progress(format!("cannot watch {what} yet, retrying: {error}")),
     }
+}
+
+/// `(reason, message)` of the Warning events about claim `name`, oldest first.
+fn claim_warnings<'a>(name: &str, store: Option<&'a Store<CoreEvent>>) -> Vec<(&'a str, &'a str)> {
+    let mut found: Vec<&CoreEvent> = store
+        .map(|s| {
+            s.values()
+                .filter(|e| {
+                    e.type_.as_deref() == Some("Warning")
+                        && e.involved_object.kind.as_deref() == Some("PersistentVolumeClaim")
+                        && e.involved_object.name.as_deref() == Some(name)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0));
+    found
+        .into_iter()
+        .map(|e| {
+            (
+                e.reason.as_deref().unwrap_or(""),
+                e.message.as_deref().unwrap_or(""),
+            )
+        })
+        .collect()
 }
 
 fn events_of(pods: &[&Pod], store: Option<&Store<CoreEvent>>) -> Vec<CoreEvent> {
@@ -343,7 +391,9 @@ fn counts(target: &TrackTarget, obj: &Value) -> Option<(i64, i64)> {
             let available = int("/status/availableReplicas").unwrap_or(0);
             Some((updated.min(available), replicas()))
         }
-        WorkloadKind::StatefulSet | WorkloadKind::ReplicaSet => {
+        WorkloadKind::StatefulSet
+        | WorkloadKind::ReplicaSet
+        | WorkloadKind::ReplicationController => {
             Some((int("/status/readyReplicas").unwrap_or(0), replicas()))
         }
         WorkloadKind::DaemonSet => Some((

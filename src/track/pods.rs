@@ -60,10 +60,25 @@ pub(crate) fn new_revision_pods<'a>(
         WorkloadKind::Job => typed::<Job>(obj)
             .map(|j| filter(pods, &Workload::Job(&j)))
             .unwrap_or_default(),
+        WorkloadKind::ReplicationController => {
+            let uid = obj.pointer("/metadata/uid").and_then(Value::as_str);
+            pods.filter(|p| controlled_by_uid(p, uid)).collect()
+        }
         WorkloadKind::Pod => Vec::new(),
     };
     found.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     found
+}
+
+/// Whether `pod` has a controller owner reference with `uid`.
+pub(crate) fn controlled_by_uid(pod: &Pod, uid: Option<&str>) -> bool {
+    uid.is_some_and(|uid| {
+        pod.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|r| r.controller == Some(true) && r.uid == uid)
+    })
 }
 
 fn filter<'a>(pods: impl Iterator<Item = &'a Pod>, workload: &Workload<'_>) -> Vec<&'a Pod> {

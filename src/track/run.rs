@@ -124,7 +124,7 @@ impl<'a> Run<'a> {
         let mut events = BTreeMap::new();
         for ns in targets
             .iter()
-            .filter(|t| t.workload().is_some())
+            .filter(|t| t.workload().is_some() || t.resource.kind == "PersistentVolumeClaim")
             .filter_map(|t| t.namespace.clone())
             .collect::<BTreeSet<_>>()
         {

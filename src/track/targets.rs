@@ -41,6 +41,8 @@ pub enum WorkloadKind {
     ReplicaSet,
     /// batch/v1 Job.
     Job,
+    /// v1 ReplicationController.
+    ReplicationController,
     /// A bare v1 Pod (the object itself is the pod).
     Pod,
 }
@@ -74,6 +76,7 @@ impl TrackTarget {
             ("apps", "ReplicaSet") => Some(WorkloadKind::ReplicaSet),
             ("batch", "Job") => Some(WorkloadKind::Job),
             ("", "Pod") => Some(WorkloadKind::Pod),
+            ("", "ReplicationController") => Some(WorkloadKind::ReplicationController),
             _ => None,
         }
     }

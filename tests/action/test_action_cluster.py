@@ -95,7 +95,7 @@ class ActionOnClusterTest(unittest.TestCase):
         return run_action(ROOT, values, env, self.workspace, github={"action_ref": TAG})
 
     def test_deploy_sets_outputs_writes_the_summary_and_groups_the_log(self):
-        r = self.run_action(vars="WEB_TAG=2.0.0\n")
+        r = self.run_action(images="ghcr.io/kpush-dev/guestbook-web=:2.0.0\n")
         self.assertIsNone(r.failed_step, r.log)
         self.assertEqual(r.steps["install"]["outputs"]["version"], TAG)
         self.assertEqual(
@@ -116,11 +116,11 @@ class ActionOnClusterTest(unittest.TestCase):
         self.assertIn("::endgroup::", r.log)
         self.assertIn(f"Deployment {self.ns}/web (deploy/guestbook/web.yaml:14)", r.log)
 
-        again = self.run_action(vars="WEB_TAG=2.0.0\n")
+        again = self.run_action(images="ghcr.io/kpush-dev/guestbook-web=:2.0.0\n")
         self.assertIsNone(again.failed_step, again.log)
         self.assertEqual((again.outputs["created"], again.outputs["unchanged"]), ("0", "7"))
 
-        drift = self.run_action(vars="WEB_TAG=2.1.0\n", **{"diff-only": "true"})
+        drift = self.run_action(images="ghcr.io/kpush-dev/guestbook-web=:2.1.0\n", **{"diff-only": "true"})
         self.assertIsNone(drift.failed_step, "differences must not fail a diff-only step\n" + drift.log)
         self.assertEqual(drift.outputs["result"], "differences")
 

@@ -50,6 +50,8 @@ pub struct CiContext {
     pub colour: bool,
     /// Whether notes on what kpush is doing are shown (always in CI logs).
     pub verbose: bool,
+    /// `-v`: the API server's messages in full (otherwise long ones are cut).
+    pub full_messages: bool,
     /// The clock for section markers.
     pub clock: Clock,
 }
@@ -86,6 +88,7 @@ impl CiContext {
             // CI logs render ANSI colours though steps have no terminal.
             colour: colour::enabled(env, system != CiSystem::Plain),
             verbose: verbose || system != CiSystem::Plain,
+            full_messages: verbose,
             clock: Arc::new(|| {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)

@@ -137,7 +137,8 @@ impl HumanOutput for LineReporter {
                 let shown = !rejection.advice.is_empty()
                     && !st.advice_shown.insert(rejection.advice.clone());
                 let (file, line) = self.at(&rejection.object);
-                let mut message = rejection.reason.clone();
+                let full = self.ctx.full_messages;
+                let mut message = text::cut(&rejection.reason, full).into_owned();
                 if !rejection.advice.is_empty() {
                     message.push_str("\nfix: ");
                     message.push_str(if shown { "as above" } else { &rejection.advice });
@@ -151,7 +152,7 @@ impl HumanOutput for LineReporter {
                     code: Some(rejection.kind.short().to_string()),
                     message,
                 };
-                self.annotate(a, || text::rejection_block(p, rejection, shown));
+                self.annotate(a, || text::rejection_block(p, rejection, shown, full));
             }
             Event::Warning { object, message } => {
                 let (file, line) = object.as_ref().map(|o| self.at(o)).unwrap_or_default();

@@ -3,7 +3,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 
 use super::Readiness;
-use super::status::{stale, with_detail};
+use super::status::stale;
 
 /// Whether a Deployment has rolled out.
 ///
@@ -11,7 +11,8 @@ use super::status::{stale, with_detail};
 /// `ProgressDeadlineExceeded` fails; a paused Deployment is ready (the controller will not roll
 /// it out, so waiting could only time out; Helm does the same, kubectl would wait forever);
 /// then, as `kubectl rollout status`: all desired replicas updated, no old replicas left, and
-/// every updated replica available. A `ReplicaFailure` condition is quoted while waiting.
+/// every updated replica available. A `ReplicaFailure` condition fails at once when waiting will
+/// not cure it (quota exceeded, forbidden by PodSecurity or admission), and is quoted otherwise.
 pub fn deployment(d: &Deployment) -> Readiness {
     let status = d.status.as_ref();
     if let Some(r) = stale(
@@ -53,11 +54,9 @@ pub fn deployment(d: &Deployment) -> Readiness {
     };
     let failure = conditions
         .iter()
-        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True");
-    Readiness::in_progress(match failure {
-        Some(c) => with_detail(waiting, c.reason.as_deref(), c.message.as_deref()),
-        None => waiting,
-    })
+        .find(|c| c.type_ == "ReplicaFailure" && c.status == "True")
+        .map(|c| (c.reason.as_deref(), c.message.as_deref()));
+    super::replica_failure::while_waiting(waiting, failure, replicas > updated)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod generic;
 mod job;
 mod persistent_volume_claim;
 mod pod;
+mod replica_failure;
 mod replica_set;
 mod service;
 mod stateful_set;
@@ -32,9 +33,9 @@ pub use daemon_set::daemon_set;
 pub use deployment::deployment;
 pub use generic::generic;
 pub use job::job;
-pub use persistent_volume_claim::persistent_volume_claim;
+pub use persistent_volume_claim::{explained as claim_explained, persistent_volume_claim};
 pub use pod::pod;
-pub use replica_set::{replica_set, replication_controller};
+pub use replica_set::{replica_set, replication_controller, replication_controller_pods};
 pub use service::service;
 pub use stateful_set::stateful_set;
 
@@ -99,10 +100,32 @@ pub fn assess(obj: &Value, ctx: &ReadinessContext<'_>) -> Verdict {
             rule: Rule::Kind,
         },
         None => Verdict {
-            readiness: generic(obj, ctx.expects_status),
+            readiness: generic(obj, ctx.expects_status && !status_optional(obj)),
             rule: Rule::Generic,
         },
     }
+}
+
+/// Custom resources whose CRD declares a status subresource but whose controller writes status
+/// only when asked to: waiting for their status would time out on most clusters.
+///
+/// prometheus-operator writes status of these only with its `StatusForConfigurationResources`
+/// feature gate (off by default); they are configuration the operator reads, not rollouts.
+const STATUS_OPTIONAL: &[(&str, &str)] = &[
+    ("monitoring.coreos.com", "ServiceMonitor"),
+    ("monitoring.coreos.com", "PodMonitor"),
+    ("monitoring.coreos.com", "Probe"),
+    ("monitoring.coreos.com", "PrometheusRule"),
+    ("monitoring.coreos.com", "ScrapeConfig"),
+    ("monitoring.coreos.com", "AlertmanagerConfig"),
+];
+
+/// Whether the object's kind is in [`STATUS_OPTIONAL`].
+fn status_optional(obj: &Value) -> bool {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let group = crate::manifest::split_api_version(api_version).0;
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    STATUS_OPTIONAL.contains(&(group, kind))
 }
 
 /// The rule for the object's group and kind; `None` when there is none or the object does not
@@ -164,6 +187,20 @@ mod tests {
         let verdict = assess(&obj, &ReadinessContext::default());
         assert_eq!(verdict.rule, Rule::Generic);
         assert_eq!(verdict.readiness, Readiness::Ready);
+    }
+
+    #[test]
+    fn a_service_monitor_without_status_is_ready_though_its_crd_declares_status() {
+        let sm = json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+                        "metadata": {"name": "m", "generation": 1}});
+        let ctx = ReadinessContext {
+            expects_status: true,
+            ..Default::default()
+        };
+        assert_eq!(readiness_of(&sm, &ctx), Readiness::Ready);
+        let other = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+                           "metadata": {"name": "w", "generation": 1}});
+        assert!(!readiness_of(&other, &ctx).is_ready());
     }
 
     #[test]

@@ -40,6 +40,28 @@ pub fn persistent_volume_claim(
     }
 }
 
+/// A waiting claim's message, followed by why from the newest Warning event about it (the
+/// persistent-volume controller's `ProvisioningFailed` / `FailedBinding`: a StorageClass that
+/// does not exist, no StorageClass and no matching volume). `events` are `(reason, message)`,
+/// oldest first.
+pub fn explained(readiness: Readiness, events: &[(&str, &str)]) -> Readiness {
+    match (readiness, events.last()) {
+        (Readiness::InProgress { message }, Some((reason, why))) => {
+            let advice = if why.contains("storageclass") && why.contains("not found") {
+                ": create that StorageClass or set spec.storageClassName to one the cluster has \
+                 (kubectl get storageclass)"
+            } else if why.contains("no storage class is set") {
+                ": the cluster has no default StorageClass; set spec.storageClassName, or create \
+                 a PersistentVolume the claim can bind to"
+            } else {
+                ""
+            };
+            Readiness::in_progress(format!("{message} ({reason}: {why}{advice})"))
+        }
+        (other, _) => other,
+    }
+}
+
 fn waits_for_first_consumer(pvc: &PersistentVolumeClaim, class: Option<&StorageClass>) -> bool {
     let Some(class) = class else {
         return false;
@@ -58,6 +80,25 @@ fn waits_for_first_consumer(pvc: &PersistentVolumeClaim, class: Option<&StorageC
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waiting_claim_quotes_the_controllers_event_with_advice() {
+        let r = explained(
+            Readiness::in_progress("waiting for a volume to be bound (storage class slow)"),
+            &[(
+                "ProvisioningFailed",
+                "storageclass.storage.k8s.io \"slow\" not found",
+            )],
+        );
+        let Readiness::InProgress { message } = r else {
+            panic!("still waiting")
+        };
+        assert!(message.contains("ProvisioningFailed: storageclass.storage.k8s.io \"slow\" not found: create that StorageClass"), "{message}");
+        assert_eq!(
+            explained(Readiness::Ready, &[("FailedBinding", "x")]),
+            Readiness::Ready
+        );
+    }
     use serde_json::json;
 
     fn claim(phase: &str) -> PersistentVolumeClaim {

@@ -4,7 +4,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::ReplicationController;
 
 use super::Readiness;
-use super::status::{stale, with_detail};
+use super::status::stale;
 
 /// Whether a ReplicaSet has all its replicas available.
 pub fn replica_set(rs: &ReplicaSet) -> Readiness {
@@ -44,6 +44,48 @@ pub fn replication_controller(rc: &ReplicationController) -> Readiness {
     })
 }
 
+/// The container images of a pod template or pod spec, in order.
+fn images(spec: Option<&serde_json::Value>) -> Vec<&str> {
+    spec.and_then(|s| s.get("containers"))
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("image").and_then(serde_json::Value::as_str))
+        .collect()
+}
+
+/// The ReplicationController's pods (`pods`, those it controls) that run another template's
+/// images than its own; fails the rollout when there are any: a ReplicationController never
+/// replaces its pods when its template changes, so waiting cannot help.
+pub fn replication_controller_pods(
+    rc: &serde_json::Value,
+    pods: &[serde_json::Value],
+) -> Option<Readiness> {
+    let wanted = images(rc.pointer("/spec/template/spec"));
+    let old: Vec<&serde_json::Value> = pods
+        .iter()
+        .filter(|p| p.pointer("/metadata/deletionTimestamp").is_none())
+        .filter(|p| images(p.get("spec")) != wanted)
+        .collect();
+    let first = old.first()?;
+    let name = first
+        .pointer("/metadata/name")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    Some(Readiness::failed(
+        "PodsNotReplaced",
+        format!(
+            "{} of {} pods still run the previous template (pod {name} runs {}, the template \
+             says {}): a ReplicationController does not replace its pods when its template \
+             changes; delete the old pods, or move to a Deployment",
+            old.len(),
+            pods.len(),
+            images(first.get("spec")).join(", "),
+            wanted.join(", ")
+        ),
+    ))
+}
+
 struct Counts<'a> {
     generation: Option<i64>,
     observed: Option<i64>,
@@ -68,10 +110,7 @@ fn replicas_rule(c: Counts<'_>) -> Readiness {
     } else {
         return Readiness::Ready;
     };
-    Readiness::in_progress(match c.failure {
-        Some((reason, message)) => with_detail(waiting, reason, message),
-        None => waiting,
-    })
+    super::replica_failure::while_waiting(waiting, c.failure, false)
 }
 
 #[cfg(test)]
@@ -125,6 +164,22 @@ mod tests {
         assert_eq!(
             replica_set(&r),
             Readiness::in_progress("0 of 2 replicas are available (FailedCreate: quota)")
+        );
+    }
+
+    #[test]
+    fn replication_controller_with_pods_of_an_older_image_fails() {
+        let rc = json!({"spec": {"template": {"spec": {"containers": [{"name": "a", "image": "web:2"}]}}}});
+        let pod = |name: &str, image: &str| json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "a", "image": image}]}});
+        let r = replication_controller_pods(&rc, &[pod("p1", "web:1"), pod("p2", "web:2")])
+            .expect("fails");
+        assert!(
+            matches!(&r, Readiness::Failed { reason, message } if reason == "PodsNotReplaced" && message.starts_with("1 of 2 pods")),
+            "{r:?}"
+        );
+        assert_eq!(
+            replication_controller_pods(&rc, &[pod("p2", "web:2")]),
+            None
         );
     }
 
