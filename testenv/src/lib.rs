@@ -14,6 +14,6 @@
 mod cluster;
 pub mod node_sim;
 
-pub use cluster::binaries::{CONTROL_PLANE_DIR_ENV, build_script};
+pub use cluster::binaries::{Binaries, CONTROL_PLANE_DIR_ENV, build_script, locate};
 pub use cluster::{CONTEXT, ClusterOptions, NODE_NAME, TestCluster, USERS};
 pub use node_sim::behavior::{BEHAVIOR_ANNOTATION, START_SECONDS_ANNOTATION};
