@@ -114,8 +114,8 @@ async fn setup() -> Env {
     Env { f, cluster }
 }
 
-/// kube-apiserver 1.20 initializes its OIDC authenticator about 10 s after it starts; until
-/// then every Entra token gets 401.
+/// kube-apiserver initializes its OIDC (JWT) authenticator in the background after it starts,
+/// once it has fetched the issuer's discovery document; until then every Entra token gets 401.
 async fn wait_for_oidc(f: &Fixture, cluster: &TestCluster) {
     let token = f
         .emulator

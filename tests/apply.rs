@@ -1,4 +1,4 @@
-//! `kpush apply` against the real control plane (kube-apiserver 1.20.2): one namespace per test,
+//! `kpush apply` against the real control plane (kube-apiserver 1.35): one namespace per test,
 //! the real binary, its output and exit codes, and the cluster's state read back through the API.
 
 mod support;

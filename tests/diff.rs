@@ -156,17 +156,17 @@ async fn diff_errors_exit_above_1() {
     let ctx = Ctx::new("diff-error").await;
     let path = ctx
         .write(
-            "cron.yaml",
-            "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\nspec: {}\n",
+            "widget.yaml",
+            "apiVersion: widgets.example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec: {}\n",
         )
         .display()
         .to_string();
     let run = ctx.kpush(&["diff", &path]);
     run.expect_code(3);
-    assert!(run.stderr.contains("cron.yaml:1"), "{}", run.stderr);
+    assert!(run.stderr.contains("widget.yaml:1"), "{}", run.stderr);
     assert!(
-        run.stderr.contains("batch/v1beta1"),
-        "the 1.20 server has no batch/v1 CronJob: {}",
+        run.stderr.contains("CustomResourceDefinition"),
+        "an unknown kind is explained: {}",
         run.stderr
     );
 }

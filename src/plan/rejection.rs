@@ -104,16 +104,11 @@ pub fn unknown_kind(
     } else {
         format!("the cluster does not serve apiVersion {api_version}")
     };
-    let advice = if key.group == "batch" && key.kind == "CronJob" && api_version == "batch/v1" {
-        "this cluster is older than Kubernetes 1.21: use apiVersion batch/v1beta1 for CronJob"
-            .to_string()
-    } else {
-        format!(
-            "check the spelling of apiVersion and kind; if {} is a custom resource, install the \
-             CustomResourceDefinition that defines it first or add it to the manifests",
-            key.kind
-        )
-    };
+    let advice = format!(
+        "check the spelling of apiVersion and kind; if {} is a custom resource, install the \
+         CustomResourceDefinition that defines it first or add it to the manifests",
+        key.kind
+    );
     Rejection {
         key: key.clone(),
         origin: origin.clone(),
