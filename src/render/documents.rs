@@ -86,7 +86,8 @@ fn parse_yaml(source: &Source, sub: &Substituted, problems: &mut Vec<Problem>) -
     docs
 }
 
-fn yaml_options() -> serde_saphyr::Options {
+/// Parser options with kpush's budgets against hostile input.
+pub fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
     budget.max_documents = 1;

@@ -1,0 +1,233 @@
+//! An object while kustomize works on it: the object, where it came from, and the bookkeeping
+//! kustomize keeps in build annotations (previous names, prefixes and suffixes, hash, behavior).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::manifest::{Origin, Via, split_api_version};
+use crate::render::namespace;
+
+/// A group/version/kind selector: empty fields match anything (kustomize's `Gvk.IsSelected`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gvk {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+impl Gvk {
+    /// Whether `self` (a concrete gvk) is selected by `sel`.
+    pub fn selected_by(&self, sel: &Gvk) -> bool {
+        (sel.group.is_empty() || sel.group == self.group)
+            && (sel.version.is_empty() || sel.version == self.version)
+            && (sel.kind.is_empty() || sel.kind == self.kind)
+    }
+}
+
+/// Whether objects of `group`/`kind` live outside namespaces (kustomize's built-in list).
+pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
+    namespace::is_cluster_scoped(group, kind, &Default::default())
+}
+
+/// A past identity: kind, name and effective namespace (`default` for an empty one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrevId {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+}
+
+/// How a generated object combines with one of the same name from a base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Behavior {
+    #[default]
+    Create,
+    Merge,
+    Replace,
+}
+
+/// One object in the accumulation.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// The object.
+    pub object: Value,
+    /// Where it was read (or which generator made it) and what changed it.
+    pub origin: Origin,
+    /// Identities before each rename, oldest first (`previousNames`/`previousKinds`/…).
+    pub prev_ids: Vec<PrevId>,
+    /// Name prefixes applied, innermost first.
+    pub prefixes: Vec<String>,
+    /// Name suffixes applied, innermost first.
+    pub suffixes: Vec<String>,
+    /// A generated object whose name gets the content hash.
+    pub needs_hash: bool,
+    /// Generator behavior.
+    pub behavior: Behavior,
+}
+
+/// Sentinel effective namespace of cluster-scoped objects.
+const CLUSTER: &str = "~cluster";
+
+impl Resource {
+    /// Wraps a freshly read object.
+    pub fn new(object: Value, origin: Origin) -> Self {
+        Self {
+            object,
+            origin,
+            prev_ids: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+            needs_hash: false,
+            behavior: Behavior::Create,
+        }
+    }
+
+    fn str_at(&self, path: &[&str]) -> &str {
+        let mut v = &self.object;
+        for p in path {
+            match v.get(p) {
+                Some(x) => v = x,
+                None => return "",
+            }
+        }
+        v.as_str().unwrap_or("")
+    }
+
+    pub fn kind(&self) -> &str {
+        self.str_at(&["kind"])
+    }
+    pub fn name(&self) -> &str {
+        self.str_at(&["metadata", "name"])
+    }
+    pub fn namespace(&self) -> &str {
+        self.str_at(&["metadata", "namespace"])
+    }
+    pub fn api_version(&self) -> &str {
+        self.str_at(&["apiVersion"])
+    }
+
+    /// Current group/version/kind.
+    pub fn gvk(&self) -> Gvk {
+        let (g, v) = split_api_version(self.api_version());
+        Gvk {
+            group: g.to_string(),
+            version: v.to_string(),
+            kind: self.kind().to_string(),
+        }
+    }
+
+    /// Whether the current kind is cluster-scoped.
+    pub fn is_cluster_scoped(&self) -> bool {
+        let (g, _) = split_api_version(self.api_version());
+        is_cluster_scoped(g, self.kind())
+    }
+
+    /// Namespace as kustomize compares it: `default` when empty, a sentinel when cluster-scoped.
+    pub fn effective_namespace(&self) -> String {
+        effective_namespace(self.is_cluster_scoped(), self.namespace())
+    }
+
+    /// Records the current identity before a transform changes it (`StorePreviousId`).
+    pub fn store_previous_id(&mut self) {
+        let id = PrevId {
+            kind: self.kind().to_string(),
+            name: self.name().to_string(),
+            namespace: self.effective_namespace(),
+        };
+        self.prev_ids.push(id);
+    }
+
+    /// Original identity's gvk (the first previous kind, else the current one).
+    pub fn org_gvk(&self) -> Gvk {
+        let mut g = self.gvk();
+        if let Some(p) = self.prev_ids.first() {
+            g.kind = p.kind.clone();
+        }
+        g
+    }
+
+    /// Original name (before any rename).
+    pub fn org_name(&self) -> &str {
+        self.prev_ids
+            .first()
+            .map(|p| p.name.as_str())
+            .unwrap_or_else(|| self.name())
+    }
+
+    /// Whether the current identity or any earlier one equals (gvk, name, namespace).
+    pub fn any_id_equals(&self, gvk: &Gvk, name: &str, ns: &str) -> bool {
+        let me = self.gvk();
+        let cluster = self.is_cluster_scoped();
+        let target_ns = effective_namespace(cluster, ns);
+        let same_gv = me.group == gvk.group && me.version == gvk.version;
+        if same_gv
+            && me.kind == gvk.kind
+            && self.name() == name
+            && self.effective_namespace() == target_ns
+        {
+            return true;
+        }
+        same_gv
+            && self
+                .prev_ids
+                .iter()
+                .any(|p| p.kind == gvk.kind && p.name == name && p.namespace == target_ns)
+    }
+
+    /// Sets `metadata.name`.
+    pub fn set_name(&mut self, name: &str) {
+        set_metadata_field(&mut self.object, "name", name);
+    }
+
+    /// Sets `metadata.namespace`.
+    pub fn set_namespace(&mut self, ns: &str) {
+        set_metadata_field(&mut self.object, "namespace", ns);
+    }
+
+    /// Notes that an overlay entry changed this object (once per entry).
+    pub fn touched(&mut self, via: &Via) {
+        if self.origin.via.last() != Some(via) {
+            self.origin.via.push(via.clone());
+        }
+    }
+
+    /// `Kind name` for messages, with the source.
+    pub fn describe(&self) -> String {
+        let ns = self.namespace();
+        if ns.is_empty() {
+            format!("{} {} ({})", self.kind(), self.name(), self.origin)
+        } else {
+            format!("{} {}/{} ({})", self.kind(), ns, self.name(), self.origin)
+        }
+    }
+}
+
+/// kustomize's `EffectiveNamespace`.
+pub fn effective_namespace(cluster_scoped: bool, ns: &str) -> String {
+    if cluster_scoped {
+        CLUSTER.to_string()
+    } else if ns.is_empty() {
+        "default".to_string()
+    } else {
+        ns.to_string()
+    }
+}
+
+fn set_metadata_field(obj: &mut Value, field: &str, value: &str) {
+    let o = crate::manifest::ensure_object(obj);
+    let md = crate::manifest::ensure_object(
+        o.entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default())),
+    );
+    md.insert(field.to_string(), Value::String(value.to_string()));
+}
+
+/// An overlay entry for provenance.
+pub fn via(what: &str, file: &Arc<str>, line: u32) -> Via {
+    Via {
+        what: what.into(),
+        file: file.clone(),
+        line,
+    }
+}
