@@ -70,12 +70,11 @@ fn rendered(dir: &Path) -> Result<Vec<Value>, String> {
         if let Some(labels) = o
             .pointer_mut("/metadata/labels")
             .and_then(Value::as_object_mut)
+            && labels.get("app.kubernetes.io/managed-by") == Some(&Value::from("kpush"))
         {
-            if labels.get("app.kubernetes.io/managed-by") == Some(&Value::from("kpush")) {
-                labels.remove("app.kubernetes.io/managed-by");
-                if labels.is_empty() {
-                    o["metadata"].as_object_mut().unwrap().remove("labels");
-                }
+            labels.remove("app.kubernetes.io/managed-by");
+            if labels.is_empty() {
+                o["metadata"].as_object_mut().unwrap().remove("labels");
             }
         }
     }

@@ -91,20 +91,19 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
                     continue;
                 };
                 if let (Some((ns, file, line)), Some(flag)) = (&overlay.namespace, &opts.namespace)
+                    && ns != flag
                 {
-                    if ns != flag {
-                        problems.push(Problem::at(
-                            Severity::Error,
-                            ProblemKind::Namespace,
-                            file,
-                            *line,
-                            format!(
-                                "the kustomization sets `namespace: {ns}` and --namespace says \
+                    problems.push(Problem::at(
+                        Severity::Error,
+                        ProblemKind::Namespace,
+                        file,
+                        *line,
+                        format!(
+                            "the kustomization sets `namespace: {ns}` and --namespace says \
                                  {flag}; kpush does not override an overlay's namespace. Drop \
                                  --namespace (or set it to {ns}), or change the overlay"
-                            ),
-                        ));
-                    }
+                        ),
+                    ));
                 }
                 manifests.extend(overlay.manifests);
             }

@@ -283,12 +283,14 @@ impl<'a> Builder<'a> {
             }
         }
         if let Some(cl) = &k.common_labels {
-            let v = via("commonLabels", kfile, line_of(cl));
-            transforms::common_labels(ra, &cl.value, &v).map_err(err(line_of(cl)))?;
+            let line = k.key_line("commonLabels", line_of(cl));
+            let v = via("commonLabels", kfile, line);
+            transforms::common_labels(ra, &cl.value, &v).map_err(err(line))?;
         }
         if let Some(ca) = &k.common_annotations {
-            let v = via("commonAnnotations", kfile, line_of(ca));
-            transforms::common_annotations(ra, &ca.value, &v).map_err(err(line_of(ca)))?;
+            let line = k.key_line("commonAnnotations", line_of(ca));
+            let v = via("commonAnnotations", kfile, line);
+            transforms::common_annotations(ra, &ca.value, &v).map_err(err(line))?;
         }
         if let Some(list) = &k.patches_json6902 {
             for p in list {

@@ -75,6 +75,8 @@ pub fn defaults() -> &'static Defaults {
 /// What to create at the end of a path that does not exist yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Leaf {
+    /// Nothing: the transform never creates fields (kustomize's filters without a create kind).
+    Never,
     /// A scalar (set by the setter).
     Scalar,
     /// A mapping (labels, annotations).
@@ -102,7 +104,8 @@ pub fn split_path(path: &str) -> Vec<String> {
 }
 
 /// Walks `node` along `path` and calls `set` on every field found (through lists), creating
-/// missing fields when `create`; returns an error when the path runs into a scalar.
+/// missing fields when `create` (never through `[]` list segments), as kustomize's
+/// `api/filters/fieldspec` does; returns an error when the path runs into a scalar.
 pub fn walk(
     node: &mut Value,
     path: &[String],
@@ -114,6 +117,7 @@ pub fn walk(
         return set(node);
     };
     match node {
+        Value::Null => Ok(()),
         Value::Array(items) => {
             for item in items {
                 walk(item, path, create, leaf, set)?;
@@ -125,29 +129,27 @@ pub fn walk(
                 Some(f) => (f, true),
                 None => (first.as_str(), false),
             };
-            let missing = map.get(field).is_none_or(Value::is_null);
-            if missing {
-                if !create {
-                    return Ok(());
-                }
-                let new = if rest.is_empty() {
-                    match leaf {
-                        Leaf::Scalar => Value::Null,
-                        Leaf::Map => Value::Object(Map::new()),
-                    }
-                } else if is_seq {
-                    Value::Array(Vec::new())
+            let can_create = create && leaf != Leaf::Never && !is_seq;
+            let fresh = || {
+                if rest.is_empty() && leaf == Leaf::Scalar {
+                    Value::String(String::new())
                 } else {
                     Value::Object(Map::new())
-                };
-                map.insert(field.to_string(), new);
+                }
+            };
+            match map.get_mut(field) {
+                None if !can_create => return Ok(()),
+                None => {
+                    map.insert(field.to_string(), fresh());
+                }
+                Some(v) if v.is_null() && can_create => *v = fresh(),
+                Some(_) => {}
             }
             match map.get_mut(field) {
                 Some(child) => walk(child, rest, create, leaf, set),
                 None => Ok(()),
             }
         }
-        Value::Null => Ok(()),
         _ => Err(format!(
             "expected a mapping or a list at `{first}`, found a plain value"
         )),

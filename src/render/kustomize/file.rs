@@ -58,6 +58,9 @@ pub struct Kustomization {
     pub transformers: Option<Lined<Value>>,
     pub validators: Option<Lined<Value>>,
     pub build_metadata: Option<Lined<Value>>,
+    /// Line of each top-level key (a block value's span starts on the line below its key).
+    #[serde(skip)]
+    pub key_lines: BTreeMap<String, u32>,
 }
 
 /// An entry of `labels`.
@@ -201,7 +204,7 @@ impl Kustomization {
                 "the kustomization file is empty; list `resources:` (or delete the file)",
             ));
         }
-        serde_saphyr::from_str_with_options::<Kustomization>(
+        let mut k = serde_saphyr::from_str_with_options::<Kustomization>(
             text,
             super::super::documents::yaml_options(),
         )
@@ -221,7 +224,23 @@ impl Kustomization {
                      https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/"
                 ),
             )
-        })
+        })?;
+        for (i, line) in text.lines().enumerate() {
+            let starts_key = line
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '"' || c == '\'');
+            if let Some((key, _)) = line.split_once(':').filter(|_| starts_key) {
+                let key = key.trim().trim_matches(['"', '\'']);
+                k.key_lines.entry(key.to_string()).or_insert(i as u32 + 1);
+            }
+        }
+        Ok(k)
+    }
+
+    /// Line of the top-level `key`, else `fallback`.
+    pub fn key_line(&self, key: &str, fallback: u32) -> u32 {
+        self.key_lines.get(key).copied().unwrap_or(fallback)
     }
 
     /// The first field set that kpush does not implement, with its line.
@@ -284,7 +303,7 @@ impl Kustomization {
         fields.into_iter().find_map(|(name, v, why)| {
             v.as_ref()
                 .filter(|v| !is_empty_value(&v.value))
-                .map(|v| (name, line_of(v), why))
+                .map(|v| (name, self.key_line(name, line_of(v)), why))
         })
     }
 }

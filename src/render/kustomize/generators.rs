@@ -138,7 +138,6 @@ pub fn generate(
     obj.insert("apiVersion".into(), json!("v1"));
     obj.insert("kind".into(), json!(kind_word(kind)));
     obj.insert("metadata".into(), Value::Object(metadata));
-    let b64 = base64::engine::general_purpose::STANDARD;
     match kind {
         Kind::ConfigMap => {
             let mut text = Map::new();
@@ -149,7 +148,7 @@ pub fn generate(
                         text.insert(k, Value::String(s));
                     }
                     Err(e) => {
-                        binary.insert(k, Value::String(b64.encode(e.as_bytes())));
+                        binary.insert(k, Value::String(encode_base64(e.as_bytes())));
                     }
                 }
             }
@@ -169,7 +168,7 @@ pub fn generate(
             obj.insert("type".into(), json!(t));
             let enc: Map<String, Value> = data
                 .into_iter()
-                .map(|(k, v)| (k, Value::String(b64.encode(v))))
+                .map(|(k, v)| (k, Value::String(encode_base64(&v))))
                 .collect();
             if !enc.is_empty() {
                 obj.insert("data".into(), Value::Object(enc));
@@ -184,6 +183,22 @@ pub fn generate(
         behavior,
         needs_hash: opts.disable_name_suffix_hash != Some(true),
     })
+}
+
+/// kyaml's `encodeBase64`: standard base64 broken into 70-character lines, each ending in a
+/// newline, once the text is 70 characters or longer (Kubernetes' decoder skips the newlines).
+fn encode_base64(data: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = base64::engine::general_purpose::STANDARD.encode(data);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 fn kind_word(kind: Kind) -> &'static str {
@@ -270,6 +285,16 @@ mod tests {
         assert_eq!(g.object["data"], json!({"K":"v","a.txt":"hello"}));
         assert_eq!(g.object["binaryData"], json!({"bin":"/wA="}));
         assert!(g.needs_hash);
+    }
+
+    #[test]
+    fn long_base64_is_broken_into_lines_as_kustomize_does() {
+        assert_eq!(encode_base64(b"abc"), "YWJj");
+        let long = encode_base64(&[b'x'; 60]);
+        let lines: Vec<&str> = long.split_terminator('\n').collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), 70);
+        assert!(long.ends_with('\n'));
     }
 
     #[test]

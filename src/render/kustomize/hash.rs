@@ -8,10 +8,9 @@ use sha2::{Digest, Sha256};
 /// The suffix for a ConfigMap or Secret (`object` is the whole object).
 pub fn suffix(object: &Value) -> String {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-    let name = object
-        .pointer("/metadata/name")
-        .cloned()
-        .unwrap_or(Value::String(String::new()));
+    // kustomize looks the name up as the single key "metadata/name", finds nothing and
+    // hashes an empty name; the suffix therefore never depends on the name.
+    let name = Value::String(String::new());
     let field = |f: &str| match object.get(f) {
         None | Some(Value::Null) => Value::String(String::new()),
         Some(v) => v.clone(),

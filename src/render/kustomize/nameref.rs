@@ -43,7 +43,7 @@ pub fn fix(res: &mut [Resource]) -> Result<(), String> {
         };
         let path = fieldspec::split_path(&spec.path);
         let mut obj = std::mem::take(&mut res[i].object);
-        let result = fieldspec::walk(&mut obj, &path, false, Leaf::Scalar, &mut |n| ctx.set(n));
+        let result = fieldspec::walk(&mut obj, &path, false, Leaf::Never, &mut |n| ctx.set(n));
         res[i].object = obj;
         result.map_err(|e| {
             format!(
@@ -62,14 +62,14 @@ fn could_be_referenced_by<'a>(all: &'a [Resource], referrer: &Resource) -> Vec<&
         return all.iter().collect();
     }
     let mut sa_namespaces: Vec<String> = Vec::new();
-    if referrer.kind() == "RoleBinding" {
-        if let Some(Value::Array(subjects)) = referrer.object.get("subjects") {
-            for s in subjects {
-                if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount") {
-                    if let Some(ns) = s.get("namespace").and_then(Value::as_str) {
-                        sa_namespaces.push(ns.to_string());
-                    }
-                }
+    if referrer.kind() == "RoleBinding"
+        && let Some(Value::Array(subjects)) = referrer.object.get("subjects")
+    {
+        for s in subjects {
+            if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
+                && let Some(ns) = s.get("namespace").and_then(Value::as_str)
+            {
+                sa_namespaces.push(ns.to_string());
             }
         }
     }
@@ -172,10 +172,10 @@ impl Ctx<'_> {
     ) -> Result<Option<&'r Resource>, String> {
         c.retain(|r| r.prev_ids.iter().any(|p| p.name == old));
         c.retain(|r| prev_selected(r, self.target));
-        if self.spec.path.ends_with("roleRef/name") {
-            if let Some(sel) = role_ref_gvk(self.referrer) {
-                c.retain(|r| prev_selected(r, &sel));
-            }
+        if self.spec.path.ends_with("roleRef/name")
+            && let Some(sel) = role_ref_gvk(self.referrer)
+        {
+            c.retain(|r| prev_selected(r, &sel));
         }
         if !self.referrer.is_cluster_scoped() {
             let my_ns = self.referrer.effective_namespace();

@@ -17,7 +17,7 @@ fn apply_spec(
     leaf: Leaf,
     set: &mut dyn FnMut(&mut Value) -> Result<(), String>,
 ) -> Result<(), String> {
-    if !r.org_gvk().selected_by(&spec.gvk()) {
+    if !r.gvk().selected_by(&spec.gvk()) {
         return Ok(());
     }
     let path = fieldspec::split_path(&spec.path);
@@ -35,14 +35,14 @@ pub fn namespace(res: &mut [Resource], ns: &str, via: &Via) -> Result<(), String
             r.set_namespace(ns);
         }
         let kind = r.kind().to_string();
-        if kind == "RoleBinding" || kind == "ClusterRoleBinding" {
-            if let Some(Value::Array(subjects)) = r.object.get_mut("subjects") {
-                for s in subjects.iter_mut() {
-                    if s.get("name").and_then(Value::as_str) == Some("default") {
-                        if let Some(m) = s.as_object_mut() {
-                            m.insert("namespace".into(), Value::String(ns.to_string()));
-                        }
-                    }
+        if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.object.get_mut("subjects")
+        {
+            for s in subjects.iter_mut() {
+                if s.get("name").and_then(Value::as_str) == Some("default")
+                    && let Some(m) = s.as_object_mut()
+                {
+                    m.insert("namespace".into(), Value::String(ns.to_string()));
                 }
             }
         }
@@ -251,15 +251,15 @@ pub fn images(res: &mut [Resource], img: &Image, via: &Via) -> Result<(), String
         if r.kind() != "CustomResourceDefinition" {
             walk_containers(&mut r.object, img);
         }
-        for spec in &fieldspec::defaults().images {
-            if !spec.path.contains("volumes") {
-                continue;
+        // kustomize runs its legacy walk and then the field specs, so a `tagSuffix` is
+        // appended twice to containers the specs also reach; kpush does the same.
+        if r.kind() != "CustomResourceDefinition" {
+            for spec in &fieldspec::defaults().images {
+                apply_spec(r, spec, Leaf::Never, &mut |n| {
+                    update_image(n, img);
+                    Ok(())
+                })?;
             }
-            let path = fieldspec::split_path(&spec.path);
-            fieldspec::walk(&mut r.object, &path, false, Leaf::Scalar, &mut |n| {
-                update_image(n, img);
-                Ok(())
-            })?;
         }
         if r.object != before {
             r.touched(via);
@@ -273,12 +273,12 @@ fn walk_containers(v: &mut Value, img: &Image) {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
                 walk_containers(child, img);
-                if k == "containers" || k == "initContainers" {
-                    if let Value::Array(items) = child {
-                        for c in items {
-                            if let Some(i) = c.get_mut("image") {
-                                update_image(i, img);
-                            }
+                if (k == "containers" || k == "initContainers")
+                    && let Value::Array(items) = child
+                {
+                    for c in items {
+                        if let Some(i) = c.get_mut("image") {
+                            update_image(i, img);
                         }
                     }
                 }
