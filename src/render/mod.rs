@@ -14,6 +14,7 @@ pub mod images;
 pub mod metadata;
 pub mod namespace;
 pub mod objects;
+pub mod patch;
 pub mod problem;
 pub mod secrets;
 pub mod source;
