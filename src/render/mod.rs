@@ -16,6 +16,7 @@ pub mod kustomize;
 pub mod metadata;
 pub mod namespace;
 pub mod objects;
+pub mod patch;
 pub mod problem;
 pub mod secrets;
 pub mod source;
