@@ -44,6 +44,8 @@ pub struct Builder<'a> {
     pub vars: &'a Vars,
     /// Problems that do not stop the build (undefined variables, collected as with plain YAML).
     pub problems: Vec<Problem>,
+    /// `vars` declared so far, with the kustomization and line declaring them.
+    pub vars_declared: Vec<(crate::render::patch::Var, Arc<str>, u32)>,
     /// Kustomizations being built, to find cycles.
     stack: Vec<(PathBuf, String)>,
 }
@@ -63,6 +65,7 @@ impl<'a> Builder<'a> {
             root,
             vars,
             problems: Vec::new(),
+            vars_declared: Vec::new(),
             stack: Vec::new(),
         }
     }
@@ -84,6 +87,10 @@ impl<'a> Builder<'a> {
             r.set_name(&name);
         }
         super::nameref::fix(&mut res).map_err(|m| KError::new(&kfile, 0, m))?;
+        patches::resolve_vars(self, &mut res, &kfile)?;
+        for r in res.iter_mut() {
+            crate::render::patch::strip_internal_annotations(&mut r.object);
+        }
         match sort {
             Some(s) if s.value.order == "fifo" => {
                 if s.value.legacy_sort_options.is_some() {
@@ -234,7 +241,7 @@ impl<'a> Builder<'a> {
         dir: &Dir,
         k: &Kustomization,
         kfile: &Arc<str>,
-        ra: &mut [Resource],
+        ra: &mut Vec<Resource>,
     ) -> Result<(), KError> {
         let err = |line: u32| move |m: String| KError::new(kfile, line, m);
         let mut ctx = patches::Ctx {
@@ -311,7 +318,8 @@ impl<'a> Builder<'a> {
             transforms::images(ra, &i.value, &v).map_err(err(line_of(i)))?;
         }
         if let Some(list) = &k.replacements {
-            ctx.replacements(list, ra)?;
+            let line = k.key_line("replacements", list.first().map(line_of).unwrap_or(0));
+            ctx.replacements(list, line, ra)?;
         }
         if let Some(list) = &k.vars {
             ctx.vars(list, ra)?;
@@ -478,6 +486,19 @@ impl<'a> Builder<'a> {
             .into_iter()
             .map(|m| Resource::new(m.object, m.origin))
             .collect())
+    }
+
+    /// Reads a text file and substitutes kpush variables (undefined ones are reported).
+    pub fn read_substituted(&mut self, path: &Path, display: &str) -> Result<String, KError> {
+        let text = self.read_text(path, display)?;
+        let source = Source {
+            name: display.to_string(),
+            text,
+            syntax: Syntax::Yaml,
+        };
+        let (sub, undefined) = self.vars.substitute_all(&source.text);
+        crate::render::undefined_variable_problems(&source, undefined, &mut self.problems);
+        Ok(sub.text)
     }
 
     /// Reads a UTF-8 text file within the size limit.

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::manifest::{Origin, Via, split_api_version};
 use crate::render::namespace;
+use crate::render::patch::selector::{PREVIOUS_KINDS, PREVIOUS_NAMES, PREVIOUS_NAMESPACES};
 
 /// A group/version/kind selector: empty fields match anything (kustomize's `Gvk.IsSelected`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,7 +28,8 @@ impl Gvk {
 
 /// Whether objects of `group`/`kind` live outside namespaces (kustomize's built-in list).
 pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
-    namespace::is_cluster_scoped(group, kind, &Default::default())
+    crate::render::patch::is_cluster_scoped(group, kind)
+        || namespace::is_cluster_scoped(group, kind, &Default::default())
 }
 
 /// A past identity: kind, name and effective namespace (`default` for an empty one).
@@ -67,7 +69,7 @@ pub struct Resource {
 }
 
 /// Sentinel effective namespace of cluster-scoped objects.
-const CLUSTER: &str = "~cluster";
+const CLUSTER: &str = "_non_namespaceable_";
 
 impl Resource {
     /// Wraps a freshly read object.
@@ -201,6 +203,70 @@ impl Resource {
             format!("{} {}/{} ({})", self.kind(), ns, self.name(), self.origin)
         }
     }
+}
+
+/// Writes the previous ids into kustomize's internal annotations, for the patch engine.
+pub fn export_ids(r: &mut Resource) {
+    if r.prev_ids.is_empty() {
+        return;
+    }
+    let join = |f: fn(&PrevId) -> &str| r.prev_ids.iter().map(f).collect::<Vec<_>>().join(",");
+    let names = join(|p| &p.name);
+    let kinds = join(|p| &p.kind);
+    let namespaces = join(|p| &p.namespace);
+    let o = crate::manifest::ensure_object(&mut r.object);
+    let md = crate::manifest::ensure_object(
+        o.entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default())),
+    );
+    let ann = crate::manifest::ensure_object(
+        md.entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default())),
+    );
+    ann.insert(PREVIOUS_NAMES.into(), Value::String(names));
+    ann.insert(PREVIOUS_KINDS.into(), Value::String(kinds));
+    ann.insert(PREVIOUS_NAMESPACES.into(), Value::String(namespaces));
+}
+
+/// Reads back (and removes) the previous-id annotations after the patch engine ran; other
+/// internal annotations (var bindings) stay until the build ends.
+pub fn import_ids(r: &mut Resource) {
+    let Some(md) = r.object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let Some(ann) = md.get_mut("annotations").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let mut take = |k: &str| {
+        ann.remove(k)
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let (names, kinds, namespaces) = (
+        take(PREVIOUS_NAMES),
+        take(PREVIOUS_KINDS),
+        take(PREVIOUS_NAMESPACES),
+    );
+    if ann.is_empty() {
+        md.remove("annotations");
+    }
+    if names.is_empty() {
+        return;
+    }
+    let kinds: Vec<&str> = kinds.split(',').collect();
+    let namespaces: Vec<&str> = namespaces.split(',').collect();
+    let current_kind = r.kind().to_string();
+    r.prev_ids = names
+        .split(',')
+        .enumerate()
+        .map(|(i, n)| PrevId {
+            kind: kinds.get(i).map_or(current_kind.clone(), |k| k.to_string()),
+            name: n.to_string(),
+            namespace: namespaces
+                .get(i)
+                .map_or("default".to_string(), |k| k.to_string()),
+        })
+        .collect();
 }
 
 /// kustomize's `EffectiveNamespace`.
