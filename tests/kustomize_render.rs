@@ -7,7 +7,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kustomize-render");
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/kustomize-render"
+);
 
 /// kubectl 1.35 from the test control plane cache, else `kubectl` on PATH
 /// (`KPUSH_TEST_KUBECTL` overrides both).

@@ -15,6 +15,7 @@ use super::{KError, KUSTOMIZATION_FILES};
 use crate::manifest::Origin;
 use crate::render::problem::{Problem, ProblemKind};
 use crate::render::source::{MAX_FILE_BYTES, Source, Syntax};
+use crate::render::vars::Substituted;
 use crate::render::{Vars, documents, objects};
 
 /// Deepest chain of kustomizations (overlay → base → …) accepted.
@@ -165,6 +166,7 @@ impl<'a> Builder<'a> {
         let text = String::from_utf8(bytes)
             .map_err(|_| KError::new(&display, 0, "the kustomization file is not valid UTF-8"))?;
         let k = Kustomization::parse(text.trim_start_matches('\u{feff}'), &display)?;
+        k.enforce_fields(&display)?;
         if let Some((field, line, why)) = k.unsupported() {
             return Err(KError::new(
                 &display,
@@ -462,7 +464,7 @@ impl<'a> Builder<'a> {
 
     /// Reads a file of objects (with kpush variables substituted).
     pub fn read_resources(&mut self, path: &Path, display: &str) -> Result<Vec<Resource>, KError> {
-        let text = self.read_text(path, display)?;
+        let (text, sub) = self.read_substituted(path, display)?;
         let source = Source {
             name: display.to_string(),
             text,
@@ -472,8 +474,6 @@ impl<'a> Builder<'a> {
                 Syntax::Yaml
             },
         };
-        let (sub, undefined) = self.vars.substitute_all(&source.text);
-        crate::render::undefined_variable_problems(&source, undefined, &mut self.problems);
         let mut problems = Vec::new();
         let docs = documents::parse(&source, &sub, &mut problems);
         let mut manifests = Vec::new();
@@ -488,17 +488,37 @@ impl<'a> Builder<'a> {
             .collect())
     }
 
-    /// Reads a text file and substitutes kpush variables (undefined ones are reported).
-    pub fn read_substituted(&mut self, path: &Path, display: &str) -> Result<String, KError> {
+    /// Reads a text file and, when variables were given, substitutes them. Without `--var`
+    /// the text stays as written (kustomize's inputs often hold shell snippets with `${X}`), so
+    /// the output equals `kubectl kustomize`; an undefined `${NAME}` is left as written with a
+    /// warning. Substitution keeps lines, so file:line stays true.
+    pub fn read_substituted(
+        &mut self,
+        path: &Path,
+        display: &str,
+    ) -> Result<(String, Substituted), KError> {
         let text = self.read_text(path, display)?;
+        if self.vars.is_empty() {
+            let sub = Substituted {
+                line_map: (1..=text.lines().count() as u32 + 1).collect(),
+                text: text.clone(),
+            };
+            return Ok((text, sub));
+        }
+        let (sub, undefined) = self.vars.substitute_all(&text);
         let source = Source {
             name: display.to_string(),
             text,
             syntax: Syntax::Yaml,
         };
-        let (sub, undefined) = self.vars.substitute_all(&source.text);
-        crate::render::undefined_variable_problems(&source, undefined, &mut self.problems);
-        Ok(sub.text)
+        let mut found = Vec::new();
+        crate::render::undefined_variable_problems(&source, undefined, &mut found);
+        for mut p in found {
+            p.severity = crate::render::problem::Severity::Warning;
+            p.message = format!("{}; left as written", p.message);
+            self.problems.push(p);
+        }
+        Ok((source.text, sub))
     }
 
     /// Reads a UTF-8 text file within the size limit.
@@ -599,9 +619,13 @@ fn absorb(
                     merge_map(&mut r.object, &old.object, f);
                 }
             }
+            // Build bookkeeping comes from the existing object; the hash only when both the
+            // existing object and the generator ask for one (kustomize's
+            // CopyMergeMetaDataFieldsFrom).
             r.prev_ids = old.prev_ids.clone();
             r.prefixes = old.prefixes.clone();
             r.suffixes = old.suffixes.clone();
+            r.needs_hash = r.needs_hash && old.needs_hash;
             let v = via(field, kfile, line);
             if b == Behavior::Merge {
                 let mut origin = old.origin.clone();

@@ -204,27 +204,29 @@ impl Kustomization {
                 "the kustomization file is empty; list `resources:` (or delete the file)",
             ));
         }
-        let mut k = serde_saphyr::from_str_with_options::<Kustomization>(
-            text,
-            super::super::documents::yaml_options(),
-        )
-        .map_err(|e| {
-            let line = e.location().map(|l| l.line() as u32).unwrap_or(0);
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or(&msg).to_string();
-            let first = match first.find(" at line ") {
-                Some(p) => first[..p].to_string(),
-                None => first,
-            };
-            KError::new(
-                file,
-                line,
-                format!(
-                    "invalid kustomization: {first}; see \
+        // kustomize reads the file through JSON: keys match fields whatever their case, and a
+        // repeated key keeps its last value.
+        let text = &normalize_key_case(text);
+        let mut opts = super::super::documents::yaml_options();
+        opts.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
+        let mut k =
+            serde_saphyr::from_str_with_options::<Kustomization>(text, opts).map_err(|e| {
+                let line = e.location().map(|l| l.line() as u32).unwrap_or(0);
+                let msg = e.to_string();
+                let first = msg.lines().next().unwrap_or(&msg).to_string();
+                let first = match first.find(" at line ") {
+                    Some(p) => first[..p].to_string(),
+                    None => first,
+                };
+                KError::new(
+                    file,
+                    line,
+                    format!(
+                        "invalid kustomization: {first}; see \
                      https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/"
-                ),
-            )
-        })?;
+                    ),
+                )
+            })?;
         for (i, line) in text.lines().enumerate() {
             let starts_key = line
                 .chars()
@@ -236,6 +238,38 @@ impl Kustomization {
             }
         }
         Ok(k)
+    }
+
+    /// kustomize's `EnforceFields`: the kind and the apiVersion that goes with it.
+    pub fn enforce_fields(&self, file: &str) -> Result<(), KError> {
+        let kind = self.kind.as_ref().map(|k| k.value.as_str()).unwrap_or("");
+        if !matches!(kind, "" | "Kustomization" | "Component") {
+            return Err(KError::new(
+                file,
+                self.key_line("kind", 0),
+                "kind should be Kustomization or Component",
+            ));
+        }
+        let required = if kind == "Component" {
+            "kustomize.config.k8s.io/v1alpha1"
+        } else {
+            "kustomize.config.k8s.io/v1beta1"
+        };
+        match self.api_version.as_deref() {
+            Some(v) if !v.is_empty() && v != required => Err(KError::new(
+                file,
+                self.key_line("apiVersion", 0),
+                format!(
+                    "apiVersion for {} should be {required}",
+                    if kind.is_empty() {
+                        "Kustomization"
+                    } else {
+                        kind
+                    }
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Line of the top-level `key`, else `fallback`.
@@ -308,6 +342,62 @@ impl Kustomization {
     }
 }
 
+/// Top-level keys of kustomize's fields, as Go's JSON decoder matches them (case-insensitively).
+const FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "imageTags",
+    "replicas",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "replacements",
+    "vars",
+    "sortOptions",
+    "openapi",
+    "crds",
+    "helmGlobals",
+    "helmCharts",
+    "helmChartInflationGenerator",
+    "configurations",
+    "generators",
+    "transformers",
+    "validators",
+    "buildMetadata",
+];
+
+/// Rewrites top-level keys written in another case (`nameprefix:`) to the field's spelling.
+fn normalize_key_case(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let fixed = line
+            .split_once(':')
+            .filter(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric()))
+            .and_then(|(k, rest)| {
+                FIELDS
+                    .iter()
+                    .find(|f| f.eq_ignore_ascii_case(k) && **f != k)
+                    .map(|f| format!("{f}:{rest}"))
+            });
+        out.push_str(fixed.as_deref().unwrap_or(line));
+    }
+    out
+}
+
 fn is_empty_value(v: &Value) -> bool {
     match v {
         Value::Null => true,
@@ -338,6 +428,12 @@ mod tests {
         let e = Kustomization::parse("resources: []\nnamePrefx: p-\n", "k.yaml").unwrap_err();
         assert_eq!(e.line, 2, "{e:?}");
         assert!(e.message.contains("namePrefx"), "{e:?}");
+    }
+
+    #[test]
+    fn keys_match_in_any_case_and_repeats_keep_the_last() {
+        let k = Kustomization::parse("nameprefix: a-\nnamePrefix: b-\n", "k.yaml").unwrap();
+        assert_eq!(k.name_prefix.unwrap().value, "b-");
     }
 
     #[test]

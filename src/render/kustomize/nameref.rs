@@ -32,14 +32,18 @@ pub fn fix(res: &mut [Resource]) -> Result<(), String> {
     }
     // Candidates are judged on a snapshot; references change only the referrer.
     let snapshot: Vec<Resource> = res.to_vec();
+    let mut cache: std::collections::HashMap<usize, Vec<&Resource>> = Default::default();
     for (i, spec, target) in work {
         let referrer = &snapshot[i];
-        let candidates = could_be_referenced_by(&snapshot, referrer);
+        if !cache.contains_key(&i) {
+            cache.insert(i, could_be_referenced_by(&snapshot, referrer)?);
+        }
+        let candidates = &cache[&i];
         let ctx = Ctx {
             referrer,
             spec,
             target: &target,
-            candidates: &candidates,
+            candidates,
         };
         let path = fieldspec::split_path(&spec.path);
         let mut obj = std::mem::take(&mut res[i].object);
@@ -57,30 +61,43 @@ pub fn fix(res: &mut [Resource]) -> Result<(), String> {
 }
 
 /// kustomize's `SubsetThatCouldBeReferencedByResource`.
-fn could_be_referenced_by<'a>(all: &'a [Resource], referrer: &Resource) -> Vec<&'a Resource> {
+fn could_be_referenced_by<'a>(
+    all: &'a [Resource],
+    referrer: &Resource,
+) -> Result<Vec<&'a Resource>, String> {
     if referrer.is_cluster_scoped() {
-        return all.iter().collect();
+        return Ok(all.iter().collect());
     }
     let mut sa_namespaces: Vec<String> = Vec::new();
     if referrer.kind() == "RoleBinding"
         && let Some(Value::Array(subjects)) = referrer.object.get("subjects")
     {
         for s in subjects {
-            if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                && let Some(ns) = s.get("namespace").and_then(Value::as_str)
-            {
-                sa_namespaces.push(ns.to_string());
+            if s.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
+                continue;
+            }
+            match s.get("namespace") {
+                Some(Value::String(ns)) if !ns.is_empty() => sa_namespaces.push(ns.clone()),
+                Some(_) => {
+                    return Err(format!(
+                        "a ServiceAccount subject of {} has a blank namespace; set it or \
+                         remove the field",
+                        referrer.describe()
+                    ));
+                }
+                None => {}
             }
         }
     }
     let my_ns = referrer.effective_namespace();
-    all.iter()
+    Ok(all
+        .iter()
         .filter(|t| {
             t.is_cluster_scoped()
                 || t.effective_namespace() == my_ns
                 || sa_namespaces.iter().any(|n| n == t.namespace())
         })
-        .collect()
+        .collect())
 }
 
 struct Ctx<'a> {

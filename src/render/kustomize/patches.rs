@@ -72,7 +72,7 @@ impl Ctx<'_, '_> {
         let (path, display) = self
             .builder
             .file_in(self.dir, self.kfile, line, field, rel)?;
-        self.builder.read_substituted(&path, &display)
+        Ok(self.builder.read_substituted(&path, &display)?.1.text)
     }
 
     fn warn(&mut self, line: u32, message: String) {
