@@ -86,7 +86,8 @@ fn parse_yaml(source: &Source, sub: &Substituted, problems: &mut Vec<Problem>) -
     docs
 }
 
-fn yaml_options() -> serde_saphyr::Options {
+/// Parser options with kpush's budgets against hostile input.
+pub fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
     budget.max_documents = 1;
@@ -95,6 +96,8 @@ fn yaml_options() -> serde_saphyr::Options {
     let mut opts = serde_saphyr::Options::default();
     opts.budget = Some(budget);
     opts.with_snippet = false;
+    // Kubernetes reads YAML 1.1: `defaultMode: 0644` is octal (420), as kubectl sends it.
+    opts.legacy_octal_numbers = true;
     opts
 }
 
@@ -403,6 +406,14 @@ mod tests {
         assert!(p.is_empty(), "{p:?}");
         let lines: Vec<u32> = docs.iter().map(|d| d.line).collect();
         assert_eq!(lines, vec![3, 9]);
+    }
+
+    #[test]
+    fn leading_zero_numbers_are_octal_as_in_kubernetes() {
+        let (s, sub) = src("kind: A\nmode: 0644\n", Syntax::Yaml);
+        let mut p = Vec::new();
+        let docs = parse(&s, &sub, &mut p);
+        assert_eq!(docs[0].value["mode"], serde_json::json!(420));
     }
 
     #[test]

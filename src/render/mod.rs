@@ -1,6 +1,7 @@
 //! Stage 1, render: files → validated [`Manifest`]s, each remembering its file and line.
 //!
-//! Transforms run in this documented order:
+//! A directory holding a kustomization is rendered by [`kustomize`] first (variables are
+//! substituted in the files it reads); then transforms run in this documented order:
 //! 1. variable substitution on the text ([`vars`]);
 //! 2. image overrides ([`images`]);
 //! 3. `--namespace` ([`namespace`]);
@@ -11,9 +12,11 @@
 
 pub mod documents;
 pub mod images;
+pub mod kustomize;
 pub mod metadata;
 pub mod namespace;
 pub mod objects;
+pub mod patch;
 pub mod problem;
 pub mod secrets;
 pub mod source;
@@ -74,34 +77,38 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         ));
         return Err(RenderError { problems });
     }
-    let sources = source::collect(&opts.paths, stdin, &mut problems);
+    let inputs = source::collect(&opts.paths, stdin, &mut problems);
     let mut manifests = Vec::new();
-    for src in &sources {
-        let (sub, undefined) = opts.vars.substitute_all(&src.text);
-        {
-            {
-                let lines: Vec<&str> = src.text.lines().collect();
-                for u in undefined {
-                    problems.push(
-                        Problem::at(
-                            Severity::Error,
-                            ProblemKind::UndefinedVariable,
-                            &src.name,
-                            u.line,
-                            format!(
-                                "variable {} is not defined: pass --var {}=VALUE or --var-file FILE, \
-                                 write ${{{}:-default}}, or escape it as $${{{}}}",
-                                u.name, u.name, u.name, u.name
-                            ),
-                        )
-                        .with_column(u.column)
-                        .with_source_line(lines.get(u.line as usize - 1).copied()),
-                    );
+    for input in &inputs {
+        match input {
+            source::Input::Text(src) => {
+                let (sub, undefined) = opts.vars.substitute_all(&src.text);
+                undefined_variable_problems(src, undefined, &mut problems);
+                let docs = documents::parse(src, &sub, &mut problems);
+                objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
+            }
+            source::Input::Kustomization { dir, name } => {
+                let Some(overlay) = kustomize::render(dir, name, &opts.vars, &mut problems) else {
+                    continue;
+                };
+                if let (Some((ns, file, line)), Some(flag)) = (&overlay.namespace, &opts.namespace)
+                    && ns != flag
+                {
+                    problems.push(Problem::at(
+                        Severity::Error,
+                        ProblemKind::Namespace,
+                        file,
+                        *line,
+                        format!(
+                            "the kustomization sets `namespace: {ns}` and --namespace says \
+                                 {flag}; kpush does not override an overlay's namespace. Drop \
+                                 --namespace (or set it to {ns}), or change the overlay"
+                        ),
+                    ));
                 }
+                manifests.extend(overlay.manifests);
             }
         }
-        let docs = documents::parse(src, &sub, &mut problems);
-        objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
     }
 
     let hits = images::apply(&mut manifests, &opts.images);
@@ -143,7 +150,7 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     metadata::apply(&mut manifests, &opts.labels, &annotations);
 
     check_duplicates(&manifests, &mut problems);
-    sort_by_input_order(&sources, &mut problems);
+    sort_by_input_order(&inputs, &mut problems);
 
     if problems.iter().any(|p| p.severity == Severity::Error) {
         return Err(RenderError { problems });
@@ -154,12 +161,41 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     })
 }
 
+/// One error per undefined `${NAME}` in `src`, with its line, column and source line.
+pub(crate) fn undefined_variable_problems(
+    src: &source::Source,
+    undefined: Vec<vars::Undefined>,
+    problems: &mut Vec<Problem>,
+) {
+    if undefined.is_empty() {
+        return;
+    }
+    let lines: Vec<&str> = src.text.lines().collect();
+    for u in undefined {
+        problems.push(
+            Problem::at(
+                Severity::Error,
+                ProblemKind::UndefinedVariable,
+                &src.name,
+                u.line,
+                format!(
+                    "variable {} is not defined: pass --var {}=VALUE or --var-file FILE, \
+                     write ${{{}:-default}}, or escape it as $${{{}}}",
+                    u.name, u.name, u.name, u.name
+                ),
+            )
+            .with_column(u.column)
+            .with_source_line(lines.get(u.line as usize - 1).copied()),
+        );
+    }
+}
+
 /// Orders problems by file (in input order) and line, so output reads top to bottom.
-fn sort_by_input_order(sources: &[source::Source], problems: &mut [Problem]) {
-    let index: HashMap<&str, usize> = sources
+fn sort_by_input_order(inputs: &[source::Input], problems: &mut [Problem]) {
+    let index: HashMap<&str, usize> = inputs
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
+        .map(|(i, s)| (s.name(), i))
         .collect();
     problems.sort_by_key(|p| {
         (

@@ -64,7 +64,7 @@ pub fn summary_table(manifests: &[Manifest]) -> String {
                 kind,
                 m.namespace().unwrap_or("-").to_string(),
                 m.name().to_string(),
-                m.origin.to_string(),
+                m.origin.with_via(),
             ]
         })
         .collect();
