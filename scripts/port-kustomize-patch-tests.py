@@ -4,6 +4,7 @@
 Sources (sigs.k8s.io/kustomize, Apache-2.0, Copyright The Kubernetes Authors):
   kyaml/yaml/merge2/{scalar,list,element,map}_test.go  -> testdata/kyaml-merge2.json
   api/filters/patchstrategicmerge/patchstrategicmerge_test.go -> testdata/kustomize-psm.json
+  api/filters/replacement/replacement_test.go (TestFilter) -> testdata/kustomize-replacement.json
 Each case keeps its source file and test name. Cases that need what kpush does not model
 (schemas given as YAML line comments, inferred associative keys) are kept and marked `skip`
 with the reason, so the fixture stays a faithful copy.
@@ -78,6 +79,26 @@ def psm_cases(src, path):
     return cases
 
 
+QUOTED = re.compile(r'(\w+):\s*"((?:[^"\\]|\\.)*)"')
+
+
+def replacement_cases(src, path):
+    body = src.split("func TestValueInlineStructuredData")[0]
+    cases = []
+    for name, block in re.findall(r'\n\t\t"([^"]+)": \{(.*?)\n\t\t\},', body, re.S):
+        fields = dict(FIELD.findall(block))
+        for k, v in QUOTED.findall(block):
+            fields.setdefault(k, json.loads(f'"{v}"'))
+        cases.append({
+            "source": f"{path} TestFilter/{name}",
+            "input": fields.get("input", ""),
+            "replacements": fields.get("replacements", ""),
+            "expected": fields.get("expected", ""),
+            "expected_err": fields.get("expectedErr", ""),
+        })
+    return cases
+
+
 def main():
     git_dir = sys.argv[1]
     commit = sys.argv[2] if len(sys.argv) > 2 else "HEAD"
@@ -94,11 +115,14 @@ def main():
         merge2 += merge2_cases(show(git_dir, commit, path), path)
     path = "api/filters/patchstrategicmerge/patchstrategicmerge_test.go"
     psm = psm_cases(show(git_dir, commit, path), path)
+    path = "api/filters/replacement/replacement_test.go"
+    repl = replacement_cases(show(git_dir, commit, path), path)
     os.makedirs(OUT, exist_ok=True)
-    for case in merge2 + psm:
+    for case in merge2 + psm + repl:
         if case["source"] in KNOWN:
             case["skip"] = KNOWN[case["source"]]
-    for file, cases in [("kyaml-merge2.json", merge2), ("kustomize-psm.json", psm)]:
+    for file, cases in [("kyaml-merge2.json", merge2), ("kustomize-psm.json", psm),
+                        ("kustomize-replacement.json", repl)]:
         with open(os.path.join(OUT, file), "w", encoding="utf-8") as f:
             json.dump({**header, "cases": cases}, f, indent=1)
             f.write("\n")
