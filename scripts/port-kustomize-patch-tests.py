@@ -5,6 +5,7 @@ Sources (sigs.k8s.io/kustomize, Apache-2.0, Copyright The Kubernetes Authors):
   kyaml/yaml/merge2/{scalar,list,element,map}_test.go  -> testdata/kyaml-merge2.json
   api/filters/patchstrategicmerge/patchstrategicmerge_test.go -> testdata/kustomize-psm.json
   api/filters/replacement/replacement_test.go (TestFilter) -> testdata/kustomize-replacement.json
+  api/filters/refvar/expand_test.go (TestMapping) -> testdata/kustomize-refvar-expand.json
 Each case keeps its source file and test name. Cases that need what kpush does not model
 (schemas given as YAML line comments, inferred associative keys) are kept and marked `skip`
 with the reason, so the fixture stays a faithful copy.
@@ -99,6 +100,32 @@ def replacement_cases(src, path):
     return cases
 
 
+def go_string(lit):
+    """A Go interpreted or raw string literal's value."""
+    if lit.startswith("`"):
+        return lit[1:-1]
+    return json.loads(lit)
+
+
+def expand_cases(src, path):
+    body = src[src.index("func TestMapping"):]
+    cases = []
+    for block in re.split(r"\n\t\t\{\n", body)[1:]:
+        fields = dict(re.findall(r'(name|input|expected):\s*("(?:[^"\\]|\\.)*"|`[^`]*`)', block))
+        if "name" not in fields:
+            continue
+        counts = {k: int(v) for k, v in
+                  re.findall(r'"(\w+)":\s*(\d+)', block.split("counts:")[1])} \
+            if "counts:" in block else {}
+        cases.append({
+            "source": f"{path} TestMapping/{go_string(fields['name'])}",
+            "input": go_string(fields["input"]),
+            "expected": go_string(fields["expected"]),
+            "counts": counts,
+        })
+    return cases
+
+
 def main():
     git_dir = sys.argv[1]
     commit = sys.argv[2] if len(sys.argv) > 2 else "HEAD"
@@ -117,12 +144,15 @@ def main():
     psm = psm_cases(show(git_dir, commit, path), path)
     path = "api/filters/replacement/replacement_test.go"
     repl = replacement_cases(show(git_dir, commit, path), path)
+    path = "api/filters/refvar/expand_test.go"
+    expand = expand_cases(show(git_dir, commit, path), path)
     os.makedirs(OUT, exist_ok=True)
     for case in merge2 + psm + repl:
         if case["source"] in KNOWN:
             case["skip"] = KNOWN[case["source"]]
     for file, cases in [("kyaml-merge2.json", merge2), ("kustomize-psm.json", psm),
-                        ("kustomize-replacement.json", repl)]:
+                        ("kustomize-replacement.json", repl),
+                        ("kustomize-refvar-expand.json", expand)]:
         with open(os.path.join(OUT, file), "w", encoding="utf-8") as f:
             json.dump({**header, "cases": cases}, f, indent=1)
             f.write("\n")
