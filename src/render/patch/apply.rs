@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::INTERNAL_ANNOTATION_PREFIX;
 use super::error::PatchError;
-use super::json6902::{json6902, parse_operations};
+use super::json6902::{json6902, parse_operations, yaml_options};
 use super::selector::{ResId, Selector, res_ids, store_previous_id};
 use super::strategic::strategic_merge;
 
@@ -83,11 +83,7 @@ pub fn parse_patch(text: &str) -> Result<PatchContent, PatchError> {
 }
 
 fn parse_documents(text: &str) -> Result<Vec<Value>, PatchError> {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = 100;
-    let mut opts = serde_saphyr::Options::default();
-    opts.budget = Some(budget);
-    opts.with_snippet = false;
+    let opts = yaml_options(1000);
     serde_saphyr::from_multiple_with_options::<Value>(text, opts).map_err(|e| PatchError::Parse {
         message: e.to_string(),
     })
