@@ -205,6 +205,21 @@ fn pinned_kustomize_version() -> String {
 /// The verdict on one case: `None` passes, `Some((summary, details))` differs.
 type Verdict = Option<(String, String)>;
 
+/// The line of kpush's stderr that says what went wrong: the first problem under the "the
+/// manifests have N errors" header, or a panic's message, without paths and thread ids.
+fn first_problem(stderr: &str) -> String {
+    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut line = lines.next().unwrap_or("");
+    if line.starts_with("error: the manifests have") || line.starts_with("thread '") {
+        line = lines.next().unwrap_or(line);
+    }
+    let line = match line.find(": error: ") {
+        Some(i) => &line[i + ": error: ".len()..],
+        None => line,
+    };
+    line.replace(env!("CARGO_MANIFEST_DIR"), "")
+}
+
 fn first_lines(text: &str, n: usize) -> String {
     text.lines().take(n).collect::<Vec<_>>().join("\n")
 }
@@ -247,12 +262,7 @@ fn check(case: &Case, oracle: &Oracle) -> Verdict {
         ));
     }
     if kpush.code != 0 {
-        let first = kpush
-            .stderr
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim();
+        let first = first_problem(&kpush.stderr);
         return Some((
             format!(
                 "kpush exits {}: {}",
