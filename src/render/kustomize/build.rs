@@ -475,7 +475,10 @@ impl<'a> Builder<'a> {
             },
         };
         let mut problems = Vec::new();
-        let docs = documents::parse(&source, &sub, &mut problems);
+        let mut docs = documents::parse(&source, &sub, &mut problems);
+        for d in &mut docs {
+            stringify_metadata(&mut d.value);
+        }
         let mut manifests = Vec::new();
         objects::from_documents(display, docs, &mut manifests, &mut problems);
         if !problems.is_empty() {
@@ -556,6 +559,30 @@ impl<'a> Builder<'a> {
         r.needs_hash = made.needs_hash;
         r.behavior = made.behavior;
         absorb(ra, r, kfile, line, field)
+    }
+}
+
+/// kustomize writes label and annotation values as strings (`port: 8080` becomes `"8080"`);
+/// plain kpush input refuses them instead, but an overlay must render as kustomize renders it.
+fn stringify_metadata(v: &mut serde_json::Value) {
+    if let Some(items) = v.get_mut("items").and_then(|i| i.as_array_mut()) {
+        items.iter_mut().for_each(stringify_metadata);
+    }
+    for field in ["labels", "annotations"] {
+        let Some(m) = v
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut(field))
+            .and_then(|m| m.as_object_mut())
+        else {
+            continue;
+        };
+        for val in m.values_mut() {
+            match val {
+                serde_json::Value::Number(n) => *val = serde_json::Value::String(n.to_string()),
+                serde_json::Value::Bool(b) => *val = serde_json::Value::String(b.to_string()),
+                _ => {}
+            }
+        }
     }
 }
 
