@@ -67,7 +67,17 @@ pub enum PatchError {
         /// What failed, worded as kustomize words it.
         message: String,
     },
-    /// A var cannot be resolved or substituted.
+    /// A field a var reference names cannot be walked or holds a non-string list item.
+    #[error("considering field '{field}' of object {object}: {message}")]
+    VarReference {
+        /// The field spec path.
+        field: String,
+        /// The object's id.
+        object: String,
+        /// What failed.
+        message: String,
+    },
+    /// A var cannot be resolved.
     #[error("var `{name}`: {message}")]
     Var {
         /// The var's name.

@@ -111,10 +111,10 @@ fn convert_slice_index(parts: Vec<String>) -> Vec<String> {
 }
 
 fn classify(path: &str, part: &str) -> Result<Segment, PatchError> {
-    if let Ok(i) = part.parse::<i64>() {
-        if i >= 0 {
-            return Ok(Segment::Index(i as usize));
-        }
+    if let Ok(i) = part.parse::<i64>()
+        && i >= 0
+    {
+        return Ok(Segment::Index(i as usize));
     }
     match part {
         "-" => return Ok(Segment::Last),

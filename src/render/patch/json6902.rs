@@ -77,10 +77,10 @@ fn kind(v: &Value) -> &'static str {
 /// Parses a patch document written in YAML or JSON (one document). Like kustomize, text
 /// starting with `[` is read as JSON, anything else as YAML.
 pub fn parse_patch_document(text: &str) -> Result<Value, PatchError> {
-    if text.trim_start().starts_with('[') {
-        if let Ok(v) = serde_json::from_str::<Value>(text) {
-            return Ok(v);
-        }
+    if text.trim_start().starts_with('[')
+        && let Ok(v) = serde_json::from_str::<Value>(text)
+    {
+        return Ok(v);
     }
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;

@@ -285,13 +285,13 @@ impl LabelSelector {
                     r.key
                 )));
             }
-            if let Some(v) = r.values.iter().find(|v| !valid_value(v)) {
-                if !matches!(r.op, Op::GreaterThan | Op::LessThan) {
-                    return Err(err(format!(
-                        "invalid value `{v}`: at most 63 letters, digits, `-`, `_` or `.`, \
+            if let Some(v) = r.values.iter().find(|v| !valid_value(v))
+                && !matches!(r.op, Op::GreaterThan | Op::LessThan)
+            {
+                return Err(err(format!(
+                    "invalid value `{v}`: at most 63 letters, digits, `-`, `_` or `.`, \
                          starting and ending with a letter or digit"
-                    )));
-                }
+                )));
             }
             requirements.push(r);
             match p.next() {

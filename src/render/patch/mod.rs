@@ -28,7 +28,7 @@ pub use replacement::{
     FieldOptions, Replacement, ReplacementSource, ReplacementTarget, apply_replacements,
 };
 pub use schema::is_cluster_scoped;
-pub use selector::{ResId, Selector, SelectorMatcher, res_ids};
+pub use selector::{ResId, Selector, SelectorMatcher, res_ids, store_previous_id};
 pub use strategic::strategic_merge;
 
 use serde_json::Value;

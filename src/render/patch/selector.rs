@@ -69,6 +69,43 @@ pub fn res_ids(obj: &Value) -> Vec<ResId> {
     ids
 }
 
+/// Records the object's current id as its latest previous id (kustomize `StorePreviousId`):
+/// call it before a transform changes a name, namespace or kind, so selectors and vars
+/// written against the old id still find the object.
+pub fn store_previous_id(obj: &mut Value) {
+    let id = ResId::of(obj);
+    let ns = id.effective_namespace().to_string();
+    for (key, value) in [
+        (PREVIOUS_NAMES, &id.name),
+        (PREVIOUS_NAMESPACES, &ns),
+        (PREVIOUS_KINDS, &id.kind),
+    ] {
+        if value.is_empty() {
+            continue;
+        }
+        let Some(obj_map) = obj.as_object_mut() else {
+            return;
+        };
+        let meta = obj_map
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let Some(meta) = meta.as_object_mut() else {
+            return;
+        };
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let Some(annotations) = annotations.as_object_mut() else {
+            return;
+        };
+        let joined = match annotations.get(key).and_then(Value::as_str) {
+            Some(old) if !old.is_empty() => format!("{old},{value}"),
+            _ => value.to_string(),
+        };
+        annotations.insert(key.to_string(), Value::String(joined));
+    }
+}
+
 /// A string map under `metadata` (`labels` or `annotations`); non-string values are skipped.
 pub(crate) fn string_map(obj: &Value, field: &str) -> BTreeMap<String, String> {
     obj.get("metadata")
