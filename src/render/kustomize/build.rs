@@ -91,6 +91,7 @@ impl<'a> Builder<'a> {
         patches::resolve_vars(self, &mut res, &kfile)?;
         for r in res.iter_mut() {
             crate::render::patch::strip_internal_annotations(&mut r.object);
+            drop_null_metadata(&mut r.object);
         }
         match sort {
             Some(s) if s.value.order == "fifo" => {
@@ -559,6 +560,17 @@ impl<'a> Builder<'a> {
         r.needs_hash = made.needs_hash;
         r.behavior = made.behavior;
         absorb(ra, r, kfile, line, field)
+    }
+}
+
+/// kustomize drops `labels: null` and `annotations: null` from its output.
+fn drop_null_metadata(v: &mut serde_json::Value) {
+    if let Some(md) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        for f in ["labels", "annotations"] {
+            if md.get(f).is_some_and(serde_json::Value::is_null) {
+                md.remove(f);
+            }
+        }
     }
 }
 
