@@ -83,7 +83,27 @@ fn parse_yaml(source: &Source, sub: &Substituted, problems: &mut Vec<Problem>) -
             Err(e) => problems.push(yaml_problem(source, sub, &chunk, &e)),
         }
     }
+    // A file without a final line break ends its last block scalar without one (`|` keeps
+    // only the line breaks that are there; the parser adds one at the end of input).
+    let tail = sub.text.trim_end_matches([' ', '\t']);
+    if !tail.ends_with('\n')
+        && !tail.ends_with(['"', '\''])
+        && let Some(last) = docs.last_mut()
+        && let Some(Value::String(s)) = last_leaf(&mut last.value)
+        && s.ends_with('\n')
+    {
+        s.pop();
+    }
     docs
+}
+
+/// The last scalar of a value in document order.
+fn last_leaf(v: &mut Value) -> Option<&mut Value> {
+    match v {
+        Value::Object(m) => m.values_mut().last().and_then(last_leaf),
+        Value::Array(a) => a.last_mut().and_then(last_leaf),
+        other => Some(other),
+    }
 }
 
 /// Parser options with kpush's budgets against hostile input.
@@ -406,6 +426,14 @@ mod tests {
         assert!(p.is_empty(), "{p:?}");
         let lines: Vec<u32> = docs.iter().map(|d| d.line).collect();
         assert_eq!(lines, vec![3, 9]);
+    }
+
+    #[test]
+    fn block_scalar_at_the_end_of_a_file_without_line_break_has_none() {
+        let (s, sub) = src("kind: A\ndata:\n  x: |\n    a\n    b", Syntax::Yaml);
+        let mut p = Vec::new();
+        let docs = parse(&s, &sub, &mut p);
+        assert_eq!(docs[0].value["data"]["x"], serde_json::json!("a\nb"));
     }
 
     #[test]

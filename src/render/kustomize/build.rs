@@ -91,6 +91,7 @@ impl<'a> Builder<'a> {
         patches::resolve_vars(self, &mut res, &kfile)?;
         for r in res.iter_mut() {
             crate::render::patch::strip_internal_annotations(&mut r.object);
+            drop_null_metadata(&mut r.object);
         }
         match sort {
             Some(s) if s.value.order == "fifo" => {
@@ -475,7 +476,10 @@ impl<'a> Builder<'a> {
             },
         };
         let mut problems = Vec::new();
-        let docs = documents::parse(&source, &sub, &mut problems);
+        let mut docs = documents::parse(&source, &sub, &mut problems);
+        for d in &mut docs {
+            stringify_metadata(&mut d.value);
+        }
         let mut manifests = Vec::new();
         objects::from_documents(display, docs, &mut manifests, &mut problems);
         if !problems.is_empty() {
@@ -556,6 +560,41 @@ impl<'a> Builder<'a> {
         r.needs_hash = made.needs_hash;
         r.behavior = made.behavior;
         absorb(ra, r, kfile, line, field)
+    }
+}
+
+/// kustomize drops `labels: null` and `annotations: null` from its output.
+fn drop_null_metadata(v: &mut serde_json::Value) {
+    if let Some(md) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        for f in ["labels", "annotations"] {
+            if md.get(f).is_some_and(serde_json::Value::is_null) {
+                md.remove(f);
+            }
+        }
+    }
+}
+
+/// kustomize writes label and annotation values as strings (`port: 8080` becomes `"8080"`);
+/// plain kpush input refuses them instead, but an overlay must render as kustomize renders it.
+fn stringify_metadata(v: &mut serde_json::Value) {
+    if let Some(items) = v.get_mut("items").and_then(|i| i.as_array_mut()) {
+        items.iter_mut().for_each(stringify_metadata);
+    }
+    for field in ["labels", "annotations"] {
+        let Some(m) = v
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut(field))
+            .and_then(|m| m.as_object_mut())
+        else {
+            continue;
+        };
+        for val in m.values_mut() {
+            match val {
+                serde_json::Value::Number(n) => *val = serde_json::Value::String(n.to_string()),
+                serde_json::Value::Bool(b) => *val = serde_json::Value::String(b.to_string()),
+                _ => {}
+            }
+        }
     }
 }
 

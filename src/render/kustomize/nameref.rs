@@ -35,10 +35,12 @@ pub fn fix(res: &mut [Resource]) -> Result<(), String> {
     let mut cache: std::collections::HashMap<usize, Vec<&Resource>> = Default::default();
     for (i, spec, target) in work {
         let referrer = &snapshot[i];
-        if !cache.contains_key(&i) {
-            cache.insert(i, could_be_referenced_by(&snapshot, referrer)?);
-        }
-        let candidates = &cache[&i];
+        let candidates = match cache.entry(i) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(could_be_referenced_by(&snapshot, referrer)?)
+            }
+        };
         let ctx = Ctx {
             referrer,
             spec,

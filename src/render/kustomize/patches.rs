@@ -62,6 +62,69 @@ fn with_engine<R>(
     result
 }
 
+/// Field names of patch, replacement and var entries. kustomize decodes them with Go's JSON
+/// decoder, which matches keys case-insensitively (`fieldpath` is `fieldPath`).
+const ENTRY_FIELDS: &[&str] = &[
+    "path",
+    "patch",
+    "target",
+    "options",
+    "group",
+    "version",
+    "kind",
+    "name",
+    "namespace",
+    "labelSelector",
+    "annotationSelector",
+    "allowNameChange",
+    "allowKindChange",
+    "objref",
+    "fieldref",
+    "fieldPath",
+    "apiVersion",
+    "source",
+    "sourceValue",
+    "targets",
+    "select",
+    "reject",
+    "fieldPaths",
+    "delimiter",
+    "index",
+    "create",
+];
+
+/// Renames keys that match an entry field in another case, at every depth.
+fn fold_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let renames: Vec<(String, &str)> = m
+                .keys()
+                .filter_map(|k| {
+                    ENTRY_FIELDS
+                        .iter()
+                        .find(|f| f.eq_ignore_ascii_case(k) && **f != k.as_str())
+                        .map(|f| (k.clone(), *f))
+                })
+                .collect();
+            for (old, new) in renames {
+                if let Some(x) = m.remove(&old) {
+                    m.entry(new.to_string()).or_insert(x);
+                }
+            }
+            m.values_mut().for_each(fold_keys);
+        }
+        Value::Array(a) => a.iter_mut().for_each(fold_keys),
+        _ => {}
+    }
+}
+
+/// Decodes an entry as kustomize would (keys in any case).
+fn decode<T: serde::de::DeserializeOwned>(v: &Value) -> Result<T, serde_json::Error> {
+    let mut v = v.clone();
+    fold_keys(&mut v);
+    serde_json::from_value(v)
+}
+
 impl Ctx<'_, '_> {
     fn err(&self, line: u32, field: &str, e: impl std::fmt::Display) -> KError {
         KError::new(self.kfile, line, format!("{field}: {e}"))
@@ -113,8 +176,8 @@ impl Ctx<'_, '_> {
 
     fn entry(&self, p: &Lined<Value>, field: &str) -> Result<PatchEntry, KError> {
         let line = line_of(p);
-        let e: PatchEntry = serde_json::from_value(p.value.clone())
-            .map_err(|e| self.err(line, field, format!("invalid entry: {e}")))?;
+        let e: PatchEntry =
+            decode(&p.value).map_err(|e| self.err(line, field, format!("invalid entry: {e}")))?;
         match (e.path.is_empty(), e.patch.is_empty()) {
             (false, false) => Err(self.err(line, field, "set `path` or `patch`, not both")),
             (true, true) => Err(self.err(line, field, "the entry needs `path` or `patch`")),
@@ -221,14 +284,14 @@ impl Ctx<'_, '_> {
                         };
                         for item in items {
                             all.push(
-                                serde_json::from_value(item)
+                                decode(&item)
                                     .map_err(|e| self.err(l, field, format!("{rel}: {e}")))?,
                             );
                         }
                     }
                 }
                 None => all.push(
-                    serde_json::from_value(entry.value.clone())
+                    decode(&entry.value)
                         .map_err(|e| self.err(l, field, format!("invalid entry: {e}")))?,
                 ),
             }
@@ -242,7 +305,7 @@ impl Ctx<'_, '_> {
     pub fn vars(&mut self, list: &[Lined<Value>], ra: &mut Vec<Resource>) -> Result<(), KError> {
         let mut vars = Vec::new();
         for entry in list {
-            let var: Var = serde_json::from_value(entry.value.clone())
+            let var: Var = decode(&entry.value)
                 .map_err(|e| self.err(line_of(entry), "vars", format!("invalid entry: {e}")))?;
             vars.push(var);
         }
