@@ -50,7 +50,9 @@ pub struct VarTarget {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct VarFieldRef {
-    /// Dotted field path (`spec.ports[0].port` style accepted too).
+    /// Dotted field path (`spec.ports[0].port` style accepted too); kustomize reads keys
+    /// case-insensitively and its documentation writes `fieldpath`.
+    #[serde(alias = "fieldpath")]
     pub field_path: String,
 }
 
