@@ -495,3 +495,137 @@ vars:
 "#,
     );
 }
+
+const MORE: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: data}
+spec:
+  serviceName: db
+  template:
+    spec:
+      containers:
+      - name: pg
+        image: postgres:16
+        env:
+        - {name: PGDATA, value: /var/lib/pg}
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: pg, key: password}}
+        resources: {requests: {cpu: 100m}}
+      volumes: [{name: shm, emptyDir: {medium: Memory}}, {name: cfg, configMap: {name: pg}}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: backup}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: backup, image: tool:1, args: [--all]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  rules:
+  - host: a.example.com
+    http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {a: "1", b: "2"}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
+"#;
+
+#[test]
+fn common_overlay_patches_match_kubectl() {
+    check(
+        "statefulset, cronjob, ingress, configmap, hpa",
+        MORE,
+        r#"
+patches:
+- patch: |
+    apiVersion: apps/v1
+    kind: StatefulSet
+    metadata: {name: db, namespace: data}
+    spec:
+      template:
+        spec:
+          containers:
+          - name: pg
+            env:
+            - name: PASSWORD
+              valueFrom: {secretKeyRef: {name: pg-prod}}
+            - {name: EXTRA, value: "x"}
+            resources: {limits: {memory: 1Gi}}
+          volumes:
+          - name: cfg
+            $patch: delete
+      volumeClaimTemplates:
+      - metadata: {name: data}
+        spec: {resources: {requests: {storage: 10Gi}}}
+- target: {kind: CronJob}
+  patch: |
+    kind: CronJob
+    metadata: {name: x}
+    spec:
+      schedule: "*/5 * * * *"
+      jobTemplate:
+        spec:
+          template:
+            spec:
+              containers: [{name: backup, args: [--incremental]}, {name: side, image: s:1}]
+- target: {kind: Ingress}
+  patch: |
+    - {op: replace, path: /spec/rules/0/host, value: b.example.com}
+    - {op: add, path: /spec/tls, value: [{hosts: [b.example.com], secretName: tls}]}
+- patch: |
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: settings}
+    data: {b: null, c: "3"}
+- target: {kind: HorizontalPodAutoscaler, namespace: default}
+  patch: |
+    apiVersion: autoscaling/v2
+    kind: HorizontalPodAutoscaler
+    metadata: {name: web}
+    spec:
+      maxReplicas: 10
+      metrics:
+      - type: Resource
+        resource: {name: memory, target: {type: Utilization, averageUtilization: 70}}
+"#,
+    );
+    check(
+        "namespace selectors: an object without namespace is in default",
+        MORE,
+        r#"
+patches:
+- target: {namespace: "def.*"}
+  patch: |
+    kind: Any
+    metadata: {name: any, labels: {ns: default}}
+- target: {namespace: data}
+  patch: |
+    kind: Any
+    metadata: {name: any, labels: {ns: data}}
+"#,
+    );
+}
