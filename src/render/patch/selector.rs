@@ -322,3 +322,103 @@ impl SelectorMatcher {
                 || self.annotations.matches(&string_map(obj, "annotations")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn deployment(name: &str, ns: Option<&str>) -> Value {
+        let mut o = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                           "metadata": {"name": name, "labels": {"app": "web"},
+                                        "annotations": {"team": "a"}}});
+        if let Some(ns) = ns {
+            o["metadata"]["namespace"] = json!(ns);
+        }
+        o
+    }
+
+    fn sel(f: impl FnOnce(&mut Selector)) -> SelectorMatcher {
+        let mut s = Selector::default();
+        f(&mut s);
+        s.compile().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    // After kustomize api/types/selector_test.go and resmap Select: anchored regexes, original
+    // or current name and namespace, `default` for objects without namespace.
+    #[test]
+    fn selectors_match_as_kustomize_resmap_select_does() {
+        let mut d = deployment("web", None);
+        assert!(sel(|_| {}).matches(&d));
+        assert!(sel(|s| s.name = "w.b".into()).matches(&d));
+        assert!(
+            !sel(|s| s.name = "we".into()).matches(&d),
+            "regexes match whole names"
+        );
+        assert!(sel(|s| s.kind = "Deployment|StatefulSet".into()).matches(&d));
+        assert!(sel(|s| s.group = "apps".into()).matches(&d));
+        assert!(!sel(|s| s.version = "v1beta1".into()).matches(&d));
+        assert!(sel(|s| s.namespace = "default".into()).matches(&d));
+        assert!(sel(|s| s.label_selector = "app=web".into()).matches(&d));
+        assert!(!sel(|s| s.annotation_selector = "team=b".into()).matches(&d));
+
+        store_previous_id(&mut d);
+        d["metadata"]["name"] = json!("prod-web");
+        d["metadata"]["namespace"] = json!("prod");
+        assert!(sel(|s| s.name = "web".into()).matches(&d), "original name");
+        assert!(
+            sel(|s| s.name = "prod-web".into()).matches(&d),
+            "current name"
+        );
+        assert!(
+            sel(|s| s.namespace = "default".into()).matches(&d),
+            "original namespace"
+        );
+        assert!(
+            sel(|s| s.namespace = "prod".into()).matches(&d),
+            "current namespace"
+        );
+
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}});
+        assert!(!sel(|s| s.namespace = "default".into()).matches(&ns));
+        assert!(
+            Selector {
+                name: "(".into(),
+                ..Selector::default()
+            }
+            .compile()
+            .is_err()
+        );
+        assert!(
+            Selector {
+                label_selector: "a in b".into(),
+                ..Selector::default()
+            }
+            .compile()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn previous_ids_come_first_and_oldest_first() {
+        let mut d = deployment("web", Some("dev"));
+        store_previous_id(&mut d);
+        d["metadata"]["name"] = json!("a-web");
+        store_previous_id(&mut d);
+        d["metadata"]["name"] = json!("b-a-web");
+        let names: Vec<String> = res_ids(&d).into_iter().map(|id| id.name).collect();
+        assert_eq!(names, ["web", "a-web", "b-a-web"]);
+        assert_eq!(
+            d["metadata"]["annotations"][PREVIOUS_NAMESPACES],
+            json!("dev,dev")
+        );
+        assert_eq!(ResId::of(&d).to_string(), "Deployment.v1.apps/b-a-web.dev");
+        let selector = ResId {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            ..ResId::default()
+        };
+        assert!(res_ids(&d).iter().any(|id| id.is_selected_by(&selector)));
+    }
+}
