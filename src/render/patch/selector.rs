@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::PatchError;
 use super::labels::LabelSelector;
@@ -83,19 +83,7 @@ pub fn store_previous_id(obj: &mut Value) {
         if value.is_empty() {
             continue;
         }
-        let Some(obj_map) = obj.as_object_mut() else {
-            return;
-        };
-        let meta = obj_map
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(Default::default()));
-        let Some(meta) = meta.as_object_mut() else {
-            return;
-        };
-        let annotations = meta
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(Default::default()));
-        let Some(annotations) = annotations.as_object_mut() else {
+        let Some(annotations) = annotations_mut(obj) else {
             return;
         };
         let joined = match annotations.get(key).and_then(Value::as_str) {
@@ -104,6 +92,26 @@ pub fn store_previous_id(obj: &mut Value) {
         };
         annotations.insert(key.to_string(), Value::String(joined));
     }
+}
+
+/// `metadata.annotations` of an object, made (in place of a missing or null one) when absent,
+/// as kyaml's annotation setter makes it; `None` when the object or its metadata is no map.
+pub(crate) fn annotations_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
+    let meta = obj
+        .as_object_mut()?
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if meta.is_null() {
+        *meta = Value::Object(Map::new());
+    }
+    let annotations = meta
+        .as_object_mut()?
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if annotations.is_null() {
+        *annotations = Value::Object(Map::new());
+    }
+    annotations.as_object_mut()
 }
 
 /// A string map under `metadata` (`labels` or `annotations`); non-string values are skipped.

@@ -262,8 +262,8 @@ fn retired_api_versions_still_merge_by_key() {
 
 // kustomize drops an empty value (`annotations:`, common in Helm-rendered manifests) that the
 // patch does not mention, and keeps an explicit null; kpush does the first for built-in kinds
-// (argo-cd's HA manifests in the corpus) and the second for custom resources (kustomize's
-// "should retain existing null values in targets", a HelmRelease).
+// and the second for custom resources (kustomize's "should retain existing null values in
+// targets", a HelmRelease).
 #[test]
 fn nulls_the_patch_does_not_mention_go_in_builtin_kinds_and_stay_in_custom_resources() {
     let mut svc = json!({"apiVersion": "v1", "kind": "Service",
