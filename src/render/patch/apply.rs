@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::INTERNAL_ANNOTATION_PREFIX;
 use super::error::PatchError;
 use super::json6902::{json6902, parse_operations, yaml_options};
-use super::selector::{ResId, Selector, res_ids, store_previous_id};
+use super::selector::{ResId, Selector, annotations_mut, res_ids, store_previous_id};
 use super::strategic::strategic_merge;
 
 /// The body of a `patches` entry, parsed.
@@ -268,19 +268,7 @@ fn restore_annotations(obj: &mut Value, annotations: Vec<(String, Value)>) {
     if annotations.is_empty() {
         return;
     }
-    let Some(map) = obj.as_object_mut() else {
-        return;
-    };
-    let meta = map
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Default::default()));
-    let Some(meta) = meta.as_object_mut() else {
-        return;
-    };
-    let target = meta
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Default::default()));
-    if let Some(target) = target.as_object_mut() {
+    if let Some(target) = annotations_mut(obj) {
         for (k, v) in annotations {
             target.insert(k, v);
         }
@@ -445,6 +433,25 @@ mod tests {
         assert_eq!(
             annotations["internal.config.kubernetes.io/previousNames"],
             json!("web")
+        );
+    }
+
+    // Seen in argo-cd's HA manifests (Helm-rendered `annotations:`): kustomize records the
+    // previous id in a fresh annotations map, and its end-of-build cleanup then removes it.
+    #[test]
+    fn a_null_annotations_field_is_replaced_when_ids_are_recorded() {
+        let mut objs = vec![json!({"apiVersion": "v1", "kind": "Service",
+                                   "metadata": {"name": "s", "namespace": "x", "annotations": null}})];
+        let ops = sm("- {op: remove, path: /metadata/namespace}");
+        let target = Selector {
+            kind: "Service".into(),
+            ..Selector::default()
+        };
+        apply_patch(&mut objs, &ops, Some(&target), PatchOptions::default()).unwrap();
+        crate::render::patch::strip_internal_annotations(&mut objs[0]);
+        assert_eq!(
+            objs[0],
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}})
         );
     }
 }

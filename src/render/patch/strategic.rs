@@ -41,9 +41,15 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), PatchErr
 /// filter) rather than last (kyaml's default, kept for the ported kyaml tests).
 fn merge(target: &mut Value, patch: &Value, prepend: bool) -> Result<(), PatchError> {
     let dest = std::mem::take(target);
+    // kustomize keeps a null the object spells out (`key: null`) and drops an empty value
+    // (`key:`); parsed objects cannot tell them apart. Built-in kinds get kustomize's result
+    // for the common case, Helm-rendered empty fields; custom resources, whose free-form
+    // values (a HelmRelease's) may use null on purpose, keep their nulls.
+    let keep_nulls = type_meta(&dest).is_none_or(|(v, k)| Type::for_object(v, k).is_none());
     let mut w = Walker {
         path: Vec::new(),
         prepend,
+        keep_nulls,
     };
     let out = w.walk(Some(dest), Some(patch.clone()), Schema::None, false)?;
     *target = match out.value {
@@ -183,6 +189,8 @@ fn type_meta(v: &Value) -> Option<(&str, &str)> {
 struct Walker {
     path: Vec<String>,
     prepend: bool,
+    /// Whether a null in the object survives when the patch does not mention the field.
+    keep_nulls: bool,
 }
 
 impl Walker {
@@ -330,8 +338,9 @@ impl Walker {
                     // Added by the patch: walked against itself from here.
                     (o, false, true)
                 }
-                // A null the object sets explicitly stays when the patch does not mention it.
-                None if dest.is_some() => {
+                // A null in the object stays when the patch does not mention it (see
+                // `keep_nulls`).
+                None if dest.is_some() && self.keep_nulls => {
                     return Ok(Walked {
                         value: dest,
                         in_place: true,

@@ -259,3 +259,23 @@ fn retired_api_versions_still_merge_by_key() {
     .unwrap();
     assert_eq!(containers(&d).as_array().unwrap().len(), 2);
 }
+
+// kustomize drops an empty value (`annotations:`, common in Helm-rendered manifests) that the
+// patch does not mention, and keeps an explicit null; kpush does the first for built-in kinds
+// and the second for custom resources (kustomize's "should retain existing null values in
+// targets", a HelmRelease).
+#[test]
+fn nulls_the_patch_does_not_mention_go_in_builtin_kinds_and_stay_in_custom_resources() {
+    let mut svc = json!({"apiVersion": "v1", "kind": "Service",
+                         "metadata": {"name": "s", "annotations": null}, "spec": {"type": "ClusterIP"}});
+    strategic_merge(&mut svc, &json!({"spec": {"type": "NodePort"}})).unwrap();
+    assert_eq!(
+        svc,
+        json!({"apiVersion": "v1", "kind": "Service",
+                           "metadata": {"name": "s"}, "spec": {"type": "NodePort"}})
+    );
+    let mut hr = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                        "metadata": {"name": "h"}, "spec": {"values": {"replicaCount": null}}});
+    strategic_merge(&mut hr, &json!({"spec": {"values": {"x": 1}}})).unwrap();
+    assert_eq!(hr["spec"]["values"], json!({"replicaCount": null, "x": 1}));
+}
