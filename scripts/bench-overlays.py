@@ -79,7 +79,8 @@ def main():
         print(f"warning: object counts differ on {len(mismatched)} overlays, e.g. {ov}: {objects[ov]}")
     elif objects:
         ov = next(iter(objects))
-        print(f"every renderer printed the same number of objects per overlay ({ov}: {objects[ov][first]})")
+        counts = objects[ov]
+        print(f"every renderer printed the same number of objects per overlay ({ov}: {next(iter(counts.values()))})")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ echo "targets: under 300 ms and under 150 MB for 5,000 objects"
 echo
 echo "kustomize overlays: one base + $OVERLAYS overlays (scripts/gen-kustomize-repo.py), one process per overlay, best of 3"
 python3 scripts/gen-kustomize-repo.py --overlays "$OVERLAYS" --out "$WORK/kustomize" >/dev/null
+# A pipeline renders inside a checkout: kpush reads only files inside the git work tree.
+git init -q "$WORK/kustomize"
 TOOLS=("kpush render=$BIN,render,{dir},--no-run-annotations")
 KUBECTL="${KUBECTL:-}"
 if [ -z "$KUBECTL" ]; then
