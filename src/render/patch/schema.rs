@@ -198,6 +198,11 @@ pub enum CustomTarget {
 }
 
 impl OpenApiSchema {
+    /// Parses the text of a schema file, JSON or YAML (kustomize reads both).
+    pub fn parse(text: &str) -> Result<Self, super::PatchError> {
+        Self::from_document(&super::json6902::parse_patch_document(text)?)
+    }
+
     /// Reads a document with `definitions` (JSON or YAML already parsed); kinds come from
     /// `x-kubernetes-group-version-kind`.
     pub fn from_document(doc: &serde_json::Value) -> Result<Self, super::PatchError> {

@@ -334,4 +334,7 @@ fn a_users_openapi_document_gives_custom_resources_merge_keys() {
     .unwrap();
     assert_eq!(thing["spec"]["volumes"].as_array().unwrap().len(), 2);
     assert!(OpenApiSchema::from_document(&json!({"openapi": "3"})).is_err());
+    let yaml = "definitions:\n  v1.Thing:\n    x-kubernetes-group-version-kind:\n    - {group: example.com, kind: Thing, version: v1}\n";
+    let schema = OpenApiSchema::parse(yaml).unwrap();
+    assert!(schema.for_object("example.com/v1", "Thing").is_some());
 }
