@@ -1,9 +1,9 @@
 //! `aks_client`: ARM → kubeconfig → a kube client whose requests carry fresh Entra tokens,
 //! against the emulator's ARM and its stand-in API server.
 
-mod auth_support;
+mod harness;
 
-use auth_support::*;
+use harness::azure::*;
 use kpush::auth::{AksTarget, AuthError, AuthMethod, aks_client, aks_kubeconfig};
 use std::time::Duration;
 

@@ -1,9 +1,9 @@
 //! End to end: a real kube-apiserver trusting the Entra emulator's tokens (--oidc-*), reached
 //! through ARM with `aks_client`.
 
-mod auth_support;
+mod harness;
 
-use auth_support::*;
+use harness::azure::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use kpush::auth::{AksTarget, AuthMethod, aks_client};

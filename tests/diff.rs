@@ -1,9 +1,9 @@
 //! `kpush diff` against the real control plane: unified diffs of what would change, Secret
 //! values never shown, exit codes 0 (no differences) / 1 (differences) / >1 (error).
 
-mod support;
+mod harness;
 
-use support::{Ctx, config_map};
+use harness::binary::{Ctx, config_map};
 
 fn secret(password_b64: &str) -> String {
     format!(
@@ -22,9 +22,8 @@ async fn diff_shows_a_changed_field_and_exits_1_then_0_once_applied() {
     let before = ctx.kpush(&["diff", &path]);
     before.expect_code(1);
     assert!(
-        before
-            .stdout
-            .contains("ConfigMap diff-field/settings would be created  ("),
+        before.stdout.contains("ConfigMap diff-field/settings (")
+            && before.stdout.contains(":1) would be created"),
         "{}",
         before.stdout
     );
@@ -47,9 +46,8 @@ async fn diff_shows_a_changed_field_and_exits_1_then_0_once_applied() {
     let changed = ctx.kpush(&["diff", &path]);
     changed.expect_code(1);
     assert!(
-        changed
-            .stdout
-            .contains("ConfigMap diff-field/settings would change  ("),
+        changed.stdout.contains("ConfigMap diff-field/settings (")
+            && changed.stdout.contains(":1) would change"),
         "{}",
         changed.stdout
     );

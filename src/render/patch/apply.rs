@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::INTERNAL_ANNOTATION_PREFIX;
 use super::error::PatchError;
 use super::json6902::{json6902, parse_operations, yaml_options};
+use super::schema::OpenApiSchema;
 use super::selector::{ResId, Selector, annotations_mut, res_ids, store_previous_id};
-use super::strategic::strategic_merge;
+use super::strategic::strategic_merge_with;
 
 /// The body of a `patches` entry, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +113,18 @@ pub fn apply_patch<T: BorrowMut<Value>>(
     target: Option<&Selector>,
     options: PatchOptions,
 ) -> Result<PatchOutcome, PatchError> {
+    apply_patch_with(objects, content, target, options, None)
+}
+
+/// [`apply_patch`] with a user's OpenAPI document (a kustomization's `openapi: path:`) for the
+/// merge keys of custom resources.
+pub fn apply_patch_with<T: BorrowMut<Value>>(
+    objects: &mut [T],
+    content: &PatchContent,
+    target: Option<&Selector>,
+    options: PatchOptions,
+    schema: Option<&OpenApiSchema>,
+) -> Result<PatchOutcome, PatchError> {
     let mut outcome = PatchOutcome::default();
     match content {
         PatchContent::Strategic(patches) => match target {
@@ -135,7 +148,7 @@ pub fn apply_patch<T: BorrowMut<Value>>(
                     {
                         p.insert("apiVersion".to_string(), api_version.clone());
                     }
-                    merge_one(obj, &patch, options, i, &mut outcome)?;
+                    merge_one(obj, &patch, options, schema, i, &mut outcome)?;
                 }
             }
             None => {
@@ -171,7 +184,14 @@ pub fn apply_patch<T: BorrowMut<Value>>(
                             });
                         }
                     };
-                    merge_one(objects[i].borrow_mut(), patch, options, i, &mut outcome)?;
+                    merge_one(
+                        objects[i].borrow_mut(),
+                        patch,
+                        options,
+                        schema,
+                        i,
+                        &mut outcome,
+                    )?;
                 }
             }
         },
@@ -214,6 +234,7 @@ fn merge_one(
     obj: &mut Value,
     patch: &Value,
     options: PatchOptions,
+    schema: Option<&OpenApiSchema>,
     index: usize,
     outcome: &mut PatchOutcome,
 ) -> Result<(), PatchError> {
@@ -222,7 +243,7 @@ fn merge_one(
     if options.allow_name_change || options.allow_kind_change {
         store_previous_id(obj);
     }
-    strategic_merge(obj, patch)?;
+    strategic_merge_with(obj, patch, schema)?;
     if obj.is_null() {
         outcome.deleted.push(index);
         return Ok(());

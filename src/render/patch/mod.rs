@@ -18,7 +18,9 @@ pub mod schema;
 pub mod selector;
 pub mod strategic;
 
-pub use apply::{PatchContent, PatchOptions, PatchOutcome, apply_patch, parse_patch};
+pub use apply::{
+    PatchContent, PatchOptions, PatchOutcome, apply_patch, apply_patch_with, parse_patch,
+};
 pub use error::PatchError;
 pub use fieldpath::{FieldPath, FieldSpec};
 pub use json6902::{json6902, parse_patch_document};
@@ -27,9 +29,9 @@ pub use refvar::{Var, VarFieldRef, VarTarget, bind_vars, resolve_vars, substitut
 pub use replacement::{
     FieldOptions, Replacement, ReplacementSource, ReplacementTarget, apply_replacements,
 };
-pub use schema::is_cluster_scoped;
+pub use schema::{OpenApiSchema, is_cluster_scoped};
 pub use selector::{ResId, Selector, SelectorMatcher, res_ids, store_previous_id};
-pub use strategic::strategic_merge;
+pub use strategic::{strategic_merge, strategic_merge_with};
 
 use serde_json::Value;
 

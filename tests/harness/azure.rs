@@ -1,6 +1,5 @@
 //! Shared setup for the auth tests: an emulator with one tenant, and an environment guard
 //! (the credentials read process variables, so tests that set them take turns).
-#![allow(dead_code)]
 
 use kpush::auth::{AuthMethod, AzureSettings, Cloud};
 use kpush_azure_emulator::*;

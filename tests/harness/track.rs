@@ -1,5 +1,4 @@
 //! Helpers shared by the tracking tests: a namespace per test, manifests, applying them.
-#![allow(dead_code)]
 
 use std::time::Duration;
 

@@ -1,9 +1,8 @@
-//! Durations as people read them: `850ms`, `4.2s`, `1m30s`, `1h5m`.
+//! The one duration formatter and the one millisecond serializer every output uses.
 
 use std::time::Duration;
 
-/// Formats a duration compactly: milliseconds below a second, one decimal below a minute,
-/// whole seconds above.
+/// Formats a duration as people read it: `850ms`, `4.2s`, `1m30s`, `5m`, `1h5m`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if ms < 1000 {
@@ -20,6 +19,16 @@ pub fn format_duration(d: Duration) -> String {
         (_, _) if m == 0 => format!("{h}h"),
         _ => format!("{h}h{m}m"),
     }
+}
+
+/// Whole milliseconds, saturating (for JSON fields named `…Ms`).
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `#[serde(serialize_with = "serialize_millis")]`: a duration as whole milliseconds.
+pub fn serialize_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(millis(*d))
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Helpers for the `apply` and `diff` integration tests: a namespace per test on the shared
 //! test cluster, manifest files in a temp dir, and running the real `kpush` binary.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -140,6 +138,7 @@ pub fn kpush_with_env(args: &[String], env: &[(&str, &str)]) -> Run {
         if k.starts_with("KPUSH_")
             || k.starts_with("GITHUB_")
             || k == "TF_BUILD"
+            || k == "GITLAB_CI"
             || k == "KUBECONFIG"
         {
             cmd.env_remove(k);
