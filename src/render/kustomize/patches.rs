@@ -328,6 +328,7 @@ pub fn resolve_vars(
     builder: &mut Builder<'_>,
     ra: &mut Vec<Resource>,
     kfile: &Arc<str>,
+    config: &super::fieldspec::Config,
 ) -> Result<(), KError> {
     if builder.vars_declared.is_empty() {
         return Ok(());
@@ -342,10 +343,24 @@ pub fn resolve_vars(
         .first()
         .map(|(_, f, l)| (f.clone(), *l))
         .unwrap_or((kfile.clone(), 0));
+    // Field specs from `configurations` beyond kustomize's built-in varreference list.
+    let builtin = &super::fieldspec::defaults().var_reference;
+    let extra: Vec<patch::FieldSpec> = config
+        .var_reference
+        .iter()
+        .filter(|f| !builtin.contains(f))
+        .map(|f| patch::FieldSpec {
+            group: f.group.clone(),
+            version: f.version.clone(),
+            kind: f.kind.clone(),
+            path: f.path.clone(),
+            create: f.create,
+        })
+        .collect();
     let v = via("vars", &first_file, first_line);
     let unused = with_engine(ra, &v, |objs| {
         let values = patch::resolve_vars(&*objs, &vars)?;
-        patch::substitute_vars(objs, &values, &[])
+        patch::substitute_vars(objs, &values, &extra)
     })
     .map_err(|e| KError::new(&first_file, first_line, format!("vars: {e}")))?;
     for name in unused {
