@@ -54,6 +54,7 @@ fn obj(kind: &str, name: &str, at: Option<(&str, u32)>) -> ObjectRef {
         name: name.into(),
         file: at.map(|(f, _)| f.into()),
         line: at.map(|(_, l)| l),
+        via: Vec::new(),
     }
 }
 

@@ -65,6 +65,9 @@ pub struct ObjectRef {
     /// Line in `file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// Overlay entries that changed the object (kustomize), as `field (file:line)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
 }
 
 impl ObjectRef {
@@ -77,6 +80,9 @@ impl ObjectRef {
             name: key.name.clone(),
             file: origin.map(|o| o.file.clone()),
             line: origin.map(|o| o.line),
+            via: origin
+                .map(|o| o.via.iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -88,13 +94,19 @@ impl ObjectRef {
         }
     }
 
-    /// `file:line`, if known (just the file, or the flag, when the line is 0).
+    /// `file:line`, if known (just the file, or the flag, when the line is 0), followed by
+    /// ` via field (file:line)` for each overlay entry that changed the object.
     pub fn location(&self) -> Option<String> {
         let file = self.file.as_deref()?;
-        Some(match self.line? {
+        let mut s = match self.line? {
             0 => file.to_string(),
             line => format!("{file}:{line}"),
-        })
+        };
+        for v in &self.via {
+            s.push_str(" via ");
+            s.push_str(v);
+        }
+        Some(s)
     }
 }
 

@@ -374,6 +374,7 @@ mod tests {
             name: name.into(),
             file: Some("deploy/web.yaml".into()),
             line: Some(1),
+            via: Vec::new(),
         }
     }
 
