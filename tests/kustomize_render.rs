@@ -411,7 +411,11 @@ fn invalid_patch_yaml_names_the_entry() {
         "k/p.yaml",
         "kind: ConfigMap\nmetadata: {name: [c\n",
     );
-    refused(t.path(), "k", "k/kustomization.yaml:3: error: patches");
+    refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:3: error: patches p.yaml: cannot parse patch",
+    );
 }
 
 #[test]

@@ -165,12 +165,12 @@ impl Ctx<'_, '_> {
                 format!("{field} {}", p.value),
             )
         };
-        let content = patch::parse_patch(&text).map_err(|e| self.err(line, field, e))?;
+        let content = patch::parse_patch(&text).map_err(|e| self.err(line, &what, e))?;
         let v = via(&what, self.kfile, line);
         with_engine(ra, &v, |objs| {
             patch::apply_patch(objs, &content, None, PatchOptions::default())
         })
-        .map_err(|e| self.err(line, field, e))?;
+        .map_err(|e| self.err(line, &what, e))?;
         Ok(())
     }
 
@@ -198,12 +198,12 @@ impl Ctx<'_, '_> {
                 format!("{field} {}", e.path),
             )
         };
-        let content = patch::parse_patch(&text).map_err(|err| self.err(line, field, err))?;
+        let content = patch::parse_patch(&text).map_err(|err| self.err(line, &what, err))?;
         let v = via(&what, self.kfile, line);
         let outcome = with_engine(ra, &v, |objs| {
             patch::apply_patch(objs, &content, e.target.as_ref(), e.options)
         })
-        .map_err(|err| self.err(line, field, err))?;
+        .map_err(|err| self.err(line, &what, err))?;
         if let Some(t) = &e.target
             && outcome.changed.is_empty()
             && outcome.deleted.is_empty()
@@ -239,13 +239,13 @@ impl Ctx<'_, '_> {
                 format!("{field} {}", e.path),
             )
         };
-        let ops = patch::parse_patch_document(&text).map_err(|err| self.err(line, field, err))?;
+        let ops = patch::parse_patch_document(&text).map_err(|err| self.err(line, &what, err))?;
         let content = PatchContent::Json6902(ops);
         let v = via(&what, self.kfile, line);
         let outcome = with_engine(ra, &v, |objs| {
             patch::apply_patch(objs, &content, Some(target), PatchOptions::default())
         })
-        .map_err(|err| self.err(line, field, err))?;
+        .map_err(|err| self.err(line, &what, err))?;
         if outcome.changed.is_empty() {
             self.warn(
                 line,
