@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: kpush apply (preflight on) vs kubectl apply --server-side, side by side, against a
-# real control plane (kube-apiserver 1.20.2). Wall time and peak RSS; printed, never asserted.
+# real control plane (kube-apiserver 1.35). Wall time and peak RSS; printed, never asserted.
 #
 # Usage: scripts/bench-apply.sh            starts a throwaway cluster (kpush-dev-cluster)
 #        KUBECONFIG_BENCH=FILE scripts/bench-apply.sh    uses a running cluster (admin rights)
@@ -27,7 +27,7 @@ trap cleanup EXIT
 
 cargo build --release --quiet --bin kpush
 cp "$CARGO_TARGET_DIR/release/kpush" "$WORK/kpush"   # a private copy: the target dir may be shared
-KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/v1.20.2/kubectl}"
+KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/current/kubectl}"
 [ -x "$KUBECTL" ] || KUBECTL="$(command -v kubectl)" || { echo "kubectl not found: run scripts/build-control-plane.sh" >&2; exit 1; }
 
 if [ -n "${KUBECONFIG_BENCH:-}" ]; then

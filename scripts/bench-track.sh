@@ -22,7 +22,7 @@ cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PROFILE="${KPUSH_BENCH_PROFILE:-release}"
 CAP="${KPUSH_BENCH_KUBECTL_CAP:-60}"
-KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/v1.20.2/kubectl}"
+KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/current/kubectl}"
 COUNT="${KPUSH_BENCH_DEPLOYMENTS:-50}"
 RUNS="${KPUSH_BENCH_RUNS:-3}"
 

@@ -1,122 +1,165 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and kubectl from Debian bookworm's vendored
-# `kubernetes` source package, and installs etcd from Debian. Idempotent: the binaries are cached
-# under ${XDG_CACHE_HOME:-~/.cache}/kpush/control-plane/<version>/ and never rebuilt once verified.
+# Builds the Kubernetes control plane kpush's integration tests run against, from Go modules:
+#
+#   etcd                      go.etcd.io/etcd/server/v3   (testenv/control-plane/etcd/go.mod)
+#   kube-apiserver            k8s.io/kubernetes/cmd/...   (testenv/control-plane/kubernetes/go.mod)
+#   kube-controller-manager
+#   kubectl                   (tests use it as an oracle: `kubectl apply`, `kubectl kustomize`)
+#
+# The versions are the ones pinned in those go.mod files (with go.sum checked in); the cache key is
+# the pinned versions plus a hash of both go.sum files, so a build is reused until a pin changes.
+# Binaries are cached under ${KPUSH_CONTROL_PLANE_CACHE:-${XDG_CACHE_HOME:-~/.cache}/kpush/control-plane}/<key>/
+# and only count once a smoke test passed (a `.verified` file). A build that stops half way leaves
+# `<key>.partial/`, never a half-verified cache; the next run says so and starts that directory
+# again (Go's module and build caches keep the work already done, so it resumes quickly).
+#
+# Needs Go 1.26 or newer (`go` on PATH; older Go ≥ 1.21 fetches the toolchain go.mod names from the
+# Go module proxy), curl and openssl. Runs as any user: nothing here needs root.
 #
 # Prints the cache directory on its last line of standard output.
 set -euo pipefail
 
-K8S_DEB_VERSION="1.20.5+really1.20.2"
-K8S_VERSION="v1.20.2"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+KUBE_MOD="$ROOT/testenv/control-plane/kubernetes"
+ETCD_MOD="$ROOT/testenv/control-plane/etcd"
 CACHE_ROOT="${KPUSH_CONTROL_PLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kpush/control-plane}"
-OUT="$CACHE_ROOT/$K8S_VERSION"
-BINS=(kube-apiserver kube-controller-manager kubectl)
+BINS=(etcd kube-apiserver kube-controller-manager kubectl)
 
 log() { echo "build-control-plane: $*" >&2; }
+die() { log "$*"; exit 1; }
 
-# Kubernetes 1.20 vendors github.com/modern-go/reflect2 v1.0.1, which crashes under Go >= 1.18
-# (`fatal error: fault` in mapiternext whenever a map is encoded to JSON: kube-apiserver dies on its
-# first JSON response holding labels, kubectl on `kubectl config set-credentials`). Debian's Go is
-# 1.19, so the vendored copy is replaced by Debian's reflect2 1.0.2 before building, and a cached
-# build only counts as verified when kubectl survives encoding a map.
-REFLECT2_SRC=/usr/share/gocode/src/github.com/modern-go/reflect2
+pinned() { # module go.mod → version on its require line
+  awk -v m="$1" '$1 == "require" && $2 == m { print $3 } $1 == m && $2 ~ /^v/ { print $2 }' "$2" | head -n1
+}
+K8S_VERSION="$(pinned k8s.io/kubernetes "$KUBE_MOD/go.mod")"
+ETCD_VERSION="$(pinned go.etcd.io/etcd/server/v3 "$ETCD_MOD/go.mod")"
+[ -n "$K8S_VERSION" ] || die "no k8s.io/kubernetes version in $KUBE_MOD/go.mod"
+[ -n "$ETCD_VERSION" ] || die "no go.etcd.io/etcd/server/v3 version in $ETCD_MOD/go.mod"
+SUMS="$(cat "$KUBE_MOD/go.mod" "$KUBE_MOD/go.sum" "$ETCD_MOD/go.mod" "$ETCD_MOD/go.sum" | sha256sum | cut -c1-12)"
+KEY="$K8S_VERSION-etcd$ETCD_VERSION-$SUMS"
+OUT="$CACHE_ROOT/$KEY"
+PARTIAL="$OUT.partial"
+K8S_MINOR="$(echo "$K8S_VERSION" | sed -E 's/^v1\.([0-9]+)\..*/\1/')"
 
+# The smoke test: each binary reports the pinned version, etcd serves, and kube-apiserver starts
+# against it and answers /version and /readyz; kubectl encodes a kubeconfig (maps to JSON).
 smoke_test() {
-  local kc
-  kc="$(mktemp)"
-  "$OUT/kubectl" config set-credentials smoke --token=smoke --kubeconfig="$kc" >/dev/null 2>&1
-  local rc=$?
-  rm -f "$kc"
+  local dir="$1" tmp rc=0
+  tmp="$(mktemp -d)"
+  smoke_test_in "$dir" "$tmp" || rc=$?
+  [ -f "$tmp/etcd.pid" ] && kill "$(cat "$tmp/etcd.pid")" 2>/dev/null || true
+  [ -f "$tmp/apiserver.pid" ] && kill "$(cat "$tmp/apiserver.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  if [ "$rc" != 0 ]; then
+    for f in etcd.log apiserver.log; do
+      [ -f "$tmp/$f" ] && { log "last lines of $f:"; tail -n 15 "$tmp/$f" >&2; }
+    done
+  fi
+  rm -rf "$tmp"
   return $rc
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+smoke_test_in() {
+  local dir="$1" tmp="$2" v
+  v="$("$dir/kube-apiserver" --version)"
+  [ "$v" = "Kubernetes $K8S_VERSION" ] || { log "kube-apiserver reports '$v', expected $K8S_VERSION"; return 1; }
+  v="$("$dir/kube-controller-manager" --version)"
+  [ "$v" = "Kubernetes $K8S_VERSION" ] || { log "kube-controller-manager reports '$v'"; return 1; }
+  "$dir/kubectl" version --client -o json | grep -q "\"gitVersion\": \"$K8S_VERSION\"" \
+    || { log "kubectl does not report $K8S_VERSION"; return 1; }
+  "$dir/etcd" --version | grep -q "etcd Version: ${ETCD_VERSION#v}" \
+    || { log "etcd does not report $ETCD_VERSION"; return 1; }
+  "$dir/kubectl" config set-credentials smoke --token=smoke --kubeconfig="$tmp/kubeconfig" >/dev/null \
+    || { log "kubectl cannot write a kubeconfig"; return 1; }
+
+  local ec ep ap token=smoke-token-$$
+  ec="$(free_port)"; ep="$(free_port)"; ap="$(free_port)"
+  "$dir/etcd" --data-dir="$tmp/etcd" --listen-client-urls="http://127.0.0.1:$ec" \
+    --advertise-client-urls="http://127.0.0.1:$ec" --listen-peer-urls="http://127.0.0.1:$ep" \
+    --initial-advertise-peer-urls="http://127.0.0.1:$ep" --initial-cluster="default=http://127.0.0.1:$ep" \
+    --log-level=warn --unsafe-no-fsync >"$tmp/etcd.log" 2>&1 &
+  echo $! >"$tmp/etcd.pid"
+  openssl genrsa -out "$tmp/sa.key" 2048 2>/dev/null
+  echo "$token,smoke,smoke,system:masters" >"$tmp/tokens.csv"
+  "$dir/kube-apiserver" --etcd-servers="http://127.0.0.1:$ec" --bind-address=127.0.0.1 \
+    --secure-port="$ap" --cert-dir="$tmp/certs" --token-auth-file="$tmp/tokens.csv" \
+    --authorization-mode=Node,RBAC --service-account-issuer=https://kubernetes.default.svc \
+    --service-account-key-file="$tmp/sa.key" --service-account-signing-key-file="$tmp/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none >"$tmp/apiserver.log" 2>&1 &
+  echo $! >"$tmp/apiserver.pid"
+  local i body
+  for i in $(seq 1 120); do
+    body="$(curl -sk -H "Authorization: Bearer $token" "https://127.0.0.1:$ap/readyz" || true)"
+    [ "$body" = "ok" ] && break
+    sleep 0.5
+  done
+  [ "$body" = "ok" ] || { log "kube-apiserver did not become ready within 60 s"; return 1; }
+  curl -sk -H "Authorization: Bearer $token" "https://127.0.0.1:$ap/version" \
+    | grep -q "\"gitVersion\": \"$K8S_VERSION\"" || { log "/version does not say $K8S_VERSION"; return 1; }
+  return 0
 }
 
 verified() {
   [ -f "$OUT/.verified" ] || return 1
   for b in "${BINS[@]}"; do [ -x "$OUT/$b" ] || return 1; done
-  command -v etcd >/dev/null 2>&1 || return 1
-  smoke_test
+  "$OUT/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes $K8S_VERSION"
 }
 
 if verified; then
-  log "using cached binaries in $OUT"
+  log "using the cached control plane $KEY ($OUT)"
   echo "$OUT"
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-
-need_pkgs=()
-command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
-command -v etcd >/dev/null 2>&1 || need_pkgs+=(etcd-server)
-command -v rsync >/dev/null 2>&1 || need_pkgs+=(rsync)
-command -v jq >/dev/null 2>&1 || need_pkgs+=(jq)
-command -v dpkg-source >/dev/null 2>&1 || need_pkgs+=(dpkg-dev)
-[ -f "$REFLECT2_SRC/go_above_118.go" ] || need_pkgs+=(golang-github-modern-go-reflect2-dev)
-
-# deb-src for bookworm, so `apt-get source` finds the kubernetes source package.
-if ! grep -rqs "^Types:.*deb-src" /etc/apt/sources.list.d/ && ! grep -qs "^deb-src" /etc/apt/sources.list 2>/dev/null; then
-  log "enabling deb-src for bookworm"
-  $SUDO tee /etc/apt/sources.list.d/kpush-deb-src.sources >/dev/null <<'SRC'
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-  APT_UPDATED=""
+command -v go >/dev/null 2>&1 || die "Go is not on PATH: install Go 1.26 or newer (the polyglot machines have it at /usr/local/go/bin)"
+command -v curl >/dev/null 2>&1 || die "curl is needed for the smoke test"
+command -v openssl >/dev/null 2>&1 || die "openssl is needed for the smoke test"
+command -v python3 >/dev/null 2>&1 || die "python3 is needed for the smoke test"
+GO_MINOR="$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
+if [ "${GO_MINOR:-0}" -lt 21 ]; then
+  die "$(go env GOVERSION) is too old to fetch the toolchain go.mod asks for: install Go 1.26 or newer"
 fi
+# Go ≥ 1.21 switches to the toolchain a go.mod asks for (from the Go module proxy) when it is
+# older; the local one is used when it is new enough.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 
-if [ ${#need_pkgs[@]} -gt 0 ] || [ -z "${APT_UPDATED-x}" ]; then
-  log "apt-get update"
-  $SUDO apt-get update -qq >&2
+if [ -d "$PARTIAL" ]; then
+  log "a previous build of $KEY did not finish ($PARTIAL): starting it again; Go's build cache keeps the packages already compiled"
+  rm -rf "$PARTIAL"
+elif [ -d "$OUT" ]; then
+  log "$OUT is not verified: rebuilding it"
 fi
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-  log "installing ${need_pkgs[*]}"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >&2
-fi
+rm -rf "$OUT"
+mkdir -p "$PARTIAL"
 
-WORK="$CACHE_ROOT/src"
-mkdir -p "$WORK" "$OUT"
-cd "$WORK"
-TREE="$WORK/kubernetes-1.20.5+really1.20.2"
-if [ ! -d "$TREE" ]; then
-  log "downloading the kubernetes $K8S_DEB_VERSION source package"
-  if ! ls kubernetes_*.dsc >/dev/null 2>&1; then
-    if ! apt-cache showsrc kubernetes 2>/dev/null | grep -q "^Version: $K8S_DEB_VERSION"; then
-      $SUDO apt-get update -qq >&2
-    fi
-    apt-cache showsrc kubernetes | grep -q "^Version: $K8S_DEB_VERSION" || {
-      log "Debian offers no kubernetes source $K8S_DEB_VERSION"; exit 1; }
-    apt-get source --download-only kubernetes >&2
-  fi
-  dpkg-source -x --skip-patches kubernetes_*.dsc >&2 || true
-  TREE="$(find "$WORK" -maxdepth 1 -type d -name 'kubernetes-*' | head -n1)"
-fi
-[ -d "$TREE" ] || { log "could not unpack the kubernetes source"; exit 1; }
-
-cd "$TREE"
-VENDORED_REFLECT2="$TREE/vendor/github.com/modern-go/reflect2"
-if [ ! -f "$VENDORED_REFLECT2/go_above_118.go" ]; then
-  log "replacing vendored reflect2 v1.0.1 with $REFLECT2_SRC (1.0.2, needed for Go >= 1.18)"
-  find "$VENDORED_REFLECT2" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) -delete
-  cp "$REFLECT2_SRC"/*.go "$REFLECT2_SRC"/*.s "$VENDORED_REFLECT2/"
-fi
-mkdir -p .go/src/k8s.io
-[ -L .go/src/k8s.io/kubernetes ] || ln -s ../../.. .go/src/k8s.io/kubernetes
-cd .go/src/k8s.io/kubernetes
-log "building ${BINS[*]} (about 10 minutes on 2 cores)"
-GOPATH="$TREE/.go" GO111MODULE=off GOFLAGS=-mod=vendor CGO_ENABLED=0 GOTOOLCHAIN=local \
-  make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kubectl" GOLDFLAGS="-s -w" >&2
-
-for b in "${BINS[@]}"; do
-  src="$(find "$TREE/_output" -type f -name "$b" -perm -u+x | head -n1)"
-  [ -n "$src" ] || { log "build produced no $b"; exit 1; }
-  install -m 0755 "$src" "$OUT/$b"
+# kube-apiserver and friends report their version from ldflags, as Kubernetes' own build does
+# (hack/lib/version.sh); without them they would call themselves v0.0.0-master.
+K8S_MAJOR=1
+BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+LDFLAGS="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  LDFLAGS+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$K8S_MAJOR -X $pkg.gitMinor=$K8S_MINOR"
+  LDFLAGS+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$BUILD_DATE"
 done
-"$OUT/kube-apiserver" --version >&2
-"$OUT/kubectl" version --client >&2 || true
-smoke_test || { log "kubectl crashes encoding JSON: the reflect2 fix did not take"; exit 1; }
-touch "$OUT/.verified"
+
+start=$SECONDS
+log "building kube-apiserver, kube-controller-manager, kubectl $K8S_VERSION from Go modules (a fresh machine: about 15 minutes on 2 cores)"
+(cd "$KUBE_MOD" && go build -trimpath -ldflags "$LDFLAGS" -o "$PARTIAL/" \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kubectl) >&2
+log "building etcd $ETCD_VERSION"
+(cd "$ETCD_MOD" && go build -trimpath -ldflags "-s -w" -o "$PARTIAL/etcd" go.etcd.io/etcd/server/v3) >&2
+log "built in $((SECONDS - start)) s; smoke test"
+
+smoke_test "$PARTIAL" || die "the smoke test failed: $PARTIAL is left for inspection and is rebuilt on the next run"
+touch "$PARTIAL/.verified"
+mv "$PARTIAL" "$OUT"
+ln -sfn "$KEY" "$CACHE_ROOT/current"
+ln -sfn "$KEY" "$CACHE_ROOT/$K8S_VERSION"
 log "cached in $OUT"
 echo "$OUT"

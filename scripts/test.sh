@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
-# The one command that runs every kpush test on a fresh machine (Debian bookworm, root or sudo).
+# The one command that runs every kpush test on a fresh machine (Debian bookworm or 12-based,
+# with Rust and Go 1.26; as root, or as a user with passwordless sudo for apt-get and the
+# container test's chroot).
 #
-# 1. Installs what the tests need and builds the real Kubernetes control plane once
-#    (kube-apiserver, kube-controller-manager, kubectl v1.20.2 from Debian's source package;
-#    etcd from Debian), cached under ~/.cache/kpush/control-plane.
+# 1. Checks the Rust toolchain, installs what the tests need and builds the real Kubernetes
+#    control plane once (etcd 3.6, kube-apiserver, kube-controller-manager and kubectl 1.35 from
+#    Go modules), cached under ~/.cache/kpush/control-plane.
 # 2. Checks formatting and lints (cargo fmt, cargo clippy -D warnings).
 # 3. Runs every test of the workspace: unit, golden, CLI, and the integration tests against the
 #    real control plane with the node simulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=scripts/lib/common.sh
+source scripts/lib/common.sh
+
 step() { printf '\n==> %s\n' "$*"; }
+
+step "Rust toolchain"
+require_rust
+
+missing=()
+for tool in openssl curl python3; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  step "installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
 
 step "control plane (built once, then cached)"
 bash scripts/build-control-plane.sh
-
-if ! command -v openssl >/dev/null 2>&1; then
-  step "installing openssl"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl
-fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

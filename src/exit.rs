@@ -45,3 +45,101 @@ impl std::fmt::Display for ExitError {
 }
 
 impl std::error::Error for ExitError {}
+
+/// The exit code of a tracking run that ended in `state`.
+pub fn of_run_state(state: crate::event::RunState) -> i32 {
+    use crate::event::RunState;
+    match state {
+        RunState::Ready => SUCCESS,
+        RunState::Failed => ROLLOUT_FAILED,
+        RunState::TimedOut => TIMED_OUT,
+        RunState::Interrupted => INTERRUPTED,
+    }
+}
+
+/// The exit code for a planning error.
+pub fn of_plan_error(e: &crate::plan::PlanError) -> i32 {
+    use crate::plan::PlanError;
+    match e {
+        PlanError::Unreachable(_) | PlanError::Unauthorized(_) | PlanError::Other(_) => {
+            CLUSTER_UNREACHABLE
+        }
+        PlanError::UnknownKinds(_) | PlanError::Rejected(_) => APPLY_REJECTED,
+        PlanError::ApplySet(_) => BAD_INPUT,
+    }
+}
+
+/// The exit code for an error that stopped applying.
+pub fn of_apply_error(e: &crate::apply::ApplyError) -> i32 {
+    use crate::apply::ApplyError;
+    match e {
+        ApplyError::Plan(p) => of_plan_error(p),
+        ApplyError::Unreachable(_) | ApplyError::Unauthorized(_) | ApplyError::Request(_) => {
+            CLUSTER_UNREACHABLE
+        }
+        ApplyError::Rejected(_)
+        | ApplyError::CrdNotEstablished { .. }
+        | ApplyError::ApplySet(_) => APPLY_REJECTED,
+        ApplyError::Interrupted => INTERRUPTED,
+    }
+}
+
+/// The exit code when no client could be built: 2 for flags and kubeconfig files, 6 when the
+/// cluster cannot be reached or signed in to.
+pub fn of_connect_error(e: &crate::auth::ConnectError) -> i32 {
+    use crate::auth::ConnectError;
+    match e {
+        ConnectError::Client(_) | ConnectError::Aks { .. } => CLUSTER_UNREACHABLE,
+        ConnectError::Kubeconfig { .. } | ConnectError::InCluster(_) | ConnectError::Flags(_) => {
+            BAD_INPUT
+        }
+    }
+}
+
+/// The exit code when manifests could not be resolved for tracking (`kpush status`).
+pub fn of_target_error(e: &crate::track::TargetError) -> i32 {
+    if e.is_unreachable() {
+        CLUSTER_UNREACHABLE
+    } else {
+        BAD_INPUT
+    }
+}
+
+/// The result name for an exit code: the values of the `result` output in CI.
+pub fn result_name(code: i32, command: &str) -> &'static str {
+    match code {
+        SUCCESS if command == "diff" => "no-differences",
+        SUCCESS => "success",
+        DIFFERENCES => "differences",
+        BAD_INPUT => "invalid-input",
+        APPLY_REJECTED => "rejected",
+        ROLLOUT_FAILED => "rollout-failed",
+        TIMED_OUT => "timed-out",
+        CLUSTER_UNREACHABLE => "cluster-unreachable",
+        INTERRUPTED => "interrupted",
+        _ => "internal-error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::RunState;
+
+    #[test]
+    fn result_names_follow_exit_codes() {
+        assert_eq!(result_name(0, "apply"), "success");
+        assert_eq!(result_name(0, "diff"), "no-differences");
+        assert_eq!(result_name(1, "diff"), "differences");
+        assert_eq!(result_name(2, "apply"), "invalid-input");
+        assert_eq!(result_name(99, "apply"), "internal-error");
+    }
+
+    #[test]
+    fn exit_codes_follow_the_run_state() {
+        assert_eq!(of_run_state(RunState::Ready), SUCCESS);
+        assert_eq!(of_run_state(RunState::Failed), ROLLOUT_FAILED);
+        assert_eq!(of_run_state(RunState::TimedOut), TIMED_OUT);
+        assert_eq!(of_run_state(RunState::Interrupted), INTERRUPTED);
+    }
+}

@@ -1,11 +1,13 @@
 //! kpush: deploy Kubernetes manifests from CI.
 //!
-//! Data flows one way: [`render`] (files → [`Manifest`]s) → [`plan`] → [`apply`] → track → report.
-//! [`cluster`] is the request layer plan and apply share.
+//! Data flows one way: [`render`] (files → [`Manifest`]s) → [`plan`] → [`apply`] → [`track`];
+//! the stages emit [`event`]s that [`report`] shows. [`cluster`] is the request layer plan and
+//! apply share. docs/architecture.md has the picture and the allowed imports.
 
 pub mod apply;
 pub mod auth;
 pub mod cluster;
+pub mod event;
 pub mod exit;
 pub mod manifest;
 pub mod track;

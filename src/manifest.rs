@@ -76,16 +76,12 @@ pub struct ObjectKey {
     pub name: String,
 }
 
+/// The one spelling of an object in every output: `Deployment shop/web`, `Namespace shop`.
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.group.is_empty() {
-            self.kind.clone()
-        } else {
-            format!("{}.{}", self.kind, self.group)
-        };
         match &self.namespace {
-            Some(ns) => write!(f, "{kind} {ns}/{}", self.name),
-            None => write!(f, "{kind} {}", self.name),
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
         }
     }
 }
@@ -220,8 +216,8 @@ mod tests {
         );
         assert_eq!(m.group(), "apps");
         assert_eq!(m.version(), "v1");
-        assert_eq!(m.key().to_string(), "Deployment.apps prod/web");
-        assert_eq!(m.describe(), "Deployment.apps prod/web (a.yaml:3)");
+        assert_eq!(m.key().to_string(), "Deployment prod/web");
+        assert_eq!(m.describe(), "Deployment prod/web (a.yaml:3)");
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //!
 //! Every run logs at trace level, and every run's output is checked for tokens and secrets.
 
-mod auth_support;
+mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use auth_support::*;
+use harness::azure::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
@@ -114,8 +114,8 @@ async fn setup() -> Env {
     Env { f, cluster }
 }
 
-/// kube-apiserver 1.20 initializes its OIDC authenticator about 10 s after it starts; until
-/// then every Entra token gets 401.
+/// kube-apiserver initializes its OIDC (JWT) authenticator in the background after it starts,
+/// once it has fetched the issuer's discovery document; until then every Entra token gets 401.
 async fn wait_for_oidc(f: &Fixture, cluster: &TestCluster) {
     let token = f
         .emulator
@@ -334,7 +334,7 @@ async fn github_oidc_deploys_the_guestbook_through_arm_into_the_allowed_namespac
     let e = env().await;
     let run = e.apply_guestbook(ALLOWED, &e.github(), &[]);
     run.expect_code(0);
-    assert!(run.stdout.contains("6 objects"), "{}", run.stdout);
+    assert!(run.stderr.contains("6 objects"), "{}", run.stderr);
     assert!(
         run.stderr.contains("signing in to Azure with github-oidc"),
         "the chosen method is logged"
@@ -518,6 +518,42 @@ async fn kpush_token_prints_an_exec_credential_for_aks() {
             .as_str()
             .is_some_and(|t| t.ends_with('Z'))
     );
+}
+
+#[tokio::test]
+async fn kpush_token_in_github_actions_masks_the_token_before_printing_it() {
+    let e = env().await;
+    let url = e.f.emulator.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("log");
+    let file = std::fs::File::create(&log).expect("log");
+    // Standard output and error into one file, as a runner logs a step.
+    let status = Command::new(env!("CARGO_BIN_EXE_kpush"))
+        .args([
+            "token",
+            "--authority-host",
+            &url,
+            "--azure-ca-file",
+            &e.f.emulator.ca_file().display().to_string(),
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .envs(e.client_secret().iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(file.try_clone().expect("clone"))
+        .stderr(file)
+        .status()
+        .expect("kpush runs");
+    assert_eq!(status.code(), Some(0));
+    let text = std::fs::read_to_string(&log).expect("read log");
+    let json_at = text.find("{").expect("the ExecCredential");
+    let credential: serde_json::Value = serde_json::from_str(text[json_at..].trim()).expect("JSON");
+    let token = credential["status"]["token"].as_str().expect("token");
+    let mask = text
+        .find(&format!("::add-mask::{token}"))
+        .expect("the token is masked");
+    assert!(mask < json_at, "masked before it is printed");
 }
 
 #[tokio::test]

@@ -6,13 +6,13 @@
 //! Every run logs at trace level, and every run's output is checked for certificates, keys,
 //! secrets and tokens.
 
-mod auth_support;
+mod harness;
 
 use std::process::Command;
 
-use auth_support::*;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use harness::azure::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
 use kpush_azure_emulator::{Cluster, Role, RoleAssignment};
@@ -351,7 +351,7 @@ async fn a_non_entra_clusters_user_certificate_deploys_into_its_namespace() {
     let run = e.apply_guestbook(LEGACY, TEAM, &[]);
     run.expect_code(0);
     assert!(run.stderr.contains("TRACE"), "the run logs at trace level");
-    assert!(run.stdout.contains("6 objects"), "{}", run.stdout);
+    assert!(run.stderr.contains("6 objects"), "{}", run.stderr);
     assert!(
         run.stderr
             .contains("signing in with the cluster's local-account client certificate"),

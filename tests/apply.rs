@@ -1,11 +1,11 @@
-//! `kpush apply` against the real control plane (kube-apiserver 1.20.2): one namespace per test,
+//! `kpush apply` against the real control plane (kube-apiserver 1.35): one namespace per test,
 //! the real binary, its output and exit codes, and the cluster's state read back through the API.
 
-mod support;
+mod harness;
 
 use std::path::Path;
 
-use support::{Ctx, config_map, deployment};
+use harness::binary::{Ctx, config_map, deployment};
 
 const GUESTBOOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/guestbook");
 
@@ -19,22 +19,22 @@ async fn guestbook_applies_then_reapply_is_unchanged_and_a_new_image_configures(
     let first = ctx.kpush(&["apply", GUESTBOOK]);
     first.expect_code(0);
     assert_eq!(
-        lines_with(&first.stdout, "created").len(),
+        lines_with(&first.stderr, "created").len(),
         6,
         "{}",
-        first.stdout
+        first.stderr
     );
     assert!(
         first
-            .stdout
-            .contains("created    Deployment.apps apply-guestbook/web"),
+            .stderr
+            .contains("created    Deployment apply-guestbook/web"),
         "{}",
-        first.stdout
+        first.stderr
     );
     assert!(
-        first.stdout.contains("web.yaml:14)"),
+        first.stderr.contains("web.yaml:14)"),
         "origin is shown: {}",
-        first.stdout
+        first.stderr
     );
     // Service ports without protocol were accepted (defaulted to TCP before sending).
     let svc = ctx
@@ -56,15 +56,15 @@ async fn guestbook_applies_then_reapply_is_unchanged_and_a_new_image_configures(
     let again = ctx.kpush(&["apply", GUESTBOOK]);
     again.expect_code(0);
     assert_eq!(
-        lines_with(&again.stdout, "unchanged").len(),
+        lines_with(&again.stderr, "unchanged").len(),
         6,
         "{}",
-        again.stdout
+        again.stderr
     );
     assert!(
-        again.stdout.contains("6 objects: 6 unchanged"),
+        again.stderr.contains("6 objects: 6 unchanged"),
         "{}",
-        again.stdout
+        again.stderr
     );
     let config_again = ctx
         .get(&ctx.core("configmaps", "web-config"))
@@ -78,19 +78,17 @@ async fn guestbook_applies_then_reapply_is_unchanged_and_a_new_image_configures(
     let changed = ctx.kpush(&["apply", GUESTBOOK, "--var", "WEB_TAG=2.0.0"]);
     changed.expect_code(0);
     assert_eq!(
-        lines_with(&changed.stdout, "configured"),
+        lines_with(&changed.stderr, "configured"),
         vec![
-            "configured Deployment.apps apply-guestbook/web  (".to_string()
-                + GUESTBOOK
-                + "/web.yaml:14)"
+            "configured Deployment apply-guestbook/web (".to_string() + GUESTBOOK + "/web.yaml:14)"
         ],
         "{}",
-        changed.stdout
+        changed.stderr
     );
     assert!(
-        changed.stdout.contains("1 configured, 5 unchanged"),
+        changed.stderr.contains("1 configured, 5 unchanged"),
         "{}",
-        changed.stdout
+        changed.stderr
     );
     let web = ctx
         .get(&ctx.grouped("apps/v1", "deployments", "web"))
@@ -123,10 +121,10 @@ async fn ci_run_annotations_alone_do_not_make_objects_configured() {
     second.expect_code(0);
     assert!(
         second
-            .stdout
+            .stderr
             .starts_with("unchanged  ConfigMap apply-run-annotations/settings"),
         "{}",
-        second.stdout
+        second.stderr
     );
     let cm = ctx
         .get(&ctx.core("configmaps", "settings"))
@@ -178,14 +176,14 @@ spec:
     let run = ctx.kpush(&["apply", &ctx.path().display().to_string()]);
     run.expect_code(0);
     let crd_line = run
-        .stdout
+        .stderr
         .find("CustomResourceDefinition")
         .expect("crd reported");
     let cr_line = run
-        .stdout
-        .find("CronTab.stable.example.com apply-crd/nightly")
+        .stderr
+        .find("CronTab apply-crd/nightly")
         .expect("cr reported");
-    assert!(crd_line < cr_line, "the CRD goes first: {}", run.stdout);
+    assert!(crd_line < cr_line, "the CRD goes first: {}", run.stderr);
     let cr = ctx
         .get(&ctx.grouped("stable.example.com/v1", "crontabs", "nightly"))
         .await
@@ -282,9 +280,9 @@ async fn prune_deletes_an_object_removed_from_the_manifests_and_nothing_else() {
     let run = ctx.kpush(&["apply", &path, "--applyset", "shop", "--prune"]);
     run.expect_code(0);
     assert!(
-        run.stdout.contains("pruned     ConfigMap apply-prune/drop"),
+        run.stderr.contains("pruned     ConfigMap apply-prune/drop"),
         "{}",
-        run.stdout
+        run.stderr
     );
     assert!(
         ctx.get(&ctx.core("configmaps", "drop")).await.is_none(),
@@ -375,10 +373,10 @@ async fn an_immutable_selector_change_is_rejected_then_recreated_with_the_flag()
     let run = ctx.kpush(&["apply", &path, "--recreate-on-immutable"]);
     run.expect_code(0);
     assert!(
-        run.stdout
-            .contains("recreated  Deployment.apps apply-immutable/web"),
+        run.stderr
+            .contains("recreated  Deployment apply-immutable/web"),
         "{}",
-        run.stdout
+        run.stderr
     );
     let after = ctx
         .get(&ctx.grouped("apps/v1", "deployments", "web"))
@@ -455,7 +453,7 @@ async fn an_unreachable_server_exits_6_with_advice() {
         .expect("kubeconfig")
         .replace(ctx.cluster.server(), &format!("https://127.0.0.1:{port}"));
     let kc = ctx.write("closed.kubeconfig", &kubeconfig);
-    let run = support::kpush(&[
+    let run = harness::binary::kpush(&[
         "apply".into(),
         cm,
         "--kubeconfig".into(),

@@ -1,11 +1,11 @@
 //! SIGTERM (a cancelled pipeline) or Ctrl-C during `kpush apply`: the requests in flight finish,
 //! the rest are reported skipped, and the exit code is 130.
 
-mod support;
+mod harness;
 
 use std::process::{Command, Stdio};
 
-use support::{Ctx, config_map};
+use harness::binary::{Ctx, config_map};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_stops_after_the_requests_in_flight_and_reports_what_was_skipped() {
@@ -75,14 +75,15 @@ async fn sigterm_stops_after_the_requests_in_flight_and_reports_what_was_skipped
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let seen: Vec<&str> = stdout.lines().collect();
+    // Human output (one line per object) is on standard error.
+    let seen: Vec<&str> = stderr.lines().collect();
     assert_eq!(
         out.status.code(),
         Some(130),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     let created = seen.iter().filter(|l| l.starts_with("created")).count();
-    assert!((1..400).contains(&created), "created {created}\n{stdout}");
+    assert!((1..400).contains(&created), "created {created}\n{stderr}");
     let everything = format!("{stdout}\n{stderr}");
     assert!(
         everything.contains("skipped"),

@@ -1,11 +1,11 @@
 //! `kpush apply` waits for rollouts by default: healthy sets succeed, a broken one fails fast
 //! with the reason and file:line, `--wait=false` returns at once, `-o json` describes the run.
 
-mod support;
+mod harness;
 
 use std::time::{Duration, Instant};
 
-use support::Ctx;
+use harness::binary::Ctx;
 
 const GUESTBOOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/guestbook");
 
@@ -74,9 +74,9 @@ async fn wait_false_returns_after_applying() {
     run.expect_code(0);
     assert!(!run.stderr.contains("waiting up to"), "{}", run.stderr);
     assert!(
-        run.stdout.contains("6 objects: 6 created"),
+        run.stderr.contains("6 objects: 6 created"),
         "{}",
-        run.stdout
+        run.stderr
     );
 }
 
@@ -104,8 +104,7 @@ async fn json_output_describes_each_object_action_and_readiness() {
     assert_eq!(web["line"], 14);
     // Human output went to standard error.
     assert!(
-        run.stderr
-            .contains("created    Deployment.apps wait-json/web"),
+        run.stderr.contains("created    Deployment wait-json/web"),
         "{}",
         run.stderr
     );
@@ -124,7 +123,7 @@ async fn create_namespace_creates_a_missing_target_namespace_first() {
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
-    let without = support::kpush(&args(&[]));
+    let without = harness::binary::kpush(&args(&[]));
     without.expect_code(3);
     assert!(
         without
@@ -133,17 +132,83 @@ async fn create_namespace_creates_a_missing_target_namespace_first() {
         "{}",
         without.stderr
     );
-    let with = support::kpush(&args(&["--create-namespace"]));
+    let with = harness::binary::kpush(&args(&["--create-namespace"]));
     with.expect_code(0);
     assert!(
-        with.stdout
-            .starts_with("created    Namespace wait-created-ns  (--create-namespace)\n"),
+        with.stderr
+            .starts_with("created    Namespace wait-created-ns (--create-namespace)\n"),
         "{}",
-        with.stdout
+        with.stderr
     );
     assert!(
         ctx.get("/api/v1/namespaces/wait-created-ns")
             .await
             .is_some()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_no_op_re_apply_names_each_object_on_at_most_three_lines() {
+    let ctx = Ctx::new("wait-no-op").await;
+    ctx.kpush(&["apply", GUESTBOOK]).expect_code(0);
+    let again = ctx.kpush(&["apply", GUESTBOOK]);
+    again.expect_code(0);
+    let err = &again.stderr;
+    let labels: Vec<String> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("unchanged  "))
+        .filter_map(|l| l.split(" (").next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(labels.len(), 6, "{err}");
+    for label in &labels {
+        let lines = err
+            .lines()
+            .filter(|l| {
+                format!("{l} ").contains(&format!("{label} ")) || l.contains(&format!("{label}:"))
+            })
+            .count();
+        assert!(lines <= 3, "{label} named on {lines} lines:\n{err}");
+    }
+    assert!(
+        err.contains("kpush apply: success: 6 objects: 6 unchanged"),
+        "{err}"
+    );
+    assert!(
+        again.stdout.is_empty(),
+        "human output is on stderr: {}",
+        again.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_rollout_prints_its_message_once_and_its_short_reason_in_the_table() {
+    let ctx = Ctx::new("wait-once").await;
+    let run = ctx.kpush(&[
+        "apply",
+        GUESTBOOK,
+        "-o",
+        "json",
+        "--image",
+        "redis=registry.example/does-not-exist/redis:1",
+    ]);
+    run.expect_code(4);
+    let doc: serde_json::Value =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let redis = doc["objects"]
+        .as_array()
+        .and_then(|o| {
+            o.iter()
+                .find(|o| o["kind"] == "Deployment" && o["name"] == "redis")
+        })
+        .unwrap_or_else(|| panic!("redis in {doc}"));
+    let message = redis["failure"]["message"].as_str().expect("message");
+    let reason = redis["failure"]["reason"].as_str().expect("reason");
+    let err = &run.stderr;
+    assert_eq!(err.matches(message).count(), 1, "{message}\n{err}");
+    let row = err
+        .lines()
+        .find(|l| l.starts_with("Deployment wait-once/redis ") && l.contains(" failed "))
+        .unwrap_or_else(|| panic!("table row:\n{err}"));
+    assert!(row.trim_end().ends_with(reason), "{row}");
 }

@@ -1,9 +1,9 @@
 //! `aks_client`: ARM → kubeconfig → a kube client whose requests carry fresh Entra tokens,
 //! against the emulator's ARM and its stand-in API server.
 
-mod auth_support;
+mod harness;
 
-use auth_support::*;
+use harness::azure::*;
 use kpush::auth::{AksTarget, AuthError, AuthMethod, aks_client, aks_kubeconfig};
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ async fn aks_client_reaches_the_server_from_the_kubeconfig_with_an_entra_token()
         .await
         .unwrap();
     let version = client.apiserver_version().await.unwrap();
-    assert_eq!(version.git_version, "v1.20.2");
+    assert_eq!(version.git_version, "v1.35.4");
     assert_eq!(f.count("/listClusterUserCredential", 200), 1);
     assert_eq!(f.count("/kube/version", 200), 1);
     // kpush ignored the kubeconfig's kubelogin user: the request carried its own token.

@@ -1,8 +1,8 @@
 //! Each sign-in method against the Entra emulator, and the errors users see when one fails.
 
-mod auth_support;
+mod harness;
 
-use auth_support::*;
+use harness::azure::*;
 use kpush::auth::{AuthError, AuthMethod, access_token};
 use kpush_azure_emulator::{Mint, TokenIssuer};
 use std::time::Duration;

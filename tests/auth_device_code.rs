@@ -1,8 +1,8 @@
 //! Device-code sign-in: the prompt, the polling, and the token cache file.
 
-mod auth_support;
+mod harness;
 
-use auth_support::*;
+use harness::azure::*;
 use kpush::auth::{AuthMethod, AzureSettings, DeviceCodePrompt, access_token};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,9 +1,9 @@
 //! End to end: a real kube-apiserver trusting the Entra emulator's tokens (--oidc-*), reached
 //! through ARM with `aks_client`.
 
-mod auth_support;
+mod harness;
 
-use auth_support::*;
+use harness::azure::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use kpush::auth::{AksTarget, AuthMethod, aks_client};
@@ -75,8 +75,8 @@ async fn apiserver_accepts_kpush_entra_tokens_and_maps_oid_and_groups() {
         .unwrap();
     // The group from the token's `groups` claim grants `view`.
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
-    // kube-apiserver 1.20 fetches the issuer's discovery document only 10 s after it starts
-    // ("oidc: authenticator not initialized" until then), so allow up to 30 s.
+    // kube-apiserver initializes its OIDC authenticator in the background once it fetched the
+    // issuer's discovery document ("authenticator not initialized" until then): allow 30 s.
     let mut ok = false;
     for _ in 0..150 {
         if pods.list(&ListParams::default()).await.is_ok() {

@@ -1,8 +1,8 @@
 //! Tokens and secrets never reach logs (at any level) or error messages.
 
-mod auth_support;
+mod harness;
 
-use auth_support::*;
+use harness::azure::*;
 use kpush::auth::{AksTarget, AuthMethod, access_token, aks_client};
 use std::io::Write;
 use std::sync::{Arc, Mutex};

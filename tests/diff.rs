@@ -1,9 +1,9 @@
 //! `kpush diff` against the real control plane: unified diffs of what would change, Secret
 //! values never shown, exit codes 0 (no differences) / 1 (differences) / >1 (error).
 
-mod support;
+mod harness;
 
-use support::{Ctx, config_map};
+use harness::binary::{Ctx, config_map};
 
 fn secret(password_b64: &str) -> String {
     format!(
@@ -22,9 +22,8 @@ async fn diff_shows_a_changed_field_and_exits_1_then_0_once_applied() {
     let before = ctx.kpush(&["diff", &path]);
     before.expect_code(1);
     assert!(
-        before
-            .stdout
-            .contains("ConfigMap diff-field/settings would be created  ("),
+        before.stdout.contains("ConfigMap diff-field/settings (")
+            && before.stdout.contains(":1) would be created"),
         "{}",
         before.stdout
     );
@@ -47,9 +46,8 @@ async fn diff_shows_a_changed_field_and_exits_1_then_0_once_applied() {
     let changed = ctx.kpush(&["diff", &path]);
     changed.expect_code(1);
     assert!(
-        changed
-            .stdout
-            .contains("ConfigMap diff-field/settings would change  ("),
+        changed.stdout.contains("ConfigMap diff-field/settings (")
+            && changed.stdout.contains(":1) would change"),
         "{}",
         changed.stdout
     );
@@ -156,17 +154,17 @@ async fn diff_errors_exit_above_1() {
     let ctx = Ctx::new("diff-error").await;
     let path = ctx
         .write(
-            "cron.yaml",
-            "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly\nspec: {}\n",
+            "widget.yaml",
+            "apiVersion: widgets.example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec: {}\n",
         )
         .display()
         .to_string();
     let run = ctx.kpush(&["diff", &path]);
     run.expect_code(3);
-    assert!(run.stderr.contains("cron.yaml:1"), "{}", run.stderr);
+    assert!(run.stderr.contains("widget.yaml:1"), "{}", run.stderr);
     assert!(
-        run.stderr.contains("batch/v1beta1"),
-        "the 1.20 server has no batch/v1 CronJob: {}",
+        run.stderr.contains("CustomResourceDefinition"),
+        "an unknown kind is explained: {}",
         run.stderr
     );
 }

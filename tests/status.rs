@@ -1,13 +1,13 @@
 //! `kpush status` as users run it: the real binary against the real control plane.
 
-mod common;
+mod harness;
 
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::{apply, deployment, manifest, setup};
+use harness::track::{apply, deployment, manifest, setup};
 use kpush_testenv::TestCluster;
 
 /// Writes the objects as one YAML file in a temp dir and runs `kpush status` on it.

@@ -1,6 +1,6 @@
 //! `track()` against the real control plane and the node simulator.
 
-mod common;
+mod harness;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 
-use common::{apply, deployment, manifest, options, setup};
-use kpush::report::Event;
-use kpush::report::events::NullReporter;
-use kpush::report::events::RecordingReporter;
+use harness::track::{apply, deployment, manifest, options, setup};
+use kpush::event::{Event, NullSink as NullReporter, RecordingSink as RecordingReporter};
 use kpush::track::{Logs, ObjectState, Readiness, RunState, TrackOptions, TrackOutcome, track};
 
 async fn run(
@@ -374,7 +372,10 @@ async fn timeout_names_what_was_still_pending() {
         started.elapsed()
     );
     assert_eq!(outcome.state, RunState::TimedOut, "{outcome:#?}");
-    assert_eq!(outcome.exit_code(), kpush::exit::TIMED_OUT);
+    assert_eq!(
+        kpush::exit::of_run_state(outcome.state),
+        kpush::exit::TIMED_OUT
+    );
     let slow = &outcome.objects[0];
     assert_eq!(slow.state, ObjectState::TimedOut);
     assert_eq!(outcome.objects[1].state, ObjectState::Ready);

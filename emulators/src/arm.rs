@@ -256,7 +256,7 @@ fn cluster_resource(cluster: &Cluster) -> Reply {
             "properties": {
                 "provisioningState": "Succeeded",
                 "powerState": {"code": "Running"},
-                "kubernetesVersion": "1.20.2",
+                "kubernetesVersion": "1.35.4",
                 "fqdn": cluster.server.trim_start_matches("https://"),
                 "enableRBAC": true,
                 "aadProfile": if cluster.entra_enabled { json!({"managed": true, "enableAzureRBAC": false, "tenantID": cluster.tenant}) } else { json!(null) },

@@ -50,9 +50,9 @@ pub(crate) fn handle(state: &State, req: &Req, rest: &[&str]) -> Reply {
         ["version"] => Reply::json(
             200,
             &json!({
-                "major": "1", "minor": "20", "gitVersion": "v1.20.2",
-                "gitCommit": "faecb196815e248d3ecfb03c680a4507229c2a56", "gitTreeState": "clean",
-                "buildDate": "2021-01-13T13:20:00Z", "goVersion": "go1.15.5", "compiler": "gc",
+                "major": "1", "minor": "35", "gitVersion": "v1.35.4",
+                "gitCommit": "", "gitTreeState": "clean",
+                "buildDate": "2026-04-14T00:00:00Z", "goVersion": "go1.26.8", "compiler": "gc",
                 "platform": "linux/amd64"
             }),
         ),

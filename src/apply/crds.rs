@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::ApplyError;
 use super::outcome::ApplyOutcome;
 use crate::cluster::{self, Failure};
+use crate::event::{Event, Sink};
 use crate::plan::Plan;
-use crate::report::{Event, Reporter};
 
 /// Waits until every CRD applied in `outcome` reports condition Established=True.
 pub async fn wait_established(
@@ -18,17 +18,17 @@ pub async fn wait_established(
     plan: &Plan,
     outcome: &ApplyOutcome,
     timeout: Duration,
-    reporter: &dyn Reporter,
+    sink: &dyn Sink,
 ) -> Result<(), ApplyError> {
     let crds: Vec<_> = outcome
         .objects
         .iter()
         .filter(|o| {
-            o.key.group == "apiextensions.k8s.io"
-                && o.key.kind == "CustomResourceDefinition"
+            o.object.key.group == "apiextensions.k8s.io"
+                && o.object.key.kind == "CustomResourceDefinition"
                 && o.is_applied()
         })
-        .filter_map(|o| Some((o.target.clone()?, o.key.name.clone())))
+        .filter_map(|o| Some((o.target.clone()?, o.object.key.name.clone())))
         .collect();
     if crds.is_empty() {
         return Ok(());
@@ -56,8 +56,11 @@ pub async fn wait_established(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    reporter.event(&Event::Info {
-        message: format!("CRDs established in {} ms", started.elapsed().as_millis()),
+    sink.event(&Event::Info {
+        message: format!(
+            "CRDs established in {}",
+            crate::event::format_duration(started.elapsed())
+        ),
     });
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod crds;
 pub mod interrupt;
 pub mod outcome;
+pub mod parent;
 pub mod prune;
 pub mod ssa;
 
@@ -21,8 +22,9 @@ use thiserror::Error;
 pub use interrupt::Interrupt;
 pub use outcome::{AppliedObject, ApplyOutcome, PrunedObject};
 
-use crate::plan::{Plan, PlanError, Rejection, Wave};
-use crate::report::{Action, Event, ObjectRef, Reporter, Stage};
+use crate::event::{Action, Event, Rejection, Sink, Stage};
+use crate::plan::{Plan, PlanError, Wave};
+use parent::ParentRecord;
 
 /// Settings for applying beyond those in the plan.
 #[derive(Debug, Clone)]
@@ -99,275 +101,218 @@ impl From<ssa::Fatal> for ApplyError {
     }
 }
 
-fn report_object(reporter: &dyn Reporter, o: &AppliedObject) {
-    let message = o.rejection.as_ref().map(|r| {
-        if r.advice.is_empty() {
-            r.reason.clone()
-        } else {
-            format!("{}\n  fix: {}", r.reason, r.advice)
-        }
-    });
-    reporter.event(&Event::Object {
-        object: ObjectRef::new(&o.key, Some(&o.origin)),
-        action: o.action,
-        message,
-    });
-}
-
 /// Applies the plan; on a stop, returns what was done so far with the reason.
+///
+/// Three steps joined by one short loop: record the ApplySet parent, apply each wave (waiting
+/// for CRDs after the first), then prune.
 pub async fn apply(
     client: &Client,
-    mut plan: Plan,
+    plan: Plan,
     opts: &ApplyOptions,
-    reporter: &dyn Reporter,
+    sink: &dyn Sink,
     interrupt: &Interrupt,
 ) -> Result<ApplyOutcome, ApplyFailure> {
     let started = Instant::now();
-    reporter.event(&Event::StageStarted {
+    sink.event(&Event::StageStarted {
         stage: Stage::Apply,
     });
-    let mut outcome = ApplyOutcome::default();
-    let mut done: HashSet<usize> = HashSet::new();
-    let set = plan.options.applyset.clone();
-    let retry = plan.options.retry;
-    let manager = plan.options.field_manager.clone();
-    let (new_kinds, new_nss) = plan.group_kinds_and_namespaces();
+    let mut run = Run {
+        client,
+        plan,
+        sink,
+        interrupt,
+        outcome: ApplyOutcome::default(),
+        done: HashSet::new(),
+    };
+    match run.all(opts).await {
+        Ok(()) => {
+            sink.event(&Event::StageFinished {
+                stage: Stage::Apply,
+                elapsed: started.elapsed(),
+            });
+            Ok(run.outcome)
+        }
+        Err(error) => Err(run.stop(error)),
+    }
+}
 
-    // Record the union of old and new members in the parent before changing anything.
-    let mut parent_written = false;
-    let mut recorded = Default::default();
-    if let Some(set) = &set {
-        match prune::read_parent(client, retry, set).await {
-            Ok(parent) => recorded = prune::recorded(parent.as_ref()),
-            Err(e) => {
-                return Err(stop(
-                    &plan,
-                    &done,
-                    outcome,
-                    reporter,
-                    ApplyError::ApplySet(e.to_string()),
-                ));
+/// One apply run: the plan and what has been done with it so far.
+struct Run<'a> {
+    client: &'a Client,
+    plan: Plan,
+    sink: &'a dyn Sink,
+    interrupt: &'a Interrupt,
+    outcome: ApplyOutcome,
+    /// Indices of planned objects already reported.
+    done: HashSet<usize>,
+}
+
+impl Run<'_> {
+    async fn all(&mut self, opts: &ApplyOptions) -> Result<(), ApplyError> {
+        let mut parent = ParentRecord::read(self.client, &self.plan).await?;
+        for wave in Wave::ALL {
+            if self.plan.wave_indices(wave).is_empty() {
+                continue;
             }
+            parent.record_before(self.client, Some(wave)).await?;
+            self.apply_wave(wave).await?;
+            if wave == Wave::Foundation {
+                crds::wait_established(
+                    self.client,
+                    &self.plan,
+                    &self.outcome,
+                    opts.crd_timeout,
+                    self.sink,
+                )
+                .await?;
+            }
+        }
+        if opts.prune && parent.set().is_some() {
+            self.prune(&parent, opts.prune_namespaces_and_crds).await
+        } else {
+            parent.record_before(self.client, None).await
         }
     }
-    let (old_kinds, old_nss): (
-        std::collections::BTreeSet<String>,
-        std::collections::BTreeSet<String>,
-    ) = recorded;
-    let union_kinds = old_kinds.union(&new_kinds).cloned().collect();
-    let union_nss = old_nss.union(&new_nss).cloned().collect();
 
-    let mut error = None;
-    for wave in Wave::ALL {
-        let indices = plan.wave_indices(wave);
-        if indices.is_empty() {
-            continue;
+    /// Applies one wave in parallel; stops on a rejection, a fatal failure or an interrupt.
+    async fn apply_wave(&mut self, wave: Wave) -> Result<(), ApplyError> {
+        if self.interrupt.is_set() {
+            return Err(ApplyError::Interrupted);
         }
-        if let Some(set) = &set
-            && !parent_written
-        {
-            match prune::write_parent(client, retry, &manager, set, &union_kinds, &union_nss).await
-            {
-                Ok(()) => parent_written = true,
-                // Its namespace may be created by this wave: try again after it.
-                Err(f) if f.is_not_found() && wave == Wave::Foundation => {}
-                Err(f) => {
-                    error = Some(ApplyError::ApplySet(format!(
-                        "cannot write the parent Secret {}/{}: {f}",
-                        set.namespace, set.name
-                    )));
-                    break;
-                }
-            }
-        }
-        if interrupt.is_set() {
-            error = Some(ApplyError::Interrupted);
-            break;
-        }
-        if let Err(e) = plan.prepare_wave(client, wave, reporter).await {
-            error = Some(e.into());
-            break;
-        }
-        reporter.event(&Event::Info {
+        self.plan.prepare_wave(self.client, wave, self.sink).await?;
+        let indices = self.plan.wave_indices(wave);
+        self.sink.event(&Event::Info {
             message: format!("applying {} ({} objects)", wave.name(), indices.len()),
         });
-        let results: Vec<(usize, Result<AppliedObject, ssa::Fatal>)> =
+        let (client, plan, interrupt) = (self.client, &self.plan, self.interrupt);
+        let mut results: Vec<(usize, Result<AppliedObject, ssa::Fatal>)> =
             stream::iter(indices.iter().copied())
                 .map(|i| {
                     let o = &plan.objects[i];
-                    let opts = &plan.options;
                     async move {
                         if interrupt.is_set() {
                             return (i, Ok(skipped(o)));
                         }
-                        (i, ssa::apply_one(client, opts, o).await)
+                        (i, ssa::apply_one(client, &plan.options, o).await)
                     }
                 })
                 .buffer_unordered(plan.options.concurrency.max(1))
                 .collect()
                 .await;
+        results.sort_by_key(|(i, _)| *i);
+        let mut error = None;
         let mut rejections = Vec::new();
-        let mut applied: Vec<(usize, AppliedObject)> = Vec::new();
         for (i, r) in results {
             match r {
+                Ok(a) if a.action == Action::Skipped => {}
                 Ok(a) => {
-                    if let Some(rej) = &a.rejection {
-                        rejections.push(rej.clone());
-                    }
-                    applied.push((i, a));
+                    report(self.sink, &a);
+                    rejections.extend(a.rejection.clone());
+                    self.done.insert(i);
+                    self.outcome.objects.push(a);
                 }
                 Err(f) => error = Some(f.into()),
             }
         }
-        applied.sort_by_key(|(i, _)| *i);
-        for (i, a) in applied {
-            if a.action != Action::Skipped {
-                report_object(reporter, &a);
-                done.insert(i);
-                outcome.objects.push(a);
-            }
-        }
-        if error.is_some() {
-            break;
+        if let Some(e) = error {
+            return Err(e);
         }
         if !rejections.is_empty() {
-            rejections.sort_by(|a, b| a.origin.cmp(&b.origin));
-            error = Some(ApplyError::Rejected(rejections));
-            break;
+            rejections.sort_by(|a: &Rejection, b| a.object.origin.cmp(&b.object.origin));
+            return Err(ApplyError::Rejected(rejections));
         }
-        if interrupt.is_set() {
-            error = Some(ApplyError::Interrupted);
-            break;
+        if self.interrupt.is_set() {
+            return Err(ApplyError::Interrupted);
         }
-        if wave == Wave::Foundation
-            && let Err(e) =
-                crds::wait_established(client, &plan, &outcome, opts.crd_timeout, reporter).await
-        {
-            error = Some(e);
-            break;
-        }
-    }
-    if let Some(e) = error {
-        return Err(stop(&plan, &done, outcome, reporter, e));
+        Ok(())
     }
 
-    if let Some(set) = &set
-        && opts.prune
-    {
-        let keep: HashSet<_> = outcome.objects.iter().map(|o| o.key.clone()).collect();
-        let pruned = match prune::candidates(
-            client,
+    /// Deletes the members no longer in the manifests, then records exactly the current set.
+    async fn prune(&mut self, parent: &ParentRecord, everything: bool) -> Result<(), ApplyError> {
+        let Some(set) = parent.set() else {
+            return Ok(());
+        };
+        let retry = self.plan.options.retry;
+        let keep: HashSet<_> = self
+            .outcome
+            .objects
+            .iter()
+            .map(|o| o.object.key.clone())
+            .collect();
+        let (kinds, namespaces) = parent.union();
+        let pruned = prune::candidates(
+            self.client,
             retry,
             set,
-            &union_kinds,
-            &union_nss,
+            kinds,
+            namespaces,
             &keep,
-            opts.prune_namespaces_and_crds,
+            everything,
         )
         .await
-        {
-            Ok(p) => p,
-            Err(f) => {
-                return Err(stop(
-                    &plan,
-                    &done,
-                    outcome,
-                    reporter,
-                    ApplyError::ApplySet(format!("cannot list members to prune: {f}")),
-                ));
-            }
-        };
-        if let Err(f) = prune::delete_all(client, retry, plan.options.concurrency, &pruned).await {
-            return Err(stop(
-                &plan,
-                &done,
-                outcome,
-                reporter,
-                ApplyError::ApplySet(format!("pruning failed: {f}")),
-            ));
-        }
-        let mut final_kinds = new_kinds.clone();
-        let mut final_nss = new_nss.clone();
+        .map_err(|f| ApplyError::ApplySet(format!("cannot list members to prune: {f}")))?;
+        prune::delete_all(self.client, retry, self.plan.options.concurrency, &pruned)
+            .await
+            .map_err(|f| ApplyError::ApplySet(format!("pruning failed: {f}")))?;
         for p in &pruned {
-            let object = ObjectRef::new(&p.key, None);
+            let c = p.candidate();
             if p.kept {
-                final_kinds.insert(crate::plan::applyset::group_kind(&p.key.group, &p.key.kind));
-                if let Some(ns) = &p.key.namespace {
-                    final_nss.insert(ns.clone());
-                }
-                reporter.event(&Event::Info {
+                self.sink.event(&Event::Warning {
                     message: format!(
-                        "not pruned: {} is no longer in the manifests; pass --prune-namespaces-and-crds to delete it (and everything in it)",
-                        object.display_name()
+                        "not pruned: {} is no longer in the manifests; pass \
+                         --prune-namespaces-and-crds to delete it (and everything in it)",
+                        c.object.label()
                     ),
+                    object: Some(c.object),
                 });
             } else {
-                reporter.event(&Event::Object {
-                    object,
+                self.sink.event(&Event::Object {
+                    object: c.object,
                     action: Action::Pruned,
-                    message: None,
                 });
             }
         }
-        outcome.pruned = pruned;
-        if let Err(f) =
-            prune::write_parent(client, retry, &manager, set, &final_kinds, &final_nss).await
-        {
-            return Err(stop(
-                &plan,
-                &done,
-                outcome,
-                reporter,
-                ApplyError::ApplySet(format!("cannot update the parent Secret: {f}")),
-            ));
-        }
-    } else if let Some(set) = &set
-        && !parent_written
-        && let Err(f) =
-            prune::write_parent(client, retry, &manager, set, &union_kinds, &union_nss).await
-    {
-        return Err(stop(
-            &plan,
-            &done,
-            outcome,
-            reporter,
-            ApplyError::ApplySet(format!("cannot write the parent Secret: {f}")),
-        ));
+        let kept: Vec<_> = pruned.iter().filter(|p| p.kept).map(|p| &p.key).collect();
+        self.outcome.pruned = pruned.clone();
+        parent.record_final(self.client, &kept).await
     }
 
-    reporter.event(&Event::StageFinished {
-        stage: Stage::Apply,
-        elapsed: started.elapsed(),
-    });
-    Ok(outcome)
+    /// Marks everything not done as skipped, reports it, and wraps the outcome with the error.
+    fn stop(mut self, error: ApplyError) -> ApplyFailure {
+        for (i, o) in self.plan.objects.iter().enumerate() {
+            if !self.done.contains(&i) {
+                let s = skipped(o);
+                report(self.sink, &s);
+                self.outcome.objects.push(s);
+            }
+        }
+        ApplyFailure {
+            outcome: self.outcome,
+            error,
+        }
+    }
+}
+
+/// Tells the sink what happened to one object: a rejection, or its action.
+fn report(sink: &dyn Sink, o: &AppliedObject) {
+    match &o.rejection {
+        Some(r) => sink.event(&Event::Rejected {
+            rejection: r.clone(),
+        }),
+        None => sink.event(&Event::Object {
+            object: o.object.clone(),
+            action: o.action,
+        }),
+    }
 }
 
 fn skipped(o: &crate::plan::PlannedObject) -> AppliedObject {
     AppliedObject {
-        key: o.manifest.key(),
-        origin: o.manifest.origin.clone(),
+        object: crate::event::ObjectRef::new(o.manifest.key(), Some(o.manifest.origin.clone())),
         wave: o.wave,
         action: Action::Skipped,
         target: o.target.clone(),
-        object: None,
+        applied: None,
         rejection: None,
     }
-}
-
-/// Marks everything not done as skipped, reports it, and wraps the outcome with the error.
-fn stop(
-    plan: &Plan,
-    done: &HashSet<usize>,
-    mut outcome: ApplyOutcome,
-    reporter: &dyn Reporter,
-    error: ApplyError,
-) -> ApplyFailure {
-    for (i, o) in plan.objects.iter().enumerate() {
-        if !done.contains(&i) {
-            let s = skipped(o);
-            report_object(reporter, &s);
-            outcome.objects.push(s);
-        }
-    }
-    ApplyFailure { outcome, error }
 }

@@ -4,17 +4,15 @@
 use serde_json::Value;
 
 use crate::cluster::Target;
-use crate::manifest::{ObjectKey, Origin};
-use crate::plan::{Rejection, Wave};
-use crate::report::Action;
+use crate::event::{Action, ObjectRef, PruneCandidate, Rejection};
+use crate::manifest::ObjectKey;
+use crate::plan::Wave;
 
 /// One object after applying.
 #[derive(Debug, Clone)]
 pub struct AppliedObject {
-    /// Identity.
-    pub key: ObjectKey,
-    /// Where it was written.
-    pub origin: Origin,
+    /// The object and where it was written.
+    pub object: ObjectRef,
     /// The wave it went in.
     pub wave: Wave,
     /// Created, configured, unchanged, recreated, skipped or failed.
@@ -24,7 +22,7 @@ pub struct AppliedObject {
     /// The object as the server returned it (for `unchanged` objects that were not sent: as
     /// read just before), with `metadata.managedFields` removed. Carries `metadata.uid`,
     /// `metadata.generation` and `metadata.resourceVersion` for tracking. `None` when not applied.
-    pub object: Option<Value>,
+    pub applied: Option<Value>,
     /// Why it failed, when it did.
     pub rejection: Option<Rejection>,
 }
@@ -32,7 +30,7 @@ pub struct AppliedObject {
 impl AppliedObject {
     /// `metadata.generation` of the applied object.
     pub fn generation(&self) -> Option<i64> {
-        self.object
+        self.applied
             .as_ref()?
             .pointer("/metadata/generation")?
             .as_i64()
@@ -40,15 +38,12 @@ impl AppliedObject {
 
     /// `metadata.uid` of the applied object.
     pub fn uid(&self) -> Option<&str> {
-        self.object.as_ref()?.pointer("/metadata/uid")?.as_str()
+        self.applied.as_ref()?.pointer("/metadata/uid")?.as_str()
     }
 
     /// Whether the object exists in the cluster as the manifests want it.
     pub fn is_applied(&self) -> bool {
-        matches!(
-            self.action,
-            Action::Created | Action::Configured | Action::Unchanged | Action::Recreated
-        )
+        self.action.is_applied()
     }
 }
 
@@ -61,6 +56,16 @@ pub struct PrunedObject {
     pub target: Target,
     /// Kept although no longer in the manifests: a Namespace or CRD without the explicit flag.
     pub kept: bool,
+}
+
+impl PrunedObject {
+    /// The object as outputs show it.
+    pub fn candidate(&self) -> PruneCandidate {
+        PruneCandidate {
+            object: ObjectRef::new(self.key.clone(), None),
+            kept: self.kept,
+        }
+    }
 }
 
 /// Everything applying did.

@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use super::outcome::AppliedObject;
 use crate::cluster::{self, Failure};
+use crate::event::{Action, ObjectRef};
 use crate::plan::compare::{resource_version, same_desired_state};
 use crate::plan::rejection::{AdviceContext, Rejection, RejectionKind, diagnose};
 use crate::plan::{Live, PlanOptions, PlannedObject, Preflight};
-use crate::report::Action;
 
 /// How long `--recreate-on-immutable` waits for the old object to disappear.
 pub const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -33,12 +33,11 @@ pub async fn apply_one(
     o: &PlannedObject,
 ) -> Result<AppliedObject, Fatal> {
     let mut out = AppliedObject {
-        key: o.manifest.key(),
-        origin: o.manifest.origin.clone(),
+        object: ObjectRef::new(o.manifest.key(), Some(o.manifest.origin.clone())),
         wave: o.wave,
         action: Action::Skipped,
         target: o.target.clone(),
-        object: None,
+        applied: None,
         rejection: None,
     };
     let Some(target) = &o.target else {
@@ -48,7 +47,7 @@ pub async fn apply_one(
         && let Live::Present(live) = &o.live
     {
         out.action = Action::Unchanged;
-        out.object = Some(without_managed_fields(live.as_ref().clone()));
+        out.applied = Some(without_managed_fields(live.as_ref().clone()));
         return Ok(out);
     }
     let name = o.manifest.name();
@@ -67,7 +66,7 @@ pub async fn apply_one(
         {
             Ok(applied) => {
                 out.action = verdict(o, &applied, &opts.field_manager);
-                out.object = Some(without_managed_fields(applied));
+                out.applied = Some(without_managed_fields(applied));
                 return Ok(out);
             }
             Err(f) => {
@@ -86,7 +85,7 @@ pub async fn apply_one(
     match recreate_one(client, opts, o).await {
         Ok(applied) => {
             out.action = Action::Recreated;
-            out.object = Some(without_managed_fields(applied));
+            out.applied = Some(without_managed_fields(applied));
         }
         Err(r) => {
             out.action = Action::Failed;
@@ -172,8 +171,7 @@ async fn recreate_one(
 
 fn other_rejection(o: &PlannedObject, reason: &str) -> Rejection {
     Rejection {
-        key: o.manifest.key(),
-        origin: o.manifest.origin.clone(),
+        object: ObjectRef::new(o.manifest.key(), Some(o.manifest.origin.clone())),
         kind: RejectionKind::Other,
         reason: reason.to_string(),
         advice: String::new(),

@@ -22,6 +22,7 @@ mod aadsts;
 mod arm;
 mod assertions;
 mod chain;
+mod connect;
 mod credential;
 mod device_code;
 mod error;
@@ -34,6 +35,7 @@ mod settings;
 mod target;
 mod tokens;
 
+pub use connect::ConnectError;
 pub use error::{AuthError, PresentedAssertion};
 pub use exec::{AksCluster, EXEC_API_VERSION, exec_api_version, exec_credential, exec_kubeconfig};
 pub use forbidden::explain_forbidden;

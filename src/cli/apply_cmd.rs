@@ -1,20 +1,18 @@
 //! `kpush apply`: render, plan, apply (and prune), report.
 
-use std::time::Instant;
-
 use clap::Args;
 
 use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
 use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
-use super::run_report::RunReporters;
-use super::status_cmd::{Output, Progress, human_reporter};
+use super::status_cmd::Output;
 use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
+use crate::event::ObjectRef;
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError};
-use crate::report::{Action, CiMode, Fanout, JsonResult, ObjectRef, Reporter, TerminalReporter};
+use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 use crate::track::{self, TrackTarget, targets::is_custom_group};
 
 /// Flags of `kpush apply`.
@@ -71,7 +69,7 @@ pub struct ApplyArgs {
     )]
     output: Output,
 
-    /// Progress display while waiting: live lines on a terminal, or plain lines for CI logs.
+    /// Progress display while waiting: live rows on a terminal, or plain lines for logs.
     #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
     progress: Progress,
 }
@@ -80,7 +78,7 @@ pub struct ApplyArgs {
 pub(super) async fn connect(args: &ClusterArgs) -> Result<(kube::Client, String), ExitError> {
     cluster_args::connect_to(args)
         .await
-        .map_err(|e| ExitError::new(e.exit_code(), e))
+        .map_err(|e| ExitError::new(exit::of_connect_error(&e), e))
 }
 
 /// The error with advice for unreachable and unauthenticated servers.
@@ -104,54 +102,6 @@ fn unreachable_advice(m: &str, server: &str) -> String {
     )
 }
 
-/// The exit code for a planning error.
-pub(super) fn plan_exit_code(e: &PlanError) -> i32 {
-    match e {
-        PlanError::Unreachable(_) | PlanError::Unauthorized(_) | PlanError::Other(_) => {
-            exit::CLUSTER_UNREACHABLE
-        }
-        PlanError::UnknownKinds(_) | PlanError::Rejected(_) => exit::APPLY_REJECTED,
-        PlanError::ApplySet(_) => exit::BAD_INPUT,
-    }
-}
-
-fn apply_exit_code(e: &ApplyError) -> i32 {
-    match e {
-        ApplyError::Plan(p) => plan_exit_code(p),
-        ApplyError::Unreachable(_) | ApplyError::Unauthorized(_) | ApplyError::Request(_) => {
-            exit::CLUSTER_UNREACHABLE
-        }
-        ApplyError::Rejected(_)
-        | ApplyError::CrdNotEstablished { .. }
-        | ApplyError::ApplySet(_) => exit::APPLY_REJECTED,
-        ApplyError::Interrupted => exit::INTERRUPTED,
-    }
-}
-
-/// `3 objects: 1 created, 1 configured, 1 unchanged`.
-fn summary(outcome: &ApplyOutcome) -> String {
-    let parts: Vec<String> = [
-        Action::Created,
-        Action::Configured,
-        Action::Unchanged,
-        Action::Recreated,
-        Action::Failed,
-        Action::Skipped,
-    ]
-    .into_iter()
-    .filter_map(|a| {
-        let n = outcome.count(a);
-        (n > 0).then(|| format!("{n} {}", crate::report::terminal::verb(a)))
-    })
-    .collect();
-    let pruned = outcome.pruned.iter().filter(|p| !p.kept).count();
-    let mut s = format!("{} objects: {}", outcome.objects.len(), parts.join(", "));
-    if pruned > 0 {
-        s.push_str(&format!("; {pruned} pruned"));
-    }
-    s
-}
-
 /// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
 fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
     outcome
@@ -160,10 +110,10 @@ fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
         .filter(|o| o.is_applied())
         .filter_map(|o| {
             let t = o.target.as_ref()?;
-            let mut key = o.key.clone();
+            let mut key = o.object.key.clone();
             key.namespace = t.namespace.clone();
             Some(TrackTarget::from_parts(
-                ObjectRef::new(&key, Some(&o.origin)),
+                ObjectRef::new(key, o.object.origin.clone()),
                 t.resource.clone(),
                 t.namespace.clone(),
                 is_custom_group(&t.resource.group) && t.has_status,
@@ -174,51 +124,21 @@ fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
 }
 
 pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
-    let json_output = args.output == Output::Json;
-    let json = JsonResult::default();
-    let terminal = if json_output {
-        // Standard output carries only the JSON document.
-        TerminalReporter::new(
-            Box::new(std::io::stderr()),
-            Box::new(std::io::stderr()),
-            false,
-            args.verbose,
-        )
-    } else {
-        TerminalReporter::stdio(args.verbose)
+    let settings = OutputSettings {
+        command: "apply",
+        ci,
+        progress: args.progress,
+        json: args.output == Output::Json,
+        verbose: args.verbose,
     };
-    // In GitHub Actions or Azure Pipelines the CI reporter takes the terminal's place.
-    let run = RunReporters::new("apply", Box::new(terminal), ci);
-    let code = run_with(&args, &json, &run).await;
-    run.finish(&code);
-    if json_output {
-        let exit_code = match &code {
-            Ok(c) => *c,
-            Err(e) => e.code,
-        };
-        let mut out = std::io::stdout().lock();
-        use std::io::Write;
-        out.write_all(json.render(exit_code).as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
-    }
-    code
+    let reporter = Reporter::new(&settings, &super::process_env());
+    let result = run_with(&args, &reporter).await;
+    reporter.finish(&result)?;
+    result
 }
 
-async fn run_with(
-    args: &ApplyArgs,
-    json: &JsonResult,
-    run: &RunReporters,
-) -> Result<i32, ExitError> {
-    let started = Instant::now();
-    let json_output = args.output == Output::Json;
-    let mut sinks: Vec<&dyn Reporter> = vec![run];
-    if json_output {
-        sinks.push(json);
-    }
-    let reporter = Fanout::new(sinks);
-    let mut manifests = args.manifests.render(&reporter)?;
-    run.set_images(crate::render::images::images(&manifests));
+async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+    let mut manifests = args.manifests.render(reporter)?;
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
@@ -230,12 +150,11 @@ async fn run_with(
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
     let interrupt = Interrupt::on_signals();
-    let plan = plan::plan(&client, manifests, opts, &reporter)
+    let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| {
-            let code = plan_exit_code(&e);
             ExitError::new(
-                code,
+                exit::of_plan_error(&e),
                 anyhow::anyhow!("{}; nothing was applied", explain(&e, &server)),
             )
         })?;
@@ -250,49 +169,29 @@ async fn run_with(
         prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
         ..Default::default()
     };
-    match apply::apply(&client, plan, &apply_opts, &reporter, &interrupt).await {
-        Ok(outcome) => {
-            let line = format!(
-                "{} in {:.2}s",
-                summary(&outcome),
-                started.elapsed().as_secs_f64()
-            );
-            if json_output {
-                eprintln!("{line}");
-            } else {
-                println!("{line}");
-            }
-            if !args.wait_for_rollout {
-                return Ok(exit::SUCCESS);
-            }
-            let human = human_reporter(args.progress);
-            // The CI reporter prints rollout lines itself (and annotates failures).
-            let mut sinks: Vec<&dyn Reporter> = vec![run];
-            if !run.in_ci() {
-                sinks.push(human.as_ref());
-            }
-            if json_output {
-                sinks.push(json);
-            }
-            let tracked = track::track(
-                &client,
-                track_targets(&outcome),
-                &args.wait.to_options(),
-                &Fanout::new(sinks),
-                interrupted(),
-            )
-            .await;
-            Ok(tracked.exit_code())
-        }
-        Err(failure) => {
-            eprintln!("{}", summary(&failure.outcome));
-            let code = apply_exit_code(&failure.error);
+    let outcome = apply::apply(&client, plan, &apply_opts, reporter, &interrupt)
+        .await
+        .map_err(|failure| {
             let message = match &failure.error {
                 ApplyError::Plan(e) => explain(e, &server),
                 ApplyError::Unreachable(m) => unreachable_advice(m, &server),
                 other => other.to_string(),
             };
-            Err(ExitError::new(code, anyhow::anyhow!(message)))
-        }
+            ExitError::new(
+                exit::of_apply_error(&failure.error),
+                anyhow::anyhow!(message),
+            )
+        })?;
+    if !args.wait_for_rollout {
+        return Ok(exit::SUCCESS);
     }
+    let tracked = track::track(
+        &client,
+        track_targets(&outcome),
+        &args.wait.to_options(),
+        reporter,
+        interrupted(),
+    )
+    .await;
+    Ok(exit::of_run_state(tracked.state))
 }

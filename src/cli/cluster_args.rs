@@ -4,13 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::azure_args::{self, AzureArgs};
+pub use crate::auth::ConnectError;
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use thiserror::Error;
-
-use super::azure_args::{self, AzureArgs};
-use crate::auth::AuthError;
-use crate::exit;
 
 /// Which cluster, which credentials.
 #[derive(Debug, Clone, Args)]
@@ -38,51 +35,6 @@ pub struct ClusterArgs {
     /// An AKS cluster reached through Azure Resource Manager and Entra ID, instead of a kubeconfig.
     #[command(flatten)]
     pub azure: AzureArgs,
-}
-
-/// Why no client could be built (before any request was sent).
-#[derive(Debug, Error)]
-pub enum ConnectError {
-    /// The kubeconfig could not be read or lacks what is needed.
-    #[error("cannot use kubeconfig{}: {message}", .path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
-    Kubeconfig {
-        /// The file, when given explicitly.
-        path: Option<PathBuf>,
-        /// What is wrong, and what to do.
-        message: String,
-    },
-    /// In-cluster configuration is unavailable.
-    #[error(
-        "cannot use in-cluster configuration: {0} (is kpush running in a pod with a service account?)"
-    )]
-    InCluster(String),
-    /// The client could not be built (TLS setup, credentials plugin).
-    #[error("cannot set up the connection to the API server: {0}")]
-    Client(String),
-    /// The flags contradict each other or are incomplete.
-    #[error("{0}")]
-    Flags(String),
-    /// Signing in to Entra ID, or getting the AKS cluster's address from ARM, failed.
-    #[error("cannot connect to {target}: {error}")]
-    Aks {
-        /// The cluster, as the flags named it.
-        target: String,
-        /// What went wrong, with the likely fix.
-        error: AuthError,
-    },
-}
-
-impl ConnectError {
-    /// The exit code: 2 for flags and kubeconfig files, 6 when the cluster cannot be reached
-    /// or signed in to.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            ConnectError::Client(_) | ConnectError::Aks { .. } => exit::CLUSTER_UNREACHABLE,
-            ConnectError::Kubeconfig { .. }
-            | ConnectError::InCluster(_)
-            | ConnectError::Flags(_) => exit::BAD_INPUT,
-        }
-    }
 }
 
 /// Parses `30s`, `2m`, `500ms`, `1h30m`, or a bare number of seconds (one parser for every

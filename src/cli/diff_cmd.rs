@@ -6,14 +6,13 @@ use std::io::Write;
 use clap::Args;
 
 use super::ManifestArgs;
-use super::apply_cmd::{connect, explain, plan_exit_code};
+use super::apply_cmd::{connect, explain};
 use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
-use super::run_report::RunReporters;
 use crate::apply::prune;
 use crate::exit::{self, ExitError};
 use crate::plan::{self, diff::object_diff};
-use crate::report::{self, CiMode, TerminalReporter};
+use crate::report::{self, CiMode, OutputSettings, Progress, Reporter};
 
 /// Flags of `kpush diff`.
 #[derive(Debug, Args)]
@@ -33,15 +32,21 @@ pub struct DiffArgs {
 }
 
 pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
-    let reporter = RunReporters::new("diff", Box::new(TerminalReporter::stdio(args.verbose)), ci);
+    let settings = OutputSettings {
+        command: "diff",
+        ci,
+        progress: Progress::Plain,
+        json: false,
+        verbose: args.verbose,
+    };
+    let reporter = Reporter::new(&settings, &super::process_env());
     let result = run_with(args, &reporter).await;
-    reporter.finish(&result);
+    reporter.finish(&result)?;
     result
 }
 
-async fn run_with(args: DiffArgs, reporter: &RunReporters) -> Result<i32, ExitError> {
+async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError> {
     let mut manifests = args.manifests.render(reporter)?;
-    reporter.set_images(crate::render::images::images(&manifests));
     let (client, server) = connect(&args.cluster).await?;
     let namespace = args
         .manifests
@@ -55,8 +60,10 @@ async fn run_with(args: DiffArgs, reporter: &RunReporters) -> Result<i32, ExitEr
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| {
-            let code = plan_exit_code(&e);
-            ExitError::new(code, anyhow::anyhow!(explain(&e, &server)))
+            ExitError::new(
+                exit::of_plan_error(&e),
+                anyhow::anyhow!(explain(&e, &server)),
+            )
         })?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     let mut pruned = Vec::new();
@@ -87,6 +94,8 @@ async fn run_with(args: DiffArgs, reporter: &RunReporters) -> Result<i32, ExitEr
         use is_terminal::IsTerminal;
         std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
     };
+    let pruned: Vec<_> = pruned.iter().map(|p| p.candidate()).collect();
+    // The differences are the command's data: standard output.
     let text = report::diff::render(&diffs, &pruned, color);
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())

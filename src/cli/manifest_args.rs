@@ -90,11 +90,11 @@ pub struct ManifestArgs {
 }
 
 impl ManifestArgs {
-    /// Renders the manifests (standard input for `-`), handing warnings to `reporter` as
-    /// problems; exit code 2 for bad flags or manifests.
+    /// Renders the manifests (standard input for `-`), handing warnings and the images found
+    /// to `sink`; exit code 2 for bad flags or manifests.
     pub fn render(
         &self,
-        reporter: &dyn crate::report::Reporter,
+        sink: &dyn crate::event::Sink,
     ) -> Result<Vec<crate::Manifest>, crate::exit::ExitError> {
         use crate::exit::{BAD_INPUT, ExitError};
         let opts = self
@@ -102,9 +102,14 @@ impl ManifestArgs {
             .map_err(|e| ExitError::new(BAD_INPUT, anyhow::anyhow!(e)))?;
         let rendered = render::render(&opts, &mut std::io::stdin().lock())
             .map_err(|e| ExitError::new(BAD_INPUT, e))?;
+        use crate::event::Event;
         for problem in rendered.warnings {
-            reporter.event(&crate::report::Event::Problem { problem });
+            sink.event(&Event::Problem { problem });
         }
+        sink.event(&Event::Rendered {
+            objects: rendered.manifests.len(),
+            images: render::images::images(&rendered.manifests),
+        });
         Ok(rendered.manifests)
     }
 

@@ -10,7 +10,6 @@ mod kubeconfig_cmd;
 pub mod manifest_args;
 pub mod plan_args;
 mod render_cmd;
-mod run_report;
 pub mod status_cmd;
 mod token_cmd;
 pub mod track_args;
@@ -35,8 +34,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "KPUSH_LOG", default_value = "warn")]
     pub log_level: String,
 
-    /// CI log dialect: annotations, groups, job summary and outputs for GitHub Actions or
-    /// Azure Pipelines (auto: detected from GITHUB_ACTIONS / TF_BUILD).
+    /// CI log dialect: groups, annotations, masks, job summary and outputs for GitHub Actions,
+    /// Azure Pipelines or GitLab CI (auto: detected from GITHUB_ACTIONS / TF_BUILD / GITLAB_CI).
     #[arg(
         long,
         global = true,
@@ -97,7 +96,7 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
         Command::Render(args) => render_cmd::run(*args, cli.ci),
         Command::Apply(args) => apply_cmd::run(*args, cli.ci).await,
         Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
-        Command::Token(args) => token_cmd::run(*args).await,
+        Command::Token(args) => token_cmd::run(*args, cli.ci).await,
         Command::Kubeconfig(args) => kubeconfig_cmd::run(*args).await,
         Command::Status(args) => status_cmd::run(*args, cli.ci).await,
         Command::Version(args) => version::run(&args),

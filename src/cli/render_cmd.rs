@@ -1,15 +1,14 @@
-//! `kpush render`: print the rendered objects.
+//! `kpush render`: print the rendered objects (the command's data, on standard output).
 
 use std::io::Write;
 
 use clap::Args;
 
 use super::ManifestArgs;
+use crate::event::Sink;
 use crate::exit::{self, ExitError};
-use crate::render;
-use crate::render::Problem;
-use crate::report::ci::CiContext;
-use crate::report::{self, CiMode, Event, objects};
+use crate::render::secrets;
+use crate::report::{CiMode, OutputSettings, Progress, Reporter, objects};
 
 /// Flags of `kpush render`.
 #[derive(Debug, Args)]
@@ -31,42 +30,37 @@ pub struct RenderArgs {
     #[arg(long, env = "KPUSH_SUMMARY")]
     summary: bool,
 
-    /// Print Secret values (hidden by default so they never reach a CI log).
+    /// Print Secret values (hidden by default so they never reach a CI log; in CI they are
+    /// masked first).
     #[arg(long, env = "KPUSH_SHOW_SECRETS")]
     show_secrets: bool,
 }
 
 pub(super) fn run(args: RenderArgs, ci: CiMode) -> Result<i32, ExitError> {
-    let env = super::process_env();
-    // In CI, problems also become annotations on the files and lines they concern.
-    let system = report::ci::detect(ci, &env);
-    let ci_reporter = report::ci::reporter(
-        system,
-        CiContext::from_env(system, &env, Box::new(std::io::stderr())),
-    );
-    let annotate = |problems: &[Problem]| {
-        if let Some(r) = &ci_reporter {
-            for p in problems {
-                r.event(&Event::Problem { problem: p.clone() });
+    let settings = OutputSettings {
+        command: "render",
+        ci,
+        progress: Progress::Plain,
+        json: false,
+        verbose: false,
+    };
+    let reporter = Reporter::new(&settings, &super::process_env());
+    // Warnings are shown by the reporter; in CI, errors also become annotations on the files
+    // and lines they concern. No run summary: render changes nothing.
+    let manifests = args.manifests.render(&reporter).inspect_err(|e| {
+        reporter.stopping_problems(e);
+    })?;
+    let text = if args.summary {
+        objects::summary_table(&manifests)
+    } else {
+        if args.show_secrets {
+            for m in &manifests {
+                for value in secrets::values(&m.object) {
+                    reporter.mask(&value);
+                }
             }
         }
-    };
-    let opts = args
-        .manifests
-        .to_options(env.clone())
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    let rendered = render::render(&opts, &mut std::io::stdin().lock()).map_err(|e| {
-        annotate(&e.problems);
-        ExitError::new(exit::BAD_INPUT, e)
-    })?;
-    annotate(&rendered.warnings);
-    for w in &rendered.warnings {
-        eprintln!("{w}");
-    }
-    let text = if args.summary {
-        objects::summary_table(&rendered.manifests)
-    } else {
-        objects::print(&rendered.manifests, args.output, args.show_secrets)
+        objects::print(&manifests, args.output, args.show_secrets)
             .map_err(|e| ExitError::new(exit::INTERNAL, e))?
     };
     let mut out = std::io::stdout().lock();

@@ -7,7 +7,9 @@ use clap::Args;
 
 use super::azure_args::{self, AzureArgs};
 use crate::auth::{self, AKS_SERVER_APP_ID};
+use crate::event::Sink;
 use crate::exit::{self, ExitError};
+use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 
 /// Flags of `kpush token`.
 #[derive(Debug, Args)]
@@ -20,7 +22,15 @@ pub struct TokenArgs {
     server_id: String,
 }
 
-pub(super) async fn run(args: TokenArgs) -> Result<i32, ExitError> {
+pub(super) async fn run(args: TokenArgs, ci: CiMode) -> Result<i32, ExitError> {
+    let settings = OutputSettings {
+        command: "token",
+        ci,
+        progress: Progress::Plain,
+        json: false,
+        verbose: false,
+    };
+    let reporter = Reporter::new(&settings, &super::process_env());
     let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
     let settings = args.azure.settings(env);
     let scope = format!("{}/.default", args.server_id.trim().trim_end_matches('/'));
@@ -32,6 +42,8 @@ pub(super) async fn run(args: TokenArgs) -> Result<i32, ExitError> {
         expires = %token.expires_on_rfc3339(),
         "token issued for the API server"
     );
+    // In CI the token is masked before it is printed (kubectl's plugin output may be logged).
+    reporter.mask(token.secret());
     let api_version = auth::exec_api_version(env("KUBERNETES_EXEC_INFO").as_deref());
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", auth::exec_credential(&token, api_version))

@@ -1,9 +1,11 @@
 //! Smoothing over server-side-apply pitfalls before anything is sent.
 //!
 //! Service ports and container ports are associative lists keyed by port *and protocol*; an
-//! element without `protocol` is rejected by older API servers ("associative list with keys has
-//! an element that omits key field protocol") and can conflict with the defaulted value on newer
-//! ones. kpush writes the API's own default, `TCP`, where it is missing.
+//! element without `protocol` is rejected by API servers without the fix for
+//! kubernetes-sigs/structured-merge-diff#130 ("associative list with keys has an element that
+//! omits key field protocol"). Kubernetes 1.35 defaults the key itself, but older clusters in
+//! AKS's long-term support may not: kpush writes the API's own default, `TCP`, where it is
+//! missing, which changes nothing where the server would default it.
 
 use serde_json::Value;
 

@@ -3,56 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 use similar::TextDiff;
 
 use super::compare::{strip_run_annotations, strip_server_fields};
 use super::live::Live;
 use super::{PlannedObject, Preflight};
-use crate::manifest::{ObjectKey, Origin};
+use crate::event::ObjectRef;
+use crate::manifest::ObjectKey;
 use crate::render::secrets::is_secret;
 
-/// How a Secret key would change (values are never shown).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyChange {
-    /// The key is new.
-    Added,
-    /// The key's value changes.
-    Changed,
-    /// The key goes away.
-    Removed,
-}
-
-/// What would happen to one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiffKind {
-    /// It does not exist and would be created.
-    Create,
-    /// It exists and would change.
-    Update,
-    /// Nothing would change.
-    Unchanged,
-    /// It cannot be dry-run yet (its CRD or namespace is created by this set); it would be created.
-    Unverified,
-}
-
-/// The difference for one object.
-#[derive(Debug, Clone)]
-pub struct ObjectDiff {
-    /// The object.
-    pub key: ObjectKey,
-    /// Where it was written.
-    pub origin: Origin,
-    /// Create, update, unchanged.
-    pub kind: DiffKind,
-    /// A unified diff of the YAML (Secret values removed), empty when unchanged.
-    pub text: String,
-    /// For Secrets: key → how it changes.
-    pub secret_keys: BTreeMap<String, KeyChange>,
-}
+pub use crate::event::{DiffKind, KeyChange, ObjectDiff};
 
 /// Computes the difference for a planned object (its dry-run answer must have been kept).
 pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
@@ -95,8 +56,7 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
         }
     };
     ObjectDiff {
-        key,
-        origin,
+        object: ObjectRef::new(key, Some(origin)),
         kind,
         text,
         secret_keys,
@@ -181,6 +141,7 @@ fn secret_key_changes(old: Option<&Value>, new: &Value) -> BTreeMap<String, KeyC
 mod tests {
     use super::*;
     use crate::manifest::Manifest;
+    use crate::manifest::Origin;
     use crate::plan::Wave;
     use serde_json::json;
 

@@ -104,6 +104,20 @@ pub async fn discover(
     Ok(catalog)
 }
 
+/// The catalogue of the group-versions `manifests` use (what `plan` starts from; `kpush
+/// status` resolves its objects with it too).
+pub async fn catalog_for(
+    client: &Client,
+    policy: RetryPolicy,
+    manifests: &[Manifest],
+) -> Result<Catalog, Failure> {
+    let api_versions: BTreeSet<String> = manifests
+        .iter()
+        .map(|m| m.api_version().to_string())
+        .collect();
+    discover(client, policy, &api_versions).await
+}
+
 fn is_missing_group(f: &Failure) -> bool {
     matches!(f, Failure::Other(m) if m.contains("Missing") || m.contains("Empty Api Group"))
 }

@@ -29,8 +29,8 @@ pub use rejection::{Rejection, RejectionKind};
 pub use waves::Wave;
 
 use crate::cluster::{Failure, RetryPolicy, Target};
+use crate::event::{Event, Sink, Stage};
 use crate::manifest::Manifest;
-use crate::report::{Event, Reporter, Stage};
 
 /// How long to wait for discovery to serve the kinds of CRDs that were just Established.
 const DISCOVERY_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -149,10 +149,10 @@ pub async fn plan(
     client: &Client,
     manifests: Vec<Manifest>,
     opts: PlanOptions,
-    reporter: &dyn Reporter,
+    sink: &dyn Sink,
 ) -> Result<Plan, PlanError> {
     let started = Instant::now();
-    reporter.event(&Event::StageStarted { stage: Stage::Plan });
+    sink.event(&Event::StageStarted { stage: Stage::Plan });
 
     if let Some(set) = &opts.applyset
         && let Some(m) = manifests.iter().find(|m| {
@@ -175,11 +175,11 @@ pub async fn plan(
         .collect();
     let t = Instant::now();
     let catalog = discovery::discover(client, opts.retry, &api_versions).await?;
-    reporter.event(&Event::Info {
+    sink.event(&Event::Info {
         message: format!(
-            "discovered {} API group-versions in {} ms",
+            "discovered {} API group-versions in {}",
             api_versions.len(),
-            t.elapsed().as_millis()
+            crate::event::format_duration(t.elapsed())
         ),
     });
 
@@ -245,7 +245,7 @@ pub async fn plan(
     }
     if !unknown.is_empty() {
         for r in &unknown {
-            report_rejection(reporter, r);
+            report_rejection(sink, r);
         }
         return Err(PlanError::UnknownKinds(unknown));
     }
@@ -260,8 +260,8 @@ pub async fn plan(
     let ready: Vec<usize> = (0..plan.objects.len())
         .filter(|&i| plan.objects[i].target.is_some())
         .collect();
-    plan.check(client, &ready, reporter).await?;
-    reporter.event(&Event::StageFinished {
+    plan.check(client, &ready, sink).await?;
+    sink.event(&Event::StageFinished {
         stage: Stage::Plan,
         elapsed: started.elapsed(),
     });
@@ -281,15 +281,9 @@ fn set_scope(m: &mut Manifest, namespaced: bool, default_ns: &str) -> Option<Str
     }
 }
 
-fn report_rejection(reporter: &dyn Reporter, r: &Rejection) {
-    reporter.event(&Event::Object {
-        object: crate::report::ObjectRef::new(&r.key, Some(&r.origin)),
-        action: crate::report::Action::Failed,
-        message: Some(if r.advice.is_empty() {
-            r.reason.clone()
-        } else {
-            format!("{}\n  fix: {}", r.reason, r.advice)
-        }),
+fn report_rejection(sink: &dyn Sink, r: &Rejection) {
+    sink.event(&Event::Rejected {
+        rejection: r.clone(),
     });
 }
 
@@ -306,7 +300,7 @@ impl Plan {
         &mut self,
         client: &Client,
         indices: &[usize],
-        reporter: &dyn Reporter,
+        sink: &dyn Sink,
     ) -> Result<(), PlanError> {
         let wanted: Vec<(Target, String)> = indices
             .iter()
@@ -331,11 +325,11 @@ impl Plan {
             };
             o.live = l;
         }
-        reporter.event(&Event::Info {
+        sink.event(&Event::Info {
             message: format!(
-                "read the live state of {} objects in {} ms",
+                "read the live state of {} objects in {}",
                 indices.len(),
-                t.elapsed().as_millis()
+                crate::event::format_duration(t.elapsed())
             ),
         });
         // Objects proven unchanged need neither a dry-run nor a PATCH.
@@ -351,7 +345,7 @@ impl Plan {
             }
         }
         if indices.len() > to_check.len() {
-            reporter.event(&Event::Info {
+            sink.event(&Event::Info {
                 message: format!(
                     "{} objects are unchanged (the fields kpush owns hold the manifests' values)",
                     indices.len() - to_check.len()
@@ -371,16 +365,16 @@ impl Plan {
             &self.namespaces_in_set,
         )
         .await?;
-        reporter.event(&Event::Info {
+        sink.event(&Event::Info {
             message: format!(
-                "preflight: dry-ran {} objects in {} ms",
+                "preflight: dry-ran {} objects in {}",
                 to_check.len(),
-                t.elapsed().as_millis()
+                crate::event::format_duration(t.elapsed())
             ),
         });
         if !rejections.is_empty() {
             for r in &rejections {
-                report_rejection(reporter, r);
+                report_rejection(sink, r);
             }
             return Err(PlanError::Rejected(rejections));
         }
@@ -393,7 +387,7 @@ impl Plan {
         &mut self,
         client: &Client,
         wave: Wave,
-        reporter: &dyn Reporter,
+        sink: &dyn Sink,
     ) -> Result<(), PlanError> {
         let deferred: Vec<usize> = self
             .wave_indices(wave)
@@ -459,7 +453,7 @@ impl Plan {
             }
             if !unknown.is_empty() {
                 for r in &unknown {
-                    report_rejection(reporter, r);
+                    report_rejection(sink, r);
                 }
                 return Err(PlanError::UnknownKinds(unknown));
             }
@@ -467,7 +461,7 @@ impl Plan {
         for &i in &deferred {
             self.objects[i].preflight = Preflight::NotRun;
         }
-        self.check(client, &deferred, reporter).await
+        self.check(client, &deferred, sink).await
     }
 
     /// (group, kind) pairs and namespaces of the set, as the ApplySet parent records them.

@@ -89,7 +89,7 @@ pub(super) async fn run(
             Checked::Rejected(r) => rejections.push(r),
         }
     }
-    rejections.sort_by(|a, b| a.origin.cmp(&b.origin));
+    rejections.sort_by(|a, b| a.object.origin.cmp(&b.object.origin));
     Ok(rejections)
 }
 

@@ -1,66 +1,11 @@
 //! Why the API server refused an object, in words that say what to do next.
 
-use std::fmt;
-
 use kube::core::Status;
-use serde::Serialize;
 
 use crate::cluster::Failure;
+use crate::event::ObjectRef;
+pub use crate::event::{Rejection, RejectionKind};
 use crate::manifest::{ObjectKey, Origin};
-
-/// What kind of refusal it was; callers match on this.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum RejectionKind {
-    /// The server does not serve this apiVersion/kind and no CRD in the set defines it.
-    UnknownKind,
-    /// A field is invalid (422), other than an immutable one.
-    Invalid,
-    /// The change touches fields that cannot change after creation.
-    Immutable {
-        /// The fields, as the server names them (`spec.selector`).
-        fields: Vec<String>,
-    },
-    /// Other field managers own fields this apply sets to different values.
-    Conflict {
-        /// (field, manager) pairs.
-        fields: Vec<(String, String)>,
-    },
-    /// The credentials lack permission (403).
-    Forbidden,
-    /// The object's namespace does not exist.
-    NamespaceMissing {
-        /// The namespace.
-        namespace: String,
-    },
-    /// Anything else the server refused.
-    Other,
-}
-
-/// One refused object: which, from where, why, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The object.
-    pub key: ObjectKey,
-    /// Where it was written.
-    pub origin: Origin,
-    /// The kind of refusal.
-    pub kind: RejectionKind,
-    /// The API's reason and message.
-    pub reason: String,
-    /// What to do about it.
-    pub advice: String,
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.origin, self.key, self.reason)?;
-        if !self.advice.is_empty() {
-            write!(f, "\n  fix: {}", self.advice)?;
-        }
-        Ok(())
-    }
-}
 
 /// Context for building advice: the flags that would change the outcome.
 #[derive(Debug, Clone, Copy, Default)]
@@ -81,8 +26,7 @@ pub fn diagnose(
         other => (RejectionKind::Other, other.message(), String::new()),
     };
     Rejection {
-        key: key.clone(),
-        origin: origin.clone(),
+        object: ObjectRef::new(key.clone(), Some(origin.clone())),
         kind,
         reason,
         advice,
@@ -104,19 +48,13 @@ pub fn unknown_kind(
     } else {
         format!("the cluster does not serve apiVersion {api_version}")
     };
-    let advice = if key.group == "batch" && key.kind == "CronJob" && api_version == "batch/v1" {
-        "this cluster is older than Kubernetes 1.21: use apiVersion batch/v1beta1 for CronJob"
-            .to_string()
-    } else {
-        format!(
-            "check the spelling of apiVersion and kind; if {} is a custom resource, install the \
-             CustomResourceDefinition that defines it first or add it to the manifests",
-            key.kind
-        )
-    };
+    let advice = format!(
+        "check the spelling of apiVersion and kind; if {} is a custom resource, install the \
+         CustomResourceDefinition that defines it first or add it to the manifests",
+        key.kind
+    );
     Rejection {
-        key: key.clone(),
-        origin: origin.clone(),
+        object: ObjectRef::new(key.clone(), Some(origin.clone())),
         kind: RejectionKind::UnknownKind,
         reason,
         advice,
@@ -333,7 +271,7 @@ mod tests {
         );
         assert!(
             r.to_string()
-                .starts_with("web.yaml:3: Deployment.apps shop/web: Conflict"),
+                .starts_with("web.yaml:3: Deployment shop/web: Conflict"),
             "{r}"
         );
     }

@@ -34,6 +34,33 @@ pub fn redacted(obj: &Value) -> Value {
     out
 }
 
+/// Every value of a Secret as it would be printed (`data` as written, in base64, and decoded;
+/// `stringData` as written), for masking in CI logs before the object is shown. Empty for
+/// other kinds.
+pub fn values(obj: &Value) -> Vec<String> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    if !is_secret(obj) {
+        return out;
+    }
+    for field in ["data", "stringData"] {
+        let Some(Value::Object(map)) = obj.get(field) else {
+            continue;
+        };
+        for v in map.values().filter_map(Value::as_str) {
+            out.push(v.to_string());
+            if field == "data"
+                && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(v)
+                && let Ok(text) = String::from_utf8(bytes)
+            {
+                out.push(text);
+            }
+        }
+    }
+    out.retain(|v| !v.trim().is_empty());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +74,13 @@ mod tests {
         let text = r.to_string();
         assert!(!text.contains("c2VjcmV0") && !text.contains("hunter2"));
         assert!(text.contains("password") && text.contains("token"));
+    }
+
+    #[test]
+    fn values_are_listed_as_printed_and_decoded() {
+        let s = json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},
+            "data":{"password":"c2VjcmV0"},"stringData":{"token":"hunter2"}});
+        assert_eq!(values(&s), vec!["c2VjcmV0", "secret", "hunter2"]);
     }
 
     #[test]

@@ -50,6 +50,11 @@ impl Paint {
         self.wrap("33", text)
     }
 
+    /// Deletion.
+    pub fn magenta(self, text: &str) -> String {
+        self.wrap("35", text)
+    }
+
     /// Secondary detail.
     pub fn dim(self, text: &str) -> String {
         self.wrap("2", text)

@@ -1,11 +1,10 @@
 //! Printing `kpush diff`: a unified diff per changed object, Secret keys (never values), and
 //! what `--prune` would delete.
 
-use crate::apply::PrunedObject;
-use crate::plan::diff::{DiffKind, KeyChange, ObjectDiff};
+use crate::event::{DiffKind, KeyChange, ObjectDiff, PruneCandidate};
 
 /// Renders the differences; `color` adds ANSI colours to +/- lines.
-pub fn render(diffs: &[ObjectDiff], pruned: &[PrunedObject], color: bool) -> String {
+pub fn render(diffs: &[ObjectDiff], pruned: &[PruneCandidate], color: bool) -> String {
     let paint = |code: &str, s: &str| {
         if color {
             format!("\x1b[{code}m{s}\x1b[0m")
@@ -23,7 +22,7 @@ pub fn render(diffs: &[ObjectDiff], pruned: &[PrunedObject], color: bool) -> Str
             }
             DiffKind::Update => "would change",
         };
-        out.push_str(&paint("1", &format!("{} {what}  ({})", d.key, d.origin)));
+        out.push_str(&paint("1", &format!("{} {what}", d.object.label_at())));
         out.push('\n');
         for line in d.text.lines() {
             let l = if line.starts_with("+++") || line.starts_with("---") {
@@ -58,10 +57,10 @@ pub fn render(diffs: &[ObjectDiff], pruned: &[PrunedObject], color: bool) -> Str
         let line = if p.kept {
             format!(
                 "{} would be kept although no longer in the manifests (pass --prune-namespaces-and-crds to delete it)",
-                p.key
+                p.object.label()
             )
         } else {
-            format!("{} would be pruned (deleted)", p.key)
+            format!("{} would be pruned (deleted)", p.object.label())
         };
         out.push_str(&paint("35", &line));
         out.push('\n');
@@ -70,6 +69,6 @@ pub fn render(diffs: &[ObjectDiff], pruned: &[PrunedObject], color: bool) -> Str
 }
 
 /// Whether anything would change.
-pub fn has_differences(diffs: &[ObjectDiff], pruned: &[PrunedObject]) -> bool {
+pub fn has_differences(diffs: &[ObjectDiff], pruned: &[PruneCandidate]) -> bool {
     diffs.iter().any(|d| d.kind != DiffKind::Unchanged) || pruned.iter().any(|p| !p.kept)
 }

@@ -14,6 +14,7 @@
 //!     "kind": "Deployment", "group": "apps", "namespace": "shop", "name": "web",
 //!     "file": "deploy/web.yaml", "line": 1,          // absent when unknown
 //!     "action": "created",              // what apply did; absent for `kpush status`
+//!     "rejection": {"type": "conflict", "reason": "…", "advice": "…"},  // rejected objects only
 //!     "readiness": "ready" | "skipped" | "failed" | "timedOut" | "pending",  // absent if not tracked
 //!     "message": "…",                   // the last readiness message; absent when ready
 //!     "durationMs": 4210,               // time to the verdict
@@ -37,8 +38,11 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::events::{Action, Event, ObjectRef, Reporter};
-use crate::track::{Logs, ObjectOutcome, ObjectState, RunState, TrackOutcome};
+use crate::event::time::millis;
+use crate::event::{
+    Action, Event, Logs, ObjectOutcome, ObjectRef, ObjectState, Readiness, Rejection,
+    RejectionKind, RunState, TrackOutcome,
+};
 
 /// Collects apply actions and the tracking outcome; [`JsonResult::render`] prints the document.
 #[derive(Debug, Default)]
@@ -48,33 +52,35 @@ pub struct JsonResult {
 
 #[derive(Debug, Default)]
 struct Collected {
-    actions: Vec<(ObjectRef, Action)>,
+    actions: Vec<(ObjectRef, Action, Option<Rejection>)>,
     outcome: Option<TrackOutcome>,
 }
 
-impl Reporter for JsonResult {
-    fn event(&self, event: &Event) {
+impl JsonResult {
+    /// Takes in one event.
+    pub fn record(&self, event: &Event) {
         let Ok(mut c) = self.inner.lock() else {
             return;
         };
         match event {
-            Event::Object { object, action, .. } => c.actions.push((object.clone(), *action)),
+            Event::Object { object, action } => c.actions.push((object.clone(), *action, None)),
+            Event::Rejected { rejection } => c.actions.push((
+                rejection.object.clone(),
+                Action::Failed,
+                Some(rejection.clone()),
+            )),
             Event::TrackFinished { outcome } => c.outcome = Some(outcome.clone()),
             _ => {}
         }
     }
-}
 
-impl JsonResult {
     /// The document, pretty-printed with a final newline; `exit_code` is the process's.
     pub fn render(&self, exit_code: i32) -> String {
         let c = match self.inner.lock() {
             Ok(c) => c,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let same = |a: &ObjectRef, b: &ObjectRef| {
-            a.kind == b.kind && a.group == b.group && a.namespace == b.namespace && a.name == b.name
-        };
+        let same = |a: &ObjectRef, b: &ObjectRef| a.key == b.key;
         let tracked = |o: &ObjectRef| {
             c.outcome
                 .as_ref()
@@ -83,12 +89,12 @@ impl JsonResult {
         let mut objects: Vec<ObjectJson<'_>> = c
             .actions
             .iter()
-            .map(|(o, a)| ObjectJson::new(o, Some(*a), tracked(o)))
+            .map(|(o, a, r)| ObjectJson::new(o, Some(*a), r.as_ref(), tracked(o)))
             .collect();
         if let Some(out) = &c.outcome {
             for x in &out.objects {
-                if !c.actions.iter().any(|(o, _)| same(o, &x.object)) {
-                    objects.push(ObjectJson::new(&x.object, None, Some(x)));
+                if !c.actions.iter().any(|(o, _, _)| same(o, &x.object)) {
+                    objects.push(ObjectJson::new(&x.object, None, None, Some(x)));
                 }
             }
         }
@@ -141,6 +147,8 @@ struct ObjectJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     action: Option<Action>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    rejection: Option<RejectionJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     readiness: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
@@ -151,20 +159,30 @@ struct ObjectJson<'a> {
 }
 
 impl<'a> ObjectJson<'a> {
-    fn new(o: &'a ObjectRef, action: Option<Action>, tracked: Option<&'a ObjectOutcome>) -> Self {
+    fn new(
+        o: &'a ObjectRef,
+        action: Option<Action>,
+        rejection: Option<&'a Rejection>,
+        tracked: Option<&'a ObjectOutcome>,
+    ) -> Self {
         let message = tracked.and_then(|t| match &t.readiness {
-            crate::track::Readiness::InProgress { message } => Some(message.as_str()),
-            crate::track::Readiness::Failed { message, .. } => Some(message.as_str()),
-            crate::track::Readiness::Ready => None,
+            Readiness::InProgress { message } => Some(message.as_str()),
+            Readiness::Failed { message, .. } => Some(message.as_str()),
+            Readiness::Ready => None,
         });
         Self {
-            kind: &o.kind,
-            group: &o.group,
-            namespace: o.namespace.as_deref(),
-            name: &o.name,
-            file: o.file.as_deref(),
-            line: o.line,
+            kind: &o.key.kind,
+            group: &o.key.group,
+            namespace: o.key.namespace.as_deref(),
+            name: &o.key.name,
+            file: o.origin.as_ref().map(|o| &*o.file),
+            line: o.origin.as_ref().map(|o| o.line),
             action,
+            rejection: rejection.map(|r| RejectionJson {
+                kind: &r.kind,
+                reason: &r.reason,
+                advice: Some(r.advice.as_str()).filter(|a| !a.is_empty()),
+            }),
             readiness: tracked.map(|t| match t.state {
                 ObjectState::Ready => "ready",
                 ObjectState::Skipped => "skipped",
@@ -218,6 +236,15 @@ impl<'a> ObjectJson<'a> {
 }
 
 #[derive(Serialize)]
+struct RejectionJson<'a> {
+    #[serde(flatten)]
+    kind: &'a RejectionKind,
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advice: Option<&'a str>,
+}
+
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct FailureJson<'a> {
     reason: &'a str,
@@ -254,8 +281,4 @@ struct LogsJson<'a> {
     lines: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     unavailable: Option<&'a str>,
-}
-
-fn millis(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -1,33 +1,29 @@
-//! Stage 5, report: how results look on a terminal, in CI logs and as JSON.
+//! Stage 5, report: how a run looks on a terminal, in plain logs, in CI logs and as JSON.
 //!
-//! Reporters are interchangeable sinks for [`Event`]s; each also gets the run's [`RunSummary`]
-//! once at the end. [`ci`] picks the one for the CI system kpush runs in.
+//! The CLI builds one [`Reporter`] per run from the output settings. It receives every event
+//! the stages emit (it is their [`Sink`]), every secret to mask, and `finish` once at the end;
+//! behind it sit the human output ([`terminal::Terminal`] on a TTY, else
+//! [`ci::LineReporter`] in the dialect of the CI system), the run summary ([`outcome`]) and
+//! the `-o json` document ([`json_result`]). Human output goes to standard error; data (the
+//! JSON document) to standard output.
+//!
+//! `report` reads the event vocabulary ([`crate::event`]) and nothing of plan, apply or track.
 
-pub mod azure_devops;
 pub mod ci;
-pub mod ci_lines;
 pub mod colour;
 pub mod diff;
-pub mod duration;
-pub mod events;
-pub mod fanout;
-pub mod github;
+pub mod explain;
+pub mod human;
 pub mod json_result;
-pub mod lines;
 pub mod objects;
 pub mod outcome;
-pub mod rollout_text;
+pub mod run;
 pub mod summary;
 pub mod terminal;
-pub mod terminal_progress;
+pub mod text;
 
 pub use ci::{CiMode, CiSystem};
-pub use duration::format_duration;
-pub use events::{Action, Event, ObjectRef, Reporter, Stage};
-pub use outcome::{Collector, RunSummary};
-pub use terminal::TerminalReporter;
-
-pub use ci_lines::CiLines;
-pub use fanout::Fanout;
+pub use human::HumanOutput;
 pub use json_result::JsonResult;
-pub use terminal_progress::TerminalProgress;
+pub use outcome::{Collector, RunSummary};
+pub use run::{OutputSettings, Progress, Reporter};

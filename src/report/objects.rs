@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::text::table;
 use crate::manifest::Manifest;
 use crate::render::secrets;
 
@@ -55,6 +56,7 @@ pub fn summary_table(manifests: &[Manifest]) -> String {
     let rows: Vec<[String; 4]> = manifests
         .iter()
         .map(|m| {
+            // `kind.group`, as kubectl's resource names: the table has no apiVersion column.
             let kind = if m.group().is_empty() {
                 m.kind().to_string()
             } else {
@@ -71,50 +73,10 @@ pub fn summary_table(manifests: &[Manifest]) -> String {
     table(&["KIND", "NAMESPACE", "NAME", "SOURCE"], &rows)
 }
 
-/// Formats rows under headers in aligned columns.
-pub fn table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut widths = headers.map(|h| h.chars().count());
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let mut l = String::new();
-        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                l.push_str(c);
-            } else {
-                l.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(headers.to_vec());
-    for r in rows {
-        line(r.iter().map(String::as_str).collect());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::manifest::Origin;
-
-    #[test]
-    fn table_aligns_columns() {
-        let t = table(
-            &["A", "BB"],
-            &[
-                ["long".to_string(), "x".to_string()],
-                ["s".to_string(), "y".to_string()],
-            ],
-        );
-        assert_eq!(t, "A     BB\nlong  x\ns     y\n");
-    }
 
     #[test]
     fn yaml_output_redacts_secrets_by_default() {

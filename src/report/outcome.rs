@@ -1,23 +1,20 @@
-//! The outcome of a run, handed to every reporter once at the end ([`Reporter::finish`]).
+//! The outcome of a run, handed to every output once at the end.
 //!
-//! [`Collector`] builds most of a [`RunSummary`] from the events the engine already emits, so
-//! stages need not count anything themselves.
-//!
-//! [`Reporter::finish`]: super::Reporter::finish
+//! [`Collector`] builds a [`RunSummary`] from the events the stages already emit, so stages
+//! need not count anything themselves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::events::{Action, Event, ObjectRef, Reporter};
-use super::rollout_text::explanation_block;
+use super::explain;
+use crate::event::time::serialize_millis;
+use crate::event::{Action, Event, ObjectRef, ObjectState, RolloutState};
 use crate::exit;
-use crate::render::Severity;
-use crate::track::outcome::ObjectState;
-use crate::track::readiness::Readiness;
+use crate::render::problem::Severity;
 
 /// How many objects ended in each [`Action`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -70,49 +67,29 @@ impl Counts {
             ("failed", self.failed),
         ]
     }
-}
 
-/// How one workload's rollout ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum RolloutResult {
-    /// Ready.
-    Ready,
-    /// Certainly broken.
-    Failed,
-    /// Still progressing when the timeout hit.
-    TimedOut,
-    /// Not finished when the run stopped for another reason (interrupted, another failure).
-    Unfinished,
-    /// Not waited for (`kpush.dev/wait: "false"`).
-    Skipped,
-}
-
-impl RolloutResult {
-    /// `ready`, `failed`, `timed out`, `unfinished`.
-    pub fn label(self) -> &'static str {
-        match self {
-            RolloutResult::Ready => "ready",
-            RolloutResult::Failed => "failed",
-            RolloutResult::TimedOut => "timed out",
-            RolloutResult::Unfinished => "unfinished",
-            RolloutResult::Skipped => "not waited for",
-        }
+    /// Objects of the manifests (every count but pruned ones).
+    pub fn objects(&self) -> usize {
+        self.pairs()
+            .iter()
+            .filter(|(name, _)| *name != "pruned")
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
-/// One tracked workload's rollout.
+/// One tracked object's rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Workload {
-    /// The workload.
+    /// The object.
     pub object: ObjectRef,
-    /// How it ended.
-    pub result: RolloutResult,
-    /// Time from the start of tracking to the result.
-    #[serde(rename = "durationMs", serialize_with = "duration_ms")]
+    /// Its verdict (`Pending` while unfinished).
+    pub state: ObjectState,
+    /// Time from the start of tracking to the verdict.
+    #[serde(rename = "durationMs", serialize_with = "serialize_millis")]
     pub duration: Duration,
-    /// The last message (why it failed, or what it waited for).
-    pub message: String,
+    /// The short reason when not ready (`ErrImagePull`), or what it waited for.
+    pub detail: String,
 }
 
 /// Why a run failed, in words a user can act on.
@@ -123,22 +100,19 @@ pub struct Failure {
     pub object: Option<ObjectRef>,
     /// What went wrong and what to do.
     pub message: String,
-    /// Whether `message` is a full rollout explanation (pod, events, logs).
-    #[serde(skip)]
-    pub explained: bool,
 }
 
 /// The outcome of one run of a command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
-    /// The command (`apply`, `diff`, `render`).
+    /// The command (`apply`, `diff`, `status`).
     pub command: String,
     /// The process exit code (see [`crate::exit`]).
     pub exit_code: i32,
     /// Objects per action.
     pub counts: Counts,
-    /// Tracked workloads, in the order they were first seen.
+    /// Tracked objects, in the order they were first seen.
     pub workloads: Vec<Workload>,
     /// Container images deployed.
     pub images: Vec<String>,
@@ -148,7 +122,7 @@ pub struct RunSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_path: Option<PathBuf>,
     /// Wall time of the whole run.
-    #[serde(rename = "durationMs", serialize_with = "duration_ms")]
+    #[serde(rename = "durationMs", serialize_with = "serialize_millis")]
     pub duration: Duration,
 }
 
@@ -169,7 +143,7 @@ impl RunSummary {
 
     /// The machine-readable result (`success`, `rollout-failed`, ...), from the exit code.
     pub fn result(&self) -> &'static str {
-        result_name(self.exit_code, &self.command)
+        exit::result_name(self.exit_code, &self.command)
     }
 
     /// Whether the run counts as successful for a CI step (`diff` with differences does not).
@@ -178,23 +152,7 @@ impl RunSummary {
     }
 }
 
-/// The result name for an exit code: the values of the `result` output in CI.
-pub fn result_name(code: i32, command: &str) -> &'static str {
-    match code {
-        exit::SUCCESS if command == "diff" => "no-differences",
-        exit::SUCCESS => "success",
-        exit::DIFFERENCES => "differences",
-        exit::BAD_INPUT => "invalid-input",
-        exit::APPLY_REJECTED => "rejected",
-        exit::ROLLOUT_FAILED => "rollout-failed",
-        exit::TIMED_OUT => "timed-out",
-        exit::CLUSTER_UNREACHABLE => "cluster-unreachable",
-        exit::INTERRUPTED => "interrupted",
-        _ => "internal-error",
-    }
-}
-
-/// A reporter that gathers counts, workloads and failures from events, to fill a [`RunSummary`].
+/// Gathers counts, rollouts, images and failures from events, to fill a [`RunSummary`].
 #[derive(Debug, Default)]
 pub struct Collector {
     state: Mutex<Collected>,
@@ -203,96 +161,80 @@ pub struct Collector {
 #[derive(Debug, Default)]
 struct Collected {
     counts: Counts,
-    workloads: BTreeMap<String, usize>,
-    order: Vec<Workload>,
+    index: BTreeMap<ObjectRef, usize>,
+    workloads: Vec<Workload>,
+    images: Vec<String>,
     failures: Vec<Failure>,
-    /// Objects whose failure came with an explanation (`RolloutFailed`); their plainer
-    /// `Progress` failures are then left out.
-    explained: BTreeSet<String>,
 }
 
 impl Collected {
     fn upsert(&mut self, w: Workload) {
-        let key = w.object.display_name();
-        match self.workloads.get(&key) {
-            Some(&i) => self.order[i] = w,
+        match self.index.get(&w.object) {
+            Some(&i) => self.workloads[i] = w,
             None => {
-                self.workloads.insert(key, self.order.len());
-                self.order.push(w);
+                self.index.insert(w.object.clone(), self.workloads.len());
+                self.workloads.push(w);
             }
         }
     }
 }
 
 impl Collector {
-    /// A summary of what was seen, for `command` ending with `exit_code`. Workloads still in
-    /// progress are marked timed out when the exit code says so, unfinished otherwise.
+    /// A summary of what was seen, for `command` ending with `exit_code`. Objects still
+    /// pending are marked timed out when the exit code says so.
     pub fn summary(&self, command: &str, exit_code: i32) -> RunSummary {
         let mut s = RunSummary::new(command, exit_code);
         let Ok(c) = self.state.lock() else {
             return s;
         };
         s.counts = c.counts;
-        s.failures = c
-            .failures
-            .iter()
-            .filter(|f| match (&f.object, f.explained) {
-                (Some(o), false) => !c.explained.contains(&o.display_name()),
-                _ => true,
-            })
-            .cloned()
-            .collect();
-        s.workloads = c.order.clone();
+        s.failures = c.failures.clone();
+        s.images = c.images.clone();
+        s.workloads = c.workloads.clone();
         for w in &mut s.workloads {
-            if w.result == RolloutResult::Unfinished && exit_code == exit::TIMED_OUT {
-                w.result = RolloutResult::TimedOut;
+            if w.state == ObjectState::Pending && exit_code == exit::TIMED_OUT {
+                w.state = ObjectState::TimedOut;
             }
         }
         s
     }
 
-    fn record(c: &mut Collected, event: &Event) {
+    /// Takes in one event.
+    pub fn record(&self, event: &Event) {
+        let Ok(mut c) = self.state.lock() else {
+            return;
+        };
         match event {
-            Event::Object {
-                object,
-                action,
-                message,
-            } => {
-                c.counts.add(*action);
-                if *action == Action::Failed {
-                    c.failures.push(Failure {
-                        object: Some(object.clone()),
-                        message: message
-                            .clone()
-                            .unwrap_or_else(|| "rejected by the API server".to_string()),
-                        explained: false,
-                    });
+            Event::Rendered { images, .. } => c.images = images.clone(),
+            Event::Object { action, .. } => c.counts.add(*action),
+            Event::Rejected { rejection } => {
+                c.counts.add(Action::Failed);
+                let mut message = rejection.reason.clone();
+                if !rejection.advice.is_empty() {
+                    message.push_str(&format!("\nfix: {}", rejection.advice));
                 }
+                c.failures.push(Failure {
+                    object: Some(rejection.object.clone()),
+                    message,
+                });
             }
             Event::Progress {
                 object,
                 state,
-                message,
                 elapsed,
             } => {
-                let result = match state.as_str() {
-                    "ready" => RolloutResult::Ready,
-                    "failed" => RolloutResult::Failed,
-                    _ => RolloutResult::Unfinished,
+                let (state, detail) = match state {
+                    RolloutState::InProgress { message } => (ObjectState::Pending, message.clone()),
+                    RolloutState::Ready => (ObjectState::Ready, String::new()),
+                    RolloutState::Skipped => (ObjectState::Skipped, String::new()),
+                    RolloutState::Failed { reason, .. } => (ObjectState::Failed, reason.clone()),
                 };
                 c.upsert(Workload {
                     object: object.clone(),
-                    result,
+                    state,
                     duration: *elapsed,
-                    message: message.clone(),
+                    detail,
                 });
-                if result == RolloutResult::Failed {
-                    c.failures.push(Failure {
-                        object: Some(object.clone()),
-                        message: message.clone(),
-                        explained: false,
-                    });
-                }
             }
             Event::RolloutFailed {
                 object,
@@ -300,33 +242,22 @@ impl Collector {
                 elapsed,
                 explanation,
             } => {
-                c.explained.insert(object.display_name());
                 c.failures.push(Failure {
                     object: Some(object.clone()),
-                    message: explanation_block(object, *state, *elapsed, explanation),
-                    explained: true,
+                    message: format!(
+                        "{}\n{}",
+                        explain::failure_title(object, *state, *elapsed, &explanation.reason),
+                        explain::explanation_body(explanation)
+                    ),
                 });
             }
             Event::TrackFinished { outcome } => {
                 for o in &outcome.objects {
-                    let (result, message) = match (&o.state, &o.readiness) {
-                        (ObjectState::Ready, _) => (RolloutResult::Ready, "ready".to_string()),
-                        (ObjectState::Skipped, _) => (RolloutResult::Skipped, String::new()),
-                        (ObjectState::Failed, r) => (RolloutResult::Failed, readiness_text(r)),
-                        (ObjectState::TimedOut, r) => (RolloutResult::TimedOut, readiness_text(r)),
-                        (ObjectState::Pending, r) => (RolloutResult::Unfinished, readiness_text(r)),
-                    };
-                    let message = match &o.explanation {
-                        Some(e) if result != RolloutResult::Ready => {
-                            format!("{}: {}", e.reason, e.message)
-                        }
-                        _ => message,
-                    };
                     c.upsert(Workload {
                         object: o.object.clone(),
-                        result,
+                        state: o.state,
                         duration: o.duration,
-                        message,
+                        detail: o.short_reason(),
                     });
                 }
             }
@@ -334,7 +265,6 @@ impl Collector {
                 c.failures.push(Failure {
                     object: None,
                     message: problem.to_string(),
-                    explained: false,
                 });
             }
             _ => {}
@@ -342,95 +272,53 @@ impl Collector {
     }
 }
 
-impl Reporter for Collector {
-    fn event(&self, event: &Event) {
-        if let Ok(mut c) = self.state.lock() {
-            Self::record(&mut c, event);
-        }
-    }
-}
-
-fn readiness_text(r: &Readiness) -> String {
-    match r {
-        Readiness::Ready => "ready".to_string(),
-        Readiness::InProgress { message } => message.clone(),
-        Readiness::Failed { reason, message } => format!("{reason}: {message}"),
-    }
-}
-
-fn duration_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::{ObjectKey, Origin};
 
     fn obj(name: &str) -> ObjectRef {
-        ObjectRef {
-            kind: "Deployment".into(),
-            group: "apps".into(),
-            namespace: Some("shop".into()),
-            name: name.into(),
-            file: Some("deploy/web.yaml".into()),
-            line: Some(1),
-            via: Vec::new(),
-        }
+        ObjectRef::new(
+            ObjectKey {
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                namespace: Some("shop".into()),
+                name: name.into(),
+            },
+            Some(Origin::new("deploy/web.yaml", 1)),
+        )
     }
 
-    fn progress(name: &str, state: &str, secs: u64) -> Event {
+    fn progress(name: &str, state: RolloutState, secs: u64) -> Event {
         Event::Progress {
             object: obj(name),
-            state: state.into(),
-            message: format!("{name} is {state}"),
+            state,
             elapsed: Duration::from_secs(secs),
         }
     }
 
     #[test]
-    fn collector_counts_actions_and_keeps_the_last_state_per_workload() {
+    fn collector_counts_actions_and_keeps_the_last_state_per_object() {
         let c = Collector::default();
         for a in [Action::Created, Action::Created, Action::Pruned] {
-            c.event(&Event::Object {
+            c.record(&Event::Object {
                 object: obj("x"),
                 action: a,
-                message: None,
             });
         }
-        c.event(&progress("web", "inProgress", 1));
-        c.event(&progress("api", "inProgress", 1));
-        c.event(&progress("web", "ready", 9));
+        let waiting = || RolloutState::InProgress {
+            message: "1 of 3".into(),
+        };
+        c.record(&progress("web", waiting(), 1));
+        c.record(&progress("api", waiting(), 1));
+        c.record(&progress("web", RolloutState::Ready, 9));
         let s = c.summary("apply", exit::TIMED_OUT);
         assert_eq!((s.counts.created, s.counts.pruned), (2, 1));
         assert_eq!(s.workloads.len(), 2);
-        assert_eq!(s.workloads[0].object.name, "web");
-        assert_eq!(s.workloads[0].result, RolloutResult::Ready);
+        assert_eq!(s.workloads[0].object.key.name, "web");
+        assert_eq!(s.workloads[0].state, ObjectState::Ready);
         assert_eq!(s.workloads[0].duration, Duration::from_secs(9));
-        assert_eq!(s.workloads[1].result, RolloutResult::TimedOut);
+        assert_eq!(s.workloads[1].state, ObjectState::TimedOut);
         assert_eq!(s.result(), "timed-out");
-    }
-
-    #[test]
-    fn rejected_objects_and_failed_rollouts_become_failures() {
-        let c = Collector::default();
-        c.event(&Event::Object {
-            object: obj("bad"),
-            action: Action::Failed,
-            message: Some("spec.replicas: Invalid value".into()),
-        });
-        c.event(&progress("web", "failed", 3));
-        let s = c.summary("apply", exit::ROLLOUT_FAILED);
-        assert_eq!(s.failures.len(), 2);
-        assert_eq!(s.failures[0].message, "spec.replicas: Invalid value");
-        assert_eq!(s.result(), "rollout-failed");
-    }
-
-    #[test]
-    fn result_names_follow_exit_codes() {
-        assert_eq!(result_name(0, "apply"), "success");
-        assert_eq!(result_name(0, "diff"), "no-differences");
-        assert_eq!(result_name(1, "diff"), "differences");
-        assert_eq!(result_name(2, "apply"), "invalid-input");
-        assert_eq!(result_name(99, "apply"), "internal-error");
     }
 }

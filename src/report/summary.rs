@@ -2,8 +2,9 @@
 //! `task.uploadsummary`): counts per action, rollout result and duration per workload, images,
 //! and what failed.
 
-use super::lines;
-use super::outcome::{RolloutResult, RunSummary};
+use super::outcome::RunSummary;
+use super::text;
+use crate::event::{ObjectState, format_duration};
 
 /// GitHub refuses step summaries over 1 MiB; stay below it with room for a closing note.
 pub const LIMIT: usize = 1024 * 1024 - 4 * 1024;
@@ -19,12 +20,12 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
     doc.push(format!(
         "## {icon} kpush {}: {}\n\n",
         summary.command,
-        lines::result_words(summary)
+        text::result_words(summary)
     ));
     doc.push(format!(
         "Exit code {} after {}.\n\n",
         summary.exit_code,
-        lines::duration(summary.duration)
+        format_duration(summary.duration)
     ));
 
     let always = ["created", "configured", "unchanged", "pruned"];
@@ -49,19 +50,19 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
                 .into(),
         );
         let rows = summary.workloads.iter().map(|w| {
-            let icon = match w.result {
-                RolloutResult::Ready => "✅",
-                RolloutResult::Failed => "❌",
-                RolloutResult::TimedOut => "⏱️",
-                RolloutResult::Unfinished => "⏸️",
-                RolloutResult::Skipped => "➖",
+            let icon = match w.state {
+                ObjectState::Ready => "✅",
+                ObjectState::Failed => "❌",
+                ObjectState::TimedOut => "⏱️",
+                ObjectState::Pending => "⏸️",
+                ObjectState::Skipped => "➖",
             };
             format!(
                 "| {} | {icon} {} | {} | {} |\n",
-                cell(&w.object.display_name()),
-                w.result.label(),
-                lines::duration(w.duration),
-                cell(&w.message)
+                cell(&w.object.label()),
+                w.state.word(),
+                format_duration(w.duration),
+                cell(&w.detail)
             )
         });
         doc.rows(rows, summary.workloads.len());
@@ -79,7 +80,7 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
         doc.push("### What failed\n\n".into());
         let rows = summary.failures.iter().map(|f| {
             let mut head = match &f.object {
-                Some(o) => format!("**{}**", cell(&o.display_name())),
+                Some(o) => format!("**{}**", cell(&o.label())),
                 None => "**Manifests**".to_string(),
             };
             if let Some(loc) = f.object.as_ref().and_then(|o| o.location()) {
@@ -210,7 +211,6 @@ mod tests {
             s.failures.push(Failure {
                 object: None,
                 message: format!("failure {i} {}", "x".repeat(500)),
-                explained: false,
             });
         }
         let md = markdown(&s, LIMIT);

@@ -1,248 +1,246 @@
-//! The human reporter: one line per object on standard output (`created  Deployment.apps
-//! shop/web  (web.yaml:14)`), notes and rejections on standard error, colour on a terminal.
+//! Rollout progress on a terminal: one live row per tracked object (counts, state, elapsed
+//! time), failure explanations printed above the rows, and the closing table. Every other
+//! event is printed as plain lines above the rows.
+//!
+//! indicatif draws; what each row says is computed here ([`Terminal::frame`]), so it can be
+//! checked without a terminal.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use super::events::{Action, Event, ObjectRef, Reporter};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-/// Writes apply results for people.
-pub struct TerminalReporter {
-    out: Mutex<Box<dyn Write + Send>>,
-    err: Mutex<Box<dyn Write + Send>>,
-    color: bool,
-    verbose: bool,
-    /// Advice already printed: repeated for many objects (a missing RoleBinding), it is shown once.
-    fixes_shown: Mutex<std::collections::HashSet<String>>,
+use super::ci::context::CiContext;
+use super::ci::lines::LineReporter;
+use super::ci::plain::Plain;
+use super::human::HumanOutput;
+use super::outcome::RunSummary;
+use crate::event::{Event, ObjectRef, RolloutState, format_duration};
+
+/// The live terminal display.
+pub struct Terminal {
+    lines: LineReporter,
+    multi: MultiProgress,
+    rows: Mutex<Vec<Row>>,
+    /// Whether live rows are on screen (plain lines then go above them).
+    live: Arc<AtomicBool>,
 }
 
-impl TerminalReporter {
-    /// Reports to standard output and standard error; colour when stdout is a terminal.
-    pub fn stdio(verbose: bool) -> Self {
-        use is_terminal::IsTerminal;
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Self::new(
-            Box::new(std::io::stdout()),
-            Box::new(std::io::stderr()),
-            color,
-            verbose,
-        )
+struct Row {
+    object: ObjectRef,
+    state: RolloutState,
+    counts: Option<(i64, i64)>,
+    at: Duration,
+    bar: ProgressBar,
+}
+
+impl Row {
+    fn text(&self, width: usize) -> String {
+        let label = format!("{:<width$}", self.object.label());
+        let counts = match (self.counts, &self.state) {
+            (Some((_, d)), RolloutState::Ready) => format!("{d}/{d} "),
+            (Some((r, d)), _) => format!("{r}/{d} "),
+            (None, _) => String::new(),
+        };
+        let at = format_duration(self.at);
+        match &self.state {
+            RolloutState::InProgress { message } if message.is_empty() => {
+                format!("{label}  {counts}waiting")
+            }
+            RolloutState::InProgress { message } => format!("{label}  {counts}{message}"),
+            RolloutState::Ready => format!("{label}  {counts}ready in {at}"),
+            RolloutState::Skipped => format!("{label}  not waited for"),
+            RolloutState::Failed { reason, .. } => format!("{label}  failed after {at}: {reason}"),
+        }
+    }
+}
+
+/// Standard error, or, while live rows are drawn, whole lines through
+/// [`MultiProgress::println`] so they appear above the rows.
+struct AboveRows {
+    multi: MultiProgress,
+    live: Arc<AtomicBool>,
+    pending: Vec<u8>,
+}
+
+impl Write for AboveRows {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if !self.live.load(Ordering::SeqCst) {
+            return std::io::stderr().write(buf);
+        }
+        self.pending.extend_from_slice(buf);
+        while let Some(i) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=i).collect();
+            let line = String::from_utf8_lossy(&line[..i]).into_owned();
+            if self.multi.println(&line).is_err() {
+                eprintln!("{line}");
+            }
+        }
+        Ok(buf.len())
     }
 
-    /// Reports to the given writers (tests use buffers).
-    pub fn new(
-        out: Box<dyn Write + Send>,
-        err: Box<dyn Write + Send>,
-        color: bool,
-        verbose: bool,
-    ) -> Self {
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner:.cyan} {wide_msg} {elapsed:>4}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+impl Terminal {
+    /// A display drawing with `multi`, printing plain lines to `ctx`'s log.
+    pub fn new(multi: MultiProgress, ctx: CiContext) -> Self {
+        Self::with_live(multi, ctx, Arc::new(AtomicBool::new(false)))
+    }
+
+    fn with_live(multi: MultiProgress, ctx: CiContext, live: Arc<AtomicBool>) -> Self {
         Self {
-            out: Mutex::new(out),
-            err: Mutex::new(err),
-            color,
+            lines: LineReporter::new(ctx, Box::new(Plain)),
+            multi,
+            rows: Mutex::new(Vec::new()),
+            live,
+        }
+    }
+
+    /// A display on standard error, with colours unless `NO_COLOR` says otherwise.
+    pub fn stderr(verbose: bool, colour: bool) -> Self {
+        let multi = MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let live = Arc::new(AtomicBool::new(false));
+        let mut ctx = CiContext::from_env(
+            super::ci::CiSystem::Plain,
+            &Default::default(),
+            Box::new(AboveRows {
+                multi: multi.clone(),
+                live: live.clone(),
+                pending: Vec::new(),
+            }),
             verbose,
-            fixes_shown: Mutex::new(Default::default()),
-        }
+        );
+        ctx.colour = colour;
+        Self::with_live(multi, ctx, live)
     }
 
-    fn paint(&self, code: &str, s: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
+    /// What each live row says now, in order.
+    pub fn frame(&self) -> Vec<String> {
+        let Ok(rows) = self.rows.lock() else {
+            return Vec::new();
+        };
+        let width = rows
+            .iter()
+            .map(|r| r.object.label().chars().count())
+            .max()
+            .unwrap_or(0);
+        rows.iter().map(|r| r.text(width)).collect()
     }
-}
 
-/// The verb printed for an action.
-pub fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Created => "created",
-        Action::Configured => "configured",
-        Action::Unchanged => "unchanged",
-        Action::Recreated => "recreated",
-        Action::Pruned => "pruned",
-        Action::WouldChange => "would change",
-        Action::Skipped => "skipped",
-        Action::Failed => "rejected",
-    }
-}
-
-/// `Deployment.apps shop/web`.
-pub fn qualified_name(o: &ObjectRef) -> String {
-    let kind = if o.group.is_empty() {
-        o.kind.clone()
-    } else {
-        format!("{}.{}", o.kind, o.group)
-    };
-    match &o.namespace {
-        Some(ns) => format!("{kind} {ns}/{}", o.name),
-        None => format!("{kind} {}", o.name),
-    }
-}
-
-impl Reporter for TerminalReporter {
-    fn event(&self, event: &Event) {
-        match event {
-            Event::Object {
-                object,
-                action,
-                message,
-            } => {
-                let colour = match action {
-                    Action::Created | Action::Recreated => "32",
-                    Action::Configured => "33",
-                    Action::Pruned => "35",
-                    Action::Failed => "31",
-                    _ => "2",
-                };
-                let where_ = object
-                    .location()
-                    .map(|l| format!("  ({l})"))
-                    .unwrap_or_default();
-                let line = format!(
-                    "{} {}{where_}",
-                    self.paint(colour, &format!("{:<10}", verb(*action))),
-                    qualified_name(object)
-                );
-                if *action == Action::Failed {
-                    if let Ok(mut e) = self.err.lock() {
-                        let _ = writeln!(e, "{line}");
-                        if let Some(m) = message {
-                            let mut fix_lines = m
-                                .lines()
-                                .skip_while(|l| !l.trim_start().starts_with("fix:"))
-                                .peekable();
-                            let fix: String = fix_lines
-                                .by_ref()
-                                .map(str::trim_start)
-                                .collect::<Vec<_>>()
-                                .join("\n");
-                            let repeated = !fix.is_empty()
-                                && self
-                                    .fixes_shown
-                                    .lock()
-                                    .map(|mut shown| !shown.insert(fix.clone()))
-                                    .unwrap_or(false);
-                            for l in m.lines() {
-                                let l = l.trim_start();
-                                if repeated && l.starts_with("fix:") {
-                                    let _ = writeln!(e, "    fix: as above");
-                                    break;
-                                }
-                                let _ = writeln!(e, "    {l}");
-                            }
-                        }
+    fn redraw(&self, rows: &[Row]) {
+        let width = rows
+            .iter()
+            .map(|r| r.object.label().chars().count())
+            .max()
+            .unwrap_or(0);
+        for r in rows {
+            let text = r.text(width);
+            match &r.state {
+                RolloutState::InProgress { .. } => r.bar.set_message(text),
+                RolloutState::Failed { .. } => {
+                    if !r.bar.is_finished() {
+                        r.bar.abandon_with_message(text)
                     }
-                } else if let Ok(mut o) = self.out.lock() {
-                    let _ = writeln!(o, "{}", line.trim_end());
+                }
+                RolloutState::Ready | RolloutState::Skipped => {
+                    if !r.bar.is_finished() {
+                        r.bar.finish_with_message(text)
+                    }
                 }
             }
-            Event::Problem { problem } => {
-                if let Ok(mut e) = self.err.lock() {
-                    let _ = writeln!(e, "{problem}");
+        }
+    }
+}
+
+impl HumanOutput for Terminal {
+    fn event(&self, event: &Event) {
+        let Ok(mut rows) = self.rows.lock() else {
+            return;
+        };
+        match event {
+            Event::TrackStarted { objects, .. } => {
+                self.lines.event(event);
+                self.live.store(true, Ordering::SeqCst);
+                for o in objects {
+                    let bar = self.multi.add(ProgressBar::new_spinner());
+                    bar.set_style(style());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    rows.push(Row {
+                        object: o.clone(),
+                        state: RolloutState::InProgress {
+                            message: String::new(),
+                        },
+                        counts: None,
+                        at: Duration::ZERO,
+                        bar,
+                    });
                 }
-            }
-            Event::Info { message } if self.verbose => {
-                if let Ok(mut e) = self.err.lock() {
-                    let _ = writeln!(e, "{}", self.paint("2", message));
-                }
+                self.redraw(&rows);
             }
             Event::Progress {
-                object, message, ..
+                object,
+                state,
+                elapsed,
             } => {
-                if let Ok(mut e) = self.err.lock() {
-                    let _ = writeln!(e, "{}: {message}", qualified_name(object));
+                if let Some(r) = rows.iter_mut().find(|r| &r.object == object) {
+                    r.state = state.clone();
+                    r.at = *elapsed;
                 }
+                self.redraw(&rows);
             }
-            _ => {}
+            Event::TrackStatus { objects, .. } => {
+                for o in objects {
+                    if let Some(r) = rows.iter_mut().find(|r| r.object == o.object) {
+                        r.counts = o.ready.zip(o.desired);
+                    }
+                }
+                self.redraw(&rows);
+            }
+            Event::TrackFinished { .. } => {
+                for r in rows.iter() {
+                    if !r.bar.is_finished() {
+                        r.bar.abandon();
+                    }
+                }
+                // The closing table says what the rows said; plain lines from here on.
+                rows.clear();
+                let _ = self.multi.clear();
+                self.live.store(false, Ordering::SeqCst);
+                drop(rows);
+                self.lines.event(event);
+            }
+            other => {
+                drop(rows);
+                self.lines.event(other);
+            }
         }
+    }
+
+    fn finish(&self, s: &RunSummary) {
+        self.lines.finish(s);
+    }
+
+    fn mask(&self, secret: &str) {
+        self.lines.mask(secret);
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::manifest::{ObjectKey, Origin};
-    use std::sync::Arc;
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+/// The frame as text (for tests and goldens): one row per line.
+pub fn frame_text(frame: &[String]) -> String {
+    let mut out = String::new();
+    for l in frame {
+        out.push_str(l.trim_end());
+        out.push('\n');
     }
-
-    #[test]
-    fn objects_print_verb_name_and_origin_and_rejections_go_to_stderr() {
-        let (out, err) = (Buf::default(), Buf::default());
-        let r = TerminalReporter::new(Box::new(out.clone()), Box::new(err.clone()), false, false);
-        let key = ObjectKey {
-            group: "apps".into(),
-            kind: "Deployment".into(),
-            namespace: Some("shop".into()),
-            name: "web".into(),
-        };
-        let object = ObjectRef::new(&key, Some(&Origin::new("web.yaml", 14)));
-        r.event(&Event::Object {
-            object: object.clone(),
-            action: Action::Created,
-            message: None,
-        });
-        r.event(&Event::Object {
-            object,
-            action: Action::Failed,
-            message: Some("Invalid (422): bad\n  fix: do this".into()),
-        });
-        let out = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let err = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(out, "created    Deployment.apps shop/web  (web.yaml:14)\n");
-        assert_eq!(
-            err,
-            "rejected   Deployment.apps shop/web  (web.yaml:14)\n    Invalid (422): bad\n    fix: do this\n"
-        );
-    }
-
-    #[test]
-    fn the_same_advice_for_many_objects_is_printed_once() {
-        let err = Buf::default();
-        let r = TerminalReporter::new(
-            Box::new(Buf::default()),
-            Box::new(err.clone()),
-            false,
-            false,
-        );
-        for name in ["a", "b"] {
-            let key = ObjectKey {
-                group: String::new(),
-                kind: "ConfigMap".into(),
-                namespace: Some("shop".into()),
-                name: name.into(),
-            };
-            r.event(&Event::Object {
-                object: ObjectRef::new(&key, Some(&Origin::new("c.yaml", 1))),
-                action: Action::Failed,
-                message: Some(
-                    "Forbidden (403): no\n  fix: grant it\n    kubectl create rolebinding x".into(),
-                ),
-            });
-        }
-        let err = String::from_utf8(err.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(
-            err.matches("kubectl create rolebinding").count(),
-            1,
-            "{err}"
-        );
-        assert!(
-            err.contains(
-                "ConfigMap shop/b  (c.yaml:1)\n    Forbidden (403): no\n    fix: as above\n"
-            ),
-            "{err}"
-        );
-    }
+    out
 }

@@ -105,7 +105,7 @@ pub(crate) fn judge(
                 "NotFound",
                 format!(
                     "{} does not exist in the cluster (apply it first, or check its namespace)",
-                    target.object.display_name()
+                    target.object.label()
                 ),
             ));
         }
@@ -361,8 +361,8 @@ fn counts(target: &TrackTarget, obj: &Value) -> Option<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::ObjectRef;
     use crate::manifest::ObjectKey;
-    use crate::report::ObjectRef;
     use kube::core::GroupVersionKind;
     use kube::discovery::ApiResource;
     use kube::runtime::watcher::Event as W;
@@ -376,7 +376,7 @@ mod tests {
             name: "web".into(),
         };
         TrackTarget::from_parts(
-            ObjectRef::new(&key, None),
+            ObjectRef::new(key.clone(), None),
             ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", "Deployment")),
             Some("a".into()),
             false,

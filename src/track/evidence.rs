@@ -9,9 +9,9 @@ use kube::Client;
 use kube::api::{Api, ListParams, LogParams};
 
 use super::evaluate::{Culprit, Judgement};
-use super::outcome::{EventLine, Explanation, Logs};
 use super::readiness::Readiness;
 use super::targets::TrackTarget;
+use crate::event::{EventLine, Explanation, Logs};
 
 /// Bound on each request made to gather evidence.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,14 +43,14 @@ pub(crate) async fn explain(
             format!(
                 "still {} after {}",
                 pending_text(r),
-                crate::report::format_duration(after)
+                crate::event::format_duration(after)
             ),
         ),
         (r, Ending::NoProgress(after)) => (
             "NoProgress".to_string(),
             format!(
                 "no progress for {}: still {}",
-                crate::report::format_duration(after),
+                crate::event::format_duration(after),
                 pending_text(r)
             ),
         ),

@@ -9,22 +9,19 @@ pub mod diagnose;
 mod evaluate;
 mod evidence;
 pub mod options;
-pub mod outcome;
 mod pods;
 pub mod readiness;
 pub mod revision;
 mod run;
-pub mod snapshot;
 mod store;
 pub mod targets;
 mod watch;
 
+pub use crate::event::{
+    EventLine, Explanation, Logs, ObjectOutcome, ObjectState, ObjectStatus, RunState, TrackOutcome,
+};
 pub use diagnose::{DiagnoseOptions, PodFailure, diagnose};
 pub use options::TrackOptions;
-pub use outcome::{
-    EventLine, Explanation, Logs, ObjectOutcome, ObjectState, RunState, TrackOutcome,
-};
 pub use readiness::{Readiness, ReadinessContext, readiness_of};
 pub use run::track;
-pub use snapshot::ObjectStatus;
 pub use targets::{TargetError, TrackTarget, WorkloadKind, resolve};

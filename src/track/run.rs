@@ -21,14 +21,15 @@ use super::diagnose::DiagnoseOptions;
 use super::evaluate::{Judgement, Neighbourhood, ObjectView, judge};
 use super::evidence::{Ending, explain};
 use super::options::TrackOptions;
-use super::outcome::{ObjectOutcome, ObjectState, RunState, TrackOutcome};
 use super::pods::selector_of;
 use super::readiness::{Readiness, ReadinessContext, Rule};
-use super::snapshot::{ObjectStatus, state_name};
 use super::store::Store;
 use super::targets::{TrackTarget, WorkloadKind};
 use super::watch::{self, Feed, Item, ObjectFeed, Source, Update};
-use crate::report::{Event, Reporter, Stage};
+use crate::event::{
+    Event, ObjectOutcome, ObjectState, ObjectStatus, RolloutState, RunState, Sink, Stage,
+    TrackOutcome,
+};
 
 /// How often pending objects are re-judged without news from the API server (graces and
 /// no-progress deadlines pass without any watch event).
@@ -46,7 +47,7 @@ pub async fn track<C>(
     client: &Client,
     targets: Vec<TrackTarget>,
     opts: &TrackOptions,
-    reporter: &dyn Reporter,
+    reporter: &dyn Sink,
     cancel: C,
 ) -> TrackOutcome
 where
@@ -76,7 +77,7 @@ where
 #[derive(Debug)]
 struct Tracker {
     judgement: Option<Judgement>,
-    reported: Option<(&'static str, String)>,
+    reported: Option<RolloutState>,
     last_change: Instant,
     end: Option<End>,
 }
@@ -159,11 +160,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn wait<C: Future<Output = ()>>(
-        &mut self,
-        reporter: &dyn Reporter,
-        cancel: C,
-    ) -> RunState {
+    async fn wait<C: Future<Output = ()>>(&mut self, reporter: &dyn Sink, cancel: C) -> RunState {
         if self.targets.is_empty() {
             return RunState::Ready;
         }
@@ -329,7 +326,7 @@ impl<'a> Run<'a> {
     }
 
     /// Judges every pending target; returns how the run ends, if it does now.
-    fn judge_all(&mut self, reporter: &dyn Reporter) -> Option<RunState> {
+    fn judge_all(&mut self, reporter: &dyn Sink) -> Option<RunState> {
         let now = Instant::now();
         let diag = DiagnoseOptions {
             failure_threshold: self.opts.failure_threshold,
@@ -345,17 +342,15 @@ impl<'a> Run<'a> {
             let j = self.judge_one(i, &diag);
             let elapsed = now.duration_since(self.started);
             let tracker = &mut self.trackers[i];
-            let state = state_name(&j.readiness, j.rule);
-            let message = message_of(&j.readiness);
+            let state = RolloutState::of(&j.readiness, j.rule == Some(Rule::Skipped));
             let placeholder = j.rule.is_none() && j.readiness == Judgement::waiting().readiness;
-            if !placeholder && tracker.reported.as_ref() != Some(&(state, message.clone())) {
+            if !placeholder && tracker.reported.as_ref() != Some(&state) {
                 reporter.event(&Event::Progress {
                     object: self.targets[i].object.clone(),
-                    state: state.to_string(),
-                    message: message.clone(),
+                    state: state.clone(),
                     elapsed,
                 });
-                tracker.reported = Some((state, message));
+                tracker.reported = Some(state);
             }
             if tracker
                 .judgement
@@ -442,33 +437,28 @@ impl<'a> Run<'a> {
 
     fn status_event(&self) -> Event {
         let elapsed = self.started.elapsed();
-        let objects = self
-            .targets
-            .iter()
-            .zip(&self.trackers)
-            .map(|(t, tr)| {
-                let (state, message) = match &tr.reported {
-                    Some((s, m)) => (s.to_string(), m.clone()),
-                    None => (
-                        "inProgress".to_string(),
-                        message_of(&Judgement::waiting().readiness),
-                    ),
-                };
-                let counts = tr.judgement.as_ref().and_then(|j| j.counts);
-                ObjectStatus {
-                    object: t.object.clone(),
-                    state,
-                    message,
-                    ready: counts.map(|c| c.0),
-                    desired: counts.map(|c| c.1),
-                }
-            })
-            .collect();
+        let objects =
+            self.targets
+                .iter()
+                .zip(&self.trackers)
+                .map(|(t, tr)| {
+                    let state = tr.reported.clone().unwrap_or_else(|| {
+                        RolloutState::of(&Judgement::waiting().readiness, false)
+                    });
+                    let counts = tr.judgement.as_ref().and_then(|j| j.counts);
+                    ObjectStatus {
+                        object: t.object.clone(),
+                        state,
+                        ready: counts.map(|c| c.0),
+                        desired: counts.map(|c| c.1),
+                    }
+                })
+                .collect();
         Event::TrackStatus { elapsed, objects }
     }
 
     /// Settles every object's state, gathers evidence for the unsuccessful ones, and reports it.
-    async fn finish(self, state: RunState, reporter: &dyn Reporter) -> TrackOutcome {
+    async fn finish(self, state: RunState, reporter: &dyn Sink) -> TrackOutcome {
         let elapsed = self.started.elapsed();
         let ends: Vec<End> = self
             .trackers
@@ -544,16 +534,5 @@ impl<'a> Run<'a> {
             elapsed,
             objects,
         }
-    }
-}
-
-fn message_of(r: &Readiness) -> String {
-    match r {
-        Readiness::Ready => String::new(),
-        Readiness::InProgress { message } => message.clone(),
-        Readiness::Failed { reason, message } if message.contains(reason.as_str()) => {
-            message.clone()
-        }
-        Readiness::Failed { reason, message } => format!("{reason}: {message}"),
     }
 }

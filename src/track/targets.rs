@@ -1,18 +1,14 @@
-//! What to track: [`TrackTarget`]s, and a minimal resolver from rendered manifests to them.
-//!
-//! NOTE: [`resolve`] asks the API server about each group/version/kind with
-//! `kube::discovery::pinned_kind`. Once the plan stage's discovery lands on main, `kpush status`
-//! should reuse that and this resolver should shrink to [`TrackTarget::from_parts`].
-
-use std::collections::BTreeMap;
+//! What to track: [`TrackTarget`]s, and the resolver from rendered manifests to them that
+//! `kpush status` uses (with the plan's discovery catalogue).
 
 use kube::Client;
-use kube::core::GroupVersionKind;
-use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::discovery::ApiResource;
 use thiserror::Error;
 
-use crate::manifest::{Manifest, ObjectKey};
-use crate::report::ObjectRef;
+use crate::cluster::{Failure, RetryPolicy};
+use crate::event::ObjectRef;
+use crate::manifest::Manifest;
+use crate::plan::discovery::{Catalog, catalog_for};
 
 /// One object to wait for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +54,7 @@ impl TrackTarget {
         expects_status: bool,
         generation: Option<i64>,
     ) -> Self {
-        let name = object.name.clone();
+        let name = object.key.name.clone();
         Self {
             object,
             resource,
@@ -88,24 +84,20 @@ impl TrackTarget {
 pub enum TargetError {
     /// The cluster does not serve the object's kind (missing CRD, wrong apiVersion).
     #[error(
-        "{object} ({origin}): the cluster does not serve {api_version} {kind}: {reason}\n  \
-         fix: check apiVersion and kind, or install the CustomResourceDefinition that defines it"
+        "{}: {reason}\n  fix: check apiVersion and kind, or install the \
+         CustomResourceDefinition that defines {}",
+        .object.label_at(),
+        .object.key.kind
     )]
     UnknownKind {
-        /// The object.
-        object: ObjectKey,
-        /// Where it was written.
-        origin: crate::Origin,
-        /// Its apiVersion.
-        api_version: String,
-        /// Its kind.
-        kind: String,
-        /// The API server's answer.
+        /// The object and where it was written.
+        object: Box<ObjectRef>,
+        /// What the cluster serves instead.
         reason: String,
     },
     /// The API server could not be asked.
-    #[error("cannot read the API server's discovery information: {0}")]
-    Discovery(#[source] kube::Error),
+    #[error("cannot read the API server's discovery information: {}", .0.message())]
+    Discovery(Failure),
 }
 
 impl TargetError {
@@ -115,69 +107,56 @@ impl TargetError {
     }
 }
 
-/// Resolves each manifest's kind against the cluster and returns one target per manifest.
-///
-/// Namespaced objects without a namespace get the client's default namespace.
+/// Resolves each manifest's kind with the plan's discovery and returns one target per
+/// manifest. Namespaced objects without a namespace get the client's default namespace.
 pub async fn resolve(
     client: &Client,
     manifests: &[Manifest],
 ) -> Result<Vec<TrackTarget>, TargetError> {
-    let mut kinds: BTreeMap<(String, String, String), (ApiResource, ApiCapabilities)> =
-        BTreeMap::new();
+    let catalog = catalog_for(client, RetryPolicy::default(), manifests)
+        .await
+        .map_err(TargetError::Discovery)?;
+    targets_in(&catalog, client.default_namespace(), manifests)
+}
+
+/// One target per manifest, its kind resolved in `catalog`.
+pub fn targets_in(
+    catalog: &Catalog,
+    default_namespace: &str,
+    manifests: &[Manifest],
+) -> Result<Vec<TrackTarget>, TargetError> {
     let mut targets = Vec::with_capacity(manifests.len());
     for m in manifests {
-        let key = (
-            m.group().to_string(),
-            m.version().to_string(),
-            m.kind().to_string(),
-        );
-        if !kinds.contains_key(&key) {
-            let gvk = GroupVersionKind::gvk(&key.0, &key.1, &key.2);
-            match kube::discovery::pinned_kind(client, &gvk).await {
-                Ok(found) => {
-                    kinds.insert(key.clone(), found);
-                }
-                Err(kube::Error::Api(s)) if s.code == 404 => {
-                    return Err(unknown(m, format!("{} ({})", s.message, s.reason)));
-                }
-                Err(kube::Error::Discovery(e)) => return Err(unknown(m, e.to_string())),
-                Err(e) => return Err(TargetError::Discovery(e)),
-            }
-        }
-        let Some((resource, caps)) = kinds.get(&key) else {
-            continue;
+        let Some(served) = catalog.resolve(m.api_version(), m.kind()) else {
+            let reason = if catalog.serves_group_version(m.api_version()) {
+                format!(
+                    "the cluster serves {} but not kind {}",
+                    m.api_version(),
+                    m.kind()
+                )
+            } else {
+                format!("the cluster does not serve apiVersion {}", m.api_version())
+            };
+            return Err(TargetError::UnknownKind {
+                object: Box::new(ObjectRef::new(m.key(), Some(m.origin.clone()))),
+                reason,
+            });
         };
-        let namespace = match caps.scope {
-            Scope::Cluster => None,
-            Scope::Namespaced => Some(
-                m.namespace()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| client.default_namespace().to_string()),
-            ),
-        };
+        let namespace = served
+            .namespaced
+            .then(|| m.namespace().unwrap_or(default_namespace).to_string());
         let mut key = m.key();
         key.namespace = namespace.clone();
-        let expects_status = is_custom_group(&resource.group)
-            && caps.subresources.iter().any(|(r, _)| r.plural == "status");
+        let expects_status = is_custom_group(&served.resource.group) && served.has_status;
         targets.push(TrackTarget::from_parts(
-            ObjectRef::new(&key, Some(&m.origin)),
-            resource.clone(),
+            ObjectRef::new(key, Some(m.origin.clone())),
+            served.resource.clone(),
             namespace,
             expects_status,
             None,
         ));
     }
     Ok(targets)
-}
-
-fn unknown(m: &Manifest, reason: String) -> TargetError {
-    TargetError::UnknownKind {
-        object: m.key(),
-        origin: m.origin.clone(),
-        api_version: m.api_version().to_string(),
-        kind: m.kind().to_string(),
-        reason,
-    }
 }
 
 /// True for API groups defined by CustomResourceDefinitions rather than Kubernetes itself:
@@ -189,6 +168,8 @@ pub fn is_custom_group(group: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::ObjectKey;
+    use kube::core::GroupVersionKind;
 
     #[test]
     fn custom_groups_are_dotted_and_not_kubernetes_own() {
@@ -205,7 +186,7 @@ mod tests {
         let gvk = GroupVersionKind::gvk("apps", "v1", "Deployment");
         let t = TrackTarget::from_parts(
             ObjectRef::new(
-                &ObjectKey {
+                ObjectKey {
                     group: "apps".into(),
                     kind: "Deployment".into(),
                     namespace: Some("a".into()),

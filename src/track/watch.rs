@@ -175,8 +175,8 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::ObjectRef;
     use crate::manifest::ObjectKey;
-    use crate::report::ObjectRef;
     use kube::core::GroupVersionKind;
 
     fn target(kind: &str, ns: &str, name: &str) -> TrackTarget {
@@ -188,7 +188,7 @@ mod tests {
             name: name.into(),
         };
         TrackTarget::from_parts(
-            ObjectRef::new(&key, None),
+            ObjectRef::new(key.clone(), None),
             ApiResource::from_gvk(&gvk),
             Some(ns.into()),
             false,

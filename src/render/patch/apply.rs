@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::INTERNAL_ANNOTATION_PREFIX;
 use super::error::PatchError;
-use super::json6902::{json6902, parse_operations};
-use super::selector::{ResId, Selector, res_ids, store_previous_id};
-use super::strategic::strategic_merge;
+use super::json6902::{json6902, parse_operations, yaml_options};
+use super::schema::OpenApiSchema;
+use super::selector::{ResId, Selector, annotations_mut, res_ids, store_previous_id};
+use super::strategic::strategic_merge_with;
 
 /// The body of a `patches` entry, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,11 +84,7 @@ pub fn parse_patch(text: &str) -> Result<PatchContent, PatchError> {
 }
 
 fn parse_documents(text: &str) -> Result<Vec<Value>, PatchError> {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = 100;
-    let mut opts = serde_saphyr::Options::default();
-    opts.budget = Some(budget);
-    opts.with_snippet = false;
+    let opts = yaml_options(1000);
     serde_saphyr::from_multiple_with_options::<Value>(text, opts).map_err(|e| PatchError::Parse {
         message: e.to_string(),
     })
@@ -116,6 +113,18 @@ pub fn apply_patch<T: BorrowMut<Value>>(
     target: Option<&Selector>,
     options: PatchOptions,
 ) -> Result<PatchOutcome, PatchError> {
+    apply_patch_with(objects, content, target, options, None)
+}
+
+/// [`apply_patch`] with a user's OpenAPI document (a kustomization's `openapi: path:`) for the
+/// merge keys of custom resources.
+pub fn apply_patch_with<T: BorrowMut<Value>>(
+    objects: &mut [T],
+    content: &PatchContent,
+    target: Option<&Selector>,
+    options: PatchOptions,
+    schema: Option<&OpenApiSchema>,
+) -> Result<PatchOutcome, PatchError> {
     let mut outcome = PatchOutcome::default();
     match content {
         PatchContent::Strategic(patches) => match target {
@@ -139,7 +148,7 @@ pub fn apply_patch<T: BorrowMut<Value>>(
                     {
                         p.insert("apiVersion".to_string(), api_version.clone());
                     }
-                    merge_one(obj, &patch, options, i, &mut outcome)?;
+                    merge_one(obj, &patch, options, schema, i, &mut outcome)?;
                 }
             }
             None => {
@@ -175,7 +184,14 @@ pub fn apply_patch<T: BorrowMut<Value>>(
                             });
                         }
                     };
-                    merge_one(objects[i].borrow_mut(), patch, options, i, &mut outcome)?;
+                    merge_one(
+                        objects[i].borrow_mut(),
+                        patch,
+                        options,
+                        schema,
+                        i,
+                        &mut outcome,
+                    )?;
                 }
             }
         },
@@ -218,6 +234,7 @@ fn merge_one(
     obj: &mut Value,
     patch: &Value,
     options: PatchOptions,
+    schema: Option<&OpenApiSchema>,
     index: usize,
     outcome: &mut PatchOutcome,
 ) -> Result<(), PatchError> {
@@ -226,7 +243,7 @@ fn merge_one(
     if options.allow_name_change || options.allow_kind_change {
         store_previous_id(obj);
     }
-    strategic_merge(obj, patch)?;
+    strategic_merge_with(obj, patch, schema)?;
     if obj.is_null() {
         outcome.deleted.push(index);
         return Ok(());
@@ -272,19 +289,7 @@ fn restore_annotations(obj: &mut Value, annotations: Vec<(String, Value)>) {
     if annotations.is_empty() {
         return;
     }
-    let Some(map) = obj.as_object_mut() else {
-        return;
-    };
-    let meta = map
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Default::default()));
-    let Some(meta) = meta.as_object_mut() else {
-        return;
-    };
-    let target = meta
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Default::default()));
-    if let Some(target) = target.as_object_mut() {
+    if let Some(target) = annotations_mut(obj) {
         for (k, v) in annotations {
             target.insert(k, v);
         }
@@ -449,6 +454,25 @@ mod tests {
         assert_eq!(
             annotations["internal.config.kubernetes.io/previousNames"],
             json!("web")
+        );
+    }
+
+    // Seen in argo-cd's HA manifests (Helm-rendered `annotations:`): kustomize records the
+    // previous id in a fresh annotations map, and its end-of-build cleanup then removes it.
+    #[test]
+    fn a_null_annotations_field_is_replaced_when_ids_are_recorded() {
+        let mut objs = vec![json!({"apiVersion": "v1", "kind": "Service",
+                                   "metadata": {"name": "s", "namespace": "x", "annotations": null}})];
+        let ops = sm("- {op: remove, path: /metadata/namespace}");
+        let target = Selector {
+            kind: "Service".into(),
+            ..Selector::default()
+        };
+        apply_patch(&mut objs, &ops, Some(&target), PatchOptions::default()).unwrap();
+        crate::render::patch::strip_internal_annotations(&mut objs[0]);
+        assert_eq!(
+            objs[0],
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}})
         );
     }
 }

@@ -6,9 +6,7 @@ use json_patch::PatchOperation;
 use serde_json::Value;
 
 use super::error::PatchError;
-
-/// Deepest nesting a patch document may have (the same order as plain manifests).
-const MAX_DEPTH: usize = 100;
+use crate::render::documents::{MAX_DEPTH, MAX_DOCUMENT_BYTES};
 
 /// Applies a list of RFC 6902 operations to `target`; on error `target` is unchanged.
 pub fn json6902(target: &mut Value, ops: &Value) -> Result<(), PatchError> {
@@ -74,6 +72,19 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// Parser options for patch text: the same limits as plain manifests (depth, size), for
+/// `documents` documents at most.
+pub(crate) fn yaml_options(documents: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_documents = documents;
+    budget.max_total_scalar_bytes = MAX_DOCUMENT_BYTES;
+    let mut opts = serde_saphyr::Options::default();
+    opts.budget = Some(budget);
+    opts.with_snippet = false;
+    opts
+}
+
 /// Parses a patch document written in YAML or JSON (one document). Like kustomize, text
 /// starting with `[` is read as JSON, anything else as YAML.
 pub fn parse_patch_document(text: &str) -> Result<Value, PatchError> {
@@ -82,12 +93,7 @@ pub fn parse_patch_document(text: &str) -> Result<Value, PatchError> {
     {
         return Ok(v);
     }
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.max_documents = 1;
-    let mut opts = serde_saphyr::Options::default();
-    opts.budget = Some(budget);
-    opts.with_snippet = false;
+    let opts = yaml_options(1);
     serde_saphyr::from_str_with_options::<Value>(text, opts).map_err(|e| PatchError::Parse {
         message: e.to_string(),
     })

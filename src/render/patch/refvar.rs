@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::error::PatchError;
 use super::fieldpath::{FieldPath, FieldSpec};
 use super::schema::split_api_version;
-use super::selector::{ResId, res_ids, string_map};
+use super::selector::{ResId, annotations_mut, res_ids, string_map};
 
 /// Internal annotation naming the vars bound to an object (comma separated); removed by
 /// [`super::strip_internal_annotations`].
@@ -50,7 +50,9 @@ pub struct VarTarget {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct VarFieldRef {
-    /// Dotted field path (`spec.ports[0].port` style accepted too).
+    /// Dotted field path (`spec.ports[0].port` style accepted too); kustomize reads keys
+    /// case-insensitively and its documentation writes `fieldpath`.
+    #[serde(alias = "fieldpath")]
     pub field_path: String,
 }
 
@@ -268,19 +270,7 @@ fn add_binding(obj: &mut Value, name: &str) {
         return;
     }
     names.push(name.to_string());
-    let Some(map) = obj.as_object_mut() else {
-        return;
-    };
-    let meta = map
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Default::default()));
-    let Some(meta) = meta.as_object_mut() else {
-        return;
-    };
-    let annotations = meta
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Default::default()));
-    if let Some(a) = annotations.as_object_mut() {
+    if let Some(a) = annotations_mut(obj) {
         a.insert(REF_VAR_NAMES.to_string(), Value::String(names.join(",")));
     }
 }

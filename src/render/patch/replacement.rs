@@ -215,7 +215,15 @@ fn refine(options: Option<&FieldOptions>, value: Value) -> Result<Value, String>
             o.index
         ));
     }
-    Ok(Value::String(parts[o.index as usize].to_string()))
+    // The part keeps the source's type (kyaml copies the node and changes only its text).
+    let part = parts[o.index as usize];
+    Ok(match value {
+        Value::String(_) => Value::String(part.to_string()),
+        _ => match resolve_plain(part) {
+            v @ (Value::Number(_) | Value::Bool(_)) => v,
+            _ => Value::String(part.to_string()),
+        },
+    })
 }
 
 fn compile(selector: &Selector) -> Result<SelectorMatcher, String> {
@@ -343,6 +351,7 @@ fn set_field(
     }
     *target = match (&*target, &value) {
         (Value::Null, Value::Object(_) | Value::Array(_)) => value,
+        // A created field is a plain YAML scalar: `8080` becomes a number, as in kustomize.
         (Value::Null, _) => resolve_plain(&scalar_text(&value).unwrap_or_default()),
         (Value::String(_), _) => Value::String(scalar_text(&value).unwrap_or_default()),
         (Value::Number(_) | Value::Bool(_), _) => {

@@ -159,6 +159,197 @@ pub fn is_cluster_scoped(group: &str, kind: &str) -> bool {
         .is_ok()
 }
 
+/// A user's OpenAPI document (a kustomization's `openapi: path:`): merge keys for custom
+/// resources, as kustomize reads them. Definitions may refer to each other and to Kubernetes'
+/// own (`#/definitions/io.k8s.api.core.v1.PodTemplateSpec`), which the built-in table
+/// supplies when the document does not.
+#[derive(Debug, Clone, Default)]
+pub struct OpenApiSchema {
+    types: std::collections::BTreeMap<String, CustomType>,
+    kinds: Vec<(String, String, String, String)>,
+}
+
+/// One definition of a user's OpenAPI document.
+#[derive(Debug, Clone, Default)]
+pub struct CustomType {
+    fields: std::collections::BTreeMap<String, CustomField>,
+    /// `additionalProperties` type, for maps.
+    values: Option<Box<CustomField>>,
+}
+
+/// One property of a user's definition.
+#[derive(Debug, Clone)]
+pub struct CustomField {
+    shape: Shape,
+    target: CustomTarget,
+    strategy: String,
+    keys: Vec<String>,
+}
+
+/// What a user's property holds.
+#[derive(Debug, Clone)]
+pub enum CustomTarget {
+    /// A scalar, or an object without properties.
+    None,
+    /// `$ref` to a definition (of the document or of Kubernetes).
+    Named(String),
+    /// An object described in place.
+    Inline(Box<CustomType>),
+}
+
+impl OpenApiSchema {
+    /// Reads a document with `definitions` (JSON or YAML already parsed); kinds come from
+    /// `x-kubernetes-group-version-kind`.
+    pub fn from_document(doc: &serde_json::Value) -> Result<Self, super::PatchError> {
+        let Some(defs) = doc
+            .get("definitions")
+            .and_then(serde_json::Value::as_object)
+        else {
+            return Err(super::PatchError::Parse {
+                message: "an OpenAPI schema needs a `definitions` map".to_string(),
+            });
+        };
+        let mut out = OpenApiSchema::default();
+        for (name, def) in defs {
+            out.types.insert(name.clone(), custom_type(def));
+            for gvk in def
+                .get("x-kubernetes-group-version-kind")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let get = |k: &str| gvk.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+                out.kinds.push((
+                    get("group").to_string(),
+                    get("version").to_string(),
+                    get("kind").to_string(),
+                    name.clone(),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The definition for a top-level object of this apiVersion and kind.
+    pub fn for_object(&self, api_version: &str, kind: &str) -> Option<&CustomType> {
+        let (group, version) = split_api_version(api_version);
+        self.kinds
+            .iter()
+            .find(|(g, v, k, _)| g == group && v == version && k == kind)
+            .and_then(|(_, _, _, name)| self.types.get(name))
+    }
+
+    /// A definition by name.
+    pub fn named(&self, name: &str) -> Option<&CustomType> {
+        self.types.get(name)
+    }
+}
+
+fn ref_name(v: &serde_json::Value) -> Option<String> {
+    v.get("$ref")
+        .and_then(serde_json::Value::as_str)
+        .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
+}
+
+fn custom_type(def: &serde_json::Value) -> CustomType {
+    let fields = def
+        .get("properties")
+        .and_then(serde_json::Value::as_object)
+        .map(|props| {
+            props
+                .iter()
+                .map(|(k, p)| (k.clone(), custom_field(p)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let values = def
+        .get("additionalProperties")
+        .filter(|a| a.is_object())
+        .map(|a| Box::new(custom_field(a)));
+    CustomType { fields, values }
+}
+
+fn custom_target(v: &serde_json::Value) -> CustomTarget {
+    if let Some(name) = ref_name(v) {
+        CustomTarget::Named(name)
+    } else if v.get("properties").is_some() || v.get("additionalProperties").is_some() {
+        CustomTarget::Inline(Box::new(custom_type(v)))
+    } else {
+        CustomTarget::None
+    }
+}
+
+fn custom_field(p: &serde_json::Value) -> CustomField {
+    let text = |k: &str| {
+        p.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    let strategy = text("x-kubernetes-patch-strategy").unwrap_or_default();
+    let keys = if strategy.is_empty() {
+        Vec::new()
+    } else if let Some(list) = p
+        .get("x-kubernetes-list-map-keys")
+        .and_then(serde_json::Value::as_array)
+    {
+        list.iter()
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect()
+    } else {
+        text("x-kubernetes-patch-merge-key").into_iter().collect()
+    };
+    let (shape, target) = if p.get("type").and_then(serde_json::Value::as_str) == Some("array") {
+        (
+            Shape::List,
+            p.get("items").map_or(CustomTarget::None, custom_target),
+        )
+    } else {
+        (Shape::Object, custom_target(p))
+    };
+    CustomField {
+        shape,
+        target,
+        strategy,
+        keys,
+    }
+}
+
+impl CustomType {
+    /// A property, or the map value type for any key.
+    pub fn field(&self, name: &str) -> Option<&CustomField> {
+        self.fields.get(name).or(self.values.as_deref())
+    }
+}
+
+impl CustomField {
+    /// Object or list.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// What the value (or each item) is.
+    pub fn target(&self) -> &CustomTarget {
+        &self.target
+    }
+
+    /// Whether the patch strategy includes `merge`.
+    pub fn merges(&self) -> bool {
+        self.strategy.split(',').any(|s| s == "merge")
+    }
+
+    /// Merge keys.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+}
+
+impl Type {
+    /// A built-in definition by its OpenAPI name (for a user's `$ref`).
+    pub fn named(name: &str) -> Option<Type> {
+        table::TYPES.iter().find(|t| t.name == name).map(Type)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

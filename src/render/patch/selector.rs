@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::PatchError;
 use super::labels::LabelSelector;
@@ -83,19 +83,7 @@ pub fn store_previous_id(obj: &mut Value) {
         if value.is_empty() {
             continue;
         }
-        let Some(obj_map) = obj.as_object_mut() else {
-            return;
-        };
-        let meta = obj_map
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(Default::default()));
-        let Some(meta) = meta.as_object_mut() else {
-            return;
-        };
-        let annotations = meta
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(Default::default()));
-        let Some(annotations) = annotations.as_object_mut() else {
+        let Some(annotations) = annotations_mut(obj) else {
             return;
         };
         let joined = match annotations.get(key).and_then(Value::as_str) {
@@ -104,6 +92,26 @@ pub fn store_previous_id(obj: &mut Value) {
         };
         annotations.insert(key.to_string(), Value::String(joined));
     }
+}
+
+/// `metadata.annotations` of an object, made (in place of a missing or null one) when absent,
+/// as kyaml's annotation setter makes it; `None` when the object or its metadata is no map.
+pub(crate) fn annotations_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
+    let meta = obj
+        .as_object_mut()?
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if meta.is_null() {
+        *meta = Value::Object(Map::new());
+    }
+    let annotations = meta
+        .as_object_mut()?
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if annotations.is_null() {
+        *annotations = Value::Object(Map::new());
+    }
+    annotations.as_object_mut()
 }
 
 /// A string map under `metadata` (`labels` or `annotations`); non-string values are skipped.
@@ -320,5 +328,105 @@ impl SelectorMatcher {
         (self.labels.is_empty() || self.labels.matches(&string_map(obj, "labels")))
             && (self.annotations.is_empty()
                 || self.annotations.matches(&string_map(obj, "annotations")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn deployment(name: &str, ns: Option<&str>) -> Value {
+        let mut o = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                           "metadata": {"name": name, "labels": {"app": "web"},
+                                        "annotations": {"team": "a"}}});
+        if let Some(ns) = ns {
+            o["metadata"]["namespace"] = json!(ns);
+        }
+        o
+    }
+
+    fn sel(f: impl FnOnce(&mut Selector)) -> SelectorMatcher {
+        let mut s = Selector::default();
+        f(&mut s);
+        s.compile().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    // After kustomize api/types/selector_test.go and resmap Select: anchored regexes, original
+    // or current name and namespace, `default` for objects without namespace.
+    #[test]
+    fn selectors_match_as_kustomize_resmap_select_does() {
+        let mut d = deployment("web", None);
+        assert!(sel(|_| {}).matches(&d));
+        assert!(sel(|s| s.name = "w.b".into()).matches(&d));
+        assert!(
+            !sel(|s| s.name = "we".into()).matches(&d),
+            "regexes match whole names"
+        );
+        assert!(sel(|s| s.kind = "Deployment|StatefulSet".into()).matches(&d));
+        assert!(sel(|s| s.group = "apps".into()).matches(&d));
+        assert!(!sel(|s| s.version = "v1beta1".into()).matches(&d));
+        assert!(sel(|s| s.namespace = "default".into()).matches(&d));
+        assert!(sel(|s| s.label_selector = "app=web".into()).matches(&d));
+        assert!(!sel(|s| s.annotation_selector = "team=b".into()).matches(&d));
+
+        store_previous_id(&mut d);
+        d["metadata"]["name"] = json!("prod-web");
+        d["metadata"]["namespace"] = json!("prod");
+        assert!(sel(|s| s.name = "web".into()).matches(&d), "original name");
+        assert!(
+            sel(|s| s.name = "prod-web".into()).matches(&d),
+            "current name"
+        );
+        assert!(
+            sel(|s| s.namespace = "default".into()).matches(&d),
+            "original namespace"
+        );
+        assert!(
+            sel(|s| s.namespace = "prod".into()).matches(&d),
+            "current namespace"
+        );
+
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}});
+        assert!(!sel(|s| s.namespace = "default".into()).matches(&ns));
+        assert!(
+            Selector {
+                name: "(".into(),
+                ..Selector::default()
+            }
+            .compile()
+            .is_err()
+        );
+        assert!(
+            Selector {
+                label_selector: "a in b".into(),
+                ..Selector::default()
+            }
+            .compile()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn previous_ids_come_first_and_oldest_first() {
+        let mut d = deployment("web", Some("dev"));
+        store_previous_id(&mut d);
+        d["metadata"]["name"] = json!("a-web");
+        store_previous_id(&mut d);
+        d["metadata"]["name"] = json!("b-a-web");
+        let names: Vec<String> = res_ids(&d).into_iter().map(|id| id.name).collect();
+        assert_eq!(names, ["web", "a-web", "b-a-web"]);
+        assert_eq!(
+            d["metadata"]["annotations"][PREVIOUS_NAMESPACES],
+            json!("dev,dev")
+        );
+        assert_eq!(ResId::of(&d).to_string(), "Deployment.v1.apps/b-a-web.dev");
+        let selector = ResId {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            ..ResId::default()
+        };
+        assert!(res_ids(&d).iter().any(|id| id.is_selected_by(&selector)));
     }
 }

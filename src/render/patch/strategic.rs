@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::error::PatchError;
-use super::schema::{Field, Shape, Type};
+use super::schema::{CustomField, CustomTarget, CustomType, Field, OpenApiSchema, Shape, Type};
 
 mod directives;
 mod lists;
@@ -34,16 +34,38 @@ const DELETE_FROM_PRIMITIVE_LIST: &str = "$deleteFromPrimitiveList/";
 /// kind. A patch that deletes the whole object (`$patch: delete` at the top) leaves
 /// `Value::Null` in `target`: the caller drops the object.
 pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
-    merge(target, patch, true)
+    merge(target, patch, true, None)
+}
+
+/// [`strategic_merge`] with a user's OpenAPI document (a kustomization's `openapi: path:`),
+/// whose kinds take merge keys from it before the built-in table.
+pub fn strategic_merge_with(
+    target: &mut Value,
+    patch: &Value,
+    schema: Option<&OpenApiSchema>,
+) -> Result<(), PatchError> {
+    merge(target, patch, true, schema)
 }
 
 /// kyaml `merge2.Merge`; `prepend` puts the patch's new list items first (kustomize's patch
 /// filter) rather than last (kyaml's default, kept for the ported kyaml tests).
-fn merge(target: &mut Value, patch: &Value, prepend: bool) -> Result<(), PatchError> {
+fn merge(
+    target: &mut Value,
+    patch: &Value,
+    prepend: bool,
+    custom: Option<&OpenApiSchema>,
+) -> Result<(), PatchError> {
     let dest = std::mem::take(target);
+    // kustomize keeps a null the object spells out (`key: null`) and drops an empty value
+    // (`key:`); parsed objects cannot tell them apart. Built-in kinds get kustomize's result
+    // for the common case, Helm-rendered empty fields; custom resources, whose free-form
+    // values (a HelmRelease's) may use null on purpose, keep their nulls.
+    let keep_nulls = type_meta(&dest).is_none_or(|(v, k)| Type::for_object(v, k).is_none());
     let mut w = Walker {
         path: Vec::new(),
         prepend,
+        keep_nulls,
+        custom,
     };
     let out = w.walk(Some(dest), Some(patch.clone()), Schema::None, false)?;
     *target = match out.value {
@@ -56,20 +78,37 @@ fn merge(target: &mut Value, patch: &Value, prepend: bool) -> Result<(), PatchEr
 
 /// What the schema says about the node being walked.
 #[derive(Debug, Clone, Copy)]
-enum Schema {
+enum Schema<'a> {
     None,
     Object(Type),
     MapOf(Type),
     List(Field),
+    /// A definition of the user's OpenAPI document.
+    Custom(&'a CustomType),
+    /// A list property of the user's OpenAPI document.
+    CustomList(&'a CustomField),
 }
 
-impl Schema {
+impl<'a> Schema<'a> {
     fn is_none(self) -> bool {
         matches!(self, Schema::None)
     }
 
+    /// A user's `$ref` or inline object: the user's definition first, then Kubernetes'.
+    fn resolve(target: &'a CustomTarget, custom: Option<&'a OpenApiSchema>) -> Schema<'a> {
+        match target {
+            CustomTarget::Named(name) => custom
+                .and_then(|c| c.named(name))
+                .map(Schema::Custom)
+                .or_else(|| Type::named(name).map(Schema::Object))
+                .unwrap_or(Schema::None),
+            CustomTarget::Inline(t) => Schema::Custom(t),
+            CustomTarget::None => Schema::None,
+        }
+    }
+
     /// kyaml `ResourceSchema.Field`.
-    fn field(self, key: &str) -> Schema {
+    fn field(self, key: &str, custom: Option<&'a OpenApiSchema>) -> Schema<'a> {
         match self {
             Schema::Object(t) => match t.field(key) {
                 Some(f) => match f.shape() {
@@ -80,22 +119,29 @@ impl Schema {
                 None => Schema::None,
             },
             Schema::MapOf(t) => Schema::Object(t),
+            Schema::Custom(t) => match t.field(key) {
+                Some(f) if f.shape() == Shape::List => Schema::CustomList(f),
+                Some(f) => Schema::resolve(f.target(), custom),
+                None => Schema::None,
+            },
             _ => Schema::None,
         }
     }
 
     /// kyaml `ResourceSchema.Elements`.
-    fn elements(self) -> Schema {
+    fn elements(self, custom: Option<&'a OpenApiSchema>) -> Schema<'a> {
         match self {
             Schema::List(f) => f.value_type().map_or(Schema::None, Schema::Object),
+            Schema::CustomList(f) => Schema::resolve(f.target(), custom),
             _ => Schema::None,
         }
     }
 
     /// The merge keys when the list is associative (strategy `merge`).
-    fn merge_keys(self) -> Option<&'static [&'static str]> {
+    fn merge_keys(self) -> Option<Vec<String>> {
         match self {
-            Schema::List(f) if f.merges() => Some(f.keys()),
+            Schema::List(f) if f.merges() => Some(f.keys().iter().map(|k| k.to_string()).collect()),
+            Schema::CustomList(f) if f.merges() => Some(f.keys().to_vec()),
             _ => None,
         }
     }
@@ -180,12 +226,16 @@ fn type_meta(v: &Value) -> Option<(&str, &str)> {
     (!api_version.is_empty() && !kind.is_empty()).then_some((api_version, kind))
 }
 
-struct Walker {
+struct Walker<'a> {
     path: Vec<String>,
     prepend: bool,
+    /// Whether a null in the object survives when the patch does not mention the field.
+    keep_nulls: bool,
+    /// The user's OpenAPI document, if any.
+    custom: Option<&'a OpenApiSchema>,
 }
 
-impl Walker {
+impl<'a> Walker<'a> {
     fn err(&self, message: impl Into<String>) -> PatchError {
         let at = if self.path.is_empty() {
             "(top)".to_string()
@@ -205,7 +255,7 @@ impl Walker {
         &mut self,
         dest: Option<Value>,
         origin: Option<Value>,
-        schema: Schema,
+        schema: Schema<'a>,
         aliased: bool,
     ) -> Result<Walked, PatchError> {
         let schema = if schema.is_none() {
@@ -213,8 +263,13 @@ impl Walker {
                 .into_iter()
                 .flatten()
                 .filter_map(type_meta)
-                .find_map(|(v, k)| Type::for_object(v, k))
-                .map_or(Schema::None, Schema::Object)
+                .find_map(|(v, k)| {
+                    self.custom
+                        .and_then(|c| c.for_object(v, k))
+                        .map(Schema::Custom)
+                        .or_else(|| Type::for_object(v, k).map(Schema::Object))
+                })
+                .unwrap_or(Schema::None)
         } else {
             schema
         };
@@ -317,7 +372,7 @@ impl Walker {
         &mut self,
         dest: Option<Value>,
         origin: Option<Value>,
-        schema: Schema,
+        schema: Schema<'a>,
         aliased: bool,
     ) -> Result<Walked, PatchError> {
         // kyaml `Merger.VisitMap`.
@@ -330,8 +385,9 @@ impl Walker {
                     // Added by the patch: walked against itself from here.
                     (o, false, true)
                 }
-                // A null the object sets explicitly stays when the patch does not mention it.
-                None if dest.is_some() => {
+                // A null in the object stays when the patch does not mention it (see
+                // `keep_nulls`).
+                None if dest.is_some() && self.keep_nulls => {
                     return Ok(Walked {
                         value: dest,
                         in_place: true,
@@ -374,7 +430,7 @@ impl Walker {
         &mut self,
         mut dest: Map<String, Value>,
         origin: Option<Map<String, Value>>,
-        schema: Schema,
+        schema: Schema<'a>,
         aliased: bool,
     ) -> Result<Walked, PatchError> {
         let mut origin = origin.unwrap_or_default();
@@ -383,7 +439,7 @@ impl Walker {
         names.sort();
         names.dedup();
         for name in names {
-            let field_schema = schema.field(&name);
+            let field_schema = schema.field(&name, self.custom);
             // Taken out (a null placeholder keeps its position) and put back below.
             let d = dest.get_mut(&name).map(std::mem::take);
             let o = origin.shift_remove(&name);
@@ -415,8 +471,8 @@ impl Walker {
         &mut self,
         dest: Option<Value>,
         origin: Option<Value>,
-        schema: Schema,
-        keys: &'static [&'static str],
+        schema: Schema<'a>,
+        keys: Vec<String>,
         aliased: bool,
     ) -> Result<Walked, PatchError> {
         // kyaml `Merger.VisitList` for an associative list.
@@ -491,10 +547,10 @@ impl Walker {
         keys: &[String],
         dest: &mut Vec<Value>,
         origin: &mut [Value],
-        schema: Schema,
+        schema: Schema<'a>,
         aliased: bool,
     ) -> Result<(), PatchError> {
-        let elem_schema = schema.elements();
+        let elem_schema = schema.elements(self.custom);
         if keys.len() > 1 {
             merge_values(&mut values_list);
         }

@@ -38,52 +38,7 @@ pub use replica_set::{replica_set, replication_controller};
 pub use service::service;
 pub use stateful_set::stateful_set;
 
-/// How far an object's rollout has come.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "camelCase")]
-pub enum Readiness {
-    /// The object has rolled out.
-    Ready,
-    /// Still rolling out; `message` says what it is waiting for.
-    InProgress {
-        /// What the object is waiting for, for example `1 of 3 updated replicas are available`.
-        message: String,
-    },
-    /// The rollout cannot succeed without a change to the object or the cluster.
-    Failed {
-        /// Short CamelCase cause, for example `ProgressDeadlineExceeded`.
-        reason: String,
-        /// Human explanation, usually the controller's own message.
-        message: String,
-    },
-}
-
-impl Readiness {
-    /// An in-progress readiness with `message`.
-    pub fn in_progress(message: impl Into<String>) -> Self {
-        Self::InProgress {
-            message: message.into(),
-        }
-    }
-
-    /// A failed readiness with `reason` and `message`.
-    pub fn failed(reason: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Failed {
-            reason: reason.into(),
-            message: message.into(),
-        }
-    }
-
-    /// True when the object has rolled out.
-    pub fn is_ready(&self) -> bool {
-        matches!(self, Self::Ready)
-    }
-
-    /// True when the rollout has failed.
-    pub fn is_failed(&self) -> bool {
-        matches!(self, Self::Failed { .. })
-    }
-}
+pub use crate::event::Readiness;
 
 /// Facts about the cluster that some rules need besides the object itself.
 #[derive(Debug, Clone, Copy, Default)]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::Api;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep};
@@ -58,6 +58,15 @@ pub struct Ports {
     pub kubelet: u16,
 }
 
+/// Admission plugins AKS enables beyond Kubernetes' defaults (AKS FAQ, "Which admission
+/// controllers does AKS support?").
+pub const AKS_EXTRA_ADMISSION_PLUGINS: [&str; 4] = [
+    "NodeRestriction",
+    "PodNodeSelector",
+    "PodTolerationRestriction",
+    "ExtendedResourceToleration",
+];
+
 /// Issuer and audience of service-account tokens.
 pub const SERVICE_ACCOUNT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
@@ -75,7 +84,8 @@ pub fn etcd_args(layout: &Layout, ports: &Ports) -> Vec<String> {
         "--initial-cluster-state=new".into(),
         "--logger=zap".into(),
         "--log-level=warn".into(),
-        // etcd 3.4 has no --unsafe-no-fsync; the data dir lives on tmpfs when available instead.
+        // A test cluster's data is thrown away: no fsync per write (etcd 3.5+).
+        "--unsafe-no-fsync".into(),
     ]
 }
 
@@ -86,10 +96,18 @@ pub fn apiserver_args(layout: &Layout, ports: &Ports, extra: &[String]) -> Vec<S
         "--bind-address=127.0.0.1".into(),
         "--advertise-address=127.0.0.1".into(),
         format!("--secure-port={}", ports.apiserver),
-        "--insecure-port=0".into(),
         format!("--cert-dir={}", layout.cert_dir().display()),
         format!("--token-auth-file={}", layout.tokens().display()),
-        "--authorization-mode=RBAC".into(),
+        // As on AKS: the Node authorizer for kubelets, RBAC for everyone else.
+        "--authorization-mode=Node,RBAC".into(),
+        // Kubernetes' default admission plugins (NamespaceLifecycle, LimitRanger, ServiceAccount,
+        // PodSecurity, Priority, DefaultTolerationSeconds, DefaultStorageClass, DefaultIngressClass,
+        // RuntimeClass, ResourceQuota, MutatingAdmissionWebhook, ValidatingAdmissionWebhook,
+        // ValidatingAdmissionPolicy, …) plus the ones AKS turns on beside them.
+        format!(
+            "--enable-admission-plugins={}",
+            AKS_EXTRA_ADMISSION_PLUGINS.join(",")
+        ),
         format!("--service-account-key-file={}", key.display()),
         format!("--service-account-signing-key-file={}", key.display()),
         format!("--service-account-issuer={SERVICE_ACCOUNT_ISSUER}"),
@@ -117,7 +135,6 @@ pub fn controller_manager_args(layout: &Layout) -> Vec<String> {
         // No kubelets post leases and nothing needs pod garbage collection by node.
         "--controllers=*,-nodelifecycle,-podgc".into(),
         "--leader-elect=false".into(),
-        "--port=0".into(),
         "--secure-port=0".into(),
         "--use-service-account-credentials=false".into(),
         // Throughput like a production control plane rather than client-go's defaults: each
@@ -310,23 +327,25 @@ async fn wait_for_readyz(admin: &kube::Client, procs: &mut [Supervised]) -> Resu
     }
 }
 
-/// The controller manager works once the token controller gave `default/default` its secret.
+/// The controller manager works once the service-account controller created `default/default`
+/// and the root CA publisher `kube-root-ca.crt` (pods' projected token volumes need both).
 async fn wait_for_default_service_account(
     admin: &kube::Client,
     procs: &mut [Supervised],
 ) -> Result<()> {
     let api: Api<ServiceAccount> = Api::namespaced(admin.clone(), "default");
+    let root_ca: Api<ConfigMap> = Api::namespaced(admin.clone(), "default");
     let deadline = Instant::now() + CONTROLLERS_TIMEOUT;
     loop {
         check_alive(procs)?;
-        if let Ok(Some(sa)) = api.get_opt("default").await
-            && sa.secrets.is_some_and(|s| !s.is_empty())
+        if let Ok(Some(_)) = api.get_opt("default").await
+            && let Ok(Some(_)) = root_ca.get_opt("kube-root-ca.crt").await
         {
             return Ok(());
         }
         if Instant::now() > deadline {
             bail!(
-                "kube-controller-manager did not create the default service account's token within {CONTROLLERS_TIMEOUT:?}"
+                "kube-controller-manager did not create the default service account and kube-root-ca.crt within {CONTROLLERS_TIMEOUT:?}"
             );
         }
         sleep(Duration::from_millis(100)).await;

@@ -264,10 +264,11 @@ impl TestCluster {
         kubeconfig::client(&self.kubeconfig(user)?).await
     }
 
-    /// Creates a namespace and waits until pods can be created in it: the ServiceAccount
-    /// admission plugin rejects pods until the namespace's `default` service account has its token.
+    /// Creates a namespace and waits until pods can be created and started in it: the
+    /// ServiceAccount admission plugin rejects pods until the namespace's `default` service
+    /// account exists, and their projected token volume needs the `kube-root-ca.crt` ConfigMap.
     pub async fn create_namespace(&self, name: &str) -> Result<()> {
-        use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+        use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
         let client = self.client("admin").await?;
         let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
         let namespace: Namespace = serde_json::from_value(serde_json::json!({
@@ -279,17 +280,18 @@ impl TestCluster {
             .create(&kube::api::PostParams::default(), &namespace)
             .await
             .with_context(|| format!("creating namespace {name}"))?;
-        let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(client, name);
+        let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(client.clone(), name);
+        let config_maps: kube::Api<ConfigMap> = kube::Api::namespaced(client, name);
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(Some(sa)) = accounts.get_opt("default").await
-                && sa.secrets.is_some_and(|s| !s.is_empty())
+            if let Ok(Some(_)) = accounts.get_opt("default").await
+                && let Ok(Some(_)) = config_maps.get_opt("kube-root-ca.crt").await
             {
                 return Ok(());
             }
             if std::time::Instant::now() > deadline {
                 bail!(
-                    "namespace {name} got no default service account token within 60s\n{}",
+                    "namespace {name} got no default service account or kube-root-ca.crt within 60s\n{}",
                     self.logs()
                 );
             }

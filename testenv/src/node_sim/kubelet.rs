@@ -54,6 +54,7 @@ pub async fn run_pod(sim: Arc<Sim>, pod: Pod) {
         }
     };
     let involved = Involved::pod(&pod);
+    let spec = serde_json::to_value(&pod.spec).unwrap_or_default();
     let mut clock = ConditionClock::from_conditions(&existing_conditions(&pod));
     let start_time = chrono::Utc::now();
     let mut plan = plan_pod(&sim, &pod).await;
@@ -89,6 +90,8 @@ pub async fn run_pod(sim: Arc<Sim>, pod: Pod) {
             now: chrono::Utc::now(),
             host_ip: "127.0.0.1",
             pod_ip: &pod_ip,
+            generation: pod.metadata.generation,
+            spec: &spec,
         };
         let status = pod_status::render(&ctx, &snap, &mut clock);
         if posted.as_ref() != Some(&status) {

@@ -68,6 +68,9 @@ fn condition(
     })
 }
 
+/// The kubelet version the simulated node reports: the control plane's.
+pub const KUBELET_VERSION: &str = "v1.35.4";
+
 /// The node's status as a kubelet posts it: resources, conditions, addresses, versions.
 fn status(sim: &Sim, since: &str) -> Value {
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -86,15 +89,20 @@ fn status(sim: &Sim, since: &str) -> Value {
             ],
             "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": sim.settings.kubelet_port}},
+            // What containerd 2 tells a 1.35 kubelet it can do.
+            "features": {"supplementalGroupsPolicy": true},
+            "runtimeHandlers": [
+                {"name": "", "features": {"recursiveReadOnlyMounts": true, "userNamespaces": true}},
+                {"name": "runc", "features": {"recursiveReadOnlyMounts": true, "userNamespaces": true}},
+            ],
             "nodeInfo": {
                 "machineID": "6b7f2f4d8a0c4e1f9d3b5a7c9e1f3a5b",
                 "systemUUID": "6b7f2f4d-8a0c-4e1f-9d3b-5a7c9e1f3a5b",
                 "bootID": "0c9a4b52-3f5e-4c7d-8e1a-2b4d6f8a0c2e",
                 "kernelVersion": kernel,
                 "osImage": "kpush node simulator",
-                "containerRuntimeVersion": "containerd://1.4.12",
-                "kubeletVersion": "v1.20.2",
-                "kubeProxyVersion": "v1.20.2",
+                "containerRuntimeVersion": "containerd://2.1.4",
+                "kubeletVersion": KUBELET_VERSION,
                 "operatingSystem": "linux",
                 "architecture": "amd64",
             },

@@ -47,6 +47,7 @@ impl ConditionClock {
 struct Conditions<'a> {
     clock: &'a mut ConditionClock,
     now: &'a str,
+    generation: Option<i64>,
 }
 
 impl Conditions<'_> {
@@ -70,6 +71,9 @@ impl Conditions<'_> {
         if let Some(message) = message {
             c["message"] = json!(message);
         }
+        if let Some(generation) = self.generation {
+            c["observedGeneration"] = json!(generation);
+        }
         c
     }
 }
@@ -84,6 +88,11 @@ pub struct Context<'a> {
     pub now: DateTime<Utc>,
     pub host_ip: &'a str,
     pub pod_ip: &'a str,
+    /// The pod's `metadata.generation`, echoed as `observedGeneration` (kubelets of 1.34 and
+    /// later: PodObservedGenerationTracking).
+    pub generation: Option<i64>,
+    /// The pod's `spec`, for what container statuses repeat of it (volume mounts, resources).
+    pub spec: &'a Value,
 }
 
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -118,7 +127,18 @@ pub fn render(ctx: &Context<'_>, snap: &PodSnapshot, clock: &mut ConditionClock)
         .map(|(c, _)| c.name.as_str())
         .collect();
 
-    let mut conditions = Conditions { clock, now: &now };
+    let mut conditions = Conditions {
+        clock,
+        now: &now,
+        generation: ctx.generation,
+    };
+    // The sandbox exists while the pod runs; a finished pod's is torn down (kubelet 1.29+).
+    let sandbox_ready = conditions.make(
+        "PodReadyToStartContainers",
+        !matches!(snap.phase, Phase::Succeeded | Phase::Failed),
+        None,
+        None,
+    );
     let initialized = if succeeded {
         conditions.make("Initialized", true, Some("PodCompleted"), None)
     } else if not_initialized.is_empty() {
@@ -157,14 +177,18 @@ pub fn render(ctx: &Context<'_>, snap: &PodSnapshot, clock: &mut ConditionClock)
 
     let mut status = json!({
         "phase": snap.phase.as_str(),
-        "conditions": [initialized, ready, containers_ready, scheduled],
+        "conditions": [sandbox_ready, initialized, ready, containers_ready, scheduled],
         "hostIP": ctx.host_ip,
+        "hostIPs": [{"ip": ctx.host_ip}],
         "podIP": ctx.pod_ip,
         "podIPs": [{"ip": ctx.pod_ip}],
         "startTime": timestamp(ctx.start_time),
         "containerStatuses": plan.main.iter().zip(&snap.main)
             .map(|(c, v)| container_status(ctx, c, v)).collect::<Vec<_>>(),
     });
+    if let Some(generation) = ctx.generation {
+        status["observedGeneration"] = json!(generation);
+    }
     if !plan.init.is_empty() {
         status["initContainerStatuses"] = plan
             .init
@@ -247,5 +271,43 @@ fn container_status(ctx: &Context<'_>, c: &ContainerPlan, v: &ContainerView) -> 
     if let Some(run) = current_run {
         status["containerID"] = json!(container_id(ctx, c, run));
     }
+    // What a 1.35 kubelet repeats of the spec once the container exists: its mounts
+    // (RecursiveReadOnlyMounts), its resources (InPlacePodVerticalScaling) and the user it
+    // runs as (SupplementalGroupsPolicy).
+    if created {
+        let spec = container_spec(ctx.spec, &c.name);
+        if let Some(mounts) = spec
+            .and_then(|s| s.get("volumeMounts"))
+            .and_then(Value::as_array)
+        {
+            let mounts: Vec<Value> = mounts
+                .iter()
+                .map(|m| {
+                    let mut out = json!({"name": m["name"], "mountPath": m["mountPath"]});
+                    if m.get("readOnly").and_then(Value::as_bool) == Some(true) {
+                        out["readOnly"] = json!(true);
+                        out["recursiveReadOnly"] = json!("Disabled");
+                    }
+                    out
+                })
+                .collect();
+            status["volumeMounts"] = json!(mounts);
+        }
+        if let Some(resources) = spec.and_then(|s| s.get("resources"))
+            && resources.as_object().is_some_and(|r| !r.is_empty())
+        {
+            status["resources"] = resources.clone();
+        }
+        status["user"] = json!({"linux": {"uid": 0, "gid": 0, "supplementalGroups": [0]}});
+    }
     status
+}
+
+/// The container of that name in a pod spec (init or main).
+fn container_spec<'a>(spec: &'a Value, name: &str) -> Option<&'a Value> {
+    ["containers", "initContainers"]
+        .iter()
+        .filter_map(|list| spec.get(*list).and_then(Value::as_array))
+        .flatten()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))
 }

@@ -54,9 +54,9 @@ impl Extras {
 
     pub(super) fn apply(
         self,
-        w: &Walker,
+        w: &Walker<'_>,
         dest: &mut Map<String, Value>,
-        schema: Schema,
+        schema: Schema<'_>,
     ) -> Result<(), PatchError> {
         for (field, remove) in self.delete_from_primitive_list {
             let Some(remove) = remove.as_array() else {
@@ -73,11 +73,11 @@ impl Extras {
                 return Err(w.err(format!("{SET_ELEMENT_ORDER}{field} must be a list")));
             };
             let key = schema
-                .field(&field)
+                .field(&field, w.custom)
                 .merge_keys()
-                .and_then(|k| k.first().copied());
+                .and_then(|k| k.first().cloned());
             if let Some(Value::Array(items)) = dest.get_mut(&field) {
-                reorder(items, order, key);
+                reorder(items, order, key.as_deref());
             }
         }
         if let Some(keep) = self.retain_keys {

@@ -44,7 +44,7 @@ fn run_fixture(json: &str) -> usize {
         let mut actual = Vec::new();
         let mut error = None;
         for mut d in docs(&case.dest) {
-            match merge(&mut d, &patch, case.prepend) {
+            match merge(&mut d, &patch, case.prepend, None) {
                 Ok(()) if d.is_null() => {}
                 Ok(()) => actual.push(d),
                 Err(e) => error = Some(e),
@@ -258,4 +258,80 @@ fn retired_api_versions_still_merge_by_key() {
     )
     .unwrap();
     assert_eq!(containers(&d).as_array().unwrap().len(), 2);
+}
+
+// kustomize drops an empty value (`annotations:`, common in Helm-rendered manifests) that the
+// patch does not mention, and keeps an explicit null; kpush does the first for built-in kinds
+// and the second for custom resources (kustomize's "should retain existing null values in
+// targets", a HelmRelease).
+#[test]
+fn nulls_the_patch_does_not_mention_go_in_builtin_kinds_and_stay_in_custom_resources() {
+    let mut svc = json!({"apiVersion": "v1", "kind": "Service",
+                         "metadata": {"name": "s", "annotations": null}, "spec": {"type": "ClusterIP"}});
+    strategic_merge(&mut svc, &json!({"spec": {"type": "NodePort"}})).unwrap();
+    assert_eq!(
+        svc,
+        json!({"apiVersion": "v1", "kind": "Service",
+                           "metadata": {"name": "s"}, "spec": {"type": "NodePort"}})
+    );
+    let mut hr = json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+                        "metadata": {"name": "h"}, "spec": {"values": {"replicaCount": null}}});
+    strategic_merge(&mut hr, &json!({"spec": {"values": {"x": 1}}})).unwrap();
+    assert_eq!(hr["spec"]["values"], json!({"replicaCount": null, "x": 1}));
+}
+
+// kustomize api/krusty TestCustomOpenApiFieldBasicUsage (Apache-2.0): a user's OpenAPI
+// document gives a custom resource merge keys, partly through Kubernetes' own definitions.
+#[test]
+fn a_users_openapi_document_gives_custom_resources_merge_keys() {
+    let doc = json!({"definitions": {
+        "v1alpha1.MyCRD": {
+            "properties": {"spec": {"properties": {"template": {
+                "$ref": "#/definitions/io.k8s.api.core.v1.PodTemplateSpec"}}, "type": "object"}},
+            "type": "object",
+            "x-kubernetes-group-version-kind": [{"group": "example.com", "kind": "MyCRD", "version": "v1alpha1"}]
+        },
+        "io.k8s.api.core.v1.PodTemplateSpec": {"properties": {
+            "spec": {"$ref": "#/definitions/io.k8s.api.core.v1.PodSpec"}}, "type": "object"},
+        "io.k8s.api.core.v1.PodSpec": {"properties": {"containers": {
+            "items": {"$ref": "#/definitions/io.k8s.api.core.v1.Container"}, "type": "array",
+            "x-kubernetes-patch-merge-key": "name", "x-kubernetes-patch-strategy": "merge"}},
+            "type": "object"}
+    }});
+    let schema = OpenApiSchema::from_document(&doc).unwrap();
+    let cr = json!({"apiVersion": "example.com/v1alpha1", "kind": "MyCRD", "metadata": {"name": "service"},
+                    "spec": {"template": {"spec": {"containers": [
+                        {"name": "server", "image": "server", "command": "example",
+                         "ports": [{"name": "grpc", "protocol": "TCP", "containerPort": 8080}]}]}}}});
+    let patch = json!({"apiVersion": "example.com/v1alpha1", "kind": "MyCRD", "metadata": {"name": "service"},
+                       "spec": {"template": {"spec": {"containers": [{"name": "server", "image": "nginx"}]}}}});
+    let mut with = cr.clone();
+    strategic_merge_with(&mut with, &patch, Some(&schema)).unwrap();
+    assert_eq!(
+        with["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "server", "image": "nginx", "command": "example",
+                "ports": [{"name": "grpc", "protocol": "TCP", "containerPort": 8080}]}])
+    );
+    let mut without = cr;
+    strategic_merge(&mut without, &patch).unwrap();
+    assert_eq!(
+        without["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "server", "image": "nginx"}])
+    );
+    // The document's own PodTemplateSpec lacks metadata; Kubernetes' PodSpec fills in nothing
+    // it did not ask for, and a definition it names but lacks comes from the built-in table.
+    let doc = json!({"definitions": {"v1.Thing": {
+        "properties": {"spec": {"$ref": "#/definitions/io.k8s.api.core.v1.PodSpec"}},
+        "x-kubernetes-group-version-kind": [{"group": "example.com", "kind": "Thing", "version": "v1"}]}}});
+    let schema = OpenApiSchema::from_document(&doc).unwrap();
+    let mut thing = json!({"apiVersion": "example.com/v1", "kind": "Thing",
+                           "spec": {"volumes": [{"name": "a", "emptyDir": {}}]}});
+    strategic_merge_with(
+        &mut thing,
+        &json!({"spec": {"volumes": [{"name": "b", "emptyDir": {}}]}}),
+        Some(&schema),
+    )
+    .unwrap();
+    assert_eq!(thing["spec"]["volumes"].as_array().unwrap().len(), 2);
+    assert!(OpenApiSchema::from_document(&json!({"openapi": "3"})).is_err());
 }

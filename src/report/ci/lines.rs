@@ -1,0 +1,254 @@
+//! The line reporter: plain lines that say each thing once, in the dialect of a CI system
+//! (plain logs are the dialect without groups or annotations).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use super::context::CiContext;
+use super::dialect::{Annotation, Dialect, Level};
+use crate::event::{Event, ObjectRef, Stage, format_duration};
+use crate::render::problem::Severity;
+use crate::report::colour::Paint;
+use crate::report::human::HumanOutput;
+use crate::report::outcome::RunSummary;
+use crate::report::{explain, text};
+
+/// The line reporter: plain lines that say each thing once, in the dialect of a CI system.
+pub struct LineReporter {
+    ctx: CiContext,
+    dialect: Box<dyn Dialect>,
+    paint: Paint,
+    state: Mutex<Lines>,
+}
+
+#[derive(Default)]
+struct Lines {
+    open_group: Option<Stage>,
+    advice_shown: HashSet<String>,
+    verdicts: HashSet<ObjectRef>,
+}
+
+impl LineReporter {
+    /// A reporter writing `dialect` to `ctx`.
+    pub fn new(ctx: CiContext, dialect: Box<dyn Dialect>) -> Self {
+        let paint = Paint {
+            enabled: ctx.colour,
+        };
+        Self {
+            ctx,
+            dialect,
+            paint,
+            state: Mutex::new(Lines::default()),
+        }
+    }
+
+    fn lines(&self, lines: Vec<String>) {
+        for l in lines {
+            self.ctx.line(&l);
+        }
+    }
+
+    fn close_group(&self, lines: &mut Lines) {
+        if let Some(stage) = lines.open_group.take() {
+            self.lines(self.dialect.group_end(&self.ctx, stage));
+        }
+    }
+
+    fn at(&self, object: &ObjectRef) -> (Option<String>, Option<u32>) {
+        (
+            object.file().and_then(|f| self.ctx.annotation_path(f)),
+            object.line(),
+        )
+    }
+
+    /// Prints an annotation, or `otherwise` when the dialect has none.
+    fn annotate(&self, a: Annotation, otherwise: impl FnOnce() -> String) {
+        match self.dialect.annotation(&a) {
+            Some(cmd) => self.ctx.line(&cmd),
+            None => self.ctx.log.write_text(&with_newline(otherwise())),
+        }
+    }
+}
+
+fn with_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+impl HumanOutput for LineReporter {
+    fn event(&self, event: &Event) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        let p = self.paint;
+        match event {
+            Event::StageStarted { stage } => {
+                self.close_group(&mut st);
+                self.lines(self.dialect.group_start(&self.ctx, *stage));
+                st.open_group = Some(*stage);
+            }
+            Event::StageFinished { stage, elapsed } => {
+                if self.ctx.verbose {
+                    self.ctx.line(&p.dim(&format!(
+                        "{} finished in {}",
+                        stage.name(),
+                        format_duration(*elapsed)
+                    )));
+                }
+                self.close_group(&mut st);
+            }
+            Event::Problem { problem } => {
+                let file = self.ctx.annotation_path(&problem.file);
+                let mut message = problem.message.clone();
+                if file.is_none() && !problem.file.is_empty() {
+                    message = format!("{}: {message}", problem.location());
+                }
+                let kind = serde_json::to_value(problem.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                let a = Annotation {
+                    level: match problem.severity {
+                        Severity::Error => Level::Error,
+                        Severity::Warning => Level::Warning,
+                    },
+                    file,
+                    line: Some(problem.line).filter(|l| *l > 0),
+                    col: problem.column,
+                    title: format!("kpush: {kind}"),
+                    code: Some(kind),
+                    message,
+                };
+                // Errors stop the run and are printed with it; warnings are printed here.
+                let plain = problem.severity == Severity::Warning;
+                match self.dialect.annotation(&a) {
+                    Some(cmd) => self.ctx.line(&cmd),
+                    None if plain => self.ctx.line(&problem.to_string()),
+                    None => {}
+                }
+            }
+            Event::Rendered { .. } => {}
+            Event::Object { object, action } => {
+                self.ctx.line(&text::object_line(p, object, *action));
+            }
+            Event::Rejected { rejection } => {
+                let shown = !rejection.advice.is_empty()
+                    && !st.advice_shown.insert(rejection.advice.clone());
+                let (file, line) = self.at(&rejection.object);
+                let mut message = rejection.reason.clone();
+                if !rejection.advice.is_empty() {
+                    message.push_str("\nfix: ");
+                    message.push_str(if shown { "as above" } else { &rejection.advice });
+                }
+                let a = Annotation {
+                    level: Level::Error,
+                    file,
+                    line,
+                    col: None,
+                    title: format!("{} was rejected", rejection.object.label()),
+                    code: Some(rejection.kind.short().to_string()),
+                    message,
+                };
+                self.annotate(a, || text::rejection_block(p, rejection, shown));
+            }
+            Event::Warning { object, message } => {
+                let (file, line) = object.as_ref().map(|o| self.at(o)).unwrap_or_default();
+                let a = Annotation {
+                    level: Level::Warning,
+                    file,
+                    line,
+                    col: None,
+                    title: "kpush".to_string(),
+                    code: None,
+                    message: message.clone(),
+                };
+                self.annotate(a, || format!("{}: {message}", p.yellow("warning")));
+            }
+            Event::Info { message } => {
+                if self.ctx.verbose {
+                    self.ctx.line(&p.dim(message));
+                }
+            }
+            Event::TrackStarted { objects, timeout } => {
+                self.ctx.line(&text::waiting_line(objects.len(), *timeout));
+            }
+            Event::Progress {
+                object,
+                state,
+                elapsed,
+            } => {
+                if let Some(line) = text::verdict_line(object, state, *elapsed)
+                    && st.verdicts.insert(object.clone())
+                {
+                    self.ctx.line(&line);
+                }
+            }
+            Event::TrackStatus { elapsed, objects } => {
+                let pending: Vec<String> = objects
+                    .iter()
+                    .filter(|o| !o.state.is_final())
+                    .map(|o| match (o.ready, o.desired) {
+                        (Some(r), Some(d)) => format!("{} {r}/{d}", o.object.label()),
+                        _ => o.object.label(),
+                    })
+                    .collect();
+                if pending.is_empty() {
+                    return;
+                }
+                let ready = objects.iter().filter(|o| o.state.is_done()).count();
+                self.ctx.line(&format!(
+                    "[{}] {ready} of {} ready; waiting for {}",
+                    format_duration(*elapsed),
+                    objects.len(),
+                    pending.join(", ")
+                ));
+            }
+            Event::RolloutFailed {
+                object,
+                state,
+                elapsed,
+                explanation,
+            } => {
+                let (file, line) = self.at(object);
+                let a = Annotation {
+                    level: Level::Error,
+                    file,
+                    line,
+                    col: None,
+                    title: explain::failure_title(object, *state, *elapsed, &explanation.reason),
+                    code: Some(explanation.reason.clone()),
+                    message: explain::explanation_body(explanation)
+                        .lines()
+                        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                };
+                self.annotate(a, || {
+                    explain::explanation_block(object, *state, *elapsed, explanation)
+                });
+            }
+            Event::TrackFinished { outcome } => {
+                self.ctx.log.write_text(&format!(
+                    "{}{}\n",
+                    text::outcome_table(outcome),
+                    text::track_verdict(outcome)
+                ));
+            }
+        }
+    }
+
+    fn finish(&self, s: &RunSummary) {
+        if let Ok(mut st) = self.state.lock() {
+            self.close_group(&mut st);
+        }
+        self.ctx.line(&text::final_line(self.paint, s));
+        self.lines(self.dialect.outputs(&self.ctx, s));
+        self.lines(self.dialect.summary(&self.ctx, s));
+    }
+
+    fn mask(&self, secret: &str) {
+        self.lines(self.dialect.mask(secret));
+    }
+}
