@@ -359,3 +359,82 @@ fn variables_are_substituted_in_resource_files_only_when_given() {
         "{err}"
     );
 }
+
+#[test]
+fn deeply_nested_kustomizations_are_refused_by_a_limit() {
+    let t = tempfile::tempdir().unwrap();
+    for i in 0..70 {
+        write(
+            t.path(),
+            &format!("k{i}/kustomization.yaml"),
+            &format!("resources:\n- ../k{}\n", i + 1),
+        );
+    }
+    write(t.path(), "k70/kustomization.yaml", "resources: [c.yaml]\n");
+    write(t.path(), "k70/c.yaml", CM);
+    let (code, out, err) = kpush(t.path(), &["k0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("nested deeper than 64 levels"), "{err}");
+}
+
+#[test]
+fn huge_generator_input_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "configMapGenerator:\n- name: big\n  files:\n  - big.txt\n",
+    );
+    write(t.path(), "k/big.txt", &"x".repeat(9 * 1024 * 1024));
+    let (code, _, err) = kpush(t.path(), &["k"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "k/kustomization.yaml:2: error: configMapGenerator big: the generator reads 9 MiB"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_patch_yaml_names_the_entry() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources: [c.yaml]\npatches:\n- path: p.yaml\n",
+    );
+    write(t.path(), "k/c.yaml", CM);
+    write(
+        t.path(),
+        "k/p.yaml",
+        "kind: ConfigMap\nmetadata: {name: [c\n",
+    );
+    refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:3: error: patches p.yaml: cannot parse patch",
+    );
+}
+
+#[test]
+fn strategic_merge_patch_for_a_missing_object_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources: [c.yaml]\npatchesStrategicMerge:\n- p.yaml\n",
+    );
+    write(t.path(), "k/c.yaml", CM);
+    write(
+        t.path(),
+        "k/p.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  a: b\n",
+    );
+    refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:3: error: patchesStrategicMerge",
+    );
+}

@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use super::fieldspec::{self, Config};
 use super::file::{Kustomization, Lined, line_of};
 use super::generators::{self, Kind};
 use super::patches;
@@ -51,6 +52,15 @@ pub struct Builder<'a> {
     stack: Vec<(PathBuf, String)>,
 }
 
+/// Objects accumulated so far and the transformer configuration they carry.
+#[derive(Default)]
+pub struct Accum {
+    /// The objects.
+    pub resources: Vec<Resource>,
+    /// kustomize's defaults plus every `configurations` file seen below and at this level.
+    pub config: Config,
+}
+
 /// The built objects and facts the caller needs.
 pub struct Built {
     /// Objects in output order.
@@ -80,15 +90,24 @@ impl<'a> Builder<'a> {
             .filter(|n| !n.value.is_empty())
             .map(|n| (n.value.clone(), kfile.to_string(), line_of(n)));
         let sort = k.sort_options.clone();
-        let mut res = self.accumulate(dir, k, kfile.clone(), Vec::new())?;
+        let acc = self.accumulate(dir, k, kfile.clone(), Accum::default())?;
+        let config = acc.config;
+        let mut res = acc.resources;
         for r in res.iter_mut().filter(|r| r.needs_hash) {
             let h = super::hash::suffix(&r.object);
             r.store_previous_id();
             let name = format!("{}-{h}", r.name());
             r.set_name(&name);
         }
-        super::nameref::fix(&mut res).map_err(|m| KError::new(&kfile, 0, m))?;
-        patches::resolve_vars(self, &mut res, &kfile)?;
+        super::nameref::fix(&mut res, &config).map_err(|m| KError::new(&kfile, 0, m))?;
+        patches::resolve_vars(self, &mut res, &kfile, &config)?;
+        // kustomize's IgnoreLocal: objects marked local-config serve the build only.
+        res.retain(|r| {
+            r.object
+                .pointer("/metadata/annotations/config.kubernetes.io~1local-config")
+                .and_then(serde_json::Value::as_str)
+                != Some("true")
+        });
         for r in res.iter_mut() {
             crate::render::patch::strip_internal_annotations(&mut r.object);
             drop_null_metadata(&mut r.object);
@@ -185,8 +204,8 @@ impl<'a> Builder<'a> {
         dir: &Dir,
         k: Kustomization,
         kfile: Arc<str>,
-        mut ra: Vec<Resource>,
-    ) -> Result<Vec<Resource>, KError> {
+        mut ra: Accum,
+    ) -> Result<Accum, KError> {
         if self.stack.len() >= MAX_NESTING {
             return Err(KError::new(
                 &kfile,
@@ -206,7 +225,7 @@ impl<'a> Builder<'a> {
         dir: &Dir,
         k: Kustomization,
         kfile: Arc<str>,
-        ra: &mut Vec<Resource>,
+        acc: &mut Accum,
     ) -> Result<(), KError> {
         let entries = k
             .resources
@@ -215,8 +234,25 @@ impl<'a> Builder<'a> {
             .map(|e| ("resources", e))
             .chain(k.bases.iter().flatten().map(|e| ("bases", e)));
         for (field, entry) in entries {
-            self.resource_entry(dir, &kfile, field, entry, ra)?;
+            self.resource_entry(dir, &kfile, field, entry, acc)?;
         }
+
+        let mut config = fieldspec::defaults().clone();
+        for c in k.configurations.iter().flatten() {
+            let line = line_of(c);
+            let (path, display) = self.file_in(dir, &kfile, line, "configurations", &c.value)?;
+            let text = self.read_text(&path, &display)?;
+            let more = Config::parse(&text).map_err(|m| {
+                KError::new(
+                    &kfile,
+                    line,
+                    format!("configurations entry `{}`: {m}", c.value),
+                )
+            })?;
+            config.merge(&more);
+        }
+        acc.config.merge(&config);
+        let ra = &mut acc.resources;
 
         let global = k.generator_options.as_ref();
         for (kind, list) in [
@@ -232,11 +268,12 @@ impl<'a> Builder<'a> {
             let sub = self.sub_dir(dir, &kfile, "components", c)?;
             let (sk, skfile) = self.load(&sub)?;
             check_kind(&sk, &skfile, &kfile, line_of(c), Expect::Component)?;
-            let taken = std::mem::take(ra);
-            *ra = self.accumulate(&sub, sk, skfile, taken)?;
+            let taken = std::mem::take(acc);
+            *acc = self.accumulate(&sub, sk, skfile, taken)?;
         }
 
-        self.transform(dir, &k, &kfile, ra)
+        let Accum { resources, config } = acc;
+        self.transform(dir, &k, &kfile, resources, config)
     }
 
     fn transform(
@@ -245,6 +282,7 @@ impl<'a> Builder<'a> {
         k: &Kustomization,
         kfile: &Arc<str>,
         ra: &mut Vec<Resource>,
+        cfg: &Config,
     ) -> Result<(), KError> {
         let err = |line: u32| move |m: String| KError::new(kfile, line, m);
         let mut ctx = patches::Ctx {
@@ -264,13 +302,15 @@ impl<'a> Builder<'a> {
         }
         if let Some(ns) = k.namespace.as_ref().filter(|n| !n.value.is_empty()) {
             let v = via("namespace", kfile, line_of(ns));
-            transforms::namespace(ra, &ns.value, &v).map_err(err(line_of(ns)))?;
+            transforms::namespace(ra, &ns.value, cfg, &v).map_err(err(line_of(ns)))?;
         }
         if let Some(p) = &k.name_prefix {
-            transforms::name_affix(ra, &p.value, true, &via("namePrefix", kfile, line_of(p)));
+            let v = via("namePrefix", kfile, line_of(p));
+            transforms::name_affix(ra, &p.value, true, cfg, &v).map_err(err(line_of(p)))?;
         }
         if let Some(s) = &k.name_suffix {
-            transforms::name_affix(ra, &s.value, false, &via("nameSuffix", kfile, line_of(s)));
+            let v = via("nameSuffix", kfile, line_of(s));
+            transforms::name_affix(ra, &s.value, false, cfg, &v).map_err(err(line_of(s)))?;
         }
         if let Some(labels) = &k.labels {
             if let Some(cl) = &k.common_labels {
@@ -289,18 +329,18 @@ impl<'a> Builder<'a> {
             }
             for l in labels {
                 let v = via("labels", kfile, line_of(l));
-                transforms::labels(ra, &l.value, &v).map_err(err(line_of(l)))?;
+                transforms::labels(ra, &l.value, cfg, &v).map_err(err(line_of(l)))?;
             }
         }
         if let Some(cl) = &k.common_labels {
             let line = k.key_line("commonLabels", line_of(cl));
             let v = via("commonLabels", kfile, line);
-            transforms::common_labels(ra, &cl.value, &v).map_err(err(line))?;
+            transforms::common_labels(ra, &cl.value, cfg, &v).map_err(err(line))?;
         }
         if let Some(ca) = &k.common_annotations {
             let line = k.key_line("commonAnnotations", line_of(ca));
             let v = via("commonAnnotations", kfile, line);
-            transforms::common_annotations(ra, &ca.value, &v).map_err(err(line))?;
+            transforms::common_annotations(ra, &ca.value, cfg, &v).map_err(err(line))?;
         }
         if let Some(list) = &k.patches_json6902 {
             for p in list {
@@ -309,7 +349,7 @@ impl<'a> Builder<'a> {
         }
         for r in k.replicas.iter().flatten() {
             let v = via("replicas", kfile, line_of(r));
-            transforms::replicas(ra, &r.value, &v).map_err(err(line_of(r)))?;
+            transforms::replicas(ra, &r.value, cfg, &v).map_err(err(line_of(r)))?;
         }
         for i in k
             .images
@@ -318,7 +358,7 @@ impl<'a> Builder<'a> {
             .chain(k.image_tags.iter().flatten())
         {
             let v = via("images", kfile, line_of(i));
-            transforms::images(ra, &i.value, &v).map_err(err(line_of(i)))?;
+            transforms::images(ra, &i.value, cfg, &v).map_err(err(line_of(i)))?;
         }
         if let Some(list) = &k.replacements {
             let line = k.key_line("replacements", list.first().map(line_of).unwrap_or(0));
@@ -336,7 +376,7 @@ impl<'a> Builder<'a> {
         kfile: &Arc<str>,
         field: &str,
         entry: &Lined<String>,
-        ra: &mut Vec<Resource>,
+        acc: &mut Accum,
     ) -> Result<(), KError> {
         let line = line_of(entry);
         check_local(&entry.value, kfile, line, field)?;
@@ -357,15 +397,16 @@ impl<'a> Builder<'a> {
             let sub = self.sub_dir(dir, kfile, field, entry)?;
             let (sk, skfile) = self.load(&sub)?;
             check_kind(&sk, &skfile, kfile, line, Expect::Kustomization)?;
-            let built = self.accumulate(&sub, sk, skfile, Vec::new())?;
-            for r in built {
-                append(ra, r, kfile, line)?;
+            let built = self.accumulate(&sub, sk, skfile, Accum::default())?;
+            acc.config.merge(&built.config);
+            for r in built.resources {
+                append(&mut acc.resources, r, kfile, line)?;
             }
             return Ok(());
         }
         let (fs_path, display) = self.file_in(dir, kfile, line, field, &entry.value)?;
         for r in self.read_resources(&fs_path, &display)? {
-            append(ra, r, kfile, line)?;
+            append(&mut acc.resources, r, kfile, line)?;
         }
         Ok(())
     }

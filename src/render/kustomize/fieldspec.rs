@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use super::resource::Gvk;
 
 /// One field spec: the kinds it applies to, a `/`-separated path, and whether to create it.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FieldSpec {
     #[serde(default)]
     pub group: String,
@@ -38,21 +38,26 @@ impl FieldSpec {
 
 /// A kind whose name other objects refer to, and the fields holding those references.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NameBackReference {
     #[serde(default)]
     pub group: String,
     #[serde(default)]
     pub version: String,
     pub kind: String,
+    #[serde(default)]
     pub field_specs: Vec<FieldSpec>,
 }
 
-/// kustomize's default transformer configuration.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Defaults {
+/// A transformer configuration: kustomize's defaults, plus what `configurations` files add.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Config {
+    pub name_prefix: Vec<FieldSpec>,
+    pub name_suffix: Vec<FieldSpec>,
     pub common_labels: Vec<FieldSpec>,
+    /// Extra fields for every `labels` entry.
+    pub labels: Vec<FieldSpec>,
     pub template_labels: Vec<FieldSpec>,
     pub common_annotations: Vec<FieldSpec>,
     pub namespace: Vec<FieldSpec>,
@@ -62,9 +67,53 @@ pub struct Defaults {
     pub replicas: Vec<FieldSpec>,
 }
 
+fn merge_specs(into: &mut Vec<FieldSpec>, from: &[FieldSpec]) {
+    for f in from {
+        let same = |g: &FieldSpec| {
+            g.group == f.group && g.version == f.version && g.kind == f.kind && g.path == f.path
+        };
+        match into.iter_mut().find(|g| same(g)) {
+            Some(g) => g.create |= f.create,
+            None => into.push(f.clone()),
+        }
+    }
+}
+
+impl Config {
+    /// Adds `other`'s field specs (kustomize's `TransformerConfig.Merge`).
+    pub fn merge(&mut self, other: &Config) {
+        merge_specs(&mut self.name_prefix, &other.name_prefix);
+        merge_specs(&mut self.name_suffix, &other.name_suffix);
+        merge_specs(&mut self.common_labels, &other.common_labels);
+        merge_specs(&mut self.labels, &other.labels);
+        merge_specs(&mut self.template_labels, &other.template_labels);
+        merge_specs(&mut self.common_annotations, &other.common_annotations);
+        merge_specs(&mut self.namespace, &other.namespace);
+        merge_specs(&mut self.var_reference, &other.var_reference);
+        merge_specs(&mut self.images, &other.images);
+        merge_specs(&mut self.replicas, &other.replicas);
+        for b in &other.name_reference {
+            match self
+                .name_reference
+                .iter_mut()
+                .find(|a| a.group == b.group && a.version == b.version && a.kind == b.kind)
+            {
+                Some(a) => merge_specs(&mut a.field_specs, &b.field_specs),
+                None => self.name_reference.push(b.clone()),
+            }
+        }
+    }
+
+    /// Parses a `configurations` file.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        serde_saphyr::from_str_with_options(text, super::super::documents::yaml_options())
+            .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_string())
+    }
+}
+
 /// The default field specs (parsed once).
-pub fn defaults() -> &'static Defaults {
-    static D: OnceLock<Defaults> = OnceLock::new();
+pub fn defaults() -> &'static Config {
+    static D: OnceLock<Config> = OnceLock::new();
     D.get_or_init(|| {
         // The embedded file is part of the binary and covered by a unit test.
         serde_saphyr::from_str(include_str!("fieldspecs.yaml"))

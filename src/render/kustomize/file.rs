@@ -53,7 +53,7 @@ pub struct Kustomization {
     pub helm_globals: Option<Lined<Value>>,
     pub helm_charts: Option<Lined<Value>>,
     pub helm_chart_inflation_generator: Option<Lined<Value>>,
-    pub configurations: Option<Lined<Value>>,
+    pub configurations: Option<Vec<Lined<String>>>,
     pub generators: Option<Lined<Value>>,
     pub transformers: Option<Lined<Value>>,
     pub validators: Option<Lined<Value>>,
@@ -279,7 +279,7 @@ impl Kustomization {
 
     /// The first field set that kpush does not implement, with its line.
     pub fn unsupported(&self) -> Option<(&'static str, u32, &'static str)> {
-        let fields: [(&str, &Option<Lined<Value>>, &str); 10] = [
+        let fields: [(&str, &Option<Lined<Value>>, &str); 9] = [
             (
                 "openapi",
                 &self.openapi,
@@ -306,12 +306,6 @@ impl Kustomization {
                 "helmChartInflationGenerator",
                 &self.helm_chart_inflation_generator,
                 "Helm charts inside kustomizations are not supported yet",
-            ),
-            (
-                "configurations",
-                &self.configurations,
-                "custom transformer configurations are not supported; kpush uses kustomize's \
-                 built-in field specs",
             ),
             (
                 "generators",

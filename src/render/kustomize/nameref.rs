@@ -4,12 +4,11 @@
 
 use serde_json::Value;
 
-use super::fieldspec::{self, FieldSpec, Leaf};
+use super::fieldspec::{self, Config, FieldSpec, Leaf};
 use super::resource::{Gvk, Resource};
 
 /// Rewrites references in all resources.
-pub fn fix(res: &mut [Resource]) -> Result<(), String> {
-    let d = fieldspec::defaults();
+pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
     // (referrer index, field spec, referral target) in kustomize's order.
     let mut work: Vec<(usize, &FieldSpec, Gvk)> = Vec::new();
     for back in &d.name_reference {
@@ -297,7 +296,7 @@ mod tests {
             "containers":[{"name":"c","envFrom":[{"configMapRef":{"name":"cfg"}}]}]}}}}),
         );
         let mut all = vec![cm, d];
-        fix(&mut all).unwrap();
+        fix(&mut all, fieldspec::defaults()).unwrap();
         let o = &all[1].object;
         assert_eq!(
             o.pointer("/spec/template/spec/volumes/0/configMap/name"),
@@ -323,7 +322,7 @@ mod tests {
             "subjects":[{"kind":"ServiceAccount","name":"sa"}]}),
         );
         let mut all = vec![sa, rb];
-        fix(&mut all).unwrap();
+        fix(&mut all, fieldspec::defaults()).unwrap();
         assert_eq!(
             all[1].object.pointer("/subjects/0"),
             Some(&json!({"kind":"ServiceAccount","name":"p-sa","namespace":"prod"}))

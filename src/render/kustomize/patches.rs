@@ -165,12 +165,12 @@ impl Ctx<'_, '_> {
                 format!("{field} {}", p.value),
             )
         };
-        let content = patch::parse_patch(&text).map_err(|e| self.err(line, field, e))?;
+        let content = patch::parse_patch(&text).map_err(|e| self.err(line, &what, e))?;
         let v = via(&what, self.kfile, line);
         with_engine(ra, &v, |objs| {
             patch::apply_patch(objs, &content, None, PatchOptions::default())
         })
-        .map_err(|e| self.err(line, field, e))?;
+        .map_err(|e| self.err(line, &what, e))?;
         Ok(())
     }
 
@@ -198,12 +198,12 @@ impl Ctx<'_, '_> {
                 format!("{field} {}", e.path),
             )
         };
-        let content = patch::parse_patch(&text).map_err(|err| self.err(line, field, err))?;
+        let content = patch::parse_patch(&text).map_err(|err| self.err(line, &what, err))?;
         let v = via(&what, self.kfile, line);
         let outcome = with_engine(ra, &v, |objs| {
             patch::apply_patch(objs, &content, e.target.as_ref(), e.options)
         })
-        .map_err(|err| self.err(line, field, err))?;
+        .map_err(|err| self.err(line, &what, err))?;
         if let Some(t) = &e.target
             && outcome.changed.is_empty()
             && outcome.deleted.is_empty()
@@ -239,13 +239,13 @@ impl Ctx<'_, '_> {
                 format!("{field} {}", e.path),
             )
         };
-        let ops = patch::parse_patch_document(&text).map_err(|err| self.err(line, field, err))?;
+        let ops = patch::parse_patch_document(&text).map_err(|err| self.err(line, &what, err))?;
         let content = PatchContent::Json6902(ops);
         let v = via(&what, self.kfile, line);
         let outcome = with_engine(ra, &v, |objs| {
             patch::apply_patch(objs, &content, Some(target), PatchOptions::default())
         })
-        .map_err(|err| self.err(line, field, err))?;
+        .map_err(|err| self.err(line, &what, err))?;
         if outcome.changed.is_empty() {
             self.warn(
                 line,
@@ -328,6 +328,7 @@ pub fn resolve_vars(
     builder: &mut Builder<'_>,
     ra: &mut Vec<Resource>,
     kfile: &Arc<str>,
+    config: &super::fieldspec::Config,
 ) -> Result<(), KError> {
     if builder.vars_declared.is_empty() {
         return Ok(());
@@ -342,10 +343,24 @@ pub fn resolve_vars(
         .first()
         .map(|(_, f, l)| (f.clone(), *l))
         .unwrap_or((kfile.clone(), 0));
+    // Field specs from `configurations` beyond kustomize's built-in varreference list.
+    let builtin = &super::fieldspec::defaults().var_reference;
+    let extra: Vec<patch::FieldSpec> = config
+        .var_reference
+        .iter()
+        .filter(|f| !builtin.contains(f))
+        .map(|f| patch::FieldSpec {
+            group: f.group.clone(),
+            version: f.version.clone(),
+            kind: f.kind.clone(),
+            path: f.path.clone(),
+            create: f.create,
+        })
+        .collect();
     let v = via("vars", &first_file, first_line);
     let unused = with_engine(ra, &v, |objs| {
         let values = patch::resolve_vars(&*objs, &vars)?;
-        patch::substitute_vars(objs, &values, &[])
+        patch::substitute_vars(objs, &values, &extra)
     })
     .map_err(|e| KError::new(&first_file, first_line, format!("vars: {e}")))?;
     for name in unused {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::fieldspec::{self, FieldSpec, Leaf};
+use super::fieldspec::{self, Config, FieldSpec, Leaf};
 use super::file::{Image, Label, Replica};
 use super::resource::Resource;
 use crate::manifest::Via;
@@ -26,8 +26,8 @@ fn apply_spec(
 }
 
 /// `namespace`: sets the namespace of namespaced objects and of references that need it.
-pub fn namespace(res: &mut [Resource], ns: &str, via: &Via) -> Result<(), String> {
-    let specs = &fieldspec::defaults().namespace;
+pub fn namespace(res: &mut [Resource], ns: &str, cfg: &Config, via: &Via) -> Result<(), String> {
+    let specs = &cfg.namespace;
     for r in res.iter_mut() {
         r.store_previous_id();
         let before = r.object.clone();
@@ -97,10 +97,24 @@ fn skips_name_affix(r: &Resource) -> bool {
 }
 
 /// `namePrefix` / `nameSuffix` (`prefix` true for a prefix).
-pub fn name_affix(res: &mut [Resource], affix: &str, prefix: bool, via: &Via) {
+pub fn name_affix(
+    res: &mut [Resource],
+    affix: &str,
+    prefix: bool,
+    cfg: &Config,
+    via: &Via,
+) -> Result<(), String> {
     if affix.is_empty() {
-        return;
+        return Ok(());
     }
+    let extra: Vec<&FieldSpec> = if prefix {
+        &cfg.name_prefix
+    } else {
+        &cfg.name_suffix
+    }
+    .iter()
+    .filter(|f| f.path != "metadata/name")
+    .collect();
     for r in res.iter_mut() {
         if skips_name_affix(r) {
             continue;
@@ -118,8 +132,21 @@ pub fn name_affix(res: &mut [Resource], affix: &str, prefix: bool, via: &Via) {
             format!("{name}{affix}")
         };
         r.set_name(&new);
+        for spec in &extra {
+            apply_spec(r, spec, Leaf::Scalar, &mut |n| {
+                if let Some(v) = n.as_str() {
+                    *n = Value::String(if prefix {
+                        format!("{affix}{v}")
+                    } else {
+                        format!("{v}{affix}")
+                    });
+                }
+                Ok(())
+            })?;
+        }
         r.touched(via);
     }
+    Ok(())
 }
 
 fn set_entries(
@@ -164,14 +191,15 @@ fn apply_map_specs(
 pub fn common_labels(
     res: &mut [Resource],
     pairs: &BTreeMap<String, String>,
+    cfg: &Config,
     via: &Via,
 ) -> Result<(), String> {
-    apply_map_specs(res, &fieldspec::defaults().common_labels, pairs, via)
+    apply_map_specs(res, &cfg.common_labels, pairs, via)
 }
 
 /// One `labels` entry, honouring `includeSelectors`, `includeTemplates` and `fields`.
-pub fn labels(res: &mut [Resource], label: &Label, via: &Via) -> Result<(), String> {
-    let d = fieldspec::defaults();
+pub fn labels(res: &mut [Resource], label: &Label, cfg: &Config, via: &Via) -> Result<(), String> {
+    let d = cfg;
     let mut specs: Vec<FieldSpec> = label
         .fields
         .iter()
@@ -183,6 +211,7 @@ pub fn labels(res: &mut [Resource], label: &Label, via: &Via) -> Result<(), Stri
             create: f.create,
         })
         .collect();
+    specs.extend(d.labels.iter().cloned());
     if label.include_selectors {
         specs.extend(d.common_labels.iter().cloned());
     } else {
@@ -202,14 +231,20 @@ pub fn labels(res: &mut [Resource], label: &Label, via: &Via) -> Result<(), Stri
 pub fn common_annotations(
     res: &mut [Resource],
     pairs: &BTreeMap<String, String>,
+    cfg: &Config,
     via: &Via,
 ) -> Result<(), String> {
-    apply_map_specs(res, &fieldspec::defaults().common_annotations, pairs, via)
+    apply_map_specs(res, &cfg.common_annotations, pairs, via)
 }
 
 /// One `replicas` entry; an entry that matches no object is an error, as in kustomize.
-pub fn replicas(res: &mut [Resource], rep: &Replica, via: &Via) -> Result<(), String> {
-    let specs = &fieldspec::defaults().replicas;
+pub fn replicas(
+    res: &mut [Resource],
+    rep: &Replica,
+    cfg: &Config,
+    via: &Via,
+) -> Result<(), String> {
+    let specs = &cfg.replicas;
     let mut found = false;
     for spec in specs {
         let sel = spec.gvk();
@@ -245,7 +280,7 @@ pub fn replicas(res: &mut [Resource], rep: &Replica, via: &Via) -> Result<(), St
 
 /// One `images` entry: every `containers`/`initContainers` image anywhere in an object (except
 /// CRDs), and image volumes.
-pub fn images(res: &mut [Resource], img: &Image, via: &Via) -> Result<(), String> {
+pub fn images(res: &mut [Resource], img: &Image, cfg: &Config, via: &Via) -> Result<(), String> {
     for r in res.iter_mut() {
         let before = r.object.clone();
         if r.kind() != "CustomResourceDefinition" {
@@ -254,7 +289,7 @@ pub fn images(res: &mut [Resource], img: &Image, via: &Via) -> Result<(), String
         // kustomize runs its legacy walk and then the field specs, so a `tagSuffix` is
         // appended twice to containers the specs also reach; kpush does the same.
         if r.kind() != "CustomResourceDefinition" {
-            for spec in &fieldspec::defaults().images {
+            for spec in &cfg.images {
                 apply_spec(r, spec, Leaf::Never, &mut |n| {
                     update_image(n, img);
                     Ok(())
@@ -406,7 +441,7 @@ mod tests {
             new_tag: "2".into(),
             ..Default::default()
         };
-        images(&mut r, &img, &via()).unwrap();
+        images(&mut r, &img, fieldspec::defaults(), &via()).unwrap();
         assert_eq!(
             r[0].object.pointer("/spec/x/containers/0/image"),
             Some(&json!("nginx:2"))
@@ -419,7 +454,7 @@ mod tests {
         let mut r = vec![res(json!({"apiVersion":"apps/v1","kind":"Deployment",
             "metadata":{"name":"d"},"spec":{"template":{"metadata":{}}}}))];
         let pairs = BTreeMap::from([("app".to_string(), "web".to_string())]);
-        common_labels(&mut r, &pairs, &via()).unwrap();
+        common_labels(&mut r, &pairs, fieldspec::defaults(), &via()).unwrap();
         assert_eq!(
             r[0].object.pointer("/spec/selector/matchLabels/app"),
             Some(&json!("web"))
@@ -443,7 +478,7 @@ mod tests {
                 "metadata":{"name":"b"},"subjects":[{"kind":"ServiceAccount","name":"default"}]}),
             ),
         ];
-        namespace(&mut r, "prod", &via()).unwrap();
+        namespace(&mut r, "prod", fieldspec::defaults(), &via()).unwrap();
         assert_eq!(r[0].object.pointer("/metadata/name"), Some(&json!("prod")));
         assert_eq!(r[0].object.pointer("/metadata/namespace"), None);
         assert_eq!(
@@ -461,12 +496,12 @@ mod tests {
             name: "x".into(),
             count: 3,
         };
-        assert!(replicas(&mut r, &rep, &via()).is_err());
+        assert!(replicas(&mut r, &rep, fieldspec::defaults(), &via()).is_err());
         let rep = Replica {
             name: "d".into(),
             count: 3,
         };
-        replicas(&mut r, &rep, &via()).unwrap();
+        replicas(&mut r, &rep, fieldspec::defaults(), &via()).unwrap();
         assert_eq!(r[0].object.pointer("/spec/replicas"), Some(&json!(3)));
     }
 }
