@@ -804,8 +804,12 @@ pub fn append(
     line: u32,
 ) -> Result<(), KError> {
     let gvk = r.gvk();
+    // Cheap comparisons first: this runs once per object against all before it.
     if let Some(o) = ra.iter().find(|o| {
-        o.gvk() == gvk && o.name() == r.name() && o.effective_namespace() == r.effective_namespace()
+        o.name() == r.name()
+            && o.kind() == r.kind()
+            && o.api_version() == r.api_version()
+            && o.effective_namespace() == r.effective_namespace()
     }) {
         return Err(KError::new(
             kfile,
