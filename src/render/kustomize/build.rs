@@ -46,6 +46,9 @@ pub struct Builder<'a> {
     pub vars: &'a Vars,
     /// Problems that do not stop the build (undefined variables, collected as with plain YAML).
     pub problems: Vec<Problem>,
+    /// The OpenAPI schema of the last kustomization that named one (`openapi: path:`); global,
+    /// as kustomize's is.
+    pub schema: Option<crate::render::patch::OpenApiSchema>,
     /// `vars` declared so far, with the kustomization and line declaring them.
     pub vars_declared: Vec<(crate::render::patch::Var, Arc<str>, u32)>,
     /// Kustomizations being built, to find cycles.
@@ -77,6 +80,7 @@ impl<'a> Builder<'a> {
             vars,
             problems: Vec::new(),
             vars_declared: Vec::new(),
+            schema: None,
             stack: Vec::new(),
         }
     }
@@ -187,6 +191,24 @@ impl<'a> Builder<'a> {
             .map_err(|_| KError::new(&display, 0, "the kustomization file is not valid UTF-8"))?;
         let k = Kustomization::parse(text.trim_start_matches('\u{feff}'), &display)?;
         k.enforce_fields(&display)?;
+        if let Some(rel) = k
+            .openapi
+            .as_ref()
+            .and_then(|o| o.value.get("path"))
+            .and_then(serde_json::Value::as_str)
+        {
+            let line = k.key_line("openapi", 0);
+            let (path, shown) = self.file_in(dir, &display, line, "openapi", rel)?;
+            let text = self.read_text(&path, &shown)?;
+            let doc: serde_json::Value = serde_saphyr::from_str_with_options(
+                &text,
+                crate::render::documents::yaml_options(),
+            )
+            .map_err(|e| KError::new(&shown, 0, format!("invalid OpenAPI document: {e}")))?;
+            let schema = crate::render::patch::OpenApiSchema::from_document(&doc)
+                .map_err(|e| KError::new(&display, line, format!("openapi: {e}")))?;
+            self.schema = Some(schema);
+        }
         if let Some((field, line, why)) = k.unsupported() {
             return Err(KError::new(
                 &display,
@@ -782,8 +804,12 @@ pub fn append(
     line: u32,
 ) -> Result<(), KError> {
     let gvk = r.gvk();
+    // Cheap comparisons first: this runs once per object against all before it.
     if let Some(o) = ra.iter().find(|o| {
-        o.gvk() == gvk && o.name() == r.name() && o.effective_namespace() == r.effective_namespace()
+        o.name() == r.name()
+            && o.kind() == r.kind()
+            && o.api_version() == r.api_version()
+            && o.effective_namespace() == r.effective_namespace()
     }) {
         return Err(KError::new(
             kfile,

@@ -279,12 +279,21 @@ impl Kustomization {
 
     /// The first field set that kpush does not implement, with its line.
     pub fn unsupported(&self) -> Option<(&'static str, u32, &'static str)> {
-        let fields: [(&str, &Option<Lined<Value>>, &str); 9] = [
-            (
-                "openapi",
-                &self.openapi,
-                "kpush uses built-in Kubernetes merge keys; custom OpenAPI schemas are not read",
-            ),
+        if let Some(o) = &self.openapi {
+            let only_path = o
+                .value
+                .as_object()
+                .is_some_and(|m| m.keys().all(|k| k == "path"));
+            if !only_path {
+                return Some((
+                    "openapi",
+                    self.key_line("openapi", line_of(o)),
+                    "only `openapi: {path: FILE}` is supported (kpush has Kubernetes' own merge \
+                     keys built in; `version` is not read)",
+                ));
+            }
+        }
+        let fields: [(&str, &Option<Lined<Value>>, &str); 8] = [
             (
                 "crds",
                 &self.crds,

@@ -10,6 +10,7 @@ use super::resource::{Gvk, Resource};
 /// Rewrites references in all resources.
 pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
     // (referrer index, field spec, referral target) in kustomize's order.
+    let org_gvks: Vec<Gvk> = res.iter().map(Resource::org_gvk).collect();
     let mut work: Vec<(usize, &FieldSpec, Gvk)> = Vec::new();
     for back in &d.name_reference {
         let target = Gvk {
@@ -19,8 +20,8 @@ pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
         };
         for spec in &back.field_specs {
             let sel = spec.gvk();
-            for (i, r) in res.iter().enumerate() {
-                if r.org_gvk().selected_by(&sel) {
+            for (i, g) in org_gvks.iter().enumerate() {
+                if g.selected_by(&sel) {
                     work.push((i, spec, target.clone()));
                 }
             }
@@ -31,20 +32,24 @@ pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
     }
     // Candidates are judged on a snapshot; references change only the referrer.
     let snapshot: Vec<Resource> = res.to_vec();
-    let mut cache: std::collections::HashMap<usize, Vec<&Resource>> = Default::default();
+    let facts = Facts::of(&snapshot);
+    let mut subjects: std::collections::HashMap<usize, Vec<String>> = Default::default();
     for (i, spec, target) in work {
         let referrer = &snapshot[i];
-        let candidates = match cache.entry(i) {
+        let sa_namespaces = match subjects.entry(i) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(could_be_referenced_by(&snapshot, referrer)?)
+                e.insert(role_binding_namespaces(referrer)?)
             }
         };
         let ctx = Ctx {
             referrer,
+            referrer_idx: i,
             spec,
             target: &target,
-            candidates,
+            all: &snapshot,
+            facts: &facts,
+            sa_namespaces,
         };
         let path = fieldspec::split_path(&spec.path);
         let mut obj = std::mem::take(&mut res[i].object);
@@ -61,15 +66,35 @@ pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// kustomize's `SubsetThatCouldBeReferencedByResource`.
-fn could_be_referenced_by<'a>(
-    all: &'a [Resource],
-    referrer: &Resource,
-) -> Result<Vec<&'a Resource>, String> {
-    if referrer.is_cluster_scoped() {
-        return Ok(all.iter().collect());
+/// Per-object facts computed once: scope, namespaces, and an index of previous names.
+struct Facts<'a> {
+    cluster: Vec<bool>,
+    effective_ns: Vec<String>,
+    by_prev_name: std::collections::HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Facts<'a> {
+    fn of(all: &'a [Resource]) -> Self {
+        let mut by_prev_name: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        for (j, r) in all.iter().enumerate() {
+            let mut names: Vec<&str> = r.prev_ids.iter().map(|p| p.name.as_str()).collect();
+            names.dedup();
+            for n in names {
+                by_prev_name.entry(n).or_default().push(j);
+            }
+        }
+        Self {
+            cluster: all.iter().map(Resource::is_cluster_scoped).collect(),
+            effective_ns: all.iter().map(Resource::effective_namespace).collect(),
+            by_prev_name,
+        }
     }
-    let mut sa_namespaces: Vec<String> = Vec::new();
+}
+
+/// Namespaces of a RoleBinding's ServiceAccount subjects (kustomize's
+/// `getNamespacesForRoleBinding`); a blank one is an error, as in kustomize.
+fn role_binding_namespaces(referrer: &Resource) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
     if referrer.kind() == "RoleBinding"
         && let Some(Value::Array(subjects)) = referrer.object.get("subjects")
     {
@@ -78,7 +103,7 @@ fn could_be_referenced_by<'a>(
                 continue;
             }
             match s.get("namespace") {
-                Some(Value::String(ns)) if !ns.is_empty() => sa_namespaces.push(ns.clone()),
+                Some(Value::String(ns)) if !ns.is_empty() => out.push(ns.clone()),
                 Some(_) => {
                     return Err(format!(
                         "a ServiceAccount subject of {} has a blank namespace; set it or \
@@ -90,25 +115,42 @@ fn could_be_referenced_by<'a>(
             }
         }
     }
-    let my_ns = referrer.effective_namespace();
-    Ok(all
-        .iter()
-        .filter(|t| {
-            t.is_cluster_scoped()
-                || t.effective_namespace() == my_ns
-                || sa_namespaces.iter().any(|n| n == t.namespace())
-        })
-        .collect())
+    Ok(out)
 }
 
 struct Ctx<'a> {
     referrer: &'a Resource,
+    referrer_idx: usize,
     spec: &'a FieldSpec,
     target: &'a Gvk,
-    candidates: &'a [&'a Resource],
+    all: &'a [Resource],
+    facts: &'a Facts<'a>,
+    sa_namespaces: &'a [String],
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// kustomize's `SubsetThatCouldBeReferencedByResource`, for object `j`.
+    fn could_refer_to(&self, j: usize) -> bool {
+        let f = self.facts;
+        let i = self.referrer_idx;
+        f.cluster[i]
+            || f.cluster[j]
+            || f.effective_ns[j] == f.effective_ns[i]
+            || self.sa_namespaces.iter().any(|n| n == self.all[j].namespace())
+    }
+
+    /// Objects that could be referred to and once had the name `old`.
+    fn named(&self, old: &str) -> Vec<&'a Resource> {
+        self.facts
+            .by_prev_name
+            .get(old)
+            .into_iter()
+            .flatten()
+            .filter(|j| self.could_refer_to(**j))
+            .map(|j| &self.all[*j])
+            .collect()
+    }
+
     fn set(&self, node: &mut Value) -> Result<(), String> {
         match node {
             Value::Null => Ok(()),
@@ -132,7 +174,7 @@ impl Ctx<'_> {
         let Some(old) = node.as_str() else {
             return Ok(());
         };
-        let Some(r) = self.select(old, self.candidates.to_vec(), false)? else {
+        let Some(r) = self.select(old, self.named(old), false)? else {
             return Ok(());
         };
         if r.name() != old {
@@ -149,23 +191,26 @@ impl Ctx<'_> {
             return Err("no `name` field in the reference".to_string());
         };
         let candidates: Vec<&Resource> = match m.get("namespace").and_then(Value::as_str) {
-            None => self.candidates.to_vec(),
+            None => self.named(&old),
             Some(ns) => {
-                let by_original: Vec<&Resource> = self
-                    .candidates
+                // Grouped over every object that could be referred to, as kustomize groups.
+                let subset: Vec<usize> = (0..self.all.len())
+                    .filter(|j| self.could_refer_to(*j))
+                    .collect();
+                let by_original: Vec<usize> = subset
                     .iter()
                     .copied()
-                    .filter(|c| original_namespace(c) == ns)
+                    .filter(|j| original_namespace(&self.all[*j]) == ns)
                     .collect();
-                if by_original.is_empty() {
-                    self.candidates
-                        .iter()
-                        .copied()
-                        .filter(|c| c.namespace() == ns)
+                let group = if by_original.is_empty() {
+                    subset
+                        .into_iter()
+                        .filter(|j| self.all[*j].namespace() == ns)
                         .collect()
                 } else {
                     by_original
-                }
+                };
+                group.into_iter().map(|j| &self.all[j]).collect()
             }
         };
         let Some(r) = self.select(&old, candidates, true)? else {
@@ -182,12 +227,12 @@ impl Ctx<'_> {
     }
 
     /// kustomize's `selectReferral`.
-    fn select<'r>(
+    fn select(
         &self,
         old: &str,
-        mut c: Vec<&'r Resource>,
+        mut c: Vec<&'a Resource>,
         with_namespace: bool,
-    ) -> Result<Option<&'r Resource>, String> {
+    ) -> Result<Option<&'a Resource>, String> {
         c.retain(|r| r.prev_ids.iter().any(|p| p.name == old));
         c.retain(|r| prev_selected(r, self.target));
         if self.spec.path.ends_with("roleRef/name")

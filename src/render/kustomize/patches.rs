@@ -167,8 +167,9 @@ impl Ctx<'_, '_> {
         };
         let content = patch::parse_patch(&text).map_err(|e| self.err(line, &what, e))?;
         let v = via(&what, self.kfile, line);
+        let schema = self.builder.schema.as_ref();
         with_engine(ra, &v, |objs| {
-            patch::apply_patch(objs, &content, None, PatchOptions::default())
+            patch::apply_patch_with(objs, &content, None, PatchOptions::default(), schema)
         })
         .map_err(|e| self.err(line, &what, e))?;
         Ok(())
@@ -200,8 +201,9 @@ impl Ctx<'_, '_> {
         };
         let content = patch::parse_patch(&text).map_err(|err| self.err(line, &what, err))?;
         let v = via(&what, self.kfile, line);
+        let schema = self.builder.schema.as_ref();
         let outcome = with_engine(ra, &v, |objs| {
-            patch::apply_patch(objs, &content, e.target.as_ref(), e.options)
+            patch::apply_patch_with(objs, &content, e.target.as_ref(), e.options, schema)
         })
         .map_err(|err| self.err(line, &what, err))?;
         if let Some(t) = &e.target
