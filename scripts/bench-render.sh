@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Benchmark: render 5,000 generated objects and print wall time and peak memory.
-# Usage: scripts/bench-render.sh [COUNT]   (default 5000). Figures are printed, never asserted.
+# Benchmark: render 5,000 generated objects and print wall time and peak memory; then render each
+# overlay of a generated 50-overlay kustomize repository in its own process (as a pipeline would)
+# with kpush, `kubectl kustomize` and the standalone kustomize, side by side.
+# Usage: scripts/bench-render.sh [COUNT] [OVERLAYS]   (defaults 5000 and 50).
+# kubectl comes from the test control plane (scripts/build-control-plane.sh, or $KUBECTL), the
+# standalone kustomize from scripts/build-kustomize.sh. Figures are printed, never asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT="${1:-5000}"
+OVERLAYS="${2:-50}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --quiet --bin kpush
 BIN="$CARGO_TARGET_DIR/release/kpush"
@@ -44,3 +49,30 @@ if command -v kubectl >/dev/null 2>&1; then
   fi
 fi
 echo "targets: under 300 ms and under 150 MB for 5,000 objects"
+
+echo
+echo "kustomize overlays: one base + $OVERLAYS overlays (scripts/gen-kustomize-repo.py), one process per overlay, best of 3"
+python3 scripts/gen-kustomize-repo.py --overlays "$OVERLAYS" --out "$WORK/kustomize" >/dev/null
+# A pipeline renders inside a checkout: kpush reads only files inside the git work tree.
+git init -q "$WORK/kustomize"
+TOOLS=("kpush render=$BIN,render,{dir},--no-run-annotations")
+KUBECTL="${KUBECTL:-}"
+if [ -z "$KUBECTL" ]; then
+  CP_DIR="$(scripts/build-control-plane.sh 2>/dev/null | tail -n1 || true)"
+  [ -n "$CP_DIR" ] && [ -x "$CP_DIR/kubectl" ] && KUBECTL="$CP_DIR/kubectl"
+fi
+if [ -n "$KUBECTL" ] && [ -x "$KUBECTL" ]; then
+  KV="$("$KUBECTL" version --client -o json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["clientVersion"]["gitVersion"], "kustomize", d.get("kustomizeVersion", "?"))')"
+  echo "kubectl: $KUBECTL ($KV)"
+  TOOLS+=("kubectl kustomize=$KUBECTL,kustomize,{dir}")
+else
+  echo "kubectl: not available (scripts/build-control-plane.sh failed; set KUBECTL)"
+fi
+if KUSTOMIZE="$(scripts/build-kustomize.sh 2>/dev/null | tail -n1)" && [ -x "$KUSTOMIZE" ]; then
+  echo "kustomize: $KUSTOMIZE ($("$KUSTOMIZE" version))"
+  TOOLS+=("kustomize build=$KUSTOMIZE,build,{dir}")
+else
+  echo "kustomize: not available (scripts/build-kustomize.sh failed)"
+fi
+python3 scripts/bench-overlays.py "$WORK/kustomize" 3 "${TOOLS[@]}"
+echo "target: kpush at least 5x faster than kubectl kustomize over the same overlays"

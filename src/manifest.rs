@@ -6,12 +6,34 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 /// Where an object came from: a file (or `-` for standard input) and the 1-based line of its document.
+///
+/// Objects rendered by kustomize also list in `via` the overlay entries (a `namePrefix`, a patch,
+/// a generator) that changed or made them, in the order they were applied.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Origin {
     /// The path as the user gave it (relative paths stay relative), or `-` for standard input.
     pub file: Arc<str>,
     /// 1-based line where the object's document starts (the first non-marker line).
     pub line: u32,
+    /// Overlay entries that changed the object after it was read, oldest first.
+    pub via: Vec<Via>,
+}
+
+/// One overlay entry that changed an object: the kustomization field and its file:line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Via {
+    /// What changed it: the kustomization field, for example `namePrefix` or `patches`.
+    pub what: Arc<str>,
+    /// The file holding the entry (a kustomization or a patch file).
+    pub file: Arc<str>,
+    /// 1-based line of the entry.
+    pub line: u32,
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}:{})", self.what, self.file, self.line)
+    }
 }
 
 impl Origin {
@@ -20,7 +42,18 @@ impl Origin {
         Self {
             file: file.into(),
             line,
+            via: Vec::new(),
         }
+    }
+
+    /// `file:line`, followed by ` via …` for each overlay entry that changed the object.
+    pub fn with_via(&self) -> String {
+        let mut s = self.to_string();
+        for v in &self.via {
+            s.push_str(" via ");
+            s.push_str(&v.to_string());
+        }
+        s
     }
 }
 

@@ -281,18 +281,25 @@ fn alias_bomb_is_refused_with_a_clear_error() {
 }
 
 #[test]
-fn kustomize_directory_is_refused_with_advice() {
+fn kustomization_inside_a_plain_directory_is_refused_with_advice() {
     let t = tempfile::tempdir().unwrap();
-    write(t.path(), "k/kustomization.yaml", "resources: [a.yaml]\n");
     write(
         t.path(),
-        "k/a.yaml",
+        "deploy/k/kustomization.yaml",
+        "resources: [a.yaml]\n",
+    );
+    write(
+        t.path(),
+        "deploy/k/a.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
     );
-    let (code, _, err) = kpush_render(t.path(), &["k"]);
+    let (code, out, err) = kpush_render(t.path(), &["deploy"]);
     assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
     assert!(
-        err.contains("kustomize overlays are not supported yet"),
+        err.contains(
+            "deploy/k: error: deploy/k is a kustomization inside a directory of plain manifests"
+        ) && err.contains("kpush render deploy/k"),
         "{err}"
     );
 }

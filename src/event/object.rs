@@ -25,13 +25,19 @@ impl ObjectRef {
         self.key.to_string()
     }
 
-    /// `file:line`, if known (just the file, or the flag, when the line is 0).
+    /// `file:line`, if known (just the file, or the flag, when the line is 0), followed by
+    /// ` via field (file:line)` for each overlay entry that changed the object (kustomize).
     pub fn location(&self) -> Option<String> {
         let o = self.origin.as_ref()?;
-        Some(match o.line {
+        let mut s = match o.line {
             0 => o.file.to_string(),
             line => format!("{}:{line}", o.file),
-        })
+        };
+        for v in &o.via {
+            s.push_str(" via ");
+            s.push_str(&v.to_string());
+        }
+        Some(s)
     }
 
     /// `Deployment shop/web (deploy/web.yaml:3)`, or the label alone when the origin is unknown.
@@ -53,7 +59,8 @@ impl ObjectRef {
     }
 }
 
-/// JSON form: `{"kind", "group", "namespace"?, "name", "file"?, "line"?}`.
+/// JSON form: `{"kind", "group", "namespace"?, "name", "file"?, "line"?, "via"?}`; `via` lists
+/// the overlay entries that changed the object as `field (file:line)`.
 impl Serialize for ObjectRef {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
@@ -66,6 +73,10 @@ impl Serialize for ObjectRef {
         if let Some(o) = &self.origin {
             m.serialize_entry("file", &*o.file)?;
             m.serialize_entry("line", &o.line)?;
+            if !o.via.is_empty() {
+                let via: Vec<String> = o.via.iter().map(ToString::to_string).collect();
+                m.serialize_entry("via", &via)?;
+            }
         }
         m.end()
     }

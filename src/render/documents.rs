@@ -139,10 +139,31 @@ fn parse_yaml(source: &Source, sub: &Substituted, problems: &mut Vec<Problem>) -
             Err(e) => problems.push(yaml_problem(source, sub, &chunk, &e)),
         }
     }
+    // A file without a final line break ends its last block scalar without one (`|` keeps
+    // only the line breaks that are there; the parser adds one at the end of input).
+    let tail = sub.text.trim_end_matches([' ', '\t']);
+    if !tail.ends_with('\n')
+        && !tail.ends_with(['"', '\''])
+        && let Some(last) = docs.last_mut()
+        && let Some(Value::String(s)) = last_leaf(&mut last.value)
+        && s.ends_with('\n')
+    {
+        s.pop();
+    }
     docs
 }
 
-fn yaml_options() -> serde_saphyr::Options {
+/// The last scalar of a value in document order.
+fn last_leaf(v: &mut Value) -> Option<&mut Value> {
+    match v {
+        Value::Object(m) => m.values_mut().last().and_then(last_leaf),
+        Value::Array(a) => a.last_mut().and_then(last_leaf),
+        other => Some(other),
+    }
+}
+
+/// Parser options with kpush's budgets against hostile input.
+pub fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
     budget.max_documents = 1;
@@ -151,6 +172,8 @@ fn yaml_options() -> serde_saphyr::Options {
     let mut opts = serde_saphyr::Options::default();
     opts.budget = Some(budget);
     opts.with_snippet = false;
+    // Kubernetes reads YAML 1.1: `defaultMode: 0644` is octal (420), as kubectl sends it.
+    opts.legacy_octal_numbers = true;
     opts
 }
 
@@ -459,6 +482,22 @@ mod tests {
         assert!(p.is_empty(), "{p:?}");
         let lines: Vec<u32> = docs.iter().map(|d| d.line).collect();
         assert_eq!(lines, vec![3, 9]);
+    }
+
+    #[test]
+    fn block_scalar_at_the_end_of_a_file_without_line_break_has_none() {
+        let (s, sub) = src("kind: A\ndata:\n  x: |\n    a\n    b", Syntax::Yaml);
+        let mut p = Vec::new();
+        let docs = parse(&s, &sub, &mut p);
+        assert_eq!(docs[0].value["data"]["x"], serde_json::json!("a\nb"));
+    }
+
+    #[test]
+    fn leading_zero_numbers_are_octal_as_in_kubernetes() {
+        let (s, sub) = src("kind: A\nmode: 0644\n", Syntax::Yaml);
+        let mut p = Vec::new();
+        let docs = parse(&s, &sub, &mut p);
+        assert_eq!(docs[0].value["mode"], serde_json::json!(420));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Stage 1, render: files → validated [`Manifest`]s, each remembering its file and line.
 //!
-//! Transforms run in this documented order:
+//! A directory holding a kustomization is rendered by [`kustomize`] first (variables are
+//! substituted in the files it reads when the run asks for it); a Helm chart by [`chart`]. Then
+//! transforms run in this documented order:
 //! 1. variable substitution on the text, when the run asks for it ([`vars`]);
 //! 2. image overrides ([`images`]);
 //! 3. `--namespace` ([`namespace`]);
@@ -12,9 +14,11 @@
 pub mod chart;
 pub mod documents;
 pub mod images;
+pub mod kustomize;
 pub mod metadata;
 pub mod namespace;
 pub mod objects;
+pub mod patch;
 pub mod problem;
 pub mod secrets;
 pub mod source;
@@ -85,20 +89,50 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         let docs = documents::parse(src, sub, &mut problems);
         objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
     }
-    for src in &sources {
-        let sub = match opts.substitution {
-            Substitution::Off => vars::Substituted::verbatim(&src.text),
-            mode => {
-                let skip = documents::opted_out_lines(src);
-                let (sub, undefined) = opts.vars.substitute_except(&src.text, &skip);
-                if mode == Substitution::Strict {
-                    undefined_problems(src, undefined, &mut problems);
-                }
-                sub
+    let no_vars = Vars::new();
+    for input in &sources {
+        match input {
+            source::Input::Text(src) => {
+                let sub = match opts.substitution {
+                    Substitution::Off => vars::Substituted::verbatim(&src.text),
+                    mode => {
+                        let skip = documents::opted_out_lines(src);
+                        let (sub, undefined) = opts.vars.substitute_except(&src.text, &skip);
+                        if mode == Substitution::Strict {
+                            undefined_problems(src, undefined, &mut problems);
+                        }
+                        sub
+                    }
+                };
+                let docs = documents::parse(src, &sub, &mut problems);
+                objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
             }
-        };
-        let docs = documents::parse(src, &sub, &mut problems);
-        objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
+            source::Input::Kustomization { dir, name } => {
+                let vars = match opts.substitution {
+                    Substitution::Off => &no_vars,
+                    _ => &opts.vars,
+                };
+                let Some(overlay) = kustomize::render(dir, name, vars, &mut problems) else {
+                    continue;
+                };
+                if let (Some((ns, file, line)), Some(flag)) = (&overlay.namespace, &opts.namespace)
+                    && ns != flag
+                {
+                    problems.push(Problem::at(
+                        Severity::Error,
+                        ProblemKind::Namespace,
+                        file,
+                        *line,
+                        format!(
+                            "the kustomization sets `namespace: {ns}` and --namespace says \
+                             {flag}; kpush does not override an overlay's namespace. Drop \
+                             --namespace (or set it to {ns}), or change the overlay"
+                        ),
+                    ));
+                }
+                manifests.extend(overlay.manifests);
+            }
+        }
     }
 
     let hits = images::apply(&mut manifests, &opts.images);
@@ -156,10 +190,7 @@ fn collect(
     opts: &RenderOptions,
     stdin: &mut dyn Read,
     problems: &mut Vec<Problem>,
-) -> (
-    Vec<source::Source>,
-    Vec<(source::Source, vars::Substituted)>,
-) {
+) -> (Vec<source::Input>, Vec<(source::Source, vars::Substituted)>) {
     let (charts, files): (Vec<PathBuf>, Vec<PathBuf>) =
         opts.paths.iter().cloned().partition(|p| chart::is_chart(p));
     let mut rendered = Vec::new();
@@ -172,6 +203,16 @@ fn collect(
         source::collect(&files, stdin, problems)
     };
     (sources, rendered)
+}
+
+/// One problem per undefined `${NAME}` in `src` (kustomize's file reader turns them into
+/// warnings when substitution is not strict).
+pub(crate) fn undefined_variable_problems(
+    src: &source::Source,
+    undefined: Vec<vars::Undefined>,
+    problems: &mut Vec<Problem>,
+) {
+    undefined_problems(src, undefined, problems);
 }
 
 /// One error per `${NAME}` without a value or default (strict substitution only).
@@ -202,11 +243,11 @@ fn undefined_problems(
 }
 
 /// Orders problems by file (in input order) and line, so output reads top to bottom.
-fn sort_by_input_order(sources: &[source::Source], problems: &mut [Problem]) {
-    let index: HashMap<&str, usize> = sources
+fn sort_by_input_order(inputs: &[source::Input], problems: &mut [Problem]) {
+    let index: HashMap<&str, usize> = inputs
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.name.as_str(), i))
+        .map(|(i, s)| (s.name(), i))
         .collect();
     problems.sort_by_key(|p| {
         (

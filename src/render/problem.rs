@@ -34,8 +34,10 @@ pub enum ProblemKind {
     Namespace,
     /// Two objects with the same identity.
     Duplicate,
-    /// A directory that needs a tool kpush does not support yet (kustomize).
+    /// Input kpush does not support (a kustomize plugin, a remote resource).
     Unsupported,
+    /// A kustomization that kustomize would refuse (cycles, conflicts, bad entries).
+    Kustomize,
     /// An invalid label or annotation.
     Metadata,
     /// A Helm chart that helm could not render (template, values, `--set`, dependencies).

@@ -29,7 +29,29 @@ pub struct Source {
     pub syntax: Syntax,
 }
 
-const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+/// One input: a file's text, or a kustomization directory to render with kustomize's rules.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A manifest file (or standard input).
+    Text(Source),
+    /// A directory holding a kustomization file, given directly as a path.
+    Kustomization {
+        /// The directory.
+        dir: PathBuf,
+        /// Display name, as the user gave it.
+        name: String,
+    },
+}
+
+impl Input {
+    /// The name shown in messages.
+    pub fn name(&self) -> &str {
+        match self {
+            Input::Text(s) => &s.name,
+            Input::Kustomization { name, .. } => name,
+        }
+    }
+}
 
 fn is_manifest_file(p: &Path) -> bool {
     matches!(
@@ -55,12 +77,10 @@ fn display(p: &Path) -> String {
 
 /// Reads every source named by `paths` in order; `-` reads `stdin`.
 ///
-/// Problems (unreadable paths, kustomize directories, oversized files) are collected, not fatal.
-pub fn collect(
-    paths: &[PathBuf],
-    stdin: &mut dyn Read,
-    problems: &mut Vec<Problem>,
-) -> Vec<Source> {
+/// A directory given directly that holds a kustomization becomes [`Input::Kustomization`];
+/// problems (unreadable paths, kustomizations inside a plain directory, oversized files) are
+/// collected, not fatal.
+pub fn collect(paths: &[PathBuf], stdin: &mut dyn Read, problems: &mut Vec<Problem>) -> Vec<Input> {
     let mut out = Vec::new();
     let mut stdin_used = false;
     for path in paths {
@@ -84,6 +104,12 @@ pub fn collect(
                 &display(path),
                 &format!("cannot read {}: {e}", display(path)),
             )),
+            Ok(md) if md.is_dir() && super::kustomize::is_kustomization_dir(path) => {
+                out.push(Input::Kustomization {
+                    dir: path.clone(),
+                    name: display(path),
+                })
+            }
             Ok(md) if md.is_dir() => walk_dir(path, &mut out, problems),
             Ok(_) => read_file(path, &mut out, problems),
         }
@@ -91,7 +117,7 @@ pub fn collect(
     out
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<Source>, problems: &mut Vec<Problem>) {
+fn walk_dir(dir: &Path, out: &mut Vec<Input>, problems: &mut Vec<Problem>) {
     if dir.join("Chart.yaml").is_file() {
         problems.push(Problem::at(
             Severity::Error,
@@ -107,20 +133,16 @@ fn walk_dir(dir: &Path, out: &mut Vec<Source>, problems: &mut Vec<Problem>) {
         ));
         return;
     }
-    if let Some(k) = KUSTOMIZATION_FILES
-        .iter()
-        .map(|k| dir.join(k))
-        .find(|p| p.is_file())
-    {
+    if super::kustomize::is_kustomization_dir(dir) {
         problems.push(Problem::at(
             Severity::Error,
-            ProblemKind::Unsupported,
-            &display(&k),
+            ProblemKind::Kustomize,
+            &display(dir),
             0,
             format!(
-                "{} is a kustomize directory; kustomize overlays are not supported yet. \
-                 Render it first (`kubectl kustomize {}`) and pass the output with `-f -`, \
-                 or point kpush at the plain manifests",
+                "{} is a kustomization inside a directory of plain manifests; kpush does not \
+                 guess which overlay you mean. Pass the kustomization directory itself \
+                 (`kpush render {}`), or move it out of the directory",
                 display(dir),
                 display(dir)
             ),
@@ -160,7 +182,7 @@ fn walk_dir(dir: &Path, out: &mut Vec<Source>, problems: &mut Vec<Problem>) {
     }
 }
 
-fn read_file(path: &Path, out: &mut Vec<Source>, problems: &mut Vec<Problem>) {
+fn read_file(path: &Path, out: &mut Vec<Input>, problems: &mut Vec<Problem>) {
     let name = display(path);
     let file = match fs::File::open(path) {
         Ok(f) => f,
@@ -181,7 +203,7 @@ fn read_file(path: &Path, out: &mut Vec<Source>, problems: &mut Vec<Problem>) {
 }
 
 fn push_text(
-    out: &mut Vec<Source>,
+    out: &mut Vec<Input>,
     problems: &mut Vec<Problem>,
     name: String,
     buf: Vec<u8>,
@@ -193,7 +215,7 @@ fn push_text(
                 text.drain(..3);
             }
             let syntax = syntax.unwrap_or_else(|| sniff(&text));
-            out.push(Source { name, text, syntax });
+            out.push(Input::Text(Source { name, text, syntax }));
         }
         Err(e) => {
             let line = e.as_bytes()[..e.utf8_error().valid_up_to()]

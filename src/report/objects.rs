@@ -40,7 +40,7 @@ pub fn print(manifests: &[Manifest], format: Format, show_secrets: bool) -> anyh
                 if i > 0 {
                     out.push_str("---\n");
                 }
-                out.push_str(&format!("# Source: {}\n", m.origin));
+                out.push_str(&format!("# Source: {}\n", m.origin.with_via()));
                 out.push_str(&serde_saphyr::to_string(o)?);
                 if !out.ends_with('\n') {
                     out.push('\n');
@@ -66,7 +66,7 @@ pub fn summary_table(manifests: &[Manifest]) -> String {
                 kind,
                 m.namespace().unwrap_or("-").to_string(),
                 m.name().to_string(),
-                m.origin.to_string(),
+                m.origin.with_via(),
             ]
         })
         .collect();

@@ -17,7 +17,7 @@ pub mod fault_proxy;
 pub mod helm;
 pub mod node_sim;
 
-pub use cluster::binaries::{CONTROL_PLANE_DIR_ENV, build_script};
+pub use cluster::binaries::{Binaries, CONTROL_PLANE_DIR_ENV, build_script, locate};
 pub use cluster::{CONTEXT, ClusterOptions, NODE_NAME, TestCluster, USERS};
 pub use connect_proxy::{ConnectProxy, Tunnel};
 pub use fault_proxy::{FaultProxy, HttpFault, ProxyStats};

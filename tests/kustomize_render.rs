@@ -1,0 +1,440 @@
+//! `kpush render DIR` on kustomizations: the output equals `kubectl kustomize DIR` object by
+//! object and in order (kubectl is the oracle), and bad overlays fail with file:line, exit 2.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/kustomize-render"
+);
+
+/// kubectl 1.35 from the test control plane cache, else `kubectl` on PATH
+/// (`KPUSH_TEST_KUBECTL` overrides both).
+fn kubectl() -> PathBuf {
+    if let Ok(p) = std::env::var("KPUSH_TEST_KUBECTL") {
+        return p.into();
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let cached = Path::new(&home).join(".cache/kpush/control-plane/v1.35.4/kubectl");
+        if cached.is_file() {
+            return cached;
+        }
+    }
+    "kubectl".into()
+}
+
+fn kpush(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kpush"))
+        .current_dir(dir)
+        .arg("render")
+        .args(args)
+        .args(["--no-run-annotations", "--show-secrets"])
+        .output()
+        .expect("run kpush");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Objects from `kubectl kustomize DIR`.
+fn oracle(dir: &Path) -> Result<Vec<Value>, String> {
+    let out = Command::new(kubectl())
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", kubectl().display()))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_saphyr::from_multiple::<Value>(&text)
+        .map(|v| v.into_iter().filter(|d| !d.is_null()).collect())
+        .map_err(|e| format!("kubectl output is not YAML: {e}"))
+}
+
+/// Objects from `kpush render DIR -o json`, without the label kpush itself adds.
+fn rendered(dir: &Path) -> Result<Vec<Value>, String> {
+    let (code, out, err) = kpush(
+        dir.parent().unwrap(),
+        &[dir.file_name().unwrap().to_str().unwrap(), "-o", "json"],
+    );
+    if code != 0 {
+        return Err(err);
+    }
+    let list: Value = serde_json::from_str(&out).map_err(|e| format!("{e}: {out}"))?;
+    let mut items = list["items"].as_array().cloned().unwrap_or_default();
+    for o in &mut items {
+        if let Some(labels) = o
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+            && labels.get("app.kubernetes.io/managed-by") == Some(&Value::from("kpush"))
+        {
+            labels.remove("app.kubernetes.io/managed-by");
+            if labels.is_empty() {
+                o["metadata"].as_object_mut().unwrap().remove("labels");
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn id(o: &Value) -> String {
+    format!(
+        "{} {}/{}",
+        o["kind"].as_str().unwrap_or("?"),
+        o.pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        o.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+    )
+}
+
+fn compare(case: &str, dir: &Path) -> Option<String> {
+    let want = match oracle(dir) {
+        Ok(w) => w,
+        Err(e) => return Some(format!("{case}: kubectl kustomize failed: {e}")),
+    };
+    let got = match rendered(dir) {
+        Ok(g) => g,
+        Err(e) => return Some(format!("{case}: kpush failed: {e}")),
+    };
+    let want_ids: Vec<String> = want.iter().map(id).collect();
+    let got_ids: Vec<String> = got.iter().map(id).collect();
+    if want_ids != got_ids {
+        return Some(format!(
+            "{case}: objects or order differ\n  kubectl: {want_ids:?}\n  kpush:   {got_ids:?}"
+        ));
+    }
+    for (w, g) in want.iter().zip(&got) {
+        if w != g {
+            return Some(format!(
+                "{case}: {} differs\n  kubectl: {w}\n  kpush:   {g}",
+                id(w)
+            ));
+        }
+    }
+    None
+}
+
+#[test]
+fn every_fixture_renders_as_kubectl_kustomize_does() {
+    let mut cases: Vec<PathBuf> = fs::read_dir(FIXTURES)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("kustomization.yaml").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 9, "fixtures missing: {cases:?}");
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| compare(c.file_name().unwrap().to_str().unwrap(), c))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
+
+/// Runs kpush on `dir` (relative to `t`) expecting exit 2, no output, and `needle` in stderr;
+/// checks that kubectl kustomize refuses the same input.
+fn refused(t: &Path, dir: &str, needle: &str) -> String {
+    let (code, out, err) = kpush(t, &[dir]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains(needle), "expected {needle:?} in:\n{err}");
+    assert!(
+        oracle(&t.join(dir)).is_err(),
+        "kubectl kustomize accepts {dir}"
+    );
+    err
+}
+
+#[test]
+fn cycle_between_kustomizations_names_the_chain() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "a/kustomization.yaml", "resources:\n- ../b\n");
+    write(t.path(), "b/kustomization.yaml", "resources:\n- ../a\n");
+    refused(
+        t.path(),
+        "a",
+        "b/kustomization.yaml:2: error: kustomizations include each other in a cycle: a → b → a",
+    );
+}
+
+#[test]
+fn missing_resource_file_names_the_kustomization_line() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources:\n- a.yaml\n- gone.yaml\n",
+    );
+    write(t.path(), "k/a.yaml", CM);
+    refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:3: error: resources entry `gone.yaml`",
+    );
+}
+
+#[test]
+fn file_outside_the_kustomization_directory_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources:\n- ../a.yaml\n",
+    );
+    write(t.path(), "a.yaml", CM);
+    refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:2: error: resources entry `../a.yaml` is outside",
+    );
+}
+
+#[test]
+fn duplicate_generators_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "configMapGenerator:\n- name: x\n  literals: [a=1]\n- name: x\n  literals: [b=2]\n",
+    );
+    refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:4: error: configMapGenerator x: ConfigMap already exists",
+    );
+}
+
+#[test]
+fn unknown_field_is_refused_with_its_line() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources: []\nnamePrefx: a-\n",
+    );
+    refused(t.path(), "k", "k/kustomization.yaml:2");
+}
+
+#[test]
+fn remote_resource_is_refused_with_a_hint() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources:\n- https://github.com/kubernetes-sigs/kustomize//examples/helloWorld?ref=v5.0.0\n",
+    );
+    let (code, _, err) = kpush(t.path(), &["k"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("k/kustomization.yaml:2: error") && err.contains("offline"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plugins_and_helm_charts_are_refused_naming_the_field() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources: []\nhelmCharts:\n- name: redis\n  repo: https://charts.example.com\n",
+    );
+    let (code, _, err) = kpush(t.path(), &["k"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("k/kustomization.yaml:2: error: `helmCharts` is not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_bases_with_the_same_object_are_refused_naming_both_files() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "a/kustomization.yaml", "resources: [c.yaml]\n");
+    write(t.path(), "a/c.yaml", CM);
+    write(t.path(), "b/kustomization.yaml", "resources: [c.yaml]\n");
+    write(t.path(), "b/c.yaml", CM);
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources:\n- ../a\n- ../b\n",
+    );
+    let err = refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:3: error: ConfigMap c is included twice",
+    );
+    assert!(
+        err.contains("a/c.yaml:1") && err.contains("b/c.yaml:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn namespace_flag_that_contradicts_the_overlay_is_an_error() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "namespace: prod\nresources: [c.yaml]\n",
+    );
+    write(t.path(), "k/c.yaml", CM);
+    let (code, _, err) = kpush(t.path(), &["k", "-n", "staging"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("k/kustomization.yaml:1: error: the kustomization sets `namespace: prod`"),
+        "{err}"
+    );
+    let (code, out, err) = kpush(t.path(), &["k", "-n", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("namespace: prod"), "{out}");
+}
+
+#[test]
+fn objects_name_their_file_and_the_overlay_entries_that_changed_them() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "base/kustomization.yaml",
+        "resources:\n- c.yaml\n",
+    );
+    write(t.path(), "base/c.yaml", &format!("# comment\n{CM}"));
+    write(
+        t.path(),
+        "prod/kustomization.yaml",
+        "resources:\n- ../base\nnamePrefix: prod-\ncommonLabels:\n  a: b\n",
+    );
+    let (code, out, err) = kpush(t.path(), &["prod", "--summary"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("base/c.yaml:2 via namePrefix (prod/kustomization.yaml:3) via commonLabels (prod/kustomization.yaml:4)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn variables_are_substituted_in_resource_files_only_when_given() {
+    let t = tempfile::tempdir().unwrap();
+    write(t.path(), "k/kustomization.yaml", "resources: [c.yaml]\n");
+    write(
+        t.path(),
+        "k/c.yaml",
+        &format!("{CM}data:\n  tag: ${{TAG}}\n  script: echo ${{HOME:-/root}} ${{OTHER}}\n"),
+    );
+    // Without --var the overlay renders exactly as kubectl kustomize renders it.
+    let (code, out, err) = kpush(t.path(), &["k"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("tag: ${TAG}") && out.contains("echo ${HOME:-/root} ${OTHER}"),
+        "{out}"
+    );
+    let (code, out, err) = kpush(t.path(), &["k", "--var", "TAG=v1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("tag: v1"), "{out}");
+    assert!(
+        err.contains("k/c.yaml:7:31: warning: variable OTHER is not defined"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deeply_nested_kustomizations_are_refused_by_a_limit() {
+    let t = tempfile::tempdir().unwrap();
+    for i in 0..70 {
+        write(
+            t.path(),
+            &format!("k{i}/kustomization.yaml"),
+            &format!("resources:\n- ../k{}\n", i + 1),
+        );
+    }
+    write(t.path(), "k70/kustomization.yaml", "resources: [c.yaml]\n");
+    write(t.path(), "k70/c.yaml", CM);
+    let (code, out, err) = kpush(t.path(), &["k0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("nested deeper than 64 levels"), "{err}");
+}
+
+#[test]
+fn huge_generator_input_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "configMapGenerator:\n- name: big\n  files:\n  - big.txt\n",
+    );
+    write(t.path(), "k/big.txt", &"x".repeat(9 * 1024 * 1024));
+    let (code, _, err) = kpush(t.path(), &["k"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "k/kustomization.yaml:2: error: configMapGenerator big: the generator reads 9 MiB"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_patch_yaml_names_the_entry() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources: [c.yaml]\npatches:\n- path: p.yaml\n",
+    );
+    write(t.path(), "k/c.yaml", CM);
+    write(
+        t.path(),
+        "k/p.yaml",
+        "kind: ConfigMap\nmetadata: {name: [c\n",
+    );
+    refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:3: error: patches p.yaml: cannot parse patch",
+    );
+}
+
+#[test]
+fn strategic_merge_patch_for_a_missing_object_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources: [c.yaml]\npatchesStrategicMerge:\n- p.yaml\n",
+    );
+    write(t.path(), "k/c.yaml", CM);
+    write(
+        t.path(),
+        "k/p.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\ndata:\n  a: b\n",
+    );
+    refused(
+        t.path(),
+        "k",
+        "k/kustomization.yaml:3: error: patchesStrategicMerge",
+    );
+}
