@@ -11,7 +11,7 @@ use super::resource::{Gvk, Resource};
 pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
     // (referrer index, field spec, referral target) in kustomize's order.
     let org_gvks: Vec<Gvk> = res.iter().map(Resource::org_gvk).collect();
-    let mut work: Vec<(usize, &FieldSpec, Gvk)> = Vec::new();
+    let mut work: Vec<(usize, &FieldSpec, Gvk, std::rc::Rc<Vec<String>>)> = Vec::new();
     for back in &d.name_reference {
         let target = Gvk {
             group: back.group.clone(),
@@ -20,9 +20,10 @@ pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
         };
         for spec in &back.field_specs {
             let sel = spec.gvk();
+            let path = std::rc::Rc::new(fieldspec::split_path(&spec.path));
             for (i, g) in org_gvks.iter().enumerate() {
                 if g.selected_by(&sel) {
-                    work.push((i, spec, target.clone()));
+                    work.push((i, spec, target.clone(), path.clone()));
                 }
             }
         }
@@ -34,7 +35,7 @@ pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
     let snapshot: Vec<Resource> = res.to_vec();
     let facts = Facts::of(&snapshot);
     let mut subjects: std::collections::HashMap<usize, Vec<String>> = Default::default();
-    for (i, spec, target) in work {
+    for (i, spec, target, path) in work {
         let referrer = &snapshot[i];
         let sa_namespaces = match subjects.entry(i) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -51,7 +52,6 @@ pub fn fix(res: &mut [Resource], d: &Config) -> Result<(), String> {
             facts: &facts,
             sa_namespaces,
         };
-        let path = fieldspec::split_path(&spec.path);
         let mut obj = std::mem::take(&mut res[i].object);
         let result = fieldspec::walk(&mut obj, &path, false, Leaf::Never, &mut |n| ctx.set(n));
         res[i].object = obj;
