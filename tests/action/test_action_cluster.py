@@ -87,9 +87,10 @@ class ActionOnClusterTest(unittest.TestCase):
             f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {self.ns}\n"
         )
 
-    def run_action(self, **inputs):
+    def run_action(self, extra_env=None, **inputs):
         env = fake_env()
         env["KPUSH_INSTALL_BASE_URL"] = f"http://127.0.0.1:{self.server.server_port}"
+        env.update(extra_env or {})
         values = {"manifests": "deploy/", "namespace": self.ns, "kubeconfig": KUBECONFIG}
         values.update(inputs)
         return run_action(ROOT, values, env, self.workspace, github={"action_ref": TAG})
@@ -143,7 +144,8 @@ class ActionOnClusterTest(unittest.TestCase):
         (self.workspace / "deploy" / "typo.yaml").write_text(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndata:\n  url: ${API_URL}\n"
         )
-        r = self.run_action()
+        # Substitution runs only when asked; strict substitution makes an unknown name an error.
+        r = self.run_action(extra_env={"KPUSH_STRICT_VARS": "true"})
         self.assertEqual(r.steps["deploy"]["returncode"], 2)
         self.assertEqual(r.outputs["result"], "invalid-input")
         self.assertIn(
