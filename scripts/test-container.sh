@@ -42,8 +42,8 @@ as_root chown -R 65532:65532 "$root/home/kpush"
 find "$root" -name '*.so*' | grep -q . && fail "the root holds shared libraries"
 
 chroot="$(command -v chroot)" || fail "chroot is not installed (coreutils)"
-in_root() { env -i PATH=/usr/local/bin HOME=/home/kpush SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-  as_root "$chroot" --userspec=65532:65532 "$root" "$@"; }
+in_root() { as_root env -i PATH=/usr/local/bin HOME=/home/kpush SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+  "$chroot" --userspec=65532:65532 "$root" "$@"; }
 
 out="$(in_root /usr/local/bin/kpush version)" || fail "kpush version failed in the empty root"
 grep -q '^kpush ' <<<"$out" || fail "unexpected version output: $out"
