@@ -12,19 +12,18 @@ const FIXTURES: &str = concat!(
     "/tests/fixtures/kustomize-render"
 );
 
-/// kubectl 1.35 from the test control plane cache, else `kubectl` on PATH
-/// (`KPUSH_TEST_KUBECTL` overrides both).
+/// The kubectl built with the test control plane (`kpush_testenv::locate`, the same lookup the
+/// cluster tests use), unless `KPUSH_TEST_KUBECTL` names another.
 fn kubectl() -> PathBuf {
     if let Ok(p) = std::env::var("KPUSH_TEST_KUBECTL") {
         return p.into();
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        let cached = Path::new(&home).join(".cache/kpush/control-plane/v1.35.4/kubectl");
-        if cached.is_file() {
-            return cached;
-        }
-    }
-    "kubectl".into()
+    kpush_testenv::locate()
+        .ok()
+        .and_then(|b| b.kubectl)
+        .unwrap_or_else(|| {
+            panic!("no kubectl beside the test control plane (scripts/build-control-plane.sh)")
+        })
 }
 
 fn kpush(dir: &Path, args: &[&str]) -> (i32, String, String) {

@@ -2,11 +2,11 @@
 //! case is a set of resources and a kustomization using `patches`, `replacements` or `vars`;
 //! the engine's objects must equal kubectl's, object by object.
 //!
-//! kubectl comes from the test control plane cache (`~/.cache/kpush/control-plane/v1.35.4`,
-//! kustomize v5.7.1), else from PATH; `KPUSH_TEST_KUBECTL` overrides both.
+//! kubectl comes from the test control plane build (`kpush_testenv::locate`,
+//! kustomize v5.7.1); `KPUSH_TEST_KUBECTL` overrides it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use kpush::render::patch::{
@@ -16,17 +16,18 @@ use kpush::render::patch::{
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The kubectl built with the test control plane (`kpush_testenv::locate`, the same lookup the
+/// cluster tests use), unless `KPUSH_TEST_KUBECTL` names another.
 fn kubectl() -> PathBuf {
     if let Ok(p) = std::env::var("KPUSH_TEST_KUBECTL") {
         return p.into();
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        let cached = Path::new(&home).join(".cache/kpush/control-plane/v1.35.4/kubectl");
-        if cached.is_file() {
-            return cached;
-        }
-    }
-    "kubectl".into()
+    kpush_testenv::locate()
+        .ok()
+        .and_then(|b| b.kubectl)
+        .unwrap_or_else(|| {
+            panic!("no kubectl beside the test control plane (scripts/build-control-plane.sh)")
+        })
 }
 
 #[derive(Deserialize, Default)]
