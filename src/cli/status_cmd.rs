@@ -83,10 +83,16 @@ async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitErr
     let targets = track::resolve(&client, &manifests)
         .await
         .map_err(|e| ExitError::new(exit::of_target_error(&e), e))?;
+    let opts = track::TrackOptions {
+        retry: args.cluster.retry_policy(Some(
+            std::time::Instant::now() + args.wait.timeout,
+        )),
+        ..args.wait.to_options()
+    };
     let outcome = track::track(
         &client,
         targets,
-        &args.wait.to_options(),
+        &opts,
         reporter,
         interrupted(),
     )
