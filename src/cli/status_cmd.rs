@@ -84,18 +84,11 @@ async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitErr
         .await
         .map_err(|e| ExitError::new(exit::of_target_error(&e), e))?;
     let opts = track::TrackOptions {
-        retry: args.cluster.retry_policy(Some(
-            std::time::Instant::now() + args.wait.timeout,
-        )),
+        retry: args
+            .cluster
+            .retry_policy(Some(std::time::Instant::now() + args.wait.timeout)),
         ..args.wait.to_options()
     };
-    let outcome = track::track(
-        &client,
-        targets,
-        &opts,
-        reporter,
-        interrupted(),
-    )
-    .await;
+    let outcome = track::track(&client, targets, &opts, reporter, interrupted()).await;
     Ok(exit::of_run_state(outcome.state))
 }

@@ -398,6 +398,32 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
+    #[test]
+    fn watches_draw_outages_on_the_budget_but_not_the_servers_answers() {
+        let policy = policy(Duration::from_millis(50));
+        for failures in 1..20 {
+            let wait = policy.wait_after(failures, &status(403, "Forbidden"));
+            assert!(wait.is_some_and(|d| d <= Duration::from_millis(5)));
+        }
+        assert_eq!(policy.budget.spent(), Duration::ZERO, "403 is an answer");
+        let wait = policy.wait_after(
+            1,
+            &kube::Error::Api(
+                kube::core::Status::failure("slow down", "TooManyRequests")
+                    .with_code(429)
+                    .boxed(),
+            ),
+        );
+        assert!(wait.is_some(), "429 is retried while the budget lasts");
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(
+            policy.wait_after(2, &refused()),
+            None,
+            "the budget is used up"
+        );
+        assert!(policy.budget.spent() >= Duration::from_millis(50));
+    }
+
     #[tokio::test]
     async fn the_deadline_bounds_the_wait_before_the_budget() {
         let budget = RetryBudget::for_run(

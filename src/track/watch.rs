@@ -7,7 +7,6 @@
 //! for longer than the progress deadline. Errors are passed on (and retried with back-off) so
 //! the run can tell a forbidden watch from a flaky one.
 
-
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -145,7 +144,10 @@ pub(crate) fn object_feed(
         Some(ns) => Api::namespaced_with(client.clone(), ns, &feed.resource),
         None => Api::all_with(client.clone(), &feed.resource),
     };
-    let fields = feed.name.as_ref().map(|name| format!("metadata.name={name}"));
+    let fields = feed
+        .name
+        .as_ref()
+        .map(|name| format!("metadata.name={name}"));
     start(
         watch_stream::watch(api, None, fields.as_deref(), patience),
         Source::Object(index),

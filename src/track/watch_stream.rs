@@ -204,8 +204,7 @@ where
             let mut lp = self.list.clone();
             lp.continue_token = token.clone();
             let sent = Instant::now();
-            let page = match tokio::time::timeout(self.patience_left(), self.api.list(&lp)).await
-            {
+            let page = match tokio::time::timeout(self.patience_left(), self.api.list(&lp)).await {
                 Err(_) => return self.stalled(),
                 Ok(Err(e)) => return self.failed(e, watcher::Error::InitialListFailed),
                 Ok(Ok(page)) => page,
@@ -230,7 +229,8 @@ where
                 .into_iter()
                 .map(|o| Output::Event(watcher::Event::InitApply(o))),
         );
-        self.queue.push_back(Output::Event(watcher::Event::InitDone));
+        self.queue
+            .push_back(Output::Event(watcher::Event::InitDone));
         if let Some(since) = self.stalled_since.take() {
             self.queue.push_back(Output::Recovered(since.elapsed()));
         }
