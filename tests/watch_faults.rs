@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use harness::runs::{finish, spawn_apply};
 use harness::track::{apply, deployment, manifest, options, setup};
 use kpush::cluster::{RetryBudget, RetryPolicy};
 use kpush::event::{Event, RecordingSink};
@@ -274,4 +275,71 @@ async fn an_outage_past_the_retry_budget_ends_tracking_early_naming_the_lost_wat
         after < Duration::from_secs(15),
         "took {after:?} past the outage"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kpush_apply_rides_out_frozen_watches_and_says_so_once_per_watch() {
+    let ns = "watch-frozen-cli";
+    let (cluster, admin) = setup(ns).await;
+    let proxy = FaultProxy::start(cluster).unwrap_or_else(|e| panic!("{e:#}"));
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
+    proxy
+        .write_kubeconfig(cluster, "admin", kubeconfig.path())
+        .expect("kubeconfig");
+    let manifests = tempfile::tempdir().expect("temp dir");
+    let web = deployment(ns, "web", "web:1", 2, slow_start(8));
+    std::fs::write(
+        manifests.path().join("web.yaml"),
+        serde_json::to_string_pretty(&web).expect("json"),
+    )
+    .expect("write manifest");
+    let child = spawn_apply(
+        manifests.path(),
+        kubeconfig.path(),
+        ns,
+        &["-v", "--watch-deadline", "3s", "--timeout", "60s"],
+    );
+    // Once the Deployment exists, tracking is about to watch it; give its watches a moment.
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        admin,
+        ns,
+        &kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            "apps",
+            "v1",
+            "Deployment",
+        )),
+    );
+    let start = Instant::now();
+    while api.get_opt("web").await.ok().flatten().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "never applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let frozen = proxy.freeze_watches();
+    proxy.stall(true);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    proxy.stall(false);
+    let run = tokio::task::spawn_blocking(move || finish(child))
+        .await
+        .expect("kpush run");
+    let notes: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("heard nothing"))
+        .collect();
+    eprintln!(
+        "kpush apply, {frozen} watches frozen, 5 s stall: exit {}\n{}",
+        run.code, run.stderr
+    );
+    run.expect_code(0);
+    assert!(
+        !notes.is_empty(),
+        "the stall went unreported:\n{}",
+        run.stderr
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for n in &notes {
+        let what = n.split(" heard nothing").next().unwrap_or(n);
+        assert!(seen.insert(what), "reported twice:\n{}", run.stderr);
+    }
 }

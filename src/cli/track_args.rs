@@ -6,6 +6,9 @@ use clap::Args;
 
 use crate::track::TrackOptions;
 
+/// The shortest `--watch-deadline`: each watch request must be able to end well before it.
+const MIN_WATCH_DEADLINE: Duration = Duration::from_secs(2);
+
 /// How long to wait and what to tolerate.
 #[derive(Debug, Clone, Args)]
 pub struct TrackArgs {
@@ -28,6 +31,11 @@ pub struct TrackArgs {
     /// Log lines shown of a failing container (0: read no logs).
     #[arg(long, env = "KPUSH_LOG_LINES", default_value_t = 20)]
     pub log_lines: usize,
+
+    /// Re-establish and re-list a watch that hears nothing for this long (at least 2s). Hidden:
+    /// for tests and unusual networks (docs/reliability.md, "Watch deadlines").
+    #[arg(long, env = "KPUSH_WATCH_DEADLINE", default_value = "30s", value_parser = parse_duration, hide = true)]
+    pub watch_deadline: Duration,
 }
 
 impl TrackArgs {
@@ -39,6 +47,7 @@ impl TrackArgs {
             failure_threshold: self.failure_threshold.max(0),
             unschedulable_grace: self.unschedulable_grace,
             log_lines: self.log_lines,
+            watch_deadline: self.watch_deadline.max(MIN_WATCH_DEADLINE),
             ..TrackOptions::default()
         }
     }
