@@ -453,15 +453,20 @@ impl<'a> Run<'a> {
         let t = &self.targets[i];
         let store = &self.objects[self.feed_of[i]];
         let ns = t.namespace.as_deref().unwrap_or("");
-        let pods = self.pods.get(ns).filter(|s| s.given_up());
-        let replica_sets = self.replica_sets.get(ns).filter(|s| s.given_up());
+        // A watch given up: the object's own, or (for workloads) its namespace's pods or
+        // ReplicaSets. Events only add detail.
+        let workload = t.workload().is_some();
         let lost = if store.given_up() {
-            Some((self.feeds[self.feed_of[i]].describe(), store.error()))
-        } else if let Some(s) = pods {
-            Some((format!("pods in {ns}"), s.error()))
+            Some((Source::Object(self.feed_of[i]), store.error()))
+        } else if let Some(s) = self.pods.get(ns).filter(|s| workload && s.given_up()) {
+            Some((Source::Pods(ns.to_string()), s.error()))
         } else {
-            replica_sets.map(|s| (format!("replicasets in {ns}"), s.error()))
+            self.replica_sets
+                .get(ns)
+                .filter(|s| workload && s.given_up())
+                .map(|s| (Source::ReplicaSets(ns.to_string()), s.error()))
         };
+        let lost = lost.map(|(source, error)| (source.describe(&self.feeds), error));
         let view = match (&lost, store.get(t.namespace.as_deref(), &t.name)) {
             (Some((what, error)), _) => ObjectView::Lost(what, *error),
             (None, Some(obj)) => ObjectView::Present(obj),

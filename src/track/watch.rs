@@ -257,4 +257,16 @@ mod tests {
         assert_eq!(feeds[1].name.as_deref(), Some("db"));
         assert_eq!(feeds[2].name.as_deref(), Some("web"));
     }
+
+    #[test]
+    fn watches_are_named_by_what_they_cover() {
+        let (feeds, _) = plan_object_feeds(&[
+            target("Deployment", "shop", "web"),
+            target("StatefulSet", "shop", "db"),
+            target("StatefulSet", "shop", "cache"),
+        ]);
+        assert_eq!(Source::Object(0).describe(&feeds), "Deployment shop/web");
+        assert_eq!(Source::Object(1).describe(&feeds), "statefulsets in shop");
+        assert_eq!(Source::Pods("shop".into()).describe(&feeds), "pods in shop");
+    }
 }
