@@ -187,6 +187,9 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         // Tracking re-establishes its watches within the same run-wide budget.
         wait: args.wait_for_rollout.then(|| track::TrackOptions {
             retry,
+            watch_deadline: args
+                .wait
+                .watch_deadline_within(args.cluster.request_timeout),
             ..args.wait.to_options()
         }),
         interrupt: Interrupt::on_signals(),

@@ -87,6 +87,9 @@ async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitErr
         retry: args
             .cluster
             .retry_policy(Some(std::time::Instant::now() + args.wait.timeout)),
+        watch_deadline: args
+            .wait
+            .watch_deadline_within(args.cluster.request_timeout),
         ..args.wait.to_options()
     };
     let outcome = track::track(&client, targets, &opts, reporter, interrupted()).await;

@@ -51,6 +51,15 @@ impl TrackArgs {
             ..TrackOptions::default()
         }
     }
+
+    /// The watch deadline for a client whose reads give up after `request_timeout`: never
+    /// longer, so a quiet healthy watch (it speaks at least every two thirds of the deadline)
+    /// never runs into the read timeout.
+    pub fn watch_deadline_within(&self, request_timeout: Duration) -> Duration {
+        self.watch_deadline
+            .min(request_timeout)
+            .max(MIN_WATCH_DEADLINE)
+    }
 }
 
 /// Parses `90s`, `5m`, `1h30m`, `1.5s`, `250ms`, or a bare number of seconds.
@@ -94,6 +103,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_watch_deadline_stays_within_the_request_timeout_and_above_2s() {
+        let args = |deadline: u64| TrackArgs {
+            timeout: Duration::from_secs(300),
+            no_progress_timeout: Duration::from_secs(180),
+            failure_threshold: 2,
+            unschedulable_grace: Duration::from_secs(15),
+            log_lines: 20,
+            watch_deadline: Duration::from_secs(deadline),
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(args(30).watch_deadline_within(secs(30)), secs(30));
+        assert_eq!(args(30).watch_deadline_within(secs(10)), secs(10));
+        assert_eq!(args(1).watch_deadline_within(secs(30)), secs(2));
+        assert_eq!(args(1).to_options().watch_deadline, secs(2));
+    }
 
     #[test]
     fn durations_parse_like_go_durations() {
