@@ -13,7 +13,7 @@ use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::event::ObjectRef;
 use crate::exit::{self, ExitError};
-use crate::plan::{self, PlanError};
+use crate::plan::{self, PlanError, permissions};
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 use crate::track::{self, TrackTarget, targets::is_custom_group};
 
@@ -33,6 +33,13 @@ pub struct ApplyArgs {
     /// then leave earlier objects applied).
     #[arg(long, env = "KPUSH_NO_PREFLIGHT")]
     no_preflight: bool,
+
+    /// Skip the access check: before changing anything, kpush asks the API server
+    /// (SelfSubjectAccessReview) whether it may make every request the apply needs, and stops
+    /// naming each missing permission. Turn it off only where the authorizer answers those
+    /// reviews unreliably (see docs/rbac.md).
+    #[arg(long, env = "KPUSH_NO_RBAC_CHECK")]
+    no_rbac_check: bool,
 
     /// When a change touches an immutable field (a Deployment selector, a Job template), delete
     /// the object, wait until it is gone, and create it again.
@@ -187,6 +194,17 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         interrupt: Interrupt::on_signals(),
         adopt: !args.plan.no_adopt,
     };
+    if !args.no_rbac_check {
+        let settings = permissions::Settings {
+            wait: deploy.wait.is_some(),
+            logs: deploy.wait.as_ref().is_some_and(|w| w.log_lines > 0),
+            release: deploy.plan.applyset.clone(),
+            prune: deploy.apply.prune,
+            prune_namespaces_and_crds: deploy.apply.prune_namespaces_and_crds,
+            recreate_on_immutable: deploy.plan.recreate_on_immutable,
+        };
+        super::rbac_check::check(&deploy, &manifests, &namespace, &settings).await?;
+    }
     match args.plan.release_name() {
         Some(name) => {
             let release = crate::release::Release::new(name, &namespace).map_err(bad)?;
