@@ -1,0 +1,250 @@
+//! Least privilege against the real control plane (RBAC authorization on): `kpush rbac`'s
+//! output, applied with kubectl and bound to a user with no other rights, is exactly enough for
+//! `kpush apply` (tracking, release records, lock and prune included); without one of its rules
+//! the apply's access check refuses before changing anything, naming the permission.
+
+mod harness;
+
+use harness::binary::{Ctx, Run, config_map, deployment};
+
+/// Runs kubectl as admin.
+fn kubectl(ctx: &Ctx, args: &[&str]) -> String {
+    let kubectl = ctx
+        .cluster
+        .kubectl()
+        .expect("kubectl is built with the control plane");
+    let out = std::process::Command::new(kubectl)
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(ctx.cluster.kubeconfig_path("admin"))
+        .output()
+        .expect("run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn priority_class(name: &str) -> String {
+    format!(
+        "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: {name}\nvalue: 1000\n"
+    )
+}
+
+/// Secrets and Leases of release `release` in the test's namespace: (revision records, lock).
+async fn release_state(ctx: &Ctx, release: &str) -> (usize, bool) {
+    let secrets = ctx
+        .get(&format!(
+            "/api/v1/namespaces/{}/secrets?labelSelector=kpush.dev/release%3D{release}",
+            ctx.namespace
+        ))
+        .await
+        .expect("secrets list");
+    let records = secrets["items"].as_array().map_or(0, Vec::len);
+    let lease = ctx
+        .get(&format!(
+            "/apis/coordination.k8s.io/v1/namespaces/{}/leases/kpush.lock.{release}",
+            ctx.namespace
+        ))
+        .await;
+    (records, lease.is_some())
+}
+
+fn assert_names(run: &Run, what: &str) {
+    assert!(
+        run.stderr.contains(what),
+        "expected `{what}` in:\n{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rbac_output_is_enough_for_apply_with_release_prune_and_tracking_and_one_rule_less_is_refused()
+ {
+    let ctx = Ctx::new("rbac-least").await;
+    let ns = ctx.namespace.clone();
+    ctx.write(
+        "web.yaml",
+        &deployment("web", "registry.example/web:1", "web"),
+    );
+    ctx.write("settings.yaml", &config_map("settings", "v1"));
+    ctx.write("priority.yaml", &priority_class("rbac-least-high"));
+    let path = ctx.path().display().to_string();
+
+    let rbac = ctx.kpush(&[
+        "rbac",
+        &path,
+        "--release",
+        "shop",
+        "--subject",
+        "user:bob",
+        "--name",
+        "rbac-least",
+    ]);
+    rbac.expect_code(0);
+    // Files that are not manifests live beside the manifest dir.
+    let side = tempfile::tempdir().expect("temp dir");
+    let roles = side.path().join("roles.yaml");
+    std::fs::write(&roles, &rbac.stdout).expect("write roles");
+    kubectl(&ctx, &["apply", "-f", &roles.display().to_string()]);
+    assert!(
+        rbac.stdout.contains("kind: ClusterRole\n"),
+        "{}",
+        rbac.stdout
+    );
+    assert!(rbac.stdout.contains("priorityclasses"), "{}", rbac.stdout);
+
+    // As bob, with exactly these roles: apply, track, record, lock.
+    let first = ctx.kpush_as("bob", &["apply", &path, "--release", "shop"]);
+    first.expect_code(0);
+    assert!(
+        ctx.get(&ctx.grouped("apps/v1", "deployments", "web"))
+            .await
+            .is_some()
+    );
+    assert_eq!(release_state(&ctx, "shop").await, (1, false));
+
+    // Prune: the ConfigMap leaves the manifests and is deleted, as bob.
+    ctx.remove("settings.yaml");
+    let second = ctx.kpush_as("bob", &["apply", &path, "--release", "shop"]);
+    second.expect_code(0);
+    assert!(
+        second.stderr.contains("pruned") && second.stderr.contains("settings"),
+        "{}",
+        second.stderr
+    );
+    assert!(ctx.get(&ctx.core("configmaps", "settings")).await.is_none());
+
+    // One rule less: the Role no longer grants delete on Deployments (prune needs it).
+    let role = kubectl(
+        &ctx,
+        &["get", "role", "rbac-least", "-n", &ns, "-o", "json"],
+    );
+    let mut role: serde_json::Value = serde_json::from_str(&role).expect("role json");
+    for rule in role["rules"].as_array_mut().expect("rules") {
+        if rule["resources"][0] == "deployments"
+            && let Some(verbs) = rule["verbs"].as_array_mut()
+        {
+            verbs.retain(|v| v != "delete");
+        }
+    }
+    let trimmed = side.path().join("trimmed.json");
+    std::fs::write(&trimmed, serde_json::to_string(&role).expect("json")).expect("write role");
+    kubectl(&ctx, &["replace", "-f", &trimmed.display().to_string()]);
+    ctx.write(
+        "web.yaml",
+        &deployment("web", "registry.example/web:2", "web"),
+    );
+    ctx.write("settings.yaml", &config_map("settings", "v2"));
+    let refused = ctx.kpush_as("bob", &["apply", &path, "--release", "shop"]);
+    refused.expect_code(3);
+    assert_names(
+        &refused,
+        &format!("cannot delete deployments.apps in namespace {ns}"),
+    );
+    assert_names(&refused, "prune the release's objects");
+    assert_names(&refused, "lacks 1 permission this apply needs");
+    assert_names(&refused, "kpush rbac");
+    // Nothing changed: no new image, no ConfigMap, no new revision, no lock left.
+    let web = ctx
+        .get(&ctx.grouped("apps/v1", "deployments", "web"))
+        .await
+        .expect("web");
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example/web:1"
+    );
+    assert!(ctx.get(&ctx.core("configmaps", "settings")).await.is_none());
+    assert_eq!(release_state(&ctx, "shop").await, (2, false));
+
+    // The check can be turned off: the apply then goes ahead (prune has nothing to delete).
+    let unchecked = ctx.kpush_as(
+        "bob",
+        &["apply", &path, "--release", "shop", "--no-rbac-check"],
+    );
+    unchecked.expect_code(0);
+    kubectl(
+        &ctx,
+        &["delete", "clusterrolebinding,clusterrole", "rbac-least"],
+    );
+    kubectl(&ctx, &["delete", "priorityclass", "rbac-least-high"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_without_rights_is_refused_before_any_change_with_every_missing_permission() {
+    let ctx = Ctx::new("rbac-none").await;
+    let ns = ctx.namespace.clone();
+    ctx.write(
+        "web.yaml",
+        &deployment("web", "registry.example/web:1", "web"),
+    );
+    let path = ctx.path().display().to_string();
+    let run = ctx.kpush_as("alice", &["apply", &path, "--release", "web"]);
+    run.expect_code(3);
+    for missing in [
+        format!("cannot patch deployments.apps in namespace {ns} (needed to apply"),
+        format!("cannot watch pods in namespace {ns}"),
+        format!("cannot watch replicasets.apps in namespace {ns}"),
+        format!("cannot create leases.coordination.k8s.io in namespace {ns}"),
+        format!("cannot list secrets in namespace {ns} (needed to record the release's revisions"),
+    ] {
+        assert_names(&run, &missing);
+    }
+    assert!(
+        run.stderr.contains("warning: cannot get pods/log"),
+        "optional permissions are warnings: {}",
+        run.stderr
+    );
+    assert!(
+        ctx.get(&ctx.grouped("apps/v1", "deployments", "web"))
+            .await
+            .is_none()
+    );
+    assert_eq!(release_state(&ctx, "web").await, (0, false));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_rbac_for_built_in_kinds_equals_the_clusters() {
+    let ctx = Ctx::new("rbac-offline").await;
+    ctx.write(
+        "web.yaml",
+        &deployment("web", "registry.example/web:1", "web"),
+    );
+    ctx.write("settings.yaml", &config_map("settings", "v1"));
+    ctx.write("priority.yaml", &priority_class("rbac-offline-high"));
+    ctx.write(
+        "policy.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\nspec:\n  podSelector: {}\n",
+    );
+    let path = ctx.path().display().to_string();
+    let args = ["rbac", &path, "--release", "web", "--subject", "group:ops"];
+    let online = ctx.kpush(&args);
+    online.expect_code(0);
+    let mut with_offline = args.to_vec();
+    with_offline.push("--offline");
+    let offline = ctx.kpush(&with_offline);
+    offline.expect_code(0);
+    let body = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("# "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&online.stdout), body(&offline.stdout));
+    assert!(
+        offline.stdout.contains("networkpolicies"),
+        "{}",
+        offline.stdout
+    );
+
+    let crd = ctx.write(
+        "cr.yaml",
+        "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: x\n",
+    );
+    let unknown = ctx.kpush(&["rbac", &crd.display().to_string(), "--offline"]);
+    unknown.expect_code(2);
+    assert_names(&unknown, "cr.yaml:1");
+    assert_names(&unknown, "without --offline");
+}
