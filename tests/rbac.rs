@@ -181,8 +181,29 @@ async fn a_user_without_rights_is_refused_before_any_change_with_every_missing_p
         &deployment("web", "registry.example/web:1", "web"),
     );
     let path = ctx.path().display().to_string();
-    let run = ctx.kpush_as("alice", &["apply", &path, "--release", "web"]);
+    let run = ctx.kpush_as("alice", &["apply", &path, "--release", "web", "-o", "json"]);
     run.expect_code(3);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON document");
+    let missing = doc["missingPermissions"]
+        .as_array()
+        .expect("missingPermissions");
+    assert!(
+        missing.iter().any(|p| p["verb"] == "create"
+            && p["resource"] == "leases"
+            && p["group"] == "coordination.k8s.io"
+            && p["namespace"] == ns.as_str()
+            && p["needs"][0] == "releaseLock"
+            && p["optional"] == false),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        missing
+            .iter()
+            .any(|p| p["subresource"] == "log" && p["optional"] == true),
+        "{}",
+        run.stdout
+    );
     for missing in [
         format!("cannot patch deployments.apps in namespace {ns} (needed to apply"),
         format!("cannot watch pods in namespace {ns}"),
