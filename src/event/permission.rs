@@ -121,6 +121,12 @@ impl Permission {
         format!("{} {} {place}", self.verb, self.resource_label())
     }
 
+    /// The permission as missing: `cannot patch deployments.apps in namespace shop (needed to
+    /// …)`.
+    pub fn missing(&self) -> String {
+        format!("cannot {} (needed to {})", self.describe(), self.why())
+    }
+
     /// Why, as one phrase: the needs joined with `; `.
     pub fn why(&self) -> String {
         self.needs

@@ -220,7 +220,7 @@ impl Collector {
             Event::PermissionMissing { permission } if !permission.optional() => {
                 c.failures.push(Failure {
                     object: None,
-                    message: super::text::missing_permission(permission),
+                    message: permission.missing(),
                 });
             }
 

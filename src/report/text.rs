@@ -27,12 +27,6 @@ pub fn object_line(paint: Paint, object: &ObjectRef, action: Action) -> String {
 /// Longest server message shown without `-v` (a CRD rejection can be 70 KB on one line).
 pub const MESSAGE_LIMIT: usize = 600;
 
-/// One permission the deploying identity lacks: `cannot patch deployments.apps in namespace shop
-/// (needed to …)`.
-pub fn missing_permission(p: &crate::event::Permission) -> String {
-    format!("cannot {} (needed to {})", p.describe(), p.why())
-}
-
 /// `message`, or when longer than [`MESSAGE_LIMIT`] and not `full`, its start and a note of
 /// how much was left out.
 pub fn cut(message: &str, full: bool) -> std::borrow::Cow<'_, str> {

@@ -169,7 +169,7 @@ impl HumanOutput for LineReporter {
             }
             Event::PermissionMissing { permission } => {
                 let optional = permission.optional();
-                let message = text::missing_permission(permission);
+                let message = permission.missing();
                 let a = Annotation {
                     level: if optional {
                         Level::Warning
