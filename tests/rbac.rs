@@ -146,7 +146,9 @@ async fn rbac_output_is_enough_for_apply_with_release_prune_and_tracking_and_one
     );
     assert_names(&refused, "prune the release's objects");
     assert_names(&refused, "lacks 1 permission this apply needs");
-    assert_names(&refused, "kpush rbac");
+    assert_names(&refused, "\"bob\" lacks 1 permission");
+    assert_names(&refused, "`kpush rbac`");
+    assert_names(&refused, "--subject user:bob");
     // Nothing changed: no new image, no ConfigMap, no new revision, no lock left.
     let web = ctx
         .get(&ctx.grouped("apps/v1", "deployments", "web"))

@@ -138,14 +138,27 @@ pub(super) async fn check(
     if missing == 0 {
         return Ok(());
     }
+    let user = access_review::user_name(client).await;
+    let namespaces: std::collections::BTreeSet<&str> = needed
+        .permissions
+        .iter()
+        .zip(&answers)
+        .filter(|(p, a)| !a.allowed && !p.optional())
+        .filter_map(|(p, _)| p.namespace.as_deref())
+        .collect();
+    let namespaces: Vec<&str> = namespaces.into_iter().collect();
+    let who = user.as_deref().map_or_else(
+        || "the deploying identity".to_string(),
+        |u| format!("\"{u}\""),
+    );
     Err(ExitError::new(
         exit::APPLY_REJECTED,
         anyhow::anyhow!(
-            "the deploying identity lacks {missing} permission{} this apply needs (listed \
-             above); nothing was changed. `kpush rbac` with the same manifests and flags prints \
-             Roles and bindings that grant them; if your authorizer answers \
-             SelfSubjectAccessReviews unreliably, pass --no-rbac-check",
-            if missing == 1 { "" } else { "s" }
+            "{who} lacks {missing} permission{} this apply needs (listed above); nothing was \
+             changed.\n{}\n  If your authorizer answers SelfSubjectAccessReviews unreliably, \
+             pass --no-rbac-check.",
+            if missing == 1 { "" } else { "s" },
+            crate::auth::advise_missing(user.as_deref(), &namespaces)
         ),
     ))
 }

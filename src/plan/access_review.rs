@@ -2,6 +2,7 @@
 //! SelfSubjectAccessReview per permission, in parallel (bounded), before anything changes.
 
 use futures::stream::{self, StreamExt};
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
@@ -71,4 +72,15 @@ pub fn request(p: &Permission) -> SelfSubjectAccessReview {
         },
         ..Default::default()
     }
+}
+
+/// The user name the API server knows the identity by (on AKS with Entra ID, its object id),
+/// from a SelfSubjectReview; `None` when the server does not say.
+pub async fn user_name(client: &Client) -> Option<String> {
+    let api: Api<SelfSubjectReview> = Api::all(client.clone());
+    let review = api
+        .create(&PostParams::default(), &SelfSubjectReview::default())
+        .await
+        .ok()?;
+    review.status?.user_info?.username.filter(|u| !u.is_empty())
 }
