@@ -271,3 +271,90 @@ async fn offline_rbac_for_built_in_kinds_equals_the_clusters() {
     assert_names(&unknown, "cr.yaml:1");
     assert_names(&unknown, "without --offline");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespace_the_apply_creates_is_granted_by_the_cluster_role_to_a_service_account() {
+    let ctx = Ctx::new("rbac-sa").await;
+    let target = "rbac-created";
+    kubectl(
+        &ctx,
+        &["create", "serviceaccount", "deployer", "-n", &ctx.namespace],
+    );
+    let token = kubectl(
+        &ctx,
+        &[
+            "create",
+            "token",
+            "deployer",
+            "-n",
+            &ctx.namespace,
+            "--duration",
+            "1h",
+        ],
+    );
+    let admin = ctx.cluster.kubeconfig("admin").expect("kubeconfig");
+    let side = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = side.path().join("deployer.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        admin.replace(ctx.cluster.token("admin"), token.trim()),
+    )
+    .expect("write kubeconfig");
+    ctx.write("settings.yaml", &config_map("settings", "v1"));
+    ctx.write(
+        "web.yaml",
+        &deployment("web", "registry.example/web:1", "web"),
+    );
+    let path = ctx.path().display().to_string();
+    // (A release cannot live in a namespace the apply creates: its lock comes first.)
+    let flags = ["-n", target, "--create-namespace"];
+
+    let mut rbac_args = vec!["rbac", path.as_str()];
+    rbac_args.extend(flags);
+    rbac_args.extend([
+        "--subject",
+        "serviceaccount:rbac-sa/deployer",
+        "--name",
+        target,
+    ]);
+    let rbac = harness::binary::kpush(&with_admin(&ctx, &rbac_args));
+    rbac.expect_code(0);
+    assert!(
+        !rbac.stdout.contains("kind: Role\n"),
+        "no Role can exist before its namespace:\n{}",
+        rbac.stdout
+    );
+    assert!(
+        rbac.stdout
+            .contains(&format!("cannot hold a Role before it runs"))
+            && rbac.stdout.contains("[in rbac-created]"),
+        "{}",
+        rbac.stdout
+    );
+    let roles = side.path().join("roles.yaml");
+    std::fs::write(&roles, &rbac.stdout).expect("write roles");
+    kubectl(&ctx, &["apply", "-f", &roles.display().to_string()]);
+
+    let mut apply_args = vec!["apply".to_string(), path.clone()];
+    apply_args.extend(flags.map(str::to_string));
+    apply_args.extend(["--kubeconfig".into(), kubeconfig.display().to_string()]);
+    let run = harness::binary::kpush(&apply_args);
+    run.expect_code(0);
+    assert!(
+        ctx.get(&format!("/api/v1/namespaces/{target}/configmaps/settings"))
+            .await
+            .is_some()
+    );
+    kubectl(&ctx, &["delete", "clusterrolebinding,clusterrole", target]);
+    kubectl(&ctx, &["delete", "namespace", target, "--wait=false"]);
+}
+
+/// `args` with the admin kubeconfig.
+fn with_admin(ctx: &Ctx, args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    all.extend([
+        "--kubeconfig".to_string(),
+        ctx.cluster.kubeconfig_path("admin").display().to_string(),
+    ]);
+    all
+}
