@@ -325,8 +325,7 @@ async fn a_namespace_the_apply_creates_is_granted_by_the_cluster_role_to_a_servi
         rbac.stdout
     );
     assert!(
-        rbac.stdout
-            .contains(&format!("cannot hold a Role before it runs"))
+        rbac.stdout.contains("cannot hold a Role before it runs")
             && rbac.stdout.contains("[in rbac-created]"),
         "{}",
         rbac.stdout
