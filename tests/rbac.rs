@@ -167,6 +167,16 @@ async fn rbac_output_is_enough_for_apply_with_release_prune_and_tracking_and_one
         &["apply", &path, "--release", "shop", "--no-rbac-check"],
     );
     unchecked.expect_code(0);
+    assert_eq!(release_state(&ctx, "shop").await, (3, false));
+
+    // A rollback is checked too, before its lock: the revision it restores still prunes.
+    let rollback = ctx.kpush_as("bob", &["rollback", "shop"]);
+    rollback.expect_code(3);
+    assert_names(
+        &rollback,
+        &format!("cannot delete deployments.apps in namespace {ns}"),
+    );
+    assert_eq!(release_state(&ctx, "shop").await, (3, false));
     kubectl(
         &ctx,
         &["delete", "clusterrolebinding,clusterrole", "rbac-least"],

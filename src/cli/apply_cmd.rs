@@ -195,15 +195,7 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         adopt: !args.plan.no_adopt,
     };
     if !args.no_rbac_check {
-        let settings = permissions::Settings {
-            wait: deploy.wait.is_some(),
-            logs: deploy.wait.as_ref().is_some_and(|w| w.log_lines > 0),
-            release: deploy.plan.applyset.clone(),
-            prune: deploy.apply.prune,
-            prune_namespaces_and_crds: deploy.apply.prune_namespaces_and_crds,
-            recreate_on_immutable: deploy.plan.recreate_on_immutable,
-        };
-        super::rbac_check::check(&deploy, &manifests, &namespace, &settings).await?;
+        super::rbac_check::check(&deploy, &manifests, &namespace).await?;
     }
     match args.plan.release_name() {
         Some(name) => {
@@ -244,6 +236,18 @@ pub(super) struct Deployed {
 }
 
 impl Deploy<'_> {
+    /// The settings that decide which permissions this deploy needs.
+    pub(super) fn permission_settings(&self) -> permissions::Settings {
+        permissions::Settings {
+            wait: self.wait.is_some(),
+            logs: self.wait.as_ref().is_some_and(|w| w.log_lines > 0),
+            release: self.plan.applyset.clone(),
+            prune: self.apply.prune,
+            prune_namespaces_and_crds: self.apply.prune_namespaces_and_crds,
+            recreate_on_immutable: self.plan.recreate_on_immutable,
+        }
+    }
+
     /// Plans, applies (and prunes), then tracks `manifests`.
     pub(super) async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
         self.deploy_with_timeout(manifests, None).await

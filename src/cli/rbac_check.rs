@@ -79,9 +79,9 @@ pub(super) async fn check(
     d: &Deploy<'_>,
     manifests: &[Manifest],
     default_ns: &str,
-    settings: &Settings,
 ) -> Result<(), ExitError> {
     let (client, retry, sink) = (d.client, d.plan.retry, d.reporter as &dyn Sink);
+    let settings = &d.permission_settings();
     let started = Instant::now();
     let unreachable = |f: Failure| {
         let e = PlanError::from(f);
