@@ -367,3 +367,39 @@ fn with_admin(ctx: &Ctx, args: &[&str]) -> Vec<String> {
     ]);
     all
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_offline_table_names_every_served_built_in_kinds_resource_and_scope() {
+    use kpush::render::patch::schema;
+    use kube::core::{ApiResource, GroupVersionKind};
+    use kube::discovery::{Discovery, Scope};
+    let client = kpush_testenv::TestCluster::shared()
+        .client("admin")
+        .await
+        .expect("client");
+    let discovery = Discovery::new(client).run().await.expect("discovery");
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for group in discovery.groups() {
+        for (served, caps) in group.recommended_resources() {
+            // Create-only review kinds (TokenReview, SelfSubjectReview, …) are never deployed.
+            if !schema::is_builtin_kind(&served.api_version, &served.kind)
+                || !caps.supports_operation("get")
+            {
+                continue;
+            }
+            let gvk = GroupVersionKind::gvk(&served.group, &served.version, &served.kind);
+            let plural = ApiResource::from_gvk(&gvk).plural;
+            let cluster = schema::is_cluster_scoped(&served.group, &served.kind);
+            if plural != served.plural || cluster != matches!(caps.scope, Scope::Cluster) {
+                wrong.push(format!(
+                    "{} {}: table says {plural} cluster={cluster}, the cluster {} {:?}",
+                    served.api_version, served.kind, served.plural, caps.scope
+                ));
+            }
+            checked += 1;
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(checked > 50, "only {checked} built-in kinds served");
+}
