@@ -236,6 +236,27 @@ async fn a_user_without_rights_is_refused_before_any_change_with_every_missing_p
             .is_none()
     );
     assert_eq!(release_state(&ctx, "web").await, (0, false));
+
+    // In GitHub Actions each missing permission is an annotation: errors and a warning.
+    let github = ctx.kpush_as(
+        "alice",
+        &["apply", &path, "--release", "web", "--ci", "github"],
+    );
+    github.expect_code(3);
+    assert_names(
+        &github,
+        &format!(
+            "::error title=kpush%3A missing permission::cannot patch deployments.apps in namespace {ns}"
+        ),
+    );
+    assert_names(
+        &github,
+        "::warning title=kpush%3A missing permission::cannot get pods/log",
+    );
+    assert_names(
+        &github,
+        "flags and `--subject user:alice`, and apply its output",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -158,7 +158,8 @@ pub fn advise_missing(user: Option<&str>, namespaces: &[&str]) -> String {
         None => "user:OBJECT_ID".to_string(),
     };
     let mut out = format!(
-        "  Grant exactly these: run `kpush rbac` with this apply's manifests and flags and          `--subject {subject}`, and apply its output (`kubectl apply -f -`) as a cluster admin"
+        "  Grant exactly these: run `kpush rbac` with this apply's manifests and flags and \
+         `--subject {subject}`, and apply its output (`kubectl apply -f -`) as a cluster admin"
     );
     let entra = user.is_none_or(is_object_id);
     if entra && !namespaces.is_empty() {
@@ -198,7 +199,10 @@ mod tests {
     #[test]
     fn missing_permissions_are_granted_with_kpush_rbac_for_the_identity() {
         let text = advise_missing(Some(OID), &["shop"]);
-        assert!(text.contains(&format!("--subject user:{OID}")), "{text}");
+        assert!(
+            text.contains(&format!("flags and `--subject user:{OID}`, and apply")),
+            "{text}"
+        );
         assert!(
             text.contains("RBAC Writer") && text.contains("/namespaces/shop"),
             "{text}"
