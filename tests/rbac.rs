@@ -424,3 +424,80 @@ async fn the_offline_table_names_every_served_built_in_kinds_resource_and_scope(
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert!(checked > 50, "only {checked} built-in kinds served");
 }
+
+/// A hook Job of chart `app`.
+fn hook_job(name: &str, hook: &str, policy: Option<&str>) -> String {
+    let policy = policy
+        .map(|p| format!("\n    helm.sh/hook-delete-policy: {p}"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: {{{{ .Release.Name }}}}-{name}
+  annotations:
+    helm.sh/hook: {hook}{policy}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: run
+          image: example.com/{name}:1
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_charts_hooks_run_and_are_deleted_by_policy_with_exactly_the_printed_roles() {
+    use kpush_testenv::helm::{HelmMajor, helm};
+    let ctx = Ctx::new("rbac-chart").await;
+    let helm = helm(HelmMajor::V3)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .display()
+        .to_string();
+    ctx.write(
+        "app/Chart.yaml",
+        "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+    );
+    ctx.write(
+        "app/templates/web.yaml",
+        &deployment("{{ .Release.Name }}-web", "example.com/web:1", "web"),
+    );
+    ctx.write(
+        "app/templates/migrate.yaml",
+        &hook_job("migrate", "pre-install,pre-upgrade", Some("hook-succeeded")),
+    );
+    ctx.write(
+        "app/templates/notify.yaml",
+        &hook_job("notify", "post-install,post-upgrade", None),
+    );
+    let chart = ctx.path().join("app").display().to_string();
+    let common = ["--helm", helm.as_str(), "--release", "app"];
+    let mut rbac_args = vec!["rbac", chart.as_str()];
+    rbac_args.extend(common);
+    rbac_args.extend(["--subject", "user:bob", "--name", "rbac-chart"]);
+    let rbac = ctx.kpush(&rbac_args);
+    rbac.expect_code(0);
+    assert!(
+        rbac.stdout.contains("delete chart hooks"),
+        "{}",
+        rbac.stdout
+    );
+    let side = tempfile::tempdir().expect("temp dir");
+    let roles = side.path().join("roles.yaml");
+    std::fs::write(&roles, &rbac.stdout).expect("write roles");
+    kubectl(&ctx, &["apply", "-f", &roles.display().to_string()]);
+
+    let mut apply_args = vec!["apply", chart.as_str()];
+    apply_args.extend(common);
+    // Install, then upgrade: hooks run, are tracked, and are deleted by their policies.
+    for round in ["install", "upgrade"] {
+        let run = ctx.kpush_as("bob", &apply_args);
+        assert_eq!(run.code, 0, "{round}:\n{}", run.stderr);
+        let jobs = |n: &str| ctx.grouped("batch/v1", "jobs", n);
+        assert!(ctx.get(&jobs("app-migrate")).await.is_none(), "{round}");
+        assert!(ctx.get(&jobs("app-notify")).await.is_some(), "{round}");
+    }
+}

@@ -39,7 +39,11 @@ pub struct Member {
     pub resource: ApiResource,
     /// Namespace of a namespaced object; `None` for cluster-scoped ones.
     pub namespace: Option<String>,
-    /// A chart hook with a `helm.sh/hook-delete-policy`.
+    /// A chart hook: applied and tracked in its phase, never a member of the release (so never
+    /// pruned).
+    pub hook: bool,
+    /// A chart hook deleted by its `helm.sh/hook-delete-policy` (Helm's default,
+    /// `before-hook-creation`, included).
     pub hook_deletes: bool,
     /// A claim naming a StorageClass.
     pub storage_class: bool,
@@ -118,7 +122,9 @@ pub fn members<'m>(
             unknown.push(m);
             continue;
         };
-        let hook_deletes = super::hooks::hook_of(m)
+        let hook = super::hooks::hook_of(m);
+        let hook_deletes = hook
+            .as_ref()
             .is_some_and(|h| h.delete.before_creation || h.delete.succeeded || h.delete.failed);
         let storage_class = m.group().is_empty()
             && m.kind() == "PersistentVolumeClaim"
@@ -126,6 +132,7 @@ pub fn members<'m>(
         out.push(Member {
             namespace: namespaced.then(|| m.namespace().unwrap_or(default_ns).to_string()),
             resource,
+            hook: hook.is_some(),
             hook_deletes,
             storage_class,
         });
@@ -257,7 +264,7 @@ fn prune(
     let mut kinds: BTreeMap<(String, String), Resolved> = BTreeMap::new();
     let mut namespaces = recorded.namespaces.clone();
     namespaces.insert(set.namespace.clone());
-    for m in members {
+    for m in members.iter().filter(|m| !m.hook) {
         let key = (m.resource.group.clone(), m.resource.kind.clone());
         kinds.insert(key, (m.resource.clone(), m.namespace.is_some()));
         namespaces.extend(m.namespace.clone());
@@ -357,6 +364,7 @@ mod tests {
         Member {
             resource: ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind)),
             namespace: ns.map(str::to_string),
+            hook: false,
             hook_deletes: false,
             storage_class: false,
         }
@@ -522,9 +530,17 @@ mod tests {
                 true,
             ))
         });
-        assert!(hooks[0].hook_deletes);
-        let perms = required(&hooks, &Recorded::default(), &Settings::default());
-        let delete = perms.iter().find(|p| p.verb == "delete").expect("delete");
-        assert_eq!(delete.needs, [Need::HookDelete]);
+        assert!(hooks[0].hook && hooks[0].hook_deletes);
+        let settings = Settings {
+            release: Some(ApplySet::new("app", "team")),
+            prune: true,
+            ..Settings::default()
+        };
+        let perms = required(&hooks, &Recorded::default(), &settings);
+        let delete = perms
+            .iter()
+            .find(|p| p.resource == "jobs" && p.verb == "delete")
+            .expect("delete");
+        assert_eq!(delete.needs, [Need::HookDelete], "hooks are never pruned");
     }
 }
