@@ -110,8 +110,13 @@ pub fn yaml(permissions: &[Permission], s: &RoleSettings) -> String {
             "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {}\n",
             scalar(&s.name)
         );
-        if !s.created_namespaces.is_empty() {
-            let created: Vec<&str> = s.created_namespaces.iter().map(String::as_str).collect();
+        let created: Vec<&str> = cluster
+            .iter()
+            .filter_map(|p| p.namespace.as_deref())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !created.is_empty() {
             let _ = writeln!(
                 doc,
                 "# Namespaces this apply creates ({}) cannot hold a Role before it runs: their \
