@@ -501,3 +501,99 @@ async fn a_charts_hooks_run_and_are_deleted_by_policy_with_exactly_the_printed_r
         assert!(ctx.get(&jobs("app-notify")).await.is_some(), "{round}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manifests_with_roles_and_bindings_deploy_with_escalate_and_bind_by_name() {
+    let ctx = Ctx::new("rbac-grants").await;
+    let ns = ctx.namespace.clone();
+    // The app's own RBAC: a Role granting what the deployer itself never needs (get secrets,
+    // delete pods), bound to its ServiceAccount, and the built-in `view` bound too.
+    ctx.write(
+        "app-rbac.yaml",
+        "apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: app
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: app
+rules:
+  - apiGroups: [\"\"]
+    resources: [\"secrets\"]
+    verbs: [\"get\"]
+  - apiGroups: [\"\"]
+    resources: [\"pods\"]
+    verbs: [\"delete\"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: app
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: app}
+subjects: [{kind: ServiceAccount, name: app}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: app-view
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: app}]
+",
+    );
+    let path = ctx.path().display().to_string();
+    let rbac = ctx.kpush(&[
+        "rbac",
+        &path,
+        "--subject",
+        "user:bob",
+        "--name",
+        "rbac-grants",
+    ]);
+    rbac.expect_code(0);
+    for expected in [
+        "resources: [\"roles\"]\n    resourceNames: [\"app\"]\n    verbs: [\"bind\", \"escalate\"]",
+        "resources: [\"clusterroles\"]\n    resourceNames: [\"view\"]\n    verbs: [\"bind\"]",
+    ] {
+        assert!(
+            rbac.stdout.contains(expected),
+            "{expected}:\n{}",
+            rbac.stdout
+        );
+    }
+    let side = tempfile::tempdir().expect("temp dir");
+    let roles = side.path().join("roles.yaml");
+    std::fs::write(&roles, &rbac.stdout).expect("write roles");
+    kubectl(&ctx, &["apply", "-f", &roles.display().to_string()]);
+    ctx.kpush_as("bob", &["apply", &path]).expect_code(0);
+    assert!(
+        ctx.get(&ctx.grouped("rbac.authorization.k8s.io/v1", "rolebindings", "app-view"))
+            .await
+            .is_some()
+    );
+
+    // Without `bind` on view, the check warns (bob might hold all of view's permissions) and
+    // the API server refuses the binding: RBAC allows no escalation.
+    kubectl(&ctx, &["delete", "rolebinding", "app-view", "-n", &ns]);
+    let role = kubectl(
+        &ctx,
+        &["get", "role", "rbac-grants", "-n", &ns, "-o", "json"],
+    );
+    let mut role: serde_json::Value = serde_json::from_str(&role).expect("role json");
+    if let Some(rules) = role["rules"].as_array_mut() {
+        rules.retain(|r| r["verbs"][0] != "bind" || r["resourceNames"][0] != "view");
+    }
+    let trimmed = side.path().join("trimmed.json");
+    std::fs::write(&trimmed, serde_json::to_string(&role).expect("json")).expect("write role");
+    kubectl(&ctx, &["replace", "-f", &trimmed.display().to_string()]);
+    let refused = ctx.kpush_as("bob", &["apply", &path]);
+    refused.expect_code(3);
+    assert_names(
+        &refused,
+        &format!(
+            "warning: cannot bind clusterroles.rbac.authorization.k8s.io view in namespace {ns}"
+        ),
+    );
+    assert_names(&refused, "RoleBinding rbac-grants/app-view");
+}

@@ -38,6 +38,12 @@ pub enum Need {
     Logs,
     /// Reading a claim's StorageClass (optional: its binding mode is then assumed).
     StorageClasses,
+    /// Creating the manifests' Roles and ClusterRoles (`escalate`), needed unless the identity
+    /// holds every permission they grant.
+    GrantRoles,
+    /// Creating the manifests' bindings (`bind` on the role they name), needed unless the
+    /// identity holds every permission that role grants.
+    BindRoles,
 }
 
 impl Need {
@@ -64,12 +70,25 @@ impl Need {
             Need::ReleaseLock => "take the release's deploy lock (a Lease)",
             Need::Logs => "show a failing container's logs (optional)",
             Need::StorageClasses => "read the StorageClass of claims (optional)",
+            Need::GrantRoles => {
+                "create the manifests' roles (unless the identity holds every permission they \
+                 grant)"
+            }
+            Need::BindRoles => {
+                "create the manifests' bindings (unless the identity holds every permission the \
+                 role grants)"
+            }
         }
     }
 
-    /// True when kpush works without it (less evidence, no failure).
+    /// True when kpush may work without it: less evidence, or (roles and bindings) the
+    /// identity holds what they grant, which a review of this one permission cannot tell. The
+    /// access check warns about these instead of refusing.
     pub fn optional(self) -> bool {
-        matches!(self, Need::Logs | Need::StorageClasses)
+        matches!(
+            self,
+            Need::Logs | Need::StorageClasses | Need::GrantRoles | Need::BindRoles
+        )
     }
 }
 
@@ -89,6 +108,9 @@ pub struct Permission {
     /// Namespace; `None` for cluster-scoped resources.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The one object it is about (`resourceNames` in a rule), if only one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Why, sorted.
     pub needs: Vec<Need>,
 }
@@ -112,13 +134,19 @@ impl Permission {
         }
     }
 
-    /// `patch deployments.apps in namespace shop`, `list namespaces (cluster-wide)`.
+    /// `patch deployments.apps in namespace shop`, `list namespaces (cluster-wide)`,
+    /// `bind clusterroles.rbac.authorization.k8s.io view in namespace shop`.
     pub fn describe(&self) -> String {
         let place = match &self.namespace {
             Some(ns) => format!("in namespace {ns}"),
             None => "(cluster-wide)".to_string(),
         };
-        format!("{} {} {place}", self.verb, self.resource_label())
+        let name = self
+            .name
+            .as_ref()
+            .map(|n| format!(" {n}"))
+            .unwrap_or_default();
+        format!("{} {}{name} {place}", self.verb, self.resource_label())
     }
 
     /// The permission as missing: `cannot patch deployments.apps in namespace shop (needed to
@@ -157,6 +185,7 @@ mod tests {
             subresource: None,
             verb: "patch".into(),
             namespace: Some("shop".into()),
+            name: None,
             needs: vec![Need::Apply],
         };
         assert_eq!(p.describe(), "patch deployments.apps in namespace shop");
@@ -166,6 +195,7 @@ mod tests {
             subresource: Some("log".into()),
             verb: "get".into(),
             namespace: None,
+            name: None,
             needs: vec![Need::Logs],
         };
         assert_eq!(logs.describe(), "get pods/log (cluster-wide)");

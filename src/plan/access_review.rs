@@ -66,6 +66,7 @@ pub fn request(p: &Permission) -> SelfSubjectAccessReview {
                 subresource: p.subresource.clone(),
                 verb: Some(p.verb.clone()),
                 namespace: p.namespace.clone(),
+                name: p.name.clone(),
                 ..Default::default()
             }),
             ..Default::default()

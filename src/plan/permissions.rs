@@ -47,6 +47,66 @@ pub struct Member {
     pub hook_deletes: bool,
     /// A claim naming a StorageClass.
     pub storage_class: bool,
+    /// A Role, ClusterRole or binding: what creating it takes beyond `create`.
+    pub grant: Option<Grant>,
+}
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// Kubernetes RBAC lets an identity create a role only with the permissions it grants (or
+/// `escalate` on it), and a binding only with the permissions of the role it names (or `bind`
+/// on that role). kpush cannot tell which; `kpush rbac` grants the verb, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// `escalate` (roles) or `bind` (bindings).
+    pub verb: &'static str,
+    /// `roles` or `clusterroles`.
+    pub resource: &'static str,
+    /// The namespace it is checked in; `None`: cluster-wide.
+    pub namespace: Option<String>,
+    /// The role's name.
+    pub name: String,
+    /// Why.
+    pub need: Need,
+}
+
+/// What creating `m` takes beyond `create`, if it is a role or a binding.
+fn grant_of(m: &Manifest, namespace: Option<&str>) -> Option<Grant> {
+    if m.group() != RBAC_GROUP {
+        return None;
+    }
+    let ns = namespace.map(str::to_string);
+    let role_ref = || {
+        let kind = m.object.pointer("/roleRef/kind")?.as_str()?;
+        let name = m.object.pointer("/roleRef/name")?.as_str()?.to_string();
+        Some((kind == "Role", name))
+    };
+    let (verb, role, namespace, name, need) = match m.kind() {
+        "Role" => ("escalate", true, ns, m.name().to_string(), Need::GrantRoles),
+        "ClusterRole" => (
+            "escalate",
+            false,
+            None,
+            m.name().to_string(),
+            Need::GrantRoles,
+        ),
+        "RoleBinding" => {
+            let (role, name) = role_ref()?;
+            ("bind", role, ns, name, Need::BindRoles)
+        }
+        "ClusterRoleBinding" => {
+            let (_, name) = role_ref()?;
+            ("bind", false, None, name, Need::BindRoles)
+        }
+        _ => return None,
+    };
+    Some(Grant {
+        verb,
+        resource: if role { "roles" } else { "clusterroles" },
+        namespace,
+        name,
+        need,
+    })
 }
 
 /// Kinds and namespaces the release's ApplySet parent recorded before this apply (prune looks
@@ -129,8 +189,10 @@ pub fn members<'m>(
         let storage_class = m.group().is_empty()
             && m.kind() == "PersistentVolumeClaim"
             && m.object.pointer("/spec/storageClassName").is_some();
+        let namespace = namespaced.then(|| m.namespace().unwrap_or(default_ns).to_string());
         out.push(Member {
-            namespace: namespaced.then(|| m.namespace().unwrap_or(default_ns).to_string()),
+            grant: grant_of(m, namespace.as_deref()),
+            namespace,
             resource,
             hook: hook.is_some(),
             hook_deletes,
@@ -157,6 +219,9 @@ pub fn required(members: &[Member], recorded: &Recorded, settings: &Settings) ->
         }
         if m.hook_deletes {
             acc.add(r, ns, &["delete"], Need::HookDelete);
+        }
+        if let Some(g) = &m.grant {
+            acc.grant(g);
         }
     }
     for ((group, plural, ns), n) in per_collection {
@@ -297,9 +362,16 @@ fn prune(
     }
 }
 
-type Key = (Option<String>, String, String, Option<String>, String);
+type Key = (
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
-/// Needs gathered per (namespace, group, resource, subresource, verb).
+/// Needs gathered per (namespace, group, resource, subresource, name, verb).
 #[derive(Default)]
 struct Needs(BTreeMap<Key, BTreeSet<Need>>);
 
@@ -324,9 +396,23 @@ impl Needs {
             group.to_string(),
             resource.to_string(),
             subresource.map(str::to_string),
+            None,
             verb.to_string(),
         );
         self.0.entry(key).or_default().insert(need);
+    }
+
+    /// What creating a role or binding of the set takes beyond `create`.
+    fn grant(&mut self, g: &Grant) {
+        let key = (
+            g.namespace.clone(),
+            RBAC_GROUP.to_string(),
+            g.resource.to_string(),
+            None,
+            Some(g.name.clone()),
+            g.verb.to_string(),
+        );
+        self.0.entry(key).or_default().insert(g.need);
     }
 
     fn into_permissions(self) -> Vec<Permission> {
@@ -334,19 +420,20 @@ impl Needs {
             .0
             .into_iter()
             .map(
-                |((namespace, group, resource, subresource, verb), needs)| Permission {
+                |((namespace, group, resource, subresource, name, verb), needs)| Permission {
                     group,
                     resource,
                     subresource,
                     verb,
                     namespace,
+                    name,
                     needs: needs.into_iter().collect(),
                 },
             )
             .collect();
         out.sort_by(|a, b| {
-            (&a.namespace, &a.group, &a.resource, &a.subresource)
-                .cmp(&(&b.namespace, &b.group, &b.resource, &b.subresource))
+            (&a.namespace, &a.group, &a.resource, &a.subresource, &a.name)
+                .cmp(&(&b.namespace, &b.group, &b.resource, &b.subresource, &b.name))
                 .then(verb_rank(&a.verb).cmp(&verb_rank(&b.verb)))
         });
         out
@@ -367,6 +454,7 @@ mod tests {
             hook: false,
             hook_deletes: false,
             storage_class: false,
+            grant: None,
         }
     }
 
@@ -481,6 +569,61 @@ mod tests {
             ["get", "create", "update", "delete"]
         );
         assert_eq!(perms[0].namespace, None, "cluster-wide first");
+    }
+
+    #[test]
+    fn roles_need_escalate_and_bindings_bind_on_the_role_they_name() {
+        let rbac = |kind: &str, extra: serde_json::Value| {
+            let mut o = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
+                "metadata": {"name": "app"}});
+            if let (Some(o), Some(e)) = (o.as_object_mut(), extra.as_object()) {
+                o.extend(e.clone());
+            }
+            Manifest::new(Origin::new("rbac.yaml", 1), o)
+        };
+        let all = [
+            rbac("Role", json!({"rules": []})),
+            rbac("ClusterRole", json!({"rules": []})),
+            rbac(
+                "RoleBinding",
+                json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole", "name": "view"}}),
+            ),
+            rbac(
+                "ClusterRoleBinding",
+                json!({"roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole", "name": "app"}}),
+            ),
+        ];
+        let (members, _) = members(&all, "team", |m| {
+            let namespaced = !m.kind().starts_with("Cluster");
+            Some((
+                ApiResource::from_gvk(&GroupVersionKind::gvk(m.group(), m.version(), m.kind())),
+                namespaced,
+            ))
+        });
+        let perms = required(&members, &Recorded::default(), &Settings::default());
+        let grants: Vec<String> = perms
+            .iter()
+            .filter(|p| p.name.is_some())
+            .map(|p| p.describe())
+            .collect();
+        assert_eq!(
+            grants,
+            [
+                "bind clusterroles.rbac.authorization.k8s.io app (cluster-wide)",
+                "escalate clusterroles.rbac.authorization.k8s.io app (cluster-wide)",
+                "bind clusterroles.rbac.authorization.k8s.io view in namespace team",
+                "escalate roles.rbac.authorization.k8s.io app in namespace team",
+            ]
+        );
+        assert!(
+            perms
+                .iter()
+                .filter(|p| p.name.is_some())
+                .all(Permission::optional),
+            "the check cannot tell whether the identity holds what a role grants: a warning"
+        );
     }
 
     #[test]

@@ -167,18 +167,18 @@ fn binding(kind: &str, role_kind: &str, namespace: Option<&str>, s: &RoleSetting
     doc
 }
 
-/// One rule per resource, with its verbs and, per group of verbs, why.
+/// One rule per resource (and per resource name), with its verbs and, per group of verbs, why.
 fn rules(perms: &[&Permission], cluster_role: bool) -> String {
-    // (group, resource) → verb → (needs text, namespaces)
+    // (group, resource, name) → verb → (needs text, namespaces)
     type Verbs = BTreeMap<String, (String, BTreeSet<String>)>;
-    let mut by_resource: BTreeMap<(String, String), Verbs> = BTreeMap::new();
+    let mut by_resource: BTreeMap<(String, String, Option<String>), Verbs> = BTreeMap::new();
     for p in perms {
         let resource = match &p.subresource {
             Some(sub) => format!("{}/{sub}", p.resource),
             None => p.resource.clone(),
         };
         let entry = by_resource
-            .entry((p.group.clone(), resource))
+            .entry((p.group.clone(), resource, p.name.clone()))
             .or_default()
             .entry(p.verb.clone())
             .or_insert_with(|| (p.why(), BTreeSet::new()));
@@ -187,7 +187,7 @@ fn rules(perms: &[&Permission], cluster_role: bool) -> String {
         }
     }
     let mut out = String::from("rules:\n");
-    for ((group, resource), verbs) in by_resource {
+    for ((group, resource, name), verbs) in by_resource {
         let mut names: Vec<&String> = verbs.keys().collect();
         names.sort_by_key(|v| verb_rank(v));
         // Verbs that share a reason are explained together, in verb order.
@@ -219,6 +219,9 @@ fn rules(perms: &[&Permission], cluster_role: bool) -> String {
         let verb_list: Vec<&str> = names.iter().map(|v| v.as_str()).collect();
         let _ = writeln!(out, "  - apiGroups: [{}]", list(&[group.as_str()]));
         let _ = writeln!(out, "    resources: [{}]", list(&[resource.as_str()]));
+        if let Some(name) = &name {
+            let _ = writeln!(out, "    resourceNames: [{}]", list(&[name.as_str()]));
+        }
         let _ = writeln!(out, "    verbs: [{}]", list(&verb_list));
     }
     out
@@ -255,6 +258,7 @@ mod tests {
             subresource: None,
             verb: verb.into(),
             namespace: ns.map(str::to_string),
+            name: None,
             needs: vec![need],
         }
     }
