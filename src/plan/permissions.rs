@@ -8,6 +8,9 @@
 //!   server-side apply PATCH with `dryRun=All`, then the PATCH; an apply that creates the object
 //!   is also authorized as `create`. CRDs are read until Established (GET, included).
 //! - `--recreate-on-immutable` and chart hooks with a delete policy: DELETE.
+//! - Roles and bindings among the manifests: RBAC's escalation check wants `escalate` on each
+//!   role and `bind` on the role each binding names (by name), unless the identity holds all
+//!   they grant ([`Grant`]).
 //! - tracking (`--wait`) `track::watch`: LIST and WATCH of every applied object's resource in
 //!   its namespace; pods and events in namespaces with workloads; ReplicaSets with
 //!   Deployments; events with claims. Optional: `pods/log` and StorageClasses.
