@@ -13,7 +13,7 @@ use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::event::ObjectRef;
 use crate::exit::{self, ExitError};
-use crate::plan::{self, PlanError};
+use crate::plan::{self, PlanError, permissions};
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 use crate::track::{self, TrackTarget, targets::is_custom_group};
 
@@ -33,6 +33,13 @@ pub struct ApplyArgs {
     /// then leave earlier objects applied).
     #[arg(long, env = "KPUSH_NO_PREFLIGHT")]
     no_preflight: bool,
+
+    /// Skip the access check: before changing anything, kpush asks the API server
+    /// (SelfSubjectAccessReview) whether it may make every request the apply needs, and stops
+    /// naming each missing permission. Turn it off only where the authorizer answers those
+    /// reviews unreliably (see docs/rbac.md).
+    #[arg(long, env = "KPUSH_NO_RBAC_CHECK")]
+    no_rbac_check: bool,
 
     /// When a change touches an immutable field (a Deployment selector, a Job template), delete
     /// the object, wait until it is gone, and create it again.
@@ -195,6 +202,9 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         interrupt: Interrupt::on_signals(),
         adopt: !args.plan.no_adopt,
     };
+    if !args.no_rbac_check {
+        super::rbac_check::check(&deploy, &manifests, &namespace).await?;
+    }
     match args.plan.release_name() {
         Some(name) => {
             let release = crate::release::Release::new(name, &namespace).map_err(bad)?;
@@ -234,6 +244,18 @@ pub(super) struct Deployed {
 }
 
 impl Deploy<'_> {
+    /// The settings that decide which permissions this deploy needs.
+    pub(super) fn permission_settings(&self) -> permissions::Settings {
+        permissions::Settings {
+            wait: self.wait.is_some(),
+            logs: self.wait.as_ref().is_some_and(|w| w.log_lines > 0),
+            release: self.plan.applyset.clone(),
+            prune: self.apply.prune,
+            prune_namespaces_and_crds: self.apply.prune_namespaces_and_crds,
+            recreate_on_immutable: self.plan.recreate_on_immutable,
+        }
+    }
+
     /// Plans, applies (and prunes), then tracks `manifests`.
     pub(super) async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
         self.deploy_with_timeout(manifests, None).await
