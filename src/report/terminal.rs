@@ -168,6 +168,12 @@ impl HumanOutput for Terminal {
             return;
         };
         match event {
+            // Targets of a multi-cluster run may run at once: their lines carry their names,
+            // and their rollouts are told in lines, not live rows.
+            Event::Scoped { .. } => {
+                drop(rows);
+                self.lines.event(event);
+            }
             Event::TrackStarted { objects, .. } => {
                 self.lines.event(event);
                 self.live.store(true, Ordering::SeqCst);

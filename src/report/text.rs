@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::colour::Paint;
-use super::outcome::RunSummary;
+use super::outcome::{Counts, RunSummary};
 use crate::event::{
-    Action, ObjectRef, ObjectState, Rejection, RolloutState, RunState, TrackOutcome,
-    format_duration,
+    Action, ObjectRef, ObjectState, Rejection, RolloutState, RunState, TargetResult, TargetState,
+    TrackOutcome, format_duration,
 };
 
 /// `created    Deployment shop/web (deploy/web.yaml:3)`.
@@ -144,7 +144,11 @@ pub fn track_verdict(outcome: &TrackOutcome) -> String {
 
 /// `6 objects: 1 created, 5 unchanged; 1 pruned` (only non-zero counts), or `no objects`.
 pub fn counts_sentence(summary: &RunSummary) -> String {
-    let c = &summary.counts;
+    counts_words(&summary.counts)
+}
+
+/// [`counts_sentence`] of one set of counts.
+pub fn counts_words(c: &Counts) -> String {
     let parts: Vec<String> = c
         .pairs()
         .iter()
@@ -165,6 +169,60 @@ pub fn counts_sentence(summary: &RunSummary) -> String {
         let _ = write!(s, "; {} pruned", c.pruned);
     }
     s
+}
+
+/// The end of one target of a multi-cluster run: `target weu: succeeded in 12s`,
+/// `target neu: failed (exit code 4) in 40s: ...`, `target ca: not started (an earlier target
+/// failed)`.
+pub fn target_line(paint: Paint, r: &TargetResult) -> String {
+    let word = r.state.word();
+    let head = match r.state {
+        TargetState::Succeeded => paint.green(word),
+        TargetState::NotStarted => paint.yellow(word),
+        _ => paint.red(&format!("{word} (exit code {})", r.exit_code)),
+    };
+    let mut line = format!("target {}: {head}", r.name);
+    if r.state != TargetState::NotStarted {
+        let _ = write!(line, " in {}", format_duration(r.elapsed));
+    }
+    match (&r.message, r.state) {
+        (Some(m), TargetState::NotStarted) => {
+            let _ = write!(line, " ({m})");
+        }
+        (Some(m), _) => {
+            let _ = write!(line, ": {}", first_line(m));
+        }
+        (None, _) => {}
+    }
+    line
+}
+
+/// The first line of `text`, cut to a table cell's length.
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    cut(line, false).into_owned()
+}
+
+/// One row per target of a multi-cluster run: result, exit code, objects, time, and why.
+pub fn targets_table(summary: &RunSummary) -> String {
+    let rows: Vec<[String; 5]> = summary
+        .targets
+        .iter()
+        .map(|t| {
+            [
+                t.name.clone(),
+                t.state.word().to_string(),
+                t.exit_code.to_string(),
+                if t.state == TargetState::NotStarted {
+                    "-".to_string()
+                } else {
+                    counts_words(&t.counts)
+                },
+                t.message.as_deref().map(first_line).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["TARGET", "RESULT", "EXIT", "OBJECTS", "DETAIL"], &rows)
 }
 
 /// Human words for a result name (`rollout-failed` → `rollout failed`).
