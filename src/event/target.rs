@@ -8,7 +8,9 @@ use std::time::Duration;
 pub enum TargetState {
     /// The command succeeded on this target.
     Succeeded,
-    /// The command failed on this target (rejected, rollout failed, timed out, differences).
+    /// `kpush diff` found differences on this target.
+    Differences,
+    /// The command failed on this target (rejected, rollout failed, timed out).
     Failed,
     /// The target's cluster could not be reached or signed in to.
     Unreachable,
@@ -17,10 +19,11 @@ pub enum TargetState {
 }
 
 impl TargetState {
-    /// `succeeded`, `failed`, `unreachable`, `not started`.
+    /// `succeeded`, `differences`, `failed`, `unreachable`, `not started`.
     pub fn word(self) -> &'static str {
         match self {
             TargetState::Succeeded => "succeeded",
+            TargetState::Differences => "differences",
             TargetState::Failed => "failed",
             TargetState::Unreachable => "unreachable",
             TargetState::NotStarted => "not started",

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::context::CiContext;
 use super::dialect::{Annotation, Dialect, Level};
-use crate::event::{Event, ObjectRef, Stage, format_duration};
+use crate::event::{Event, ObjectRef, Stage, TargetState, format_duration};
 use crate::render::problem::Severity;
 use crate::report::colour::Paint;
 use crate::report::human::HumanOutput;
@@ -111,11 +111,34 @@ impl LineReporter {
             Event::Scoped { target, event } => self.show(st, event, Some(target)),
             Event::TargetStarted { name, cluster } => {
                 self.close_group(st);
-                self.say(target, &p.bold(&format!("target {name}: {cluster}")));
+                self.ctx.line(&p.bold(&format!("target {name}: {cluster}")));
             }
             Event::TargetFinished { result } => {
                 self.close_group(st);
-                self.say(target, &text::target_line(p, result));
+                self.ctx.line(&text::target_line(p, result));
+                let failed = !matches!(
+                    result.state,
+                    TargetState::Succeeded | TargetState::Differences | TargetState::NotStarted
+                );
+                if let Some(message) = result.message.as_ref().filter(|_| failed) {
+                    let a = Annotation {
+                        level: Level::Error,
+                        file: None,
+                        line: None,
+                        col: None,
+                        title: format!("target {} {}", result.name, result.state.word()),
+                        code: None,
+                        message: message.clone(),
+                    };
+                    // The first line is on the target's line already; the rest follows it.
+                    self.annotate(None, a, || {
+                        message
+                            .lines()
+                            .skip(1)
+                            .map(|l| format!("  {l}\n"))
+                            .collect()
+                    });
+                }
             }
             // Stages of one target would interleave with another's: groups are the run's only.
             Event::StageStarted { .. } | Event::StageFinished { .. } if target.is_some() => {}
