@@ -183,7 +183,8 @@ where
             target: t.name.clone(),
             inner: reporter,
         };
-        let (exit_code, message) = match each(t, &sink).await {
+        // Boxed: a deploy's future is large, and several may be alive at once.
+        let (exit_code, message) = match Box::pin(each(t, &sink)).await {
             Ok(code) => (code, None),
             Err(e) => (e.code, Some(format!("{e}"))),
         };

@@ -65,7 +65,12 @@ impl LineReporter {
     fn annotate(&self, target: Option<&str>, a: Annotation, otherwise: impl FnOnce() -> String) {
         match self.dialect.annotation(&a) {
             Some(cmd) => self.ctx.line(&cmd),
-            None => self.say_block(target, &with_newline(otherwise())),
+            None => {
+                let text = otherwise();
+                if !text.is_empty() {
+                    self.say_block(target, &with_newline(text));
+                }
+            }
         }
     }
 }
@@ -81,8 +86,8 @@ impl LineReporter {
     /// Writes `line`, after `[target] ` in a multi-cluster run.
     fn say(&self, target: Option<&str>, line: &str) {
         match target {
-            Some(t) => self.say(target, &format!("[{t}] {line}")),
-            None => self.say(target, line),
+            Some(t) => self.ctx.line(&format!("[{t}] {line}")),
+            None => self.ctx.line(line),
         }
     }
 
@@ -94,9 +99,9 @@ impl LineReporter {
                 for l in text.lines() {
                     out.push_str(&format!("[{t}] {l}\n"));
                 }
-                self.say_block(target, &out);
+                self.ctx.log.write_text(&out);
             }
-            None => self.say_block(target, text),
+            None => self.ctx.log.write_text(text),
         }
     }
 
