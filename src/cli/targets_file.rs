@@ -197,8 +197,13 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Vec<Target>, TargetsE
             }
             (None, Some(kc)) => {
                 let p = PathBuf::from(kc.value.trim());
+                let p = if p.is_absolute() { p } else { dir.join(p) };
                 TargetCluster::Kubeconfig {
-                    path: if p.is_absolute() { p } else { dir.join(p) },
+                    // `./kc` beside the file reads as `DIR/kc` in every message.
+                    path: p
+                        .components()
+                        .filter(|c| *c != std::path::Component::CurDir)
+                        .collect(),
                     context: t.context.filter(|c| !c.trim().is_empty()),
                 }
             }
@@ -336,7 +341,7 @@ mod tests {
         assert_eq!(
             t[1].cluster,
             TargetCluster::Kubeconfig {
-                path: PathBuf::from("/ci/./kubeconfig-neu"),
+                path: PathBuf::from("/ci/kubeconfig-neu"),
                 context: Some("neu".into())
             }
         );

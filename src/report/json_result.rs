@@ -123,7 +123,14 @@ impl JsonResult {
         let doc = RunJson {
             api_version: "kpush.dev/v1",
             kind: "RunResult",
-            result: c.result(),
+            // A multi-cluster run has no tracking of its own: its result is its exit code's.
+            result: match (targets.is_empty(), exit_code) {
+                (true, _) => c.result(),
+                (false, crate::exit::SUCCESS) => "succeeded",
+                (false, crate::exit::TIMED_OUT) => "timedOut",
+                (false, crate::exit::INTERRUPTED) => "interrupted",
+                (false, _) => "failed",
+            },
             exit_code,
             duration_ms: c.outcome.as_ref().map(|o| millis(o.elapsed)),
             objects: c.objects(),

@@ -219,7 +219,11 @@ pub fn targets_table(summary: &RunSummary) -> String {
                 } else {
                     counts_words(&t.counts)
                 },
-                t.message.as_deref().map(first_line).unwrap_or_default(),
+                t.message
+                    .as_deref()
+                    .or(t.failures.first().map(|f| f.message.as_str()))
+                    .map(first_line)
+                    .unwrap_or_default(),
             ]
         })
         .collect();
@@ -247,9 +251,34 @@ pub fn final_line(paint: Paint, summary: &RunSummary) -> String {
         format!(": {}", counts_sentence(summary))
     };
     format!(
-        "kpush {}: {result}{counts} in {}",
+        "kpush {}: {result}{}{counts} in {}",
         summary.command,
+        targets_words(summary),
         format_duration(summary.duration)
+    )
+}
+
+/// ` on 3 targets (2 succeeded, 1 failed)` for a multi-cluster run; empty otherwise.
+fn targets_words(summary: &RunSummary) -> String {
+    let n = summary.targets.len();
+    if n == 0 {
+        return String::new();
+    }
+    let mut states: Vec<(TargetState, usize)> = Vec::new();
+    for t in &summary.targets {
+        match states.iter_mut().find(|(s, _)| *s == t.state) {
+            Some((_, k)) => *k += 1,
+            None => states.push((t.state, 1)),
+        }
+    }
+    let parts: Vec<String> = states
+        .iter()
+        .map(|(s, k)| format!("{k} {}", s.word()))
+        .collect();
+    format!(
+        " on {n} {} ({})",
+        plural(n, "target", "targets"),
+        parts.join(", ")
     )
 }
 
