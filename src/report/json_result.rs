@@ -141,7 +141,11 @@ impl JsonResult {
                     name: &t.name,
                     cluster: &t.cluster,
                     state: t.result.as_ref().map(|r| r.state),
-                    exit_code: t.result.as_ref().map(|r| r.exit_code),
+                    exit_code: t
+                        .result
+                        .as_ref()
+                        .filter(|r| r.state != TargetState::NotStarted)
+                        .map(|r| r.exit_code),
                     message: t.result.as_ref().and_then(|r| r.message.as_deref()),
                     duration_ms: t.result.as_ref().map(|r| millis(r.elapsed)),
                     result: t.collected.result(),

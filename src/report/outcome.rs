@@ -210,6 +210,21 @@ pub struct TargetSummary {
     pub duration: Duration,
 }
 
+impl TargetSummary {
+    /// Why the target failed or was not started, in one line: its error, or its first failure.
+    pub fn detail(&self) -> Option<&str> {
+        self.message
+            .as_deref()
+            .or(self.failures.first().map(|f| f.message.as_str()))
+            .and_then(|m| m.lines().next())
+    }
+
+    /// Whether it ran at all.
+    pub fn started(&self) -> bool {
+        self.state != TargetState::NotStarted
+    }
+}
+
 /// Gathers counts, rollouts, images and failures from events, to fill a [`RunSummary`].
 #[derive(Debug, Default)]
 pub struct Collector {

@@ -55,14 +55,20 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
                 TargetState::NotStarted => "⏸️",
                 _ => "❌",
             };
+            let (code, objects, duration) = match t.started() {
+                true => (
+                    t.exit_code.to_string(),
+                    text::counts_words(&t.counts),
+                    format_duration(t.duration),
+                ),
+                false => ("-".into(), "-".into(), "-".into()),
+            };
             format!(
-                "| {} | {icon} {} | {} | {} | {} | {} |\n",
+                "| {} | {icon} {} | {code} | {} | {duration} | {} |\n",
                 cell(&t.name),
                 t.state.word(),
-                t.exit_code,
-                cell(&text::counts_words(&t.counts)),
-                format_duration(t.duration),
-                cell(t.message.as_deref().unwrap_or_default())
+                cell(&objects),
+                cell(t.detail().unwrap_or_default())
             )
         });
         doc.rows(rows, summary.targets.len());

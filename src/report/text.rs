@@ -213,17 +213,15 @@ pub fn targets_table(summary: &RunSummary) -> String {
             [
                 t.name.clone(),
                 t.state.word().to_string(),
-                t.exit_code.to_string(),
-                if t.state == TargetState::NotStarted {
-                    "-".to_string()
-                } else {
-                    counts_words(&t.counts)
+                match t.started() {
+                    true => t.exit_code.to_string(),
+                    false => "-".to_string(),
                 },
-                t.message
-                    .as_deref()
-                    .or(t.failures.first().map(|f| f.message.as_str()))
-                    .map(first_line)
-                    .unwrap_or_default(),
+                match t.started() {
+                    true => counts_words(&t.counts),
+                    false => "-".to_string(),
+                },
+                t.detail().map(first_line).unwrap_or_default(),
             ]
         })
         .collect();

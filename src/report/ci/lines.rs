@@ -86,7 +86,7 @@ impl LineReporter {
     /// Writes `line`, after `[target] ` in a multi-cluster run.
     fn say(&self, target: Option<&str>, line: &str) {
         match target {
-            Some(t) => self.ctx.line(&format!("[{t}] {line}")),
+            Some(_) => self.say_block(target, &with_newline(line.to_string())),
             None => self.ctx.line(line),
         }
     }
