@@ -629,7 +629,7 @@ fn targets_script() -> Vec<Event> {
         event: Box::new(event),
     };
     let settings = obj("ConfigMap", "", "settings", Some(("deploy/config.yaml", 1)));
-    let neu = vec![
+    let neu = [
         Event::Object {
             object: settings.clone(),
             action: Action::Created,

@@ -617,3 +617,76 @@ async fn aks_targets_sign_in_through_arm_and_entra_id_for_each_cluster() {
         );
     }
 }
+
+#[tokio::test]
+async fn releases_are_deployed_drift_checked_and_rolled_back_on_every_target() {
+    let case = Case::new("tg-rel").await;
+    let targets = case.targets(&[case.target("weu", 0, ""), case.target("neu", 1, "")]);
+    case.kpush("apply", &targets, &["--release", "shop"])
+        .expect_code(0);
+    let release = |command: &str| {
+        kpush_with_env(
+            &[
+                command.into(),
+                "shop".into(),
+                "--targets".into(),
+                targets.clone(),
+            ],
+            &[],
+        )
+    };
+    release("drift").expect_code(0);
+    // A hand edit on one cluster is drift there only.
+    let neu = case.env.clusters[1].client("admin").await.expect("client");
+    let patch = serde_json::json!({"data": {"region": "edited"}});
+    Api::<ConfigMap>::namespaced(neu, &case.ns)
+        .patch(
+            "settings",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("edit");
+    let run = release("drift");
+    run.expect_code(1);
+    let (weu, neu) = run
+        .stdout
+        .split_once("# target neu")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(!weu.contains("edited"), "{}", run.stdout);
+    assert!(neu.contains("edited"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("target weu: succeeded"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("target neu: differences"),
+        "{}",
+        run.stderr
+    );
+    // A second revision, then back to the first everywhere.
+    let moved: Vec<String> = [case.target("weu", 0, ""), case.target("neu", 1, "")]
+        .iter()
+        .map(|t| t.replace("{REGION: ", "{REGION: v2-"))
+        .collect();
+    let moved = case.targets(&moved);
+    // The hand edit made another field manager own the value: take it back.
+    case.kpush("apply", &moved, &["--release", "shop", "--force-conflicts"])
+        .expect_code(0);
+    assert_eq!(case.region(0).await.as_deref(), Some("v2-weu"));
+    let run = kpush_with_env(
+        &[
+            "rollback".into(),
+            "shop".into(),
+            "--targets".into(),
+            moved,
+            "--parallel".into(),
+            "2".into(),
+        ],
+        &[],
+    );
+    run.expect_code(0);
+    assert_eq!(case.region(0).await.as_deref(), Some("weu"));
+    assert_eq!(case.region(1).await.as_deref(), Some("neu"));
+}

@@ -149,7 +149,15 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
                 let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
                 run_with(&args, &cluster, &manifests, sink, &renders).await
             };
-            targets_run::run(file, &args.targets, &args.manifests, &reporter, stops, each).await
+            targets_run::run(
+                file,
+                &args.targets,
+                Some(&args.manifests),
+                &reporter,
+                stops,
+                each,
+            )
+            .await
         }
         None => {
             let renders = Renders::default();

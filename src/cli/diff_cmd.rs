@@ -55,7 +55,15 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
             };
             // Differences on one target do not stop the next: only errors do.
             let stops = |code| code > exit::DIFFERENCES;
-            targets_run::run(file, &args.targets, &args.manifests, &reporter, stops, each).await
+            targets_run::run(
+                file,
+                &args.targets,
+                Some(&args.manifests),
+                &reporter,
+                stops,
+                each,
+            )
+            .await
         }
         None => {
             run_with(

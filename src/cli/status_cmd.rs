@@ -69,7 +69,15 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
                 run_with(&args, &cluster, &manifests, sink, &renders).await
             };
             let stops = |code| code != exit::SUCCESS;
-            targets_run::run(file, &args.targets, &args.manifests, &reporter, stops, each).await
+            targets_run::run(
+                file,
+                &args.targets,
+                Some(&args.manifests),
+                &reporter,
+                stops,
+                each,
+            )
+            .await
         }
         None => run_with(&args, &args.cluster, &args.manifests, &reporter, &renders).await,
     };

@@ -12,6 +12,7 @@ use futures::StreamExt;
 
 use super::cluster_args::ClusterArgs;
 use super::manifest_args::ManifestArgs;
+use super::release_args::ReleaseRef;
 use super::targets_file::{self, Target, TargetCluster};
 use crate::event::{Event, ScopedSink, Sink, TargetResult, TargetState};
 use crate::exit::{self, ExitError};
@@ -53,6 +54,14 @@ impl Target {
         manifests: &ManifestArgs,
     ) -> (ClusterArgs, ManifestArgs) {
         (self.cluster_args(cluster), self.manifest_args(manifests))
+    }
+
+    /// The release `release` names, in this target's namespace when it sets one.
+    pub fn release_ref(&self, release: &ReleaseRef) -> ReleaseRef {
+        ReleaseRef {
+            name: release.name.clone(),
+            namespace: self.namespace.clone().or(release.namespace.clone()),
+        }
     }
 
     /// The command line's cluster flags with this target's sign-in.
@@ -137,13 +146,14 @@ fn transforms(args: &ManifestArgs) -> String {
     format!("{:?}\n{:?}\n{:?}", args.namespace, args.vars, args.images)
 }
 
-/// Runs `each` on every target of `file` as `opts` say, reporting each target's start, events
+/// Runs `each` on every target of `file` as `opts` say (`manifests`: the command's, if it
+/// renders any), reporting each target's start, events
 /// and end to `reporter`; a sequential run stops after the first target whose exit code
 /// `stops`. Returns the worst target's exit code; exit code 2 for a bad targets file.
 pub(super) async fn run<F>(
     file: &Path,
     opts: &TargetsArgs,
-    manifests: &ManifestArgs,
+    manifests: Option<&ManifestArgs>,
     reporter: &Reporter,
     stops: fn(i32) -> bool,
     each: F,
@@ -153,12 +163,13 @@ where
 {
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     let targets = targets_file::read(file).map_err(|e| bad(e.to_string()))?;
-    let stdin = manifests
-        .paths
-        .iter()
-        .chain(&manifests.filenames)
-        .any(|p| p.as_os_str() == "-");
-    if stdin {
+    let stdin = manifests.filter(|m| {
+        m.paths
+            .iter()
+            .chain(&m.filenames)
+            .any(|p| p.as_os_str() == "-")
+    });
+    if let Some(manifests) = stdin {
         let mut keys: Vec<String> = targets
             .iter()
             .map(|t| transforms(&t.manifest_args(manifests)))
