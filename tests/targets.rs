@@ -689,4 +689,45 @@ async fn releases_are_deployed_drift_checked_and_rolled_back_on_every_target() {
     run.expect_code(0);
     assert_eq!(case.region(0).await.as_deref(), Some("weu"));
     assert_eq!(case.region(1).await.as_deref(), Some("neu"));
+    // Each target's history: the two applies and the rollback.
+    let run = kpush_with_env(
+        &[
+            "history".into(),
+            "shop".into(),
+            "--targets".into(),
+            targets.clone(),
+            "-o".into(),
+            "json".into(),
+        ],
+        &[],
+    );
+    run.expect_code(0);
+    let doc = json(&run);
+    let revisions = |i: usize| {
+        doc["targets"][i]["history"]["revisions"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .map(|r| r["status"].as_str().unwrap_or("").to_string())
+                    .collect::<Vec<_>>()
+            })
+    };
+    assert_eq!(doc["targets"][0]["name"], "weu");
+    assert_eq!(revisions(0).map(|r| r.len()), Some(3), "{doc}");
+    assert_eq!(revisions(1).map(|r| r.len()), Some(3), "{doc}");
+    let run = kpush_with_env(
+        &["history".into(), "shop".into(), "--targets".into(), targets],
+        &[],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stdout.starts_with("# target weu\nREVISION"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("# target neu\nREVISION"),
+        "{}",
+        run.stdout
+    );
 }
