@@ -32,6 +32,17 @@
 //!   "release": ["release shop: revision 4 failed; rolling back to revision 3", …]
 //!                                       // with --release: what happened to it, in order;
 //!                                       // absent otherwise (docs/releases.md)
+//!   "targets": [{                       // with --targets only (docs/targets.md); the top-level
+//!                                       // "objects" is then empty and "result" follows exitCode
+//!     "name": "weu", "cluster": "AKS cluster aks-weu (…)",
+//!     "state": "succeeded" | "differences" | "failed" | "unreachable" | "notStarted",
+//!     "exitCode": 4,                    // absent when not started
+//!     "message": "…",                   // why it failed or did not start; absent otherwise
+//!     "durationMs": 4210,
+//!     "result": "succeeded" | …,        // its tracking verdict, as "result" above
+//!     "objects": [ … ],                 // as "objects" above
+//!     "release": [ … ]
+//!   }]
 //! }
 //! ```
 //!
