@@ -197,7 +197,11 @@ where
         // Boxed: a deploy's future is large, and several may be alive at once.
         let (exit_code, message) = match Box::pin(each(t, &sink)).await {
             Ok(code) => (code, None),
-            Err(e) => (e.code, Some(format!("{e}"))),
+            Err(e) => {
+                // A manifest error becomes an annotation on its file and line in CI.
+                reporter.stopping_problems(&e);
+                (e.code, Some(format!("{e}")))
+            }
         };
         let result = TargetResult {
             name: t.name.clone(),

@@ -139,8 +139,8 @@ pub struct RunSummary {
     /// With `--release`: what happened to the release (lock, revisions, rollback), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub release: Vec<String>,
-    /// With `--targets`: each target's outcome, in the targets file's order (the counts above
-    /// are then their sum, and workloads, images and failures are per target).
+    /// With `--targets`: each target's outcome, in the targets file's order (the counts and
+    /// images above are then their sum and union; workloads and failures are per target).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetSummary>,
     /// The JSON report file, when one was written.
@@ -287,6 +287,11 @@ impl Collector {
                 let mut workloads = c.workloads.clone();
                 timed_out(&mut workloads, code);
                 s.counts += c.counts;
+                for i in &c.images {
+                    if !s.images.contains(i) {
+                        s.images.push(i.clone());
+                    }
+                }
                 s.targets.push(TargetSummary {
                     name: t.name.clone(),
                     cluster: t.cluster.clone(),
@@ -302,6 +307,7 @@ impl Collector {
                 });
             }
         }
+        s.images.sort();
         s
     }
 

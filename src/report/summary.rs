@@ -74,11 +74,16 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
         doc.rows(rows, summary.targets.len());
         doc.push("\n".into());
     }
+    // With targets, each target's images are listed under it.
+    let images = match summary.targets.is_empty() {
+        true => &summary.images[..],
+        false => &[],
+    };
     sections(
         &mut doc,
         "",
         &summary.workloads,
-        &summary.images,
+        images,
         &summary.release,
         &summary.failures,
     );
