@@ -76,7 +76,7 @@ impl Target {
                 c.azure.aks_cluster = Some(aks.cluster.clone());
                 c.azure.resource_group = Some(aks.resource_group.clone());
                 c.azure.subscription = Some(aks.subscription.clone());
-                c.azure.admin = aks.admin;
+                c.azure.admin = aks.admin || cluster.azure.admin;
             }
             TargetCluster::Kubeconfig { path, context } => {
                 c.kubeconfig = Some(path.clone());
@@ -255,5 +255,142 @@ fn state_of(code: i32) -> TargetState {
         exit::DIFFERENCES => TargetState::Differences,
         exit::CLUSTER_UNREACHABLE => TargetState::Unreachable,
         _ => TargetState::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+        #[command(flatten)]
+        manifests: ManifestArgs,
+    }
+
+    fn flags(args: &[&str]) -> Flags {
+        Flags::parse_from(std::iter::once("kpush").chain(args.iter().copied()))
+    }
+
+    fn targets() -> Vec<Target> {
+        targets_file::parse(
+            "targets:
+  - name: weu
+    aks: {cluster: aks-weu, resourceGroup: rg-weu, subscription: s1}
+    namespace: shop
+    vars: {REGION: weu}
+    images: [\"web=acr.io/web:2\"]
+  - name: neu
+    kubeconfig: kc-neu
+    context: neu
+",
+            "targets.yaml",
+            Path::new("/ci"),
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn a_target_adds_its_sign_in_namespace_vars_and_images_to_the_flags() {
+        let f = flags(&[
+            "deploy/",
+            "--var",
+            "REGION=default",
+            "--image",
+            "web=acr.io/web:1",
+            "-n",
+            "dev",
+            "--tenant-id",
+            "t1",
+        ]);
+        let t = targets();
+        let (c, m) = t[0].args(&f.cluster, &f.manifests);
+        assert_eq!(c.azure.aks_cluster.as_deref(), Some("aks-weu"));
+        assert_eq!(c.azure.resource_group.as_deref(), Some("rg-weu"));
+        assert_eq!(c.azure.subscription.as_deref(), Some("s1"));
+        assert_eq!(
+            c.azure.tenant_id.as_deref(),
+            Some("t1"),
+            "shared Entra flags stay"
+        );
+        assert_eq!(m.namespace.as_deref(), Some("shop"));
+        // Later values win: the target's.
+        assert_eq!(m.vars, ["REGION=default", "REGION=weu"]);
+        assert_eq!(m.images, ["web=acr.io/web:1", "web=acr.io/web:2"]);
+
+        let (c, m) = t[1].args(&f.cluster, &f.manifests);
+        assert_eq!(c.kubeconfig.as_deref(), Some(Path::new("/ci/kc-neu")));
+        assert_eq!(c.context.as_deref(), Some("neu"));
+        assert!(c.azure.aks_cluster.is_none());
+        assert_eq!(
+            m.namespace.as_deref(),
+            Some("dev"),
+            "the flag is the default"
+        );
+        assert_eq!(m.vars, ["REGION=default"]);
+    }
+
+    #[test]
+    fn targets_with_the_same_transforms_share_one_render() {
+        let f = flags(&["deploy/"]);
+        let t = targets();
+        let same = transforms(&t[1].manifest_args(&f.manifests));
+        assert_eq!(same, transforms(&f.manifests));
+        assert_ne!(same, transforms(&t[0].manifest_args(&f.manifests)));
+    }
+
+    #[tokio::test]
+    async fn targets_with_the_same_transforms_render_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("cm.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+        )
+        .expect("write");
+        let path = file.display().to_string();
+        let f = flags(&[path.as_str(), "--no-run-annotations"]);
+        let t = targets();
+        let renders = Renders::default();
+        let sink = crate::event::RecordingSink::default();
+        let first = renders
+            .render(&t[1].manifest_args(&f.manifests), &sink, None, None)
+            .await
+            .expect("renders");
+        // Gone from disk: the same transforms come from the first render.
+        std::fs::remove_file(&file).expect("remove");
+        let again = renders
+            .render(&t[1].manifest_args(&f.manifests), &sink, None, None)
+            .await
+            .expect("from the cache");
+        assert_eq!(first.len(), 1);
+        assert_eq!(again.len(), 1);
+        let rendered = sink
+            .events()
+            .iter()
+            .filter(|e| matches!(e, Event::Rendered { .. }))
+            .count();
+        assert_eq!(rendered, 2, "each target is told what it deploys");
+        // Other transforms render again (and find the file gone).
+        assert!(
+            renders
+                .render(&t[0].manifest_args(&f.manifests), &sink, None, None)
+                .await
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn target_states_follow_exit_codes_and_the_run_takes_the_worst() {
+        assert_eq!(state_of(0), TargetState::Succeeded);
+        assert_eq!(state_of(1), TargetState::Differences);
+        assert_eq!(state_of(6), TargetState::Unreachable);
+        assert_eq!(state_of(4), TargetState::Failed);
+        assert_eq!(exit::worst([0, 4, 1]), 4);
+        assert_eq!(exit::worst([0, 6, 4]), 6);
+        assert_eq!(exit::worst([]), 0);
     }
 }
