@@ -147,9 +147,9 @@ fn transforms(args: &ManifestArgs) -> String {
 }
 
 /// Runs `each` on every target of `file` as `opts` say (`manifests`: the command's, if it
-/// renders any), reporting each target's start, events
-/// and end to `reporter`; a sequential run stops after the first target whose exit code
-/// `stops`. Returns the worst target's exit code; exit code 2 for a bad targets file.
+/// renders any), reporting each target's start, events and end to `reporter`; a sequential
+/// run stops after the first target whose exit code `stops`. Returns the worst target's exit
+/// code; exit code 2 for a bad targets file.
 pub(super) async fn run<F>(
     file: &Path,
     opts: &TargetsArgs,
@@ -174,6 +174,7 @@ where
             .iter()
             .map(|t| transforms(&t.manifest_args(manifests)))
             .collect();
+        keys.sort();
         keys.dedup();
         if keys.len() > 1 || manifests.has_charts() {
             return Err(bad(format!(
