@@ -510,6 +510,24 @@ async fn a_bad_targets_file_exits_2_naming_its_line() {
         assert!(run.stderr.contains(&at), "{at} in {}", run.stderr);
         assert!(run.stderr.contains(what), "{what} in {}", run.stderr);
     }
+    // Standard input is read once: targets that render differently cannot share it.
+    let file = dir.path().join("targets.yaml");
+    std::fs::write(
+        &file,
+        "targets:\n  - name: a\n    kubeconfig: kc\n  - name: b\n    kubeconfig: kc\n    vars: {X: y}\n",
+    )
+    .expect("write");
+    let run = kpush_with_env(
+        &[
+            "apply".into(),
+            "-".into(),
+            "--targets".into(),
+            file.display().to_string(),
+        ],
+        &[],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("standard input"), "{}", run.stderr);
     // --targets replaces the flags that name one cluster.
     let run = kpush_with_env(
         &[
