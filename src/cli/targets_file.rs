@@ -105,8 +105,7 @@ struct RawAks {
 }
 
 /// A problem in the targets file, at a line (exit code 2).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {message}\n  fix: {fix}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetsError {
     /// The targets file.
     pub file: String,
@@ -117,6 +116,18 @@ pub struct TargetsError {
     /// What to do.
     pub fix: String,
 }
+
+impl fmt::Display for TargetsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: ", self.file)?,
+            line => write!(f, "{}:{line}: ", self.file)?,
+        }
+        write!(f, "{}\n  fix: {}", self.message, self.fix)
+    }
+}
+
+impl std::error::Error for TargetsError {}
 
 const FIX: &str = "see docs/targets.md for the targets file's format";
 
