@@ -201,7 +201,17 @@ where
             Err(e) => {
                 // A manifest error becomes an annotation on its file and line in CI.
                 reporter.stopping_problems(&e);
-                (e.code, Some(format!("{e}")))
+                let mut message = format!("{e}");
+                if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
+                    // Flags said once for every target: say where this target's settings are.
+                    message.push_str(&format!(
+                        "\n(target {} is defined at {}:{})",
+                        t.name,
+                        file.display(),
+                        t.line
+                    ));
+                }
+                (e.code, Some(message))
             }
         };
         let result = TargetResult {
