@@ -648,10 +648,12 @@ fn targets_script() -> Vec<Event> {
         Event::TargetStarted {
             name: "weu".into(),
             cluster: "AKS cluster aks-weu (resource group rg-weu, subscription SUB)".into(),
+            alone: false,
         },
         Event::TargetStarted {
             name: "neu".into(),
             cluster: "kubeconfig /ci/kubeconfig-neu".into(),
+            alone: false,
         },
     ];
     let weu = script();
@@ -752,4 +754,59 @@ fn targets_runs_label_each_line_and_report_every_target() {
     assert_eq!(targets[2]["state"], "notStarted");
     assert_eq!(doc["result"], "failed");
     assert_eq!(doc["exitCode"], 4);
+}
+
+#[test]
+fn a_target_running_alone_gets_live_rows_and_targets_at_once_get_labelled_lines() {
+    for alone in [true, false] {
+        let log = Buffer::default();
+        let dir = tempfile::tempdir().expect("tmp");
+        let terminal = Terminal::new(
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            context(CiSystem::Plain, &log, dir.path()),
+        );
+        terminal.event(&Event::TargetStarted {
+            name: "weu".into(),
+            cluster: "kubeconfig kc".into(),
+            alone,
+        });
+        let web = obj("Deployment", "apps", "web", Some(("deploy/web.yaml", 1)));
+        for e in [
+            Event::TrackStarted {
+                objects: vec![web.clone()],
+                timeout: Duration::from_secs(300),
+            },
+            Event::Progress {
+                object: web.clone(),
+                state: RolloutState::InProgress {
+                    message: "0 of 2 updated replicas are available".into(),
+                },
+                elapsed: ms(100),
+            },
+        ] {
+            terminal.event(&Event::Scoped {
+                target: "weu".into(),
+                event: Box::new(e),
+            });
+        }
+        let frame = terminal.frame();
+        let text = log.text();
+        match alone {
+            true => {
+                assert_eq!(frame.len(), 1, "{frame:?}");
+                assert!(frame[0].contains("0 of 2 updated replicas"), "{frame:?}");
+                assert!(
+                    text.contains("target weu: kubeconfig kc\nwaiting up to 5m"),
+                    "{text}"
+                );
+            }
+            false => {
+                assert!(frame.is_empty(), "{frame:?}");
+                assert!(
+                    text.contains("[weu] waiting up to 5m for 1 object"),
+                    "{text}"
+                );
+            }
+        }
+    }
 }

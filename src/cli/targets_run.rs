@@ -185,10 +185,12 @@ where
             )));
         }
     }
+    let alone = opts.parallel <= 1;
     let one = async |t: &Target| -> TargetResult {
         reporter.event(&Event::TargetStarted {
             name: t.name.clone(),
             cluster: t.cluster.to_string(),
+            alone,
         });
         let started = Instant::now();
         let sink = ScopedSink {

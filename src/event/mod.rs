@@ -154,6 +154,9 @@ pub enum Event {
         name: String,
         /// The cluster, in words (`AKS cluster aks-weu (...)`, `kubeconfig ./kc, context neu`).
         cluster: String,
+        /// Whether it runs alone (targets one after another): its events then never interleave
+        /// with another target's.
+        alone: bool,
     },
     /// An event of one target of a multi-cluster run: every stage event of that target
     /// arrives wrapped in this, so one reporter can group and label them.

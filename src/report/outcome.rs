@@ -328,7 +328,7 @@ impl Collector {
             }
         };
         match event {
-            Event::TargetStarted { name, cluster } => {
+            Event::TargetStarted { name, cluster, .. } => {
                 if let Ok(mut targets) = self.targets.lock() {
                     let i = target(name, &mut targets);
                     targets[i].cluster = cluster.clone();

@@ -114,7 +114,7 @@ impl LineReporter {
         };
         match event {
             Event::Scoped { target, event } => self.show(st, event, Some(target)),
-            Event::TargetStarted { name, cluster } => {
+            Event::TargetStarted { name, cluster, .. } => {
                 self.close_group(st);
                 self.ctx.line(&p.bold(&format!("target {name}: {cluster}")));
             }
