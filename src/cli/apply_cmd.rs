@@ -206,7 +206,8 @@ async fn run_with(
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
-    opts.retry = cluster.retry_policy(Some(started + args.wait.timeout));
+    let retry = cluster.retry_policy(Some(started + args.wait.timeout));
+    opts.retry = retry;
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
     let deploy = Deploy {
@@ -219,7 +220,14 @@ async fn run_with(
             prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
             ..Default::default()
         },
-        wait: args.wait_for_rollout.then(|| args.wait.to_options()),
+        // Tracking re-establishes its watches within the same run-wide budget.
+        wait: args.wait_for_rollout.then(|| track::TrackOptions {
+            retry,
+            watch_deadline: args
+                .wait
+                .watch_deadline_within(args.cluster.request_timeout),
+            ..args.wait.to_options()
+        }),
         interrupt: Interrupt::on_signals(),
         adopt: !args.plan.no_adopt,
     };
