@@ -230,9 +230,7 @@ async fn run_with(
         // Tracking re-establishes its watches within the same run-wide budget.
         wait: args.wait_for_rollout.then(|| track::TrackOptions {
             retry,
-            watch_deadline: args
-                .wait
-                .watch_deadline_within(cluster.request_timeout),
+            watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
             ..args.wait.to_options()
         }),
         interrupt: Interrupt::on_signals(),

@@ -115,12 +115,8 @@ async fn run_with(
         .await
         .map_err(|e| ExitError::new(exit::of_target_error(&e), e))?;
     let opts = track::TrackOptions {
-        retry: args
-            .cluster
-            .retry_policy(Some(std::time::Instant::now() + args.wait.timeout)),
-        watch_deadline: args
-            .wait
-            .watch_deadline_within(args.cluster.request_timeout),
+        retry: cluster.retry_policy(Some(std::time::Instant::now() + args.wait.timeout)),
+        watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
         ..args.wait.to_options()
     };
     let outcome = track::track(&client, targets, &opts, reporter, interrupted()).await;
