@@ -17,6 +17,7 @@ use crate::event::Sink;
 use crate::exit::{self, ExitError};
 use crate::plan::PlanOptions;
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
+use crate::track;
 
 /// Flags of `kpush rollback`.
 #[derive(Debug, Args)]
@@ -124,8 +125,11 @@ async fn run_with(
     release: &ReleaseRef,
     reporter: &dyn Sink,
 ) -> Result<i32, ExitError> {
+    let started = std::time::Instant::now();
     let (client, server) = connect(cluster).await?;
     let release = release.release(client.default_namespace())?;
+    // One retry budget for the whole run, shared by apply and tracking, as for `apply`.
+    let retry = cluster.retry_policy(Some(started + args.wait.timeout));
     let deploy = Deploy {
         client: &client,
         server: &server,
@@ -134,13 +138,18 @@ async fn run_with(
             field_manager: args.field_manager.clone(),
             force_conflicts: args.force_conflicts,
             applyset: Some(release.applyset()),
+            retry,
             ..Default::default()
         },
         apply: ApplyOptions {
             prune: true,
             ..Default::default()
         },
-        wait: args.wait_for_rollout.then(|| args.wait.to_options()),
+        wait: args.wait_for_rollout.then(|| track::TrackOptions {
+            retry,
+            watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
+            ..args.wait.to_options()
+        }),
         interrupt: Interrupt::on_signals(),
         adopt: true,
     };
