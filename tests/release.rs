@@ -873,3 +873,66 @@ async fn prune_without_a_release_and_bad_release_names_are_bad_input() {
         revs(&[(1, "succeeded"), (2, "succeeded"), (3, "succeeded")])
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_in_a_namespace_the_deploy_creates_gets_its_lock_and_records_there() {
+    let ctx = Ctx::new("rel-new-ns").await;
+    let ns = format!("{}-fresh", ctx.namespace);
+    let cm = ctx.write("cm.yaml", &config_map("settings", "a"));
+    let kubeconfig = ctx.cluster.kubeconfig_path("admin").display().to_string();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "apply",
+            &cm.display().to_string(),
+            "--kubeconfig",
+            &kubeconfig,
+            "-n",
+            &ns,
+            "--release",
+            "app",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = harness::binary::kpush(&args(&["--create-namespace"]));
+    run.expect_code(0);
+    let created = ctx.get(&format!("/api/v1/namespaces/{ns}")).await;
+    assert!(created.is_some(), "namespace {ns} created: {}", run.stderr);
+    let secrets = ctx
+        .get(&format!("/api/v1/namespaces/{ns}/secrets"))
+        .await
+        .expect("secrets");
+    let names: Vec<&str> = secrets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["metadata"]["name"].as_str())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("app")),
+        "the release's records live in {ns}: {names:?}"
+    );
+    // A second deploy takes the lock in the same namespace and finds the first revision.
+    let run = harness::binary::kpush(&args(&["--create-namespace"]));
+    run.expect_code(0);
+    let out = harness::binary::kpush(&[
+        "history".to_string(),
+        "app".to_string(),
+        "--kubeconfig".to_string(),
+        kubeconfig.clone(),
+        "-n".to_string(),
+        ns.clone(),
+        "-o".to_string(),
+        "json".to_string(),
+    ]);
+    out.expect_code(0);
+    let h: Value = serde_json::from_str(&out.stdout).expect("history json");
+    assert_eq!(
+        statuses(&h),
+        revs(&[(1, "succeeded"), (2, "succeeded")]),
+        "{h}"
+    );
+}

@@ -70,6 +70,9 @@ pub(super) async fn deploy(
             },
         )
     };
+    if let Source::Manifests(manifests) = &source {
+        create_release_namespace(d, release, manifests).await?;
+    }
     let lock = lock::acquire(
         d.client,
         release,
@@ -91,6 +94,62 @@ pub(super) async fn deploy(
     }
     lock.release().await;
     result
+}
+
+/// Creates the release's namespace before its lock when the manifests (or
+/// `--create-namespace`) define it and it does not exist yet: the lock and the revision records
+/// live there, so they cannot wait for the namespace's wave. The Namespace is server-side
+/// applied as written, with kpush's field manager; its wave then adds the release's labels
+/// (reported as configured) and owns it as any other member.
+async fn create_release_namespace(
+    d: &Deploy<'_>,
+    release: &Release,
+    manifests: &[Manifest],
+) -> Result<(), ExitError> {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, Patch, PatchParams};
+
+    let Some(defined) = manifests
+        .iter()
+        .find(|m| m.group().is_empty() && m.kind() == "Namespace" && m.name() == release.namespace)
+    else {
+        return Ok(());
+    };
+    let api: Api<Namespace> = Api::all(d.client.clone());
+    let failed = |e: kube::Error| {
+        let failure = crate::cluster::failure::classify(e);
+        ExitError::new(
+            exit::of_store_error(&StoreError::Request {
+                action: "create the namespace of",
+                release: release.name.clone(),
+                namespace: release.namespace.clone(),
+                failure: failure.clone(),
+            }),
+            anyhow::anyhow!(
+                "cannot create namespace {} ({}), which holds release {}'s lock and records:                  {}; nothing was applied",
+                release.namespace,
+                defined.origin.with_via(),
+                release.name,
+                failure.message()
+            ),
+        )
+    };
+    match api.get_opt(&release.namespace).await {
+        Ok(Some(_)) => return Ok(()),
+        Ok(None) => {}
+        Err(e) => return Err(failed(e)),
+    }
+    let params = PatchParams::apply(&d.plan.field_manager);
+    api.patch(&release.namespace, &params, &Patch::Apply(&defined.object))
+        .await
+        .map_err(failed)?;
+    d.reporter.event(&Event::Info {
+        message: format!(
+            "created namespace {} first: it holds release {}'s lock and records",
+            release.namespace, release.name
+        ),
+    });
+    Ok(())
 }
 
 async fn locked(
