@@ -2,11 +2,11 @@
 
 pub mod binaries;
 mod certs;
-mod cleanup;
+pub(crate) mod cleanup;
 mod control_plane;
 mod kubeconfig;
-mod ports;
-mod process;
+pub(crate) mod ports;
+pub(crate) mod process;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
