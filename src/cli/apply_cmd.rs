@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
+use super::fleet_args::FleetArgs;
 use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
 use super::release_args::ReleaseArgs;
@@ -62,6 +63,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     release: ReleaseArgs,
+
+    #[command(flatten)]
+    fleet: FleetArgs,
 
     /// Result format on standard output: `text` (one line per object), or `json` (one JSON
     /// document for the whole run; human output then goes to standard error).
@@ -173,6 +177,14 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
     opts.retry = args.cluster.retry_policy(Some(started + args.wait.timeout));
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
+    let through_fleet = args.fleet.fleet_hub
+        || args.fleet.placement.is_some()
+        || args
+            .cluster
+            .azure
+            .fleet
+            .as_deref()
+            .is_some_and(|f| !f.trim().is_empty());
     let deploy = Deploy {
         client: &client,
         server: &server,
@@ -183,10 +195,25 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
             prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
             ..Default::default()
         },
-        wait: args.wait_for_rollout.then(|| args.wait.to_options()),
+        // Through a fleet, workloads run on the members: the hub's copies are never tracked.
+        wait: (args.wait_for_rollout && !through_fleet).then(|| args.wait.to_options()),
         interrupt: Interrupt::on_signals(),
         adopt: !args.plan.no_adopt,
     };
+    if through_fleet {
+        if args.plan.release_name().is_some() {
+            return Err(bad(
+                "--release cannot be combined with a fleet deploy (--fleet, --fleet-hub, --placement) yet: releases record and roll back one cluster's objects\n  fix: deploy through the fleet without --release (the placement's resource snapshots keep its history)".into(),
+            ));
+        }
+        let wait = args
+            .wait_for_rollout
+            .then(|| crate::fleet::FleetTrackOptions {
+                timeout: args.wait.timeout,
+                ..Default::default()
+            });
+        return super::fleet_run::deploy(&deploy, manifests, &args.fleet, &namespace, wait).await;
+    }
     match args.plan.release_name() {
         Some(name) => {
             let release = crate::release::Release::new(name, &namespace).map_err(bad)?;

@@ -80,6 +80,21 @@ async fn a_placement_reaches_every_member_and_becomes_available() {
             assert_eq!(statuses.len(), 2, "{:#}", crp.data["status"]);
             break;
         }
+        if Instant::now() > deadline {
+            let beta = ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk(
+                    "placement.kubernetes-fleet.io",
+                    "v1beta1",
+                    "ClusterResourcePlacement",
+                ),
+                "clusterresourceplacements",
+            );
+            let b = Api::<DynamicObject>::all_with(hub.clone(), &beta)
+                .get("shop")
+                .await
+                .unwrap();
+            eprintln!("v1beta1: {:#}", b.data);
+        }
         assert!(
             Instant::now() < deadline,
             "not available: {:#}\n{}",

@@ -1,0 +1,265 @@
+//! Azure Kubernetes Fleet Manager (KubeFleet): deploying through a fleet's hub cluster.
+//!
+//! Beside the stages: the CLI wraps the manifests in a ClusterResourcePlacement
+//! ([`placement::wrap`]), applies them to the hub through the ordinary pipeline (the hub runs no
+//! workloads, so kpush does not track them there), then follows the placement's rollout on each
+//! member cluster from its status ([`rollout::track`]), starting and following a staged update
+//! run first when the placement's strategy is `External` ([`staged`]). It emits the tracking
+//! events with one tracked object per member cluster (`ObjectRef::member`). See docs/fleet.md.
+
+mod api;
+pub mod placement;
+pub mod rollout;
+pub mod staged;
+pub mod status;
+
+use std::future::Future;
+use std::time::Instant;
+
+pub use placement::{Placement, PlacementSpec, wrap};
+pub use rollout::{Expect, FleetTrackOptions, latest_snapshot};
+
+use crate::event::{
+    Event, Explanation, ObjectOutcome, ObjectRef, ObjectState, Readiness, RunState, Sink,
+    TrackOutcome,
+};
+
+/// What can go wrong before anything is applied.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// The manifests and `--placement` do not say (or say twice) where to deploy.
+    #[error("{0}")]
+    Placement(String),
+}
+
+/// Follows a deploy through `placement`: for an `External` strategy, first a staged update run
+/// (with `strategy`) for the newest snapshot; then the rollout on every member.
+pub async fn follow<C>(
+    client: &kube::Client,
+    placement: &Placement,
+    expect: &Expect,
+    strategy: Option<&str>,
+    opts: &FleetTrackOptions,
+    sink: &dyn Sink,
+    cancel: C,
+) -> TrackOutcome
+where
+    C: Future<Output = ()>,
+{
+    let started = Instant::now();
+    tokio::pin!(cancel);
+    if placement.external {
+        let Some(strategy) = strategy else {
+            return failed_run(
+                placement,
+                "NoUpdateStrategy",
+                "the placement's rollout strategy is External, so it rolls out only through a staged update run, and no strategy was named",
+                Some(
+                    "pass --update-strategy NAME (a ClusterStagedUpdateStrategy on the hub)".into(),
+                ),
+                started,
+                sink,
+            );
+        };
+        let index =
+            match wait_for_snapshot(client, placement, expect, opts, started, &mut cancel).await {
+                Some(index) => index,
+                None => {
+                    return failed_run(
+                        placement,
+                        "NoResourceSnapshot",
+                        "Fleet took no resource snapshot of the new resources in time",
+                        Some("check the hub agent; raise --timeout".into()),
+                        started,
+                        sink,
+                    );
+                }
+            };
+        let deadline = started + opts.timeout;
+        let end = staged::start_and_follow(
+            client,
+            placement,
+            &index,
+            strategy,
+            deadline,
+            sink,
+            &mut cancel,
+        )
+        .await;
+        match end {
+            Ok(staged::RunEnd::Succeeded) => {}
+            Ok(staged::RunEnd::Failed {
+                run,
+                reason,
+                message,
+            }) => {
+                return failed_run(
+                    placement,
+                    &reason,
+                    &format!("ClusterStagedUpdateRun {run} failed: {message}"),
+                    None,
+                    started,
+                    sink,
+                );
+            }
+            Ok(staged::RunEnd::TimedOut { run, waiting }) => {
+                return timed_out_run(placement, &run, &waiting, opts, started, sink);
+            }
+            Ok(staged::RunEnd::Interrupted) => {
+                return TrackOutcome {
+                    state: RunState::Interrupted,
+                    elapsed: started.elapsed(),
+                    objects: Vec::new(),
+                };
+            }
+            Err(e) => {
+                return failed_run(
+                    placement,
+                    "StagedUpdateRunRefused",
+                    &format!("the hub refused the staged update run: {e}"),
+                    Some("check that the hub serves ClusterStagedUpdateRun (placement.kubernetes-fleet.io/v1beta1) and that the identity may create it".into()),
+                    started,
+                    sink,
+                );
+            }
+        }
+    }
+    let remaining = FleetTrackOptions {
+        timeout: opts.timeout.saturating_sub(started.elapsed()),
+        ..opts.clone()
+    };
+    let mut outcome = rollout::track(client, placement, expect, &remaining, sink, cancel).await;
+    outcome.elapsed = started.elapsed();
+    outcome
+}
+
+/// The index of the snapshot to roll out, once Fleet took it.
+async fn wait_for_snapshot<C>(
+    client: &kube::Client,
+    placement: &Placement,
+    expect: &Expect,
+    opts: &FleetTrackOptions,
+    started: Instant,
+    cancel: &mut std::pin::Pin<&mut C>,
+) -> Option<String>
+where
+    C: Future<Output = ()>,
+{
+    loop {
+        let latest = latest_snapshot(client, placement).await;
+        match (expect, latest) {
+            (Expect::NewerThan(old), Some(latest)) if old.as_ref() != Some(&latest) => {
+                return Some(latest);
+            }
+            (Expect::Current, Some(latest)) => return Some(latest),
+            _ => {}
+        }
+        if started.elapsed() >= opts.timeout {
+            return None;
+        }
+        tokio::select! {
+            () = cancel.as_mut() => return None,
+            () = tokio::time::sleep(opts.poll) => {}
+        }
+    }
+}
+
+fn failed_run(
+    placement: &Placement,
+    reason: &str,
+    message: &str,
+    hint: Option<String>,
+    started: Instant,
+    sink: &dyn Sink,
+) -> TrackOutcome {
+    verdict(
+        placement,
+        RunState::Failed,
+        ObjectState::Failed,
+        Readiness::failed(reason, message),
+        explanation(reason, message, hint),
+        started,
+        sink,
+    )
+}
+
+fn timed_out_run(
+    placement: &Placement,
+    run: &str,
+    waiting: &str,
+    opts: &FleetTrackOptions,
+    started: Instant,
+    sink: &dyn Sink,
+) -> TrackOutcome {
+    let message = format!(
+        "ClusterStagedUpdateRun {run} did not finish within {}: {waiting}",
+        crate::event::format_duration(opts.timeout)
+    );
+    verdict(
+        placement,
+        RunState::TimedOut,
+        ObjectState::TimedOut,
+        Readiness::in_progress(waiting),
+        explanation(
+            "Timeout",
+            &message,
+            Some(
+                "approve waiting stages on the hub (ClusterApprovalRequest), or raise --timeout"
+                    .into(),
+            ),
+        ),
+        started,
+        sink,
+    )
+}
+
+fn verdict(
+    placement: &Placement,
+    run: RunState,
+    state: ObjectState,
+    readiness: Readiness,
+    explanation: Explanation,
+    started: Instant,
+    sink: &dyn Sink,
+) -> TrackOutcome {
+    let object: ObjectRef = rollout::placement_ref(placement);
+    let elapsed = started.elapsed();
+    sink.event(&Event::TrackStarted {
+        objects: vec![object.clone()],
+        timeout: elapsed,
+    });
+    sink.event(&Event::RolloutFailed {
+        object: object.clone(),
+        state,
+        elapsed,
+        explanation: explanation.clone(),
+    });
+    let outcome = TrackOutcome {
+        state: run,
+        elapsed,
+        objects: vec![ObjectOutcome {
+            object,
+            state,
+            readiness,
+            duration: elapsed,
+            explanation: Some(explanation),
+        }],
+    };
+    sink.event(&Event::TrackFinished {
+        outcome: outcome.clone(),
+    });
+    outcome
+}
+
+fn explanation(reason: &str, message: &str, hint: Option<String>) -> Explanation {
+    Explanation {
+        reason: reason.to_string(),
+        message: message.to_string(),
+        pod: None,
+        container: None,
+        restart_count: None,
+        events: Vec::new(),
+        logs: None,
+        hint,
+    }
+}
