@@ -32,6 +32,18 @@ use crate::cluster::{ClusterOptions, TestCluster, cleanup, ports};
 /// `crds/` (skips `scripts/build-fleet.sh`).
 pub const FLEET_DIR_ENV: &str = "KPUSH_FLEET_DIR";
 
+/// Workload controllers a hub does not run.
+const HUB_WITHOUT: [&str; 8] = [
+    "-deployment",
+    "-replicaset",
+    "-statefulset",
+    "-daemonset",
+    "-job",
+    "-cronjob",
+    "-replicationcontroller",
+    "-horizontalpodautoscaling",
+];
+
 /// The CRD the member agent needs on its own cluster.
 const MEMBER_CRDS: [&str; 1] = ["placement.kubernetes-fleet.io_appliedworks.yaml"];
 
@@ -79,10 +91,119 @@ impl Default for FleetOptions {
     }
 }
 
+/// What the thread owning the agent processes is asked to do.
+enum AgentCommand {
+    Spawn {
+        name: &'static str,
+        program: PathBuf,
+        args: Vec<String>,
+        env: Vec<(&'static str, String)>,
+        log: PathBuf,
+        done: std::sync::mpsc::Sender<Result<u32>>,
+    },
+    Check(std::sync::mpsc::Sender<Option<String>>),
+}
+
+/// The agents run as children of a thread of their own, so they live as long as the fleet
+/// (`PR_SET_PDEATHSIG` kills a child when the thread that spawned it ends), whichever thread
+/// started it. Dropping this stops them.
+struct Agents {
+    commands: Option<std::sync::mpsc::Sender<AgentCommand>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Agents {
+    fn start() -> Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel::<AgentCommand>();
+        let thread = std::thread::Builder::new()
+            .name("kpush-fleet-agents".into())
+            .spawn(move || {
+                let mut running: Vec<Supervised> = Vec::new();
+                while let Ok(command) = rx.recv() {
+                    match command {
+                        AgentCommand::Spawn {
+                            name,
+                            program,
+                            args,
+                            env,
+                            log,
+                            done,
+                        } => {
+                            let spawned =
+                                Supervised::spawn_with_env(name, &program, &args, &env, &log);
+                            let _ = done.send(spawned.map(|s| {
+                                let pid = s.pid();
+                                running.push(s);
+                                pid
+                            }));
+                        }
+                        AgentCommand::Check(answer) => {
+                            let _ = answer.send(running.iter_mut().find_map(|a| a.exited()));
+                        }
+                    }
+                }
+                for mut agent in running {
+                    agent.kill();
+                }
+            })
+            .context("spawning the fleet agents' thread")?;
+        Ok(Self {
+            commands: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn spawn(
+        &self,
+        name: &'static str,
+        program: &Path,
+        args: Vec<String>,
+        env: Vec<(&'static str, String)>,
+        log: &Path,
+    ) -> Result<u32> {
+        let (done, answer) = std::sync::mpsc::channel();
+        self.send(AgentCommand::Spawn {
+            name,
+            program: program.to_path_buf(),
+            args,
+            env,
+            log: log.to_path_buf(),
+            done,
+        })?;
+        answer
+            .recv()
+            .map_err(|_| anyhow!("the fleet agents' thread ended"))?
+    }
+
+    /// `Some(description)` once an agent has exited.
+    fn exited(&self) -> Option<String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.send(AgentCommand::Check(tx)).ok()?;
+        rx.recv().ok().flatten()
+    }
+
+    fn send(&self, command: AgentCommand) -> Result<()> {
+        self.commands
+            .as_ref()
+            .ok_or_else(|| anyhow!("the fleet agents were stopped"))?
+            .send(command)
+            .map_err(|_| anyhow!("the fleet agents' thread ended"))
+    }
+}
+
+impl Drop for Agents {
+    fn drop(&mut self) {
+        drop(self.commands.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// A running fleet; dropping it stops the agents and the control planes.
 pub struct Fleet {
     // Agents stop before the clusters they talk to.
-    agents: Vec<Supervised>,
+    agents: Agents,
     logs: LogFiles,
     hub: TestCluster,
     members: Vec<(String, TestCluster)>,
@@ -106,17 +227,19 @@ impl Fleet {
     /// Starts the hub and the members, installs Fleet's CRDs, starts the agents, and returns
     /// once every member has joined (its MemberCluster says `Joined`).
     ///
-    /// The agents are spawned from the calling thread and die with it (`PR_SET_PDEATHSIG`):
-    /// call this from a thread that outlives the fleet (a test's runtime thread, or a
-    /// `OnceCell` initialised on a long-lived one).
     pub async fn start(opts: FleetOptions) -> Result<Fleet> {
         let bin = locate()?;
         let dir = tempfile::Builder::new()
             .prefix("kpush-fleet-")
             .tempdir()
             .context("creating the fleet's temp dir")?;
+        // A Fleet hub runs no workloads: no controller turns its Deployments into ReplicaSets
+        // and pods (which Fleet would otherwise place on the members too).
+        let mut hub_controllers = opts.hub.extra_controller_manager_args.clone();
+        hub_controllers.push(format!("--controllers={}", HUB_WITHOUT.join(",")));
         let hub = TestCluster::start(ClusterOptions {
             simulate_node: false,
+            extra_controller_manager_args: hub_controllers,
             ..opts.hub.clone()
         })
         .context("starting the fleet hub's control plane")?;
@@ -136,7 +259,8 @@ impl Fleet {
         }
 
         let mut logs = LogFiles::default();
-        let mut agents = Vec::new();
+        let agents = Agents::start()?;
+        let mut pids = Vec::new();
         let hub_ports = ports::free_ports(2)?;
         let hub_log = dir.path().join("hubagent.log");
         logs.add("hubagent", hub_log.clone());
@@ -152,10 +276,11 @@ impl Fleet {
             "-v=2".into(),
         ];
         hub_args.extend(kube_client_rates());
-        agents.push(Supervised::spawn(
+        pids.push(agents.spawn(
             "hubagent",
             &bin.join("hubagent"),
-            &hub_args,
+            hub_args,
+            Vec::new(),
             &hub_log,
         )?);
 
@@ -180,11 +305,11 @@ impl Fleet {
                 ),
                 "-v=2".into(),
             ];
-            agents.push(Supervised::spawn_with_env(
+            pids.push(agents.spawn(
                 "memberagent",
                 &bin.join("memberagent"),
-                &args,
-                &[
+                args,
+                vec![
                     ("HUB_SERVER_URL", hub.server().to_string()),
                     ("CONFIG_PATH", token_file.display().to_string()),
                     ("CA_BUNDLE", hub.ca_file().display().to_string()),
@@ -193,11 +318,8 @@ impl Fleet {
                 &log,
             )?);
         }
-        let cleanup_id = cleanup::register(
-            agents.iter().map(Supervised::pid).collect(),
-            dir.path().to_path_buf(),
-        );
-        let mut fleet = Fleet {
+        let cleanup_id = cleanup::register(pids, dir.path().to_path_buf());
+        let fleet = Fleet {
             agents,
             logs,
             hub,
@@ -236,7 +358,7 @@ impl Fleet {
             .unwrap_or_default()
     }
 
-    async fn wait_joined(&mut self, limit: Duration) -> Result<()> {
+    async fn wait_joined(&self, limit: Duration) -> Result<()> {
         let client = self.hub.client("admin").await?;
         let api = Api::<DynamicObject>::all_with(client, &member_cluster_resource());
         let deadline = Instant::now() + limit;
@@ -267,21 +389,16 @@ impl Fleet {
         }
     }
 
-    fn check_agents(&mut self) -> Result<()> {
-        for agent in &mut self.agents {
-            if let Some(exit) = agent.exited() {
-                bail!("{exit}\n{}", self.logs.tail(60));
-            }
+    fn check_agents(&self) -> Result<()> {
+        match self.agents.exited() {
+            Some(exit) => bail!("{exit}\n{}", self.logs.tail(60)),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        for agent in &mut self.agents {
-            agent.kill();
-        }
         cleanup::unregister(self.cleanup_id);
     }
 }
