@@ -177,7 +177,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_through_the_hub_rolls_out_on_every_member() {
     let env = env().await;
-    let file = env.write("ok.yaml", &app("fleet-ok", "nginx:1.27"));
+    let file = env.write("ok.yaml", &app("shop-ok", "nginx:1.27"));
     let run = env.apply_on_hub(
         &file,
         &["--placement", "all", "--timeout", "3m", "-o", "json"],
@@ -186,12 +186,12 @@ async fn a_deploy_through_the_hub_rolls_out_on_every_member() {
     for member in ["member-1", "member-2"] {
         assert!(
             run.stderr
-                .contains(&format!("ClusterResourcePlacement fleet-ok on {member}")),
+                .contains(&format!("ClusterResourcePlacement shop-ok on {member}")),
             "{member} is reported:\n{}",
             run.stderr
         );
         let d = env
-            .member_deployment(member, "fleet-ok", "web")
+            .member_deployment(member, "shop-ok", "web")
             .await
             .unwrap_or_else(|| panic!("the Deployment reached {member}"));
         assert_eq!(
@@ -206,12 +206,12 @@ async fn a_deploy_through_the_hub_rolls_out_on_every_member() {
     assert!(text.contains("\"member\":\"member-2\""), "{text}");
 
     // A second deploy of a new image waits for Fleet's new snapshot, not the old one's status.
-    let file = env.write("ok.yaml", &app("fleet-ok", "nginx:1.28"));
+    let file = env.write("ok.yaml", &app("shop-ok", "nginx:1.28"));
     let run = env.apply_on_hub(&file, &["--placement", "all", "--timeout", "3m"]);
     run.expect_code(0);
     for member in ["member-1", "member-2"] {
         let d = env
-            .member_deployment(member, "fleet-ok", "web")
+            .member_deployment(member, "shop-ok", "web")
             .await
             .expect("deployment");
         let image = d
@@ -227,7 +227,7 @@ async fn a_stalled_member_times_out_naming_the_member_and_the_deployment() {
     let env = env().await;
     let file = env.write(
         "bad.yaml",
-        &app("fleet-bad", "registry.example/team/does-not-exist:1.0"),
+        &app("shop-bad", "registry.example/team/does-not-exist:1.0"),
     );
     let started = Instant::now();
     let run = env.apply_on_hub(
@@ -238,18 +238,18 @@ async fn a_stalled_member_times_out_naming_the_member_and_the_deployment() {
     assert!(started.elapsed() < Duration::from_secs(120));
     assert!(
         run.stderr
-            .contains("ClusterResourcePlacement fleet-bad on member-1"),
+            .contains("ClusterResourcePlacement shop-bad on member-1"),
         "{}",
         run.stderr
     );
     assert!(
-        run.stderr.contains("Deployment fleet-bad/web"),
+        run.stderr.contains("Deployment shop-bad/web"),
         "{}",
         run.stderr
     );
     assert!(!run.stderr.contains("on member-2"), "{}", run.stderr);
     assert!(
-        env.member_deployment("member-2", "fleet-bad", "web")
+        env.member_deployment("member-2", "shop-bad", "web")
             .await
             .is_none(),
         "member-2 was not selected"
@@ -259,7 +259,7 @@ async fn a_stalled_member_times_out_naming_the_member_and_the_deployment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_placement_selecting_no_member_fails_at_once() {
     let env = env().await;
-    let file = env.write("none.yaml", &app("fleet-none", "nginx:1.27"));
+    let file = env.write("none.yaml", &app("shop-none", "nginx:1.27"));
     let run = env.apply_on_hub(
         &file,
         &["--placement", "labels=env=nowhere", "--timeout", "2m"],
@@ -303,16 +303,16 @@ async fn an_external_placement_rolls_out_through_a_staged_update_run() {
 apiVersion: placement.kubernetes-fleet.io/v1beta1
 kind: ClusterResourcePlacement
 metadata:
-  name: fleet-staged
+  name: shop-staged
 spec:
   resourceSelectors:
-    - {{group: \"\", version: v1, kind: Namespace, name: fleet-staged}}
+    - {{group: \"\", version: v1, kind: Namespace, name: shop-staged}}
   policy:
     placementType: PickAll
   strategy:
     type: External
 ",
-        app("fleet-staged", "nginx:1.27")
+        app("shop-staged", "nginx:1.27")
     );
     let file = env.write("staged.yaml", &manifests);
     let refused = env.apply_on_hub(&file, &["--timeout", "3m"]);
@@ -335,7 +335,7 @@ spec:
     );
     run.expect_code(0);
     assert!(
-        run.stderr.contains("ClusterStagedUpdateRun fleet-staged-"),
+        run.stderr.contains("ClusterStagedUpdateRun shop-staged-"),
         "{}",
         run.stderr
     );
@@ -351,7 +351,7 @@ spec:
     let ours = list
         .items
         .iter()
-        .find(|r| r.data["spec"]["placementName"] == "fleet-staged")
+        .find(|r| r.data["spec"]["placementName"] == "shop-staged")
         .expect("kpush created a run");
     assert_eq!(
         ours.data["spec"]["stagedRolloutStrategyName"],
@@ -359,7 +359,7 @@ spec:
     );
     for member in ["member-1", "member-2"] {
         assert!(
-            env.member_deployment(member, "fleet-staged", "web")
+            env.member_deployment(member, "shop-staged", "web")
                 .await
                 .is_some(),
             "{member} got the Deployment through the run"
@@ -371,7 +371,7 @@ spec:
 async fn the_hub_is_found_through_arm_list_credentials_and_entra_id() {
     let env = env().await;
     let _guard = EnvGuard::set(&[]).await;
-    let file = env.write("arm.yaml", &app("fleet-arm", "nginx:1.27"));
+    let file = env.write("arm.yaml", &app("shop-arm", "nginx:1.27"));
     let url = env.f.emulator.url();
     let ca = env.f.emulator.ca_file().display().to_string();
     let args = |extra: &[&str]| -> Vec<String> {
@@ -436,23 +436,23 @@ async fn the_hub_is_found_through_arm_list_credentials_and_entra_id() {
         .iter()
         .position(|a| a == "client-secret")
         .expect("auth");
-    github_args[at] = "github".into();
+    github_args[at] = "github-oidc".into();
     let run = wait_for_oidc_then(|| kpush_with_env(&github_args, &fed));
     run.expect_code(0);
     assert!(
         run.stderr
-            .contains("ClusterResourcePlacement fleet-arm on member-2"),
+            .contains("ClusterResourcePlacement shop-arm on member-2"),
         "{}",
         run.stderr
     );
     assert!(env.f.count("/fleets/fleet-prod/listCredentials", 200) >= 1);
     assert!(
-        env.member_deployment("member-2", "fleet-arm", "web")
+        env.member_deployment("member-2", "shop-arm", "web")
             .await
             .is_some()
     );
     assert!(
-        env.member_deployment("member-1", "fleet-arm", "web")
+        env.member_deployment("member-1", "shop-arm", "web")
             .await
             .is_none()
     );

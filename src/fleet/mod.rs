@@ -63,16 +63,33 @@ where
         };
         let index =
             match wait_for_snapshot(client, placement, expect, opts, started, &mut cancel).await {
-                Some(index) => index,
-                None => {
+                Snapshot::Taken(index) => index,
+                Snapshot::Unschedulable { reason, message } => {
                     return failed_run(
                         placement,
-                        "NoResourceSnapshot",
-                        "Fleet took no resource snapshot of the new resources in time",
-                        Some("check the hub agent; raise --timeout".into()),
+                        &reason,
+                        &message,
+                        Some(rollout::unschedulable_hint(&reason)),
                         started,
                         sink,
                     );
+                }
+                Snapshot::NotYet => {
+                    return timed_out_run(
+                        placement,
+                        "-",
+                        "waiting for Fleet to snapshot the new resources",
+                        opts,
+                        started,
+                        sink,
+                    );
+                }
+                Snapshot::Interrupted => {
+                    return TrackOutcome {
+                        state: RunState::Interrupted,
+                        elapsed: started.elapsed(),
+                        objects: Vec::new(),
+                    };
                 }
             };
         let deadline = started + opts.timeout;
@@ -133,6 +150,18 @@ where
     outcome
 }
 
+/// What waiting for the snapshot of the new resources came to.
+enum Snapshot {
+    /// Fleet took it: its index.
+    Taken(String),
+    /// Fleet cannot place the placement at all (its selectors, its policy).
+    Unschedulable { reason: String, message: String },
+    /// The timeout ran out first.
+    NotYet,
+    /// Interrupted.
+    Interrupted,
+}
+
 /// The index of the snapshot to roll out, once Fleet took it.
 async fn wait_for_snapshot<C>(
     client: &kube::Client,
@@ -141,24 +170,31 @@ async fn wait_for_snapshot<C>(
     opts: &FleetTrackOptions,
     started: Instant,
     cancel: &mut std::pin::Pin<&mut C>,
-) -> Option<String>
+) -> Snapshot
 where
     C: Future<Output = ()>,
 {
+    let fleet = api::FleetApi::new(client, placement);
     loop {
         let latest = latest_snapshot(client, placement).await;
         match (expect, latest) {
             (Expect::NewerThan(old), Some(latest)) if old.as_ref() != Some(&latest) => {
-                return Some(latest);
+                return Snapshot::Taken(latest);
             }
-            (Expect::Current, Some(latest)) => return Some(latest),
+            (Expect::Current, Some(latest)) => return Snapshot::Taken(latest),
             _ => {}
         }
+        if let Ok(crp) = fleet.placements.get(&placement.name).await
+            && let status::PlacementState::Unschedulable { reason, message } =
+                status::evaluate(&api::json(crp), None)
+        {
+            return Snapshot::Unschedulable { reason, message };
+        }
         if started.elapsed() >= opts.timeout {
-            return None;
+            return Snapshot::NotYet;
         }
         tokio::select! {
-            () = cancel.as_mut() => return None,
+            () = cancel.as_mut() => return Snapshot::Interrupted,
             () = tokio::time::sleep(opts.poll) => {}
         }
     }
@@ -191,10 +227,16 @@ fn timed_out_run(
     started: Instant,
     sink: &dyn Sink,
 ) -> TrackOutcome {
-    let message = format!(
-        "ClusterStagedUpdateRun {run} did not finish within {}: {waiting}",
-        crate::event::format_duration(opts.timeout)
-    );
+    let message = match run {
+        "-" => format!(
+            "the placement did not roll out within {}: {waiting}",
+            crate::event::format_duration(opts.timeout)
+        ),
+        run => format!(
+            "ClusterStagedUpdateRun {run} did not finish within {}: {waiting}",
+            crate::event::format_duration(opts.timeout)
+        ),
+    };
     verdict(
         placement,
         RunState::TimedOut,

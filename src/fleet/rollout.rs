@@ -290,9 +290,7 @@ impl<'a> Follow<'a> {
                 (Last::Unschedulable(reason, message), _) => (
                     ObjectState::Failed,
                     Readiness::failed(reason, message),
-                    Some(explain(reason, message, Vec::new(), Some(
-                        "change the placement's policy, or join (or label) the member clusters it asks for".into(),
-                    ))),
+                    Some(explain(reason, message, Vec::new(), Some(unschedulable_hint(reason)))),
                 ),
                 (Last::Waiting(m) | Last::Unreadable(m), RunState::TimedOut) => (
                     ObjectState::TimedOut,
@@ -381,6 +379,15 @@ impl<'a> Follow<'a> {
             elapsed,
             objects,
         }
+    }
+}
+
+/// What to do about a placement Fleet cannot schedule.
+pub(super) fn unschedulable_hint(reason: &str) -> String {
+    if reason.contains("ResourceSelector") {
+        "change the placement's resourceSelectors: Fleet never places namespaces whose names start with kube- or fleet- (nor fleet-system), and each selected object must exist on the hub".into()
+    } else {
+        "change the placement's policy, or join (or label) the member clusters it asks for".into()
     }
 }
 

@@ -80,53 +80,6 @@ async fn a_placement_reaches_every_member_and_becomes_available() {
             assert_eq!(statuses.len(), 2, "{:#}", crp.data["status"]);
             break;
         }
-        if Instant::now() > deadline {
-            let beta = ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(
-                    "placement.kubernetes-fleet.io",
-                    "v1beta1",
-                    "ClusterResourcePlacement",
-                ),
-                "clusterresourceplacements",
-            );
-            let b = Api::<DynamicObject>::all_with(hub.clone(), &beta)
-                .get("shop")
-                .await
-                .unwrap();
-            eprintln!("v1beta1: {:#}", b.data);
-            let kubectl = fleet.hub().kubectl().unwrap();
-            let kc = fleet.hub().kubeconfig_path("admin");
-            for args in [
-                vec![
-                    "get",
-                    "clusterresourceplacements.v1beta1.placement.kubernetes-fleet.io",
-                    "-o",
-                    "yaml",
-                ],
-                vec![
-                    "get",
-                    "crd",
-                    "clusterresourceplacements.placement.kubernetes-fleet.io",
-                    "-o",
-                    "jsonpath={.spec.versions[*].schema.openAPIV3Schema.properties.spec.properties.resourceSelectors.type}",
-                ],
-                vec!["get", "clusterresourcebindings", "-o", "yaml"],
-                vec!["get", "clusterresourcesnapshots", "--show-labels"],
-            ] {
-                let out = std::process::Command::new(kubectl)
-                    .arg("--kubeconfig")
-                    .arg(&kc)
-                    .args(&args)
-                    .output()
-                    .unwrap();
-                eprintln!(
-                    "$ kubectl {}\n{}{}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
         assert!(
             Instant::now() < deadline,
             "not available: {:#}\n{}",
