@@ -470,3 +470,71 @@ fn wait_for_oidc_then(run: impl Fn() -> Run) -> Run {
         std::thread::sleep(Duration::from_secs(2));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_fleet_cannot_apply_on_one_member_fails_that_member_naming_it() {
+    let env = env().await;
+    // On member-1 a ConfigMap of that name already exists, owned by another object: Fleet
+    // refuses to take it over there (co-ownership is disallowed); member-2 has none.
+    let member = env.fleet.member("member-1");
+    member
+        .create_namespace("shop-owned")
+        .await
+        .expect("namespace");
+    let client = member.client("admin").await.expect("client");
+    let maps = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client, "shop-owned");
+    let owner = maps
+        .patch(
+            "owner",
+            &PatchParams::apply("someone-else"),
+            &Patch::Apply(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}}),
+            ),
+        )
+        .await
+        .expect("owner");
+    let uid = owner.metadata.uid.expect("uid");
+    maps.patch(
+        "settings",
+        &PatchParams::apply("someone-else"),
+        &Patch::Apply(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "settings", "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}
+            ]},
+            "data": {"mode": "theirs"},
+        })),
+    )
+    .await
+    .expect("owned ConfigMap");
+    let file = env.write(
+        "owned.yaml",
+        "apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop-owned
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop-owned
+data:
+  mode: ours
+",
+    );
+    let run = env.apply_on_hub(&file, &["--placement", "all", "--timeout", "2m"]);
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains("ClusterResourcePlacement shop-owned on member-1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("ConfigMap shop-owned/settings"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("co-ownership"), "{}", run.stderr);
+}

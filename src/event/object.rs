@@ -118,7 +118,10 @@ mod tests {
         let o = ObjectRef::new(key.clone(), Some(Origin::new("web.yaml", 3)));
         assert_eq!(o.label(), "Deployment shop/web");
         assert_eq!(o.label_at(), "Deployment shop/web (web.yaml:3)");
-        assert_eq!(ObjectRef::new(key.clone(), None).label_at(), "Deployment shop/web");
+        assert_eq!(
+            ObjectRef::new(key.clone(), None).label_at(),
+            "Deployment shop/web"
+        );
         let member = ObjectRef::new(key, None).on_member("member-1");
         assert_eq!(member.label(), "Deployment shop/web on member-1");
         let json = serde_json::to_value(&member).unwrap();
