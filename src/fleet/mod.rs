@@ -77,7 +77,7 @@ where
                 Snapshot::NotYet => {
                     return timed_out_run(
                         placement,
-                        "-",
+                        None,
                         "waiting for Fleet to snapshot the new resources",
                         opts,
                         started,
@@ -120,7 +120,7 @@ where
                 );
             }
             Ok(staged::RunEnd::TimedOut { run, waiting }) => {
-                return timed_out_run(placement, &run, &waiting, opts, started, sink);
+                return timed_out_run(placement, Some(&run), &waiting, opts, started, sink);
             }
             Ok(staged::RunEnd::Interrupted) => {
                 return TrackOutcome {
@@ -219,20 +219,21 @@ fn failed_run(
     )
 }
 
+/// `run`: the staged update run waited for, if one was started.
 fn timed_out_run(
     placement: &Placement,
-    run: &str,
+    run: Option<&str>,
     waiting: &str,
     opts: &FleetTrackOptions,
     started: Instant,
     sink: &dyn Sink,
 ) -> TrackOutcome {
     let message = match run {
-        "-" => format!(
+        None => format!(
             "the placement did not roll out within {}: {waiting}",
             crate::event::format_duration(opts.timeout)
         ),
-        run => format!(
+        Some(run) => format!(
             "ClusterStagedUpdateRun {run} did not finish within {}: {waiting}",
             crate::event::format_duration(opts.timeout)
         ),
