@@ -412,4 +412,29 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_fleet_needs_its_resource_group_and_subscription_and_names_no_cluster() {
+        let none = env_of(&[]);
+        let a = parse(&[
+            "--fleet",
+            "f1",
+            "--resource-group",
+            "rg",
+            "--subscription",
+            "s",
+        ]);
+        let fleet = a.fleet_target(&none).unwrap().unwrap();
+        assert_eq!(
+            fleet.resource_id(),
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/fleets/f1"
+        );
+        assert_eq!(a.target(&none).unwrap(), None);
+        let err = parse(&["--fleet", "f1"]).fleet_target(&none).unwrap_err();
+        assert!(err.contains("--resource-group"), "{err}");
+        let sub = env_of(&[("AZURE_SUBSCRIPTION_ID", "s2")]);
+        let f = parse(&["--fleet", "f1", "--resource-group", "rg"]);
+        assert_eq!(f.fleet_target(&sub).unwrap().unwrap().subscription, "s2");
+        assert!(Cmd::try_parse_from(["kpush", "--fleet", "f", "--aks-cluster", "a"]).is_err());
+    }
 }
