@@ -32,7 +32,7 @@ pub(super) async fn deploy(
             ),
         ));
     }
-    let before = fleet::latest_snapshot(deploy.client, &placement).await;
+    let before = fleet::before_deploy(deploy.client, &placement).await;
     let deployed = deploy.deploy(manifests).await;
     let code = deployed.result?;
     let Some(opts) = wait else {
@@ -74,12 +74,13 @@ fn placement_name(manifests: &[Manifest], namespace: &str) -> String {
         .unwrap_or_else(|| namespace.to_string())
 }
 
-/// Which snapshot the members must roll out: a new one when anything the placement selects
-/// changed, else the current one.
+/// Which snapshot the members must roll out: a new one when an object the placement selected
+/// before changed (or the placement is new, or changed along with other objects: its selection
+/// may have grown), else the current one.
 fn expectation(
     outcome: &crate::apply::ApplyOutcome,
     placement: &Placement,
-    before: Option<String>,
+    before: fleet::Before,
 ) -> Expect {
     let changed = |a: Action| matches!(a, Action::Created | Action::Configured | Action::Recreated);
     let is_placement = |o: &crate::apply::AppliedObject| {
@@ -87,17 +88,24 @@ fn expectation(
             && o.object.key.kind == fleet::placement::CRP_KIND
             && o.object.key.name == placement.name
     };
-    let placement_created = outcome
+    let Some(selected) = before.selected else {
+        return Expect::NewerThan(None);
+    };
+    let placement_changed = outcome
         .objects
         .iter()
-        .any(|o| is_placement(o) && o.action == Action::Created);
-    let others_changed = outcome
+        .any(|o| is_placement(o) && changed(o.action));
+    let others: Vec<_> = outcome
         .objects
         .iter()
-        .any(|o| !is_placement(o) && changed(o.action));
-    match (placement_created, others_changed) {
-        (true, _) => Expect::NewerThan(None),
-        (false, true) => Expect::NewerThan(before),
-        (false, false) => Expect::Current,
+        .filter(|o| !is_placement(o) && changed(o.action))
+        .collect();
+    let selected_changed = others
+        .iter()
+        .any(|o| fleet::status::selects(&selected, &o.object.key));
+    if selected_changed || (placement_changed && !others.is_empty()) {
+        Expect::NewerThan(before.index)
+    } else {
+        Expect::Current
     }
 }

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::time::Instant;
 
 pub use placement::{Placement, PlacementSpec, wrap};
-pub use rollout::{Expect, FleetTrackOptions, latest_snapshot};
+pub use rollout::{Before, Expect, FleetTrackOptions, before_deploy, latest_snapshot};
 
 use crate::event::{
     Event, Explanation, ObjectOutcome, ObjectRef, ObjectState, Readiness, RunState, Sink,

@@ -46,6 +46,34 @@ pub enum Expect {
     NewerThan(Option<String>),
 }
 
+/// What the placement stood at before a deploy: its newest snapshot and the objects it then
+/// selected.
+#[derive(Debug, Clone, Default)]
+pub struct Before {
+    /// The newest snapshot's index (`None`: no placement or no snapshot yet).
+    pub index: Option<String>,
+    /// `status.selectedResources` (`None`: the placement did not exist).
+    pub selected: Option<Vec<Value>>,
+}
+
+/// Reads [`Before`] for `placement`.
+pub async fn before_deploy(client: &kube::Client, placement: &Placement) -> Before {
+    let fleet = FleetApi::new(client, placement);
+    let selected = match fleet.placements.get_opt(&placement.name).await {
+        Ok(Some(crp)) => Some(
+            api::json(crp)["status"]["selectedResources"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        _ => None,
+    };
+    Before {
+        index: latest_snapshot(client, placement).await,
+        selected,
+    }
+}
+
 /// The index of the newest resource snapshot of `placement` (before applying, to know what
 /// "new" means afterwards).
 pub async fn latest_snapshot(client: &kube::Client, placement: &Placement) -> Option<String> {

@@ -192,6 +192,24 @@ fn failed_placements(p: &Value) -> Vec<EventLine> {
         .collect()
 }
 
+/// Whether `selected` (a placement's `status.selectedResources`) holds the object, or the
+/// Namespace it lives in (a placement selecting a namespace takes everything in it).
+pub fn selects(selected: &[Value], key: &crate::manifest::ObjectKey) -> bool {
+    selected.iter().any(|r| {
+        let group = r["group"].as_str().unwrap_or_default();
+        let kind = r["kind"].as_str().unwrap_or_default();
+        let name = r["name"].as_str().unwrap_or_default();
+        let namespace = r["namespace"].as_str().filter(|n| !n.is_empty());
+        let same = group == key.group
+            && kind == key.kind
+            && name == key.name
+            && namespace == key.namespace.as_deref();
+        let its_namespace =
+            group.is_empty() && kind == "Namespace" && key.namespace.as_deref() == Some(name);
+        same || its_namespace
+    })
+}
+
 /// The resource index of the newest of `snapshots` (ClusterResourceSnapshot objects of one
 /// placement): the one labelled latest, else the highest index.
 pub fn latest_index(snapshots: &[Value]) -> Option<String> {
@@ -316,6 +334,35 @@ mod tests {
                 message: "could not find 3 clusters".into()
             }
         );
+    }
+
+    #[test]
+    fn a_selection_covers_its_objects_and_everything_in_its_namespaces() {
+        let key = |kind: &str, ns: Option<&str>, name: &str| crate::manifest::ObjectKey {
+            group: if kind == "Deployment" {
+                "apps".into()
+            } else {
+                String::new()
+            },
+            kind: kind.into(),
+            namespace: ns.map(str::to_string),
+            name: name.into(),
+        };
+        let selected = [
+            json!({"group": "", "version": "v1", "kind": "Namespace", "name": "shop"}),
+            json!({"group": "", "version": "v1", "kind": "ConfigMap", "namespace": "other", "name": "cfg"}),
+        ];
+        assert!(selects(&selected, &key("Deployment", Some("shop"), "web")));
+        assert!(selects(&selected, &key("Namespace", None, "shop")));
+        assert!(selects(&selected, &key("ConfigMap", Some("other"), "cfg")));
+        assert!(!selects(
+            &selected,
+            &key("ConfigMap", Some("other"), "else")
+        ));
+        assert!(!selects(
+            &selected,
+            &key("Deployment", Some("hub-only"), "web")
+        ));
     }
 
     #[test]
