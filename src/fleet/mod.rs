@@ -20,7 +20,7 @@ pub use placement::{Placement, PlacementSpec, wrap};
 pub use rollout::{Before, Expect, FleetTrackOptions, before_deploy, latest_snapshot};
 
 use crate::event::{
-    Event, Explanation, ObjectOutcome, ObjectRef, ObjectState, Readiness, RunState, Sink,
+    Event, Explanation, ObjectOutcome, ObjectRef, ObjectState, Readiness, RunState, Sink, Stage,
     TrackOutcome,
 };
 
@@ -46,52 +46,63 @@ pub async fn follow<C>(
 where
     C: Future<Output = ()>,
 {
+    sink.event(&Event::StageStarted {
+        stage: Stage::Track,
+    });
+    let outcome = follow_in_stage(client, placement, expect, strategy, opts, sink, cancel).await;
+    sink.event(&Event::StageFinished {
+        stage: Stage::Track,
+        elapsed: outcome.elapsed,
+    });
+    outcome
+}
+
+async fn follow_in_stage<C>(
+    client: &kube::Client,
+    placement: &Placement,
+    expect: &Expect,
+    strategy: Option<&str>,
+    opts: &FleetTrackOptions,
+    sink: &dyn Sink,
+    cancel: C,
+) -> TrackOutcome
+where
+    C: Future<Output = ()>,
+{
     let started = Instant::now();
+    let verdicts = Verdicts {
+        placement,
+        timeout: opts.timeout,
+        started,
+        sink,
+    };
     tokio::pin!(cancel);
     if placement.external {
         let Some(strategy) = strategy else {
-            return failed_run(
-                placement,
-                "NoUpdateStrategy",
+            return verdicts.failed("NoUpdateStrategy",
                 "the placement's rollout strategy is External, so it rolls out only through a staged update run, and no strategy was named",
                 Some(
                     "pass --update-strategy NAME (a ClusterStagedUpdateStrategy on the hub)".into(),
-                ),
-                started,
-                sink,
-            );
+                ));
         };
-        let index =
-            match wait_for_snapshot(client, placement, expect, opts, started, &mut cancel).await {
-                Snapshot::Taken(index) => index,
-                Snapshot::Unschedulable { reason, message } => {
-                    return failed_run(
-                        placement,
-                        &reason,
-                        &message,
-                        Some(rollout::unschedulable_hint(&reason)),
-                        started,
-                        sink,
-                    );
-                }
-                Snapshot::NotYet => {
-                    return timed_out_run(
-                        placement,
-                        None,
-                        "waiting for Fleet to snapshot the new resources",
-                        opts,
-                        started,
-                        sink,
-                    );
-                }
-                Snapshot::Interrupted => {
-                    return TrackOutcome {
-                        state: RunState::Interrupted,
-                        elapsed: started.elapsed(),
-                        objects: Vec::new(),
-                    };
-                }
-            };
+        let index = match wait_for_snapshot(client, placement, expect, opts, started, &mut cancel)
+            .await
+        {
+            Snapshot::Taken(index) => index,
+            Snapshot::Unschedulable { reason, message } => {
+                return verdicts.failed(
+                    &reason,
+                    &message,
+                    Some(rollout::unschedulable_hint(&reason)),
+                );
+            }
+            Snapshot::NotYet => {
+                return verdicts.timed_out(None, "waiting for Fleet to snapshot the new resources");
+            }
+            Snapshot::Interrupted => {
+                return verdicts.interrupted();
+            }
+        };
         let deadline = started + opts.timeout;
         let end = staged::start_and_follow(
             client,
@@ -110,34 +121,22 @@ where
                 reason,
                 message,
             }) => {
-                return failed_run(
-                    placement,
+                return verdicts.failed(
                     &reason,
                     &format!("ClusterStagedUpdateRun {run} failed: {message}"),
                     None,
-                    started,
-                    sink,
                 );
             }
             Ok(staged::RunEnd::TimedOut { run, waiting }) => {
-                return timed_out_run(placement, Some(&run), &waiting, opts, started, sink);
+                return verdicts.timed_out(Some(&run), &waiting);
             }
             Ok(staged::RunEnd::Interrupted) => {
-                return TrackOutcome {
-                    state: RunState::Interrupted,
-                    elapsed: started.elapsed(),
-                    objects: Vec::new(),
-                };
+                return verdicts.interrupted();
             }
             Err(e) => {
-                return failed_run(
-                    placement,
-                    "StagedUpdateRunRefused",
+                return verdicts.failed("StagedUpdateRunRefused",
                     &format!("the hub refused the staged update run: {e}"),
-                    Some("check that the hub serves ClusterStagedUpdateRun (placement.kubernetes-fleet.io/v1beta1) and that the identity may create it".into()),
-                    started,
-                    sink,
-                );
+                    Some("check that the hub serves ClusterStagedUpdateRun (placement.kubernetes-fleet.io/v1beta1) and that the identity may create it".into()));
             }
         }
     }
@@ -200,98 +199,90 @@ where
     }
 }
 
-fn failed_run(
-    placement: &Placement,
-    reason: &str,
-    message: &str,
-    hint: Option<String>,
+/// Verdicts on the placement as a whole (before any member is followed).
+struct Verdicts<'a> {
+    placement: &'a Placement,
+    timeout: std::time::Duration,
     started: Instant,
-    sink: &dyn Sink,
-) -> TrackOutcome {
-    verdict(
-        placement,
-        RunState::Failed,
-        ObjectState::Failed,
-        Readiness::failed(reason, message),
-        explanation(reason, message, hint),
-        started,
-        sink,
-    )
+    sink: &'a dyn Sink,
 }
 
-/// `run`: the staged update run waited for, if one was started.
-fn timed_out_run(
-    placement: &Placement,
-    run: Option<&str>,
-    waiting: &str,
-    opts: &FleetTrackOptions,
-    started: Instant,
-    sink: &dyn Sink,
-) -> TrackOutcome {
-    let message = match run {
-        None => format!(
-            "the placement did not roll out within {}: {waiting}",
-            crate::event::format_duration(opts.timeout)
-        ),
-        Some(run) => format!(
-            "ClusterStagedUpdateRun {run} did not finish within {}: {waiting}",
-            crate::event::format_duration(opts.timeout)
-        ),
-    };
-    verdict(
-        placement,
-        RunState::TimedOut,
-        ObjectState::TimedOut,
-        Readiness::in_progress(waiting),
-        explanation(
-            "Timeout",
-            &message,
-            Some(
+impl Verdicts<'_> {
+    fn failed(&self, reason: &str, message: &str, hint: Option<String>) -> TrackOutcome {
+        self.verdict(
+            RunState::Failed,
+            ObjectState::Failed,
+            Readiness::failed(reason, message),
+            explanation(reason, message, hint),
+        )
+    }
+
+    /// `run`: the staged update run waited for, if one was started.
+    fn timed_out(&self, run: Option<&str>, waiting: &str) -> TrackOutcome {
+        let within = crate::event::format_duration(self.timeout);
+        let message = match run {
+            None => format!("the placement did not roll out within {within}: {waiting}"),
+            Some(run) => {
+                format!("ClusterStagedUpdateRun {run} did not finish within {within}: {waiting}")
+            }
+        };
+        let hint = match run {
+            None => "check the hub agent (the placement's status on the hub), or raise --timeout",
+            Some(_) => {
                 "approve waiting stages on the hub (ClusterApprovalRequest), or raise --timeout"
-                    .into(),
-            ),
-        ),
-        started,
-        sink,
-    )
-}
+            }
+        };
+        self.verdict(
+            RunState::TimedOut,
+            ObjectState::TimedOut,
+            Readiness::in_progress(waiting),
+            explanation("Timeout", &message, Some(hint.into())),
+        )
+    }
 
-fn verdict(
-    placement: &Placement,
-    run: RunState,
-    state: ObjectState,
-    readiness: Readiness,
-    explanation: Explanation,
-    started: Instant,
-    sink: &dyn Sink,
-) -> TrackOutcome {
-    let object: ObjectRef = rollout::placement_ref(placement);
-    let elapsed = started.elapsed();
-    sink.event(&Event::TrackStarted {
-        objects: vec![object.clone()],
-        timeout: elapsed,
-    });
-    sink.event(&Event::RolloutFailed {
-        object: object.clone(),
-        state,
-        elapsed,
-        explanation: explanation.clone(),
-    });
-    let outcome = TrackOutcome {
-        state: run,
-        elapsed,
-        objects: vec![ObjectOutcome {
-            object,
+    fn interrupted(&self) -> TrackOutcome {
+        TrackOutcome {
+            state: RunState::Interrupted,
+            elapsed: self.started.elapsed(),
+            objects: Vec::new(),
+        }
+    }
+
+    fn verdict(
+        &self,
+        run: RunState,
+        state: ObjectState,
+        readiness: Readiness,
+        explanation: Explanation,
+    ) -> TrackOutcome {
+        let object: ObjectRef = rollout::placement_ref(self.placement);
+        let elapsed = self.started.elapsed();
+        self.sink.event(&Event::TrackStarted {
+            objects: vec![object.clone()],
+            timeout: self.timeout,
+        });
+        self.sink.event(&Event::RolloutFailed {
+            object: object.clone(),
             state,
-            readiness,
-            duration: elapsed,
-            explanation: Some(explanation),
-        }],
-    };
-    sink.event(&Event::TrackFinished {
-        outcome: outcome.clone(),
-    });
-    outcome
+            elapsed,
+            explanation: explanation.clone(),
+        });
+        let outcome = TrackOutcome {
+            state: run,
+            elapsed,
+            objects: vec![ObjectOutcome {
+                object,
+                state,
+                readiness,
+                duration: elapsed,
+                explanation: Some(explanation),
+            }],
+        };
+        self.sink.event(&Event::TrackFinished {
+            outcome: outcome.clone(),
+        });
+        outcome
+    }
 }
 
 fn explanation(reason: &str, message: &str, hint: Option<String>) -> Explanation {

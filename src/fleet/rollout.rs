@@ -13,7 +13,7 @@ use super::api::{self, FleetApi};
 use super::status::{self, MemberState, PlacementState};
 use crate::event::{
     Event, Explanation, ObjectOutcome, ObjectRef, ObjectState, ObjectStatus, Readiness,
-    RolloutState, RunState, Sink, Stage, TrackOutcome,
+    RolloutState, RunState, Sink, TrackOutcome,
 };
 
 /// How to follow a placement.
@@ -110,7 +110,7 @@ pub fn placement_ref(placement: &Placement) -> ObjectRef {
 
 /// Follows `placement` until every selected member rolled out the expected snapshot, one
 /// failed, `opts.timeout` ran out, or `cancel` completes. Emits the tracking events, one tracked
-/// object per member cluster (`ObjectRef::member`).
+/// object per member cluster (`ObjectRef::member`), inside the caller's track stage.
 pub async fn track<C>(
     client: &kube::Client,
     placement: &Placement,
@@ -122,9 +122,6 @@ pub async fn track<C>(
 where
     C: Future<Output = ()>,
 {
-    sink.event(&Event::StageStarted {
-        stage: Stage::Track,
-    });
     let started = Instant::now();
     let fleet = FleetApi::new(client, placement);
     let whole = placement_ref(placement);
@@ -148,10 +145,6 @@ where
     let outcome = follow.finish(run, last, sink);
     sink.event(&Event::TrackFinished {
         outcome: outcome.clone(),
-    });
-    sink.event(&Event::StageFinished {
-        stage: Stage::Track,
-        elapsed: outcome.elapsed,
     });
     outcome
 }
