@@ -112,6 +112,9 @@ pub fn evaluate(crp: &Value, latest_index: Option<&str>) -> PlacementState {
 fn member(p: &Value, generation: i64) -> Option<MemberState> {
     let cluster = p["clusterName"].as_str().filter(|c| !c.is_empty())?;
     let failed = failed_placements(p);
+    let apply_failed = p["failedPlacements"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["condition"]["type"] == "Applied"));
     let mut readiness = Readiness::Ready;
     for kind in MEMBER_CONDITIONS {
         let c = condition(&p["conditions"], kind);
@@ -120,7 +123,9 @@ fn member(p: &Value, generation: i64) -> Option<MemberState> {
                 "waiting for {kind} of the new placement generation"
             ))),
             Some(c) if c["status"] == "True" => None,
-            Some(c) if c["status"] == "False" => Some(false_condition(kind, c, &failed)),
+            Some(c) if c["status"] == "False" => {
+                Some(false_condition(kind, c, &failed, apply_failed))
+            }
             _ => Some(Readiness::in_progress(format!("waiting for {kind}"))),
         };
         if let Some(v) = verdict {
@@ -135,10 +140,13 @@ fn member(p: &Value, generation: i64) -> Option<MemberState> {
     })
 }
 
-/// What a False condition means: applying or overriding failed (a verdict), anything else is
-/// still in progress (Fleet keeps retrying; a resource that never becomes available is a
-/// matter for kpush's timeout).
-fn false_condition(kind: &str, c: &Value, failed: &[EventLine]) -> Readiness {
+/// Reasons of a False `Applied`/`Overridden` that mean "not yet", not "failed".
+const NOT_YET: [&str; 3] = ["ApplyInProgress", "ApplyPending", "OverriddenPending"];
+
+/// What a False condition means: applying failed on named objects, or overriding failed (a
+/// verdict); anything else is still in progress (Fleet keeps retrying; a resource that never
+/// becomes available is a matter for kpush's timeout).
+fn false_condition(kind: &str, c: &Value, failed: &[EventLine], apply_failed: bool) -> Readiness {
     let reason = text(c, "reason");
     let mut message = text(c, "message");
     if let Some(first) = failed.first() {
@@ -147,8 +155,13 @@ fn false_condition(kind: &str, c: &Value, failed: &[EventLine]) -> Readiness {
             message.push_str(&format!(" (and {} more)", failed.len() - 1));
         }
     }
+    let verdict = match kind {
+        "Applied" => apply_failed && !NOT_YET.contains(&reason.as_str()),
+        "Overridden" => !NOT_YET.contains(&reason.as_str()),
+        _ => false,
+    };
     match kind {
-        "Applied" | "Overridden" => Readiness::failed(
+        "Applied" | "Overridden" if verdict => Readiness::failed(
             if reason.is_empty() {
                 format!("Not{kind}")
             } else {
@@ -157,6 +170,7 @@ fn false_condition(kind: &str, c: &Value, failed: &[EventLine]) -> Readiness {
             message,
         ),
         "Available" => Readiness::in_progress(format!("not available yet: {message}")),
+        "Applied" | "Overridden" => Readiness::in_progress(format!("{kind}: {message}")),
         _ => Readiness::in_progress(format!("{kind} is False ({reason}): {message}")),
     }
 }
@@ -321,6 +335,27 @@ mod tests {
                 "ConfigMap shop/cfg: owned by another placement"
             )
         );
+    }
+
+    #[test]
+    fn applying_in_progress_is_waited_for() {
+        let mut conds = all_true();
+        conds[4] = json!({"type": "Applied", "status": "False", "reason": "ApplyInProgress", "message": "Resources are being applied"});
+        let c = crp("1", json!([{"clusterName": "m1", "conditions": conds}]));
+        let PlacementState::Members(m) = evaluate(&c, Some("1")) else {
+            panic!()
+        };
+        assert_eq!(
+            m[0].readiness,
+            Readiness::in_progress("Applied: Resources are being applied")
+        );
+        // Failed without naming an object Fleet could not apply: still waiting too.
+        conds[4] = json!({"type": "Applied", "status": "False", "reason": "NotAllWorkHaveBeenApplied", "message": "x"});
+        let c = crp("1", json!([{"clusterName": "m1", "conditions": conds}]));
+        let PlacementState::Members(m) = evaluate(&c, Some("1")) else {
+            panic!()
+        };
+        assert!(!m[0].readiness.is_failed());
     }
 
     #[test]
