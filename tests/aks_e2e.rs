@@ -378,12 +378,12 @@ async fn the_same_identity_is_refused_in_another_namespace_with_the_grant_that_w
     let run = e.apply_guestbook(FORBIDDEN, &e.github(), &[]);
     run.expect_code(kpush::exit::APPLY_REJECTED);
     let err = &run.stderr;
+    // The access check refuses before any request fails, naming the identity, each missing
+    // permission, and the grants (`kpush rbac`, or Azure RBAC on the namespace).
     for expected in [
-        format!("\"{FED_APP_OID}\" may not patch"),
-        "in namespace forbidden".to_string(),
-        format!(
-            "kubectl create rolebinding kpush-deployer --clusterrole=edit --user={FED_APP_OID} -n forbidden"
-        ),
+        format!("\"{FED_APP_OID}\" lacks"),
+        "cannot patch deployments.apps in namespace forbidden".to_string(),
+        format!("--subject user:{FED_APP_OID}"),
         "Azure Kubernetes Service RBAC Writer".to_string(),
         "/namespaces/forbidden".to_string(),
     ] {

@@ -360,6 +360,63 @@ fn variables_are_substituted_in_resource_files_only_when_given() {
 }
 
 #[test]
+fn strict_variables_and_opt_outs_hold_in_overlays_as_in_plain_files() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources: [c.yaml, script.yaml]\npatches:\n- path: p.yaml\n",
+    );
+    write(
+        t.path(),
+        "k/c.yaml",
+        &format!("{CM}data:\n  region: ${{REGION}}\n"),
+    );
+    write(
+        t.path(),
+        "k/script.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: script\n  annotations:\n    kpush.dev/substitute: disabled\ndata:\n  run: echo ${SHELL_ONLY}\n",
+    );
+    write(
+        t.path(),
+        "k/p.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  zone: ${ZONE}\n",
+    );
+    // --strict-vars: every undefined name in resource and patch files is an error with
+    // file:line:column, nothing is printed; the opted-out object is not checked.
+    let (code, out, err) = kpush(t.path(), &["k", "--strict-vars"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("k/c.yaml:6:11: error: variable REGION is not defined"),
+        "{err}"
+    );
+    assert!(
+        err.contains("k/p.yaml:6:9: error: variable ZONE is not defined"),
+        "{err}"
+    );
+    assert!(!err.contains("SHELL_ONLY"), "{err}");
+    // With values, both are substituted and the opted-out object keeps its text.
+    let (code, out, err) = kpush(
+        t.path(),
+        &[
+            "k",
+            "--strict-vars",
+            "--var",
+            "REGION=weu",
+            "--var",
+            "ZONE=1",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("region: weu") && out.contains("zone: 1"),
+        "{out}"
+    );
+    assert!(out.contains("echo ${SHELL_ONLY}"), "{out}");
+}
+
+#[test]
 fn deeply_nested_kustomizations_are_refused_by_a_limit() {
     let t = tempfile::tempdir().unwrap();
     for i in 0..70 {

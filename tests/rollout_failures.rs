@@ -175,3 +175,79 @@ async fn a_replication_controller_whose_pods_keep_the_old_image_is_not_ready() {
         run.stderr
     );
 }
+
+/// A Deployment whose pods the simulated node pulls with CRI-O's wording.
+fn crio_deployment(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+      annotations: {{sim.kpush.dev/runtime: cri-o}}
+    spec:
+      containers:
+        - name: app
+          image: {image}
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cri_o_signature_rejection_fails_at_once_with_the_kubelet_reason() {
+    let ctx = Ctx::new("fail-crio-unsigned").await;
+    ctx.write(
+        "signed.yaml",
+        &crio_deployment("signed", "quay.io/shop/pull-unsigned:1.0"),
+    );
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--timeout",
+        "90s",
+        "--progress",
+        "plain",
+    ]);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("SignatureValidationFailed")
+            && run
+                .stderr
+                .contains("A signature was required, but no signature exists")
+            && !run.stderr.contains("ImagePullBackOff"),
+        "fails on the first pull, naming the policy's reason: {}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cri_o_refused_connection_waits_for_the_back_off_then_quotes_the_registry() {
+    let ctx = Ctx::new("fail-crio-refused").await;
+    ctx.write(
+        "mirror.yaml",
+        &crio_deployment("mirror", "quay.io/shop/pull-refused:1.0"),
+    );
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--timeout",
+        "90s",
+        "--progress",
+        "plain",
+    ]);
+    run.expect_code(4);
+    // RegistryUnavailable may pass on the kubelet's next try; the verdict is the back-off.
+    assert!(
+        run.stderr.contains("ImagePullBackOff")
+            && run.stderr.contains("connect: connection refused")
+            && run.stderr.contains("pinging container registry quay.io"),
+        "{}",
+        run.stderr
+    );
+}

@@ -145,6 +145,40 @@ pub fn explain_forbidden(
     out
 }
 
+/// Advice for an identity that lacks permissions a deploy needs (found before any request
+/// failed): `kpush rbac` for exactly those, bound to `user` (a service account's name becomes
+/// `serviceaccount:NS/NAME`), or on AKS with Azure RBAC for an Entra principal, the "Azure
+/// Kubernetes Service RBAC Writer" role on each of `namespaces`. Multi-line.
+pub fn advise_missing(user: Option<&str>, namespaces: &[&str]) -> String {
+    let subject = match user {
+        Some(u) => match u.strip_prefix("system:serviceaccount:") {
+            Some(sa) => format!("serviceaccount:{}", sa.replacen(':', "/", 1)),
+            None => format!("user:{u}"),
+        },
+        None => "user:OBJECT_ID".to_string(),
+    };
+    let mut out = format!(
+        "  Grant exactly these: run `kpush rbac` with this apply's manifests and flags and \
+         `--subject {subject}`, and apply its output (`kubectl apply -f -`) as a cluster admin"
+    );
+    let entra = user.is_none_or(is_object_id);
+    if entra && !namespaces.is_empty() {
+        let assignee = user.unwrap_or("OBJECT_ID");
+        out.push_str(
+            "\n  or, on an AKS cluster that uses Azure RBAC for Kubernetes authorization, assign \
+             \"Azure Kubernetes Service RBAC Writer\" on each namespace:",
+        );
+        for ns in namespaces {
+            out.push_str(&format!(
+                "\n    az role assignment create --assignee {assignee} --role \
+                 \"Azure Kubernetes Service RBAC Writer\" --scope \
+                 \"$(az aks show -g RESOURCE_GROUP -n CLUSTER --query id -o tsv)/namespaces/{ns}\""
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +195,22 @@ mod tests {
     }
 
     const OID: &str = "aaaaaaaa-0000-4000-8000-000000000002";
+
+    #[test]
+    fn missing_permissions_are_granted_with_kpush_rbac_for_the_identity() {
+        let text = advise_missing(Some(OID), &["shop"]);
+        assert!(
+            text.contains(&format!("flags and `--subject user:{OID}`, and apply")),
+            "{text}"
+        );
+        assert!(
+            text.contains("RBAC Writer") && text.contains("/namespaces/shop"),
+            "{text}"
+        );
+        let sa = advise_missing(Some("system:serviceaccount:ci:deployer"), &["shop"]);
+        assert!(sa.contains("--subject serviceaccount:ci/deployer"), "{sa}");
+        assert!(!sa.contains("az role"), "{sa}");
+    }
 
     #[test]
     fn a_namespaced_refusal_names_who_what_where_and_both_grants() {

@@ -14,7 +14,7 @@ use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
 use crate::event::ObjectRef;
 use crate::exit::{self, ExitError};
-use crate::plan::{self, PlanError};
+use crate::plan::{self, PlanError, permissions};
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 use crate::track::{self, TrackTarget, targets::is_custom_group};
 
@@ -34,6 +34,13 @@ pub struct ApplyArgs {
     /// then leave earlier objects applied).
     #[arg(long, env = "KPUSH_NO_PREFLIGHT")]
     no_preflight: bool,
+
+    /// Skip the access check: before changing anything, kpush asks the API server
+    /// (SelfSubjectAccessReview) whether it may make every request the apply needs, and stops
+    /// naming each missing permission. Turn it off only where the authorizer answers those
+    /// reviews unreliably (see docs/rbac.md).
+    #[arg(long, env = "KPUSH_NO_RBAC_CHECK")]
+    no_rbac_check: bool,
 
     /// When a change touches an immutable field (a Deployment selector, a Job template), delete
     /// the object, wait until it is gone, and create it again.
@@ -174,7 +181,8 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
-    opts.retry = args.cluster.retry_policy(Some(started + args.wait.timeout));
+    let retry = args.cluster.retry_policy(Some(started + args.wait.timeout));
+    opts.retry = retry;
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
     let through_fleet = args.fleet.fleet_hub
@@ -195,11 +203,21 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
             prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
             ..Default::default()
         },
-        // Through a fleet, workloads run on the members: the hub's copies are never tracked.
-        wait: (args.wait_for_rollout && !through_fleet).then(|| args.wait.to_options()),
+        // Tracking re-establishes its watches within the same run-wide budget. Through a
+        // fleet, workloads run on the members: the hub's copies are never tracked.
+        wait: (args.wait_for_rollout && !through_fleet).then(|| track::TrackOptions {
+            retry,
+            watch_deadline: args
+                .wait
+                .watch_deadline_within(args.cluster.request_timeout),
+            ..args.wait.to_options()
+        }),
         interrupt: Interrupt::on_signals(),
         adopt: !args.plan.no_adopt,
     };
+    if !args.no_rbac_check {
+        super::rbac_check::check(&deploy, &manifests, &namespace).await?;
+    }
     if through_fleet {
         if args.plan.release_name().is_some() {
             return Err(bad(
@@ -253,6 +271,18 @@ pub(super) struct Deployed {
 }
 
 impl Deploy<'_> {
+    /// The settings that decide which permissions this deploy needs.
+    pub(super) fn permission_settings(&self) -> permissions::Settings {
+        permissions::Settings {
+            wait: self.wait.is_some(),
+            logs: self.wait.as_ref().is_some_and(|w| w.log_lines > 0),
+            release: self.plan.applyset.clone(),
+            prune: self.apply.prune,
+            prune_namespaces_and_crds: self.apply.prune_namespaces_and_crds,
+            recreate_on_immutable: self.plan.recreate_on_immutable,
+        }
+    }
+
     /// Plans, applies (and prunes), then tracks `manifests`.
     pub(super) async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
         self.deploy_with_timeout(manifests, None).await

@@ -17,6 +17,8 @@ pub mod interrupt;
 mod kubeconfig_cmd;
 pub mod manifest_args;
 pub mod plan_args;
+mod rbac_check;
+mod rbac_cmd;
 mod release_args;
 mod release_run;
 mod render_cmd;
@@ -70,6 +72,9 @@ pub enum Command {
     Apply(Box<apply_cmd::ApplyArgs>),
     /// Show what `kpush apply` would change (exit 0: nothing, 1: differences, >1: error).
     Diff(Box<diff_cmd::DiffArgs>),
+    /// Print the Roles and bindings the deploying identity needs to apply these manifests
+    /// (least privilege: verbs per resource, prune, tracking and release records included).
+    Rbac(Box<rbac_cmd::RbacArgs>),
     /// Show a release's revisions: status, images, commit, CI run, times (`-o json`).
     History(Box<history_cmd::HistoryArgs>),
     /// List the releases in a namespace (`-A`: all): newest revision, status, images, commit.
@@ -115,6 +120,7 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
         Command::Render(args) => render_cmd::run(*args, cli.ci),
         Command::Apply(args) => apply_cmd::run(*args, cli.ci).await,
         Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
+        Command::Rbac(args) => rbac_cmd::run(*args, cli.ci).await,
         Command::History(args) => history_cmd::history(*args).await,
         Command::List(args) => history_cmd::list(*args).await,
         Command::Rollback(args) => rollback_cmd::run(*args, cli.ci).await,

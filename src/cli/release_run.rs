@@ -372,7 +372,7 @@ fn records(deployed: &Deployed) -> Vec<ObjectRecord> {
 }
 
 /// Revision `n` of the history, or the newest succeeded one before the newest revision.
-fn pick<'h>(
+pub(super) fn pick<'h>(
     history: &'h History,
     n: Option<u32>,
     release: &str,

@@ -69,6 +69,10 @@ pub struct RollbackArgs {
     #[arg(short, long, env = "KPUSH_VERBOSE")]
     verbose: bool,
 
+    /// Skip the access check of the restored revision's permissions (see docs/rbac.md).
+    #[arg(long, env = "KPUSH_NO_RBAC_CHECK")]
+    no_rbac_check: bool,
+
     /// `text`, or `json` (one document on standard output, as for `apply`).
     #[arg(
         short = 'o',
@@ -119,10 +123,30 @@ async fn run_with(args: &RollbackArgs, reporter: &Reporter) -> Result<i32, ExitE
         interrupt: Interrupt::on_signals(),
         adopt: true,
     };
+    if !args.no_rbac_check {
+        check_access(&deploy, &release, args.to).await?;
+    }
     let settings = ReleaseSettings {
         history_max: usize::from(args.history_max),
         lock_timeout: args.lock_timeout,
         rollback_on_failure: None,
     };
     release_run::deploy(&deploy, &release, &settings, Source::Revision(args.to)).await
+}
+
+/// The access check for the revision `to` would restore, before its lock is taken. A history
+/// that cannot be read is left to the rollback itself, which reports it.
+async fn check_access(
+    d: &Deploy<'_>,
+    release: &crate::release::Release,
+    to: Option<u32>,
+) -> Result<(), ExitError> {
+    let Ok(history) = crate::release::Store::new(d.client, release)
+        .history()
+        .await
+    else {
+        return Ok(());
+    };
+    let revision = release_run::pick(&history, to, &release.name)?;
+    super::rbac_check::check(d, &revision.manifests(), &release.namespace).await
 }

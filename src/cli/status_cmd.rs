@@ -83,13 +83,15 @@ async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitErr
     let targets = track::resolve(&client, &manifests)
         .await
         .map_err(|e| ExitError::new(exit::of_target_error(&e), e))?;
-    let outcome = track::track(
-        &client,
-        targets,
-        &args.wait.to_options(),
-        reporter,
-        interrupted(),
-    )
-    .await;
+    let opts = track::TrackOptions {
+        retry: args
+            .cluster
+            .retry_policy(Some(std::time::Instant::now() + args.wait.timeout)),
+        watch_deadline: args
+            .wait
+            .watch_deadline_within(args.cluster.request_timeout),
+        ..args.wait.to_options()
+    };
+    let outcome = track::track(&client, targets, &opts, reporter, interrupted()).await;
     Ok(exit::of_run_state(outcome.state))
 }

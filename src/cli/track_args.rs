@@ -6,6 +6,9 @@ use clap::Args;
 
 use crate::track::TrackOptions;
 
+/// The shortest `--watch-deadline`: each watch request must be able to end well before it.
+const MIN_WATCH_DEADLINE: Duration = Duration::from_secs(2);
+
 /// How long to wait and what to tolerate.
 #[derive(Debug, Clone, Args)]
 pub struct TrackArgs {
@@ -28,6 +31,11 @@ pub struct TrackArgs {
     /// Log lines shown of a failing container (0: read no logs).
     #[arg(long, env = "KPUSH_LOG_LINES", default_value_t = 20)]
     pub log_lines: usize,
+
+    /// Re-establish and re-list a watch that hears nothing for this long (at least 2s). Hidden:
+    /// for tests and unusual networks (docs/reliability.md, "Watch deadlines").
+    #[arg(long, env = "KPUSH_WATCH_DEADLINE", default_value = "30s", value_parser = parse_duration, hide = true)]
+    pub watch_deadline: Duration,
 }
 
 impl TrackArgs {
@@ -39,8 +47,18 @@ impl TrackArgs {
             failure_threshold: self.failure_threshold.max(0),
             unschedulable_grace: self.unschedulable_grace,
             log_lines: self.log_lines,
+            watch_deadline: self.watch_deadline.max(MIN_WATCH_DEADLINE),
             ..TrackOptions::default()
         }
+    }
+
+    /// The watch deadline for a client whose reads give up after `request_timeout`: never
+    /// longer, so a quiet healthy watch (it speaks at least every two thirds of the deadline)
+    /// never runs into the read timeout.
+    pub fn watch_deadline_within(&self, request_timeout: Duration) -> Duration {
+        self.watch_deadline
+            .min(request_timeout)
+            .max(MIN_WATCH_DEADLINE)
     }
 }
 
@@ -85,6 +103,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_watch_deadline_stays_within_the_request_timeout_and_above_2s() {
+        let args = |deadline: u64| TrackArgs {
+            timeout: Duration::from_secs(300),
+            no_progress_timeout: Duration::from_secs(180),
+            failure_threshold: 2,
+            unschedulable_grace: Duration::from_secs(15),
+            log_lines: 20,
+            watch_deadline: Duration::from_secs(deadline),
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(args(30).watch_deadline_within(secs(30)), secs(30));
+        assert_eq!(args(30).watch_deadline_within(secs(10)), secs(10));
+        assert_eq!(args(1).watch_deadline_within(secs(30)), secs(2));
+        assert_eq!(args(1).to_options().watch_deadline, secs(2));
+    }
 
     #[test]
     fn durations_parse_like_go_durations() {

@@ -233,6 +233,49 @@ where
     }
 }
 
+impl RetryPolicy {
+    /// The backoff after `failures` failures in a row (200 ms doubling to 5 s, with jitter).
+    pub fn backoff(&self, failures: u32) -> Duration {
+        self.delay(failures.max(1), None)
+    }
+
+    /// For a request that retries by itself (a watch re-establishing): the one sent at `sent`
+    /// was answered, which ends an outage (logged once).
+    pub fn answered(&self, sent: Instant) {
+        self.budget.answered(sent);
+    }
+
+    /// For a request that retries by itself (a watch re-establishing): how long to wait after
+    /// its `failures`-th failure in a row with `err`, or `None` to stop.
+    ///
+    /// Lost connections, 429 and 5xx are outages: they draw on the run's budget (logged as with
+    /// [`with_retry`]) and never wait past its deadline. Other answers of the server (403, 404,
+    /// ...) wait the plain backoff: the caller decides what they mean.
+    pub fn wait_after(&self, failures: u32, err: &kube::Error) -> Option<Duration> {
+        let (retry_after, message) = match err {
+            kube::Error::Api(status) => {
+                self.budget.answered_with_error();
+                match status.code {
+                    429 | 500 | 502 | 503 | 504 => (
+                        status
+                            .details
+                            .as_ref()
+                            .map(|d| u64::from(d.retry_after_seconds))
+                            .filter(|s| *s > 0),
+                        format!("{} ({}): {}", status.reason, status.code, status.message),
+                    ),
+                    _ => return Some(self.backoff(failures)),
+                }
+            }
+            other => (None, other.to_string()),
+        };
+        let delay = self.delay(failures.max(1), retry_after);
+        // Tracking runs after the server answered (discovery, apply): a lost connection is an
+        // outage to ride out, not a server never reached.
+        self.budget.admit(&message, delay, false).then_some(delay)
+    }
+}
+
 impl RetryBudget {
     /// The server answered with a status: it is reachable (but the outage, if it is 429/503,
     /// goes on).
@@ -353,6 +396,32 @@ mod tests {
         .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn watches_draw_outages_on_the_budget_but_not_the_servers_answers() {
+        let policy = policy(Duration::from_millis(50));
+        for failures in 1..20 {
+            let wait = policy.wait_after(failures, &status(403, "Forbidden"));
+            assert!(wait.is_some_and(|d| d <= Duration::from_millis(5)));
+        }
+        assert_eq!(policy.budget.spent(), Duration::ZERO, "403 is an answer");
+        let wait = policy.wait_after(
+            1,
+            &kube::Error::Api(
+                kube::core::Status::failure("slow down", "TooManyRequests")
+                    .with_code(429)
+                    .boxed(),
+            ),
+        );
+        assert!(wait.is_some(), "429 is retried while the budget lasts");
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(
+            policy.wait_after(2, &refused()),
+            None,
+            "the budget is used up"
+        );
+        assert!(policy.budget.spent() >= Duration::from_millis(50));
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod object;
+pub mod permission;
 pub mod release;
 pub mod rollout;
 pub mod time;
@@ -17,6 +18,7 @@ pub use apply::{
     Action, DiffKind, KeyChange, ObjectDiff, PruneCandidate, Rejection, RejectionKind,
 };
 pub use object::ObjectRef;
+pub use permission::{Need, Permission};
 pub use release::ReleaseNote;
 pub use rollout::{
     EventLine, Explanation, Logs, ObjectOutcome, ObjectState, ObjectStatus, Readiness,
@@ -96,6 +98,12 @@ pub enum Event {
         object: Option<ObjectRef>,
         /// What and what to do.
         message: String,
+    },
+    /// The access check found that the deploying identity lacks a permission the apply needs
+    /// (an optional one is a warning; a required one stops the run before any change).
+    PermissionMissing {
+        /// The verb, resource, namespace and why.
+        permission: Permission,
     },
     /// Something about the release being deployed (lock, revisions, rollback); always shown.
     Release {

@@ -166,6 +166,8 @@ pub struct SetDefinedKind {
     pub namespaced: bool,
     /// Versions the CRD serves.
     pub versions: Vec<String>,
+    /// The resource (`crontabs`).
+    pub plural: String,
 }
 
 /// (group, kind) → definition, for every CRD among the manifests.
@@ -200,6 +202,10 @@ pub fn kinds_defined_by_crds(manifests: &[Manifest]) -> HashMap<(String, String)
                 crd_name: m.name().to_string(),
                 namespaced: spec["scope"].as_str() != Some("Cluster"),
                 versions,
+                plural: spec
+                    .pointer("/names/plural")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| kind.to_lowercase() + "s", str::to_string),
             },
         );
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::cluster::{self, Failure, RetryPolicy, Target};
 
 /// Above this many objects in one collection, LIST it instead of GETting each.
-const LIST_THRESHOLD: usize = 3;
+pub const LIST_THRESHOLD: usize = 3;
 
 /// The live state of one object.
 #[derive(Debug, Clone, PartialEq)]

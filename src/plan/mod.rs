@@ -3,6 +3,7 @@
 //!
 //! The result, a [`Plan`], is what `apply` executes and what `diff` prints.
 
+pub mod access_review;
 pub mod applyset;
 pub mod compare;
 pub mod defaults;
@@ -12,6 +13,7 @@ pub mod hooks;
 pub mod live;
 pub mod noop;
 pub mod ownership;
+pub mod permissions;
 pub mod preflight;
 pub mod rejection;
 pub mod waves;

@@ -89,7 +89,6 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         let docs = documents::parse(src, sub, &mut problems);
         objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
     }
-    let no_vars = Vars::new();
     for input in &sources {
         match input {
             source::Input::Text(src) => {
@@ -108,11 +107,9 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
                 objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
             }
             source::Input::Kustomization { dir, name } => {
-                let vars = match opts.substitution {
-                    Substitution::Off => &no_vars,
-                    _ => &opts.vars,
-                };
-                let Some(overlay) = kustomize::render(dir, name, vars, &mut problems) else {
+                let Some(overlay) =
+                    kustomize::render(dir, name, &opts.vars, opts.substitution, &mut problems)
+                else {
                     continue;
                 };
                 if let (Some((ns, file, line)), Some(flag)) = (&overlay.namespace, &opts.namespace)

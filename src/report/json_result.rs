@@ -34,6 +34,11 @@
 //!   "release": ["release shop: revision 4 failed; rolling back to revision 3", …]
 //!                                       // with --release: what happened to it, in order;
 //!                                       // absent otherwise (docs/releases.md)
+//!   "missingPermissions": [{"group": "apps", "resource": "deployments", "verb": "delete",
+//!       "namespace": "shop", "needs": ["pruneDelete"], "why": "…", "optional": false}]
+//!                                       // what the access check found missing (subresource
+//!                                       // for `pods/log`; no namespace: cluster-wide);
+//!                                       // absent when nothing is (docs/rbac.md)
 //! }
 //! ```
 //!
@@ -61,6 +66,7 @@ struct Collected {
     actions: Vec<(ObjectRef, Action, Option<Rejection>)>,
     outcome: Option<TrackOutcome>,
     release: Vec<String>,
+    missing: Vec<crate::event::Permission>,
 }
 
 impl JsonResult {
@@ -88,6 +94,7 @@ impl JsonResult {
                 None => c.outcome = Some(outcome.clone()),
             },
             Event::Release { note } => c.release.push(note.text()),
+            Event::PermissionMissing { permission } => c.missing.push(permission.clone()),
             _ => {}
         }
     }
@@ -130,6 +137,15 @@ impl JsonResult {
             duration_ms: c.outcome.as_ref().map(|o| millis(o.elapsed)),
             objects,
             release: &c.release,
+            missing_permissions: c
+                .missing
+                .iter()
+                .map(|p| PermissionJson {
+                    why: p.why(),
+                    optional: p.optional(),
+                    permission: p,
+                })
+                .collect(),
         };
         let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
             format!("{{\"kind\":\"RunResult\",\"error\":\"cannot serialize the result: {e}\"}}")
@@ -151,6 +167,16 @@ struct RunJson<'a> {
     objects: Vec<ObjectJson<'a>>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     release: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    missing_permissions: Vec<PermissionJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct PermissionJson<'a> {
+    #[serde(flatten)]
+    permission: &'a crate::event::Permission,
+    why: String,
+    optional: bool,
 }
 
 #[derive(Serialize)]

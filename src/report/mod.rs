@@ -17,6 +17,7 @@ pub mod human;
 pub mod json_result;
 pub mod objects;
 pub mod outcome;
+pub mod rbac;
 pub mod run;
 pub mod summary;
 pub mod terminal;

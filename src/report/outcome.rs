@@ -217,6 +217,13 @@ impl Collector {
         match event {
             Event::Rendered { images, .. } => c.images = images.clone(),
             Event::Release { note } => c.release.push(note.text()),
+            Event::PermissionMissing { permission } if !permission.optional() => {
+                c.failures.push(Failure {
+                    object: None,
+                    message: permission.missing(),
+                });
+            }
+
             Event::Object { action, .. } => c.counts.add(*action),
             Event::Rejected { rejection } => {
                 c.counts.add(Action::Failed);

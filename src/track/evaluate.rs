@@ -24,6 +24,9 @@ pub(crate) enum ObjectView<'a> {
     Missing,
     /// The object as last seen.
     Present(&'a DynamicObject),
+    /// A watch this object depends on (named) ended for good: the run's retry budget refused
+    /// to re-establish it, with the latest error.
+    Lost(&'a str, Option<&'a watcher::Error>),
 }
 
 /// The object's namespace as far as its pods are concerned.
@@ -108,6 +111,15 @@ pub(crate) fn judge(
                 format!(
                     "{} does not exist in the cluster (apply it first, or check its namespace)",
                     target.object.label()
+                ),
+            ));
+        }
+        ObjectView::Lost(what, error) => {
+            return Judgement::of(Readiness::failed(
+                "WatchLost",
+                format!(
+                    "kpush lost its watch of {what}: the API server stayed unavailable past --retry-budget{} (check the cluster's control plane, then run `kpush status` with the same manifests)",
+                    error.map(|e| format!(" ({e})")).unwrap_or_default()
                 ),
             ));
         }

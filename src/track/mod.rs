@@ -16,6 +16,7 @@ mod run;
 mod store;
 pub mod targets;
 mod watch;
+mod watch_stream;
 
 pub use crate::event::{
     EventLine, Explanation, Logs, ObjectOutcome, ObjectState, ObjectStatus, RunState, TrackOutcome,

@@ -2,8 +2,13 @@
 
 use std::time::Duration;
 
+use crate::cluster::RetryPolicy;
+
+/// The default [`TrackOptions::watch_deadline`].
+pub const DEFAULT_WATCH_DEADLINE: Duration = Duration::from_secs(30);
+
 /// How long to wait and how much to tolerate while tracking.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TrackOptions {
     /// Bound on the whole wait (default 5 minutes).
     pub timeout: Duration,
@@ -19,6 +24,11 @@ pub struct TrackOptions {
     pub event_lines: usize,
     /// How often a snapshot of all pending objects is reported (default 5 s).
     pub status_interval: Duration,
+    /// A watch that hears nothing (no event, no bookmark, no answer) for this long is dropped,
+    /// re-established and re-listed (default 30 s; see docs/reliability.md).
+    pub watch_deadline: Duration,
+    /// Backoff and the run's retry budget for re-establishing watches.
+    pub retry: RetryPolicy,
 }
 
 impl Default for TrackOptions {
@@ -31,6 +41,8 @@ impl Default for TrackOptions {
             log_lines: 20,
             event_lines: 5,
             status_interval: Duration::from_secs(5),
+            watch_deadline: DEFAULT_WATCH_DEADLINE,
+            retry: RetryPolicy::default(),
         }
     }
 }

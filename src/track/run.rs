@@ -26,10 +26,19 @@ use super::readiness::{Readiness, ReadinessContext, Rule};
 use super::store::Store;
 use super::targets::{TrackTarget, WorkloadKind};
 use super::watch::{self, Feed, Item, ObjectFeed, Source, Update};
+use super::watch_stream::Patience;
 use crate::event::{
     Event, ObjectOutcome, ObjectState, ObjectStatus, RolloutState, RunState, Sink, Stage,
-    TrackOutcome,
+    TrackOutcome, format_duration,
 };
+
+/// How patient each watch of a run is.
+fn patience(opts: &TrackOptions) -> Patience {
+    Patience {
+        deadline: opts.watch_deadline,
+        retry: opts.retry,
+    }
+}
 
 /// How often pending objects are re-judged without news from the API server (graces and
 /// no-progress deadlines pass without any watch event).
@@ -103,6 +112,7 @@ struct Run<'a> {
     targets: Vec<TrackTarget>,
     trackers: Vec<Tracker>,
     started: Instant,
+    feeds: Vec<ObjectFeed>,
     feed_of: Vec<usize>,
     objects: Vec<Store<DynamicObject>>,
     pods: BTreeMap<String, Store<Pod>>,
@@ -117,9 +127,10 @@ impl<'a> Run<'a> {
     fn new(client: &'a Client, targets: Vec<TrackTarget>, opts: &'a TrackOptions) -> Self {
         let started = Instant::now();
         let (feeds, feed_of) = watch::plan_object_feeds(&targets);
+        let patience = patience(opts);
         let mut streams = SelectAll::new();
         for (i, f) in feeds.iter().enumerate() {
-            streams.push(watch::object_feed(client, i, f));
+            streams.push(watch::object_feed(client, i, f, patience));
         }
         let mut events = BTreeMap::new();
         for ns in targets
@@ -128,7 +139,7 @@ impl<'a> Run<'a> {
             .filter_map(|t| t.namespace.clone())
             .collect::<BTreeSet<_>>()
         {
-            streams.push(watch::event_feed(client, &ns));
+            streams.push(watch::event_feed(client, &ns, patience));
             events.insert(ns, Store::default());
         }
         let trackers = targets
@@ -150,6 +161,7 @@ impl<'a> Run<'a> {
             targets,
             trackers,
             started,
+            feeds,
             feed_of,
             pods: BTreeMap::new(),
             replica_sets: BTreeMap::new(),
@@ -188,11 +200,11 @@ impl<'a> Run<'a> {
                 Wake::Cancelled => return RunState::Interrupted,
                 Wake::Deadline => return RunState::TimedOut,
                 Wake::Update(Some(u)) => {
-                    self.apply(*u);
+                    self.apply(*u, reporter);
                     // Take everything already waiting before judging, so a burst of events
                     // (a re-list, say) is judged once.
                     while let Some(Some(u)) = self.streams.next().now_or_never() {
-                        self.apply(u);
+                        self.apply(u, reporter);
                     }
                 }
                 Wake::Update(None) => {
@@ -216,8 +228,34 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn apply(&mut self, update: Update) {
+    fn apply(&mut self, update: Update, reporter: &dyn Sink) {
         match (update.source, update.item) {
+            (source, Ok(Item::Recovered(silent))) => {
+                // Said once per stall: the watch sends this when its fresh list is in.
+                let message = format!(
+                    "the watch of {} heard nothing for {}; re-established it and re-listed",
+                    source.describe(&self.feeds),
+                    format_duration(silent)
+                );
+                tracing::debug!("{message}");
+                reporter.event(&Event::Info { message });
+            }
+            (source, Ok(Item::GaveUp)) => {
+                tracing::debug!(
+                    "gave up the watch of {}: the retry budget is used up",
+                    source.describe(&self.feeds)
+                );
+                match source {
+                    Source::Object(i) => {
+                        if let Some(s) = self.objects.get_mut(i) {
+                            s.give_up()
+                        }
+                    }
+                    Source::Pods(ns) => self.pods.entry(ns).or_default().give_up(),
+                    Source::ReplicaSets(ns) => self.replica_sets.entry(ns).or_default().give_up(),
+                    Source::Events(ns) => self.events.entry(ns).or_default().give_up(),
+                }
+            }
             (Source::Object(i), Ok(Item::Object(e))) => {
                 if let Some(s) = self.objects.get_mut(i) {
                     s.apply(e)
@@ -278,8 +316,13 @@ impl<'a> Run<'a> {
                 None
             };
             let ns = ns.to_string();
-            self.streams
-                .push(watch::pod_feed(self.client, &ns, selector.as_deref()));
+            let patience = patience(self.opts);
+            self.streams.push(watch::pod_feed(
+                self.client,
+                &ns,
+                selector.as_deref(),
+                patience,
+            ));
             self.pods.entry(ns.clone()).or_default();
             if self.targets.iter().any(|o| {
                 o.namespace.as_deref() == Some(ns.as_str())
@@ -289,6 +332,7 @@ impl<'a> Run<'a> {
                     self.client,
                     &ns,
                     selector.as_deref(),
+                    patience,
                 ));
                 self.replica_sets.entry(ns.clone()).or_default();
             }
@@ -408,12 +452,27 @@ impl<'a> Run<'a> {
     fn judge_one(&self, i: usize, diag: &DiagnoseOptions) -> Judgement {
         let t = &self.targets[i];
         let store = &self.objects[self.feed_of[i]];
-        let view = match store.get(t.namespace.as_deref(), &t.name) {
-            Some(obj) => ObjectView::Present(obj),
-            None if store.synced() => ObjectView::Missing,
-            None => ObjectView::Waiting(store.error()),
-        };
         let ns = t.namespace.as_deref().unwrap_or("");
+        // A watch given up: the object's own, or (for workloads) its namespace's pods or
+        // ReplicaSets. Events only add detail.
+        let workload = t.workload().is_some();
+        let lost = if store.given_up() {
+            Some((Source::Object(self.feed_of[i]), store.error()))
+        } else if let Some(s) = self.pods.get(ns).filter(|s| workload && s.given_up()) {
+            Some((Source::Pods(ns.to_string()), s.error()))
+        } else {
+            self.replica_sets
+                .get(ns)
+                .filter(|s| workload && s.given_up())
+                .map(|s| (Source::ReplicaSets(ns.to_string()), s.error()))
+        };
+        let lost = lost.map(|(source, error)| (source.describe(&self.feeds), error));
+        let view = match (&lost, store.get(t.namespace.as_deref(), &t.name)) {
+            (Some((what, error)), _) => ObjectView::Lost(what, *error),
+            (None, Some(obj)) => ObjectView::Present(obj),
+            (None, None) if store.synced() => ObjectView::Missing,
+            (None, None) => ObjectView::Waiting(store.error()),
+        };
         let near = Neighbourhood {
             pods: self.pods.get(ns).filter(|s| s.synced()),
             replica_sets: self.replica_sets.get(ns).filter(|s| s.synced()),

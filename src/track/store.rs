@@ -16,6 +16,7 @@ pub(crate) struct Store<K> {
     relist: Option<BTreeMap<String, K>>,
     synced: bool,
     error: Option<watcher::Error>,
+    given_up: bool,
 }
 
 impl<K> Default for Store<K> {
@@ -25,6 +26,7 @@ impl<K> Default for Store<K> {
             relist: None,
             synced: false,
             error: None,
+            given_up: false,
         }
     }
 }
@@ -61,6 +63,16 @@ impl<K: Resource> Store<K> {
     /// Remembers the latest error; the watch retries by itself.
     pub fn failed(&mut self, error: watcher::Error) {
         self.error = Some(error);
+    }
+
+    /// The watch ended for good (the run's retry budget refused to re-establish it).
+    pub fn give_up(&mut self) {
+        self.given_up = true;
+    }
+
+    /// Whether the watch ended for good: what the store holds will not change any more.
+    pub fn given_up(&self) -> bool {
+        self.given_up
     }
 
     /// True once a complete list has been received.

@@ -1,12 +1,13 @@
 //! The watches a tracking run stands on: one per (resource, namespace) for the tracked objects,
 //! and one per namespace for pods, ReplicaSets and events.
 //!
-//! Every watch is a `kube::runtime::watcher`: it lists, then watches from the list's resource
-//! version, resumes after the API server closes the connection, and re-lists (announced by
-//! `Init` … `InitDone`) when the resource version has expired. Errors are passed on (and
-//! retried with back-off) so the run can tell a forbidden watch from a flaky one.
+//! Every watch is a [`watch_stream`](super::watch_stream): it lists, then watches from the
+//! list's resource version, resumes after the API server closes the connection, and re-lists
+//! (announced by `Init` … `InitDone`) when the resource version has expired or nothing arrived
+//! for longer than the progress deadline. Errors are passed on (and retried with back-off) so
+//! the run can tell a forbidden watch from a flaky one.
 
-use std::fmt::Debug;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -14,11 +15,11 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
 use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Client, Resource};
-use serde::de::DeserializeOwned;
 
 use super::targets::TrackTarget;
+use super::watch_stream::{self, Output, Patience};
 
 /// Which watch an update came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +45,13 @@ pub(crate) enum Item {
     ReplicaSet(watcher::Event<ReplicaSet>),
     /// A core/v1 Event.
     Event(watcher::Event<CoreEvent>),
+    /// The watch heard nothing for this long, was re-established and has re-listed.
+    Recovered(Duration),
+    /// The run's retry budget refused to re-establish the watch: it has ended.
+    GaveUp,
 }
 
-/// What a watch produced: an event or an error (after which it retries by itself).
+/// What a watch produced: an event, a note, or an error (after which it retries by itself).
 #[derive(Debug)]
 pub(crate) struct Update {
     /// Which watch.
@@ -101,73 +106,112 @@ pub(crate) fn plan_object_feeds(targets: &[TrackTarget]) -> (Vec<ObjectFeed>, Ve
     (feeds, of_target)
 }
 
+impl ObjectFeed {
+    /// What the watch covers, for messages: `Deployment shop/web`, `deployments in shop`.
+    pub fn describe(&self) -> String {
+        match (&self.name, &self.namespace) {
+            (Some(name), Some(ns)) => format!("{} {ns}/{name}", self.resource.kind),
+            (Some(name), None) => format!("{} {name}", self.resource.kind),
+            (None, Some(ns)) => format!("{} in {ns}", self.resource.plural),
+            (None, None) => self.resource.plural.clone(),
+        }
+    }
+}
+
+impl Source {
+    /// What the watch covers, for messages; object watches are described by `objects`.
+    pub fn describe(&self, objects: &[ObjectFeed]) -> String {
+        match self {
+            Source::Object(i) => objects
+                .get(*i)
+                .map(ObjectFeed::describe)
+                .unwrap_or_else(|| "tracked objects".to_string()),
+            Source::Pods(ns) => format!("pods in {ns}"),
+            Source::ReplicaSets(ns) => format!("replicasets in {ns}"),
+            Source::Events(ns) => format!("events in {ns}"),
+        }
+    }
+}
+
 /// Starts the watch for object feed `index`.
-pub(crate) fn object_feed(client: &Client, index: usize, feed: &ObjectFeed) -> Feed {
+pub(crate) fn object_feed(
+    client: &Client,
+    index: usize,
+    feed: &ObjectFeed,
+    patience: Patience,
+) -> Feed {
     let api: Api<DynamicObject> = match &feed.namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &feed.resource),
         None => Api::all_with(client.clone(), &feed.resource),
     };
-    let mut config = watcher::Config::default();
-    if let Some(name) = &feed.name {
-        config = config.fields(&format!("metadata.name={name}"));
-    }
-    start(api, config, Source::Object(index), Item::Object)
+    let fields = feed
+        .name
+        .as_ref()
+        .map(|name| format!("metadata.name={name}"));
+    start(
+        watch_stream::watch(api, None, fields.as_deref(), patience),
+        Source::Object(index),
+        Item::Object,
+    )
 }
 
 /// Starts the pod watch of `namespace`, narrowed by a label selector when one is given.
-pub(crate) fn pod_feed(client: &Client, namespace: &str, selector: Option<&str>) -> Feed {
+pub(crate) fn pod_feed(
+    client: &Client,
+    namespace: &str,
+    selector: Option<&str>,
+    patience: Patience,
+) -> Feed {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     start(
-        api,
-        labelled(selector),
+        watch_stream::watch(api, selector, None, patience),
         Source::Pods(namespace.to_string()),
         Item::Pod,
     )
 }
 
 /// Starts the ReplicaSet watch of `namespace`, narrowed by a label selector when one is given.
-pub(crate) fn replica_set_feed(client: &Client, namespace: &str, selector: Option<&str>) -> Feed {
+pub(crate) fn replica_set_feed(
+    client: &Client,
+    namespace: &str,
+    selector: Option<&str>,
+    patience: Patience,
+) -> Feed {
     let api: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
     start(
-        api,
-        labelled(selector),
+        watch_stream::watch(api, selector, None, patience),
         Source::ReplicaSets(namespace.to_string()),
         Item::ReplicaSet,
     )
 }
 
 /// Starts the core/v1 Event watch of `namespace`.
-pub(crate) fn event_feed(client: &Client, namespace: &str) -> Feed {
+pub(crate) fn event_feed(client: &Client, namespace: &str, patience: Patience) -> Feed {
     let api: Api<CoreEvent> = Api::namespaced(client.clone(), namespace);
     start(
-        api,
-        watcher::Config::default(),
+        watch_stream::watch(api, None, None, patience),
         Source::Events(namespace.to_string()),
         Item::Event,
     )
 }
 
-fn labelled(selector: Option<&str>) -> watcher::Config {
-    match selector {
-        Some(s) if !s.is_empty() => watcher::Config::default().labels(s),
-        _ => watcher::Config::default(),
-    }
-}
-
 fn start<K>(
-    api: Api<K>,
-    config: watcher::Config,
+    stream: BoxStream<'static, Output<K>>,
     source: Source,
     wrap: fn(watcher::Event<K>) -> Item,
 ) -> Feed
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource + Send + 'static,
 {
-    watcher(api, config)
-        .default_backoff()
-        .map(move |r| Update {
+    stream
+        .map(move |out| Update {
             source: source.clone(),
-            item: r.map(wrap),
+            item: match out {
+                Output::Event(e) => Ok(wrap(e)),
+                Output::Error(e) => Err(e),
+                Output::Recovered(silent) => Ok(Item::Recovered(silent)),
+                Output::GaveUp => Ok(Item::GaveUp),
+            },
         })
         .boxed()
 }
@@ -212,5 +256,17 @@ mod tests {
         );
         assert_eq!(feeds[1].name.as_deref(), Some("db"));
         assert_eq!(feeds[2].name.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn watches_are_named_by_what_they_cover() {
+        let (feeds, _) = plan_object_feeds(&[
+            target("Deployment", "shop", "web"),
+            target("StatefulSet", "shop", "db"),
+            target("StatefulSet", "shop", "cache"),
+        ]);
+        assert_eq!(Source::Object(0).describe(&feeds), "Deployment shop/web");
+        assert_eq!(Source::Object(1).describe(&feeds), "statefulsets in shop");
+        assert_eq!(Source::Pods("shop".into()).describe(&feeds), "pods in shop");
     }
 }

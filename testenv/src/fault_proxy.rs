@@ -11,6 +11,8 @@
 //!   through;
 //! - [`FaultProxy::stall`]: connections are accepted and requests read, but nothing moves;
 //! - [`FaultProxy::cut_watches`]: connections that carry a watch are closed mid-stream;
+//! - [`FaultProxy::freeze_watches`]: connections that carry a watch go silent for good, neither
+//!   forwarding nor closing, as when a load balancer or NAT forgets the flow;
 //! - [`FaultProxy::http_fault`]: the next requests are answered by the proxy itself with 429
 //!   (`Retry-After`) or 503, as the API server's priority and fairness or a gateway would.
 //!
@@ -59,6 +61,8 @@ pub struct ProxyStats {
     pub connections_broken: u64,
     /// Requests answered with an [`HttpFault`].
     pub http_faults: u64,
+    /// Watch connections frozen by [`FaultProxy::freeze_watches`].
+    pub watches_frozen: u64,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +81,7 @@ const KILL_RESET: u8 = 2;
 /// What the proxy knows about one open connection.
 struct Conn {
     carries_watch: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
     kill: Arc<KillSwitch>,
 }
 
@@ -108,6 +113,7 @@ struct Shared {
     connections: AtomicU64,
     broken: AtomicU64,
     http_faults: AtomicU64,
+    frozen: AtomicU64,
 }
 
 impl Shared {
@@ -295,6 +301,24 @@ impl FaultProxy {
         n
     }
 
+    /// Freezes every open connection that carries a watch: from now on nothing is forwarded
+    /// either way and neither side's close is passed on, so the client hears nothing, ever
+    /// (new connections work). Returns how many.
+    pub fn freeze_watches(&self) -> usize {
+        let conns = self.shared.conns();
+        let mut n = 0;
+        for conn in conns
+            .values()
+            .filter(|c| c.carries_watch.load(Ordering::SeqCst))
+        {
+            conn.frozen.store(true, Ordering::SeqCst);
+            n += 1;
+        }
+        drop(conns);
+        self.shared.frozen.fetch_add(n as u64, Ordering::SeqCst);
+        n
+    }
+
     /// Answers the next `count` requests with `fault` instead of forwarding them. Open
     /// connections are closed so that the client's next requests come through new ones.
     pub fn http_fault(&self, fault: HttpFault, count: u64) {
@@ -313,6 +337,7 @@ impl FaultProxy {
             connections: self.shared.connections.load(Ordering::SeqCst),
             connections_broken: self.shared.broken.load(Ordering::SeqCst),
             http_faults: self.shared.http_faults.load(Ordering::SeqCst),
+            watches_frozen: self.shared.frozen.load(Ordering::SeqCst),
         }
     }
 }
@@ -434,11 +459,13 @@ async fn serve(
     let _ = tcp.set_nodelay(true);
     let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
     let carries_watch = Arc::new(AtomicBool::new(false));
+    let frozen = Arc::new(AtomicBool::new(false));
     let kill = Arc::new(KillSwitch::default());
     shared.conns().insert(
         id,
         Conn {
             carries_watch: carries_watch.clone(),
+            frozen: frozen.clone(),
             kill: kill.clone(),
         },
     );
@@ -453,6 +480,7 @@ async fn serve(
         shared: &shared,
         fd,
         carries_watch: &carries_watch,
+        frozen: &frozen,
     };
     tokio::select! {
         r = connection.run(tcp, acceptor, connector, upstream) => {
@@ -470,6 +498,7 @@ struct Connection<'a> {
     shared: &'a Shared,
     fd: i32,
     carries_watch: &'a AtomicBool,
+    frozen: &'a AtomicBool,
 }
 
 impl Connection<'_> {
@@ -499,9 +528,17 @@ impl Connection<'_> {
             client_read,
             server_write,
             Some(self.carries_watch),
+            self.frozen,
             false,
         );
-        let responses = pump(self.shared, server_read, client_write, None, true);
+        let responses = pump(
+            self.shared,
+            server_read,
+            client_write,
+            None,
+            self.frozen,
+            true,
+        );
         let result = tokio::try_join!(requests, responses).map(|_| ());
         if let Err(Broken::ByteLimit) = result {
             arm_reset(self.fd);
@@ -511,12 +548,14 @@ impl Connection<'_> {
 }
 
 /// Copies `from` to `to`, each chunk delivered one-way-delay after it was read (so the delay
-/// adds latency without limiting throughput), held back while the proxy is stalled.
+/// adds latency without limiting throughput), held back while the proxy is stalled, and
+/// swallowed (ends and errors included) once the connection is frozen.
 async fn pump<R, W>(
     shared: &Shared,
     mut from: R,
     mut to: W,
     watch_flag: Option<&AtomicBool>,
+    frozen: &AtomicBool,
     limit_bytes: bool,
 ) -> Result<(), Broken>
 where
@@ -528,7 +567,15 @@ where
         let mut buf = vec![0u8; 16 * 1024];
         let mut total = 0u64;
         loop {
-            let n = from.read(&mut buf).await.map_err(|_| Broken::Io)?;
+            let read = from.read(&mut buf).await;
+            if frozen.load(Ordering::SeqCst) {
+                // A forgotten flow: nothing is passed on, not even a close.
+                if matches!(read, Ok(0) | Err(_)) {
+                    std::future::pending::<()>().await;
+                }
+                continue;
+            }
+            let n = read.map_err(|_| Broken::Io)?;
             if n == 0 {
                 return Ok::<(), Broken>(());
             }
@@ -554,6 +601,9 @@ where
         while let Some((at, chunk)) = rx.recv().await {
             tokio::time::sleep_until(at).await;
             shared.unstalled().await;
+            if frozen.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
             to.write_all(&chunk).await.map_err(|_| Broken::Io)?;
             to.flush().await.map_err(|_| Broken::Io)?;
         }

@@ -168,3 +168,54 @@ async fn cut_watches_end_the_stream_mid_way() {
         .await
         .expect("create");
 }
+
+#[tokio::test]
+async fn frozen_watches_say_nothing_not_even_their_end_while_new_requests_work() {
+    let cluster = TestCluster::shared();
+    cluster
+        .create_namespace("fault-freeze")
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let proxy = proxy();
+    let client = client_through(&proxy).await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "fault-freeze");
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(2), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+        Ok(Some(Ok(WatchEvent::Added(_)))) => {}
+        other => panic!("expected the first event, got {other:?}"),
+    }
+    assert_eq!(proxy.freeze_watches(), 1);
+    // What the client had already received (a bookmark may share the first event's chunk).
+    while let Ok(Some(Ok(item))) =
+        tokio::time::timeout(Duration::from_millis(300), stream.next()).await
+    {
+        assert!(
+            !matches!(item, WatchEvent::Added(_) | WatchEvent::Modified(_)),
+            "{item:?}"
+        );
+    }
+    let admin = cluster.client("admin").await.expect("client");
+    let direct: Api<ConfigMap> = Api::namespaced(admin, "fault-freeze");
+    let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "after-freeze"}
+    }))
+    .expect("cm");
+    direct
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
+    // The new ConfigMap and the server's end of the watch (after 2 s) never reach the client:
+    // it hears nothing until its own read timeout (3 s) gives up.
+    match tokio::time::timeout(Duration::from_secs(6), stream.next()).await {
+        Err(_) | Ok(Some(Err(_))) => {}
+        Ok(other) => panic!("the frozen watch passed on {other:?}"),
+    }
+    list_namespaces(&client)
+        .await
+        .expect("new connections work");
+    assert_eq!(proxy.stats().watches_frozen, 1);
+}

@@ -16,7 +16,7 @@ use super::{KError, KUSTOMIZATION_FILES};
 use crate::manifest::Origin;
 use crate::render::problem::{Problem, ProblemKind};
 use crate::render::source::{MAX_FILE_BYTES, Source, Syntax};
-use crate::render::vars::Substituted;
+use crate::render::vars::{Substituted, Substitution};
 use crate::render::{Vars, documents, objects};
 
 /// Deepest chain of kustomizations (overlay → base → …) accepted.
@@ -44,6 +44,8 @@ pub struct Builder<'a> {
     pub root: PathBuf,
     /// kpush variables, substituted in resource and patch files.
     pub vars: &'a Vars,
+    /// Whether `${NAME}` is substituted, and whether an undefined one is an error.
+    pub substitution: Substitution,
     /// Problems that do not stop the build (undefined variables, collected as with plain YAML).
     pub problems: Vec<Problem>,
     /// The OpenAPI schema of the last kustomization that named one (`openapi: path:`); global,
@@ -74,10 +76,11 @@ pub struct Built {
 
 impl<'a> Builder<'a> {
     /// A builder confined to `root`.
-    pub fn new(root: PathBuf, vars: &'a Vars) -> Self {
+    pub fn new(root: PathBuf, vars: &'a Vars, substitution: Substitution) -> Self {
         Self {
             root,
             vars,
+            substitution,
             problems: Vec::new(),
             vars_declared: Vec::new(),
             schema: None,
@@ -555,34 +558,36 @@ impl<'a> Builder<'a> {
             .collect())
     }
 
-    /// Reads a text file and, when variables were given, substitutes them. Without `--var`
-    /// the text stays as written (kustomize's inputs often hold shell snippets with `${X}`), so
-    /// the output equals `kubectl kustomize`; an undefined `${NAME}` is left as written with a
-    /// warning. Substitution keeps lines, so file:line stays true.
+    /// Reads a text file and substitutes kpush variables as the run's mode says, as for plain
+    /// files: off unless asked (kustomize's inputs often hold shell snippets with `${X}`, and the
+    /// output then equals `kubectl kustomize`), objects annotated
+    /// `kpush.dev/substitute: disabled` left alone, an undefined `${NAME}` left as written with
+    /// a warning, or an error with `--strict-vars`. Substitution keeps lines, so file:line stays
+    /// true.
     pub fn read_substituted(
         &mut self,
         path: &Path,
         display: &str,
     ) -> Result<(String, Substituted), KError> {
         let text = self.read_text(path, display)?;
-        if self.vars.is_empty() {
-            let sub = Substituted {
-                line_map: (1..=text.lines().count() as u32 + 1).collect(),
-                text: text.clone(),
-            };
+        if self.substitution == Substitution::Off {
+            let sub = Substituted::verbatim(&text);
             return Ok((text, sub));
         }
-        let (sub, undefined) = self.vars.substitute_all(&text);
         let source = Source {
             name: display.to_string(),
             text,
             syntax: Syntax::Yaml,
         };
+        let skip = crate::render::documents::opted_out_lines(&source);
+        let (sub, undefined) = self.vars.substitute_except(&source.text, &skip);
         let mut found = Vec::new();
         crate::render::undefined_variable_problems(&source, undefined, &mut found);
         for mut p in found {
-            p.severity = crate::render::problem::Severity::Warning;
-            p.message = format!("{}; left as written", p.message);
+            if self.substitution == Substitution::Lenient {
+                p.severity = crate::render::problem::Severity::Warning;
+                p.message = format!("{}; left as written", p.message);
+            }
             self.problems.push(p);
         }
         Ok((source.text, sub))

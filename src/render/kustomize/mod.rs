@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use super::Vars;
 use super::problem::{Problem, ProblemKind, Severity};
+use super::vars::Substitution;
 use crate::manifest::Manifest;
 
 /// File names kustomize recognises, in its order.
@@ -97,6 +98,7 @@ pub fn render(
     dir: &Path,
     display: &str,
     vars: &Vars,
+    substitution: Substitution,
     problems: &mut Vec<Problem>,
 ) -> Option<Overlay> {
     let fs = match dir.canonicalize() {
@@ -113,7 +115,7 @@ pub fn render(
         }
     };
     let root = repository_root(&fs);
-    let mut b = build::Builder::new(root, vars);
+    let mut b = build::Builder::new(root, vars, substitution);
     let top = build::Dir {
         fs,
         display: display.to_string(),

@@ -147,6 +147,15 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
 }
 
 /// Whether `group` is served by Kubernetes itself (or is the retired `extensions`).
+/// Whether this exact apiVersion and kind is a built-in kind of the Kubernetes version the
+/// table was generated from ([`KUBERNETES_VERSION`]).
+pub fn is_builtin_kind(api_version: &str, kind: &str) -> bool {
+    let (group, version) = split_api_version(api_version);
+    table::KINDS
+        .iter()
+        .any(|k| k.group == group && k.version == version && k.kind == kind)
+}
+
 fn is_builtin_group(group: &str) -> bool {
     group == "extensions" || table::KINDS.iter().any(|k| k.group == group)
 }

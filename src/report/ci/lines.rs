@@ -167,6 +167,28 @@ impl HumanOutput for LineReporter {
                 };
                 self.annotate(a, || format!("{}: {message}", p.yellow("warning")));
             }
+            Event::PermissionMissing { permission } => {
+                let optional = permission.optional();
+                let message = permission.missing();
+                let a = Annotation {
+                    level: if optional {
+                        Level::Warning
+                    } else {
+                        Level::Error
+                    },
+                    file: None,
+                    line: None,
+                    col: None,
+                    title: "kpush: missing permission".to_string(),
+                    code: Some("Forbidden".to_string()),
+                    message: message.clone(),
+                };
+                let label = match optional {
+                    true => p.yellow("warning"),
+                    false => p.red("missing permission"),
+                };
+                self.annotate(a, || format!("{label}: {message}"));
+            }
             Event::Release { note } if note.is_warning() => {
                 let message = note.text();
                 let a = Annotation {

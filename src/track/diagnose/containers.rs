@@ -14,7 +14,12 @@ const FATAL_WAITING: &[&str] = &[
     "CreateContainerConfigError",
     "CreateContainerError",
     "RunContainerError",
+    // The kubelet's reason when the runtime's signature policy rejects the image.
+    "SignatureValidationFailed",
 ];
+/// The kubelet's reason when the runtime could not connect to the registry: may pass, like a
+/// transient ErrImagePull, so kpush waits for ImagePullBackOff.
+const REGISTRY_UNAVAILABLE: &str = "RegistryUnavailable";
 
 const CRASH_LOOP: &str = "CrashLoopBackOff";
 const OOM_KILLED: &str = "OOMKilled";
@@ -56,10 +61,11 @@ fn container_failure(
     };
     let mine = |e: &Event| concerns_container(e, &c.name);
 
-    if waiting_reason == "ErrImagePull"
-        && !waiting
-            .and_then(|w| w.message.as_deref())
-            .is_some_and(is_permanent_pull_error)
+    if waiting_reason == REGISTRY_UNAVAILABLE
+        || waiting_reason == "ErrImagePull"
+            && !waiting
+                .and_then(|w| w.message.as_deref())
+                .is_some_and(is_permanent_pull_error)
     {
         // A registry hiccup (timeout, 429, 5xx) may pass on the kubelet's next try: wait for
         // ImagePullBackOff, which means that try failed too.
@@ -173,9 +179,11 @@ fn memory_limit<'a>(pod: &'a Pod, container: &str) -> Option<&'a str> {
 /// which also occur in digests and addresses.
 fn is_permanent_pull_error(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
-    const TRANSIENT: [&str; 17] = [
+    const TRANSIENT: [&str; 19] = [
         "429 too many requests",
         "toomanyrequests",
+        "too many requests to registry",
+        "registry is unavailable",
         "i/o timeout",
         "timeout awaiting response headers",
         "tls handshake timeout",
@@ -195,7 +203,7 @@ fn is_permanent_pull_error(message: &str) -> bool {
     if TRANSIENT.iter().any(|t| m.contains(t)) {
         return false;
     }
-    const PERMANENT: [&str; 16] = [
+    const PERMANENT: [&str; 18] = [
         "not found",
         "manifest unknown",
         "name unknown",
@@ -212,6 +220,8 @@ fn is_permanent_pull_error(message: &str) -> bool {
         "invalid reference format",
         "no match for platform",
         "code = notfound",
+        "signature validation failed",
+        "blocked pull of",
     ];
     PERMANENT.iter().any(|p| m.contains(p))
 }
@@ -421,9 +431,11 @@ mod tests {
         ));
     }
 
-    /// Every failure the node simulator acts out, worded as containerd reports it (sources in
-    /// `kpush_testenv::node_sim::pull_errors`), for images whose names, tags and digests hold
-    /// digits that look like status codes.
+    /// Every failure the node simulator acts out, worded as containerd and CRI-O report them and
+    /// as the kubelet shows them (sources in `kpush_testenv::node_sim::pull_errors`), for images
+    /// whose names, tags and digests hold digits that look like status codes: a permanent one
+    /// fails at the first ErrImagePull, a transient one waits for the kubelet's retry, and every
+    /// one fails at ImagePullBackOff quoting the registry's answer.
     #[test]
     fn real_runtime_messages_are_classified_as_the_runtime_means_them() {
         for image in [
@@ -433,13 +445,29 @@ mod tests {
             "ghcr.io/org/app@sha256:4294295030000000000000000000000000000000000000000000000000000401",
         ] {
             let examples = kpush_testenv::node_sim::pull_errors::examples(image);
-            assert_eq!(examples.len(), 8, "{image}");
-            for (failure, message, permanent) in examples {
+            assert_eq!(examples.len(), 20, "{image}");
+            for ex in examples {
+                let what = format!("{:?} {:?} for {image}", ex.runtime, ex.failure);
+                let pulled = waiting_pod(&ex.kubelet.reason, Some(&ex.kubelet.message));
+                let verdict = diagnose(&pulled, &[], &opts());
                 assert_eq!(
-                    super::is_permanent_pull_error(&message),
-                    permanent,
-                    "{failure:?} for {image}: {message}"
+                    verdict.is_some(),
+                    ex.permanent,
+                    "{what}: {}",
+                    ex.kubelet.message
                 );
+                if let Some(f) = verdict {
+                    assert_eq!(f.reason, ex.kubelet.reason, "{what}");
+                    assert_eq!(f.message, ex.kubelet.message, "{what}");
+                }
+                let backing_off = waiting_pod("ImagePullBackOff", Some(&ex.back_off));
+                let failed = event("Failed", &ex.event, true, 5, 1);
+                let f = diagnose(&backing_off, &[failed], &opts()).expect("back-off fails");
+                assert_eq!(f.reason, "ImagePullBackOff", "{what}");
+                assert_eq!(f.message, ex.event, "{what}");
+                // Without the event (expired), the status message still carries the answer.
+                let f = diagnose(&backing_off, &[], &opts()).expect("back-off fails");
+                assert_eq!(f.message, ex.back_off, "{what}");
             }
         }
     }

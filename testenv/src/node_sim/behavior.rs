@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::images::ImageRef;
-use super::pull_errors::PullFailure;
+use super::pull_errors::{ContainerRuntime, PullFailure, RUNTIME_ANNOTATION};
 use super::timeline::{ContainerKind, ContainerPlan, RestartPolicy, Run, Startup};
 
 /// Pod annotation choosing the behaviour of the pod's containers.
@@ -23,8 +23,9 @@ const INIT_RUN: Duration = Duration::from_millis(300);
 pub enum Behavior {
     /// Starts and becomes Ready at once (or runs to completion in Jobs and init containers).
     Healthy,
-    /// The image cannot be pulled: ErrImagePull, then ImagePullBackOff, with containerd's
-    /// message for the failure (`bad-image`: not found; see [`PullFailure`]).
+    /// The image cannot be pulled: ErrImagePull (or the kubelet's RegistryUnavailable /
+    /// SignatureValidationFailed), then ImagePullBackOff, with the runtime's message for the
+    /// failure (containerd's, or CRI-O's with `sim.kpush.dev/runtime: cri-o`) (`bad-image`: not found; see [`PullFailure`]).
     PullFails(PullFailure),
     /// Exits 1 after 0.5 s, again and again: CrashLoopBackOff.
     CrashLoop,
@@ -43,7 +44,7 @@ pub enum Behavior {
 }
 
 /// The behaviour vocabulary, as written in annotations and image names.
-pub const VOCABULARY: [(&str, Behavior); 16] = [
+pub const VOCABULARY: [(&str, Behavior); 18] = [
     ("healthy", Behavior::Healthy),
     ("bad-image", Behavior::PullFails(PullFailure::NotFound)),
     ("pull-denied", Behavior::PullFails(PullFailure::Denied)),
@@ -60,6 +61,14 @@ pub const VOCABULARY: [(&str, Behavior); 16] = [
         Behavior::PullFails(PullFailure::UnknownAuthority),
     ),
     ("pull-timeout", Behavior::PullFails(PullFailure::Timeout)),
+    (
+        "pull-refused",
+        Behavior::PullFails(PullFailure::ConnectionRefused),
+    ),
+    (
+        "pull-unsigned",
+        Behavior::PullFails(PullFailure::SignatureRejected),
+    ),
     (
         "pull-rate-limited",
         Behavior::PullFails(PullFailure::RateLimited),
@@ -139,7 +148,11 @@ pub fn plan(
             } else {
                 choose(annotations, &image)
             };
-            let startup = startup(behavior, &image, spec, circumstances);
+            let runtime = annotations
+                .get(RUNTIME_ANNOTATION)
+                .and_then(|w| ContainerRuntime::from_keyword(w))
+                .unwrap_or(ContainerRuntime::Containerd);
+            let startup = startup(behavior, runtime, &image, spec, circumstances);
             (startup, run(behavior, spec.kind, policy, annotations))
         }
     };
@@ -156,13 +169,14 @@ pub fn plan(
 
 fn startup(
     behavior: Behavior,
+    runtime: ContainerRuntime,
     image: &ImageRef,
     spec: &ContainerSpec<'_>,
     circumstances: &Circumstances,
 ) -> Startup {
     if let Behavior::PullFails(failure) = behavior {
         return Startup::PullFails {
-            error: failure.message(image),
+            error: failure.cri_error(runtime, image),
         };
     }
     if spec.pull_policy == Some("Never") && !circumstances.image_present {

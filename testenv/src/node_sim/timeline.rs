@@ -62,7 +62,8 @@ pub struct PodIdent {
 pub enum Startup {
     /// The image is pulled (or present) and the container is created.
     Ok,
-    /// Pulling fails: ErrImagePull, then ImagePullBackOff, retried.
+    /// Pulling fails with the runtime's error (`error`, as the CRI client returns it):
+    /// ErrImagePull (or the kubelet's reason for it), then ImagePullBackOff, retried.
     PullFails { error: String },
     /// `imagePullPolicy: Never` and the image is not on the node.
     NeverPull,

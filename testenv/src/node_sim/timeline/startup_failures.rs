@@ -3,11 +3,15 @@
 use std::time::Duration;
 
 use super::{MS, PULL, PULL_BACKOFF_AFTER, RETRY, Segments, State, seg};
+use crate::node_sim::pull_errors::KubeletPullError;
 
 /// Image pulls that fail: ErrImagePull, then ImagePullBackOff, retried on [`RETRY`].
 pub(super) fn pull_failures(segs: &mut Segments<'_>, start: Duration, error: &str) -> Option<()> {
     let image = segs.plan.image.clone();
-    let backoff_message = format!("Back-off pulling image \"{image}\"");
+    // The kubelet's view of the runtime's error: reason, status message, back-off message.
+    let failed = KubeletPullError::from_cri_error(&image, error);
+    let backoff_event = format!("Back-off pulling image \"{image}\"");
+    let backoff_message = failed.back_off_message(&image);
     for k in 0.. {
         let cycle = start + RETRY.nth(k);
         let before = if k == 0 {
@@ -25,7 +29,10 @@ pub(super) fn pull_failures(segs: &mut Segments<'_>, start: Duration, error: &st
         segs.push(s)?;
 
         let at = cycle + PULL;
-        let mut s = seg(at, State::waiting("ErrImagePull", Some(error.to_string())));
+        let mut s = seg(
+            at,
+            State::waiting(&failed.reason, Some(failed.message.clone())),
+        );
         s.events.push(segs.event(
             at,
             true,
@@ -33,7 +40,7 @@ pub(super) fn pull_failures(segs: &mut Segments<'_>, start: Duration, error: &st
             format!("Failed to pull image \"{image}\": {error}"),
         ));
         s.events
-            .push(segs.event(at, true, "Failed", "Error: ErrImagePull".into()));
+            .push(segs.event(at, true, "Failed", format!("Error: {}", failed.reason)));
         segs.push(s)?;
 
         let at = cycle + PULL + PULL_BACKOFF_AFTER;
@@ -42,7 +49,7 @@ pub(super) fn pull_failures(segs: &mut Segments<'_>, start: Duration, error: &st
             State::waiting("ImagePullBackOff", Some(backoff_message.clone())),
         );
         s.events
-            .push(segs.event(at, false, "BackOff", backoff_message.clone()));
+            .push(segs.event(at, false, "BackOff", backoff_event.clone()));
         s.events
             .push(segs.event(at, true, "Failed", "Error: ImagePullBackOff".into()));
         segs.push(s)?;

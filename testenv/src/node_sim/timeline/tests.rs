@@ -106,12 +106,24 @@ fn bad_image_goes_from_err_image_pull_to_image_pull_back_off() {
     assert_eq!(events[2].message, "Error: ErrImagePull");
 
     let (view, events) = at(&p, RestartPolicy::Always, ms(2500));
-    assert!(
-        matches!(view.state, State::Waiting { ref reason, .. } if reason == "ImagePullBackOff")
+    // The kubelet's status keeps the pull error during the back-off; its event does not.
+    let image = p.image.clone();
+    assert_eq!(
+        view.state,
+        State::Waiting {
+            reason: "ImagePullBackOff".into(),
+            message: Some(format!(
+                "Back-off pulling image \"{image}\": ErrImagePull: rpc error: not found"
+            ))
+        }
     );
     assert_eq!(
         reasons(&events),
         ["Pulling", "Failed", "Failed", "BackOff", "Failed"]
+    );
+    assert_eq!(
+        events[3].message,
+        format!("Back-off pulling image \"{image}\"")
     );
     assert!(
         !events[3].warning,

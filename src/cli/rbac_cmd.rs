@@ -1,0 +1,281 @@
+//! `kpush rbac`: print the Roles, ClusterRole and bindings that let an identity run
+//! `kpush apply` with the same manifests and flags, and nothing more.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use clap::Args;
+use kube::core::{ApiResource, GroupVersionKind};
+
+use super::ManifestArgs;
+use super::cluster_args::ClusterArgs;
+use super::plan_args::PlanArgs;
+use super::rbac_check;
+use crate::exit::{self, ExitError};
+use crate::manifest::Manifest;
+use crate::plan::permissions::{self, Recorded, Settings};
+use crate::plan::{PlanError, discovery};
+use crate::render::patch::schema;
+use crate::report::rbac::{RoleSettings, Subject, yaml};
+use crate::report::{CiMode, OutputSettings, Progress, Reporter};
+
+/// Flags of `kpush rbac`.
+#[derive(Debug, Args)]
+pub struct RbacArgs {
+    #[command(flatten)]
+    manifests: ManifestArgs,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    #[command(flatten)]
+    plan: PlanArgs,
+
+    /// Whether the apply waits for rollouts (`--wait=false` needs no watch permissions).
+    #[arg(
+        long = "wait",
+        env = "KPUSH_WAIT",
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    wait_for_rollout: bool,
+
+    /// The apply uses --recreate-on-immutable (needs delete).
+    #[arg(long, env = "KPUSH_RECREATE_ON_IMMUTABLE")]
+    recreate_on_immutable: bool,
+
+    /// Bind the roles to this identity: `user:NAME` (for Entra ID, the object id),
+    /// `group:NAME` or `serviceaccount:NAMESPACE/NAME` (repeatable).
+    #[arg(
+        long = "subject",
+        value_name = "KIND:NAME",
+        env = "KPUSH_SUBJECT",
+        value_delimiter = '\n'
+    )]
+    subjects: Vec<String>,
+
+    /// Name of the roles and bindings (default: `kpush-<release>`, or `kpush-deployer`).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// Resolve kinds without a cluster: built-in kinds of Kubernetes 1.35 and kinds of CRDs in
+    /// the manifests only; a release's previously recorded kinds are not seen.
+    #[arg(long)]
+    offline: bool,
+}
+
+pub(super) async fn run(args: RbacArgs, ci: CiMode) -> Result<i32, ExitError> {
+    let settings = OutputSettings {
+        command: "rbac",
+        ci,
+        progress: Progress::Plain,
+        json: false,
+        verbose: false,
+    };
+    let reporter = Reporter::new(&settings, &super::process_env());
+    let result = run_with(&args, &reporter).await;
+    if let Err(e) = &result {
+        reporter.stopping_problems(e);
+    }
+    result
+}
+
+async fn run_with(args: &RbacArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+    let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
+    let subjects = args
+        .subjects
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| Subject::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let prune = args.plan.prune().map_err(bad)?;
+    let release = args.plan.release_name();
+    let client = match args.offline {
+        true => None,
+        false => Some(super::apply_cmd::connect(&args.cluster).await?),
+    };
+    let mut manifests = match &client {
+        Some((c, _)) => args.manifests.render(reporter, Some(c), release).await?,
+        None => args.manifests.render_offline(reporter, release)?,
+    };
+    let namespace = match (&args.manifests.namespace, &client) {
+        (Some(ns), _) => ns.clone(),
+        (None, Some((c, _))) => c.default_namespace().to_string(),
+        (None, None) => "default".to_string(),
+    };
+    args.plan.add_namespace(&mut manifests, &namespace);
+    let settings = Settings {
+        wait: args.wait_for_rollout,
+        logs: true,
+        release: args.plan.to_options(&namespace).applyset,
+        prune,
+        prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
+        recreate_on_immutable: args.recreate_on_immutable,
+    };
+    let (perms, source) = match &client {
+        Some((c, server)) => {
+            let retry = args.cluster.retry_policy(None);
+            let needed = rbac_check::needed(c, retry, &manifests, &namespace, &settings)
+                .await
+                .map_err(|f| {
+                    let e = PlanError::from(f);
+                    ExitError::new(
+                        exit::of_plan_error(&e),
+                        anyhow::anyhow!("{}", super::apply_cmd::explain(&e, server)),
+                    )
+                })?;
+            unknown(
+                &needed.unknown,
+                exit::APPLY_REJECTED,
+                "the cluster does not serve it",
+            )?;
+            (needed.permissions, format!("the discovery of {server}"))
+        }
+        None => {
+            let crds = discovery::kinds_defined_by_crds(&manifests);
+            let (members, unresolved) = permissions::members(&manifests, &namespace, |m| {
+                permissions::defined_by_set(&crds, m).or_else(|| builtin(m))
+            });
+            unknown(
+                &unresolved,
+                exit::BAD_INPUT,
+                &format!(
+                    "it is not a built-in kind of Kubernetes {} and no CRD among the manifests \
+                     defines it; run kpush rbac without --offline against the cluster",
+                    schema::KUBERNETES_VERSION
+                ),
+            )?;
+            let perms = permissions::required(&members, &Recorded::default(), &settings);
+            let source = format!(
+                "the built-in kinds of Kubernetes {} (--offline)",
+                schema::KUBERNETES_VERSION
+            );
+            (perms, source)
+        }
+    };
+    let created: BTreeSet<String> = manifests
+        .iter()
+        .filter(|m| m.group().is_empty() && m.kind() == "Namespace")
+        .map(|m| m.name().to_string())
+        .collect();
+    let name = args.name.clone().unwrap_or_else(|| match release {
+        Some(r) => format!("kpush-{r}"),
+        None => "kpush-deployer".to_string(),
+    });
+    let mut header = vec![
+        format!(
+            "Permissions `kpush apply` needs for {} objects ({}), resolved with {source}.",
+            manifests.len(),
+            flags_text(&settings)
+        ),
+        "Generated by `kpush rbac`; apply with `kubectl apply -f`.".to_string(),
+    ];
+    if settings.release.is_some() && args.offline {
+        header.push(
+            "Offline: kinds the release recorded before (and still prunes) are not included."
+                .to_string(),
+        );
+    }
+    let text = yaml(
+        &perms,
+        &RoleSettings {
+            name,
+            subjects,
+            created_namespaces: created,
+            header,
+        },
+    );
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
+    Ok(exit::SUCCESS)
+}
+
+/// The settings as words for the header: `release shop, prune, wait`.
+fn flags_text(s: &Settings) -> String {
+    let mut words = Vec::new();
+    if let Some(set) = &s.release {
+        words.push(format!("release {} in {}", set.name, set.namespace));
+    }
+    if s.prune {
+        words.push("prune".into());
+    }
+    if s.prune_namespaces_and_crds {
+        words.push("prune namespaces and CRDs".into());
+    }
+    if s.recreate_on_immutable {
+        words.push("recreate on immutable".into());
+    }
+    words.push(if s.wait { "wait" } else { "no wait" }.into());
+    words.join(", ")
+}
+
+/// A built-in kind of the Kubernetes version kpush's schema table holds: its resource from
+/// kube's pluralization (checked against that version's names) and its scope from the table.
+fn builtin(m: &Manifest) -> Option<permissions::Resolved> {
+    if !schema::is_builtin_kind(m.api_version(), m.kind()) {
+        return None;
+    }
+    let gvk = GroupVersionKind::gvk(m.group(), m.version(), m.kind());
+    Some((
+        ApiResource::from_gvk(&gvk),
+        !schema::is_cluster_scoped(m.group(), m.kind()),
+    ))
+}
+
+/// Fails naming every object whose kind could not be resolved.
+fn unknown(objects: &[&Manifest], code: i32, why: &str) -> Result<(), ExitError> {
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = objects
+        .iter()
+        .map(|m| format!("{}: {} ({})", m.origin, m.key(), m.api_version()))
+        .collect();
+    Err(ExitError::new(
+        code,
+        anyhow::anyhow!(
+            "cannot tell which resource {} of the objects use{}: {why}\n  {}",
+            lines.len(),
+            if lines.len() == 1 { "s" } else { "" },
+            lines.join("\n  ")
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Origin;
+    use serde_json::json;
+
+    #[test]
+    fn builtin_kinds_resolve_offline_with_resource_and_scope() {
+        let m = |api: &str, kind: &str| {
+            Manifest::new(
+                Origin::new("x.yaml", 1),
+                json!({"apiVersion": api, "kind": kind, "metadata": {"name": "x"}}),
+            )
+        };
+        let (r, namespaced) = builtin(&m("networking.k8s.io/v1", "NetworkPolicy")).unwrap();
+        assert_eq!(r.plural, "networkpolicies");
+        assert!(namespaced);
+        let (r, namespaced) = builtin(&m("v1", "Endpoints")).unwrap();
+        assert_eq!(r.plural, "endpoints");
+        assert!(namespaced);
+        let (r, namespaced) = builtin(&m("storage.k8s.io/v1", "StorageClass")).unwrap();
+        assert_eq!(r.plural, "storageclasses");
+        assert!(!namespaced);
+        assert!(builtin(&m("stable.example.com/v1", "CronTab")).is_none());
+        assert!(
+            builtin(&m("apps/v1beta1", "Deployment")).is_none(),
+            "not served in 1.35"
+        );
+    }
+}
