@@ -538,3 +538,125 @@ data:
     );
     assert!(run.stderr.contains("co-ownership"), "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_run_waiting_for_approval_says_so_and_goes_on_once_approved() {
+    let env = env().await;
+    let strategies = env
+        .hub_api(
+            "v1beta1",
+            "ClusterStagedUpdateStrategy",
+            "clusterstagedupdatestrategies",
+        )
+        .await;
+    let strategy = json!({
+        "apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+        "metadata": {"name": "canary-approved"},
+        "spec": {"stages": [
+            {"name": "canary", "labelSelector": {"matchLabels": {"env": "canary"}},
+             "afterStageTasks": [{"type": "Approval"}]},
+            {"name": "prod", "labelSelector": {"matchLabels": {"env": "prod"}}},
+        ]},
+    });
+    strategies
+        .patch(
+            "canary-approved",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&strategy),
+        )
+        .await
+        .expect("strategy");
+    let manifests = format!(
+        "{}---
+apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata:
+  name: shop-approved
+spec:
+  resourceSelectors:
+    - {{group: \"\", version: v1, kind: Namespace, name: shop-approved}}
+  policy:
+    placementType: PickAll
+  strategy:
+    type: External
+",
+        app("shop-approved", "nginx:1.27")
+    );
+    let file = env.write("approved.yaml", &manifests);
+    let kubeconfig = env.fleet.hub().kubeconfig_path("admin");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kpush"))
+        .args(["apply", &file, "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args([
+            "--fleet-hub",
+            "--update-strategy",
+            "canary-approved",
+            "--timeout",
+            "4m",
+            "-v",
+            "--ci",
+            "none",
+        ])
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kpush starts");
+    // Approve the canary stage once Fleet asks.
+    let requests = env
+        .hub_api(
+            "v1beta1",
+            "ClusterApprovalRequest",
+            "clusterapprovalrequests",
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let request = loop {
+        let list = requests.list(&Default::default()).await.expect("list");
+        if let Some(r) = list
+            .items
+            .into_iter()
+            .find(|r| r.data["spec"]["targetStage"] == "canary")
+        {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "Fleet never asked for approval");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // kpush has said it waits before anyone approves: the member in the next stage has nothing.
+    assert!(
+        env.member_deployment("member-2", "shop-approved", "web")
+            .await
+            .is_none(),
+        "the prod stage waited for the approval"
+    );
+    let name = request.metadata.name.clone().expect("name");
+    let generation = request.metadata.generation.unwrap_or(1);
+    let status = json!({"status": {"conditions": [{
+        "type": "Approved", "status": "True", "reason": "ApprovedByTest", "message": "approved",
+        "observedGeneration": generation, "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }]}});
+    requests
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("approve");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("kpush ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "stage canary waits for approval: approve ClusterApprovalRequest {name}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        env.member_deployment("member-2", "shop-approved", "web")
+            .await
+            .is_some(),
+        "the prod stage ran after the approval"
+    );
+}
