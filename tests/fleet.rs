@@ -584,7 +584,7 @@ spec:
     );
     let file = env.write("approved.yaml", &manifests);
     let kubeconfig = env.fleet.hub().kubeconfig_path("admin");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_kpush"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kpush"))
         .args(["apply", &file, "--kubeconfig"])
         .arg(&kubeconfig)
         .args([
@@ -599,11 +599,29 @@ spec:
         ])
         .env_remove("KUBECONFIG")
         .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("kpush starts");
-    // Approve the canary stage once Fleet asks.
+    // Read kpush's standard error as it comes, to approve only once kpush said it waits.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let said = said.clone();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut s = said.lock().expect("lock");
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    let stderr_now = || said.lock().expect("lock").clone();
+    // Approve the canary stage once Fleet asks and kpush said so.
     let requests = env
         .hub_api(
             "v1beta1",
@@ -624,14 +642,23 @@ spec:
         assert!(Instant::now() < deadline, "Fleet never asked for approval");
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    // kpush has said it waits before anyone approves: the member in the next stage has nothing.
+    let name = request.metadata.name.clone().expect("name");
+    let waits = format!("stage canary waits for approval: approve ClusterApprovalRequest {name}");
+    while !stderr_now().contains(&waits) {
+        assert!(
+            Instant::now() < deadline,
+            "kpush never said the run waits for approval:\n{}",
+            stderr_now()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Nobody approved yet: the member of the next stage has nothing.
     assert!(
         env.member_deployment("member-2", "shop-approved", "web")
             .await
             .is_none(),
         "the prod stage waited for the approval"
     );
-    let name = request.metadata.name.clone().expect("name");
     let generation = request.metadata.generation.unwrap_or(1);
     let status = json!({"status": {"conditions": [{
         "type": "Approved", "status": "True", "reason": "ApprovedByTest", "message": "approved",
@@ -641,16 +668,18 @@ spec:
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
         .await
         .expect("approve");
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .expect("join")
-        .expect("kpush ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.wait();
+        let _ = reader.join();
+        status
+    })
+    .await
+    .expect("join")
+    .expect("kpush ends");
+    let stderr = stderr_now();
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains(&format!(
-            "stage canary waits for approval: approve ClusterApprovalRequest {name}"
-        )),
+        stderr.contains("ClusterStagedUpdateRun shop-approved-"),
         "{stderr}"
     );
     assert!(
