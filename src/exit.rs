@@ -138,6 +138,13 @@ pub fn of_target_error(e: &crate::track::TargetError) -> i32 {
     }
 }
 
+/// The exit code of a multi-cluster run (`--targets`): the highest of its targets' codes
+/// (130 interrupted, 70 internal, 8 locked, 7 rolled back, 6 unreachable, 5 timed out,
+/// 4 rollout failed, 3 rejected, 2 invalid input, 1 differences, 0 success).
+pub fn worst(codes: impl IntoIterator<Item = i32>) -> i32 {
+    codes.into_iter().max().unwrap_or(SUCCESS)
+}
+
 /// The result name for an exit code: the values of the `result` output in CI.
 pub fn result_name(code: i32, command: &str) -> &'static str {
     match code {

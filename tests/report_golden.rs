@@ -619,3 +619,194 @@ fn json_result_without_tracking_says_not_tracked() {
     assert_eq!(doc["objects"][0]["action"], "created");
     assert!(doc["objects"][0].get("readiness").is_none());
 }
+
+/// A multi-cluster run (`--targets`): `weu` runs the script above while `neu` applies one
+/// ConfigMap at the same time (their events interleave), then `us` is not started.
+fn targets_script() -> Vec<Event> {
+    use kpush::event::{TargetResult, TargetState};
+    let scoped = |target: &str, event: Event| Event::Scoped {
+        target: target.into(),
+        event: Box::new(event),
+    };
+    let settings = obj("ConfigMap", "", "settings", Some(("deploy/config.yaml", 1)));
+    let neu = [
+        Event::Object {
+            object: settings.clone(),
+            action: Action::Created,
+        },
+        Event::TrackStarted {
+            objects: vec![settings.clone()],
+            timeout: Duration::from_secs(300),
+        },
+        Event::Progress {
+            object: settings.clone(),
+            state: RolloutState::Ready,
+            elapsed: ms(100),
+        },
+    ];
+    let mut events = vec![
+        Event::TargetStarted {
+            name: "weu".into(),
+            cluster: "AKS cluster aks-weu (resource group rg-weu, subscription SUB)".into(),
+            alone: false,
+        },
+        Event::TargetStarted {
+            name: "neu".into(),
+            cluster: "kubeconfig /ci/kubeconfig-neu".into(),
+            alone: false,
+        },
+    ];
+    let weu = script();
+    for (i, e) in weu.into_iter().enumerate() {
+        events.push(scoped("weu", e));
+        if let Some(n) = neu.get(i / 8).filter(|_| i % 8 == 0) {
+            events.push(scoped("neu", n.clone()));
+        }
+    }
+    events.push(Event::TargetFinished {
+        result: TargetResult {
+            name: "neu".into(),
+            state: TargetState::Succeeded,
+            exit_code: 0,
+            message: None,
+            elapsed: ms(1_200),
+        },
+    });
+    events.push(Event::TargetFinished {
+        result: TargetResult {
+            name: "weu".into(),
+            state: TargetState::Failed,
+            exit_code: exit::ROLLOUT_FAILED,
+            message: None,
+            elapsed: ms(45_000),
+        },
+    });
+    events.push(Event::TargetFinished {
+        result: TargetResult {
+            name: "us".into(),
+            state: TargetState::NotStarted,
+            exit_code: 0,
+            message: Some("an earlier target (weu) failed".into()),
+            elapsed: Duration::ZERO,
+        },
+    });
+    events
+}
+
+/// The targets script through the one reporter: the log of `system`, and the JSON document.
+fn targets_run(system: CiSystem, dir: &Path) -> (String, String) {
+    let log = Buffer::default();
+    let data = Buffer::default();
+    let human = Box::new(LineReporter::new(
+        context(system, &log, dir),
+        ci::dialect(system),
+    ));
+    let reporter = Reporter::with_output("apply", human, true, Box::new(data.clone()))
+        .with_duration(Duration::from_secs(46));
+    for e in targets_script() {
+        reporter.event(&e);
+    }
+    reporter.finish(&Ok(exit::ROLLOUT_FAILED)).expect("finish");
+    (
+        log.text().replace(&dir.display().to_string(), "$TMP"),
+        data.text(),
+    )
+}
+
+#[test]
+fn targets_runs_label_each_line_and_report_every_target() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (plain, json) = targets_run(CiSystem::Plain, dir.path());
+    let (github, _) = targets_run(CiSystem::Github, dir.path());
+    let mut g = Golden(Vec::new());
+    g.check("targets-plain.log", &plain);
+    g.check("targets-github.log", &github);
+    g.check(
+        "targets-github-summary.md",
+        &fs::read_to_string(dir.path().join("summary.md")).expect("summary"),
+    );
+    g.check("targets-result.json", &json);
+    g.done();
+    // Every line a target's stage printed names the target.
+    assert!(
+        plain.contains("[neu] created    ConfigMap shop/settings"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("[weu] error: Deployment shop/worker"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("target us: not started (an earlier target (weu) failed)"),
+        "{plain}"
+    );
+    assert!(
+        !github.contains("::group::"),
+        "groups would swallow other targets' lines"
+    );
+    let doc: Value = serde_json::from_str(&json).expect("JSON");
+    let targets = doc["targets"].as_array().expect("targets");
+    let names: Vec<&str> = targets.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["weu", "neu", "us"]);
+    assert_eq!(targets[0]["state"], "failed");
+    assert_eq!(targets[0]["exitCode"], 4);
+    assert_eq!(targets[1]["objects"][0]["action"], "created");
+    assert_eq!(targets[2]["state"], "notStarted");
+    assert_eq!(doc["result"], "failed");
+    assert_eq!(doc["exitCode"], 4);
+}
+
+#[test]
+fn a_target_running_alone_gets_live_rows_and_targets_at_once_get_labelled_lines() {
+    for alone in [true, false] {
+        let log = Buffer::default();
+        let dir = tempfile::tempdir().expect("tmp");
+        let terminal = Terminal::new(
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            context(CiSystem::Plain, &log, dir.path()),
+        );
+        terminal.event(&Event::TargetStarted {
+            name: "weu".into(),
+            cluster: "kubeconfig kc".into(),
+            alone,
+        });
+        let web = obj("Deployment", "apps", "web", Some(("deploy/web.yaml", 1)));
+        for e in [
+            Event::TrackStarted {
+                objects: vec![web.clone()],
+                timeout: Duration::from_secs(300),
+            },
+            Event::Progress {
+                object: web.clone(),
+                state: RolloutState::InProgress {
+                    message: "0 of 2 updated replicas are available".into(),
+                },
+                elapsed: ms(100),
+            },
+        ] {
+            terminal.event(&Event::Scoped {
+                target: "weu".into(),
+                event: Box::new(e),
+            });
+        }
+        let frame = terminal.frame();
+        let text = log.text();
+        match alone {
+            true => {
+                assert_eq!(frame.len(), 1, "{frame:?}");
+                assert!(frame[0].contains("0 of 2 updated replicas"), "{frame:?}");
+                assert!(
+                    text.contains("target weu: kubeconfig kc\nwaiting up to 5m"),
+                    "{text}"
+                );
+            }
+            false => {
+                assert!(frame.is_empty(), "{frame:?}");
+                assert!(
+                    text.contains("[weu] waiting up to 5m for 1 object"),
+                    "{text}"
+                );
+            }
+        }
+    }
+}

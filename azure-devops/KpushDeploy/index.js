@@ -9,7 +9,8 @@ const { kpushSettings, describe, SettingsError } = require("./settings");
 
 const INPUTS = [
   "command", "manifests", "images", "vars", "varFiles", "labels", "annotations", "namespace",
-  "resourceGroup", "cluster", "subscription", "kubeconfig", "context", "timeout", "release",
+  "resourceGroup", "cluster", "subscription", "kubeconfig", "context", "targets", "parallel",
+  "timeout", "release",
   "applyset", "wait", "prune", "forceConflicts", "rollbackOnFailure", "lockTimeout",
 ];
 

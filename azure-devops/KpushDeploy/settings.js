@@ -21,6 +21,8 @@ const SINGLE = {
   subscription: "KPUSH_SUBSCRIPTION",
   kubeconfig: "KPUSH_KUBECONFIG",
   context: "KPUSH_CONTEXT",
+  targets: "KPUSH_TARGETS",
+  parallel: "KPUSH_PARALLEL",
   timeout: "KPUSH_TIMEOUT",
   release: "KPUSH_RELEASE",
   applyset: "KPUSH_APPLYSET",
@@ -148,7 +150,8 @@ function kpushSettings(inputs, endpoint, pipeline = {}) {
     if (!env.KPUSH_SUBSCRIPTION && data.subscriptionid) env.KPUSH_SUBSCRIPTION = data.subscriptionid;
     const cloud = CLOUDS[(data.environment || "").toLowerCase()];
     if (cloud && cloud !== "AzurePublicCloud") env.KPUSH_CLOUD = cloud;
-    if (!env.KPUSH_AKS_CLUSTER) throw new SettingsError("a service connection is set but no 'cluster': name the AKS cluster");
+    if (!env.KPUSH_AKS_CLUSTER && !env.KPUSH_TARGETS)
+      throw new SettingsError("a service connection is set but no 'cluster': name the AKS cluster (or list clusters in 'targets')");
   }
   return { command, args: [command, "--output", "json"], env, secrets };
 }

@@ -80,6 +80,15 @@ test("sovereign clouds select kpush's cloud, and an explicit subscription wins",
   assert.equal(s.env.KPUSH_SUBSCRIPTION, "sub-2");
 });
 
+test("a targets file replaces the cluster, signing in through the service connection", () => {
+  const { cluster, resourceGroup, ...rest } = inputs;
+  const s = kpushSettings({ ...rest, targets: "deploy/targets.yaml", parallel: "2" }, endpoint("ManagedServiceIdentity"));
+  assert.equal(s.env.KPUSH_TARGETS, "deploy/targets.yaml");
+  assert.equal(s.env.KPUSH_PARALLEL, "2");
+  assert.equal(s.env.KPUSH_AKS_CLUSTER, undefined);
+  assert.equal(s.env.KPUSH_AUTH, "managed-identity");
+});
+
 test("switches are set only when on", () => {
   const s = kpushSettings({ ...inputs, prune: "true", applyset: "shop", rollbackOnFailure: "true" }, null);
   assert.equal(s.env.KPUSH_PRUNE, "true");

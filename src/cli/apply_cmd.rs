@@ -10,9 +10,11 @@ use super::plan_args::PlanArgs;
 use super::release_args::ReleaseArgs;
 use super::release_run::{self, Source};
 use super::status_cmd::Output;
+use super::targets_file::Target;
+use super::targets_run::{self, Renders, TargetsArgs};
 use super::track_args::TrackArgs;
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
-use crate::event::ObjectRef;
+use crate::event::{ObjectRef, Sink};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanError, permissions};
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
@@ -26,6 +28,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    targets: TargetsArgs,
 
     #[command(flatten)]
     plan: PlanArgs,
@@ -148,22 +153,54 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
         verbose: args.verbose,
     };
     let reporter = Reporter::new(&settings, &super::process_env());
-    let result = run_with(&args, &reporter).await;
+    let result = match &args.targets.targets {
+        Some(file) => {
+            let renders = Renders::default();
+            let each = async |t: &Target, sink: &dyn Sink| {
+                let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
+                run_with(&args, &cluster, &manifests, sink, &renders).await
+            };
+            targets_run::run(
+                file,
+                &args.targets,
+                Some(&args.manifests),
+                &reporter,
+                stops,
+                each,
+            )
+            .await
+        }
+        None => {
+            let renders = Renders::default();
+            run_with(&args, &args.cluster, &args.manifests, &reporter, &renders).await
+        }
+    };
     reporter.finish(&result)?;
     result
 }
 
-async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+/// Whether a target's exit code stops a sequential multi-cluster apply.
+fn stops(code: i32) -> bool {
+    code != exit::SUCCESS
+}
+
+async fn run_with(
+    args: &ApplyArgs,
+    cluster: &ClusterArgs,
+    manifest_args: &ManifestArgs,
+    reporter: &dyn Sink,
+    renders: &Renders,
+) -> Result<i32, ExitError> {
     let started = std::time::Instant::now();
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     // A chart's .Capabilities are the cluster's: connect before rendering it.
-    let early = match args.manifests.has_charts() {
-        true => Some(connect(&args.cluster).await?),
+    let early = match manifest_args.has_charts() {
+        true => Some(connect(cluster).await?),
         false => None,
     };
-    let mut manifests = args
-        .manifests
+    let mut manifests = renders
         .render(
+            manifest_args,
             reporter,
             early.as_ref().map(|(c, _)| c),
             args.plan.release_name(),
@@ -172,16 +209,15 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
     let prune = args.plan.prune().map_err(bad)?;
     let (client, server) = match early {
         Some(c) => c,
-        None => connect(&args.cluster).await?,
+        None => connect(cluster).await?,
     };
-    let namespace = args
-        .manifests
+    let namespace = manifest_args
         .namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
     args.plan.add_namespace(&mut manifests, &namespace);
     let mut opts = args.plan.to_options(&namespace);
-    let retry = args.cluster.retry_policy(Some(started + args.wait.timeout));
+    let retry = cluster.retry_policy(Some(started + args.wait.timeout));
     opts.retry = retry;
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
@@ -207,9 +243,7 @@ async fn run_with(args: &ApplyArgs, reporter: &Reporter) -> Result<i32, ExitErro
         // fleet, workloads run on the members: the hub's copies are never tracked.
         wait: (args.wait_for_rollout && !through_fleet).then(|| track::TrackOptions {
             retry,
-            watch_deadline: args
-                .wait
-                .watch_deadline_within(args.cluster.request_timeout),
+            watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
             ..args.wait.to_options()
         }),
         interrupt: Interrupt::on_signals(),
@@ -248,8 +282,8 @@ pub(super) struct Deploy<'a> {
     pub client: &'a kube::Client,
     /// Its address, for advice.
     pub server: &'a str,
-    /// The run's reporter.
-    pub reporter: &'a Reporter,
+    /// Where events go: the run's reporter, or one target's scope of it.
+    pub reporter: &'a dyn Sink,
     /// Plan settings (ApplySet included).
     pub plan: plan::PlanOptions,
     /// Apply settings.

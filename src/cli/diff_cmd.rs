@@ -9,7 +9,10 @@ use super::ManifestArgs;
 use super::apply_cmd::{connect, explain};
 use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
+use super::targets_file::Target;
+use super::targets_run::{self, Renders, TargetsArgs};
 use crate::apply::prune;
+use crate::event::Sink;
 use crate::exit::{self, ExitError};
 use crate::plan::{self, diff::object_diff};
 use crate::report::{self, CiMode, OutputSettings, Progress, Reporter};
@@ -22,6 +25,9 @@ pub struct DiffArgs {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    targets: TargetsArgs,
 
     #[command(flatten)]
     plan: PlanArgs,
@@ -40,19 +46,56 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
         verbose: args.verbose,
     };
     let reporter = Reporter::new(&settings, &super::process_env());
-    let result = run_with(args, &reporter).await;
+    let renders = Renders::default();
+    let result = match &args.targets.targets {
+        Some(file) => {
+            let each = async |t: &Target, sink: &dyn Sink| {
+                let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
+                run_with(&args, &cluster, &manifests, sink, &renders, Some(&t.name)).await
+            };
+            // Differences on one target do not stop the next: only errors do.
+            let stops = |code| code > exit::DIFFERENCES;
+            targets_run::run(
+                file,
+                &args.targets,
+                Some(&args.manifests),
+                &reporter,
+                stops,
+                each,
+            )
+            .await
+        }
+        None => {
+            run_with(
+                &args,
+                &args.cluster,
+                &args.manifests,
+                &reporter,
+                &renders,
+                None,
+            )
+            .await
+        }
+    };
     reporter.finish(&result)?;
     result
 }
 
-async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError> {
-    let early = match args.manifests.has_charts() {
-        true => Some(connect(&args.cluster).await?),
+async fn run_with(
+    args: &DiffArgs,
+    cluster: &ClusterArgs,
+    manifest_args: &ManifestArgs,
+    reporter: &dyn Sink,
+    renders: &Renders,
+    target: Option<&str>,
+) -> Result<i32, ExitError> {
+    let early = match manifest_args.has_charts() {
+        true => Some(connect(cluster).await?),
         false => None,
     };
-    let mut manifests = args
-        .manifests
+    let mut manifests = renders
         .render(
+            manifest_args,
             reporter,
             early.as_ref().map(|(c, _)| c),
             args.plan.release_name(),
@@ -62,10 +105,9 @@ async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError>
     super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
     let (client, server) = match early {
         Some(c) => c,
-        None => connect(&args.cluster).await?,
+        None => connect(cluster).await?,
     };
-    let namespace = args
-        .manifests
+    let namespace = manifest_args
         .namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
@@ -75,7 +117,7 @@ async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError>
         .prune()
         .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
     let mut opts = args.plan.to_options(&namespace);
-    opts.retry = args.cluster.retry_policy(None);
+    opts.retry = cluster.retry_policy(None);
     opts.keep_dry_run = true;
     let retry = opts.retry;
     let plan = plan::plan(&client, manifests, opts, reporter)
@@ -117,7 +159,10 @@ async fn run_with(args: DiffArgs, reporter: &Reporter) -> Result<i32, ExitError>
     };
     let pruned: Vec<_> = pruned.iter().map(|p| p.candidate()).collect();
     // The differences are the command's data: standard output.
-    let text = report::diff::render(&diffs, &pruned, color);
+    let mut text = report::diff::render(&diffs, &pruned, color);
+    if let Some(name) = target {
+        text = format!("# target {name}\n{text}");
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())

@@ -11,8 +11,10 @@ use super::apply_cmd::{connect, explain};
 use super::cluster_args::ClusterArgs;
 use super::release_args::ReleaseRef;
 use super::release_run::{note, skipped, store_error};
+use super::targets_file::Target;
+use super::targets_run::{self, TargetsArgs};
 use crate::apply::prune;
-use crate::event::ReleaseNote;
+use crate::event::{ReleaseNote, Sink};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanOptions, diff::object_diff};
 use crate::release::{Store, drift};
@@ -26,6 +28,9 @@ pub struct DriftArgs {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    targets: TargetsArgs,
 
     /// The field manager the release was applied with.
     #[arg(
@@ -50,14 +55,32 @@ pub(super) async fn run(args: DriftArgs, ci: CiMode) -> Result<i32, ExitError> {
         verbose: args.verbose,
     };
     let reporter = Reporter::new(&settings, &super::process_env());
-    let result = run_with(args, &reporter).await;
+    let result = match &args.targets.targets {
+        Some(file) => {
+            let each = async |t: &Target, sink: &dyn Sink| {
+                let cluster = t.cluster_args(&args.cluster);
+                let release = t.release_ref(&args.release);
+                run_with(&args, &cluster, &release, sink, Some(&t.name)).await
+            };
+            // Drift on one target does not stop the next: only errors do.
+            let stops = |code| code > exit::DIFFERENCES;
+            targets_run::run(file, &args.targets, None, &reporter, stops, each).await
+        }
+        None => run_with(&args, &args.cluster, &args.release, &reporter, None).await,
+    };
     reporter.finish(&result)?;
     result
 }
 
-async fn run_with(args: DriftArgs, reporter: &Reporter) -> Result<i32, ExitError> {
-    let (client, server) = connect(&args.cluster).await?;
-    let release = args.release.release(client.default_namespace())?;
+async fn run_with(
+    args: &DriftArgs,
+    cluster: &ClusterArgs,
+    release: &ReleaseRef,
+    reporter: &dyn Sink,
+    target: Option<&str>,
+) -> Result<i32, ExitError> {
+    let (client, server) = connect(cluster).await?;
+    let release = release.release(client.default_namespace())?;
     let history = Store::new(&client, &release)
         .history()
         .await
@@ -124,7 +147,10 @@ async fn run_with(args: DriftArgs, reporter: &Reporter) -> Result<i32, ExitError
         std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
     };
     let extra: Vec<_> = extra.iter().map(|p| p.candidate()).collect();
-    let text = report::diff::render(&diffs, &extra, color);
+    let mut text = report::diff::render(&diffs, &extra, color);
+    if let Some(name) = target {
+        text = format!("# target {name}\n{text}");
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())

@@ -13,6 +13,9 @@
 //!                              "name": "web", "action": "configured"}]}],
 //!  "skipped": [{"namespace": "prod", "secret": "...", "reason": "..."}]}
 //! ```
+//! With `--targets FILE`, each target's table follows a `# target NAME` line, and `-o json`
+//! prints `{"targets": [{"name", "cluster", "exitCode", "history": <the document above> |
+//! "error": "…"}]}`.
 //! `kpush list -o json` prints `{"releases": [<revision as above, plus "release" and
 //! "namespace">], "skipped": [...]}` with each release's newest revision.
 
@@ -25,6 +28,8 @@ use super::apply_cmd::connect;
 use super::cluster_args::ClusterArgs;
 use super::release_args::{ReleaseRef, TableOutput};
 use super::release_run::store_error;
+use super::targets_file;
+use super::targets_run::TargetsArgs;
 use crate::exit::{self, ExitError};
 use crate::release::{ObjectRecord, Revision, Store, Unreadable, store};
 
@@ -36,6 +41,9 @@ pub struct HistoryArgs {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    targets: TargetsArgs,
 
     /// `table`, or `json` (one document on standard output).
     #[arg(
@@ -202,8 +210,54 @@ fn warn_skipped(u: &[Unreadable]) {
 }
 
 pub(super) async fn history(args: HistoryArgs) -> Result<i32, ExitError> {
-    let (client, _) = connect(&args.cluster).await?;
-    let release = args.release.release(client.default_namespace())?;
+    let Some(file) = &args.targets.targets else {
+        let (json, table) = history_of(&args.cluster, &args.release).await?;
+        print(&match args.output {
+            TableOutput::Json => serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
+            TableOutput::Table => table,
+        })?;
+        return Ok(exit::SUCCESS);
+    };
+    // Read-only: every target is asked, one after another, whatever the others answered.
+    let targets = targets_file::read(file)
+        .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
+    let mut docs = Vec::new();
+    let mut codes = Vec::new();
+    for t in &targets {
+        let release = t.release_ref(&args.release);
+        let mut doc = serde_json::json!({"name": t.name, "cluster": t.cluster.to_string()});
+        match history_of(&t.cluster_args(&args.cluster), &release).await {
+            Ok((json, table)) => {
+                codes.push(exit::SUCCESS);
+                doc["exitCode"] = exit::SUCCESS.into();
+                doc["history"] = json;
+                if args.output == TableOutput::Table {
+                    print(&format!("# target {}\n{table}", t.name))?;
+                }
+            }
+            Err(e) => {
+                codes.push(e.code);
+                doc["exitCode"] = e.code.into();
+                doc["error"] = format!("{e}").into();
+                eprintln!("target {}: error (exit code {}): {e}", t.name, e.code);
+            }
+        }
+        docs.push(doc);
+    }
+    if args.output == TableOutput::Json {
+        let doc = serde_json::json!({ "targets": docs });
+        print(&(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"))?;
+    }
+    Ok(exit::worst(codes))
+}
+
+/// One release's history on one cluster: the JSON document and the table.
+async fn history_of(
+    cluster: &ClusterArgs,
+    release: &ReleaseRef,
+) -> Result<(serde_json::Value, String), ExitError> {
+    let (client, _) = connect(cluster).await?;
+    let release = release.release(client.default_namespace())?;
     let history = Store::new(&client, &release)
         .history()
         .await
@@ -220,54 +274,47 @@ pub(super) async fn history(args: HistoryArgs) -> Result<i32, ExitError> {
             ),
         ));
     }
-    match args.output {
-        TableOutput::Json => {
-            #[derive(Serialize)]
-            struct Doc<'a> {
-                release: &'a str,
-                namespace: &'a str,
-                revisions: Vec<RevisionView<'a>>,
-                skipped: Vec<SkippedView<'a>>,
-            }
-            let doc = Doc {
-                release: &release.name,
-                namespace: &release.namespace,
-                revisions: history
-                    .revisions
-                    .iter()
-                    .map(|r| RevisionView::new(r, false))
-                    .collect(),
-                skipped: skipped(&history.unreadable),
-            };
-            print(&(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"))?;
-        }
-        TableOutput::Table => {
-            let rows: Vec<Vec<String>> = history
-                .revisions
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.revision.to_string(),
-                        r.status.word().to_string(),
-                        r.started_at.clone(),
-                        r.finished_at.clone().unwrap_or_else(|| "-".into()),
-                        images(r),
-                        short_commit(r),
-                        by(r),
-                        r.message.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            print(&table(
-                &[
-                    "REVISION", "STATUS", "STARTED", "FINISHED", "IMAGES", "COMMIT", "BY",
-                    "MESSAGE",
-                ],
-                &rows,
-            ))?;
-        }
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        release: &'a str,
+        namespace: &'a str,
+        revisions: Vec<RevisionView<'a>>,
+        skipped: Vec<SkippedView<'a>>,
     }
-    Ok(exit::SUCCESS)
+    let doc = Doc {
+        release: &release.name,
+        namespace: &release.namespace,
+        revisions: history
+            .revisions
+            .iter()
+            .map(|r| RevisionView::new(r, false))
+            .collect(),
+        skipped: skipped(&history.unreadable),
+    };
+    let json = serde_json::to_value(&doc).unwrap_or_default();
+    let rows: Vec<Vec<String>> = history
+        .revisions
+        .iter()
+        .map(|r| {
+            vec![
+                r.revision.to_string(),
+                r.status.word().to_string(),
+                r.started_at.clone(),
+                r.finished_at.clone().unwrap_or_else(|| "-".into()),
+                images(r),
+                short_commit(r),
+                by(r),
+                r.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let table = table(
+        &[
+            "REVISION", "STATUS", "STARTED", "FINISHED", "IMAGES", "COMMIT", "BY", "MESSAGE",
+        ],
+        &rows,
+    );
+    Ok((json, table))
 }
 
 pub(super) async fn list(args: ListArgs) -> Result<i32, ExitError> {

@@ -24,6 +24,8 @@ mod release_run;
 mod render_cmd;
 mod rollback_cmd;
 pub mod status_cmd;
+pub mod targets_file;
+mod targets_run;
 mod token_cmd;
 pub mod track_args;
 mod version;

@@ -9,9 +9,12 @@ use super::cluster_args::ClusterArgs;
 use super::release_args::{ReleaseRef, ReleaseSettings};
 use super::release_run::{self, Source};
 use super::status_cmd::Output;
+use super::targets_file::Target;
+use super::targets_run::{self, TargetsArgs};
 use super::track_args::{TrackArgs, parse_duration};
 use crate::apply::{ApplyOptions, Interrupt};
-use crate::exit::ExitError;
+use crate::event::Sink;
+use crate::exit::{self, ExitError};
 use crate::plan::PlanOptions;
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 
@@ -27,6 +30,9 @@ pub struct RollbackArgs {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    targets: TargetsArgs,
 
     /// Server-side apply field manager.
     #[arg(
@@ -97,14 +103,29 @@ pub(super) async fn run(args: RollbackArgs, ci: CiMode) -> Result<i32, ExitError
         verbose: args.verbose,
     };
     let reporter = Reporter::new(&settings, &super::process_env());
-    let result = run_with(&args, &reporter).await;
+    let result = match &args.targets.targets {
+        Some(file) => {
+            let each = async |t: &Target, sink: &dyn Sink| {
+                let cluster = t.cluster_args(&args.cluster);
+                run_with(&args, &cluster, &t.release_ref(&args.release), sink).await
+            };
+            let stops = |code| code != exit::SUCCESS;
+            targets_run::run(file, &args.targets, None, &reporter, stops, each).await
+        }
+        None => run_with(&args, &args.cluster, &args.release, &reporter).await,
+    };
     reporter.finish(&result)?;
     result
 }
 
-async fn run_with(args: &RollbackArgs, reporter: &Reporter) -> Result<i32, ExitError> {
-    let (client, server) = connect(&args.cluster).await?;
-    let release = args.release.release(client.default_namespace())?;
+async fn run_with(
+    args: &RollbackArgs,
+    cluster: &ClusterArgs,
+    release: &ReleaseRef,
+    reporter: &dyn Sink,
+) -> Result<i32, ExitError> {
+    let (client, server) = connect(cluster).await?;
+    let release = release.release(client.default_namespace())?;
     let deploy = Deploy {
         client: &client,
         server: &server,

@@ -6,7 +6,10 @@ use super::ManifestArgs;
 use super::apply_cmd::connect;
 use super::cluster_args::ClusterArgs;
 use super::interrupt::interrupted;
+use super::targets_file::Target;
+use super::targets_run::{self, Renders, TargetsArgs};
 use super::track_args::TrackArgs;
+use crate::event::Sink;
 use crate::exit::{self, ExitError};
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 use crate::track;
@@ -19,6 +22,9 @@ pub struct StatusArgs {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    targets: TargetsArgs,
 
     #[command(flatten)]
     wait: TrackArgs,
@@ -55,19 +61,44 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
         verbose: false,
     };
     let reporter = Reporter::new(&settings, &super::process_env());
-    let result = run_with(&args, &reporter).await;
+    let renders = Renders::default();
+    let result = match &args.targets.targets {
+        Some(file) => {
+            let each = async |t: &Target, sink: &dyn Sink| {
+                let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
+                run_with(&args, &cluster, &manifests, sink, &renders).await
+            };
+            let stops = |code| code != exit::SUCCESS;
+            targets_run::run(
+                file,
+                &args.targets,
+                Some(&args.manifests),
+                &reporter,
+                stops,
+                each,
+            )
+            .await
+        }
+        None => run_with(&args, &args.cluster, &args.manifests, &reporter, &renders).await,
+    };
     reporter.finish(&result)?;
     result
 }
 
-async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitError> {
-    let early = match args.manifests.has_charts() {
-        true => Some(connect(&args.cluster).await?),
+async fn run_with(
+    args: &StatusArgs,
+    cluster: &ClusterArgs,
+    manifest_args: &ManifestArgs,
+    reporter: &dyn Sink,
+    renders: &Renders,
+) -> Result<i32, ExitError> {
+    let early = match manifest_args.has_charts() {
+        true => Some(connect(cluster).await?),
         false => None,
     };
-    let mut manifests = args
-        .manifests
+    let mut manifests = renders
         .render(
+            manifest_args,
             reporter,
             early.as_ref().map(|(c, _)| c),
             args.release.as_deref(),
@@ -77,19 +108,15 @@ async fn run_with(args: &StatusArgs, reporter: &Reporter) -> Result<i32, ExitErr
     super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
     let (client, _) = match early {
         Some(c) => c,
-        None => connect(&args.cluster).await?,
+        None => connect(cluster).await?,
     };
     // Kinds are resolved with the plan's discovery catalogue, as for apply.
     let targets = track::resolve(&client, &manifests)
         .await
         .map_err(|e| ExitError::new(exit::of_target_error(&e), e))?;
     let opts = track::TrackOptions {
-        retry: args
-            .cluster
-            .retry_policy(Some(std::time::Instant::now() + args.wait.timeout)),
-        watch_deadline: args
-            .wait
-            .watch_deadline_within(args.cluster.request_timeout),
+        retry: cluster.retry_policy(Some(std::time::Instant::now() + args.wait.timeout)),
+        watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
         ..args.wait.to_options()
     };
     let outcome = track::track(&client, targets, &opts, reporter, interrupted()).await;

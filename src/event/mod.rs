@@ -9,6 +9,7 @@ pub mod object;
 pub mod permission;
 pub mod release;
 pub mod rollout;
+pub mod target;
 pub mod time;
 
 use std::sync::Mutex;
@@ -24,6 +25,7 @@ pub use rollout::{
     EventLine, Explanation, Logs, ObjectOutcome, ObjectState, ObjectStatus, Readiness,
     RolloutState, RunState, TrackOutcome,
 };
+pub use target::{TargetResult, TargetState};
 pub use time::format_duration;
 
 use crate::render::problem::Problem;
@@ -154,6 +156,50 @@ pub enum Event {
         /// The outcome.
         outcome: TrackOutcome,
     },
+    /// A target of a multi-cluster run (`--targets`) began.
+    TargetStarted {
+        /// Its name in the targets file.
+        name: String,
+        /// The cluster, in words (`AKS cluster aks-weu (...)`, `kubeconfig ./kc, context neu`).
+        cluster: String,
+        /// Whether it runs alone (targets one after another): its events then never interleave
+        /// with another target's.
+        alone: bool,
+    },
+    /// An event of one target of a multi-cluster run: every stage event of that target
+    /// arrives wrapped in this, so one reporter can group and label them.
+    Scoped {
+        /// The target's name.
+        target: String,
+        /// The event.
+        event: Box<Event>,
+    },
+    /// A target of a multi-cluster run ended, or was never started.
+    TargetFinished {
+        /// Its result.
+        result: TargetResult,
+    },
+}
+
+/// A sink that wraps every event in [`Event::Scoped`] for one target, then hands it on.
+pub struct ScopedSink<'a> {
+    /// The target's name.
+    pub target: String,
+    /// Where the wrapped events go.
+    pub inner: &'a dyn Sink,
+}
+
+impl Sink for ScopedSink<'_> {
+    fn event(&self, event: &Event) {
+        self.inner.event(&Event::Scoped {
+            target: self.target.clone(),
+            event: Box::new(event.clone()),
+        });
+    }
+
+    fn mask(&self, secret: &str) {
+        self.inner.mask(secret);
+    }
 }
 
 /// Where stages send events. Implementations must be cheap and never fail the run.

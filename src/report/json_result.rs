@@ -39,6 +39,18 @@
 //!                                       // what the access check found missing (subresource
 //!                                       // for `pods/log`; no namespace: cluster-wide);
 //!                                       // absent when nothing is (docs/rbac.md)
+//!   "targets": [{                       // with --targets only (docs/targets.md); the top-level
+//!                                       // "objects" is then empty and "result" follows exitCode
+//!     "name": "weu", "cluster": "AKS cluster aks-weu (…)",
+//!     "state": "succeeded" | "differences" | "failed" | "unreachable" | "notStarted",
+//!     "exitCode": 4,                    // absent when not started
+//!     "message": "…",                   // why it failed or did not start; absent otherwise
+//!     "durationMs": 4210,
+//!     "result": "succeeded" | …,        // its tracking verdict, as "result" above
+//!     "objects": [ … ],                 // as "objects" above
+//!     "release": [ … ],
+//!     "missingPermissions": [ … ]       // as above, for this target's identity and cluster
+//!   }]
 //! }
 //! ```
 //!
@@ -52,13 +64,22 @@ use serde::Serialize;
 use crate::event::time::millis;
 use crate::event::{
     Action, Event, Logs, ObjectOutcome, ObjectRef, ObjectState, Readiness, Rejection,
-    RejectionKind, RunState, TrackOutcome,
+    RejectionKind, RunState, TargetResult, TargetState, TrackOutcome,
 };
 
 /// Collects apply actions and the tracking outcome; [`JsonResult::render`] prints the document.
 #[derive(Debug, Default)]
 pub struct JsonResult {
     inner: Mutex<Collected>,
+    targets: Mutex<Vec<Target>>,
+}
+
+#[derive(Debug)]
+struct Target {
+    name: String,
+    cluster: String,
+    collected: Collected,
+    result: Option<TargetResult>,
 }
 
 #[derive(Debug, Default)]
@@ -72,9 +93,101 @@ struct Collected {
 impl JsonResult {
     /// Takes in one event.
     pub fn record(&self, event: &Event) {
-        let Ok(mut c) = self.inner.lock() else {
+        let (name, inner) = match event {
+            Event::TargetStarted { name, .. } => (name, None),
+            Event::TargetFinished { result } => (&result.name, None),
+            Event::Scoped { target, event } => (target, Some(&**event)),
+            other => {
+                if let Ok(mut c) = self.inner.lock() {
+                    c.record(other);
+                }
+                return;
+            }
+        };
+        let Ok(mut targets) = self.targets.lock() else {
             return;
         };
+        let i = match targets.iter().position(|t| &t.name == name) {
+            Some(i) => i,
+            None => {
+                targets.push(Target {
+                    name: name.clone(),
+                    cluster: String::new(),
+                    collected: Collected::default(),
+                    result: None,
+                });
+                targets.len() - 1
+            }
+        };
+        let t = &mut targets[i];
+        match event {
+            Event::TargetStarted { cluster, .. } => t.cluster = cluster.clone(),
+            Event::TargetFinished { result } => t.result = Some(result.clone()),
+            _ => {}
+        }
+        if let Some(e) = inner {
+            t.collected.record(e);
+        }
+    }
+
+    /// The document, pretty-printed with a final newline; `exit_code` is the process's.
+    pub fn render(&self, exit_code: i32) -> String {
+        let c = match self.inner.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let targets = match self.targets.lock() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let doc = RunJson {
+            api_version: "kpush.dev/v1",
+            kind: "RunResult",
+            // A multi-cluster run has no tracking of its own: its result is its exit code's.
+            result: match (targets.is_empty(), exit_code) {
+                (true, _) => c.result(),
+                (false, crate::exit::SUCCESS) => "succeeded",
+                (false, crate::exit::TIMED_OUT) => "timedOut",
+                (false, crate::exit::INTERRUPTED) => "interrupted",
+                (false, _) => "failed",
+            },
+            exit_code,
+            duration_ms: c.outcome.as_ref().map(|o| millis(o.elapsed)),
+            objects: c.objects(),
+            release: &c.release,
+            missing_permissions: c.missing_permissions(),
+            targets: targets
+                .iter()
+                .map(|t| TargetJson {
+                    name: &t.name,
+                    cluster: &t.cluster,
+                    state: t.result.as_ref().map(|r| r.state),
+                    exit_code: t
+                        .result
+                        .as_ref()
+                        .filter(|r| r.state != TargetState::NotStarted)
+                        .map(|r| r.exit_code),
+                    message: t.result.as_ref().and_then(|r| r.message.as_deref()),
+                    duration_ms: t.result.as_ref().map(|r| millis(r.elapsed)),
+                    result: t.collected.result(),
+                    objects: t.collected.objects(),
+                    release: &t.collected.release,
+                    missing_permissions: t.collected.missing_permissions(),
+                })
+                .collect(),
+        };
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+            format!("{{\"kind\":\"RunResult\",\"error\":\"cannot serialize the result: {e}\"}}")
+        });
+        text.push('\n');
+        text
+    }
+}
+
+impl Collected {
+    /// Takes in one event.
+    fn record(&mut self, event: &Event) {
+        let c = self;
         match event {
             Event::Object { object, action } => c.actions.push((object.clone(), *action, None)),
             Event::Rejected { rejection } => c.actions.push((
@@ -99,12 +212,10 @@ impl JsonResult {
         }
     }
 
-    /// The document, pretty-printed with a final newline; `exit_code` is the process's.
-    pub fn render(&self, exit_code: i32) -> String {
-        let c = match self.inner.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+    /// The objects: what apply did to each, and how its rollout ended (a Fleet placement's
+    /// once per member cluster).
+    fn objects(&self) -> Vec<ObjectJson<'_>> {
+        let c = self;
         let same = |a: &ObjectRef, b: &ObjectRef| a.key == b.key && a.member == b.member;
         let tracked = |o: &ObjectRef| {
             c.outcome
@@ -123,35 +234,30 @@ impl JsonResult {
                 }
             }
         }
-        let doc = RunJson {
-            api_version: "kpush.dev/v1",
-            kind: "RunResult",
-            result: match c.outcome.as_ref().map(|o| o.state) {
-                Some(RunState::Ready) => "succeeded",
-                Some(RunState::Failed) => "failed",
-                Some(RunState::TimedOut) => "timedOut",
-                Some(RunState::Interrupted) => "interrupted",
-                None => "notTracked",
-            },
-            exit_code,
-            duration_ms: c.outcome.as_ref().map(|o| millis(o.elapsed)),
-            objects,
-            release: &c.release,
-            missing_permissions: c
-                .missing
-                .iter()
-                .map(|p| PermissionJson {
-                    why: p.why(),
-                    optional: p.optional(),
-                    permission: p,
-                })
-                .collect(),
-        };
-        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
-            format!("{{\"kind\":\"RunResult\",\"error\":\"cannot serialize the result: {e}\"}}")
-        });
-        text.push('\n');
-        text
+        objects
+    }
+
+    /// What the access check found missing, with why each is needed.
+    fn missing_permissions(&self) -> Vec<PermissionJson<'_>> {
+        self.missing
+            .iter()
+            .map(|p| PermissionJson {
+                why: p.why(),
+                optional: p.optional(),
+                permission: p,
+            })
+            .collect()
+    }
+
+    /// The tracking verdict's word.
+    fn result(&self) -> &'static str {
+        match self.outcome.as_ref().map(|o| o.state) {
+            Some(RunState::Ready) => "succeeded",
+            Some(RunState::Failed) => "failed",
+            Some(RunState::TimedOut) => "timedOut",
+            Some(RunState::Interrupted) => "interrupted",
+            None => "notTracked",
+        }
     }
 }
 
@@ -169,6 +275,8 @@ struct RunJson<'a> {
     release: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
     missing_permissions: Vec<PermissionJson<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<TargetJson<'a>>,
 }
 
 #[derive(Serialize)]
@@ -177,6 +285,27 @@ struct PermissionJson<'a> {
     permission: &'a crate::event::Permission,
     why: String,
     optional: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetJson<'a> {
+    name: &'a str,
+    cluster: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<TargetState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<u64>,
+    result: &'static str,
+    objects: Vec<ObjectJson<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    release: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    missing_permissions: Vec<PermissionJson<'a>>,
 }
 
 #[derive(Serialize)]

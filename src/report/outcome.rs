@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::explain;
 use crate::event::time::serialize_millis;
-use crate::event::{Action, Event, ObjectRef, ObjectState, RolloutState};
+use crate::event::{Action, Event, ObjectRef, ObjectState, RolloutState, TargetState};
 use crate::exit;
 use crate::render::problem::Severity;
 
@@ -82,6 +82,20 @@ impl Counts {
     }
 }
 
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, o: Counts) {
+        self.created += o.created;
+        self.configured += o.configured;
+        self.unchanged += o.unchanged;
+        self.recreated += o.recreated;
+        self.pruned += o.pruned;
+        self.would_change += o.would_change;
+        self.skipped += o.skipped;
+        self.failed += o.failed;
+        self.unknown += o.unknown;
+    }
+}
+
 /// One tracked object's rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Workload {
@@ -125,6 +139,10 @@ pub struct RunSummary {
     /// With `--release`: what happened to the release (lock, revisions, rollback), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub release: Vec<String>,
+    /// With `--targets`: each target's outcome, in the targets file's order (the counts and
+    /// images above are then their sum and union; workloads and failures are per target).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetSummary>,
     /// The JSON report file, when one was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_path: Option<PathBuf>,
@@ -144,6 +162,7 @@ impl RunSummary {
             images: Vec::new(),
             failures: Vec::new(),
             release: Vec::new(),
+            targets: Vec::new(),
             report_path: None,
             duration: Duration::ZERO,
         }
@@ -160,10 +179,65 @@ impl RunSummary {
     }
 }
 
+/// The outcome of one target of a multi-cluster run (`--targets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetSummary {
+    /// Its name in the targets file.
+    pub name: String,
+    /// The cluster, in words.
+    pub cluster: String,
+    /// How it ended.
+    pub state: TargetState,
+    /// Its exit code.
+    pub exit_code: i32,
+    /// Why it failed or was not started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Objects per action.
+    pub counts: Counts,
+    /// Tracked objects.
+    pub workloads: Vec<Workload>,
+    /// Container images deployed.
+    pub images: Vec<String>,
+    /// Explanations of what failed.
+    pub failures: Vec<Failure>,
+    /// What happened to the release on this target.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub release: Vec<String>,
+    /// Time the target took.
+    #[serde(rename = "durationMs", serialize_with = "serialize_millis")]
+    pub duration: Duration,
+}
+
+impl TargetSummary {
+    /// Why the target failed or was not started, in one line: its error, or its first failure.
+    pub fn detail(&self) -> Option<&str> {
+        self.message
+            .as_deref()
+            .or(self.failures.first().map(|f| f.message.as_str()))
+            .and_then(|m| m.lines().next())
+    }
+
+    /// Whether it ran at all.
+    pub fn started(&self) -> bool {
+        self.state != TargetState::NotStarted
+    }
+}
+
 /// Gathers counts, rollouts, images and failures from events, to fill a [`RunSummary`].
 #[derive(Debug, Default)]
 pub struct Collector {
     state: Mutex<Collected>,
+    targets: Mutex<Vec<TargetCollected>>,
+}
+
+#[derive(Debug)]
+struct TargetCollected {
+    name: String,
+    cluster: String,
+    collected: Collected,
+    result: Option<crate::event::TargetResult>,
 }
 
 #[derive(Debug, Default)]
@@ -201,19 +275,102 @@ impl Collector {
         s.images = c.images.clone();
         s.release = c.release.clone();
         s.workloads = c.workloads.clone();
-        for w in &mut s.workloads {
-            if w.state == ObjectState::Pending && exit_code == exit::TIMED_OUT {
-                w.state = ObjectState::TimedOut;
+        timed_out(&mut s.workloads, exit_code);
+        drop(c);
+        if let Ok(targets) = self.targets.lock() {
+            for t in targets.iter() {
+                let (state, code, message, duration) = match &t.result {
+                    Some(r) => (r.state, r.exit_code, r.message.clone(), r.elapsed),
+                    None => (TargetState::Failed, exit_code, None, Duration::ZERO),
+                };
+                let c = &t.collected;
+                let mut workloads = c.workloads.clone();
+                timed_out(&mut workloads, code);
+                s.counts += c.counts;
+                for i in &c.images {
+                    if !s.images.contains(i) {
+                        s.images.push(i.clone());
+                    }
+                }
+                s.targets.push(TargetSummary {
+                    name: t.name.clone(),
+                    cluster: t.cluster.clone(),
+                    state,
+                    exit_code: code,
+                    message,
+                    counts: c.counts,
+                    workloads,
+                    images: c.images.clone(),
+                    failures: c.failures.clone(),
+                    release: c.release.clone(),
+                    duration,
+                });
             }
         }
+        s.images.sort();
         s
     }
 
     /// Takes in one event.
     pub fn record(&self, event: &Event) {
-        let Ok(mut c) = self.state.lock() else {
-            return;
+        let target = |name: &str, targets: &mut Vec<TargetCollected>| -> usize {
+            match targets.iter().position(|t| t.name == name) {
+                Some(i) => i,
+                None => {
+                    targets.push(TargetCollected {
+                        name: name.to_string(),
+                        cluster: String::new(),
+                        collected: Collected::default(),
+                        result: None,
+                    });
+                    targets.len() - 1
+                }
+            }
         };
+        match event {
+            Event::TargetStarted { name, cluster, .. } => {
+                if let Ok(mut targets) = self.targets.lock() {
+                    let i = target(name, &mut targets);
+                    targets[i].cluster = cluster.clone();
+                }
+            }
+            Event::TargetFinished { result } => {
+                if let Ok(mut targets) = self.targets.lock() {
+                    let i = target(&result.name, &mut targets);
+                    targets[i].result = Some(result.clone());
+                }
+            }
+            Event::Scoped {
+                target: name,
+                event,
+            } => {
+                if let Ok(mut targets) = self.targets.lock() {
+                    let i = target(name, &mut targets);
+                    targets[i].collected.record(event);
+                }
+            }
+            other => {
+                if let Ok(mut c) = self.state.lock() {
+                    c.record(other);
+                }
+            }
+        }
+    }
+}
+
+/// Objects still pending count as timed out when the run timed out.
+fn timed_out(workloads: &mut [Workload], exit_code: i32) {
+    for w in workloads {
+        if w.state == ObjectState::Pending && exit_code == exit::TIMED_OUT {
+            w.state = ObjectState::TimedOut;
+        }
+    }
+}
+
+impl Collected {
+    /// Takes in one event.
+    fn record(&mut self, event: &Event) {
+        let c = self;
         match event {
             Event::Rendered { images, .. } => c.images = images.clone(),
             Event::Release { note } => c.release.push(note.text()),

@@ -2,9 +2,9 @@
 //! `task.uploadsummary`): counts per action, rollout result and duration per workload, images,
 //! and what failed.
 
-use super::outcome::RunSummary;
+use super::outcome::{Failure, RunSummary, Workload};
 use super::text;
-use crate::event::{ObjectState, format_duration};
+use crate::event::{ObjectState, TargetState, format_duration};
 
 /// GitHub refuses step summaries over 1 MiB; stay below it with room for a closing note.
 pub const LIMIT: usize = 1024 * 1024 - 4 * 1024;
@@ -44,12 +44,76 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
         values.join(" | ")
     ));
 
-    if !summary.workloads.is_empty() {
+    if !summary.targets.is_empty() {
         doc.push(
-            "### Rollouts\n\n| workload | result | duration | detail |\n|---|---|---:|---|\n"
+            "### Targets\n\n| target | result | exit code | objects | duration | detail |\n|---|---|---:|---|---:|---|\n"
                 .into(),
         );
-        let rows = summary.workloads.iter().map(|w| {
+        let rows = summary.targets.iter().map(|t| {
+            let icon = match t.state {
+                TargetState::Succeeded => "✅",
+                TargetState::NotStarted => "⏸️",
+                _ => "❌",
+            };
+            let (code, objects, duration) = match t.started() {
+                true => (
+                    t.exit_code.to_string(),
+                    text::counts_words(&t.counts),
+                    format_duration(t.duration),
+                ),
+                false => ("-".into(), "-".into(), "-".into()),
+            };
+            format!(
+                "| {} | {icon} {} | {code} | {} | {duration} | {} |\n",
+                cell(&t.name),
+                t.state.word(),
+                cell(&objects),
+                cell(t.detail().unwrap_or_default())
+            )
+        });
+        doc.rows(rows, summary.targets.len());
+        doc.push("\n".into());
+    }
+    // With targets, each target's images are listed under it.
+    let images = match summary.targets.is_empty() {
+        true => &summary.images[..],
+        false => &[],
+    };
+    sections(
+        &mut doc,
+        "",
+        &summary.workloads,
+        images,
+        &summary.release,
+        &summary.failures,
+    );
+    for t in &summary.targets {
+        sections(
+            &mut doc,
+            &format!("{}: ", t.name),
+            &t.workloads,
+            &t.images,
+            &t.release,
+            &t.failures,
+        );
+    }
+    doc.text
+}
+
+/// Rollouts, images, release notes and failures, under headings that start with `target`.
+fn sections(
+    doc: &mut Doc,
+    target: &str,
+    workloads: &[Workload],
+    images: &[String],
+    release: &[String],
+    failures: &[Failure],
+) {
+    if !workloads.is_empty() {
+        doc.push(
+            format!("### {target}Rollouts\n\n| workload | result | duration | detail |\n|---|---|---:|---|\n"),
+        );
+        let rows = workloads.iter().map(|w| {
             let icon = match w.state {
                 ObjectState::Ready => "✅",
                 ObjectState::Failed => "❌",
@@ -65,27 +129,27 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
                 cell(&w.detail)
             )
         });
-        doc.rows(rows, summary.workloads.len());
+        doc.rows(rows, workloads.len());
         doc.push("\n".into());
     }
 
-    if !summary.images.is_empty() {
-        doc.push("### Images\n\n".into());
-        let rows = summary.images.iter().map(|i| format!("- {}\n", code(i)));
-        doc.rows(rows, summary.images.len());
+    if !images.is_empty() {
+        doc.push(format!("### {target}Images\n\n"));
+        let rows = images.iter().map(|i| format!("- {}\n", code(i)));
+        doc.rows(rows, images.len());
         doc.push("\n".into());
     }
 
-    if !summary.release.is_empty() {
-        doc.push("### Release\n\n".into());
-        let rows = summary.release.iter().map(|l| format!("- {}\n", cell(l)));
-        doc.rows(rows, summary.release.len());
+    if !release.is_empty() {
+        doc.push(format!("### {target}Release\n\n"));
+        let rows = release.iter().map(|l| format!("- {}\n", cell(l)));
+        doc.rows(rows, release.len());
         doc.push("\n".into());
     }
 
-    if !summary.failures.is_empty() {
-        doc.push("### What failed\n\n".into());
-        let rows = summary.failures.iter().map(|f| {
+    if !failures.is_empty() {
+        doc.push(format!("### {target}What failed\n\n"));
+        let rows = failures.iter().map(|f| {
             let mut head = match &f.object {
                 Some(o) => format!("**{}**", cell(&o.label())),
                 None => "**Manifests**".to_string(),
@@ -95,9 +159,8 @@ pub fn markdown(summary: &RunSummary, budget: usize) -> String {
             }
             format!("{head}\n\n{}\n", fenced(&truncate(&f.message, MAX_MESSAGE)))
         });
-        doc.rows(rows, summary.failures.len());
+        doc.rows(rows, failures.len());
     }
-    doc.text
 }
 
 /// Text for a Markdown table cell: one line, no column breaks, no HTML.
@@ -198,7 +261,6 @@ impl Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::outcome::Failure;
 
     #[test]
     fn cells_cannot_break_the_table_or_inject_html() {

@@ -26,6 +26,8 @@ pub struct Terminal {
     rows: Mutex<Vec<Row>>,
     /// Whether live rows are on screen (plain lines then go above them).
     live: Arc<AtomicBool>,
+    /// Whether the current target of a multi-cluster run runs alone.
+    alone: AtomicBool,
 }
 
 struct Row {
@@ -103,6 +105,7 @@ impl Terminal {
             multi,
             rows: Mutex::new(Vec::new()),
             live,
+            alone: AtomicBool::new(false),
         }
     }
 
@@ -168,6 +171,22 @@ impl HumanOutput for Terminal {
             return;
         };
         match event {
+            // A target that runs alone (one after another) is shown as a run of its own, live
+            // rows included, under its `target NAME` line; targets that run at once are told in
+            // lines that carry their names.
+            Event::TargetStarted { alone, .. } => {
+                self.alone.store(*alone, Ordering::SeqCst);
+                drop(rows);
+                self.lines.event(event);
+            }
+            Event::Scoped { event: inner, .. } if self.alone.load(Ordering::SeqCst) => {
+                drop(rows);
+                self.event(inner);
+            }
+            Event::Scoped { .. } => {
+                drop(rows);
+                self.lines.event(event);
+            }
             Event::TrackStarted { objects, .. } => {
                 self.lines.event(event);
                 self.live.store(true, Ordering::SeqCst);

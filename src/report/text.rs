@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::colour::Paint;
-use super::outcome::RunSummary;
+use super::outcome::{Counts, RunSummary};
 use crate::event::{
-    Action, ObjectRef, ObjectState, Rejection, RolloutState, RunState, TrackOutcome,
-    format_duration,
+    Action, ObjectRef, ObjectState, Rejection, RolloutState, RunState, TargetResult, TargetState,
+    TrackOutcome, format_duration,
 };
 
 /// `created    Deployment shop/web (deploy/web.yaml:3)`.
@@ -144,7 +144,11 @@ pub fn track_verdict(outcome: &TrackOutcome) -> String {
 
 /// `6 objects: 1 created, 5 unchanged; 1 pruned` (only non-zero counts), or `no objects`.
 pub fn counts_sentence(summary: &RunSummary) -> String {
-    let c = &summary.counts;
+    counts_words(&summary.counts)
+}
+
+/// [`counts_sentence`] of one set of counts.
+pub fn counts_words(c: &Counts) -> String {
     let parts: Vec<String> = c
         .pairs()
         .iter()
@@ -165,6 +169,63 @@ pub fn counts_sentence(summary: &RunSummary) -> String {
         let _ = write!(s, "; {} pruned", c.pruned);
     }
     s
+}
+
+/// The end of one target of a multi-cluster run: `target weu: succeeded in 12s`,
+/// `target neu: failed (exit code 4) in 40s: ...`, `target ca: not started (an earlier target
+/// failed)`.
+pub fn target_line(paint: Paint, r: &TargetResult) -> String {
+    let word = r.state.word();
+    let head = match r.state {
+        TargetState::Succeeded => paint.green(word),
+        TargetState::NotStarted => paint.yellow(word),
+        TargetState::Differences => paint.yellow(&format!("{word} (exit code {})", r.exit_code)),
+        _ => paint.red(&format!("{word} (exit code {})", r.exit_code)),
+    };
+    let mut line = format!("target {}: {head}", r.name);
+    if r.state != TargetState::NotStarted {
+        let _ = write!(line, " in {}", format_duration(r.elapsed));
+    }
+    match (&r.message, r.state) {
+        (Some(m), TargetState::NotStarted) => {
+            let _ = write!(line, " ({m})");
+        }
+        (Some(m), _) => {
+            let _ = write!(line, ": {}", first_line(m));
+        }
+        (None, _) => {}
+    }
+    line
+}
+
+/// The first line of `text`, cut to a table cell's length.
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    cut(line, false).into_owned()
+}
+
+/// One row per target of a multi-cluster run: result, exit code, objects, time, and why.
+pub fn targets_table(summary: &RunSummary) -> String {
+    let rows: Vec<[String; 5]> = summary
+        .targets
+        .iter()
+        .map(|t| {
+            [
+                t.name.clone(),
+                t.state.word().to_string(),
+                match t.started() {
+                    true => t.exit_code.to_string(),
+                    false => "-".to_string(),
+                },
+                match t.started() {
+                    true => counts_words(&t.counts),
+                    false => "-".to_string(),
+                },
+                t.detail().map(first_line).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["TARGET", "RESULT", "EXIT", "OBJECTS", "DETAIL"], &rows)
 }
 
 /// Human words for a result name (`rollout-failed` → `rollout failed`).
@@ -188,9 +249,34 @@ pub fn final_line(paint: Paint, summary: &RunSummary) -> String {
         format!(": {}", counts_sentence(summary))
     };
     format!(
-        "kpush {}: {result}{counts} in {}",
+        "kpush {}: {result}{}{counts} in {}",
         summary.command,
+        targets_words(summary),
         format_duration(summary.duration)
+    )
+}
+
+/// ` on 3 targets (2 succeeded, 1 failed)` for a multi-cluster run; empty otherwise.
+fn targets_words(summary: &RunSummary) -> String {
+    let n = summary.targets.len();
+    if n == 0 {
+        return String::new();
+    }
+    let mut states: Vec<(TargetState, usize)> = Vec::new();
+    for t in &summary.targets {
+        match states.iter_mut().find(|(s, _)| *s == t.state) {
+            Some((_, k)) => *k += 1,
+            None => states.push((t.state, 1)),
+        }
+    }
+    let parts: Vec<String> = states
+        .iter()
+        .map(|(s, k)| format!("{k} {}", s.word()))
+        .collect();
+    format!(
+        " on {n} {} ({})",
+        plural(n, "target", "targets"),
+        parts.join(", ")
     )
 }
 

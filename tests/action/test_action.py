@@ -141,6 +141,16 @@ class ActionTest(unittest.TestCase):
         self.assertEqual(report, {"command": "apply", "exitCode": 0})
         self.assertEqual(r.steps["install"]["outputs"]["version"], TAG)
 
+    def test_targets_and_parallel_become_kpush_settings(self):
+        r = self.run_action(
+            {"manifests": "k8s/", "targets": "deploy/targets.yaml\n", "parallel": "2"}
+        )
+        self.assertIsNone(r.failed_step, r.log)
+        env = self.recorded()["env"]
+        self.assertEqual(env["KPUSH_TARGETS"], "deploy/targets.yaml")
+        self.assertEqual(env["KPUSH_PARALLEL"], "2")
+        self.assertNotIn("KPUSH_AKS_CLUSTER", env)
+
     def test_diff_only_runs_diff_and_differences_do_not_fail_the_step(self):
         r = self.run_action({"manifests": "k8s", "diff-only": "true", "prune": "true"}, exit_code=1)
         self.assertIsNone(r.failed_step, r.log)

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use super::context::CiContext;
 use super::dialect::{Annotation, Dialect, Level};
-use crate::event::{Event, ObjectRef, Stage, format_duration};
+use crate::event::{Event, ObjectRef, Stage, TargetState, format_duration};
 use crate::render::problem::Severity;
 use crate::report::colour::Paint;
 use crate::report::human::HumanOutput;
@@ -25,7 +25,7 @@ pub struct LineReporter {
 struct Lines {
     open_group: Option<Stage>,
     advice_shown: HashSet<String>,
-    verdicts: HashSet<ObjectRef>,
+    verdicts: HashSet<(Option<String>, ObjectRef)>,
 }
 
 impl LineReporter {
@@ -62,10 +62,15 @@ impl LineReporter {
     }
 
     /// Prints an annotation, or `otherwise` when the dialect has none.
-    fn annotate(&self, a: Annotation, otherwise: impl FnOnce() -> String) {
+    fn annotate(&self, target: Option<&str>, a: Annotation, otherwise: impl FnOnce() -> String) {
         match self.dialect.annotation(&a) {
             Some(cmd) => self.ctx.line(&cmd),
-            None => self.ctx.log.write_text(&with_newline(otherwise())),
+            None => {
+                let text = otherwise();
+                if !text.is_empty() {
+                    self.say_block(target, &with_newline(text));
+                }
+            }
         }
     }
 }
@@ -77,27 +82,88 @@ fn with_newline(mut s: String) -> String {
     s
 }
 
-impl HumanOutput for LineReporter {
-    fn event(&self, event: &Event) {
-        let Ok(mut st) = self.state.lock() else {
-            return;
-        };
+impl LineReporter {
+    /// Writes `line`, after `[target] ` in a multi-cluster run.
+    fn say(&self, target: Option<&str>, line: &str) {
+        match target {
+            Some(_) => self.say_block(target, &with_newline(line.to_string())),
+            None => self.ctx.line(line),
+        }
+    }
+
+    /// Writes a block of text, each line after `[target] ` in a multi-cluster run.
+    fn say_block(&self, target: Option<&str>, text: &str) {
+        match target {
+            Some(t) => {
+                let mut out = String::new();
+                for l in text.lines() {
+                    out.push_str(&format!("[{t}] {l}\n"));
+                }
+                self.ctx.log.write_text(&out);
+            }
+            None => self.ctx.log.write_text(text),
+        }
+    }
+
+    /// Shows one event; `target` names the target of a multi-cluster run the event belongs to.
+    fn show(&self, st: &mut Lines, event: &Event, target: Option<&str>) {
         let p = self.paint;
+        let titled = |title: String| match target {
+            Some(t) => format!("{t}: {title}"),
+            None => title,
+        };
         match event {
+            Event::Scoped { target, event } => self.show(st, event, Some(target)),
+            Event::TargetStarted { name, cluster, .. } => {
+                self.close_group(st);
+                self.ctx.line(&p.bold(&format!("target {name}: {cluster}")));
+            }
+            Event::TargetFinished { result } => {
+                self.close_group(st);
+                self.ctx.line(&text::target_line(p, result));
+                let failed = !matches!(
+                    result.state,
+                    TargetState::Succeeded | TargetState::Differences | TargetState::NotStarted
+                );
+                if let Some(message) = result.message.as_ref().filter(|_| failed) {
+                    let a = Annotation {
+                        level: Level::Error,
+                        file: None,
+                        line: None,
+                        col: None,
+                        title: format!("target {} {}", result.name, result.state.word()),
+                        code: None,
+                        message: message.clone(),
+                    };
+                    // The first line is on the target's line already; the rest follows it.
+                    self.annotate(None, a, || {
+                        message
+                            .lines()
+                            .skip(1)
+                            .map(|l| format!("  {l}\n"))
+                            .collect()
+                    });
+                }
+            }
+            // Stages of one target would interleave with another's: groups are the run's only.
+            Event::StageStarted { .. } | Event::StageFinished { .. } if target.is_some() => {}
             Event::StageStarted { stage } => {
-                self.close_group(&mut st);
+                self.close_group(st);
                 self.lines(self.dialect.group_start(&self.ctx, *stage));
                 st.open_group = Some(*stage);
             }
             Event::StageFinished { stage, elapsed } => {
                 if self.ctx.verbose {
-                    self.ctx.line(&p.dim(&format!(
-                        "{} finished in {}",
-                        stage.name(),
-                        format_duration(*elapsed)
-                    )));
+                    self.say(
+                        target,
+                        &p.dim(&format!(
+                            "{} finished in {}",
+                            stage.name(),
+                            format_duration(*elapsed)
+                        )),
+                    );
                 }
-                self.close_group(&mut st);
+                self.close_group(st);
             }
             Event::Problem { problem } => {
                 let file = self.ctx.annotation_path(&problem.file);
@@ -117,7 +183,7 @@ impl HumanOutput for LineReporter {
                     file,
                     line: Some(problem.line).filter(|l| *l > 0),
                     col: problem.column,
-                    title: format!("kpush: {kind}"),
+                    title: titled(format!("kpush: {kind}")),
                     code: Some(kind),
                     message,
                 };
@@ -125,13 +191,13 @@ impl HumanOutput for LineReporter {
                 let plain = problem.severity == Severity::Warning;
                 match self.dialect.annotation(&a) {
                     Some(cmd) => self.ctx.line(&cmd),
-                    None if plain => self.ctx.line(&problem.to_string()),
+                    None if plain => self.say(target, &problem.to_string()),
                     None => {}
                 }
             }
             Event::Rendered { .. } => {}
             Event::Object { object, action } => {
-                self.ctx.line(&text::object_line(p, object, *action));
+                self.say(target, &text::object_line(p, object, *action));
             }
             Event::Rejected { rejection } => {
                 let shown = !rejection.advice.is_empty()
@@ -148,11 +214,13 @@ impl HumanOutput for LineReporter {
                     file,
                     line,
                     col: None,
-                    title: format!("{} was rejected", rejection.object.label()),
+                    title: titled(format!("{} was rejected", rejection.object.label())),
                     code: Some(rejection.kind.short().to_string()),
                     message,
                 };
-                self.annotate(a, || text::rejection_block(p, rejection, shown, full));
+                self.annotate(target, a, || {
+                    text::rejection_block(p, rejection, shown, full)
+                });
             }
             Event::Warning { object, message } => {
                 let (file, line) = object.as_ref().map(|o| self.at(o)).unwrap_or_default();
@@ -161,11 +229,11 @@ impl HumanOutput for LineReporter {
                     file,
                     line,
                     col: None,
-                    title: "kpush".to_string(),
+                    title: titled("kpush".to_string()),
                     code: None,
                     message: message.clone(),
                 };
-                self.annotate(a, || format!("{}: {message}", p.yellow("warning")));
+                self.annotate(target, a, || format!("{}: {message}", p.yellow("warning")));
             }
             Event::PermissionMissing { permission } => {
                 let optional = permission.optional();
@@ -179,7 +247,7 @@ impl HumanOutput for LineReporter {
                     file: None,
                     line: None,
                     col: None,
-                    title: "kpush: missing permission".to_string(),
+                    title: titled("kpush: missing permission".to_string()),
                     code: Some("Forbidden".to_string()),
                     message: message.clone(),
                 };
@@ -187,7 +255,7 @@ impl HumanOutput for LineReporter {
                     true => p.yellow("warning"),
                     false => p.red("missing permission"),
                 };
-                self.annotate(a, || format!("{label}: {message}"));
+                self.annotate(target, a, || format!("{label}: {message}"));
             }
             Event::Release { note } if note.is_warning() => {
                 let message = note.text();
@@ -196,20 +264,20 @@ impl HumanOutput for LineReporter {
                     file: None,
                     line: None,
                     col: None,
-                    title: "kpush release".to_string(),
+                    title: titled("kpush release".to_string()),
                     code: None,
                     message: message.clone(),
                 };
-                self.annotate(a, || format!("{}: {message}", p.yellow("warning")));
+                self.annotate(target, a, || format!("{}: {message}", p.yellow("warning")));
             }
-            Event::Release { note } => self.ctx.line(&note.text()),
+            Event::Release { note } => self.say(target, &note.text()),
             Event::Info { message } => {
                 if self.ctx.verbose {
-                    self.ctx.line(&p.dim(message));
+                    self.say(target, &p.dim(message));
                 }
             }
             Event::TrackStarted { objects, timeout } => {
-                self.ctx.line(&text::waiting_line(objects.len(), *timeout));
+                self.say(target, &text::waiting_line(objects.len(), *timeout));
             }
             Event::Progress {
                 object,
@@ -217,9 +285,11 @@ impl HumanOutput for LineReporter {
                 elapsed,
             } => {
                 if let Some(line) = text::verdict_line(object, state, *elapsed)
-                    && st.verdicts.insert(object.clone())
+                    && st
+                        .verdicts
+                        .insert((target.map(str::to_string), object.clone()))
                 {
-                    self.ctx.line(&line);
+                    self.say(target, &line);
                 }
             }
             Event::TrackStatus { elapsed, objects } => {
@@ -235,12 +305,15 @@ impl HumanOutput for LineReporter {
                     return;
                 }
                 let ready = objects.iter().filter(|o| o.state.is_done()).count();
-                self.ctx.line(&format!(
-                    "[{}] {ready} of {} ready; waiting for {}",
-                    format_duration(*elapsed),
-                    objects.len(),
-                    pending.join(", ")
-                ));
+                self.say(
+                    target,
+                    &format!(
+                        "[{}] {ready} of {} ready; waiting for {}",
+                        format_duration(*elapsed),
+                        objects.len(),
+                        pending.join(", ")
+                    ),
+                );
             }
             Event::RolloutFailed {
                 object,
@@ -254,7 +327,12 @@ impl HumanOutput for LineReporter {
                     file,
                     line,
                     col: None,
-                    title: explain::failure_title(object, *state, *elapsed, &explanation.reason),
+                    title: titled(explain::failure_title(
+                        object,
+                        *state,
+                        *elapsed,
+                        &explanation.reason,
+                    )),
                     code: Some(explanation.reason.clone()),
                     message: explain::explanation_body(explanation)
                         .lines()
@@ -262,23 +340,38 @@ impl HumanOutput for LineReporter {
                         .collect::<Vec<_>>()
                         .join("\n"),
                 };
-                self.annotate(a, || {
+                self.annotate(target, a, || {
                     explain::explanation_block(object, *state, *elapsed, explanation)
                 });
             }
             Event::TrackFinished { outcome } => {
-                self.ctx.log.write_text(&format!(
-                    "{}{}\n",
-                    text::outcome_table(outcome),
-                    text::track_verdict(outcome)
-                ));
+                self.say_block(
+                    target,
+                    &format!(
+                        "{}{}\n",
+                        text::outcome_table(outcome),
+                        text::track_verdict(outcome)
+                    ),
+                );
             }
         }
+    }
+}
+
+impl HumanOutput for LineReporter {
+    fn event(&self, event: &Event) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        self.show(&mut st, event, None);
     }
 
     fn finish(&self, s: &RunSummary) {
         if let Ok(mut st) = self.state.lock() {
             self.close_group(&mut st);
+        }
+        if !s.targets.is_empty() {
+            self.ctx.log.write_text(&text::targets_table(s));
         }
         self.ctx.line(&text::final_line(self.paint, s));
         self.lines(self.dialect.outputs(&self.ctx, s));
