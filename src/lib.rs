@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cluster;
 pub mod event;
 pub mod exit;
+pub mod fleet;
 pub mod manifest;
 pub mod track;
 

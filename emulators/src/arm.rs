@@ -37,6 +37,24 @@ fn unauthenticated(code: &str, message: &str) -> Reply {
 
 /// Routes `/subscriptions/...`.
 pub(crate) fn handle(state: &State, req: &Req, segments: &[&str]) -> Reply {
+    if let [
+        "subscriptions",
+        sub,
+        rg_word,
+        rg,
+        "providers",
+        provider,
+        "fleets",
+        name,
+        action,
+    ] = segments
+        && rg_word.eq_ignore_ascii_case("resourceGroups")
+        && provider.eq_ignore_ascii_case(PROVIDER)
+        && action.eq_ignore_ascii_case("listCredentials")
+        && req.method == Method::POST
+    {
+        return fleet_credentials(state, req, sub, rg, name);
+    }
     let (sub, rg, name, action) = match segments {
         [
             "subscriptions",
@@ -156,6 +174,59 @@ pub(crate) fn handle(state: &State, req: &Req, segments: &[&str]) -> Reply {
     .with_header("x-ms-request-id", util::uuid())
 }
 
+/// `POST .../fleets/{name}/listCredentials`: the hub's kubeconfig, as Fleet Manager returns it
+/// (an exec user running kubelogin, the hub being an Entra ID cluster).
+fn fleet_credentials(state: &State, req: &Req, sub: &str, rg: &str, name: &str) -> Reply {
+    let config = state.config();
+    let token = match authenticate(state, &config, req) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
+    if !req.query.contains_key("api-version") {
+        return arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        );
+    }
+    let scope =
+        format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/{PROVIDER}/fleets/{name}");
+    if !granted(&config, &token, &scope, |role| {
+        role.allows_fleet_credentials()
+    }) {
+        let oid = token.str_claim("oid").unwrap_or_default();
+        let client = token
+            .str_claim("upn")
+            .or_else(|| token.str_claim("appid"))
+            .unwrap_or(oid);
+        return arm_error(
+            403,
+            "AuthorizationFailed",
+            &format!(
+                "The client '{client}' with object id '{oid}' does not have authorization to perform action '{PROVIDER}/fleets/listCredentials/action' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+            ),
+        );
+    }
+    let Some(hub) = config.fleets.iter().find(|c| {
+        c.subscription.eq_ignore_ascii_case(sub)
+            && c.resource_group.eq_ignore_ascii_case(rg)
+            && c.name.eq_ignore_ascii_case(name)
+    }) else {
+        return arm_error(
+            404,
+            "ResourceNotFound",
+            &format!(
+                "The Resource '{PROVIDER}/fleets/{name}' under resource group '{rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+            ),
+        );
+    };
+    Reply::json(
+        200,
+        &json!({"kubeconfigs": [{"name": "hub", "value": STANDARD.encode(exec_kubeconfig(hub))}]}),
+    )
+    .with_header("x-ms-request-id", util::uuid())
+}
+
 fn not_found_path(req: &Req) -> Reply {
     arm_error(
         404,
@@ -222,6 +293,20 @@ fn authenticate(state: &State, config: &Config, req: &Req) -> Result<Decoded, Re
 
 /// Whether the token's principal (or one of its groups) holds a role allowing the action.
 fn authorized(config: &Config, token: &Decoded, scope: &str, admin: Option<bool>) -> bool {
+    granted(config, token, scope, |role| match admin {
+        None => true,
+        Some(admin) => role.allows_credentials(admin),
+    })
+}
+
+/// Whether the token's principal (or one of its groups) holds a role at `scope` (or above)
+/// for which `allows` says yes.
+fn granted(
+    config: &Config,
+    token: &Decoded,
+    scope: &str,
+    allows: impl Fn(crate::config::Role) -> bool,
+) -> bool {
     let oid = token.str_claim("oid").unwrap_or_default();
     let groups: Vec<&str> = token
         .claims
@@ -237,11 +322,7 @@ fn authorized(config: &Config, token: &Decoded, scope: &str, admin: Option<bool>
                 .any(|g| ra.principal_id.eq_ignore_ascii_case(g));
         let assigned = ra.scope.trim_end_matches('/').to_ascii_lowercase();
         let covers = scope_lower == assigned || scope_lower.starts_with(&format!("{assigned}/"));
-        let grants = match admin {
-            None => true,
-            Some(admin) => ra.role.allows_credentials(admin),
-        };
-        who && covers && grants
+        who && covers && allows(ra.role)
     })
 }
 

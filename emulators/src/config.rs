@@ -30,6 +30,9 @@ pub struct Config {
     pub managed_identity: Option<ManagedIdentityConfig>,
     /// AKS clusters ARM knows.
     pub clusters: Vec<Cluster>,
+    /// Azure Kubernetes Fleet Manager fleets ARM knows, each with its hub cluster (`name` is
+    /// the fleet's name; `server` and `ca_pem` are the hub's).
+    pub fleets: Vec<Cluster>,
     /// Azure role assignments ARM checks.
     pub role_assignments: Vec<RoleAssignment>,
 }
@@ -49,6 +52,7 @@ impl Default for Config {
             ado: AdoConfig::default(),
             managed_identity: None,
             clusters: Vec::new(),
+            fleets: Vec::new(),
             role_assignments: Vec::new(),
         }
     }
@@ -365,6 +369,9 @@ pub enum Role {
     Owner,
     /// Reader (cannot list credentials).
     Reader,
+    /// Azure Kubernetes Fleet Manager Contributor Role (lists a fleet hub's credentials, not a
+    /// cluster's).
+    FleetManagerContributor,
 }
 
 impl Role {
@@ -373,8 +380,16 @@ impl Role {
         match self {
             Role::Owner | Role::Contributor | Role::ClusterAdmin => true,
             Role::ClusterUser => !admin,
-            Role::Reader => false,
+            Role::Reader | Role::FleetManagerContributor => false,
         }
+    }
+
+    /// Whether the role grants a fleet's `listCredentials`.
+    pub fn allows_fleet_credentials(self) -> bool {
+        matches!(
+            self,
+            Role::Owner | Role::Contributor | Role::FleetManagerContributor
+        )
     }
 }
 

@@ -195,3 +195,56 @@ async fn api_version_is_required() {
         (400, Some("MissingApiVersionParameter"))
     );
 }
+
+fn fleet_path(name: &str) -> String {
+    format!(
+        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerService/fleets/{name}/listCredentials?api-version=2025-03-01"
+    )
+}
+
+#[tokio::test]
+async fn fleet_credentials_need_a_fleet_role_and_hold_the_hubs_kubeconfig() {
+    let f = start();
+    f.emulator.configure(|c| {
+        let mut hub = c.clusters[0].clone();
+        hub.name = "fleet-1".into();
+        hub.server = "https://hub.example:443".into();
+        c.fleets.push(hub);
+    });
+    let token = arm_token(&f).await;
+    // The deployers' AKS Cluster User role does not cover a fleet's credentials.
+    let (status, body) = post(&f, &fleet_path("fleet-1"), Some(&token)).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "AuthorizationFailed");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Microsoft.ContainerService/fleets/listCredentials/action"),
+        "{message}"
+    );
+
+    f.emulator.configure(|c| {
+        c.role_assignments
+            .push(kpush_azure_emulator::RoleAssignment {
+                principal_id: DEPLOYERS.into(),
+                role: kpush_azure_emulator::Role::FleetManagerContributor,
+                scope: format!("/subscriptions/{SUB}/resourceGroups/{RG}"),
+            })
+    });
+    let (status, body) = post(&f, &fleet_path("fleet-1"), Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    let kc = kubeconfig(&body);
+    assert!(kc.contains("server: \"https://hub.example:443\""), "{kc}");
+    assert!(kc.contains("kubelogin"), "{kc}");
+
+    let (status, body) = post(&f, &fleet_path("no-such-fleet"), Some(&token)).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "ResourceNotFound");
+    // The fleet role does not open AKS clusters' admin credentials.
+    let (status, _) = post(
+        &f,
+        &cluster_path(CLUSTER, "listClusterAdminCredential"),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 403);
+}

@@ -2,13 +2,25 @@
 
 use super::error::redact;
 use super::tokens::AccessToken;
-use super::{AksTarget, AuthError};
+use super::{AksTarget, AuthError, FleetTarget};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 /// The API version of `listClusterUserCredential` kpush speaks.
 pub(crate) const AKS_API_VERSION: &str = "2024-08-01";
+
+/// The API version of a fleet's `listCredentials` kpush speaks (GA).
+pub(crate) const FLEET_API_VERSION: &str = "2025-03-01";
+
+/// Which ARM resource's kubeconfig to ask for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CredentialsOf<'a> {
+    /// An AKS managed cluster (`listClusterUserCredential` or, with `admin`, `...AdminCredential`).
+    Aks(&'a AksTarget),
+    /// A Fleet Manager fleet's hub (`listCredentials`).
+    Fleet(&'a FleetTarget),
+}
 
 /// Where and how to reach a cluster's API server, from its kubeconfig.
 #[derive(Debug, Clone)]
@@ -26,16 +38,37 @@ pub(crate) async fn list_credentials(
     token: &AccessToken,
     target: &AksTarget,
 ) -> Result<String, AuthError> {
-    let action = if target.admin {
-        "listClusterAdminCredential"
-    } else {
-        "listClusterUserCredential"
+    list_credentials_of(http, arm_endpoint, token, CredentialsOf::Aks(target)).await
+}
+
+/// Calls the credential action of `of` and returns the kubeconfig.
+pub(crate) async fn list_credentials_of(
+    http: &reqwest::Client,
+    arm_endpoint: &str,
+    token: &AccessToken,
+    of: CredentialsOf<'_>,
+) -> Result<String, AuthError> {
+    let url = match of {
+        CredentialsOf::Aks(target) => {
+            let action = if target.admin {
+                "listClusterAdminCredential"
+            } else {
+                "listClusterUserCredential"
+            };
+            tracing::info!(cluster = %target.cluster, resource_group = %target.resource_group, action, "getting cluster credentials from ARM");
+            format!(
+                "{arm_endpoint}{}/{action}?api-version={AKS_API_VERSION}&format=exec",
+                target.resource_id()
+            )
+        }
+        CredentialsOf::Fleet(fleet) => {
+            tracing::info!(fleet = %fleet.fleet, resource_group = %fleet.resource_group, "getting the fleet hub's credentials from ARM (listCredentials)");
+            format!(
+                "{arm_endpoint}{}/listCredentials?api-version={FLEET_API_VERSION}",
+                fleet.resource_id()
+            )
+        }
     };
-    let url = format!(
-        "{arm_endpoint}{}/{action}?api-version={AKS_API_VERSION}&format=exec",
-        target.resource_id()
-    );
-    tracing::info!(cluster = %target.cluster, resource_group = %target.resource_group, action, "getting cluster credentials from ARM");
     let response = http
         .post(&url)
         .bearer_auth(token.secret())
@@ -54,7 +87,10 @@ pub(crate) async fn list_credentials(
         detail: super::http::transport_detail(&e),
     })?;
     if status != 200 {
-        return Err(arm_error(status, &body, target));
+        return Err(match of {
+            CredentialsOf::Aks(target) => arm_error(status, &body, target),
+            CredentialsOf::Fleet(fleet) => fleet_arm_error(status, &body, fleet),
+        });
     }
     let json: Value = serde_json::from_slice(&body).map_err(|e| AuthError::Kubeconfig {
         message: format!("ARM's answer is not JSON: {e}"),
@@ -76,7 +112,8 @@ pub(crate) async fn list_credentials(
     })
 }
 
-fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
+/// ARM's error code and (redacted) message.
+fn code_and_message(status: u16, body: &[u8]) -> (String, String) {
     let json: Option<Value> = serde_json::from_slice(body).ok();
     let field = |name: &str| {
         json.as_ref()
@@ -90,6 +127,44 @@ fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
         &field("message")
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect()),
     );
+    (code, message)
+}
+
+/// The object id ARM's AuthorizationFailed message names.
+fn object_id(message: &str) -> &str {
+    message
+        .split("object id '")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .unwrap_or("OBJECT_ID")
+}
+
+fn fleet_arm_error(status: u16, body: &[u8], fleet: &FleetTarget) -> AuthError {
+    let (code, message) = code_and_message(status, body);
+    let fix = match code.as_str() {
+        "AuthorizationFailed" => format!(
+            "the identity needs Microsoft.ContainerService/fleets/listCredentials/action on the fleet, e.g. the 'Azure Kubernetes Fleet Manager Contributor Role': az role assignment create --assignee-object-id {} --assignee-principal-type ServicePrincipal --role \"Azure Kubernetes Fleet Manager Contributor Role\" --scope {}",
+            object_id(&message),
+            fleet.resource_id()
+        ),
+        "ResourceNotFound" | "ResourceGroupNotFound" | "SubscriptionNotFound" => {
+            "check --fleet, --resource-group and --subscription; the identity must also be able to see the subscription".into()
+        }
+        "BadRequest" if message.to_ascii_lowercase().contains("hub") => {
+            "this fleet has no hub cluster (created without --enable-hub): kpush deploys through a fleet's hub; create the fleet with a hub, or deploy to each member with --aks-cluster".into()
+        }
+        _ => "see ARM's message; retry if it is transient".into(),
+    };
+    AuthError::Arm {
+        status,
+        code,
+        message,
+        fix,
+    }
+}
+
+fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
+    let (code, message) = code_and_message(status, body);
     let role = if target.admin {
         "Azure Kubernetes Service Cluster Admin Role"
     } else {
@@ -97,11 +172,7 @@ fn arm_error(status: u16, body: &[u8], target: &AksTarget) -> AuthError {
     };
     let fix = match code.as_str() {
         "AuthorizationFailed" => {
-            let oid = message
-                .split("object id '")
-                .nth(1)
-                .and_then(|s| s.split('\'').next())
-                .unwrap_or("OBJECT_ID");
+            let oid = object_id(&message);
             format!(
                 "grant the identity the '{role}' on the cluster: az role assignment create --assignee-object-id {oid} --assignee-principal-type ServicePrincipal --role \"{role}\" --scope {}",
                 target.resource_id()

@@ -43,7 +43,7 @@ pub use settings::{
     AKS_SCOPE, AKS_SERVER_APP_ID, AuthMethod, AzureSettings, Cloud, DEVICE_CODE_CLIENT_ID,
     DeviceCodeCallback, DeviceCodePrompt,
 };
-pub use target::AksTarget;
+pub use target::{AksTarget, FleetTarget};
 pub use tokens::AccessToken;
 
 use local_account::ClusterUser;
@@ -81,12 +81,31 @@ pub async fn aks_client_with(
     target: &AksTarget,
     adjust: impl FnOnce(&mut kube::Config),
 ) -> Result<AksConnection, AuthError> {
+    connect_through_arm(settings, arm::CredentialsOf::Aks(target), adjust).await
+}
+
+/// Like [`aks_client_with`], for the hub cluster of an Azure Kubernetes Fleet Manager fleet:
+/// ARM's `listCredentials` of the fleet gives the hub's address, and the hub takes Entra ID
+/// tokens for AKS as an AKS cluster does.
+pub async fn fleet_client_with(
+    settings: &AzureSettings,
+    fleet: &FleetTarget,
+    adjust: impl FnOnce(&mut kube::Config),
+) -> Result<AksConnection, AuthError> {
+    connect_through_arm(settings, arm::CredentialsOf::Fleet(fleet), adjust).await
+}
+
+async fn connect_through_arm(
+    settings: &AzureSettings,
+    of: arm::CredentialsOf<'_>,
+    adjust: impl FnOnce(&mut kube::Config),
+) -> Result<AksConnection, AuthError> {
     let http = http::reqwest_client(settings)?;
     let provider = credential::provider(settings, &http)?;
     let arm_endpoint = settings.arm_endpoint()?;
     let arm_tokens = TokenSource::new(provider.clone(), &settings.arm_scope());
     let arm_token = arm_tokens.token().await?;
-    let kubeconfig = arm::list_credentials(&http, &arm_endpoint, &arm_token, target).await?;
+    let kubeconfig = arm::list_credentials_of(&http, &arm_endpoint, &arm_token, of).await?;
     let endpoint = arm::cluster_endpoint(&kubeconfig)?;
     if let ClusterUser::Certificate(account) = local_account::cluster_user(&kubeconfig)? {
         let subject = account.subject.clone();

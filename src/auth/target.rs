@@ -76,6 +76,38 @@ impl fmt::Display for AksTarget {
     }
 }
 
+/// An Azure Kubernetes Fleet Manager fleet (its hub cluster) by subscription, resource group
+/// and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetTarget {
+    /// Subscription id.
+    pub subscription: String,
+    /// Resource group.
+    pub resource_group: String,
+    /// Fleet name.
+    pub fleet: String,
+}
+
+impl FleetTarget {
+    /// The ARM resource id of the fleet.
+    pub fn resource_id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.ContainerService/fleets/{}",
+            self.subscription, self.resource_group, self.fleet
+        )
+    }
+}
+
+impl fmt::Display for FleetTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the hub of fleet {} (resource group {}, subscription {})",
+            self.fleet, self.resource_group, self.subscription
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

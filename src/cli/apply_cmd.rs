@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::ManifestArgs;
 use super::cluster_args::{self, ClusterArgs};
+use super::fleet_args::FleetArgs;
 use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
 use super::release_args::ReleaseArgs;
@@ -74,6 +75,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     release: ReleaseArgs,
+
+    #[command(flatten)]
+    fleet: FleetArgs,
 
     /// Result format on standard output: `text` (one line per object), or `json` (one JSON
     /// document for the whole run; human output then goes to standard error).
@@ -217,6 +221,14 @@ async fn run_with(
     opts.retry = retry;
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
+    let through_fleet = args.fleet.fleet_hub
+        || args.fleet.placement.is_some()
+        || args
+            .cluster
+            .azure
+            .fleet
+            .as_deref()
+            .is_some_and(|f| !f.trim().is_empty());
     let deploy = Deploy {
         client: &client,
         server: &server,
@@ -227,8 +239,9 @@ async fn run_with(
             prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
             ..Default::default()
         },
-        // Tracking re-establishes its watches within the same run-wide budget.
-        wait: args.wait_for_rollout.then(|| track::TrackOptions {
+        // Tracking re-establishes its watches within the same run-wide budget. Through a
+        // fleet, workloads run on the members: the hub's copies are never tracked.
+        wait: (args.wait_for_rollout && !through_fleet).then(|| track::TrackOptions {
             retry,
             watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
             ..args.wait.to_options()
@@ -238,6 +251,20 @@ async fn run_with(
     };
     if !args.no_rbac_check {
         super::rbac_check::check(&deploy, &manifests, &namespace).await?;
+    }
+    if through_fleet {
+        if args.plan.release_name().is_some() {
+            return Err(bad(
+                "--release cannot be combined with a fleet deploy (--fleet, --fleet-hub, --placement) yet: releases record and roll back one cluster's objects\n  fix: deploy through the fleet without --release (the placement's resource snapshots keep its history)".into(),
+            ));
+        }
+        let wait = args
+            .wait_for_rollout
+            .then(|| crate::fleet::FleetTrackOptions {
+                timeout: args.wait.timeout,
+                ..Default::default()
+            });
+        return super::fleet_run::deploy(&deploy, manifests, &args.fleet, &namespace, wait).await;
     }
     match args.plan.release_name() {
         Some(name) => {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use crate::auth::{AksTarget, AuthMethod, AzureSettings, Cloud};
+use crate::auth::{AksTarget, AuthMethod, AzureSettings, Cloud, FleetTarget};
 
 /// Where `--help` lists these flags.
 const HEADING: &str = "AKS and Microsoft Entra ID";
@@ -111,6 +111,13 @@ pub struct AzureArgs {
     /// (/subscriptions/S/resourceGroups/G/providers/Microsoft.ContainerService/managedClusters/N).
     #[arg(help_heading = HEADING, long, value_name = "ID", env = "KPUSH_AKS_CLUSTER_ID", conflicts_with_all = ["aks_cluster", "resource_group"])]
     pub aks_cluster_id: Option<String>,
+
+    /// Azure Kubernetes Fleet Manager fleet name: deploy to the fleet's hub cluster (address
+    /// from ARM's listCredentials, Entra ID sign-in) wrapped in a ClusterResourcePlacement, and
+    /// follow the placement's rollout on every member cluster. Needs --resource-group and
+    /// --subscription. See docs/fleet.md.
+    #[arg(help_heading = HEADING, long, value_name = "NAME", env = "KPUSH_FLEET", conflicts_with_all = ["aks_cluster", "aks_cluster_id", "admin"])]
+    pub fleet: Option<String>,
 
     /// Use the cluster's admin (local account) credentials: listClusterAdminCredential.
     #[arg(help_heading = HEADING, long, env = "KPUSH_AKS_ADMIN")]
@@ -212,7 +219,7 @@ impl AzureArgs {
                 admin: false,
             }
         } else {
-            if non_empty(&self.resource_group).is_some() {
+            if non_empty(&self.resource_group).is_some() && non_empty(&self.fleet).is_none() {
                 return Err("--resource-group is set but no cluster is named\n  fix: add --aks-cluster NAME (or use --aks-cluster-id)".into());
             }
             return Ok(None);
@@ -220,6 +227,29 @@ impl AzureArgs {
         Ok(Some(AksTarget {
             admin: self.admin,
             ..target
+        }))
+    }
+
+    /// The fleet, when `--fleet` names one; an error (exit code 2) when it lacks its resource
+    /// group or subscription.
+    pub fn fleet_target(&self, env: EnvLookup<'_>) -> Result<Option<FleetTarget>, String> {
+        let Some(fleet) = non_empty(&self.fleet) else {
+            return Ok(None);
+        };
+        let resource_group = non_empty(&self.resource_group).ok_or_else(|| {
+            format!("--fleet {fleet} needs --resource-group (or KPUSH_RESOURCE_GROUP)\n  fix: pass the fleet's resource group")
+        })?;
+        let subscription = non_empty(&self.subscription)
+            .or_else(|| env("AZURE_SUBSCRIPTION_ID"))
+            .ok_or_else(|| {
+                format!(
+                    "--fleet {fleet} needs --subscription (or KPUSH_SUBSCRIPTION, or AZURE_SUBSCRIPTION_ID)\n  fix: pass the subscription id (az account show --query id -o tsv)"
+                )
+            })?;
+        Ok(Some(FleetTarget {
+            subscription,
+            resource_group,
+            fleet,
         }))
     }
 
@@ -381,5 +411,30 @@ mod tests {
                 "AzureChinaCloud"
             ]
         );
+    }
+
+    #[test]
+    fn a_fleet_needs_its_resource_group_and_subscription_and_names_no_cluster() {
+        let none = env_of(&[]);
+        let a = parse(&[
+            "--fleet",
+            "f1",
+            "--resource-group",
+            "rg",
+            "--subscription",
+            "s",
+        ]);
+        let fleet = a.fleet_target(&none).unwrap().unwrap();
+        assert_eq!(
+            fleet.resource_id(),
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/fleets/f1"
+        );
+        assert_eq!(a.target(&none).unwrap(), None);
+        let err = parse(&["--fleet", "f1"]).fleet_target(&none).unwrap_err();
+        assert!(err.contains("--resource-group"), "{err}");
+        let sub = env_of(&[("AZURE_SUBSCRIPTION_ID", "s2")]);
+        let f = parse(&["--fleet", "f1", "--resource-group", "rg"]);
+        assert_eq!(f.fleet_target(&sub).unwrap().unwrap().subscription, "s2");
+        assert!(Cmd::try_parse_from(["kpush", "--fleet", "f", "--aks-cluster", "a"]).is_err());
     }
 }

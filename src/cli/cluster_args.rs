@@ -69,6 +69,26 @@ pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ConnectError> {
 /// (ARM for the address, Entra ID tokens that refresh themselves); otherwise from the kubeconfig.
 pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), ConnectError> {
     let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
+    if let Some(fleet) = args.azure.fleet_target(env).map_err(ConnectError::Flags)? {
+        if args.kubeconfig.is_some() || args.context.is_some() || args.in_cluster {
+            return Err(ConnectError::Flags(
+                "--fleet cannot be combined with --kubeconfig, --context or --in-cluster\n  fix: pass one way to reach the fleet's hub (check KPUSH_KUBECONFIG, KPUSH_CONTEXT and KPUSH_FLEET in the environment)".into(),
+            ));
+        }
+        let settings = args.azure.settings(env);
+        let connected = crate::auth::fleet_client_with(&settings, &fleet, |config| {
+            if let Ok(proxy) = env_proxy(&config.cluster_url) {
+                config.proxy_url = proxy;
+            }
+            tune(config, args)
+        })
+        .await
+        .map_err(|error| ConnectError::Aks {
+            target: fleet.to_string(),
+            error,
+        })?;
+        return Ok((connected.client, connected.server));
+    }
     if let Some(target) = args.azure.target(env).map_err(ConnectError::Flags)? {
         if args.kubeconfig.is_some() || args.context.is_some() || args.in_cluster {
             return Err(ConnectError::Flags(

@@ -10,6 +10,8 @@ pub mod cluster_args;
 mod diff_cmd;
 mod drift_cmd;
 pub mod env_defaults;
+pub mod fleet_args;
+mod fleet_run;
 mod history_cmd;
 pub mod interrupt;
 mod kubeconfig_cmd;

@@ -12,17 +12,34 @@ pub struct ObjectRef {
     pub key: ObjectKey,
     /// File and line it came from; `None` for objects found only in the cluster (pruned ones).
     pub origin: Option<Origin>,
+    /// The Fleet member cluster this is about (a placement's rollout on one member), when the
+    /// object lives on a Fleet hub and the state is a member's.
+    pub member: Option<String>,
 }
 
 impl ObjectRef {
     /// An object from `origin` (or from the cluster only, when `None`).
     pub fn new(key: ObjectKey, origin: Option<Origin>) -> Self {
-        Self { key, origin }
+        Self {
+            key,
+            origin,
+            member: None,
+        }
     }
 
-    /// The one label of an object in every output: `Deployment shop/web`.
+    /// The same object, about its rollout on the Fleet member cluster `member`.
+    pub fn on_member(mut self, member: &str) -> Self {
+        self.member = Some(member.to_string());
+        self
+    }
+
+    /// The one label of an object in every output: `Deployment shop/web`, and for a Fleet
+    /// member's share of a placement `ClusterResourcePlacement web on member-1`.
     pub fn label(&self) -> String {
-        self.key.to_string()
+        match &self.member {
+            Some(member) => format!("{} on {member}", self.key),
+            None => self.key.to_string(),
+        }
     }
 
     /// `file:line`, if known (just the file, or the flag, when the line is 0), followed by
@@ -59,8 +76,9 @@ impl ObjectRef {
     }
 }
 
-/// JSON form: `{"kind", "group", "namespace"?, "name", "file"?, "line"?, "via"?}`; `via` lists
-/// the overlay entries that changed the object as `field (file:line)`.
+/// JSON form: `{"kind", "group", "namespace"?, "name", "member"?, "file"?, "line"?, "via"?}`;
+/// `member` is the Fleet member cluster; `via` lists the overlay entries that changed the
+/// object as `field (file:line)`.
 impl Serialize for ObjectRef {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
@@ -70,6 +88,9 @@ impl Serialize for ObjectRef {
             m.serialize_entry("namespace", ns)?;
         }
         m.serialize_entry("name", &self.key.name)?;
+        if let Some(member) = &self.member {
+            m.serialize_entry("member", member)?;
+        }
         if let Some(o) = &self.origin {
             m.serialize_entry("file", &*o.file)?;
             m.serialize_entry("line", &o.line)?;
@@ -97,6 +118,13 @@ mod tests {
         let o = ObjectRef::new(key.clone(), Some(Origin::new("web.yaml", 3)));
         assert_eq!(o.label(), "Deployment shop/web");
         assert_eq!(o.label_at(), "Deployment shop/web (web.yaml:3)");
-        assert_eq!(ObjectRef::new(key, None).label_at(), "Deployment shop/web");
+        assert_eq!(
+            ObjectRef::new(key.clone(), None).label_at(),
+            "Deployment shop/web"
+        );
+        let member = ObjectRef::new(key, None).on_member("member-1");
+        assert_eq!(member.label(), "Deployment shop/web on member-1");
+        let json = serde_json::to_value(&member).unwrap();
+        assert_eq!(json["member"], "member-1");
     }
 }

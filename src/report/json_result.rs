@@ -12,6 +12,8 @@
 //!   "durationMs": 8123,                 // tracking time; absent when nothing was tracked
 //!   "objects": [{
 //!     "kind": "Deployment", "group": "apps", "namespace": "shop", "name": "web",
+//!     "member": "member-1",             // a Fleet placement's rollout on one member cluster
+//!                                       // (docs/fleet.md); absent otherwise
 //!     "file": "deploy/web.yaml", "line": 1,          // absent when unknown
 //!     "action": "created",              // what apply did; absent for `kpush status`; "unknown"
 //!                                       // when the connection failed with the request in flight
@@ -210,10 +212,11 @@ impl Collected {
         }
     }
 
-    /// The objects: what apply did to each, and how its rollout ended.
+    /// The objects: what apply did to each, and how its rollout ended (a Fleet placement's
+    /// once per member cluster).
     fn objects(&self) -> Vec<ObjectJson<'_>> {
         let c = self;
-        let same = |a: &ObjectRef, b: &ObjectRef| a.key == b.key;
+        let same = |a: &ObjectRef, b: &ObjectRef| a.key == b.key && a.member == b.member;
         let tracked = |o: &ObjectRef| {
             c.outcome
                 .as_ref()
@@ -314,6 +317,8 @@ struct ObjectJson<'a> {
     namespace: Option<&'a str>,
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     file: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<u32>,
@@ -348,6 +353,7 @@ impl<'a> ObjectJson<'a> {
             group: &o.key.group,
             namespace: o.key.namespace.as_deref(),
             name: &o.key.name,
+            member: o.member.as_deref(),
             file: o.origin.as_ref().map(|o| &*o.file),
             line: o.origin.as_ref().map(|o| o.line),
             action,

@@ -14,6 +14,7 @@
 mod cluster;
 pub mod connect_proxy;
 pub mod fault_proxy;
+pub mod fleet;
 pub mod helm;
 pub mod node_sim;
 

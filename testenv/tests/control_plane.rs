@@ -609,6 +609,7 @@ async fn private_cluster_takes_extra_files_and_apiserver_flags_and_cleans_up() {
         extra_apiserver_args: vec!["--service-node-port-range=30000-30010".into()],
         simulate_node: false,
         extra_files: vec![("conf/note.txt".into(), b"hello".to_vec())],
+        ..ClusterOptions::default()
     };
     let cluster = tokio::task::spawn_blocking(|| TestCluster::start(options))
         .await

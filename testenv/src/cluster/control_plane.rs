@@ -164,6 +164,7 @@ pub struct BootPlan {
     pub layout: Layout,
     pub ports: Ports,
     pub extra_apiserver_args: Vec<String>,
+    pub extra_controller_manager_args: Vec<String>,
     pub simulate_node: bool,
     pub node_name: String,
     pub server: String,
@@ -227,7 +228,11 @@ pub async fn boot(plan: &BootPlan, procs: &mut Vec<Supervised>) -> Result<Booted
     procs.push(Supervised::spawn(
         "kube-controller-manager",
         &plan.binaries.kube_controller_manager,
-        &controller_manager_args(layout),
+        &[
+            controller_manager_args(layout),
+            plan.extra_controller_manager_args.clone(),
+        ]
+        .concat(),
         &layout.log("kube-controller-manager"),
     )?);
 

@@ -2,11 +2,11 @@
 
 pub mod binaries;
 mod certs;
-mod cleanup;
+pub(crate) mod cleanup;
 mod control_plane;
 mod kubeconfig;
-mod ports;
-mod process;
+pub(crate) mod ports;
+pub(crate) mod process;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -48,6 +48,9 @@ pub struct ClusterOptions {
     /// Appended to kube-apiserver's command line (later flags win); `{dir}` in an argument is
     /// replaced by the cluster's temp dir.
     pub extra_apiserver_args: Vec<String>,
+    /// Appended to kube-controller-manager's command line (list flags such as `--controllers`
+    /// add to the defaults).
+    pub extra_controller_manager_args: Vec<String>,
     /// Run the node simulator (kubelet and scheduler stand-in). Default true.
     pub simulate_node: bool,
     /// Files written into the cluster's temp dir before start: `(relative path, contents)`,
@@ -59,6 +62,7 @@ impl Default for ClusterOptions {
     fn default() -> Self {
         Self {
             extra_apiserver_args: Vec::new(),
+            extra_controller_manager_args: Vec::new(),
             simulate_node: true,
             extra_files: Vec::new(),
         }
@@ -172,6 +176,7 @@ impl TestCluster {
             layout: layout.clone(),
             ports,
             extra_apiserver_args,
+            extra_controller_manager_args: opts.extra_controller_manager_args.clone(),
             simulate_node: opts.simulate_node,
             node_name: NODE_NAME.to_string(),
             server: server.clone(),

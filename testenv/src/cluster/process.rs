@@ -20,6 +20,17 @@ impl Supervised {
     /// The child gets `PR_SET_PDEATHSIG = SIGKILL`: the kernel kills it when the *thread* that
     /// spawned it exits, so call this from a thread that lives as long as the cluster.
     pub fn spawn(name: &'static str, program: &Path, args: &[String], log: &Path) -> Result<Self> {
+        Self::spawn_with_env(name, program, args, &[], log)
+    }
+
+    /// [`Supervised::spawn`] with extra environment variables.
+    pub fn spawn_with_env(
+        name: &'static str,
+        program: &Path,
+        args: &[String],
+        env: &[(&str, String)],
+        log: &Path,
+    ) -> Result<Self> {
         let out = File::options()
             .create(true)
             .append(true)
@@ -28,6 +39,7 @@ impl Supervised {
         let err = out.try_clone()?;
         let mut cmd = Command::new(program);
         cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         let parent = std::process::id();
         // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, _exit).
         unsafe {
@@ -85,6 +97,14 @@ pub struct LogFiles {
 impl LogFiles {
     pub fn add(&mut self, name: &str, path: PathBuf) {
         self.files.push((name.to_string(), path));
+    }
+
+    /// The file of the log named `name`.
+    pub fn path(&self, name: &str) -> Option<&Path> {
+        self.files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.as_path())
     }
 
     /// The last `lines` lines of every log, each under a header.

@@ -1,0 +1,691 @@
+//! `kpush apply` through an Azure Kubernetes Fleet Manager hub, against a real KubeFleet: a hub
+//! control plane running Fleet's hub agent and two member control planes, each with Fleet's
+//! member agent and the node simulator (`kpush_testenv::fleet`, built from go.goms.io/fleet).
+//! The hub is reached once through the ARM emulator's `listCredentials` and Entra ID tokens.
+//!
+//! Members: `member-1` (label env=canary) and `member-2` (env=prod).
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use harness::azure::*;
+use harness::binary::{Run, kpush_with_env};
+use k8s_openapi::api::apps::v1::Deployment;
+use kpush_testenv::ClusterOptions;
+use kpush_testenv::fleet::{Fleet, FleetOptions, MemberSpec};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::json;
+
+const FLEET: &str = "fleet-prod";
+
+struct Env {
+    f: Fixture,
+    fleet: Fleet,
+    dir: tempfile::TempDir,
+}
+
+static ENV: tokio::sync::OnceCell<Env> = tokio::sync::OnceCell::const_new();
+
+async fn env() -> &'static Env {
+    ENV.get_or_init(setup).await
+}
+
+async fn setup() -> Env {
+    let f = start(Duration::from_secs(600));
+    let issuer = f.emulator.tenant_issuer(TENANT);
+    let fleet = Fleet::start(FleetOptions {
+        members: vec![
+            MemberSpec::new("member-1").label("env", "canary"),
+            MemberSpec::new("member-2").label("env", "prod"),
+        ],
+        hub: ClusterOptions {
+            extra_apiserver_args: vec![
+                format!("--oidc-issuer-url={issuer}"),
+                "--oidc-client-id=6dae42f8-4368-4678-94ff-3960e28e3630".into(),
+                "--oidc-username-claim=oid".into(),
+                "--oidc-username-prefix=-".into(),
+                "--oidc-ca-file={dir}/entra-ca.pem".into(),
+            ],
+            extra_files: vec![(
+                "entra-ca.pem".into(),
+                f.emulator.ca_pem().as_bytes().to_vec(),
+            )],
+            ..ClusterOptions::default()
+        },
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let (server, ca) = (
+        fleet.hub().server().to_string(),
+        String::from_utf8(fleet.hub().ca_pem()).expect("PEM"),
+    );
+    f.emulator.configure(|c| {
+        c.fleets.push(kpush_azure_emulator::Cluster {
+            subscription: SUB.into(),
+            resource_group: RG.into(),
+            name: FLEET.into(),
+            server: server.clone(),
+            ca_pem: ca.clone(),
+            entra_enabled: true,
+            local_accounts_disabled: true,
+            admin_client_cert: None,
+            user_client_cert: None,
+            tenant: TENANT.into(),
+        });
+    });
+    // The federated app may deploy anything on the hub.
+    let hub = fleet.hub().client("admin").await.expect("hub client");
+    let bindings = Api::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>::all(hub.clone());
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "deployer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": FED_APP_OID}],
+    });
+    bindings
+        .patch(
+            "deployer",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&binding),
+        )
+        .await
+        .expect("binding");
+    Env {
+        f,
+        fleet,
+        dir: tempfile::tempdir().expect("temp dir"),
+    }
+}
+
+impl Env {
+    /// Writes a manifest file; returns its path.
+    fn write(&self, name: &str, text: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    }
+
+    /// `kpush apply FILE --kubeconfig HUB --fleet-hub ARGS` as the hub's admin.
+    fn apply_on_hub(&self, file: &str, args: &[&str]) -> Run {
+        let kubeconfig = self.fleet.hub().kubeconfig_path("admin");
+        let mut all: Vec<String> = vec!["apply".into(), file.into()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        all.extend([
+            "--kubeconfig".into(),
+            kubeconfig.display().to_string(),
+            "--fleet-hub".into(),
+            "--no-progress-timeout".into(),
+            "10m".into(),
+        ]);
+        kpush_with_env(&all, &[])
+    }
+
+    async fn member_deployment(&self, member: &str, ns: &str, name: &str) -> Option<Deployment> {
+        let client = self
+            .fleet
+            .member(member)
+            .client("admin")
+            .await
+            .expect("client");
+        Api::<Deployment>::namespaced(client, ns)
+            .get_opt(name)
+            .await
+            .expect("get")
+    }
+
+    async fn hub_api(&self, version: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
+        let client = self.fleet.hub().client("admin").await.expect("client");
+        Api::all_with(
+            client,
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("placement.kubernetes-fleet.io", version, kind),
+                plural,
+            ),
+        )
+    }
+}
+
+fn app(ns: &str, image: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Namespace
+metadata:
+  name: {ns}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: {ns}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {{app: web}}
+  template:
+    metadata:
+      labels: {{app: web}}
+    spec:
+      containers:
+        - name: web
+          image: {image}
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_through_the_hub_rolls_out_on_every_member() {
+    let env = env().await;
+    let file = env.write("ok.yaml", &app("shop-ok", "nginx:1.27"));
+    let run = env.apply_on_hub(
+        &file,
+        &["--placement", "all", "--timeout", "3m", "-o", "json"],
+    );
+    run.expect_code(0);
+    for member in ["member-1", "member-2"] {
+        assert!(
+            run.stderr
+                .contains(&format!("ClusterResourcePlacement shop-ok on {member}")),
+            "{member} is reported:\n{}",
+            run.stderr
+        );
+        let d = env
+            .member_deployment(member, "shop-ok", "web")
+            .await
+            .unwrap_or_else(|| panic!("the Deployment reached {member}"));
+        assert_eq!(
+            d.status.and_then(|s| s.available_replicas),
+            Some(2),
+            "{member}"
+        );
+    }
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let text = doc.to_string();
+    assert!(text.contains("\"member\":\"member-1\""), "{text}");
+    assert!(text.contains("\"member\":\"member-2\""), "{text}");
+
+    // A second deploy of a new image waits for Fleet's new snapshot, not the old one's status.
+    let file = env.write("ok.yaml", &app("shop-ok", "nginx:1.28"));
+    let run = env.apply_on_hub(&file, &["--placement", "all", "--timeout", "3m"]);
+    run.expect_code(0);
+    for member in ["member-1", "member-2"] {
+        let d = env
+            .member_deployment(member, "shop-ok", "web")
+            .await
+            .expect("deployment");
+        let image = d
+            .spec
+            .and_then(|s| s.template.spec)
+            .map(|s| s.containers[0].image.clone());
+        assert_eq!(image.flatten().as_deref(), Some("nginx:1.28"), "{member}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_member_times_out_naming_the_member_and_the_deployment() {
+    let env = env().await;
+    let file = env.write(
+        "bad.yaml",
+        &app("shop-bad", "registry.example/team/does-not-exist:1.0"),
+    );
+    let started = Instant::now();
+    let run = env.apply_on_hub(
+        &file,
+        &["--placement", "clusters=member-1", "--timeout", "45s"],
+    );
+    run.expect_code(5);
+    assert!(started.elapsed() < Duration::from_secs(120));
+    assert!(
+        run.stderr
+            .contains("ClusterResourcePlacement shop-bad on member-1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Deployment shop-bad/web"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("on member-2"), "{}", run.stderr);
+    assert!(
+        env.member_deployment("member-2", "shop-bad", "web")
+            .await
+            .is_none(),
+        "member-2 was not selected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placement_selecting_no_member_fails_at_once() {
+    let env = env().await;
+    let file = env.write("none.yaml", &app("shop-none", "nginx:1.27"));
+    let run = env.apply_on_hub(
+        &file,
+        &["--placement", "labels=env=nowhere", "--timeout", "2m"],
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("selects no member cluster"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_placement_rolls_out_through_a_staged_update_run() {
+    let env = env().await;
+    let strategies = env
+        .hub_api(
+            "v1beta1",
+            "ClusterStagedUpdateStrategy",
+            "clusterstagedupdatestrategies",
+        )
+        .await;
+    let strategy = json!({
+        "apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+        "metadata": {"name": "canary-then-prod"},
+        "spec": {"stages": [
+            {"name": "canary", "labelSelector": {"matchLabels": {"env": "canary"}}},
+            {"name": "prod", "labelSelector": {"matchLabels": {"env": "prod"}}},
+        ]},
+    });
+    strategies
+        .patch(
+            "canary-then-prod",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&strategy),
+        )
+        .await
+        .expect("strategy");
+    let manifests = format!(
+        "{}---
+apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata:
+  name: shop-staged
+spec:
+  resourceSelectors:
+    - {{group: \"\", version: v1, kind: Namespace, name: shop-staged}}
+  policy:
+    placementType: PickAll
+  strategy:
+    type: External
+",
+        app("shop-staged", "nginx:1.27")
+    );
+    let file = env.write("staged.yaml", &manifests);
+    let refused = env.apply_on_hub(&file, &["--timeout", "3m"]);
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("--update-strategy"),
+        "{}",
+        refused.stderr
+    );
+
+    let run = env.apply_on_hub(
+        &file,
+        &[
+            "--update-strategy",
+            "canary-then-prod",
+            "--timeout",
+            "4m",
+            "-v",
+        ],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("ClusterStagedUpdateRun shop-staged-"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("stage canary"), "{}", run.stderr);
+    let runs = env
+        .hub_api(
+            "v1beta1",
+            "ClusterStagedUpdateRun",
+            "clusterstagedupdateruns",
+        )
+        .await;
+    let list = runs.list(&Default::default()).await.expect("runs");
+    let ours = list
+        .items
+        .iter()
+        .find(|r| r.data["spec"]["placementName"] == "shop-staged")
+        .expect("kpush created a run");
+    assert_eq!(
+        ours.data["spec"]["stagedRolloutStrategyName"],
+        "canary-then-prod"
+    );
+    for member in ["member-1", "member-2"] {
+        assert!(
+            env.member_deployment(member, "shop-staged", "web")
+                .await
+                .is_some(),
+            "{member} got the Deployment through the run"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_is_found_through_arm_list_credentials_and_entra_id() {
+    let env = env().await;
+    let _guard = EnvGuard::set(&[]).await;
+    let file = env.write("arm.yaml", &app("shop-arm", "nginx:1.27"));
+    let url = env.f.emulator.url();
+    let ca = env.f.emulator.ca_file().display().to_string();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "apply",
+            &file,
+            "--fleet",
+            FLEET,
+            "--resource-group",
+            RG,
+            "--subscription",
+            SUB,
+            "--authority-host",
+            &url,
+            "--arm-endpoint",
+            &url,
+            "--azure-ca-file",
+            &ca,
+            "--auth",
+            "client-secret",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let sp = [
+        ("AZURE_CLIENT_ID", SECRET_APP),
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_SECRET", SECRET),
+    ];
+    // The deployers hold the AKS Cluster User role only: not enough for a fleet's credentials.
+    let refused = kpush_with_env(&args(&["--placement", "all"]), &sp);
+    refused.expect_code(6);
+    assert!(
+        refused.stderr.contains("fleets/listCredentials"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("Azure Kubernetes Fleet Manager Contributor Role"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains(SECRET));
+
+    env.f.emulator.configure(|c| {
+        c.role_assignments.push(kpush_azure_emulator::RoleAssignment {
+            principal_id: FED_APP_OID.into(),
+            role: kpush_azure_emulator::Role::FleetManagerContributor,
+            scope: format!(
+                "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.ContainerService/fleets/{FLEET}"
+            ),
+        })
+    });
+    let fed: Vec<(&str, String)> = env.f.github_env();
+    let fed: Vec<(&str, &str)> = fed.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut github_args = args(&["--placement", "labels=env=prod", "--timeout", "3m"]);
+    let at = github_args
+        .iter()
+        .position(|a| a == "client-secret")
+        .expect("auth");
+    github_args[at] = "github-oidc".into();
+    let run = wait_for_oidc_then(|| kpush_with_env(&github_args, &fed));
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("ClusterResourcePlacement shop-arm on member-2"),
+        "{}",
+        run.stderr
+    );
+    assert!(env.f.count("/fleets/fleet-prod/listCredentials", 200) >= 1);
+    assert!(
+        env.member_deployment("member-2", "shop-arm", "web")
+            .await
+            .is_some()
+    );
+    assert!(
+        env.member_deployment("member-1", "shop-arm", "web")
+            .await
+            .is_none()
+    );
+}
+
+/// kube-apiserver takes Entra tokens only once its OIDC authenticator fetched the issuer's
+/// discovery document, in the background after start: retry a run refused for that (exit 6).
+fn wait_for_oidc_then(run: impl Fn() -> Run) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = run();
+        if r.code != 6 || Instant::now() > deadline {
+            return r;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_fleet_cannot_apply_on_one_member_fails_that_member_naming_it() {
+    let env = env().await;
+    // On member-1 a ConfigMap of that name already exists, owned by another object: Fleet
+    // refuses to take it over there (co-ownership is disallowed); member-2 has none.
+    let member = env.fleet.member("member-1");
+    member
+        .create_namespace("shop-owned")
+        .await
+        .expect("namespace");
+    let client = member.client("admin").await.expect("client");
+    let maps = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client, "shop-owned");
+    let owner = maps
+        .patch(
+            "owner",
+            &PatchParams::apply("someone-else"),
+            &Patch::Apply(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}}),
+            ),
+        )
+        .await
+        .expect("owner");
+    let uid = owner.metadata.uid.expect("uid");
+    maps.patch(
+        "settings",
+        &PatchParams::apply("someone-else"),
+        &Patch::Apply(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "settings", "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}
+            ]},
+            "data": {"mode": "theirs"},
+        })),
+    )
+    .await
+    .expect("owned ConfigMap");
+    let file = env.write(
+        "owned.yaml",
+        "apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop-owned
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop-owned
+data:
+  mode: ours
+",
+    );
+    let run = env.apply_on_hub(&file, &["--placement", "all", "--timeout", "2m"]);
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains("ClusterResourcePlacement shop-owned on member-1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("ConfigMap shop-owned/settings"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("co-ownership"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_run_waiting_for_approval_says_so_and_goes_on_once_approved() {
+    let env = env().await;
+    let strategies = env
+        .hub_api(
+            "v1beta1",
+            "ClusterStagedUpdateStrategy",
+            "clusterstagedupdatestrategies",
+        )
+        .await;
+    let strategy = json!({
+        "apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+        "metadata": {"name": "canary-approved"},
+        "spec": {"stages": [
+            {"name": "canary", "labelSelector": {"matchLabels": {"env": "canary"}},
+             "afterStageTasks": [{"type": "Approval"}]},
+            {"name": "prod", "labelSelector": {"matchLabels": {"env": "prod"}}},
+        ]},
+    });
+    strategies
+        .patch(
+            "canary-approved",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&strategy),
+        )
+        .await
+        .expect("strategy");
+    let manifests = format!(
+        "{}---
+apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata:
+  name: shop-approved
+spec:
+  resourceSelectors:
+    - {{group: \"\", version: v1, kind: Namespace, name: shop-approved}}
+  policy:
+    placementType: PickAll
+  strategy:
+    type: External
+",
+        app("shop-approved", "nginx:1.27")
+    );
+    let file = env.write("approved.yaml", &manifests);
+    let kubeconfig = env.fleet.hub().kubeconfig_path("admin");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kpush"))
+        .args(["apply", &file, "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args([
+            "--fleet-hub",
+            "--update-strategy",
+            "canary-approved",
+            "--timeout",
+            "4m",
+            "-v",
+            "--ci",
+            "none",
+        ])
+        .env_remove("KUBECONFIG")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kpush starts");
+    // Read kpush's standard error as it comes, to approve only once kpush said it waits.
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let said = said.clone();
+        let stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut s = said.lock().expect("lock");
+                s.push_str(&line);
+                s.push('\n');
+            }
+        })
+    };
+    let stderr_now = || said.lock().expect("lock").clone();
+    // Approve the canary stage once Fleet asks and kpush said so.
+    let requests = env
+        .hub_api(
+            "v1beta1",
+            "ClusterApprovalRequest",
+            "clusterapprovalrequests",
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let request = loop {
+        let list = requests.list(&Default::default()).await.expect("list");
+        if let Some(r) = list
+            .items
+            .into_iter()
+            .find(|r| r.data["spec"]["targetStage"] == "canary")
+        {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "Fleet never asked for approval");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let name = request.metadata.name.clone().expect("name");
+    let waits = format!("stage canary waits for approval: approve ClusterApprovalRequest {name}");
+    while !stderr_now().contains(&waits) {
+        assert!(
+            Instant::now() < deadline,
+            "kpush never said the run waits for approval:\n{}",
+            stderr_now()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Nobody approved yet: the member of the next stage has nothing.
+    assert!(
+        env.member_deployment("member-2", "shop-approved", "web")
+            .await
+            .is_none(),
+        "the prod stage waited for the approval"
+    );
+    let generation = request.metadata.generation.unwrap_or(1);
+    let status = json!({"status": {"conditions": [{
+        "type": "Approved", "status": "True", "reason": "ApprovedByTest", "message": "approved",
+        "observedGeneration": generation, "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }]}});
+    requests
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("approve");
+    let status = tokio::task::spawn_blocking(move || {
+        let status = child.wait();
+        let _ = reader.join();
+        status
+    })
+    .await
+    .expect("join")
+    .expect("kpush ends");
+    let stderr = stderr_now();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("ClusterStagedUpdateRun shop-approved-"),
+        "{stderr}"
+    );
+    assert!(
+        env.member_deployment("member-2", "shop-approved", "web")
+            .await
+            .is_some(),
+        "the prod stage ran after the approval"
+    );
+}
