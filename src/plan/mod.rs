@@ -319,13 +319,17 @@ impl Plan {
             .collect()
     }
 
-    /// Reads the live state of every resolved object again and dry-runs them (when preflight
-    /// is on): after kpush took objects over from another tool, planned without preflight.
+    /// Dry-runs every resolved object not proven unchanged (when preflight is on), for a plan
+    /// made without preflight. The live state read when planning is still current: planning
+    /// changes nothing, and objects are taken over from other tools only when applied.
     pub async fn check_again(&mut self, client: &Client, sink: &dyn Sink) -> Result<(), PlanError> {
-        let ready: Vec<usize> = (0..self.objects.len())
-            .filter(|&i| self.objects[i].target.is_some())
+        let to_check: Vec<usize> = (0..self.objects.len())
+            .filter(|&i| {
+                let o = &self.objects[i];
+                o.target.is_some() && o.preflight != Preflight::Unchanged
+            })
             .collect();
-        self.check(client, &ready, sink).await
+        self.dry_run(client, &to_check, sink).await
     }
 
     /// Reads live state for `indices`, then dry-runs them (when preflight is on).
@@ -335,6 +339,18 @@ impl Plan {
         indices: &[usize],
         sink: &dyn Sink,
     ) -> Result<(), PlanError> {
+        let to_check = self.read_live(client, indices, sink).await?;
+        self.dry_run(client, &to_check, sink).await
+    }
+
+    /// Reads live state for `indices`; returns those not proven unchanged (the others are
+    /// marked [`Preflight::Unchanged`]).
+    async fn read_live(
+        &mut self,
+        client: &Client,
+        indices: &[usize],
+        sink: &dyn Sink,
+    ) -> Result<Vec<usize>, PlanError> {
         let wanted: Vec<(Target, String)> = indices
             .iter()
             .filter_map(|&i| {
@@ -385,6 +401,16 @@ impl Plan {
                 ),
             });
         }
+        Ok(to_check)
+    }
+
+    /// Dry-runs the objects at `to_check` (when preflight is on or answers are kept).
+    async fn dry_run(
+        &mut self,
+        client: &Client,
+        to_check: &[usize],
+        sink: &dyn Sink,
+    ) -> Result<(), PlanError> {
         if !self.options.preflight && !self.options.keep_dry_run {
             return Ok(());
         }
@@ -394,7 +420,7 @@ impl Plan {
             client,
             &opts,
             &mut self.objects,
-            &to_check,
+            to_check,
             &self.namespaces_in_set,
         )
         .await?;
