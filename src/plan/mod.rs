@@ -351,28 +351,46 @@ impl Plan {
         indices: &[usize],
         sink: &dyn Sink,
     ) -> Result<Vec<usize>, PlanError> {
-        let wanted: Vec<(Target, String)> = indices
+        let (at, wanted): (Vec<usize>, Vec<(Target, String)>) = indices
             .iter()
             .filter_map(|&i| {
                 let o = &self.objects[i];
-                Some((o.target.clone()?, o.manifest.name().to_string()))
+                Some((i, (o.target.clone()?, o.manifest.name().to_string())))
             })
-            .collect();
+            .unzip();
         let t = Instant::now();
+        // Objects proven unchanged need neither a dry-run nor a PATCH, nor more of their live
+        // state than its metadata: decided as each is read, not after all are held.
+        let (objects, manager) = (&self.objects, self.options.field_manager.as_str());
         let lives = live::fetch(
             client,
             self.options.retry,
             self.options.concurrency,
             &wanted,
+            |j, l| {
+                let o = &objects[at[j]];
+                let proven = matches!(&l, Live::Present(live)
+                    if noop::proven_unchanged(&o.manifest.object, live, manager));
+                match proven {
+                    true => (l.metadata_only(), true),
+                    false => (l, false),
+                }
+            },
         )
         .await?;
-        for (&i, l) in indices.iter().zip(lives) {
+        let mut to_check = Vec::with_capacity(indices.len());
+        for (&i, (l, proven)) in at.iter().zip(lives) {
             let o = &mut self.objects[i];
             o.live_resource_version = match &l {
                 Live::Present(v) => compare::resource_version(v).map(str::to_string),
                 _ => None,
             };
             o.live = l;
+            if proven {
+                o.preflight = Preflight::Unchanged;
+            } else {
+                to_check.push(i);
+            }
         }
         sink.event(&Event::Info {
             message: format!(
@@ -381,18 +399,6 @@ impl Plan {
                 crate::event::format_duration(t.elapsed())
             ),
         });
-        // Objects proven unchanged need neither a dry-run nor a PATCH.
-        let mut to_check = Vec::with_capacity(indices.len());
-        for &i in indices {
-            let o = &mut self.objects[i];
-            let proven = matches!(&o.live, Live::Present(live)
-                if noop::proven_unchanged(&o.manifest.object, live, &self.options.field_manager));
-            if proven {
-                o.preflight = Preflight::Unchanged;
-            } else {
-                to_check.push(i);
-            }
-        }
         if indices.len() > to_check.len() {
             sink.event(&Event::Info {
                 message: format!(
