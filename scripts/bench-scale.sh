@@ -29,7 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --quiet --bin kpush
+# Both binaries in one build: built apart, their dependencies' features differ and every
+# dependency is compiled twice.
+cargo build --release --quiet -p kpush --bin kpush -p kpush-testenv --bin kpush-dev-cluster
 cp "$CARGO_TARGET_DIR/release/kpush" "$WORK/kpush"   # a private copy: the target dir may be shared
 KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/current/kubectl}"
 [ -x "$KUBECTL" ] || KUBECTL="$(command -v kubectl)" || { echo "kubectl not found: run scripts/build-control-plane.sh" >&2; exit 1; }
@@ -37,7 +39,6 @@ KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/current/kubectl}"
 if [ -n "${KUBECONFIG_BENCH:-}" ]; then
   KC="$KUBECONFIG_BENCH"
 else
-  cargo build --release --quiet -p kpush-testenv --bin kpush-dev-cluster
   cp "$CARGO_TARGET_DIR/release/kpush-dev-cluster" "$WORK/dev-cluster"
   "$WORK/dev-cluster" up --dir "$WORK/cluster" >"$WORK/cluster.log" 2>&1 &
   CLUSTER_PID=$!

@@ -33,9 +33,12 @@ RUNS="${KPUSH_BENCH_RUNS:-3}"
 RTT_MS="${KPUSH_BENCH_RTT_MS:-10}"
 
 if [ "$PROFILE" = release ]; then
-  cargo build --release --quiet --bin kpush
+  # Both binaries in one build: built apart, their dependencies' features differ and every
+  # dependency is compiled twice.
+  cargo build --release --quiet -p kpush --bin kpush -p kpush-testenv --bin kpush-dev-cluster
 else
   cargo build --quiet --bin kpush
+  cargo build --release --quiet -p kpush-testenv --bin kpush-dev-cluster
 fi
 WORK="$(mktemp -d)"
 # The target directory may be shared with other worktrees: keep our own copy of the binary.
@@ -53,7 +56,6 @@ if [ -n "${KUBECONFIG_BENCH:-}" ]; then
   export KUBECONFIG="$KUBECONFIG_BENCH"
   DISTANCES+=("its-own-distance $KUBECONFIG_BENCH")
 else
-  cargo build --release --quiet -p kpush-testenv --bin kpush-dev-cluster
   cp "$CARGO_TARGET_DIR/release/kpush-dev-cluster" "$WORK/dev-cluster"
   proxy_args=()
   [ "$RTT_MS" != 0 ] && proxy_args=(--proxy-rtt-ms "$RTT_MS")
