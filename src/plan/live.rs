@@ -21,21 +21,27 @@ const LIST_THRESHOLD: usize = 3;
 pub enum Live {
     /// It does not exist.
     Absent,
-    /// It exists; this is how it looks (without `status`, which the controllers own and kpush
-    /// never applies nor compares).
+    /// It exists; this is how it looks, without what kpush never applies nor compares:
+    /// `status` (the controllers') and other managers' `managedFields[].fieldsV1`.
     Present(Box<Value>),
     /// kpush may not read it (forbidden); the dry-run will tell more.
     Unknown,
 }
 
 impl Live {
-    /// Keeps only `apiVersion`, `kind` and `metadata` (identity, generation, annotations,
-    /// managers) of a present object: all that is needed of one proven unchanged.
+    /// Keeps only `apiVersion`, `kind` and `metadata` (identity, generation, annotations, and
+    /// who manages it: each `managedFields` entry without its `fieldsV1`) of a present object:
+    /// all that is needed of one proven unchanged, which is neither dry-run, diffed nor sent.
     pub fn metadata_only(self) -> Live {
         match self {
             Live::Present(mut v) => {
                 if let Value::Object(m) = v.as_mut() {
                     m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"));
+                }
+                if let Some(Value::Array(entries)) = v.pointer_mut("/metadata/managedFields") {
+                    for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+                        e.shift_remove("fieldsV1");
+                    }
                 }
                 Live::Present(v)
             }
@@ -44,14 +50,15 @@ impl Live {
     }
 }
 
-/// Fetches the live state of `wanted` = (target, name) pairs and returns `each(i, live)` for
-/// every pair `i`, in the same order. `each` runs as soon as an object is read, so what it
+/// Fetches the live state of `wanted` = (target, name) pairs, as field manager `manager` needs
+/// it, and returns `each(i, live)` for every pair `i`, in the same order. `each` runs as soon as an object is read, so what it
 /// drops is never held for all objects at once.
 pub async fn fetch<T, F>(
     client: &Client,
     policy: RetryPolicy,
     concurrency: usize,
     wanted: &[(Target, String)],
+    manager: &str,
     each: F,
 ) -> Result<Vec<T>, Failure>
 where
@@ -85,14 +92,14 @@ where
                 Job::Get(i) => {
                     let (t, name) = &wanted[i];
                     let live = match cluster::get(client, policy, t, name).await {
-                        Ok(Some(v)) => present(v, None),
+                        Ok(Some(v)) => present(v, None, manager),
                         Ok(None) => Live::Absent,
                         Err(Failure::Status(s)) if s.code == 403 => Live::Unknown,
                         Err(f) => return Err(f),
                     };
                     Ok(vec![(i, each(i, live))])
                 }
-                Job::List(t, idx) => list(client, policy, &t, idx, wanted, each).await,
+                Job::List(t, idx) => list(client, policy, &t, idx, wanted, manager, each).await,
             }
         })
         .buffer_unordered(concurrency.max(1))
@@ -119,6 +126,7 @@ async fn list<T, F>(
     target: &Target,
     idx: Vec<usize>,
     wanted: &[(Target, String)],
+    manager: &str,
     each: &F,
 ) -> Result<Vec<(usize, T)>, Failure>
 where
@@ -150,7 +158,7 @@ where
             // The same name twice in one collection: the first is the one that exists.
             let i = mine.remove(0);
             found.extend(mine.into_iter().map(|i| (i, each(i, Live::Absent))));
-            found.push((i, each(i, present(o, Some(target)))));
+            found.push((i, each(i, present(o, Some(target), manager))));
         }
         token = next;
         if token.is_none() {
@@ -163,9 +171,20 @@ where
     Ok(found)
 }
 
-/// A read object as [`Live::Present`]: without `status`, and, for a LIST item (which comes
-/// without them), with `target`'s apiVersion and kind put back.
-fn present(mut v: Value, listed_in: Option<&Target>) -> Live {
+/// A read object as [`Live::Present`]: without `status`, with only `manager`'s Apply entry of
+/// `managedFields` keeping its `fieldsV1` (the others keep who and how: enough to know which
+/// tools kpush takes over from, which re-reads the object when it does), and, for a LIST item
+/// (which comes without them), with `target`'s apiVersion and kind put back.
+fn present(mut v: Value, listed_in: Option<&Target>, manager: &str) -> Live {
+    if let Some(Value::Array(entries)) = v.pointer_mut("/metadata/managedFields") {
+        for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+            let ours = e.get("manager").and_then(Value::as_str) == Some(manager)
+                && e.get("operation").and_then(Value::as_str) == Some("Apply");
+            if !ours {
+                e.shift_remove("fieldsV1");
+            }
+        }
+    }
     if let Value::Object(m) = &mut v {
         m.shift_remove("status");
         if let Some(t) = listed_in {
@@ -177,4 +196,70 @@ fn present(mut v: Value, listed_in: Option<&Target>) -> Live {
         }
     }
     Live::Present(Box::new(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_unchanged_object_keeps_its_identity_and_managers_not_its_fields() {
+        let live = Live::Present(Box::new(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "uid": "u1", "generation": 3,
+                "annotations": {"a": "b"},
+                "managedFields": [{"manager": "kubectl-client-side-apply", "operation": "Update",
+                    "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+            "spec": {"replicas": 2},
+        })));
+        assert_eq!(
+            live.metadata_only(),
+            Live::Present(Box::new(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "uid": "u1", "generation": 3,
+                    "annotations": {"a": "b"},
+                    "managedFields": [{"manager": "kubectl-client-side-apply", "operation": "Update"}]},
+            })))
+        );
+        assert_eq!(Live::Absent.metadata_only(), Live::Absent);
+    }
+
+    #[test]
+    fn a_listed_object_gets_its_kind_back_and_loses_its_status() {
+        let target = Target {
+            resource: kube::core::ApiResource {
+                group: "apps".into(),
+                version: "v1".into(),
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                plural: "deployments".into(),
+            },
+            namespace: Some("shop".into()),
+            has_status: true,
+        };
+        let read = json!({
+            "metadata": {"name": "web", "managedFields": [
+                {"manager": "kpush", "operation": "Apply", "fieldsV1": {"f:spec": {}}},
+                {"manager": "kpush", "operation": "Update", "fieldsV1": {"f:metadata": {}}},
+                {"manager": "kube-controller-manager", "operation": "Update",
+                    "subresource": "status", "fieldsV1": {"f:status": {}}},
+            ]},
+            "spec": {},
+            "status": {"replicas": 1},
+        });
+        assert_eq!(
+            present(read, Some(&target), "kpush"),
+            Live::Present(Box::new(json!({
+                "metadata": {"name": "web", "managedFields": [
+                    {"manager": "kpush", "operation": "Apply", "fieldsV1": {"f:spec": {}}},
+                    {"manager": "kpush", "operation": "Update"},
+                    {"manager": "kube-controller-manager", "operation": "Update",
+                        "subresource": "status"},
+                ]},
+                "spec": {},
+                "apiVersion": "apps/v1", "kind": "Deployment",
+            })))
+        );
+    }
 }

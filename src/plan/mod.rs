@@ -367,6 +367,7 @@ impl Plan {
             self.options.retry,
             self.options.concurrency,
             &wanted,
+            manager,
             |j, l| {
                 let o = &objects[at[j]];
                 let proven = matches!(&l, Live::Present(live)
