@@ -142,7 +142,7 @@ case_() { # count
   ratio "re-apply" "$f-again-kubectl" "$f-again-kpush"
 }
 
-echo "apply benchmark against $(k version --short 2>/dev/null | tail -1); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "apply benchmark against $(k version 2>/dev/null | tail -1); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-40s %10s %10s %11s\n' "command" "median" "best" "peak RSS"
 for d in "${DISTANCES[@]}"; do
   DISTANCE="${d%% *}"; KC_RUN="${d#* }"
