@@ -30,7 +30,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --quiet --bin kpush
+# Both binaries in one build: built apart, their dependencies' features differ and every
+# dependency is compiled twice.
+cargo build --release --quiet -p kpush --bin kpush -p kpush-testenv --bin kpush-dev-cluster
 cp "$CARGO_TARGET_DIR/release/kpush" "$WORK/kpush"   # a private copy: the target dir may be shared
 KUBECTL="${KUBECTL:-$HOME/.cache/kpush/control-plane/current/kubectl}"
 [ -x "$KUBECTL" ] || KUBECTL="$(command -v kubectl)" || { echo "kubectl not found: run scripts/build-control-plane.sh" >&2; exit 1; }
@@ -40,7 +42,6 @@ if [ -n "${KUBECONFIG_BENCH:-}" ]; then
   KC="$KUBECONFIG_BENCH"
   DISTANCES+=("its-own-distance $KC")
 else
-  cargo build --release --quiet -p kpush-testenv --bin kpush-dev-cluster
   cp "$CARGO_TARGET_DIR/release/kpush-dev-cluster" "$WORK/dev-cluster"
   proxy_args=()
   [ "$RTT_MS" != 0 ] && proxy_args=(--proxy-rtt-ms "$RTT_MS")
@@ -141,7 +142,7 @@ case_() { # count
   ratio "re-apply" "$f-again-kubectl" "$f-again-kpush"
 }
 
-echo "apply benchmark against $(k version --short 2>/dev/null | tail -1); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "apply benchmark against $(k version 2>/dev/null | tail -1); $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-40s %10s %10s %11s\n' "command" "median" "best" "peak RSS"
 for d in "${DISTANCES[@]}"; do
   DISTANCE="${d%% *}"; KC_RUN="${d#* }"

@@ -22,7 +22,7 @@ use kube::Client;
 use thiserror::Error;
 
 pub use interrupt::Interrupt;
-pub use outcome::{AppliedObject, ApplyOutcome, PrunedObject};
+pub use outcome::{Applied, AppliedObject, ApplyOutcome, PrunedObject};
 
 use crate::event::{Action, Event, Rejection, Sink, Stage};
 use crate::plan::{Plan, PlanError, Wave};

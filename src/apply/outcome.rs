@@ -19,28 +19,51 @@ pub struct AppliedObject {
     pub action: Action,
     /// Where it lives in the API (resource and namespace), for watching it.
     pub target: Option<Target>,
-    /// The object as the server returned it (for `unchanged` objects that were not sent: as
-    /// read just before), with `metadata.managedFields` removed. Carries `metadata.uid`,
-    /// `metadata.generation` and `metadata.resourceVersion` for tracking. `None` when not applied.
-    pub applied: Option<Value>,
+    /// What tracking needs of the object as the server returned it (for `unchanged` objects
+    /// that were not sent: as read just before). `None` when not applied.
+    pub applied: Option<Applied>,
     /// Why it failed, when it did.
     pub rejection: Option<Rejection>,
     /// What kpush took over from other deploy tools before applying it ([`super::adopt`]).
     pub adopted: Option<super::adopt::Adopted>,
 }
 
+/// The identity and generation of an object as the server returned it.
+///
+/// Only these are kept, not the whole answer: with thousands of objects, the answers would be
+/// most of kpush's memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// `metadata.uid`.
+    pub uid: Option<String>,
+    /// `metadata.generation`.
+    pub generation: Option<i64>,
+}
+
+impl Applied {
+    /// The uid and generation of `object`.
+    pub fn of(object: &Value) -> Self {
+        Self {
+            uid: object
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            generation: object
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64),
+        }
+    }
+}
+
 impl AppliedObject {
     /// `metadata.generation` of the applied object.
     pub fn generation(&self) -> Option<i64> {
-        self.applied
-            .as_ref()?
-            .pointer("/metadata/generation")?
-            .as_i64()
+        self.applied.as_ref()?.generation
     }
 
     /// `metadata.uid` of the applied object.
     pub fn uid(&self) -> Option<&str> {
-        self.applied.as_ref()?.pointer("/metadata/uid")?.as_str()
+        self.applied.as_ref()?.uid.as_deref()
     }
 
     /// Whether the object exists in the cluster as the manifests want it.

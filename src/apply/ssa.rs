@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use kube::Client;
 use serde_json::Value;
 
-use super::outcome::AppliedObject;
+use super::outcome::{Applied, AppliedObject};
 use crate::cluster::{self, Failure};
 use crate::event::{Action, ObjectRef};
 use crate::plan::compare::{resource_version, same_desired_state};
@@ -56,7 +56,7 @@ pub async fn apply_one(
         && let Live::Present(live) = &o.live
     {
         out.action = Action::Unchanged;
-        out.applied = Some(without_managed_fields(live.as_ref().clone()));
+        out.applied = Some(Applied::of(live));
         return Ok(out);
     }
     let name = o.manifest.name();
@@ -89,7 +89,7 @@ pub async fn apply_one(
         {
             Ok(applied) => {
                 out.action = verdict(o, &applied, &opts.field_manager);
-                out.applied = Some(without_managed_fields(applied));
+                out.applied = Some(Applied::of(&applied));
                 return Ok(out);
             }
             Err(Failure::InFlight(message)) => {
@@ -115,7 +115,7 @@ pub async fn apply_one(
     match recreate_one(client, opts, o).await {
         Ok(applied) => {
             out.action = Action::Recreated;
-            out.applied = Some(without_managed_fields(applied));
+            out.applied = Some(Applied::of(&applied));
         }
         Err(r) => {
             out.action = Action::Failed;
@@ -208,12 +208,4 @@ fn other_rejection(o: &PlannedObject, reason: &str) -> Rejection {
         reason: reason.to_string(),
         advice: String::new(),
     }
-}
-
-/// The object without `metadata.managedFields` (large, and of no use downstream).
-pub fn without_managed_fields(mut v: Value) -> Value {
-    if let Some(Value::Object(md)) = v.get_mut("metadata") {
-        md.remove("managedFields");
-    }
-    v
 }

@@ -57,8 +57,11 @@ pub(super) fn run(args: RenderArgs, ci: CiMode) -> Result<i32, ExitError> {
         .inspect_err(|e| {
             reporter.stopping_problems(e);
         })?;
-    let text = if args.summary {
-        objects::summary_table(&manifests)
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = if args.summary {
+        out.write_all(objects::summary_table(&manifests).as_bytes())
+            .map_err(anyhow::Error::from)
     } else {
         if args.show_secrets {
             for m in &manifests {
@@ -67,12 +70,10 @@ pub(super) fn run(args: RenderArgs, ci: CiMode) -> Result<i32, ExitError> {
                 }
             }
         }
-        objects::print(&manifests, args.output, args.show_secrets)
-            .map_err(|e| ExitError::new(exit::INTERNAL, e))?
+        objects::write(&manifests, args.output, args.show_secrets, &mut out)
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
+    written
+        .and_then(|()| out.flush().map_err(anyhow::Error::from))
         .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
     Ok(exit::SUCCESS)
 }

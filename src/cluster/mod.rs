@@ -7,5 +7,7 @@ pub mod requests;
 pub mod retry;
 
 pub use failure::{Failure, classify};
-pub use requests::{Target, delete, dry_run_apply, get, list, merge_patch, server_apply};
+pub use requests::{
+    Target, delete, dry_run_apply, get, list, list_page, merge_patch, server_apply,
+};
 pub use retry::{RetryBudget, RetryPolicy};

@@ -153,27 +153,44 @@ pub async fn list(
     let mut items = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut lp = ListParams::default().limit(500);
-        if let Some(sel) = label_selector {
-            lp = lp.labels(sel);
-        }
-        if let Some(t) = &token {
-            lp = lp.continue_token(t);
-        }
-        let req = target.request().list(&lp).map_err(build_error)?;
-        let mut page = send(client, policy, req).await?;
-        if let Some(Value::Array(a)) = page.get_mut("items").map(Value::take) {
-            items.extend(a);
-        }
-        token = page
-            .pointer("/metadata/continue")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        let (page, next) =
+            list_page(client, policy, target, label_selector, token.as_deref()).await?;
+        items.extend(page);
+        token = next;
         if token.is_none() {
             return Ok(items);
         }
     }
+}
+
+/// One page (at most 500 objects) of a LIST, from continue token `token` (`None`: the first
+/// page); returns its items and the token for the next page, `None` after the last.
+pub async fn list_page(
+    client: &Client,
+    policy: RetryPolicy,
+    target: &Target,
+    label_selector: Option<&str>,
+    token: Option<&str>,
+) -> Result<(Vec<Value>, Option<String>), Failure> {
+    let mut lp = ListParams::default().limit(500);
+    if let Some(sel) = label_selector {
+        lp = lp.labels(sel);
+    }
+    if let Some(t) = token {
+        lp = lp.continue_token(t);
+    }
+    let req = target.request().list(&lp).map_err(build_error)?;
+    let mut page = send(client, policy, req).await?;
+    let items = match page.get_mut("items").map(Value::take) {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    let next = page
+        .pointer("/metadata/continue")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    Ok((items, next))
 }
 
 /// DELETE one object (background propagation); `Ok(false)` when it was already gone, or, with

@@ -321,13 +321,17 @@ impl Plan {
             .collect()
     }
 
-    /// Reads the live state of every resolved object again and dry-runs them (when preflight
-    /// is on): after kpush took objects over from another tool, planned without preflight.
+    /// Dry-runs every resolved object not proven unchanged (when preflight is on), for a plan
+    /// made without preflight. The live state read when planning is still current: planning
+    /// changes nothing, and objects are taken over from other tools only when applied.
     pub async fn check_again(&mut self, client: &Client, sink: &dyn Sink) -> Result<(), PlanError> {
-        let ready: Vec<usize> = (0..self.objects.len())
-            .filter(|&i| self.objects[i].target.is_some())
+        let to_check: Vec<usize> = (0..self.objects.len())
+            .filter(|&i| {
+                let o = &self.objects[i];
+                o.target.is_some() && o.preflight != Preflight::Unchanged
+            })
             .collect();
-        self.check(client, &ready, sink).await
+        self.dry_run(client, &to_check, sink).await
     }
 
     /// Reads live state for `indices`, then dry-runs them (when preflight is on).
@@ -337,28 +341,59 @@ impl Plan {
         indices: &[usize],
         sink: &dyn Sink,
     ) -> Result<(), PlanError> {
-        let wanted: Vec<(Target, String)> = indices
+        let to_check = self.read_live(client, indices, sink).await?;
+        self.dry_run(client, &to_check, sink).await
+    }
+
+    /// Reads live state for `indices`; returns those not proven unchanged (the others are
+    /// marked [`Preflight::Unchanged`]).
+    async fn read_live(
+        &mut self,
+        client: &Client,
+        indices: &[usize],
+        sink: &dyn Sink,
+    ) -> Result<Vec<usize>, PlanError> {
+        let (at, wanted): (Vec<usize>, Vec<(Target, String)>) = indices
             .iter()
             .filter_map(|&i| {
                 let o = &self.objects[i];
-                Some((o.target.clone()?, o.manifest.name().to_string()))
+                Some((i, (o.target.clone()?, o.manifest.name().to_string())))
             })
-            .collect();
+            .unzip();
         let t = Instant::now();
+        // Objects proven unchanged need neither a dry-run nor a PATCH, nor more of their live
+        // state than its metadata: decided as each is read, not after all are held.
+        let (objects, manager) = (&self.objects, self.options.field_manager.as_str());
         let lives = live::fetch(
             client,
             self.options.retry,
             self.options.concurrency,
             &wanted,
+            manager,
+            |j, l| {
+                let o = &objects[at[j]];
+                let proven = matches!(&l, Live::Present(live)
+                    if noop::proven_unchanged(&o.manifest.object, live, manager));
+                match proven {
+                    true => (l.metadata_only(), true),
+                    false => (l, false),
+                }
+            },
         )
         .await?;
-        for (&i, l) in indices.iter().zip(lives) {
+        let mut to_check = Vec::with_capacity(indices.len());
+        for (&i, (l, proven)) in at.iter().zip(lives) {
             let o = &mut self.objects[i];
             o.live_resource_version = match &l {
                 Live::Present(v) => compare::resource_version(v).map(str::to_string),
                 _ => None,
             };
             o.live = l;
+            if proven {
+                o.preflight = Preflight::Unchanged;
+            } else {
+                to_check.push(i);
+            }
         }
         sink.event(&Event::Info {
             message: format!(
@@ -367,18 +402,6 @@ impl Plan {
                 crate::event::format_duration(t.elapsed())
             ),
         });
-        // Objects proven unchanged need neither a dry-run nor a PATCH.
-        let mut to_check = Vec::with_capacity(indices.len());
-        for &i in indices {
-            let o = &mut self.objects[i];
-            let proven = matches!(&o.live, Live::Present(live)
-                if noop::proven_unchanged(&o.manifest.object, live, &self.options.field_manager));
-            if proven {
-                o.preflight = Preflight::Unchanged;
-            } else {
-                to_check.push(i);
-            }
-        }
         if indices.len() > to_check.len() {
             sink.event(&Event::Info {
                 message: format!(
@@ -387,6 +410,16 @@ impl Plan {
                 ),
             });
         }
+        Ok(to_check)
+    }
+
+    /// Dry-runs the objects at `to_check` (when preflight is on or answers are kept).
+    async fn dry_run(
+        &mut self,
+        client: &Client,
+        to_check: &[usize],
+        sink: &dyn Sink,
+    ) -> Result<(), PlanError> {
         if !self.options.preflight && !self.options.keep_dry_run {
             return Ok(());
         }
@@ -396,7 +429,7 @@ impl Plan {
             client,
             &opts,
             &mut self.objects,
-            &to_check,
+            to_check,
             &self.namespaces_in_set,
         )
         .await?;

@@ -78,7 +78,14 @@ pub(super) async fn run(
                 {
                     answer = dry_run(true).await;
                 }
-                (i, check(o, answer, opts, ctx, namespaces_in_set))
+                let mut checked = check(o, answer, opts, ctx, namespaces_in_set);
+                // Only `diff` shows the answer: drop it here, not after every object's came.
+                if !opts.keep_dry_run
+                    && let Ok(Checked::Passed(_, dry, _)) = &mut checked
+                {
+                    *dry = None;
+                }
+                (i, checked)
             }
         })
         .buffer_unordered(opts.concurrency.max(1))
