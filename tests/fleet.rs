@@ -28,11 +28,6 @@ struct Env {
 
 static ENV: tokio::sync::OnceCell<Env> = tokio::sync::OnceCell::const_new();
 
-/// The two staged-run tests take turns: both roll a stage named `canary` out to member-1, and
-/// once (in a full `cargo test --workspace` run) the approval test saw Fleet never create its
-/// ClusterApprovalRequest while the other run was in flight.
-static STAGED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn env() -> &'static Env {
     ENV.get_or_init(setup).await
 }
@@ -279,7 +274,6 @@ async fn a_placement_selecting_no_member_fails_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_placement_rolls_out_through_a_staged_update_run() {
-    let _turn = STAGED.lock().await;
     let env = env().await;
     let strategies = env
         .hub_api(
@@ -547,7 +541,6 @@ data:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staged_run_waiting_for_approval_says_so_and_goes_on_once_approved() {
-    let _turn = STAGED.lock().await;
     let env = env().await;
     let strategies = env
         .hub_api(

@@ -175,17 +175,29 @@ where
 {
     let fleet = api::FleetApi::new(client, placement);
     loop {
+        // A staged update run needs both the new resource snapshot and a fully scheduled
+        // policy snapshot: started earlier, Fleet fails it ("policy snapshot … not fully
+        // scheduled yet").
+        let crp = fleet
+            .placements
+            .get(&placement.name)
+            .await
+            .ok()
+            .map(api::json);
+        let scheduled = crp.as_ref().is_some_and(status::is_scheduled);
         let latest = latest_snapshot(client, placement).await;
         match (expect, latest) {
-            (Expect::NewerThan(old), Some(latest)) if old.as_ref() != Some(&latest) => {
+            (Expect::NewerThan(old), Some(latest))
+                if scheduled && old.as_ref() != Some(&latest) =>
+            {
                 return Snapshot::Taken(latest);
             }
-            (Expect::Current, Some(latest)) => return Snapshot::Taken(latest),
+            (Expect::Current, Some(latest)) if scheduled => return Snapshot::Taken(latest),
             _ => {}
         }
-        if let Ok(crp) = fleet.placements.get(&placement.name).await
+        if let Some(crp) = &crp
             && let status::PlacementState::Unschedulable { reason, message } =
-                status::evaluate(&api::json(crp), None)
+                status::evaluate(crp, None)
         {
             return Snapshot::Unschedulable { reason, message };
         }

@@ -70,6 +70,17 @@ fn current(c: &Value, generation: i64) -> bool {
         .is_none_or(|g| g >= generation)
 }
 
+/// Whether Fleet finished scheduling `crp`'s current generation (its policy snapshot is fully
+/// scheduled): a staged update run started before that fails to initialize.
+pub fn is_scheduled(crp: &Value) -> bool {
+    let generation = crp["metadata"]["generation"].as_i64().unwrap_or(0);
+    condition(
+        &crp["status"]["conditions"],
+        "ClusterResourcePlacementScheduled",
+    )
+    .is_some_and(|c| current(c, generation) && c["status"] == "True")
+}
+
 /// Where `crp` stands, given the index of the newest resource snapshot (`None`: unknown yet).
 pub fn evaluate(crp: &Value, latest_index: Option<&str>) -> PlacementState {
     let generation = crp["metadata"]["generation"].as_i64().unwrap_or(0);
@@ -412,5 +423,21 @@ mod tests {
             Some("10")
         );
         assert_eq!(latest_index(&[]), None);
+    }
+
+    #[test]
+    fn a_placement_counts_as_scheduled_only_for_its_current_generation() {
+        let mut c = json!({"metadata": {"generation": 2}, "status": {"conditions": [
+            {"type": "ClusterResourcePlacementScheduled", "status": "True", "observedGeneration": 1}
+        ]}});
+        assert!(
+            !is_scheduled(&c),
+            "an older generation's scheduling does not count"
+        );
+        c["status"]["conditions"][0]["observedGeneration"] = json!(2);
+        assert!(is_scheduled(&c));
+        c["status"]["conditions"][0]["status"] = json!("Unknown");
+        assert!(!is_scheduled(&c));
+        assert!(!is_scheduled(&json!({"metadata": {"generation": 1}})));
     }
 }
