@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::outcome::{Applied, AppliedObject};
 use crate::cluster::{self, Failure};
 use crate::event::{Action, ObjectRef};
-use crate::plan::compare::{resource_version, same_desired_state};
+use crate::plan::compare::{Fingerprint, resource_version};
 use crate::plan::rejection::{AdviceContext, Rejection, RejectionKind, diagnose};
 use crate::plan::{Live, PlanOptions, PlannedObject, Preflight};
 
@@ -133,7 +133,9 @@ fn verdict(o: &PlannedObject, applied: &Value, manager: &str) -> Action {
         _ if before.is_some() && before == resource_version(applied) => Action::Unchanged,
         // Without preflight the run annotations were sent: a change in them alone still reads
         // as unchanged.
-        (Live::Present(live), _) if same_desired_state(live, applied, manager) => Action::Unchanged,
+        (Live::Present(_), _) if o.live_fingerprint == Some(Fingerprint::of(applied, manager)) => {
+            Action::Unchanged
+        }
         _ => Action::Configured,
     }
 }

@@ -185,6 +185,7 @@ mod tests {
                 .map(|v| Live::Present(Box::new(v)))
                 .unwrap_or(Live::Absent),
             live_resource_version: None,
+            live_fingerprint: None,
             preflight: Preflight::Update,
             dry_run: Some(dry),
         }

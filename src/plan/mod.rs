@@ -92,6 +92,10 @@ pub struct PlannedObject {
     pub live: Live,
     /// `metadata.resourceVersion` before applying, when known.
     pub live_resource_version: Option<String>,
+    /// What the verdicts compare of the live object ([`compare::Fingerprint`]), when present.
+    /// Once read, `live` keeps only its metadata unless the dry-run answers are kept for a
+    /// diff: this fingerprint is all that preflight and the apply verdict need of the rest.
+    pub live_fingerprint: Option<compare::Fingerprint>,
     /// What the preflight dry-run said.
     pub preflight: Preflight,
     /// The dry-run answer (only with [`PlanOptions::keep_dry_run`]).
@@ -250,6 +254,7 @@ pub async fn plan(
             }),
             live: Live::Unknown,
             live_resource_version: None,
+            live_fingerprint: None,
             preflight: match deferred {
                 Some(why) => Preflight::Deferred(why),
                 None => Preflight::NotRun,
@@ -364,6 +369,7 @@ impl Plan {
         // Objects proven unchanged need neither a dry-run nor a PATCH, nor more of their live
         // state than its metadata: decided as each is read, not after all are held.
         let (objects, manager) = (&self.objects, self.options.field_manager.as_str());
+        let keep_whole = self.options.keep_dry_run;
         let lives = live::fetch(
             client,
             self.options.retry,
@@ -372,18 +378,22 @@ impl Plan {
             manager,
             |j, l| {
                 let o = &objects[at[j]];
-                let proven = matches!(&l, Live::Present(live)
-                    if noop::proven_unchanged(&o.manifest.object, live, manager));
-                match proven {
-                    true => (l.metadata_only(), true),
-                    false => (l, false),
+                let Live::Present(live) = &l else {
+                    return (l, None, false);
+                };
+                let proven = noop::proven_unchanged(&o.manifest.object, live, manager);
+                let fingerprint = (!proven).then(|| compare::Fingerprint::of(live, manager));
+                match proven || !keep_whole {
+                    true => (l.metadata_only(), fingerprint, proven),
+                    false => (l, fingerprint, proven),
                 }
             },
         )
         .await?;
         let mut to_check = Vec::with_capacity(indices.len());
-        for (&i, (l, proven)) in at.iter().zip(lives) {
+        for (&i, (l, fingerprint, proven)) in at.iter().zip(lives) {
             let o = &mut self.objects[i];
+            o.live_fingerprint = fingerprint;
             o.live_resource_version = match &l {
                 Live::Present(v) => compare::resource_version(v).map(str::to_string),
                 _ => None,

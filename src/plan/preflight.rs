@@ -5,7 +5,7 @@ use futures::stream::{self, StreamExt};
 use kube::Client;
 use serde_json::Value;
 
-use super::compare::{resource_version, same_desired_state};
+use super::compare::{Fingerprint, resource_version};
 use super::live::Live;
 use super::rejection::{AdviceContext, Rejection, RejectionKind, diagnose};
 use super::{PlanOptions, PlannedObject};
@@ -160,7 +160,9 @@ fn check(
             let state = match &o.live {
                 Live::Absent => Preflight::Create,
                 Live::Present(_) if will_adopt(o, opts) => Preflight::Update,
-                Live::Present(live) if same_desired_state(live, &dry, &opts.field_manager) => {
+                Live::Present(_)
+                    if o.live_fingerprint == Some(Fingerprint::of(&dry, &opts.field_manager)) =>
+                {
                     Preflight::Unchanged
                 }
                 Live::Present(_) => Preflight::Update,
