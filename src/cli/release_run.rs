@@ -384,6 +384,13 @@ fn verdict(deployed: &Deployed, rollback_to: Option<u32>) -> (Status, Option<Str
             Status::TimedOut,
             Some("a rollout did not finish in time".to_string()),
         ),
+        Ok(exit::CLUSTER_UNREACHABLE) => (
+            Status::Failed,
+            Some(
+                "the API server became unreachable while kpush watched the rollout; its outcome is unknown"
+                    .to_string(),
+            ),
+        ),
         Ok(exit::INTERRUPTED) => (
             Status::Interrupted,
             Some("interrupted while waiting for the rollout".to_string()),
