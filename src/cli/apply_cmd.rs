@@ -163,7 +163,7 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
             targets_run::run(
                 file,
                 &args.targets,
-                Some(&args.manifests),
+                Some((&args.manifests, &renders)),
                 &reporter,
                 stops,
                 each,

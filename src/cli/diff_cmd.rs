@@ -58,7 +58,7 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
             targets_run::run(
                 file,
                 &args.targets,
-                Some(&args.manifests),
+                Some((&args.manifests, &renders)),
                 &reporter,
                 stops,
                 each,

@@ -72,7 +72,7 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
             targets_run::run(
                 file,
                 &args.targets,
-                Some(&args.manifests),
+                Some((&args.manifests, &renders)),
                 &reporter,
                 stops,
                 each,
