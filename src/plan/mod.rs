@@ -4,6 +4,7 @@
 //! The result, a [`Plan`], is what `apply` executes and what `diff` prints.
 
 pub mod access_review;
+pub mod admission;
 pub mod applyset;
 pub mod compare;
 pub mod defaults;
