@@ -193,24 +193,10 @@ async fn run_with(
 ) -> Result<i32, ExitError> {
     let started = std::time::Instant::now();
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
-    // A chart's .Capabilities are the cluster's: connect before rendering it.
-    let early = match manifest_args.has_charts() {
-        true => Some(connect(cluster).await?),
-        false => None,
-    };
-    let mut manifests = renders
-        .render(
-            manifest_args,
-            reporter,
-            early.as_ref().map(|(c, _)| c),
-            args.plan.release_name(),
-        )
-        .await?;
     let prune = args.plan.prune().map_err(bad)?;
-    let (client, server) = match early {
-        Some(c) => c,
-        None => connect(cluster).await?,
-    };
+    let (mut manifests, client, server) = renders
+        .render_connected(manifest_args, cluster, reporter, args.plan.release_name())
+        .await?;
     let namespace = manifest_args
         .namespace
         .clone()

@@ -141,6 +141,32 @@ impl Renders {
     }
 }
 
+impl Renders {
+    /// Renders `args` ([`Renders::render`]) and connects to `cluster`. A chart's
+    /// `.Capabilities` are the cluster's, so with charts the connection comes first; without,
+    /// the render does, so bad manifests fail without asking a cluster.
+    pub async fn render_connected(
+        &self,
+        args: &ManifestArgs,
+        cluster: &super::cluster_args::ClusterArgs,
+        sink: &dyn Sink,
+        release: Option<&str>,
+    ) -> Result<(Vec<crate::Manifest>, kube::Client, String), ExitError> {
+        let early = match args.has_charts() {
+            true => Some(super::apply_cmd::connect(cluster).await?),
+            false => None,
+        };
+        let manifests = self
+            .render(args, sink, early.as_ref().map(|(c, _)| c), release)
+            .await?;
+        let (client, server) = match early {
+            Some(c) => c,
+            None => super::apply_cmd::connect(cluster).await?,
+        };
+        Ok((manifests, client, server))
+    }
+}
+
 /// What makes two renders differ: namespace, variables and images.
 fn transforms(args: &ManifestArgs) -> String {
     format!("{:?}\n{:?}\n{:?}", args.namespace, args.vars, args.images)
