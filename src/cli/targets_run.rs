@@ -33,7 +33,8 @@ pub struct TargetsArgs {
     pub targets: Option<PathBuf>,
 
     /// With --targets: run on N targets at once and report every one. Default 1: one after
-    /// another, stopping at the first that fails (later targets are left untouched).
+    /// another, stopping at the first that fails (later targets are left untouched; `history`
+    /// and `list` only read, and ask every target).
     #[arg(
         long,
         value_name = "N",
