@@ -93,15 +93,7 @@ where
             }
             Err(e) => {
                 codes.push(e.code);
-                let mut message = format!("{e}");
-                if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
-                    message.push_str(&format!(
-                        " (target {} is defined at {}:{})",
-                        t.name,
-                        file.display(),
-                        t.line
-                    ));
-                }
+                let message = t.error_message(&e, file);
                 doc["exitCode"] = e.code.into();
                 doc["error"] = message.clone().into();
                 eprintln!("target {}: error (exit code {}): {message}", t.name, e.code);

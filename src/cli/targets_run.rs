@@ -65,6 +65,21 @@ impl Target {
         }
     }
 
+    /// `e`'s message; for bad input or an unreachable cluster (flags said once for every
+    /// target) followed by where this target's own settings are in `file`.
+    pub fn error_message(&self, e: &ExitError, file: &Path) -> String {
+        let mut message = format!("{e}");
+        if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
+            message.push_str(&format!(
+                "\n(target {} is defined at {}:{})",
+                self.name,
+                file.display(),
+                self.line
+            ));
+        }
+        message
+    }
+
     /// The command line's cluster flags with this target's sign-in.
     pub fn cluster_args(&self, cluster: &ClusterArgs) -> ClusterArgs {
         let mut c = cluster.clone();
@@ -230,17 +245,7 @@ where
             Err(e) => {
                 // A manifest error becomes an annotation on its file and line in CI.
                 reporter.stopping_problems(&e);
-                let mut message = format!("{e}");
-                if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
-                    // Flags said once for every target: say where this target's settings are.
-                    message.push_str(&format!(
-                        "\n(target {} is defined at {}:{})",
-                        t.name,
-                        file.display(),
-                        t.line
-                    ));
-                }
-                (e.code, Some(message))
+                (e.code, Some(t.error_message(&e, file)))
             }
         };
         let result = TargetResult {
