@@ -102,6 +102,17 @@ pub(super) async fn connect(args: &ClusterArgs) -> Result<(kube::Client, String)
         .map_err(|e| ExitError::new(exit::of_connect_error(&e), e))
 }
 
+/// The exit error of a failed plan: its exit code and [`explain`]'s message, followed by
+/// `then` when given ("nothing was applied").
+pub(super) fn plan_failed(e: &PlanError, server: &str, then: Option<&str>) -> ExitError {
+    let message = explain(e, server);
+    let message = match then {
+        Some(then) => format!("{message}; {then}"),
+        None => message,
+    };
+    ExitError::new(exit::of_plan_error(e), anyhow::anyhow!(message))
+}
+
 /// The error with advice for unreachable and unauthenticated servers.
 pub(super) fn explain(e: &PlanError, server: &str) -> String {
     match e {
@@ -322,10 +333,7 @@ impl Deploy<'_> {
             Ok(p) => p,
             Err(e) => {
                 return Deployed {
-                    result: Err(ExitError::new(
-                        exit::of_plan_error(&e),
-                        anyhow::anyhow!("{}; nothing was applied", explain(&e, server)),
-                    )),
+                    result: Err(plan_failed(&e, server, Some("nothing was applied"))),
                     outcome: None,
                 };
             }

@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::ManifestArgs;
-use super::apply_cmd::explain;
+use super::apply_cmd::plan_failed;
 use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
 use super::targets_file::Target;
@@ -109,12 +109,7 @@ async fn run_with(
     let retry = opts.retry;
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
-        .map_err(|e| {
-            ExitError::new(
-                exit::of_plan_error(&e),
-                anyhow::anyhow!(explain(&e, &server)),
-            )
-        })?;
+        .map_err(|e| plan_failed(&e, &server, None))?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     let mut pruned = Vec::new();
     if let Some(set) = plan.options.applyset.as_ref().filter(|_| prune) {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use clap::Args;
 
-use super::apply_cmd::{connect, explain};
+use super::apply_cmd::{connect, plan_failed};
 use super::cluster_args::ClusterArgs;
 use super::release_args::ReleaseRef;
 use super::release_run::{note, skipped, store_error};
@@ -121,12 +121,7 @@ async fn run_with(
     let retry = opts.retry;
     let plan = plan::plan(&client, revision.manifests(), opts, reporter)
         .await
-        .map_err(|e| {
-            ExitError::new(
-                exit::of_plan_error(&e),
-                anyhow::anyhow!(explain(&e, &server)),
-            )
-        })?;
+        .map_err(|e| plan_failed(&e, &server, None))?;
     let diffs = drift::drifted(&plan, object_diff);
     let parent = prune::read_parent(&client, retry, &set)
         .await
