@@ -33,7 +33,8 @@ pub struct TargetsArgs {
     pub targets: Option<PathBuf>,
 
     /// With --targets: run on N targets at once and report every one. Default 1: one after
-    /// another, stopping at the first that fails (later targets are left untouched).
+    /// another, stopping at the first that fails (later targets are left untouched; `history`
+    /// and `list` only read, and ask every target).
     #[arg(
         long,
         value_name = "N",
@@ -62,6 +63,21 @@ impl Target {
             name: release.name.clone(),
             namespace: self.namespace.clone().or(release.namespace.clone()),
         }
+    }
+
+    /// `e`'s message; for bad input or an unreachable cluster (flags said once for every
+    /// target) followed by where this target's own settings are in `file`.
+    pub fn error_message(&self, e: &ExitError, file: &Path) -> String {
+        let mut message = format!("{e}");
+        if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
+            message.push_str(&format!(
+                "\n(target {} is defined at {}:{})",
+                self.name,
+                file.display(),
+                self.line
+            ));
+        }
+        message
     }
 
     /// The command line's cluster flags with this target's sign-in.
@@ -170,6 +186,32 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+impl Renders {
+    /// Renders `args` ([`Renders::render`]) and connects to `cluster`. A chart's
+    /// `.Capabilities` are the cluster's, so with charts the connection comes first; without,
+    /// the render does, so bad manifests fail without asking a cluster.
+    pub async fn render_connected(
+        &self,
+        args: &ManifestArgs,
+        cluster: &super::cluster_args::ClusterArgs,
+        sink: &dyn Sink,
+        release: Option<&str>,
+    ) -> Result<(Vec<crate::Manifest>, kube::Client, String), ExitError> {
+        let early = match args.has_charts() {
+            true => Some(super::apply_cmd::connect(cluster).await?),
+            false => None,
+        };
+        let manifests = self
+            .render(args, sink, early.as_ref().map(|(c, _)| c), release)
+            .await?;
+        let (client, server) = match early {
+            Some(c) => c,
+            None => super::apply_cmd::connect(cluster).await?,
+        };
+        Ok((manifests, client, server))
+    }
+}
+
 /// What makes two renders differ: namespace, variables and images.
 fn transforms(args: &ManifestArgs) -> String {
     format!("{:?}\n{:?}\n{:?}", args.namespace, args.vars, args.images)
@@ -236,17 +278,7 @@ where
             Err(e) => {
                 // A manifest error becomes an annotation on its file and line in CI.
                 reporter.stopping_problems(&e);
-                let mut message = format!("{e}");
-                if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
-                    // Flags said once for every target: say where this target's settings are.
-                    message.push_str(&format!(
-                        "\n(target {} is defined at {}:{})",
-                        t.name,
-                        file.display(),
-                        t.line
-                    ));
-                }
-                (e.code, Some(message))
+                (e.code, Some(t.error_message(&e, file)))
             }
         };
         let result = TargetResult {

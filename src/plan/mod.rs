@@ -200,7 +200,7 @@ pub async fn plan(
     let default_ns = client.default_namespace().to_string();
     let namespaces_in_set: HashSet<String> = manifests
         .iter()
-        .filter(|m| m.group().is_empty() && m.kind() == "Namespace")
+        .filter(|m| m.is_namespace())
         .map(|m| m.name().to_string())
         .collect();
 
