@@ -51,6 +51,25 @@ fn with_strict_vars_every_undefined_variable_is_listed_with_file_and_line() {
 }
 
 #[test]
+fn without_strict_vars_an_undefined_variable_is_left_as_written_with_a_warning() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "app.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: ${ONE}\n  b: ${TAGG}\n",
+    );
+    let (code, out, err) = kpush_render(t.path(), &["app.yaml", "--var", "ONE=1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a: 1"), "{out}");
+    assert!(out.contains("b: ${TAGG}"), "{out}");
+    assert!(
+        err.contains("app.yaml:7:6: warning: variable TAGG is not defined; left as written"),
+        "the same rule as kustomize overlays: {err}"
+    );
+    assert_eq!(err.matches("not defined").count(), 1, "{err}");
+}
+
+#[test]
 fn variables_come_from_flags_and_kpush_var_prefixed_environment_only() {
     let t = tempfile::tempdir().unwrap();
     write(

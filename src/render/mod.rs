@@ -95,9 +95,7 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         match input {
             source::Input::Text(src) => {
                 let (sub, found) = substitute_source(src, &opts.vars, opts.substitution);
-                // In plain files an undefined name is reported only under --strict-vars
-                // (kustomize's file reader also warns about it when substitution is lenient).
-                problems.extend(found.into_iter().filter(|p| p.severity == Severity::Error));
+                problems.extend(found);
                 let docs = documents::parse(src, &sub, &mut problems);
                 objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
             }

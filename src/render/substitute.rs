@@ -26,18 +26,16 @@ pub fn substitute_source(
     let problems = undefined
         .into_iter()
         .map(|u| {
-            let mut message = format!(
-                "variable {} is not defined (--strict-vars): pass --var {}=VALUE, --var-file \
-                 FILE or KPUSH_VAR_{}, write ${{{}:-default}}, escape it as $${{{}}}, or mark \
-                 the object with the annotation kpush.dev/substitute: disabled",
-                u.name, u.name, u.name, u.name, u.name
-            );
-            let severity = if mode == Substitution::Strict {
-                Severity::Error
-            } else {
-                message.push_str("; left as written");
-                Severity::Warning
+            let (lead, severity) = match mode {
+                Substitution::Strict => (" (--strict-vars)", Severity::Error),
+                _ => ("; left as written", Severity::Warning),
             };
+            let message = format!(
+                "variable {name} is not defined{lead}: pass --var {name}=VALUE, --var-file FILE \
+                 or KPUSH_VAR_{name}, write ${{{name}:-default}}, escape it as $${{{name}}}, or \
+                 mark the object with the annotation kpush.dev/substitute: disabled",
+                name = u.name
+            );
             Problem::at(
                 severity,
                 ProblemKind::UndefinedVariable,
@@ -92,7 +90,12 @@ mod tests {
             (p.file.as_str(), p.line, p.column),
             ("app.yaml", 2, Some(4))
         );
-        assert!(p.message.ends_with("; left as written"), "{}", p.message);
+        assert!(
+            p.message
+                .starts_with("variable MISSING is not defined; left as written:"),
+            "{}",
+            p.message
+        );
     }
 
     #[test]
