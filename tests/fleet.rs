@@ -728,8 +728,8 @@ impl Env {
     }
 
     /// Prints the roles with `kpush rbac ARGS --subject user:USER --name NAME` (as the hub's
-    /// admin) and applies them on the hub; returns what was printed.
-    fn bind_printed_roles(&self, user: &str, name: &str, args: &[&str]) -> String {
+    /// admin) and applies them on the hub; returns what was printed and the file it is in.
+    fn bind_printed_roles(&self, user: &str, name: &str, args: &[&str]) -> (String, String) {
         let mut all = vec!["rbac"];
         all.extend_from_slice(args);
         let subject = format!("user:{user}");
@@ -738,7 +738,7 @@ impl Env {
         printed.expect_code(0);
         let roles = self.write(&format!("{name}-roles.yaml"), &printed.stdout);
         self.hub_kubectl(&["apply", "-f", &roles]);
-        printed.stdout
+        (printed.stdout, roles)
     }
 
     /// Takes `verb` out of the rule for `resource` of ClusterRole `name` on the hub.
@@ -792,7 +792,8 @@ async fn a_user_bound_to_what_kpush_rbac_prints_deploys_through_the_fleet_and_on
     let env = env().await;
     let ns = "shop-rbac";
     let file = env.write("rbac.yaml", &app(ns, "nginx:1.27"));
-    let printed = env.bind_printed_roles("bob", "kpush-fleet-bob", &[&file, "--placement", "all"]);
+    let (printed, roles) =
+        env.bind_printed_roles("bob", "kpush-fleet-bob", &[&file, "--placement", "all"]);
     for rule in [
         "resources: [\"clusterresourceplacements\"]\n    verbs: [\"get\", \"create\", \"patch\"]",
         "resources: [\"clusterresourcesnapshots\"]\n    verbs: [\"list\"]",
@@ -824,6 +825,24 @@ async fn a_user_bound_to_what_kpush_rbac_prints_deploys_through_the_fleet_and_on
     );
     offline.expect_code(0);
     assert_eq!(roles_only(&offline.stdout), roles_only(&printed));
+
+    // The generated placement is generated before the check, so the check covers it: without
+    // `create` on placements the deploy is refused before anything is applied.
+    env.remove_verb("kpush-fleet-bob", "clusterresourceplacements", "create");
+    let refused = env.kpush_on_hub_as(
+        "bob",
+        &["apply", &file, "--placement", "all", "--timeout", "1m"],
+    );
+    refused.expect_code(3);
+    let said =
+        "cannot create clusterresourceplacements.placement.kubernetes-fleet.io (cluster-wide)";
+    assert!(
+        refused.stderr.contains(said),
+        "`{said}` in:\n{}",
+        refused.stderr
+    );
+    assert_eq!(env.hub_image(ns).await, None, "nothing was applied");
+    env.hub_kubectl(&["apply", "-f", &roles]);
 
     // As bob, with exactly these roles: the generated placement is applied and followed.
     let run = env.kpush_on_hub_as(
@@ -903,7 +922,7 @@ spec:
     let flags = ["--update-strategy", "canary-then-prod"];
     let mut args = vec![file.as_str()];
     args.extend(flags);
-    let printed = env.bind_printed_roles("alice", "kpush-fleet-alice", &args);
+    let (printed, _) = env.bind_printed_roles("alice", "kpush-fleet-alice", &args);
     let rule = "resources: [\"clusterstagedupdateruns\"]\n    verbs: [\"get\", \"create\"]";
     assert!(printed.contains(rule), "`{rule}` in:\n{printed}");
     assert!(
