@@ -899,9 +899,32 @@ async fn a_user_bound_to_what_kpush_rbac_prints_deploys_through_the_fleet_and_on
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_staged_run_the_identity_may_not_create_is_refused_before_anything_is_applied() {
+async fn a_staged_run_is_refused_before_anything_without_create_and_runs_with_the_printed_roles() {
     let env = env().await;
     let ns = "shop-staged-rbac";
+    let strategies = env
+        .hub_api(
+            "v1beta1",
+            "ClusterStagedUpdateStrategy",
+            "clusterstagedupdatestrategies",
+        )
+        .await;
+    let strategy = json!({
+        "apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+        "metadata": {"name": "rbac-canary-then-prod"},
+        "spec": {"stages": [
+            {"name": "canary", "labelSelector": {"matchLabels": {"env": "canary"}}},
+            {"name": "prod", "labelSelector": {"matchLabels": {"env": "prod"}}},
+        ]},
+    });
+    strategies
+        .patch(
+            "rbac-canary-then-prod",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&strategy),
+        )
+        .await
+        .expect("strategy");
     let manifests = format!(
         "{}---
 apiVersion: placement.kubernetes-fleet.io/v1beta1
@@ -919,10 +942,10 @@ spec:
         app(ns, "nginx:1.27")
     );
     let file = env.write("staged-rbac.yaml", &manifests);
-    let flags = ["--update-strategy", "canary-then-prod"];
+    let flags = ["--update-strategy", "rbac-canary-then-prod"];
     let mut args = vec![file.as_str()];
     args.extend(flags);
-    let (printed, _) = env.bind_printed_roles("alice", "kpush-fleet-alice", &args);
+    let (printed, roles) = env.bind_printed_roles("alice", "kpush-fleet-alice", &args);
     let rule = "resources: [\"clusterstagedupdateruns\"]\n    verbs: [\"get\", \"create\"]";
     assert!(printed.contains(rule), "`{rule}` in:\n{printed}");
     assert!(
@@ -956,6 +979,26 @@ spec:
         .await;
     assert!(crps.get_opt(ns).await.expect("get").is_none());
     assert_eq!(env.hub_image(ns).await, None);
+
+    // With exactly the printed roles, alice's deploy starts the run and follows it through.
+    env.hub_kubectl(&["apply", "-f", &roles]);
+    let mut apply = vec!["apply", file.as_str(), "--timeout", "4m", "-v"];
+    apply.extend(flags);
+    let run = env.kpush_on_hub_as("alice", &apply);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains(&format!("ClusterStagedUpdateRun {ns}-")),
+        "{}",
+        run.stderr
+    );
+    for member in ["member-1", "member-2"] {
+        assert!(
+            env.member_deployment(member, ns, "web").await.is_some(),
+            "{member} got the Deployment through the run:\n{}",
+            run.stderr
+        );
+    }
     env.hub_kubectl(&[
         "delete",
         "clusterrolebinding,clusterrole",
