@@ -808,12 +808,17 @@ async fn a_user_bound_to_what_kpush_rbac_prints_deploys_through_the_fleet_and_on
         !printed.contains("\"pods\"") && !printed.contains("replicasets"),
         "the hub's copies are not tracked:\n{printed}"
     );
-    // Offline, the placement kind is known too: the same roles.
+    // Offline, and with the ARM flag shape (`--fleet`), the placement kind is known too: the
+    // same roles.
     let offline = kpush_with_env(
         &[
             "rbac".into(),
             file.clone(),
             "--offline".into(),
+            "--fleet".into(),
+            FLEET.into(),
+            "--resource-group".into(),
+            RG.into(),
             "--placement".into(),
             "all".into(),
             "--subject".into(),
