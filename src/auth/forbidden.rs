@@ -185,10 +185,11 @@ fn rbac_subject(user: Option<&str>) -> String {
 }
 
 /// [`advise_missing`] for a deploy through an Azure Kubernetes Fleet Manager hub: `kpush rbac`
-/// with the fleet flags, applied on the hub; or, for an Entra principal, the one built-in
-/// Fleet Manager role that grants Fleet's cluster-scoped placement objects, "Azure Kubernetes
-/// Fleet Manager RBAC Cluster Admin", on the fleet (`fleet_id`, its ARM resource id, when
-/// known). The namespace-scoped Fleet Manager RBAC roles do not grant them.
+/// with the fleet flags, applied on the hub; or, for an Entra principal, a built-in Fleet
+/// Manager role that grants Fleet's cluster-scoped placement objects, "Azure Kubernetes Fleet
+/// Manager RBAC Cluster Admin" (every Kubernetes resource on the hub), on the fleet
+/// (`fleet_id`, its ARM resource id, when known). The namespace-scoped Fleet Manager RBAC
+/// roles do not grant them.
 pub fn advise_missing_on_fleet(user: Option<&str>, fleet_id: Option<&str>) -> String {
     let mut out = format!(
         "  Grant exactly these: run `kpush rbac` with this apply's manifests and flags (the fleet \
