@@ -59,6 +59,7 @@ pub fn of_run_state(state: crate::event::RunState) -> i32 {
         RunState::Failed => ROLLOUT_FAILED,
         RunState::TimedOut => TIMED_OUT,
         RunState::Interrupted => INTERRUPTED,
+        RunState::Unreachable => CLUSTER_UNREACHABLE,
     }
 }
 
@@ -183,5 +184,6 @@ mod tests {
         assert_eq!(of_run_state(RunState::Failed), ROLLOUT_FAILED);
         assert_eq!(of_run_state(RunState::TimedOut), TIMED_OUT);
         assert_eq!(of_run_state(RunState::Interrupted), INTERRUPTED);
+        assert_eq!(of_run_state(RunState::Unreachable), CLUSTER_UNREACHABLE);
     }
 }

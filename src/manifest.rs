@@ -178,10 +178,22 @@ impl Manifest {
         self.str_at(&["metadata", "annotations", key])
     }
 
+    /// Whether this is a core-group `Namespace`.
+    pub fn is_namespace(&self) -> bool {
+        self.group().is_empty() && self.kind() == "Namespace"
+    }
+
     /// Human label used in messages: `Deployment web (examples/web.yaml:3)`.
     pub fn describe(&self) -> String {
         format!("{} ({})", self.key(), self.origin)
     }
+}
+
+/// The manifest among `manifests` that defines the Namespace `name`, if any.
+pub fn find_namespace<'m>(manifests: &'m [Manifest], name: &str) -> Option<&'m Manifest> {
+    manifests
+        .iter()
+        .find(|m| m.is_namespace() && m.name() == name)
 }
 
 /// Splits `apps/v1` into `("apps", "v1")` and `v1` into `("", "v1")`.
@@ -218,6 +230,25 @@ mod tests {
         assert_eq!(m.version(), "v1");
         assert_eq!(m.key().to_string(), "Deployment prod/web");
         assert_eq!(m.describe(), "Deployment prod/web (a.yaml:3)");
+    }
+
+    #[test]
+    fn a_namespace_is_found_by_core_group_kind_and_name() {
+        let m = |api: &str, kind: &str, name: &str| {
+            Manifest::new(
+                Origin::new("a.yaml", 1),
+                json!({"apiVersion": api, "kind": kind, "metadata": {"name": name}}),
+            )
+        };
+        let set = [
+            m("example.com/v1", "Namespace", "shop"),
+            m("v1", "ConfigMap", "shop"),
+            m("v1", "Namespace", "other"),
+            m("v1", "Namespace", "shop"),
+        ];
+        assert!(!set[0].is_namespace() && !set[1].is_namespace() && set[2].is_namespace());
+        assert!(std::ptr::eq(find_namespace(&set, "shop").unwrap(), &set[3]));
+        assert!(find_namespace(&set, "missing").is_none());
     }
 
     #[test]

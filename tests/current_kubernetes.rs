@@ -148,6 +148,18 @@ async fn validating_admission_policy_denial_is_caught_by_preflight_with_policy_m
     );
     assert!(run.stderr.contains("nothing was applied"), "{}", run.stderr);
     assert!(
+        run.stderr.contains(&format!(
+            "kubectl get validatingadmissionpolicy {policy} -o yaml"
+        )),
+        "advice on reading the policy, not on fixing a field: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("correct the field named above"),
+        "{}",
+        run.stderr
+    );
+    assert!(
         !run.stderr.contains("hunter2") && !run.stdout.contains("hunter2"),
         "the value is not printed"
     );
@@ -364,4 +376,44 @@ spec:
         "a re-apply changes nothing:\n{}",
         again.stderr
     );
+}
+
+#[tokio::test]
+async fn pod_security_denial_is_caught_by_preflight_with_the_level_and_what_to_set() {
+    let ctx = Ctx::new("pss-restricted").await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(ctx.client().await);
+    namespaces
+        .patch(
+            &ctx.namespace,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"metadata": {"labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+            }}})),
+        )
+        .await
+        .expect("label the namespace");
+    ctx.write(
+        "debug.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: debug\nspec:\n  containers:\n    - name: shell\n      image: busybox:1.36\n",
+    );
+    let run = ctx.kpush(&["apply", &ctx.path().display().to_string()]);
+    run.expect_code(3);
+    for wanted in [
+        "debug.yaml:1",
+        "enforces Pod Security restricted:latest",
+        "allowPrivilegeEscalation",
+        "nothing was applied",
+    ] {
+        assert!(
+            run.stderr.contains(wanted),
+            "{wanted:?} in:\n{}",
+            run.stderr
+        );
+    }
+    assert!(
+        !run.stderr.contains("RoleBinding"),
+        "no permission advice for an admission denial:\n{}",
+        run.stderr
+    );
+    assert!(ctx.get(&ctx.core("pods", "debug")).await.is_none());
 }

@@ -97,6 +97,56 @@ async fn connection_resets_mid_run_are_retried() {
 }
 
 #[tokio::test]
+async fn a_server_that_stops_answering_is_cut_by_the_request_timeout_and_retried() {
+    let s = setup("fault-stall", 300).await;
+    let mut child = spawn_apply(
+        s.manifests.path(),
+        s.kubeconfig.path(),
+        &s.namespace,
+        &["--request-timeout", "2s"],
+    );
+    wait_until_stored(&s.namespace, 50, &mut child).await;
+    // Connections are accepted, requests read, nothing answered: a hung load balancer.
+    s.proxy.stall(true);
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    s.proxy.stall(false);
+    let run = finish(child);
+    eprintln!(
+        "stall 4 s at 50 of 300 objects, --request-timeout 2s: run ended {:.1}s after the stall began\n{}",
+        start.elapsed().as_secs_f64(),
+        run.stderr
+    );
+    assert_nothing_lost(&s, &run, 300).await;
+    // Requests sent before the stall time out after it began: one outage, or two when an
+    // answer came in between.
+    let outages = run.stderr.matches("retrying for up to").count();
+    assert!((1..=2).contains(&outages), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn connections_reset_after_a_few_kilobytes_and_a_distant_server_lose_nothing() {
+    let s = setup("fault-bytes", 300).await;
+    // 10 ms round trip throughout, and every connection reset once 16 KiB of answers went
+    // through it for most of the run: each connection carries a few dozen answers, then dies
+    // mid-answer.
+    s.proxy.set_round_trip(Duration::from_millis(10));
+    let mut child = spawn_apply(s.manifests.path(), s.kubeconfig.path(), &s.namespace, &[]);
+    wait_until_stored(&s.namespace, 30, &mut child).await;
+    s.proxy.reset_after_bytes(Some(16 * 1024));
+    wait_until_stored(&s.namespace, 250, &mut child).await;
+    s.proxy.reset_after_bytes(None);
+    let run = finish(child);
+    let broken = s.proxy.stats().connections_broken;
+    eprintln!(
+        "resets after 16 KiB at 10 ms: {broken} connections reset\n{}",
+        run.stderr
+    );
+    assert!(broken >= 3, "only {broken} connections were reset");
+    assert_nothing_lost(&s, &run, 300).await;
+}
+
+#[tokio::test]
 async fn throttling_and_gateway_errors_are_ridden_out() {
     let s = setup("fault-http", 300).await;
     let mut child = spawn_apply(s.manifests.path(), s.kubeconfig.path(), &s.namespace, &[]);

@@ -733,8 +733,16 @@ async fn releases_are_deployed_drift_checked_and_rolled_back_on_every_target() {
     assert_eq!(doc["targets"][0]["name"], "weu");
     assert_eq!(revisions(0).map(|r| r.len()), Some(3), "{doc}");
     assert_eq!(revisions(1).map(|r| r.len()), Some(3), "{doc}");
+    // Asked two at a time, the tables still come in the file's order.
     let run = kpush_with_env(
-        &["history".into(), "shop".into(), "--targets".into(), targets],
+        &[
+            "history".into(),
+            "shop".into(),
+            "--targets".into(),
+            targets.clone(),
+            "--parallel".into(),
+            "2".into(),
+        ],
         &[],
     );
     run.expect_code(0);
@@ -747,5 +755,59 @@ async fn releases_are_deployed_drift_checked_and_rolled_back_on_every_target() {
         run.stdout.contains("# target neu\nREVISION"),
         "{}",
         run.stdout
+    );
+
+    // Each target's releases (in the target's namespace): a table after `# target NAME`,
+    // a `targets` list in JSON.
+    let list = |targets: &str, extra: &[&str]| {
+        let mut args: Vec<String> = vec!["list".into(), "--targets".into(), targets.into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        kpush_with_env(&args, &[])
+    };
+    let run = list(&targets, &["--parallel", "2"]);
+    run.expect_code(0);
+    let (weu, neu) = run
+        .stdout
+        .split_once("# target neu\n")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    for table in [weu.trim_start_matches("# target weu\n"), neu] {
+        let rows: Vec<&str> = table.lines().collect();
+        assert_eq!(rows.len(), 2, "{}", run.stdout);
+        assert!(rows[0].starts_with("NAMESPACE"), "{}", run.stdout);
+        let row: Vec<&str> = rows[1].split_whitespace().collect();
+        assert_eq!(row[..4], [case.ns.as_str(), "shop", "3", "succeeded"]);
+    }
+    let run = list(&targets, &["-o", "json"]);
+    run.expect_code(0);
+    let doc = json(&run);
+    for (i, name) in ["weu", "neu"].into_iter().enumerate() {
+        let t = &doc["targets"][i];
+        assert_eq!(t["name"], name, "{doc}");
+        assert_eq!(t["exitCode"], 0, "{doc}");
+        assert_eq!(t["releases"][0]["release"], "shop", "{doc}");
+        assert_eq!(t["releases"][0]["namespace"], case.ns.as_str(), "{doc}");
+        assert_eq!(t["releases"][0]["revision"], 3, "{doc}");
+        assert_eq!(t["skipped"], serde_json::json!([]), "{doc}");
+    }
+    // A target that cannot be asked is named with its line; the others still answer, and
+    // the exit code is the worst target's.
+    let with_bad = case.targets(&[
+        case.target("weu", 0, ""),
+        case.target("nowhere", 1, "    context: no-such-context\n"),
+        case.target("neu", 1, ""),
+    ]);
+    let run = list(&with_bad, &["-o", "json"]);
+    let doc = json(&run);
+    let code = doc["targets"][1]["exitCode"].as_i64().unwrap_or(0);
+    assert!(code > 0, "{doc}");
+    run.expect_code(code as i32);
+    assert_eq!(doc["targets"][0]["releases"][0]["release"], "shop", "{doc}");
+    assert_eq!(doc["targets"][2]["releases"][0]["release"], "shop", "{doc}");
+    assert!(
+        run.stderr
+            .contains(&format!("target nowhere: error (exit code {code})"))
+            && run.stderr.contains("targets.yaml:"),
+        "{}",
+        run.stderr
     );
 }

@@ -267,7 +267,12 @@ async fn an_outage_past_the_retry_budget_ends_tracking_early_naming_the_lost_wat
         summary(&outcome),
         after.as_secs_f64()
     );
-    assert_eq!(outcome.state, RunState::Failed, "{outcome:#?}");
+    assert_eq!(outcome.state, RunState::Unreachable, "{outcome:#?}");
+    assert_eq!(
+        outcome.objects[0].state,
+        ObjectState::Unknown,
+        "{outcome:#?}"
+    );
     let e = outcome.objects[0].explanation.as_ref().expect("explained");
     assert_eq!(e.reason, "WatchLost", "{e:#?}");
     assert!(e.message.contains("--retry-budget"), "{e:#?}");
@@ -342,4 +347,64 @@ async fn kpush_apply_rides_out_frozen_watches_and_says_so_once_per_watch() {
         let what = n.split(" heard nothing").next().unwrap_or(n);
         assert!(seen.insert(what), "reported twice:\n{}", run.stderr);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kpush_apply_exits_6_with_the_outcome_unknown_when_the_cluster_stays_away() {
+    let ns = "watch-lost-cli";
+    let (cluster, admin) = setup(ns).await;
+    let proxy = FaultProxy::start(cluster).unwrap_or_else(|e| panic!("{e:#}"));
+    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
+    proxy
+        .write_kubeconfig(cluster, "admin", kubeconfig.path())
+        .expect("kubeconfig");
+    let manifests = tempfile::tempdir().expect("temp dir");
+    let web = deployment(ns, "web", "web:1", 1, slow_start(30));
+    std::fs::write(
+        manifests.path().join("web.yaml"),
+        serde_json::to_string_pretty(&web).expect("json"),
+    )
+    .expect("write manifest");
+    let child = spawn_apply(
+        manifests.path(),
+        kubeconfig.path(),
+        ns,
+        &["--retry-budget", "2s", "--timeout", "90s"],
+    );
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        admin,
+        ns,
+        &kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
+            "apps",
+            "v1",
+            "Deployment",
+        )),
+    );
+    let start = Instant::now();
+    while api.get_opt("web").await.ok().flatten().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "never applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.outage(Duration::from_secs(120));
+    let began = Instant::now();
+    let run = tokio::task::spawn_blocking(move || finish(child))
+        .await
+        .expect("kpush run");
+    eprintln!(
+        "kpush apply, outage past a 2 s budget: exit {} after {:.1}s\n{}",
+        run.code,
+        began.elapsed().as_secs_f64(),
+        run.stderr
+    );
+    run.expect_code(6);
+    assert!(
+        began.elapsed() < Duration::from_secs(30),
+        "waited {:?}",
+        began.elapsed()
+    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("lost sight of the rollout"), "{all}");
+    assert!(all.contains("unknown"), "{all}");
+    assert!(!all.contains("rollout failed"), "{all}");
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use kube::Client;
 use serde_json::Value;
 
-use super::apply_cmd::explain;
+use super::apply_cmd::plan_failed;
 use crate::event::{Event, Sink};
-use crate::exit::{self, ExitError};
+use crate::exit::ExitError;
 use crate::plan::{Live, Plan, ownership};
 
 /// Moves other deploy tools' field ownership to kpush on the plan's live objects (unless
@@ -38,12 +38,9 @@ pub(super) async fn take_over(
         return Ok(plan);
     }
     plan.options.preflight = true;
-    plan.check_again(client, sink).await.map_err(|e| {
-        ExitError::new(
-            exit::of_plan_error(&e),
-            anyhow::anyhow!("{}; nothing was applied", explain(&e, server)),
-        )
-    })?;
+    plan.check_again(client, sink)
+        .await
+        .map_err(|e| plan_failed(&e, server, Some("nothing was applied")))?;
     Ok(plan)
 }
 

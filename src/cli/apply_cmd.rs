@@ -102,6 +102,17 @@ pub(super) async fn connect(args: &ClusterArgs) -> Result<(kube::Client, String)
         .map_err(|e| ExitError::new(exit::of_connect_error(&e), e))
 }
 
+/// The exit error of a failed plan: its exit code and [`explain`]'s message, followed by
+/// `then` when given ("nothing was applied").
+pub(super) fn plan_failed(e: &PlanError, server: &str, then: Option<&str>) -> ExitError {
+    let message = explain(e, server);
+    let message = match then {
+        Some(then) => format!("{message}; {then}"),
+        None => message,
+    };
+    ExitError::new(exit::of_plan_error(e), anyhow::anyhow!(message))
+}
+
 /// The error with advice for unreachable and unauthenticated servers.
 pub(super) fn explain(e: &PlanError, server: &str) -> String {
     match e {
@@ -163,7 +174,7 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
             targets_run::run(
                 file,
                 &args.targets,
-                Some(&args.manifests),
+                Some((&args.manifests, &renders)),
                 &reporter,
                 stops,
                 each,
@@ -193,24 +204,10 @@ async fn run_with(
 ) -> Result<i32, ExitError> {
     let started = std::time::Instant::now();
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
-    // A chart's .Capabilities are the cluster's: connect before rendering it.
-    let early = match manifest_args.has_charts() {
-        true => Some(connect(cluster).await?),
-        false => None,
-    };
-    let mut manifests = renders
-        .render(
-            manifest_args,
-            reporter,
-            early.as_ref().map(|(c, _)| c),
-            args.plan.release_name(),
-        )
-        .await?;
     let prune = args.plan.prune().map_err(bad)?;
-    let (client, server) = match early {
-        Some(c) => c,
-        None => connect(cluster).await?,
-    };
+    let (mut manifests, client, server) = renders
+        .render_connected(manifest_args, cluster, reporter, args.plan.release_name())
+        .await?;
     let namespace = manifest_args
         .namespace
         .clone()
@@ -344,10 +341,7 @@ impl Deploy<'_> {
             Ok(p) => p,
             Err(e) => {
                 return Deployed {
-                    result: Err(ExitError::new(
-                        exit::of_plan_error(&e),
-                        anyhow::anyhow!("{}; nothing was applied", explain(&e, server)),
-                    )),
+                    result: Err(plan_failed(&e, server, Some("nothing was applied"))),
                     outcome: None,
                 };
             }

@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::ManifestArgs;
-use super::apply_cmd::{connect, explain};
+use super::apply_cmd::plan_failed;
 use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
 use super::targets_file::Target;
@@ -58,7 +58,7 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
             targets_run::run(
                 file,
                 &args.targets,
-                Some(&args.manifests),
+                Some((&args.manifests, &renders)),
                 &reporter,
                 stops,
                 each,
@@ -89,24 +89,11 @@ async fn run_with(
     renders: &Renders,
     target: Option<&str>,
 ) -> Result<i32, ExitError> {
-    let early = match manifest_args.has_charts() {
-        true => Some(connect(cluster).await?),
-        false => None,
-    };
-    let mut manifests = renders
-        .render(
-            manifest_args,
-            reporter,
-            early.as_ref().map(|(c, _)| c),
-            args.plan.release_name(),
-        )
+    let (mut manifests, client, server) = renders
+        .render_connected(manifest_args, cluster, reporter, args.plan.release_name())
         .await?;
     // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
     super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
-    let (client, server) = match early {
-        Some(c) => c,
-        None => connect(cluster).await?,
-    };
     let namespace = manifest_args
         .namespace
         .clone()
@@ -122,12 +109,7 @@ async fn run_with(
     let retry = opts.retry;
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
-        .map_err(|e| {
-            ExitError::new(
-                exit::of_plan_error(&e),
-                anyhow::anyhow!(explain(&e, &server)),
-            )
-        })?;
+        .map_err(|e| plan_failed(&e, &server, None))?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     let mut pruned = Vec::new();
     if let Some(set) = plan.options.applyset.as_ref().filter(|_| prune) {
@@ -153,13 +135,23 @@ async fn run_with(
             )
         })?;
     }
+    print_diff(&diffs, &pruned, target)
+}
+
+/// Prints `diffs` and the objects a prune would delete (`pruned`) on standard output, the
+/// command's data (coloured on a terminal unless NO_COLOR), headed by the target's name in a
+/// multi-cluster run; exit 1 when there is any difference, else 0.
+pub(super) fn print_diff(
+    diffs: &[crate::event::ObjectDiff],
+    pruned: &[crate::apply::PrunedObject],
+    target: Option<&str>,
+) -> Result<i32, ExitError> {
     let color = {
         use is_terminal::IsTerminal;
         std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
     };
     let pruned: Vec<_> = pruned.iter().map(|p| p.candidate()).collect();
-    // The differences are the command's data: standard output.
-    let mut text = report::diff::render(&diffs, &pruned, color);
+    let mut text = report::diff::render(diffs, &pruned, color);
     if let Some(name) = target {
         text = format!("# target {name}\n{text}");
     }
@@ -167,7 +159,7 @@ async fn run_with(
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
-    Ok(if report::diff::has_differences(&diffs, &pruned) {
+    Ok(if report::diff::has_differences(diffs, &pruned) {
         exit::DIFFERENCES
     } else {
         exit::SUCCESS

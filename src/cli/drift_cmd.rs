@@ -3,11 +3,10 @@
 //! never shown).
 
 use std::collections::HashSet;
-use std::io::Write;
 
 use clap::Args;
 
-use super::apply_cmd::{connect, explain};
+use super::apply_cmd::{connect, plan_failed};
 use super::cluster_args::ClusterArgs;
 use super::release_args::ReleaseRef;
 use super::release_run::{note, skipped, store_error};
@@ -18,7 +17,7 @@ use crate::event::{ReleaseNote, Sink};
 use crate::exit::{self, ExitError};
 use crate::plan::{self, PlanOptions, diff::object_diff};
 use crate::release::{Store, drift};
-use crate::report::{self, CiMode, OutputSettings, Progress, Reporter};
+use crate::report::{CiMode, OutputSettings, Progress, Reporter};
 
 /// Flags of `kpush drift`.
 #[derive(Debug, Args)]
@@ -122,12 +121,7 @@ async fn run_with(
     let retry = opts.retry;
     let plan = plan::plan(&client, revision.manifests(), opts, reporter)
         .await
-        .map_err(|e| {
-            ExitError::new(
-                exit::of_plan_error(&e),
-                anyhow::anyhow!(explain(&e, &server)),
-            )
-        })?;
+        .map_err(|e| plan_failed(&e, &server, None))?;
     let diffs = drift::drifted(&plan, object_diff);
     let parent = prune::read_parent(&client, retry, &set)
         .await
@@ -142,22 +136,5 @@ async fn run_with(
                 anyhow::anyhow!("cannot list the release's objects: {f}"),
             )
         })?;
-    let color = {
-        use is_terminal::IsTerminal;
-        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-    };
-    let extra: Vec<_> = extra.iter().map(|p| p.candidate()).collect();
-    let mut text = report::diff::render(&diffs, &extra, color);
-    if let Some(name) = target {
-        text = format!("# target {name}\n{text}");
-    }
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
-    Ok(if report::diff::has_differences(&diffs, &extra) {
-        exit::DIFFERENCES
-    } else {
-        exit::SUCCESS
-    })
+    super::diff_cmd::print_diff(&diffs, &extra, target)
 }

@@ -13,13 +13,13 @@
 //!                              "name": "web", "action": "configured"}]}],
 //!  "skipped": [{"namespace": "prod", "secret": "...", "reason": "..."}]}
 //! ```
-//! With `--targets FILE`, each target's table follows a `# target NAME` line, and `-o json`
-//! prints `{"targets": [{"name", "cluster", "exitCode", "history": <the document above> |
-//! "error": "…"}]}`.
 //! `kpush list -o json` prints `{"releases": [<revision as above, plus "release" and
 //! "namespace">], "skipped": [...]}` with each release's newest revision.
-
-use std::io::Write;
+//!
+//! With `--targets FILE` ([`super::targets_query`]), each target's table follows a `# target
+//! NAME` line, and `-o json` prints `{"targets": [{"name", "cluster", "exitCode", …}]}`: for
+//! `history`, `"history": <the document above>`; for `list`, the document's `releases` and
+//! `skipped` beside them; `"error": "…"` for a target that failed.
 
 use clap::Args;
 use serde::Serialize;
@@ -28,7 +28,7 @@ use super::apply_cmd::connect;
 use super::cluster_args::ClusterArgs;
 use super::release_args::{ReleaseRef, TableOutput};
 use super::release_run::store_error;
-use super::targets_file;
+use super::targets_query::{self, Entry, Found};
 use super::targets_run::TargetsArgs;
 use crate::exit::{self, ExitError};
 use crate::release::{ObjectRecord, Revision, Store, Unreadable, store};
@@ -69,6 +69,9 @@ pub struct ListArgs {
 
     #[command(flatten)]
     cluster: ClusterArgs,
+
+    #[command(flatten)]
+    targets: TargetsArgs,
 
     /// `table`, or `json` (one document on standard output).
     #[arg(
@@ -146,13 +149,6 @@ fn skipped(u: &[Unreadable]) -> Vec<SkippedView<'_>> {
         .collect()
 }
 
-fn print(text: &str) -> Result<(), ExitError> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|_| out.flush())
-        .map_err(|e| ExitError::new(exit::INTERNAL, e))
-}
-
 /// Left-aligned columns separated by two spaces.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -203,66 +199,40 @@ fn images(r: &Revision) -> String {
     }
 }
 
-fn warn_skipped(u: &[Unreadable]) {
-    for u in u {
-        eprintln!("warning: {u}");
-    }
+fn warnings(u: &[Unreadable]) -> Vec<String> {
+    u.iter().map(|u| format!("warning: {u}")).collect()
 }
 
 pub(super) async fn history(args: HistoryArgs) -> Result<i32, ExitError> {
-    let Some(file) = &args.targets.targets else {
-        let (json, table) = history_of(&args.cluster, &args.release).await?;
-        print(&match args.output {
-            TableOutput::Json => serde_json::to_string_pretty(&json).unwrap_or_default() + "\n",
-            TableOutput::Table => table,
-        })?;
+    if args.targets.targets.is_none() {
+        history_of(&args.cluster, &args.release)
+            .await?
+            .print(args.output)?;
         return Ok(exit::SUCCESS);
-    };
-    // Read-only: every target is asked, one after another, whatever the others answered.
-    let targets = targets_file::read(file)
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    let mut docs = Vec::new();
-    let mut codes = Vec::new();
-    for t in &targets {
-        let release = t.release_ref(&args.release);
-        let mut doc = serde_json::json!({"name": t.name, "cluster": t.cluster.to_string()});
-        match history_of(&t.cluster_args(&args.cluster), &release).await {
-            Ok((json, table)) => {
-                codes.push(exit::SUCCESS);
-                doc["exitCode"] = exit::SUCCESS.into();
-                doc["history"] = json;
-                if args.output == TableOutput::Table {
-                    print(&format!("# target {}\n{table}", t.name))?;
-                }
-            }
-            Err(e) => {
-                codes.push(e.code);
-                doc["exitCode"] = e.code.into();
-                doc["error"] = format!("{e}").into();
-                eprintln!("target {}: error (exit code {}): {e}", t.name, e.code);
-            }
-        }
-        docs.push(doc);
     }
-    if args.output == TableOutput::Json {
-        let doc = serde_json::json!({ "targets": docs });
-        print(&(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"))?;
-    }
-    Ok(exit::worst(codes))
+    targets_query::run(
+        &args.targets,
+        args.output,
+        Entry::Under("history"),
+        async |t| {
+            history_of(
+                &t.cluster_args(&args.cluster),
+                &t.release_ref(&args.release),
+            )
+            .await
+        },
+    )
+    .await
 }
 
-/// One release's history on one cluster: the JSON document and the table.
-async fn history_of(
-    cluster: &ClusterArgs,
-    release: &ReleaseRef,
-) -> Result<(serde_json::Value, String), ExitError> {
+/// One release's history on one cluster.
+async fn history_of(cluster: &ClusterArgs, release: &ReleaseRef) -> Result<Found, ExitError> {
     let (client, _) = connect(cluster).await?;
     let release = release.release(client.default_namespace())?;
     let history = Store::new(&client, &release)
         .history()
         .await
         .map_err(store_error)?;
-    warn_skipped(&history.unreadable);
     if history.revisions.is_empty() && history.unreadable.is_empty() {
         return Err(ExitError::new(
             exit::BAD_INPUT,
@@ -314,14 +284,47 @@ async fn history_of(
         ],
         &rows,
     );
-    Ok((json, table))
+    Ok(Found {
+        json,
+        table,
+        notes: warnings(&history.unreadable),
+    })
 }
 
 pub(super) async fn list(args: ListArgs) -> Result<i32, ExitError> {
-    let (client, server) = connect(&args.cluster).await?;
-    let namespace = match (&args.namespace, args.all_namespaces) {
+    if args.targets.targets.is_none() {
+        list_of(
+            &args.cluster,
+            args.namespace.as_deref(),
+            args.all_namespaces,
+        )
+        .await?
+        .print(args.output)?;
+        return Ok(exit::SUCCESS);
+    }
+    targets_query::run(&args.targets, args.output, Entry::Merged, async |t| {
+        let namespace = t.namespace.as_deref().or(args.namespace.as_deref());
+        list_of(
+            &t.cluster_args(&args.cluster),
+            namespace,
+            args.all_namespaces,
+        )
+        .await
+    })
+    .await
+}
+
+/// The releases in `namespace` (default: the context's; `all`: every namespace) of one cluster,
+/// each with its newest revision.
+async fn list_of(
+    cluster: &ClusterArgs,
+    namespace: Option<&str>,
+    all: bool,
+) -> Result<Found, ExitError> {
+    let (client, server) = connect(cluster).await?;
+    let namespace = match (namespace, all) {
         (_, true) => None,
-        (Some(ns), false) => Some(ns.clone()),
+        (Some(ns), false) => Some(ns.to_string()),
         (None, false) => Some(client.default_namespace().to_string()),
     };
     let (releases, unreadable) = store::releases(&client, namespace.as_deref())
@@ -332,63 +335,62 @@ pub(super) async fn list(args: ListArgs) -> Result<i32, ExitError> {
                 anyhow::anyhow!("cannot list release records (Secrets) at {server}: {f}"),
             )
         })?;
-    warn_skipped(&unreadable);
-    match args.output {
-        TableOutput::Json => {
-            #[derive(Serialize)]
-            struct Doc<'a> {
-                releases: Vec<RevisionView<'a>>,
-                skipped: Vec<SkippedView<'a>>,
-            }
-            let doc = Doc {
-                releases: releases
-                    .iter()
-                    .map(|r| RevisionView::new(r, true))
-                    .collect(),
-                skipped: skipped(&unreadable),
-            };
-            print(&(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"))?;
-        }
-        TableOutput::Table if releases.is_empty() => {
-            eprintln!(
-                "no releases in {}",
-                namespace
-                    .map(|n| format!("namespace {n}"))
-                    .unwrap_or_else(|| "any namespace".into())
-            );
-        }
-        TableOutput::Table => {
-            let rows: Vec<Vec<String>> = releases
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.namespace.clone(),
-                        r.release.clone(),
-                        r.revision.to_string(),
-                        r.status.word().to_string(),
-                        images(r),
-                        short_commit(r),
-                        r.finished_at
-                            .clone()
-                            .unwrap_or_else(|| r.started_at.clone()),
-                    ]
-                })
-                .collect();
-            print(&table(
-                &[
-                    "NAMESPACE",
-                    "RELEASE",
-                    "REVISION",
-                    "STATUS",
-                    "IMAGES",
-                    "COMMIT",
-                    "UPDATED",
-                ],
-                &rows,
-            ))?;
-        }
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        releases: Vec<RevisionView<'a>>,
+        skipped: Vec<SkippedView<'a>>,
     }
-    Ok(exit::SUCCESS)
+    let doc = Doc {
+        releases: releases
+            .iter()
+            .map(|r| RevisionView::new(r, true))
+            .collect(),
+        skipped: skipped(&unreadable),
+    };
+    let json = serde_json::to_value(&doc).unwrap_or_default();
+    let mut notes = warnings(&unreadable);
+    if releases.is_empty() {
+        notes.push(format!(
+            "no releases in {}",
+            namespace
+                .map(|n| format!("namespace {n}"))
+                .unwrap_or_else(|| "any namespace".into())
+        ));
+        return Ok(Found {
+            json,
+            table: String::new(),
+            notes,
+        });
+    }
+    let rows: Vec<Vec<String>> = releases
+        .iter()
+        .map(|r| {
+            vec![
+                r.namespace.clone(),
+                r.release.clone(),
+                r.revision.to_string(),
+                r.status.word().to_string(),
+                images(r),
+                short_commit(r),
+                r.finished_at
+                    .clone()
+                    .unwrap_or_else(|| r.started_at.clone()),
+            ]
+        })
+        .collect();
+    let table = table(
+        &[
+            "NAMESPACE",
+            "RELEASE",
+            "REVISION",
+            "STATUS",
+            "IMAGES",
+            "COMMIT",
+            "UPDATED",
+        ],
+        &rows,
+    );
+    Ok(Found { json, table, notes })
 }
 
 #[cfg(test)]

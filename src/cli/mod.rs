@@ -25,6 +25,7 @@ mod render_cmd;
 mod rollback_cmd;
 pub mod status_cmd;
 pub mod targets_file;
+mod targets_query;
 mod targets_run;
 mod token_cmd;
 pub mod track_args;

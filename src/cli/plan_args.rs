@@ -78,10 +78,8 @@ impl PlanArgs {
     /// With `--create-namespace`, adds a Namespace object for `namespace` unless the manifests
     /// already define it. Its origin is the flag, since no file holds it.
     pub fn add_namespace(&self, manifests: &mut Vec<crate::Manifest>, namespace: &str) {
-        let defined = manifests
-            .iter()
-            .any(|m| m.group().is_empty() && m.kind() == "Namespace" && m.name() == namespace);
-        if !self.create_namespace || defined {
+        if !self.create_namespace || crate::manifest::find_namespace(manifests, namespace).is_some()
+        {
             return;
         }
         manifests.insert(

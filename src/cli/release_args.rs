@@ -7,9 +7,9 @@ use clap::Args;
 use super::track_args::parse_duration;
 use crate::exit::{self, ExitError};
 
-/// Release flags of `kpush apply` (they matter only with `--release`).
+/// Flags of every command that records a revision (`apply --release`, `rollback`).
 #[derive(Debug, Clone, Args)]
-pub struct ReleaseArgs {
+pub struct RecordArgs {
     /// Revisions kept per release; older ones are deleted (the newest succeeded one is always
     /// kept).
     #[arg(long, value_name = "N", env = "KPUSH_HISTORY_MAX", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
@@ -18,6 +18,24 @@ pub struct ReleaseArgs {
     /// How long to wait while another deploy of the same release holds its lock.
     #[arg(long, value_name = "DURATION", env = "KPUSH_LOCK_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+}
+
+impl RecordArgs {
+    /// The settings, without a rollback on failure.
+    pub fn settings(&self) -> ReleaseSettings {
+        ReleaseSettings {
+            history_max: usize::from(self.history_max),
+            lock_timeout: self.lock_timeout,
+            rollback_on_failure: None,
+        }
+    }
+}
+
+/// Release flags of `kpush apply` (they matter only with `--release`).
+#[derive(Debug, Clone, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub record: RecordArgs,
 
     /// When a rollout fails or times out, re-apply the release's last succeeded revision and
     /// track it (exit code 7 when that worked).
@@ -44,9 +62,8 @@ impl ReleaseArgs {
     /// The settings.
     pub fn settings(&self) -> ReleaseSettings {
         ReleaseSettings {
-            history_max: usize::from(self.history_max),
-            lock_timeout: self.lock_timeout,
             rollback_on_failure: self.rollback_on_failure.then_some(self.rollback_timeout),
+            ..self.record.settings()
         }
     }
 }

@@ -109,10 +109,7 @@ async fn create_release_namespace(
     use k8s_openapi::api::core::v1::Namespace;
     use kube::api::{Api, Patch, PatchParams};
 
-    let Some(defined) = manifests
-        .iter()
-        .find(|m| m.group().is_empty() && m.kind() == "Namespace" && m.name() == release.namespace)
-    else {
+    let Some(defined) = crate::manifest::find_namespace(manifests, &release.namespace) else {
         return Ok(());
     };
     let api: Api<Namespace> = Api::all(d.client.clone());
@@ -383,6 +380,13 @@ fn verdict(deployed: &Deployed, rollback_to: Option<u32>) -> (Status, Option<Str
         Ok(exit::TIMED_OUT) => (
             Status::TimedOut,
             Some("a rollout did not finish in time".to_string()),
+        ),
+        Ok(exit::CLUSTER_UNREACHABLE) => (
+            Status::Failed,
+            Some(
+                "the API server became unreachable while kpush watched the rollout; its outcome is unknown"
+                    .to_string(),
+            ),
         ),
         Ok(exit::INTERRUPTED) => (
             Status::Interrupted,

@@ -6,12 +6,12 @@ use clap::Args;
 
 use super::apply_cmd::{Deploy, connect};
 use super::cluster_args::ClusterArgs;
-use super::release_args::{ReleaseRef, ReleaseSettings};
+use super::release_args::{RecordArgs, ReleaseRef};
 use super::release_run::{self, Source};
 use super::status_cmd::Output;
 use super::targets_file::Target;
 use super::targets_run::{self, TargetsArgs};
-use super::track_args::{TrackArgs, parse_duration};
+use super::track_args::TrackArgs;
 use crate::apply::{ApplyOptions, Interrupt};
 use crate::event::Sink;
 use crate::exit::{self, ExitError};
@@ -64,13 +64,8 @@ pub struct RollbackArgs {
     #[command(flatten)]
     wait: TrackArgs,
 
-    /// How long to wait while another deploy of the release holds its lock.
-    #[arg(long, value_name = "DURATION", env = "KPUSH_LOCK_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
-    lock_timeout: std::time::Duration,
-
-    /// Revisions kept per release.
-    #[arg(long, value_name = "N", env = "KPUSH_HISTORY_MAX", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
-    history_max: u16,
+    #[command(flatten)]
+    record: RecordArgs,
 
     /// Print what kpush is doing on standard error.
     #[arg(short, long, env = "KPUSH_VERBOSE")]
@@ -156,12 +151,13 @@ async fn run_with(
     if !args.no_rbac_check {
         check_access(&deploy, &release, args.to).await?;
     }
-    let settings = ReleaseSettings {
-        history_max: usize::from(args.history_max),
-        lock_timeout: args.lock_timeout,
-        rollback_on_failure: None,
-    };
-    release_run::deploy(&deploy, &release, &settings, Source::Revision(args.to)).await
+    release_run::deploy(
+        &deploy,
+        &release,
+        &args.record.settings(),
+        Source::Revision(args.to),
+    )
+    .await
 }
 
 /// The access check for the revision `to` would restore, before its lock is taken. A history

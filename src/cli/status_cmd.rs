@@ -3,7 +3,6 @@
 use clap::{Args, ValueEnum};
 
 use super::ManifestArgs;
-use super::apply_cmd::connect;
 use super::cluster_args::ClusterArgs;
 use super::interrupt::interrupted;
 use super::targets_file::Target;
@@ -72,7 +71,7 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
             targets_run::run(
                 file,
                 &args.targets,
-                Some(&args.manifests),
+                Some((&args.manifests, &renders)),
                 &reporter,
                 stops,
                 each,
@@ -92,24 +91,11 @@ async fn run_with(
     reporter: &dyn Sink,
     renders: &Renders,
 ) -> Result<i32, ExitError> {
-    let early = match manifest_args.has_charts() {
-        true => Some(connect(cluster).await?),
-        false => None,
-    };
-    let mut manifests = renders
-        .render(
-            manifest_args,
-            reporter,
-            early.as_ref().map(|(c, _)| c),
-            args.release.as_deref(),
-        )
+    let (mut manifests, client, _) = renders
+        .render_connected(manifest_args, cluster, reporter, args.release.as_deref())
         .await?;
     // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
     super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
-    let (client, _) = match early {
-        Some(c) => c,
-        None => connect(cluster).await?,
-    };
     // Kinds are resolved with the plan's discovery catalogue, as for apply.
     let targets = track::resolve(&client, &manifests)
         .await

@@ -33,7 +33,8 @@ pub struct TargetsArgs {
     pub targets: Option<PathBuf>,
 
     /// With --targets: run on N targets at once and report every one. Default 1: one after
-    /// another, stopping at the first that fails (later targets are left untouched).
+    /// another, stopping at the first that fails (later targets are left untouched; `history`
+    /// and `list` only read, and ask every target).
     #[arg(
         long,
         value_name = "N",
@@ -62,6 +63,21 @@ impl Target {
             name: release.name.clone(),
             namespace: self.namespace.clone().or(release.namespace.clone()),
         }
+    }
+
+    /// `e`'s message; for bad input or an unreachable cluster (flags said once for every
+    /// target) followed by where this target's own settings are in `file`.
+    pub fn error_message(&self, e: &ExitError, file: &Path) -> String {
+        let mut message = format!("{e}");
+        if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
+            message.push_str(&format!(
+                "\n(target {} is defined at {}:{})",
+                self.name,
+                file.display(),
+                self.line
+            ));
+        }
+        message
     }
 
     /// The command line's cluster flags with this target's sign-in.
@@ -102,9 +118,15 @@ impl Target {
 
 /// Rendered manifests by their transforms (namespace, variables, images): targets that share
 /// them are rendered once. Charts, whose rendering depends on the cluster, are never shared.
+///
+/// A render is kept only while targets still expect it ([`run`] tells how many share each
+/// transform): the last of them takes it, and a single-cluster run keeps no copy at all (with
+/// 10,000 objects a copy is about 50 MB).
 #[derive(Default)]
 pub struct Renders {
     done: Mutex<HashMap<String, Rendered>>,
+    /// Renders still to come for each transform, beyond the one being made.
+    expected: Mutex<HashMap<String, usize>>,
 }
 
 /// One render's objects and the images they deploy.
@@ -123,21 +145,70 @@ impl Renders {
             return args.render(sink, cluster, release).await;
         }
         let key = transforms(args);
-        let mut done = match self.done.lock() {
-            Ok(d) => d,
-            Err(poisoned) => poisoned.into_inner(),
+        let mut done = lock(&self.done);
+        // Whether a later target still needs this render after this one.
+        let keep = match lock(&self.expected).get_mut(&key) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
         };
-        if let Some((manifests, images)) = done.get(&key) {
+        if let Some((manifests, images)) = done.remove(&key) {
             sink.event(&Event::Rendered {
                 objects: manifests.len(),
                 images: images.clone(),
             });
-            return Ok(manifests.clone());
+            if keep {
+                done.insert(key, (manifests.clone(), images));
+            }
+            return Ok(manifests);
         }
         let manifests = args.render_offline(sink, release)?;
-        let images = crate::render::images::images(&manifests);
-        done.insert(key, (manifests.clone(), images));
+        if keep {
+            let images = crate::render::images::images(&manifests);
+            done.insert(key, (manifests.clone(), images));
+        }
         Ok(manifests)
+    }
+
+    /// Records that one render of each of `keys` (one per target) is coming.
+    fn expect(&self, keys: impl IntoIterator<Item = String>) {
+        let mut expected = lock(&self.expected);
+        for key in keys {
+            // The first render of a transform is made, not kept: count only the later ones.
+            expected.entry(key).and_modify(|n| *n += 1).or_insert(0);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Renders {
+    /// Renders `args` ([`Renders::render`]) and connects to `cluster`. A chart's
+    /// `.Capabilities` are the cluster's, so with charts the connection comes first; without,
+    /// the render does, so bad manifests fail without asking a cluster.
+    pub async fn render_connected(
+        &self,
+        args: &ManifestArgs,
+        cluster: &super::cluster_args::ClusterArgs,
+        sink: &dyn Sink,
+        release: Option<&str>,
+    ) -> Result<(Vec<crate::Manifest>, kube::Client, String), ExitError> {
+        let early = match args.has_charts() {
+            true => Some(super::apply_cmd::connect(cluster).await?),
+            false => None,
+        };
+        let manifests = self
+            .render(args, sink, early.as_ref().map(|(c, _)| c), release)
+            .await?;
+        let (client, server) = match early {
+            Some(c) => c,
+            None => super::apply_cmd::connect(cluster).await?,
+        };
+        Ok((manifests, client, server))
     }
 }
 
@@ -147,13 +218,13 @@ fn transforms(args: &ManifestArgs) -> String {
 }
 
 /// Runs `each` on every target of `file` as `opts` say (`manifests`: the command's, if it
-/// renders any), reporting each target's start, events and end to `reporter`; a sequential
+/// renders any, and the cache its targets render through), reporting each target's start, events and end to `reporter`; a sequential
 /// run stops after the first target whose exit code `stops`. Returns the worst target's exit
 /// code; exit code 2 for a bad targets file.
 pub(super) async fn run<F>(
     file: &Path,
     opts: &TargetsArgs,
-    manifests: Option<&ManifestArgs>,
+    manifests: Option<(&ManifestArgs, &Renders)>,
     reporter: &Reporter,
     stops: fn(i32) -> bool,
     each: F,
@@ -163,6 +234,10 @@ where
 {
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     let targets = targets_file::read(file).map_err(|e| bad(e.to_string()))?;
+    if let Some((m, renders)) = manifests {
+        renders.expect(targets.iter().map(|t| transforms(&t.manifest_args(m))));
+    }
+    let manifests = manifests.map(|(m, _)| m);
     let stdin = manifests.filter(|m| {
         m.paths
             .iter()
@@ -203,17 +278,7 @@ where
             Err(e) => {
                 // A manifest error becomes an annotation on its file and line in CI.
                 reporter.stopping_problems(&e);
-                let mut message = format!("{e}");
-                if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
-                    // Flags said once for every target: say where this target's settings are.
-                    message.push_str(&format!(
-                        "\n(target {} is defined at {}:{})",
-                        t.name,
-                        file.display(),
-                        t.line
-                    ));
-                }
-                (e.code, Some(message))
+                (e.code, Some(t.error_message(&e, file)))
             }
         };
         let result = TargetResult {
@@ -368,6 +433,8 @@ mod tests {
         let f = flags(&[path.as_str(), "--no-run-annotations"]);
         let t = targets();
         let renders = Renders::default();
+        let key = transforms(&t[1].manifest_args(&f.manifests));
+        renders.expect([key.clone(), key.clone()]);
         let sink = crate::event::RecordingSink::default();
         let first = renders
             .render(&t[1].manifest_args(&f.manifests), &sink, None, None)
@@ -387,6 +454,17 @@ mod tests {
             .filter(|e| matches!(e, Event::Rendered { .. }))
             .count();
         assert_eq!(rendered, 2, "each target is told what it deploys");
+        assert!(
+            lock(&renders.done).is_empty(),
+            "the last target took the render"
+        );
+        // A third render of the same transforms was not announced: it reads the files again.
+        assert!(
+            renders
+                .render(&t[1].manifest_args(&f.manifests), &sink, None, None)
+                .await
+                .is_err()
+        );
         // Other transforms render again (and find the file gone).
         assert!(
             renders

@@ -141,11 +141,19 @@ impl RetryBudget {
         }
     }
 
-    /// Whether a request that failed with `message` may wait `delay` and try again.
-    fn admit(&self, message: &str, delay: Duration, connection: bool) -> bool {
+    /// How long a request that failed with `message` waits before trying again, or `None` to
+    /// give up. A backoff is cut to what is left of the budget, so that the whole budget is
+    /// used; a `firm` delay (the server's Retry-After) is not.
+    fn admit(
+        &self,
+        message: &str,
+        delay: Duration,
+        connection: bool,
+        firm: bool,
+    ) -> Option<Duration> {
         let mut s = self.state();
         if connection && !s.reached {
-            return false;
+            return None;
         }
         let now = Instant::now();
         let since = match s.outage_since {
@@ -160,9 +168,11 @@ impl RetryBudget {
             }
         };
         if s.exhausted {
-            return false;
+            return None;
         }
-        let within_budget = s.spent + (now - since) + delay <= self.total;
+        let left = self.total.saturating_sub(s.spent + (now - since));
+        let delay = if firm { delay } else { delay.min(left) };
+        let within_budget = !left.is_zero() && delay <= left;
         let within_deadline = self.deadline.is_none_or(|d| now + delay < d);
         let admitted = within_budget && within_deadline;
         if !admitted {
@@ -177,7 +187,7 @@ impl RetryBudget {
                 }
             );
         }
-        admitted
+        admitted.then_some(delay)
     }
 }
 
@@ -225,9 +235,10 @@ where
         };
         failures += 1;
         let delay = policy.delay(failures, retry_after);
-        if !policy.budget.admit(&failure.message(), delay, blip) {
+        let firm = retry_after.is_some();
+        let Some(delay) = policy.budget.admit(&failure.message(), delay, blip, firm) else {
             return Err(give_up(failure));
-        }
+        };
         tracing::debug!("retrying in {delay:?} after: {}", failure.message());
         tokio::time::sleep(delay).await;
     }
@@ -272,7 +283,8 @@ impl RetryPolicy {
         let delay = self.delay(failures.max(1), retry_after);
         // Tracking runs after the server answered (discovery, apply): a lost connection is an
         // outage to ride out, not a server never reached.
-        self.budget.admit(&message, delay, false).then_some(delay)
+        self.budget
+            .admit(&message, delay, false, retry_after.is_some())
     }
 }
 
@@ -396,6 +408,24 @@ mod tests {
         .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_last_backoff_is_cut_to_what_is_left_so_the_whole_budget_is_used() {
+        // Backoff 200 ms, 400 ms, 800 ms: without the cut, the third wait would overshoot a
+        // 1 s budget and the run would give up after 0.6 s of a 1 s outage allowance.
+        let policy = RetryPolicy {
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            budget: RetryBudget::for_run(Duration::from_secs(1), None),
+        };
+        let _ = with_retry(policy, || async { Ok::<_, kube::Error>(()) }).await;
+        let start = Instant::now();
+        let r: Result<(), _> = with_retry(policy, || async { Err(refused()) }).await;
+        assert!(r.is_err());
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(950), "{took:?}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
     }
 
     #[test]

@@ -77,6 +77,12 @@ pub enum RejectionKind {
     },
     /// The credentials lack permission (403).
     Forbidden,
+    /// The cluster's admission control refused it: a ValidatingAdmissionPolicy, an admission
+    /// webhook (Gatekeeper, Azure Policy, Kyverno, ...) or Pod Security admission.
+    Denied {
+        /// Which one: `ValidatingAdmissionPolicy require-team`, `admission webhook …`.
+        by: String,
+    },
     /// The object's namespace does not exist.
     NamespaceMissing {
         /// The namespace.
@@ -95,6 +101,7 @@ impl RejectionKind {
             RejectionKind::Immutable { .. } => "Immutable",
             RejectionKind::Conflict { .. } => "Conflict",
             RejectionKind::Forbidden => "Forbidden",
+            RejectionKind::Denied { .. } => "Denied",
             RejectionKind::NamespaceMissing { .. } => "NamespaceMissing",
             RejectionKind::Other => "Rejected",
         }

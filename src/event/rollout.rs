@@ -152,10 +152,13 @@ pub enum ObjectState {
     TimedOut,
     /// Tracking stopped before a verdict (another object failed, or kpush was interrupted).
     Pending,
+    /// kpush lost its watch of the object (the API server stayed unreachable): its rollout may
+    /// have succeeded or failed.
+    Unknown,
 }
 
 impl ObjectState {
-    /// The word outputs print: `ready`, `skipped`, `failed`, `timed out`, `pending`.
+    /// The word outputs print: `ready`, `skipped`, `failed`, `timed out`, `pending`, `unknown`.
     pub fn word(self) -> &'static str {
         match self {
             ObjectState::Ready => "ready",
@@ -163,6 +166,7 @@ impl ObjectState {
             ObjectState::Failed => "failed",
             ObjectState::TimedOut => "timed out",
             ObjectState::Pending => "pending",
+            ObjectState::Unknown => "unknown",
         }
     }
 }
@@ -272,6 +276,9 @@ pub enum RunState {
     TimedOut,
     /// Interrupted (Ctrl-C, SIGTERM, or the caller's cancellation).
     Interrupted,
+    /// The API server stayed unreachable past `--retry-budget` while kpush watched: the
+    /// rollouts it could no longer see have an unknown outcome.
+    Unreachable,
 }
 
 /// The result of tracking.
@@ -293,10 +300,13 @@ impl TrackOutcome {
         self.state == RunState::Ready
     }
 
-    /// The objects that failed or timed out.
+    /// The objects that failed, timed out, or whose outcome is unknown.
     pub fn unsuccessful(&self) -> impl Iterator<Item = &ObjectOutcome> {
-        self.objects
-            .iter()
-            .filter(|o| matches!(o.state, ObjectState::Failed | ObjectState::TimedOut))
+        self.objects.iter().filter(|o| {
+            matches!(
+                o.state,
+                ObjectState::Failed | ObjectState::TimedOut | ObjectState::Unknown
+            )
+        })
     }
 }

@@ -4,6 +4,7 @@
 //! The result, a [`Plan`], is what `apply` executes and what `diff` prints.
 
 pub mod access_review;
+pub mod admission;
 pub mod applyset;
 pub mod compare;
 pub mod defaults;
@@ -199,7 +200,7 @@ pub async fn plan(
     let default_ns = client.default_namespace().to_string();
     let namespaces_in_set: HashSet<String> = manifests
         .iter()
-        .filter(|m| m.group().is_empty() && m.kind() == "Namespace")
+        .filter(|m| m.is_namespace())
         .map(|m| m.name().to_string())
         .collect();
 

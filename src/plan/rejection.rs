@@ -162,6 +162,10 @@ fn from_status(
         );
         return (RejectionKind::Invalid, reason, advice);
     }
+    if let Some(denial) = super::admission::Denial::of(&status.message) {
+        let advice = denial.advice(key.namespace.as_deref());
+        return (RejectionKind::Denied { by: denial.by() }, reason, advice);
+    }
     match status.code {
         409 if causes(status).any(|c| c.reason == "FieldManagerConflict")
             || status.message.contains("conflict") =>

@@ -3,7 +3,7 @@
 //! A directory holding a kustomization is rendered by [`kustomize`] first (variables are
 //! substituted in the files it reads when the run asks for it); a Helm chart by [`chart`]. Then
 //! transforms run in this documented order:
-//! 1. variable substitution on the text, when the run asks for it ([`vars`]);
+//! 1. variable substitution on the text, when the run asks for it ([`vars`], [`substitute`]);
 //! 2. image overrides ([`images`]);
 //! 3. `--namespace` ([`namespace`]);
 //! 4. `--label` / `--annotation` and the managed-by label ([`metadata`]);
@@ -22,6 +22,7 @@ pub mod patch;
 pub mod problem;
 pub mod secrets;
 pub mod source;
+pub mod substitute;
 pub mod vars;
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 
 pub use images::ImageOverride;
 pub use problem::{Problem, ProblemKind, RenderError, Severity};
+pub use substitute::substitute_source;
 pub use vars::{Substitution, Vars};
 
 use crate::manifest::{Manifest, ObjectKey};
@@ -92,17 +94,10 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     for input in &sources {
         match input {
             source::Input::Text(src) => {
-                let sub = match opts.substitution {
-                    Substitution::Off => vars::Substituted::verbatim(&src.text),
-                    mode => {
-                        let skip = documents::opted_out_lines(src);
-                        let (sub, undefined) = opts.vars.substitute_except(&src.text, &skip);
-                        if mode == Substitution::Strict {
-                            undefined_problems(src, undefined, &mut problems);
-                        }
-                        sub
-                    }
-                };
+                let (sub, found) = substitute_source(src, &opts.vars, opts.substitution);
+                // In plain files an undefined name is reported only under --strict-vars
+                // (kustomize's file reader also warns about it when substitution is lenient).
+                problems.extend(found.into_iter().filter(|p| p.severity == Severity::Error));
                 let docs = documents::parse(src, &sub, &mut problems);
                 objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
             }
@@ -200,43 +195,6 @@ fn collect(
         source::collect(&files, stdin, problems)
     };
     (sources, rendered)
-}
-
-/// One problem per undefined `${NAME}` in `src` (kustomize's file reader turns them into
-/// warnings when substitution is not strict).
-pub(crate) fn undefined_variable_problems(
-    src: &source::Source,
-    undefined: Vec<vars::Undefined>,
-    problems: &mut Vec<Problem>,
-) {
-    undefined_problems(src, undefined, problems);
-}
-
-/// One error per `${NAME}` without a value or default (strict substitution only).
-fn undefined_problems(
-    src: &source::Source,
-    undefined: Vec<vars::Undefined>,
-    problems: &mut Vec<Problem>,
-) {
-    let lines: Vec<&str> = src.text.lines().collect();
-    for u in undefined {
-        problems.push(
-            Problem::at(
-                Severity::Error,
-                ProblemKind::UndefinedVariable,
-                &src.name,
-                u.line,
-                format!(
-                    "variable {} is not defined (--strict-vars): pass --var {}=VALUE, --var-file \
-                     FILE or KPUSH_VAR_{}, write ${{{}:-default}}, escape it as $${{{}}}, or mark \
-                     the object with the annotation kpush.dev/substitute: disabled",
-                    u.name, u.name, u.name, u.name, u.name
-                ),
-            )
-            .with_column(u.column)
-            .with_source_line(lines.get(u.line as usize - 1).copied()),
-        );
-    }
 }
 
 /// Orders problems by file (in input order) and line, so output reads top to bottom.

@@ -19,6 +19,7 @@ pub fn failure_title(
 fn title_for(label: &str, state: ObjectState, elapsed: Duration, reason: &str) -> String {
     let verb = match state {
         ObjectState::TimedOut => "timed out",
+        ObjectState::Unknown => "lost from sight",
         _ => "failed",
     };
     format!(

@@ -256,6 +256,7 @@ impl Collected {
             Some(RunState::Failed) => "failed",
             Some(RunState::TimedOut) => "timedOut",
             Some(RunState::Interrupted) => "interrupted",
+            Some(RunState::Unreachable) => "unreachable",
             None => "notTracked",
         }
     }
@@ -368,6 +369,7 @@ impl<'a> ObjectJson<'a> {
                 ObjectState::Failed => "failed",
                 ObjectState::TimedOut => "timedOut",
                 ObjectState::Pending => "pending",
+                ObjectState::Unknown => "unknown",
             }),
             message,
             duration_ms: tracked.map(|t| millis(t.duration)),

@@ -119,6 +119,7 @@ fn sections(
                 ObjectState::Failed => "❌",
                 ObjectState::TimedOut => "⏱️",
                 ObjectState::Pending => "⏸️",
+                ObjectState::Unknown => "❔",
                 ObjectState::Skipped => "➖",
             };
             format!(

@@ -139,6 +139,18 @@ pub fn track_verdict(outcome: &TrackOutcome) -> String {
             )
         }
         RunState::Interrupted => format!("interrupted after {elapsed}"),
+        RunState::Unreachable => {
+            let unknown: Vec<String> = outcome
+                .objects
+                .iter()
+                .filter(|o| o.state == ObjectState::Unknown)
+                .map(|o| o.object.label())
+                .collect();
+            format!(
+                "lost sight of the rollout after {elapsed}: the API server stayed unreachable; outcome unknown for {}",
+                unknown.join(", ")
+            )
+        }
     }
 }
 

@@ -95,6 +95,9 @@ impl Judgement {
     }
 }
 
+/// The reason of an object whose watch was given up ([`ObjectView::Lost`]).
+pub(crate) const WATCH_LOST: &str = "WatchLost";
+
 /// Judges `target` from its object as last seen and the pods, ReplicaSets and events around it.
 pub(crate) fn judge(
     target: &TrackTarget,
@@ -116,7 +119,7 @@ pub(crate) fn judge(
         }
         ObjectView::Lost(what, error) => {
             return Judgement::of(Readiness::failed(
-                "WatchLost",
+                WATCH_LOST,
                 format!(
                     "kpush lost its watch of {what}: the API server stayed unavailable past --retry-budget{} (check the cluster's control plane, then run `kpush status` with the same manifests)",
                     error.map(|e| format!(" ({e})")).unwrap_or_default()

@@ -25,6 +25,8 @@ pub(crate) enum Ending {
     Timeout(Duration),
     /// No progress for this long.
     NoProgress(Duration),
+    /// The watch was given up (the API server stayed unreachable): there is nothing to ask.
+    Lost,
 }
 
 /// Builds the explanation for a failed or timed-out object, asking the cluster for events and logs.
@@ -54,9 +56,21 @@ pub(crate) async fn explain(
                 pending_text(r)
             ),
         ),
-        (r, Ending::Failed) => ("Failed".to_string(), pending_text(r)),
+        (r, Ending::Failed | Ending::Lost) => ("Failed".to_string(), pending_text(r)),
     };
     let culprit = judgement.culprit.as_ref();
+    if matches!(ending, Ending::Lost) {
+        return Explanation {
+            hint: hint(&reason).map(str::to_string),
+            reason,
+            message,
+            pod: None,
+            container: None,
+            restart_count: None,
+            events: Vec::new(),
+            logs: None,
+        };
+    }
     let mut events = object_events(
         client,
         target.namespace.as_deref(),

@@ -18,7 +18,7 @@ use kube::api::{Api, DynamicObject};
 use tokio::time::Instant;
 
 use super::diagnose::DiagnoseOptions;
-use super::evaluate::{Judgement, Neighbourhood, ObjectView, judge};
+use super::evaluate::{Judgement, Neighbourhood, ObjectView, WATCH_LOST, judge};
 use super::evidence::{Ending, explain};
 use super::options::TrackOptions;
 use super::pods::selector_of;
@@ -378,6 +378,7 @@ impl<'a> Run<'a> {
             now: Timestamp::now(),
         };
         let mut failed = false;
+        let mut lost = false;
         let mut stalled = false;
         for i in 0..self.targets.len() {
             if self.trackers[i].end.is_some() {
@@ -388,7 +389,10 @@ impl<'a> Run<'a> {
             let tracker = &mut self.trackers[i];
             let state = RolloutState::of(&j.readiness, j.rule == Some(Rule::Skipped));
             let placeholder = j.rule.is_none() && j.readiness == Judgement::waiting().readiness;
-            if !placeholder && tracker.reported.as_ref() != Some(&state) {
+            // A lost watch is no rollout state: the object's block at the end says it once.
+            let lost_watch =
+                matches!(&j.readiness, Readiness::Failed { reason, .. } if reason == WATCH_LOST);
+            if !placeholder && !lost_watch && tracker.reported.as_ref() != Some(&state) {
                 reporter.event(&Event::Progress {
                     object: self.targets[i].object.clone(),
                     state: state.clone(),
@@ -416,6 +420,14 @@ impl<'a> Run<'a> {
                         ending: None,
                     });
                 }
+                Readiness::Failed { reason, .. } if reason == WATCH_LOST => {
+                    tracker.end = Some(End {
+                        state: ObjectState::Unknown,
+                        after: elapsed,
+                        ending: Some(Ending::Lost),
+                    });
+                    lost = true;
+                }
                 Readiness::Failed { .. } => {
                     tracker.end = Some(End {
                         state: ObjectState::Failed,
@@ -438,8 +450,11 @@ impl<'a> Run<'a> {
             }
             tracker.judgement = Some(j);
         }
+        // A certain failure says more than a lost watch, which says more than a stall.
         if failed {
             Some(RunState::Failed)
+        } else if lost {
+            Some(RunState::Unreachable)
         } else if stalled {
             Some(RunState::TimedOut)
         } else if self.trackers.iter().all(|t| t.end.is_some()) {

@@ -558,38 +558,22 @@ impl<'a> Builder<'a> {
             .collect())
     }
 
-    /// Reads a text file and substitutes kpush variables as the run's mode says, as for plain
-    /// files: off unless asked (kustomize's inputs often hold shell snippets with `${X}`, and the
-    /// output then equals `kubectl kustomize`), objects annotated
-    /// `kpush.dev/substitute: disabled` left alone, an undefined `${NAME}` left as written with
-    /// a warning, or an error with `--strict-vars`. Substitution keeps lines, so file:line stays
-    /// true.
+    /// Reads a text file and substitutes kpush variables as the run's mode says
+    /// ([`crate::render::substitute_source`]): off unless asked (kustomize's inputs often hold
+    /// shell snippets with `${X}`, and the output then equals `kubectl kustomize`); an undefined
+    /// `${NAME}` is kept as a warning, or an error with `--strict-vars`.
     pub fn read_substituted(
         &mut self,
         path: &Path,
         display: &str,
     ) -> Result<(String, Substituted), KError> {
-        let text = self.read_text(path, display)?;
-        if self.substitution == Substitution::Off {
-            let sub = Substituted::verbatim(&text);
-            return Ok((text, sub));
-        }
         let source = Source {
             name: display.to_string(),
-            text,
+            text: self.read_text(path, display)?,
             syntax: Syntax::Yaml,
         };
-        let skip = crate::render::documents::opted_out_lines(&source);
-        let (sub, undefined) = self.vars.substitute_except(&source.text, &skip);
-        let mut found = Vec::new();
-        crate::render::undefined_variable_problems(&source, undefined, &mut found);
-        for mut p in found {
-            if self.substitution == Substitution::Lenient {
-                p.severity = crate::render::problem::Severity::Warning;
-                p.message = format!("{}; left as written", p.message);
-            }
-            self.problems.push(p);
-        }
+        let (sub, found) = crate::render::substitute_source(&source, self.vars, self.substitution);
+        self.problems.extend(found);
         Ok((source.text, sub))
     }
 
