@@ -693,3 +693,320 @@ spec:
         "the prod stage ran after the approval"
     );
 }
+
+impl Env {
+    /// Runs kubectl on the hub as its admin; panics when it fails.
+    fn hub_kubectl(&self, args: &[&str]) -> String {
+        let hub = self.fleet.hub();
+        let kubectl = hub
+            .kubectl()
+            .expect("kubectl is built with the control plane");
+        let out = std::process::Command::new(kubectl)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(hub.kubeconfig_path("admin"))
+            .output()
+            .expect("run kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kpush ARGS --kubeconfig HUB(user) --fleet-hub`.
+    fn kpush_on_hub_as(&self, user: &str, args: &[&str]) -> Run {
+        let kubeconfig = self.fleet.hub().kubeconfig_path(user);
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend([
+            "--kubeconfig".into(),
+            kubeconfig.display().to_string(),
+            "--fleet-hub".into(),
+        ]);
+        kpush_with_env(&all, &[])
+    }
+
+    /// Prints the roles with `kpush rbac ARGS --subject user:USER --name NAME` (as the hub's
+    /// admin) and applies them on the hub; returns what was printed and the file it is in.
+    fn bind_printed_roles(&self, user: &str, name: &str, args: &[&str]) -> (String, String) {
+        let mut all = vec!["rbac"];
+        all.extend_from_slice(args);
+        let subject = format!("user:{user}");
+        all.extend(["--subject", &subject, "--name", name]);
+        let printed = self.kpush_on_hub_as("admin", &all);
+        printed.expect_code(0);
+        let roles = self.write(&format!("{name}-roles.yaml"), &printed.stdout);
+        self.hub_kubectl(&["apply", "-f", &roles]);
+        (printed.stdout, roles)
+    }
+
+    /// Takes `verb` out of the rule for `resource` of ClusterRole `name` on the hub.
+    fn remove_verb(&self, name: &str, resource: &str, verb: &str) {
+        let role = self.hub_kubectl(&["get", "clusterrole", name, "-o", "json"]);
+        let mut role: serde_json::Value = serde_json::from_str(&role).expect("role json");
+        let mut removed = false;
+        for rule in role["rules"].as_array_mut().expect("rules") {
+            if rule["resources"][0] == resource
+                && let Some(verbs) = rule["verbs"].as_array_mut()
+            {
+                let before = verbs.len();
+                verbs.retain(|v| v != verb);
+                removed |= verbs.len() < before;
+            }
+        }
+        assert!(removed, "the printed ClusterRole grants {verb} {resource}");
+        // A rule needs a verb: one left with none goes.
+        if let Some(rules) = role["rules"].as_array_mut() {
+            rules.retain(|r| r["verbs"].as_array().is_some_and(|v| !v.is_empty()));
+        }
+        let trimmed = self.write(
+            &format!("{name}-trimmed.json"),
+            &serde_json::to_string(&role).expect("json"),
+        );
+        self.hub_kubectl(&["replace", "-f", &trimmed]);
+    }
+
+    async fn hub_image(&self, ns: &str) -> Option<String> {
+        let client = self.fleet.hub().client("admin").await.expect("client");
+        let d = Api::<Deployment>::namespaced(client, ns)
+            .get_opt("web")
+            .await
+            .expect("get")?;
+        d.spec?.template.spec?.containers.first()?.image.clone()
+    }
+}
+
+/// The printed roles without their header (which names where kinds were resolved).
+fn roles_only(printed: &str) -> String {
+    printed
+        .lines()
+        .filter(|l| !l.starts_with("# Permissions"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_bound_to_what_kpush_rbac_prints_deploys_through_the_fleet_and_one_fleet_verb_less_is_refused()
+ {
+    let env = env().await;
+    let ns = "shop-rbac";
+    let file = env.write("rbac.yaml", &app(ns, "nginx:1.27"));
+    let (printed, roles) =
+        env.bind_printed_roles("bob", "kpush-fleet-bob", &[&file, "--placement", "all"]);
+    for rule in [
+        "resources: [\"clusterresourceplacements\"]\n    verbs: [\"get\", \"create\", \"patch\"]",
+        "resources: [\"clusterresourcesnapshots\"]\n    verbs: [\"list\"]",
+    ] {
+        assert!(printed.contains(rule), "`{rule}` in:\n{printed}");
+    }
+    assert!(
+        printed.contains("# list: find the placement's newest resource snapshot"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("\"pods\"") && !printed.contains("replicasets"),
+        "the hub's copies are not tracked:\n{printed}"
+    );
+    // Offline, and with the ARM flag shape (`--fleet`), the placement kind is known too: the
+    // same roles.
+    let offline = kpush_with_env(
+        &[
+            "rbac".into(),
+            file.clone(),
+            "--offline".into(),
+            "--fleet".into(),
+            FLEET.into(),
+            "--resource-group".into(),
+            RG.into(),
+            "--placement".into(),
+            "all".into(),
+            "--subject".into(),
+            "user:bob".into(),
+            "--name".into(),
+            "kpush-fleet-bob".into(),
+        ],
+        &[],
+    );
+    offline.expect_code(0);
+    assert_eq!(roles_only(&offline.stdout), roles_only(&printed));
+
+    // The generated placement is generated before the check, so the check covers it: without
+    // `create` on placements the deploy is refused before anything is applied.
+    env.remove_verb("kpush-fleet-bob", "clusterresourceplacements", "create");
+    let refused = env.kpush_on_hub_as(
+        "bob",
+        &["apply", &file, "--placement", "all", "--timeout", "1m"],
+    );
+    refused.expect_code(3);
+    let said =
+        "cannot create clusterresourceplacements.placement.kubernetes-fleet.io (cluster-wide)";
+    assert!(
+        refused.stderr.contains(said),
+        "`{said}` in:\n{}",
+        refused.stderr
+    );
+    assert_eq!(env.hub_image(ns).await, None, "nothing was applied");
+    env.hub_kubectl(&["apply", "-f", &roles]);
+
+    // As bob, with exactly these roles: the generated placement is applied and followed.
+    let run = env.kpush_on_hub_as(
+        "bob",
+        &["apply", &file, "--placement", "all", "--timeout", "3m"],
+    );
+    run.expect_code(0);
+    for member in ["member-1", "member-2"] {
+        assert!(
+            env.member_deployment(member, ns, "web").await.is_some(),
+            "the Deployment reached {member}:\n{}",
+            run.stderr
+        );
+    }
+
+    // One Fleet verb less: listing the placement's snapshots. The next deploy is refused
+    // before anything changes on the hub.
+    env.remove_verb("kpush-fleet-bob", "clusterresourcesnapshots", "list");
+    let crps = env
+        .hub_api(
+            "v1",
+            "ClusterResourcePlacement",
+            "clusterresourceplacements",
+        )
+        .await;
+    let generation = |crp: DynamicObject| crp.metadata.generation;
+    let before = generation(crps.get(ns).await.expect("placement"));
+    env.write("rbac.yaml", &app(ns, "nginx:1.28"));
+    let refused = env.kpush_on_hub_as(
+        "bob",
+        &["apply", &file, "--placement", "all", "--timeout", "1m"],
+    );
+    refused.expect_code(3);
+    for said in [
+        "cannot list clusterresourcesnapshots.placement.kubernetes-fleet.io (cluster-wide)",
+        "find the placement's newest resource snapshot",
+        "\"bob\" lacks 1 permission",
+        "--subject user:bob",
+        "the fleet flags included",
+    ] {
+        assert!(
+            refused.stderr.contains(said),
+            "`{said}` in:\n{}",
+            refused.stderr
+        );
+    }
+    assert_eq!(env.hub_image(ns).await.as_deref(), Some("nginx:1.27"));
+    assert_eq!(generation(crps.get(ns).await.expect("placement")), before);
+    env.hub_kubectl(&[
+        "delete",
+        "clusterrolebinding,clusterrole",
+        "kpush-fleet-bob",
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_run_is_refused_before_anything_without_create_and_runs_with_the_printed_roles() {
+    let env = env().await;
+    let ns = "shop-staged-rbac";
+    let strategies = env
+        .hub_api(
+            "v1beta1",
+            "ClusterStagedUpdateStrategy",
+            "clusterstagedupdatestrategies",
+        )
+        .await;
+    let strategy = json!({
+        "apiVersion": "placement.kubernetes-fleet.io/v1beta1", "kind": "ClusterStagedUpdateStrategy",
+        "metadata": {"name": "rbac-canary-then-prod"},
+        "spec": {"stages": [
+            {"name": "canary", "labelSelector": {"matchLabels": {"env": "canary"}}},
+            {"name": "prod", "labelSelector": {"matchLabels": {"env": "prod"}}},
+        ]},
+    });
+    strategies
+        .patch(
+            "rbac-canary-then-prod",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&strategy),
+        )
+        .await
+        .expect("strategy");
+    let manifests = format!(
+        "{}---
+apiVersion: placement.kubernetes-fleet.io/v1beta1
+kind: ClusterResourcePlacement
+metadata:
+  name: {ns}
+spec:
+  resourceSelectors:
+    - {{group: \"\", version: v1, kind: Namespace, name: {ns}}}
+  policy:
+    placementType: PickAll
+  strategy:
+    type: External
+",
+        app(ns, "nginx:1.27")
+    );
+    let file = env.write("staged-rbac.yaml", &manifests);
+    let flags = ["--update-strategy", "rbac-canary-then-prod"];
+    let mut args = vec![file.as_str()];
+    args.extend(flags);
+    let (printed, roles) = env.bind_printed_roles("alice", "kpush-fleet-alice", &args);
+    let rule = "resources: [\"clusterstagedupdateruns\"]\n    verbs: [\"get\", \"create\"]";
+    assert!(printed.contains(rule), "`{rule}` in:\n{printed}");
+    assert!(
+        printed.contains("# get, create: start and follow the staged update run"),
+        "{printed}"
+    );
+
+    env.remove_verb("kpush-fleet-alice", "clusterstagedupdateruns", "create");
+    let mut apply = vec!["apply", file.as_str(), "--timeout", "1m"];
+    apply.extend(flags);
+    let refused = env.kpush_on_hub_as("alice", &apply);
+    refused.expect_code(3);
+    for said in [
+        "cannot create clusterstagedupdateruns.placement.kubernetes-fleet.io (cluster-wide)",
+        "start and follow the staged update run",
+        "\"alice\" lacks 1 permission",
+    ] {
+        assert!(
+            refused.stderr.contains(said),
+            "`{said}` in:\n{}",
+            refused.stderr
+        );
+    }
+    // Nothing was applied: no placement, no namespace, no Deployment on the hub.
+    let crps = env
+        .hub_api(
+            "v1",
+            "ClusterResourcePlacement",
+            "clusterresourceplacements",
+        )
+        .await;
+    assert!(crps.get_opt(ns).await.expect("get").is_none());
+    assert_eq!(env.hub_image(ns).await, None);
+
+    // With exactly the printed roles, alice's deploy starts the run and follows it through.
+    env.hub_kubectl(&["apply", "-f", &roles]);
+    let mut apply = vec!["apply", file.as_str(), "--timeout", "4m", "-v"];
+    apply.extend(flags);
+    let run = env.kpush_on_hub_as("alice", &apply);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains(&format!("ClusterStagedUpdateRun {ns}-")),
+        "{}",
+        run.stderr
+    );
+    for member in ["member-1", "member-2"] {
+        assert!(
+            env.member_deployment(member, ns, "web").await.is_some(),
+            "{member} got the Deployment through the run:\n{}",
+            run.stderr
+        );
+    }
+    env.hub_kubectl(&[
+        "delete",
+        "clusterrolebinding,clusterrole",
+        "kpush-fleet-alice",
+    ]);
+}

@@ -150,16 +150,10 @@ pub fn explain_forbidden(
 /// `serviceaccount:NS/NAME`), or on AKS with Azure RBAC for an Entra principal, the "Azure
 /// Kubernetes Service RBAC Writer" role on each of `namespaces`. Multi-line.
 pub fn advise_missing(user: Option<&str>, namespaces: &[&str]) -> String {
-    let subject = match user {
-        Some(u) => match u.strip_prefix("system:serviceaccount:") {
-            Some(sa) => format!("serviceaccount:{}", sa.replacen(':', "/", 1)),
-            None => format!("user:{u}"),
-        },
-        None => "user:OBJECT_ID".to_string(),
-    };
     let mut out = format!(
         "  Grant exactly these: run `kpush rbac` with this apply's manifests and flags and \
-         `--subject {subject}`, and apply its output (`kubectl apply -f -`) as a cluster admin"
+         `--subject {}`, and apply its output (`kubectl apply -f -`) as a cluster admin",
+        rbac_subject(user)
     );
     let entra = user.is_none_or(is_object_id);
     if entra && !namespaces.is_empty() {
@@ -175,6 +169,49 @@ pub fn advise_missing(user: Option<&str>, namespaces: &[&str]) -> String {
                  \"$(az aks show -g RESOURCE_GROUP -n CLUSTER --query id -o tsv)/namespaces/{ns}\""
             ));
         }
+    }
+    out
+}
+
+/// `kpush rbac`'s `--subject` for the user name the API server knows.
+fn rbac_subject(user: Option<&str>) -> String {
+    match user {
+        Some(u) => match u.strip_prefix("system:serviceaccount:") {
+            Some(sa) => format!("serviceaccount:{}", sa.replacen(':', "/", 1)),
+            None => format!("user:{u}"),
+        },
+        None => "user:OBJECT_ID".to_string(),
+    }
+}
+
+/// [`advise_missing`] for a deploy through an Azure Kubernetes Fleet Manager hub: `kpush rbac`
+/// with the fleet flags, applied on the hub; or, for an Entra principal, a built-in Fleet
+/// Manager role that grants Fleet's cluster-scoped placement objects, "Azure Kubernetes Fleet
+/// Manager RBAC Cluster Admin" (every Kubernetes resource on the hub), on the fleet
+/// (`fleet_id`, its ARM resource id, when known). The namespace-scoped Fleet Manager RBAC
+/// roles do not grant them.
+pub fn advise_missing_on_fleet(user: Option<&str>, fleet_id: Option<&str>) -> String {
+    let mut out = format!(
+        "  Grant exactly these: run `kpush rbac` with this apply's manifests and flags (the fleet \
+         flags included) and `--subject {}`, and apply its output (`kubectl apply -f -`) on the \
+         fleet's hub as its admin",
+        rbac_subject(user)
+    );
+    let entra = user.is_none_or(is_object_id);
+    if entra {
+        let assignee = user.unwrap_or("OBJECT_ID");
+        let scope = fleet_id.map_or_else(
+            || "$(az fleet show -g RESOURCE_GROUP -n FLEET --query id -o tsv)".to_string(),
+            str::to_string,
+        );
+        out.push_str(&format!(
+            "\n  or, with Azure RBAC on the hub, assign \"Azure Kubernetes Fleet Manager RBAC Cluster \
+             Admin\" on the fleet (it grants every Kubernetes resource on the hub, far more than \
+             this deploy needs; the namespace-scoped \"RBAC Writer\" and \"RBAC Admin\" roles do \
+             not grant Fleet's cluster-scoped placement objects):\n    \
+             az role assignment create --assignee {assignee} --role \"Azure Kubernetes Fleet \
+             Manager RBAC Cluster Admin\" --scope \"{scope}\""
+        ));
     }
     out
 }
@@ -210,6 +247,25 @@ mod tests {
         let sa = advise_missing(Some("system:serviceaccount:ci:deployer"), &["shop"]);
         assert!(sa.contains("--subject serviceaccount:ci/deployer"), "{sa}");
         assert!(!sa.contains("az role"), "{sa}");
+    }
+
+    #[test]
+    fn missing_permissions_on_a_fleet_hub_name_fleet_flags_and_the_fleet_role() {
+        let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/fleets/f";
+        let text = advise_missing_on_fleet(Some(OID), Some(id));
+        assert!(text.contains(&format!("`--subject user:{OID}`")), "{text}");
+        assert!(text.contains("the fleet flags included"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "--role \"Azure Kubernetes Fleet Manager RBAC Cluster Admin\" --scope \"{id}\""
+            )),
+            "{text}"
+        );
+        assert!(!text.contains("Azure Kubernetes Service RBAC"), "{text}");
+        let sa = advise_missing_on_fleet(Some("system:serviceaccount:ci:deployer"), None);
+        assert!(sa.contains("--subject serviceaccount:ci/deployer"), "{sa}");
+        assert!(!sa.contains("az role"), "{sa}");
+        assert!(advise_missing_on_fleet(None, None).contains("az fleet show"));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub(crate) mod tokens;
 pub use connect::ConnectError;
 pub use error::{AuthError, PresentedAssertion};
 pub use exec::{AksCluster, EXEC_API_VERSION, exec_api_version, exec_credential, exec_kubeconfig};
-pub use forbidden::{advise_missing, explain_forbidden};
+pub use forbidden::{advise_missing, advise_missing_on_fleet, explain_forbidden};
 pub use settings::{
     AKS_SCOPE, AKS_SERVER_APP_ID, AuthMethod, AzureSettings, Cloud, DEVICE_CODE_CLIENT_ID,
     DeviceCodeCallback, DeviceCodePrompt,

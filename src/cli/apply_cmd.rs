@@ -218,14 +218,7 @@ async fn run_with(
     opts.retry = retry;
     opts.preflight = !args.no_preflight;
     opts.recreate_on_immutable = args.recreate_on_immutable;
-    let through_fleet = args.fleet.fleet_hub
-        || args.fleet.placement.is_some()
-        || args
-            .cluster
-            .azure
-            .fleet
-            .as_deref()
-            .is_some_and(|f| !f.trim().is_empty());
+    let through_fleet = args.fleet.through_fleet(cluster.azure.fleet.as_deref());
     let deploy = Deploy {
         client: &client,
         server: &server,
@@ -246,22 +239,36 @@ async fn run_with(
         interrupt: Interrupt::on_signals(),
         adopt: !args.plan.no_adopt,
     };
+    // A fleet deploy's placement is settled (generated) first, so the access check covers it
+    // and what following it asks of the hub.
+    let fleet = match through_fleet {
+        true => Some(super::fleet_run::prepare(
+            &mut manifests,
+            &args.fleet,
+            &namespace,
+            args.wait_for_rollout,
+            args.plan.release_name().is_some(),
+        )?),
+        false => None,
+    };
     if !args.no_rbac_check {
-        super::rbac_check::check(&deploy, &manifests, &namespace).await?;
+        let beside = fleet.as_ref().map(|f| super::rbac_check::Beside {
+            permissions: f.permissions.clone(),
+            fleet: true,
+            fleet_id: cluster.fleet_id(),
+        });
+        super::rbac_check::check(&deploy, &manifests, &namespace, beside.unwrap_or_default())
+            .await?;
     }
-    if through_fleet {
-        if args.plan.release_name().is_some() {
-            return Err(bad(
-                "--release cannot be combined with a fleet deploy (--fleet, --fleet-hub, --placement) yet: releases record and roll back one cluster's objects\n  fix: deploy through the fleet without --release (the placement's resource snapshots keep its history)".into(),
-            ));
-        }
+    if let Some(fleet) = fleet {
         let wait = args
             .wait_for_rollout
             .then(|| crate::fleet::FleetTrackOptions {
                 timeout: args.wait.timeout,
                 ..Default::default()
             });
-        return super::fleet_run::deploy(&deploy, manifests, &args.fleet, &namespace, wait).await;
+        return super::fleet_run::deploy(&deploy, manifests, &fleet.placement, &args.fleet, wait)
+            .await;
     }
     match args.plan.release_name() {
         Some(name) => {
@@ -311,6 +318,7 @@ impl Deploy<'_> {
             prune: self.apply.prune,
             prune_namespaces_and_crds: self.apply.prune_namespaces_and_crds,
             recreate_on_immutable: self.plan.recreate_on_immutable,
+            beside: Vec::new(),
         }
     }
 

@@ -50,6 +50,13 @@ impl ClusterArgs {
     pub fn retry_policy(&self, deadline: Option<std::time::Instant>) -> RetryPolicy {
         RetryPolicy::with_budget(RetryBudget::for_run(self.retry_budget, deadline))
     }
+
+    /// The ARM resource id of the fleet `--fleet` names, when it names one fully.
+    pub fn fleet_id(&self) -> Option<String> {
+        let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
+        let fleet = self.azure.fleet_target(env).ok().flatten()?;
+        Some(fleet.resource_id())
+    }
 }
 
 /// Parses `30s`, `2m`, `500ms`, `1h30m`, or a bare number of seconds (one parser for every

@@ -27,3 +27,13 @@ pub struct FleetArgs {
     #[arg(help_heading = HEADING, long, value_name = "NAME", env = "KPUSH_UPDATE_STRATEGY")]
     pub update_strategy: Option<String>,
 }
+
+impl FleetArgs {
+    /// Whether a run deploys through a fleet: `--fleet` (`azure_fleet`, an Azure flag),
+    /// `--fleet-hub` or `--placement`.
+    pub fn through_fleet(&self, azure_fleet: Option<&str>) -> bool {
+        self.fleet_hub
+            || self.placement.is_some()
+            || azure_fleet.is_some_and(|f| !f.trim().is_empty())
+    }
+}

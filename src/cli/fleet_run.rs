@@ -5,37 +5,71 @@
 use super::apply_cmd::Deploy;
 use super::fleet_args::FleetArgs;
 use super::interrupt::interrupted;
-use crate::event::Action;
+use crate::event::{Action, Permission};
 use crate::exit::{self, ExitError};
 use crate::fleet::{self, Expect, FleetTrackOptions, Placement};
 use crate::manifest::Manifest;
 
-/// Wraps, applies and follows. `deploy.wait` must be `None` (hub objects are not tracked);
-/// `wait` bounds following the placement (`None` with `--wait=false`).
-pub(super) async fn deploy(
-    deploy: &Deploy<'_>,
-    mut manifests: Vec<Manifest>,
+/// A fleet deploy as settled before anything is checked or applied.
+pub(super) struct FleetDeploy {
+    /// The placement the manifests go through (now among them).
+    pub placement: Placement,
+    /// What the deploy asks the hub for beside applying the manifests (`fleet::access`).
+    pub permissions: Vec<Permission>,
+}
+
+/// Wraps `manifests` in their placement (generating it from `--placement`) and derives the
+/// hub permissions of following it (`follow`: `--wait`); refuses (exit 2) what a fleet deploy
+/// cannot do: a `--release` (`release`), or following an External placement without
+/// `--update-strategy`.
+pub(super) fn prepare(
+    manifests: &mut Vec<Manifest>,
     args: &FleetArgs,
     namespace: &str,
-    wait: Option<FleetTrackOptions>,
-) -> Result<i32, ExitError> {
-    let name = placement_name(&manifests, namespace);
-    let placement = fleet::wrap(&mut manifests, args.placement.as_ref(), &name, namespace)
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    if placement.external && args.update_strategy.is_none() && wait.is_some() {
-        return Err(ExitError::new(
-            exit::BAD_INPUT,
-            anyhow::anyhow!(
-                "the ClusterResourcePlacement {} ({}) rolls out with the External strategy, through staged update runs, and no strategy was named; nothing was applied\n  fix: pass --update-strategy NAME (a ClusterStagedUpdateStrategy on the hub), or --wait=false to leave starting the run to someone else",
-                placement.name,
-                placement.origin
-            ),
+    follow: bool,
+    release: bool,
+) -> Result<FleetDeploy, ExitError> {
+    let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
+    if release {
+        return Err(bad(
+            "--release cannot be combined with a fleet deploy (--fleet, --fleet-hub, --placement) yet: releases record and roll back one cluster's objects\n  fix: deploy through the fleet without --release (the placement's resource snapshots keep its history)".into(),
         ));
     }
-    let before = fleet::before_deploy(deploy.client, &placement).await;
+    let name = placement_name(manifests, namespace);
+    let placement = fleet::wrap(manifests, args.placement.as_ref(), &name, namespace)
+        .map_err(|e| bad(e.to_string()))?;
+    if placement.external && args.update_strategy.is_none() && follow {
+        return Err(bad(format!(
+            "the ClusterResourcePlacement {} ({}) rolls out with the External strategy, through staged update runs, and no strategy was named; nothing was applied\n  fix: pass --update-strategy NAME (a ClusterStagedUpdateStrategy on the hub), or --wait=false to leave starting the run to someone else",
+            placement.name, placement.origin
+        )));
+    }
+    let permissions = fleet::access::needs(&placement, follow, args.update_strategy.as_deref());
+    Ok(FleetDeploy {
+        placement,
+        permissions,
+    })
+}
+
+/// Applies `manifests` (wrapped by [`prepare`]) and follows `placement`. `deploy.wait` must be
+/// `None` (hub objects are not tracked); `wait` bounds following the placement (`None` with
+/// `--wait=false`).
+pub(super) async fn deploy(
+    deploy: &Deploy<'_>,
+    manifests: Vec<Manifest>,
+    placement: &Placement,
+    args: &FleetArgs,
+    wait: Option<FleetTrackOptions>,
+) -> Result<i32, ExitError> {
+    // What the placement stood at before is only needed to follow it (and its reads are
+    // among the followed deploy's permissions only).
+    let before = match wait {
+        Some(_) => Some(fleet::before_deploy(deploy.client, placement).await),
+        None => None,
+    };
     let deployed = deploy.deploy(manifests).await;
     let code = deployed.result?;
-    let Some(opts) = wait else {
+    let (Some(opts), Some(before)) = (wait, before) else {
         return Ok(code);
     };
     if code != exit::SUCCESS {
@@ -44,11 +78,11 @@ pub(super) async fn deploy(
     let expect = deployed
         .outcome
         .as_ref()
-        .map(|o| expectation(o, &placement, before))
+        .map(|o| expectation(o, placement, before))
         .unwrap_or(Expect::Current);
     let outcome = fleet::follow(
         deploy.client,
-        &placement,
+        placement,
         &expect,
         args.update_strategy.as_deref(),
         &opts,

@@ -72,6 +72,17 @@ async fn recorded(client: &Client, retry: RetryPolicy, set: &ApplySet) -> Record
     out
 }
 
+/// What a deploy asks for beside applying its manifests' objects, and where it goes.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Beside {
+    /// Permissions of those requests (a fleet deploy's, from `fleet::access`).
+    pub permissions: Vec<Permission>,
+    /// The deploy goes through an Azure Kubernetes Fleet Manager hub.
+    pub fleet: bool,
+    /// The fleet's ARM resource id, when `--fleet` names it.
+    pub fleet_id: Option<String>,
+}
+
 /// The access check: asks the API server (SelfSubjectAccessReview) about every permission the
 /// apply needs; reports each missing one and fails (exit 3) when a required one is missing.
 /// Reviews the server refuses make the check a warning: nothing can be said.
@@ -79,9 +90,13 @@ pub(super) async fn check(
     d: &Deploy<'_>,
     manifests: &[Manifest],
     default_ns: &str,
+    beside: Beside,
 ) -> Result<(), ExitError> {
     let (client, retry, sink) = (d.client, d.plan.retry, d.reporter as &dyn Sink);
-    let settings = &d.permission_settings();
+    let settings = &Settings {
+        beside: beside.permissions,
+        ..d.permission_settings()
+    };
     let started = Instant::now();
     let unreachable = |f: Failure| {
         let e = PlanError::from(f);
@@ -158,7 +173,13 @@ pub(super) async fn check(
              changed.\n{}\n  If your authorizer answers SelfSubjectAccessReviews unreliably, \
              pass --no-rbac-check.",
             if missing == 1 { "" } else { "s" },
-            crate::auth::advise_missing(user.as_deref(), &namespaces)
+            match beside.fleet {
+                true => crate::auth::advise_missing_on_fleet(
+                    user.as_deref(),
+                    beside.fleet_id.as_deref()
+                ),
+                false => crate::auth::advise_missing(user.as_deref(), &namespaces),
+            }
         ),
     ))
 }

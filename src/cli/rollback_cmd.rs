@@ -174,5 +174,11 @@ async fn check_access(
         return Ok(());
     };
     let revision = release_run::pick(&history, to, &release.name)?;
-    super::rbac_check::check(d, &revision.manifests(), &release.namespace).await
+    super::rbac_check::check(
+        d,
+        &revision.manifests(),
+        &release.namespace,
+        Default::default(),
+    )
+    .await
 }

@@ -44,6 +44,13 @@ pub enum Need {
     /// Creating the manifests' bindings (`bind` on the role they name), needed unless the
     /// identity holds every permission that role grants.
     BindRoles,
+    /// A fleet deploy reading its ClusterResourcePlacement on the hub: what it selected before
+    /// the deploy, and its status while following the rollout on the members.
+    FleetPlacement,
+    /// A fleet deploy listing its placement's resource snapshots (which one is newest).
+    FleetSnapshots,
+    /// A fleet deploy starting and following a ClusterStagedUpdateRun (External strategy).
+    FleetStagedRun,
 }
 
 impl Need {
@@ -77,6 +84,17 @@ impl Need {
             Need::BindRoles => {
                 "create the manifests' bindings (unless the identity holds every permission the \
                  role grants)"
+            }
+            Need::FleetPlacement => {
+                "read the placement's status on the Fleet hub: what it selected before the \
+                 deploy, then its rollout on the member clusters (--wait)"
+            }
+            Need::FleetSnapshots => {
+                "find the placement's newest resource snapshot on the Fleet hub (--wait)"
+            }
+            Need::FleetStagedRun => {
+                "start and follow the staged update run of an External placement \
+                 (--update-strategy)"
             }
         }
     }

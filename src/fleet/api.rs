@@ -9,6 +9,11 @@ use super::placement::GROUP;
 /// The label tying a ClusterResourceSnapshot to its placement.
 pub const PARENT_LABEL: &str = "kubernetes-fleet.io/parent-CRP";
 
+/// ClusterResourcePlacements' resource (kpush reads them; applying one is the pipeline's).
+pub const PLACEMENTS: &str = "clusterresourceplacements";
+/// ClusterResourceSnapshots' resource (kpush lists them).
+pub const SNAPSHOTS: &str = "clusterresourcesnapshots";
+
 /// A cluster-scoped resource of Fleet's placement group.
 pub fn resource(version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, version, kind), plural)
@@ -29,11 +34,11 @@ impl FleetApi {
         Self {
             placements: Api::all_with(
                 client.clone(),
-                &resource(v, "ClusterResourcePlacement", "clusterresourceplacements"),
+                &resource(v, super::placement::CRP_KIND, PLACEMENTS),
             ),
             snapshots: Api::all_with(
                 client.clone(),
-                &resource(v, "ClusterResourceSnapshot", "clusterresourcesnapshots"),
+                &resource(v, "ClusterResourceSnapshot", SNAPSHOTS),
             ),
         }
     }

@@ -7,6 +7,7 @@
 //! run first when the placement's strategy is `External` ([`staged`]). It emits the tracking
 //! events with one tracked object per member cluster (`ObjectRef::member`). See docs/fleet.md.
 
+pub mod access;
 mod api;
 pub mod placement;
 pub mod rollout;

@@ -14,15 +14,13 @@ use crate::event::{Event, Readiness, Sink};
 
 /// The version of ClusterStagedUpdateRun kpush writes.
 pub const RUN_VERSION: &str = "v1beta1";
+/// ClusterStagedUpdateRuns' resource (kpush creates and reads them).
+pub const RUNS: &str = "clusterstagedupdateruns";
 
 fn runs(client: &kube::Client) -> Api<DynamicObject> {
     Api::all_with(
         client.clone(),
-        &api::resource(
-            RUN_VERSION,
-            "ClusterStagedUpdateRun",
-            "clusterstagedupdateruns",
-        ),
+        &api::resource(RUN_VERSION, "ClusterStagedUpdateRun", RUNS),
     )
 }
 

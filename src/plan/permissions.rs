@@ -20,6 +20,10 @@
 //!   and DELETE of every member kind (also kinds and namespaces the parent recorded before) in
 //!   every namespace of the set.
 //!
+//! - requests made beside the stages (a fleet deploy's placement, snapshots and staged update
+//!   runs on the hub, which the fleet module derives from its own code): taken as they come in
+//!   [`Settings::beside`] and merged with the rest.
+//!
 //! Discovery (`/api`, `/apis`, `/version`) is open to every authenticated user
 //! (`system:discovery`) and the access check's own SelfSubjectAccessReviews to everyone
 //! (`system:basic-user`): neither appears here.
@@ -137,6 +141,9 @@ pub struct Settings {
     pub prune_namespaces_and_crds: bool,
     /// `--recreate-on-immutable`.
     pub recreate_on_immutable: bool,
+    /// Permissions of requests made beside the stages (a fleet deploy's own, on the hub),
+    /// merged with the rest.
+    pub beside: Vec<Permission>,
 }
 
 /// How a kind resolves: its resource and whether it is namespaced.
@@ -240,6 +247,9 @@ pub fn required(members: &[Member], recorded: &Recorded, settings: &Settings) ->
         if settings.prune {
             prune(&mut acc, members, recorded, set, settings);
         }
+    }
+    for p in &settings.beside {
+        acc.permission(p);
     }
     acc.into_permissions()
 }
@@ -403,6 +413,22 @@ impl Needs {
             verb.to_string(),
         );
         self.0.entry(key).or_default().insert(need);
+    }
+
+    /// A permission derived elsewhere, its needs joined with those of the same request.
+    fn permission(&mut self, p: &Permission) {
+        let key = (
+            p.namespace.clone(),
+            p.group.clone(),
+            p.resource.clone(),
+            p.subresource.clone(),
+            p.name.clone(),
+            p.verb.clone(),
+        );
+        self.0
+            .entry(key)
+            .or_default()
+            .extend(p.needs.iter().copied());
     }
 
     /// What creating a role or binding of the set takes beyond `create`.
@@ -627,6 +653,58 @@ mod tests {
                 .all(Permission::optional),
             "the check cannot tell whether the identity holds what a role grants: a warning"
         );
+    }
+
+    #[test]
+    fn permissions_from_beside_the_stages_join_the_same_requests_of_the_set() {
+        let crp = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(
+                "placement.kubernetes-fleet.io",
+                "v1",
+                "ClusterResourcePlacement",
+            ),
+            "clusterresourceplacements",
+        );
+        let placement = Member {
+            resource: crp,
+            ..member("", "Namespace", None)
+        };
+        let read = |resource: &str, verb: &str, need: Need| Permission {
+            group: "placement.kubernetes-fleet.io".into(),
+            resource: resource.into(),
+            subresource: None,
+            verb: verb.into(),
+            namespace: None,
+            name: None,
+            needs: vec![need],
+        };
+        let settings = Settings {
+            beside: vec![
+                read("clusterresourceplacements", "get", Need::FleetPlacement),
+                read("clusterresourcesnapshots", "list", Need::FleetSnapshots),
+            ],
+            ..Settings::default()
+        };
+        let perms = required(&[placement], &Recorded::default(), &settings);
+        let group = "placement.kubernetes-fleet.io";
+        assert_eq!(
+            verbs(&perms, group, "clusterresourceplacements", None),
+            ["get", "create", "patch"]
+        );
+        assert_eq!(
+            verbs(&perms, group, "clusterresourcesnapshots", None),
+            ["list"]
+        );
+        let get = perms
+            .iter()
+            .find(|p| p.resource == "clusterresourceplacements" && p.verb == "get")
+            .expect("get");
+        assert_eq!(
+            get.needs,
+            [Need::Apply, Need::FleetPlacement],
+            "one rule, both reasons"
+        );
+        assert_eq!(perms.len(), 4, "{perms:?}");
     }
 
     #[test]
