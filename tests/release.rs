@@ -899,6 +899,18 @@ async fn a_release_in_a_namespace_the_deploy_creates_gets_its_lock_and_records_t
     };
     let run = harness::binary::kpush(&args(&["--create-namespace"]));
     run.expect_code(0);
+    // Created before the lock, and said so once: its wave reports it created, not configured.
+    assert!(
+        run.stderr
+            .contains(&format!("created    Namespace {ns} (--create-namespace)")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("2 objects: 2 created"),
+        "{}",
+        run.stderr
+    );
     let created = ctx.get(&format!("/api/v1/namespaces/{ns}")).await;
     assert!(created.is_some(), "namespace {ns} created: {}", run.stderr);
     let secrets = ctx

@@ -55,7 +55,7 @@ pub async fn apply_one(
     if o.preflight == Preflight::Unchanged
         && let Live::Present(live) = &o.live
     {
-        out.action = Action::Unchanged;
+        out.action = first_created(opts, o, Action::Unchanged);
         out.applied = Some(Applied::of(live));
         return Ok(out);
     }
@@ -88,7 +88,7 @@ pub async fn apply_one(
         .await
         {
             Ok(applied) => {
-                out.action = verdict(o, &applied, &opts.field_manager);
+                out.action = first_created(opts, o, verdict(o, &applied, &opts.field_manager));
                 out.applied = Some(Applied::of(&applied));
                 return Ok(out);
             }
@@ -137,6 +137,18 @@ fn verdict(o: &PlannedObject, applied: &Value, manager: &str) -> Action {
             Action::Unchanged
         }
         _ => Action::Configured,
+    }
+}
+
+/// `created` for an object this run created before planning ([`PlanOptions::created_first`]).
+fn first_created(opts: &PlanOptions, o: &PlannedObject, action: Action) -> Action {
+    match action {
+        Action::Configured | Action::Unchanged
+            if opts.created_first.contains(&o.manifest.key()) =>
+        {
+            Action::Created
+        }
+        other => other,
     }
 }
 

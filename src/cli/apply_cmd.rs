@@ -281,6 +281,7 @@ async fn run_with(
 }
 
 /// Everything one deploy needs besides the manifests: apply and rollback share it.
+#[derive(Clone)]
 pub(super) struct Deploy<'a> {
     /// The cluster.
     pub client: &'a kube::Client,

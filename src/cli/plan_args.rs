@@ -132,6 +132,7 @@ impl PlanArgs {
             applyset: self.release_name().map(|n| ApplySet::new(n, namespace)),
             keep_dry_run: false,
             adopt: !self.no_adopt,
+            created_first: Vec::new(),
         }
     }
 }

@@ -70,9 +70,21 @@ pub(super) async fn deploy(
             },
         )
     };
-    if let Source::Manifests(manifests) = &source {
-        create_release_namespace(d, release, manifests).await?;
-    }
+    let created = match &source {
+        Source::Manifests(manifests) => create_release_namespace(d, release, manifests).await?,
+        _ => None,
+    };
+    // Its wave then reports it created, as it is from the user's point of view.
+    let with_namespace;
+    let d = match created {
+        Some(key) => {
+            let mut copy = d.clone();
+            copy.plan.created_first.push(key);
+            with_namespace = copy;
+            &with_namespace
+        }
+        None => d,
+    };
     let lock = lock::acquire(
         d.client,
         release,
@@ -99,18 +111,18 @@ pub(super) async fn deploy(
 /// Creates the release's namespace before its lock when the manifests (or
 /// `--create-namespace`) define it and it does not exist yet: the lock and the revision records
 /// live there, so they cannot wait for the namespace's wave. The Namespace is server-side
-/// applied as written, with kpush's field manager; its wave then adds the release's labels
-/// (reported as configured) and owns it as any other member.
+/// applied as written, with kpush's field manager; its wave then adds the release's labels and
+/// owns it as any other member. Returns the Namespace's key when it was created.
 async fn create_release_namespace(
     d: &Deploy<'_>,
     release: &Release,
     manifests: &[Manifest],
-) -> Result<(), ExitError> {
+) -> Result<Option<crate::manifest::ObjectKey>, ExitError> {
     use k8s_openapi::api::core::v1::Namespace;
     use kube::api::{Api, Patch, PatchParams};
 
     let Some(defined) = crate::manifest::find_namespace(manifests, &release.namespace) else {
-        return Ok(());
+        return Ok(None);
     };
     let api: Api<Namespace> = Api::all(d.client.clone());
     let failed = |e: kube::Error| {
@@ -123,7 +135,7 @@ async fn create_release_namespace(
                 failure: failure.clone(),
             }),
             anyhow::anyhow!(
-                "cannot create namespace {} ({}), which holds release {}'s lock and records:                  {}; nothing was applied",
+                "cannot create namespace {} ({}), which holds release {}'s lock and records: {}; nothing was applied",
                 release.namespace,
                 defined.origin.with_via(),
                 release.name,
@@ -132,7 +144,7 @@ async fn create_release_namespace(
         )
     };
     match api.get_opt(&release.namespace).await {
-        Ok(Some(_)) => return Ok(()),
+        Ok(Some(_)) => return Ok(None),
         Ok(None) => {}
         Err(e) => return Err(failed(e)),
     }
@@ -146,7 +158,7 @@ async fn create_release_namespace(
             release.namespace, release.name
         ),
     });
-    Ok(())
+    Ok(Some(defined.key()))
 }
 
 async fn locked(

@@ -62,6 +62,10 @@ pub struct PlanOptions {
     /// Take over objects last written by other deploy tools (`kubectl apply`, Helm, …; see
     /// [`ownership`]); `--no-adopt` turns it off.
     pub adopt: bool,
+    /// Objects this run created before planning (a release's namespace, which must exist
+    /// before the release's lock): reported `created`, not `configured`, when their wave
+    /// applies them.
+    pub created_first: Vec<crate::manifest::ObjectKey>,
 }
 
 impl Default for PlanOptions {
@@ -76,6 +80,7 @@ impl Default for PlanOptions {
             applyset: None,
             keep_dry_run: false,
             adopt: true,
+            created_first: Vec::new(),
         }
     }
 }
