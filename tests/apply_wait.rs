@@ -212,3 +212,53 @@ async fn a_failed_rollout_prints_its_message_once_and_its_short_reason_in_the_ta
         .unwrap_or_else(|| panic!("table row:\n{err}"));
     assert!(row.trim_end().ends_with(reason), "{row}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_rollout_is_explained_by_its_own_events_not_by_earlier_rollouts() {
+    let ctx = Ctx::new("wait-own-events").await;
+    // Two good rollouts leave ScalingReplicaSet events on the Deployment...
+    ctx.kpush(&["apply", GUESTBOOK, "--image", "redis=redis:7.0"])
+        .expect_code(0);
+    ctx.kpush(&["apply", GUESTBOOK, "--image", "redis=redis:7.2"])
+        .expect_code(0);
+    let old_sets: Vec<String> = ctx
+        .get(&format!(
+            "/apis/apps/v1/namespaces/{}/replicasets",
+            ctx.namespace
+        ))
+        .await
+        .expect("replicasets")["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|rs| rs["metadata"]["name"].as_str())
+        .filter(|n| n.starts_with("redis-"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(old_sets.len(), 2, "{old_sets:?}");
+    // ...which say nothing about a third one, seconds later (beyond the clock-skew margin).
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let run = ctx.kpush(&[
+        "apply",
+        GUESTBOOK,
+        "--image",
+        "redis=registry.example/does-not-exist/redis:1",
+    ]);
+    run.expect_code(4);
+    let err = &run.stderr;
+    assert!(err.contains("Failed to pull image"), "{err}");
+    assert!(
+        err.contains("ScalingReplicaSet"),
+        "this rollout's own scaling is shown: {err}"
+    );
+    let first = &old_sets.iter().min().expect("two sets");
+    let stale: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("ScalingReplicaSet") && l.contains("from 0 to 1"))
+        .filter(|l| old_sets.iter().any(|s| l.contains(s.as_str())))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "events of earlier rollouts ({first} and its successor scaled up) are left out: {stale:?}\n{err}"
+    );
+}

@@ -1,6 +1,7 @@
 //! What applying did, object by object: the structured result that reporting and rollout
 //! tracking consume.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
 use crate::cluster::Target;
@@ -38,12 +39,25 @@ pub struct Applied {
     pub uid: Option<String>,
     /// `metadata.generation`.
     pub generation: Option<i64>,
+    /// When the object was last written, by the server's clock: the newest
+    /// `metadata.managedFields[].time` (seconds). Events older than this are about earlier
+    /// rollouts.
+    pub written_at: Option<Timestamp>,
 }
 
 impl Applied {
-    /// The uid and generation of `object`.
+    /// The uid, generation and last write of `object`.
     pub fn of(object: &Value) -> Self {
         Self {
+            written_at: object
+                .pointer("/metadata/managedFields")
+                .and_then(Value::as_array)
+                .and_then(|entries| {
+                    entries
+                        .iter()
+                        .filter_map(|e| e.get("time")?.as_str()?.parse::<Timestamp>().ok())
+                        .max()
+                }),
             uid: object
                 .pointer("/metadata/uid")
                 .and_then(Value::as_str)
@@ -56,6 +70,11 @@ impl Applied {
 }
 
 impl AppliedObject {
+    /// When the applied object was last written (server clock), if known.
+    pub fn written_at(&self) -> Option<Timestamp> {
+        self.applied.as_ref()?.written_at
+    }
+
     /// `metadata.generation` of the applied object.
     pub fn generation(&self) -> Option<i64> {
         self.applied.as_ref()?.generation

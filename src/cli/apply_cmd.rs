@@ -144,13 +144,16 @@ pub(super) fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
             let t = o.target.as_ref()?;
             let mut key = o.object.key.clone();
             key.namespace = t.namespace.clone();
-            Some(TrackTarget::from_parts(
-                ObjectRef::new(key, o.object.origin.clone()),
-                t.resource.clone(),
-                t.namespace.clone(),
-                is_custom_group(&t.resource.group) && t.has_status,
-                o.generation(),
-            ))
+            Some(
+                TrackTarget::from_parts(
+                    ObjectRef::new(key, o.object.origin.clone()),
+                    t.resource.clone(),
+                    t.namespace.clone(),
+                    is_custom_group(&t.resource.group) && t.has_status,
+                    o.generation(),
+                )
+                .written_at(o.written_at()),
+            )
         })
         .collect()
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event as CoreEvent, Pod};
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use kube::api::{Api, ListParams, LogParams};
 
@@ -71,18 +71,20 @@ pub(crate) async fn explain(
             logs: None,
         };
     }
+    let since = target.written_at;
     let mut events = object_events(
         client,
         target.namespace.as_deref(),
         &target.resource.kind,
         &target.name,
         event_lines,
+        since,
     )
     .await;
     if let (Some(c), Some(ns)) = (culprit, target.namespace.as_deref())
         && target.resource.kind != "Pod"
     {
-        events.extend(object_events(client, Some(ns), "Pod", &c.pod, event_lines).await);
+        events.extend(object_events(client, Some(ns), "Pod", &c.pod, event_lines, since).await);
     }
     let logs = match (culprit, target.namespace.as_deref()) {
         (Some(c), Some(ns)) if log_lines > 0 && c.has_run => {
@@ -110,14 +112,17 @@ fn pending_text(r: &Readiness) -> String {
     }
 }
 
-/// The latest `limit` events whose involved object is `kind`/`name`, oldest first; empty when
-/// they cannot be read (events are evidence, never a reason to fail).
+/// The latest `limit` events whose involved object is `kind`/`name`, oldest first, seen last
+/// no earlier than `since` (server clock, seconds: events of earlier rollouts explain nothing
+/// about this one); empty when they cannot be read (events are evidence, never a reason to
+/// fail).
 async fn object_events(
     client: &Client,
     namespace: Option<&str>,
     kind: &str,
     name: &str,
     limit: usize,
+    since: Option<Timestamp>,
 ) -> Vec<EventLine> {
     if limit == 0 {
         return Vec::new();
@@ -133,6 +138,7 @@ async fn object_events(
         return Vec::new();
     };
     let mut items = list.items;
+    items.retain(|e| is_recent(e, since));
     items.sort_by_key(last_seen);
     let skip = items.len().saturating_sub(limit);
     items
@@ -146,6 +152,22 @@ async fn object_events(
             count: e.count.unwrap_or(1).max(1),
         })
         .collect()
+}
+
+/// How far an event's clock may lag the API server's: kubelets stamp their events with the
+/// node's clock, and `since` is truncated to whole seconds.
+const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(5);
+
+/// Whether `e` was last seen at or after `since`, give or take [`CLOCK_SKEW`] (an event
+/// without any timestamp is kept).
+fn is_recent(e: &CoreEvent, since: Option<Timestamp>) -> bool {
+    match (
+        since.and_then(|s| s.checked_sub(CLOCK_SKEW).ok()),
+        last_seen(e),
+    ) {
+        (Some(since), Some(seen)) => seen >= since,
+        _ => true,
+    }
 }
 
 fn last_seen(e: &CoreEvent) -> Option<Timestamp> {

@@ -26,6 +26,9 @@ pub struct TrackTarget {
     pub expects_status: bool,
     /// metadata.generation returned by the apply, if known: older copies never count.
     pub generation: Option<i64>,
+    /// When the apply last wrote the object (server clock), if known: the object's events
+    /// from before it belong to earlier rollouts and are left out of explanations.
+    pub written_at: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 /// Workload kinds whose pods kpush watches and diagnoses.
@@ -64,7 +67,14 @@ impl TrackTarget {
             name,
             expects_status,
             generation,
+            written_at: None,
         }
+    }
+
+    /// The same target, written by the apply at `at` (server clock).
+    pub fn written_at(mut self, at: Option<k8s_openapi::jiff::Timestamp>) -> Self {
+        self.written_at = at;
+        self
     }
 
     /// The workload kind, if kpush looks at this object's pods.
