@@ -947,4 +947,23 @@ async fn a_release_in_a_namespace_the_deploy_creates_gets_its_lock_and_records_t
         revs(&[(1, "succeeded"), (2, "succeeded")]),
         "{h}"
     );
+    // Deployed without --create-namespace, the namespace leaves the manifests but stays (as
+    // apply keeps namespaces by default); drift agrees: kept, not a difference.
+    harness::binary::kpush(&args(&[])).expect_code(0);
+    let drift = harness::binary::kpush(&[
+        "drift".to_string(),
+        "app".to_string(),
+        "--kubeconfig".to_string(),
+        kubeconfig.clone(),
+        "-n".to_string(),
+        ns.clone(),
+    ]);
+    drift.expect_code(0);
+    let all = format!("{}{}", drift.stdout, drift.stderr);
+    assert!(
+        all.contains(&format!("Namespace {ns} would be kept")),
+        "{all}"
+    );
+    assert!(!all.contains("would be pruned"), "{all}");
+    assert!(ctx.get(&format!("/api/v1/namespaces/{ns}")).await.is_some());
 }

@@ -128,7 +128,8 @@ async fn run_with(
         .map_err(|e| ExitError::new(exit::APPLY_REJECTED, e))?;
     let (kinds, nss) = prune::recorded(parent.as_ref());
     let keep: HashSet<_> = plan.objects.iter().map(|o| o.manifest.key()).collect();
-    let extra = prune::candidates(&client, retry, &set, &kinds, &nss, &keep, true)
+    // As `kpush apply` prunes by default: namespaces and CRDs are shown kept.
+    let extra = prune::candidates(&client, retry, &set, &kinds, &nss, &keep, false)
         .await
         .map_err(|f| {
             ExitError::new(
