@@ -117,6 +117,20 @@ fn without_helm_the_error_says_how_to_get_it() {
     run.expect_code(2);
     assert!(run.stderr.contains("cannot run"), "{}", run.stderr);
     assert!(run.stderr.contains("--helm"), "{}", run.stderr);
+    // A directory (the one holding helm, say) is named as such.
+    let run = kpush(&[
+        "render".into(),
+        chart(dir.path(), CHART, CM),
+        "--helm".into(),
+        dir.path().display().to_string(),
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("it is a directory; pass the helm executable in it"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

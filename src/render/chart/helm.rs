@@ -33,7 +33,13 @@ impl Helm {
             .args(["version", "--template", "{{.Version}}"])
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run {} (--helm): {e}", path.display()))?;
+            .map_err(|e| match path.is_dir() {
+                true => format!(
+                    "cannot run {} (--helm): it is a directory; pass the helm executable in it",
+                    path.display()
+                ),
+                false => format!("cannot run {} (--helm): {e}", path.display()),
+            })?;
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !out.status.success() || !(version.starts_with("v3.") || version.starts_with("v4.")) {
             return Err(format!(
