@@ -342,11 +342,29 @@ async fn kpush_apply_rides_out_frozen_watches_and_says_so_once_per_watch() {
         "the stall went unreported:\n{}",
         run.stderr
     );
+    // Every stalled watch is named once, and watches that came back together share a line.
     let mut seen = std::collections::BTreeSet::new();
     for n in &notes {
-        let what = n.split(" heard nothing").next().unwrap_or(n);
-        assert!(seen.insert(what), "reported twice:\n{}", run.stderr);
+        let list = n
+            .split(" heard nothing")
+            .next()
+            .and_then(|s| s.split_once(" of ").map(|(_, l)| l))
+            .unwrap_or(n);
+        for what in list.split(", ").flat_map(|p| p.split(" and ")) {
+            assert!(
+                seen.insert(what.to_string()),
+                "reported twice:\n{}",
+                run.stderr
+            );
+        }
     }
+    assert!(
+        notes.len() < seen.len(),
+        "{} watches stalled together, told in {} lines:\n{}",
+        seen.len(),
+        notes.len(),
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -71,6 +71,7 @@ where
     });
     let mut run = Run::new(client, targets, opts);
     let state = run.wait(reporter, cancel).await;
+    run.report_recoveries(reporter, true);
     let outcome = run.finish(state, reporter).await;
     reporter.event(&Event::TrackFinished {
         outcome: outcome.clone(),
@@ -121,7 +122,15 @@ struct Run<'a> {
     pod_feeds: BTreeSet<String>,
     classes: HashMap<String, Option<StorageClass>>,
     streams: SelectAll<Feed>,
+    /// Watches re-established after a stall and not yet reported: one stall usually silences
+    /// every watch of a connection at once, and is said in one line.
+    recovered: Vec<(String, Duration)>,
+    /// When the first of `recovered` came back.
+    recovered_since: Option<Instant>,
 }
+
+/// How long stalled watches that come back are gathered into one line.
+const RECOVERIES_GATHERED_FOR: Duration = Duration::from_secs(5);
 
 impl<'a> Run<'a> {
     fn new(client: &'a Client, targets: Vec<TrackTarget>, opts: &'a TrackOptions) -> Self {
@@ -169,6 +178,8 @@ impl<'a> Run<'a> {
             pod_feeds: BTreeSet::new(),
             classes: HashMap::new(),
             streams,
+            recovered: Vec::new(),
+            recovered_since: None,
         }
     }
 
@@ -200,11 +211,11 @@ impl<'a> Run<'a> {
                 Wake::Cancelled => return RunState::Interrupted,
                 Wake::Deadline => return RunState::TimedOut,
                 Wake::Update(Some(u)) => {
-                    self.apply(*u, reporter);
+                    self.apply(*u);
                     // Take everything already waiting before judging, so a burst of events
                     // (a re-list, say) is judged once.
                     while let Some(Some(u)) = self.streams.next().now_or_never() {
-                        self.apply(u, reporter);
+                        self.apply(u);
                     }
                 }
                 Wake::Update(None) => {
@@ -214,6 +225,7 @@ impl<'a> Run<'a> {
                 Wake::Tick => {}
                 Wake::Status => reporter.event(&self.status_event()),
             }
+            self.report_recoveries(reporter, false);
             if last_judged.elapsed() < JUDGE_AT_MOST_EVERY {
                 dirty = true;
                 continue;
@@ -228,17 +240,52 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn apply(&mut self, update: Update, reporter: &dyn Sink) {
+    /// Says, in one line, which watches came back after a stall, once they have had
+    /// [`RECOVERIES_GATHERED_FOR`] to come back together (or now, with `now`).
+    fn report_recoveries(&mut self, reporter: &dyn Sink, now: bool) {
+        let due = self
+            .recovered_since
+            .is_some_and(|t| now || t.elapsed() >= RECOVERIES_GATHERED_FOR);
+        if !due || self.recovered.is_empty() {
+            return;
+        }
+        self.recovered_since = None;
+        let gathered = std::mem::take(&mut self.recovered);
+        let silent = gathered.iter().map(|(_, d)| *d).max().unwrap_or_default();
+        let mut seen = BTreeSet::new();
+        let names: Vec<String> = gathered
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| seen.insert(n.clone()))
+            .collect();
+        let message = match names.as_slice() {
+            [one] => format!(
+                "the watch of {one} heard nothing for {}; re-established it and re-listed",
+                format_duration(silent)
+            ),
+            [first @ .., last] => format!(
+                "the watches of {} and {last} heard nothing for up to {}; re-established them \
+                 and re-listed",
+                first.join(", "),
+                format_duration(silent)
+            ),
+            [] => return,
+        };
+        reporter.event(&Event::Info { message });
+    }
+
+    fn apply(&mut self, update: Update) {
         match (update.source, update.item) {
             (source, Ok(Item::Recovered(silent))) => {
-                // Said once per stall: the watch sends this when its fresh list is in.
-                let message = format!(
-                    "the watch of {} heard nothing for {}; re-established it and re-listed",
+                // Sent by the watch once its fresh list is in; said with the others that come
+                // back within a few seconds ([`Run::report_recoveries`]).
+                tracing::debug!(
+                    "the watch of {} heard nothing for {}; re-established",
                     source.describe(&self.feeds),
                     format_duration(silent)
                 );
-                tracing::debug!("{message}");
-                reporter.event(&Event::Info { message });
+                self.recovered_since.get_or_insert_with(Instant::now);
+                self.recovered.push((source.describe(&self.feeds), silent));
             }
             (source, Ok(Item::GaveUp)) => {
                 tracing::debug!(
