@@ -282,9 +282,18 @@ async fn an_outage_past_the_retry_budget_ends_tracking_early_naming_the_lost_wat
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kpush_apply_rides_out_frozen_watches_and_says_so_once_per_watch() {
-    let ns = "watch-frozen-cli";
+/// A `kpush apply` of one Deployment through a fault proxy, under way.
+struct CliApply {
+    proxy: FaultProxy,
+    child: harness::runs::Background,
+    /// Kept until the run ends: kpush reads them.
+    _files: (tempfile::NamedTempFile, tempfile::TempDir),
+}
+
+/// Starts `kpush apply` of `web` (a Deployment named web) in `ns` through a fault proxy with
+/// `extra` flags, and returns once the Deployment exists and tracking has had two seconds to
+/// start its watches.
+async fn apply_through_proxy(ns: &str, web: &serde_json::Value, extra: &[&str]) -> CliApply {
     let (cluster, admin) = setup(ns).await;
     let proxy = FaultProxy::start(cluster).unwrap_or_else(|e| panic!("{e:#}"));
     let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
@@ -292,19 +301,12 @@ async fn kpush_apply_rides_out_frozen_watches_and_says_so_once_per_watch() {
         .write_kubeconfig(cluster, "admin", kubeconfig.path())
         .expect("kubeconfig");
     let manifests = tempfile::tempdir().expect("temp dir");
-    let web = deployment(ns, "web", "web:1", 2, slow_start(8));
     std::fs::write(
         manifests.path().join("web.yaml"),
-        serde_json::to_string_pretty(&web).expect("json"),
+        serde_json::to_string_pretty(web).expect("json"),
     )
     .expect("write manifest");
-    let child = spawn_apply(
-        manifests.path(),
-        kubeconfig.path(),
-        ns,
-        &["-v", "--watch-deadline", "3s", "--timeout", "60s"],
-    );
-    // Once the Deployment exists, tracking is about to watch it; give its watches a moment.
+    let child = spawn_apply(manifests.path(), kubeconfig.path(), ns, extra);
     let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
         admin,
         ns,
@@ -320,6 +322,23 @@ async fn kpush_apply_rides_out_frozen_watches_and_says_so_once_per_watch() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
+    CliApply {
+        proxy,
+        child,
+        _files: (kubeconfig, manifests),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kpush_apply_rides_out_frozen_watches_and_says_so_once_per_watch() {
+    let ns = "watch-frozen-cli";
+    let web = deployment(ns, "web", "web:1", 2, slow_start(8));
+    let CliApply { proxy, child, .. } = apply_through_proxy(
+        ns,
+        &web,
+        &["-v", "--watch-deadline", "3s", "--timeout", "60s"],
+    )
+    .await;
     let frozen = proxy.freeze_watches();
     proxy.stall(true);
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -370,40 +389,9 @@ async fn kpush_apply_rides_out_frozen_watches_and_says_so_once_per_watch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kpush_apply_exits_6_with_the_outcome_unknown_when_the_cluster_stays_away() {
     let ns = "watch-lost-cli";
-    let (cluster, admin) = setup(ns).await;
-    let proxy = FaultProxy::start(cluster).unwrap_or_else(|e| panic!("{e:#}"));
-    let kubeconfig = tempfile::NamedTempFile::new().expect("temp file");
-    proxy
-        .write_kubeconfig(cluster, "admin", kubeconfig.path())
-        .expect("kubeconfig");
-    let manifests = tempfile::tempdir().expect("temp dir");
     let web = deployment(ns, "web", "web:1", 1, slow_start(30));
-    std::fs::write(
-        manifests.path().join("web.yaml"),
-        serde_json::to_string_pretty(&web).expect("json"),
-    )
-    .expect("write manifest");
-    let child = spawn_apply(
-        manifests.path(),
-        kubeconfig.path(),
-        ns,
-        &["--retry-budget", "2s", "--timeout", "90s"],
-    );
-    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
-        admin,
-        ns,
-        &kube::discovery::ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(
-            "apps",
-            "v1",
-            "Deployment",
-        )),
-    );
-    let start = Instant::now();
-    while api.get_opt("web").await.ok().flatten().is_none() {
-        assert!(start.elapsed() < Duration::from_secs(60), "never applied");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let CliApply { proxy, child, .. } =
+        apply_through_proxy(ns, &web, &["--retry-budget", "2s", "--timeout", "90s"]).await;
     proxy.outage(Duration::from_secs(120));
     let began = Instant::now();
     let run = tokio::task::spawn_blocking(move || finish(child))

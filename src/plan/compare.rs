@@ -62,9 +62,10 @@ fn applied_fields<'a>(obj: &'a Value, manager: &str) -> Option<&'a Value> {
         .map(|e| &e["fieldsV1"])
 }
 
-/// What [`same_desired_state`] compares of one object, reduced to 128 bits: its content apart
-/// from server fields, `status` and run annotations, and the fields `manager` owns through
-/// Apply.
+/// What decides whether applying would leave a live object as it is, reduced to 128 bits: its
+/// content apart from server fields, `status` and run annotations, and the fields `manager`
+/// owns through Apply. Two objects with the same fingerprint (the live one, and the server's
+/// dry-run or apply answer) are the same desired state.
 ///
 /// Keeping this instead of the whole live object until the apply's verdict is what lets a
 /// re-apply of thousands of changed objects hold only their metadata (issue 16). Map keys are
@@ -170,12 +171,6 @@ fn hash_value(v: &Value, h: &mut DefaultHasher) {
     }
 }
 
-/// Whether applying would leave `live` as it is, given the server's dry-run answer: same
-/// content apart from server fields and run annotations, and same fields owned by `manager`.
-pub fn same_desired_state(live: &Value, dry_run: &Value, manager: &str) -> bool {
-    Fingerprint::of(live, manager) == Fingerprint::of(dry_run, manager)
-}
-
 /// `metadata.resourceVersion`, if set.
 pub fn resource_version(obj: &Value) -> Option<&str> {
     obj.pointer("/metadata/resourceVersion")
@@ -186,6 +181,10 @@ pub fn resource_version(obj: &Value) -> Option<&str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn same_desired_state(live: &Value, dry_run: &Value, manager: &str) -> bool {
+        Fingerprint::of(live, manager) == Fingerprint::of(dry_run, manager)
+    }
 
     fn obj(image: &str, commit: &str, rv: &str, fields: Value) -> Value {
         json!({"apiVersion":"apps/v1","kind":"Deployment",

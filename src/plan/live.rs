@@ -31,7 +31,8 @@ pub enum Live {
 impl Live {
     /// Keeps only `apiVersion`, `kind` and `metadata` (identity, generation, annotations, and
     /// who manages it: each `managedFields` entry without its `fieldsV1`) of a present object:
-    /// all that is needed of one proven unchanged, which is neither dry-run, diffed nor sent.
+    /// all that is needed of it once its [`super::compare::Fingerprint`] is taken, unless it
+    /// is to be shown in a diff.
     pub fn metadata_only(self) -> Live {
         match self {
             Live::Present(mut v) => {
