@@ -82,8 +82,10 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
                 "--fleet cannot be combined with --kubeconfig, --context or --in-cluster\n  fix: pass one way to reach the fleet's hub (check KPUSH_KUBECONFIG, KPUSH_CONTEXT and KPUSH_FLEET in the environment)".into(),
             ));
         }
+        check_https_proxy()?;
         let settings = args.azure.settings(env);
         let connected = crate::auth::fleet_client_with(&settings, &fleet, |config| {
+            // Checked above: an https server's proxy variable parses.
             if let Ok(proxy) = env_proxy(&config.cluster_url) {
                 config.proxy_url = proxy;
             }
@@ -102,8 +104,10 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
                 "--aks-cluster/--aks-cluster-id cannot be combined with --kubeconfig, --context or --in-cluster\n  fix: pass one way to reach the cluster (check KPUSH_KUBECONFIG, KPUSH_CONTEXT and KPUSH_AKS_CLUSTER in the environment)".into(),
             ));
         }
+        check_https_proxy()?;
         let settings = args.azure.settings(env);
         let connected = crate::auth::aks_client_with(&settings, &target, |config| {
+            // Checked above: an https server's proxy variable parses.
             if let Ok(proxy) = env_proxy(&config.cluster_url) {
                 config.proxy_url = proxy;
             }
@@ -207,6 +211,13 @@ fn has_proxy_url(kc: &Kubeconfig, context: Option<&str>) -> bool {
         .filter(|c| Some(c.name.as_str()) == cluster)
         .filter_map(|c| c.cluster.as_ref())
         .any(|c| c.proxy_url.as_deref().is_some_and(|p| !p.trim().is_empty()))
+}
+
+/// Refuses an unparsable `HTTPS_PROXY` (either case, or `ALL_PROXY`) before Entra ID, ARM or
+/// the cluster is asked anything: ignored, it would send the requests past the proxy.
+fn check_https_proxy() -> Result<(), ConnectError> {
+    crate::cluster::proxy::check_https_env(&crate::cluster::proxy::process_env)
+        .map_err(ConnectError::Flags)
 }
 
 /// The proxy `HTTPS_PROXY`/`NO_PROXY` (either case) choose for `server`.

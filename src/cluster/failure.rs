@@ -85,23 +85,81 @@ pub fn classify(err: kube::Error) -> Failure {
 }
 
 fn classify_status(status: Box<Status>) -> Failure {
-    match status.code {
-        401 => Failure::Unauthorized(format!(
+    if status.code == 401 {
+        return Failure::Unauthorized(format!(
             "the API server rejected kpush's credentials (401 {}): {}",
             status.reason, status.message
-        )),
-        // Server-side apply answers a field missing from the schema with a 500; retrying
-        // cannot help.
-        500 if status.message.contains("field not declared in schema") => Failure::Status(status),
-        429 | 500 | 502 | 503 | 504 => Failure::Transient {
+        ));
+    }
+    if is_outage(&status) {
+        Failure::Transient {
             message: format!("{} ({}): {}", status.reason, status.code, status.message),
-            retry_after: status
-                .details
-                .as_ref()
-                .map(|d| u64::from(d.retry_after_seconds))
-                .filter(|s| *s > 0),
-        },
-        _ => Failure::Status(status),
+            retry_after: retry_after(&status),
+        }
+    } else {
+        Failure::Status(status)
+    }
+}
+
+/// The seconds a server's answer asks to wait before trying again (`Retry-After`, which kube
+/// reads into `details.retryAfterSeconds`).
+pub fn retry_after(status: &Status) -> Option<u64> {
+    status
+        .details
+        .as_ref()
+        .map(|d| u64::from(d.retry_after_seconds))
+        .filter(|s| *s > 0)
+}
+
+/// Causes a 500 names when the fault is the server's storage, a timeout or a lost connection
+/// (behind the API server: etcd, an aggregated API, a webhook), not the request.
+const OUTAGE_CAUSES: &[&str] = &[
+    "etcdserver:",
+    "etcd cluster is unavailable",
+    "context deadline exceeded",
+    "timed out",
+    "i/o timeout",
+    "connection refused",
+    "connection reset",
+    "no route to host",
+    "client connection lost",
+    "the server is currently unable to handle the request",
+    "storage is (re)initializing",
+    "too many requests",
+];
+
+/// Whether an answer of the server says it is temporarily unable to serve (retry the same
+/// request later), as opposed to refusing this request (retrying gets the same answer).
+///
+/// Decided by what the server says, not by the HTTP class: a `Retry-After`; the reasons
+/// `TooManyRequests` (429), `ServiceUnavailable` (503), `Timeout` (504) and `ServerTimeout`;
+/// a gateway's 502/503/504; or a 500 whose message names etcd, a timeout or a lost connection.
+/// Any other 500 (server-side apply's "failed to create typed patch object … expected string,
+/// got …" for a value of the wrong type, "field not declared in schema") is the object's error.
+pub fn is_outage(status: &Status) -> bool {
+    if status.code < 500 && status.code != 429 {
+        return false;
+    }
+    if retry_after(status).is_some() {
+        return true;
+    }
+    if matches!(
+        status.reason.as_str(),
+        "TooManyRequests" | "ServiceUnavailable" | "Timeout" | "ServerTimeout"
+    ) {
+        return true;
+    }
+    match status.code {
+        429 | 502 | 503 | 504 => true,
+        500 => {
+            // These name the object's fields and values: nothing in them is a cause.
+            let about_the_object = ["failed to create typed patch object", "field not declared in schema"]
+                .iter()
+                .any(|m| status.message.contains(m));
+            let message = status.message.to_ascii_lowercase();
+            !about_the_object && OUTAGE_CAUSES.iter().any(|c| message.contains(c))
+        }
+        _ => false,
     }
 }
 

@@ -143,6 +143,41 @@ fn unknown_field(message: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_string())
 }
 
+/// Advice for server-side apply's answer to a value of the wrong type (a 500 that no retry
+/// changes): `failed to create typed patch object (…): .metadata.labels.enabled: expected
+/// string, got &value.valueUnstructured{Value:true}` → the field, what it needs, and (for a
+/// string) the quoted value to write.
+fn wrong_type_advice(message: &str) -> Option<String> {
+    let (before, after) = message.split_once(": expected ")?;
+    if !message.contains("typed patch object") && !message.contains("typed value") {
+        return None;
+    }
+    let field = &before[before.rfind([' ', '(']).map_or(0, |i| i + 1)..];
+    let (expected, got) = after.split_once(", got ")?;
+    let value = got
+        .split_once("Value:")
+        .map(|(_, v)| v.trim_end_matches(['}', ' ']).to_string())
+        .unwrap_or_else(|| got.trim().to_string());
+    let key = field.rsplit('.').next().unwrap_or(field);
+    Some(if expected == "string" {
+        format!(
+            "{field} must be a string, but YAML read the unquoted {value} as a {} value: quote \
+             it in the manifest ({key}: \"{value}\"); YAML also reads unquoted yes/no/on/off, \
+             numbers and null as non-strings",
+            if value == "true" || value == "false" {
+                "boolean"
+            } else {
+                "non-string"
+            }
+        )
+    } else {
+        format!(
+            "{field} must be a {expected}, but the manifest gives {value}: write a {expected} \
+             there (without quotes for a number or boolean)"
+        )
+    })
+}
+
 fn causes(status: &Status) -> impl Iterator<Item = &kube::core::response::StatusCause> {
     status.details.iter().flat_map(|d| d.causes.iter())
 }
@@ -160,6 +195,9 @@ fn from_status(
              written for a newer Kubernetes than the cluster runs (kubectl version); correct or \
              remove it, or upgrade the cluster"
         );
+        return (RejectionKind::Invalid, reason, advice);
+    }
+    if let Some(advice) = wrong_type_advice(&status.message) {
         return (RejectionKind::Invalid, reason, advice);
     }
     if let Some(denial) = super::admission::Denial::of(&status.message) {
