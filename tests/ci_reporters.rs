@@ -240,7 +240,10 @@ async fn a_hostile_manifests_diff_cannot_emit_a_workflow_or_logging_command() {
     let dir = ctx.path().display().to_string();
     // Applied first, so the diff shows the lines as context (` ` + indentation) too.
     ctx.kpush(&["apply", &dir]).expect_code(0);
-    ctx.write("hostile.yaml", &HOSTILE.replace("echo ##[", "echo again ##["));
+    ctx.write(
+        "hostile.yaml",
+        &HOSTILE.replace("echo ##[", "echo again ##["),
+    );
     for (ci, env) in [
         ("github", ("GITHUB_ACTIONS", "true")),
         ("azure", ("TF_BUILD", "True")),
@@ -255,10 +258,16 @@ async fn a_hostile_manifests_diff_cannot_emit_a_workflow_or_logging_command() {
         let log = format!("{}{}", run.stdout, run.stderr);
         assert!(log.contains("PWNED"), "{ci}: the text is shown:\n{log}");
         for c in github_commands(&log) {
-            assert!(!c.contains("PWNED"), "{ci}: workflow command {c:?} in\n{log}");
+            assert!(
+                !c.contains("PWNED"),
+                "{ci}: workflow command {c:?} in\n{log}"
+            );
         }
         for c in azure_commands(&log) {
-            assert!(!c.contains("PWNED"), "{ci}: logging command {c:?} in\n{log}");
+            assert!(
+                !c.contains("PWNED"),
+                "{ci}: logging command {c:?} in\n{log}"
+            );
         }
     }
 }
@@ -283,9 +292,15 @@ async fn a_rejection_quoting_a_hostile_value_cannot_emit_a_logging_command() {
         let run = ctx.kpush_env("admin", &args, &[env]);
         run.expect_code(3);
         let log = format!("{}{}", run.stdout, run.stderr);
-        assert!(log.contains("PWNED"), "{ci}: the server's message is shown:\n{log}");
+        assert!(
+            log.contains("PWNED"),
+            "{ci}: the server's message is shown:\n{log}"
+        );
         for c in azure_commands(&log) {
-            assert!(!c.contains("PWNED"), "{ci}: logging command {c:?} in\n{log}");
+            assert!(
+                !c.contains("PWNED"),
+                "{ci}: logging command {c:?} in\n{log}"
+            );
         }
     }
 }
@@ -324,7 +339,10 @@ fn a_secret_is_masked_also_in_the_form_the_log_prints_it() {
         .collect();
     assert_eq!(printed.len(), 2, "{text}");
     for line in printed {
-        assert!(!github_commands(line).iter().any(|c| c.contains("s3cr3t")), "{line:?}");
+        assert!(
+            !github_commands(line).iter().any(|c| c.contains("s3cr3t")),
+            "{line:?}"
+        );
         assert!(
             masks.iter().any(|m| line.contains(m)),
             "the printed form {line:?} is not masked: {masks:?}"

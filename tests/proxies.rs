@@ -155,7 +155,10 @@ async fn kubeconfig_proxy_url_with_credentials_wins_over_the_environment() {
 #[tokio::test]
 async fn an_unparsable_https_proxy_is_an_error_naming_it_without_its_password() {
     let ctx = ctx_with_objects("proxy-unparsable").await;
-    let run = apply_with(&ctx, &[("https_proxy", "http://ci:pr0xy-pa55@bad host:3128")]);
+    let run = apply_with(
+        &ctx,
+        &[("https_proxy", "http://ci:pr0xy-pa55@bad host:3128")],
+    );
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stderr

@@ -50,11 +50,9 @@ pub fn from_env(
 /// Checks the variable that names the proxy for `https://` servers (Entra ID, ARM, AKS and
 /// Fleet hubs are all https): an unparsable one is an error on every path, never ignored.
 pub fn check_https_env(env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
-    let found = proxy_variables("https").iter().find_map(|n| {
-        env(n)
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| (*n, v))
-    });
+    let found = proxy_variables("https")
+        .iter()
+        .find_map(|n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)));
     match found {
         Some((name, raw)) => parse(name, &raw).map(|_| ()),
         None => Ok(()),
@@ -199,11 +197,17 @@ mod tests {
     fn an_unparsable_proxy_is_named_without_its_password() {
         let env = |n: &str| (n == "https_proxy").then(|| "http://ci:s3cr3t@bad host:1".to_string());
         let err = check_https_env(&env).unwrap_err();
-        assert!(err.starts_with("https_proxy=http://ci:***@bad host:1 is not a proxy URL"), "{err}");
+        assert!(
+            err.starts_with("https_proxy=http://ci:***@bad host:1 is not a proxy URL"),
+            "{err}"
+        );
         assert!(!err.contains("s3cr3t"), "{err}");
         assert_eq!(redact_password("ci:pw@proxy:1"), "ci:***@proxy:1");
         assert_eq!(redact_password("http://proxy:3128"), "http://proxy:3128");
-        assert_eq!(redact_password("http://a@b:c@proxy:1"), "http://a@b:***@proxy:1");
+        assert_eq!(
+            redact_password("http://a@b:c@proxy:1"),
+            "http://a@b:***@proxy:1"
+        );
         let none = |_: &str| None;
         assert_eq!(check_https_env(&none), Ok(()));
     }

@@ -103,6 +103,23 @@ mod served_tests {
     }
 
     #[test]
+    fn a_value_of_the_wrong_type_names_the_field_and_the_quoted_value() {
+        // As the 1.35 control plane words it (tests/fixtures/api-answers/answers.json).
+        let advice = wrong_type_advice("failed to create typed patch object (default/flags; /v1, Kind=ConfigMap): .metadata.labels.enabled: expected string, got &value.valueUnstructured{Value:true}").unwrap_or_default();
+        assert!(
+            advice.starts_with(".metadata.labels.enabled must be a string")
+                && advice.contains("enabled: \"true\""),
+            "{advice}"
+        );
+        let advice = wrong_type_advice("failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): .spec.replicas: expected numeric (int or float), got string").unwrap_or_default();
+        assert!(
+            advice.starts_with(".spec.replicas must be a numeric (int or float)"),
+            "{advice}"
+        );
+        assert_eq!(wrong_type_advice("spec.replicas: Invalid value: -1"), None);
+    }
+
+    #[test]
     fn an_unserved_version_names_the_served_one_and_the_cluster_version() {
         let key = ObjectKey {
             group: "autoscaling".into(),

@@ -40,7 +40,8 @@ pub fn neutralise(text: &str) -> String {
             continue;
         }
         at_line_start = false;
-        if rest.starts_with("##") && (rest[2..].starts_with('[') || starts_with_ci(&rest[2..], "vso["))
+        if rest.starts_with("##")
+            && (rest[2..].starts_with('[') || starts_with_ci(&rest[2..], "vso["))
         {
             out.push('#');
             out.push(ZWSP);
@@ -99,9 +100,8 @@ mod tests {
 
     /// Whether the Azure Pipelines agent would read a command in `text`.
     fn azure_command(text: &str) -> bool {
-        text.split(['\n', '\r']).any(|l| {
-            l.to_ascii_lowercase().contains("##vso[") || l.trim_start().starts_with("##[")
-        })
+        text.split(['\n', '\r'])
+            .any(|l| l.to_ascii_lowercase().contains("##vso[") || l.trim_start().starts_with("##["))
     }
 
     fn gitlab_section(text: &str) -> bool {
