@@ -236,17 +236,21 @@ async fn preflight_rejection_of_one_object_leaves_the_cluster_untouched_and_name
     }
 }
 
-/// Server-side apply answers a value of the wrong type (a YAML boolean as a label value) with a
-/// 500: the object's error, not an outage. It is a preflight rejection with the field and the
-/// fix, exit 3, at once (not after `--retry-budget` of retries and "cluster unreachable").
+/// Server-side apply answers a value of the wrong type (a YAML boolean where a string belongs:
+/// `value: yes` of an environment variable) with a 500: the object's error, not an outage. It
+/// is a preflight rejection with the field and the fix, exit 3, at once (not after
+/// `--retry-budget` of retries and "cluster unreachable, check VPN/firewall", exit 6).
 #[tokio::test(flavor = "multi_thread")]
-async fn a_boolean_label_value_is_rejected_at_preflight_with_the_fix_and_no_retry() {
+async fn a_boolean_where_a_string_belongs_is_rejected_at_preflight_with_the_fix_and_no_retry() {
     let ctx = Ctx::new("apply-typed-500").await;
     ctx.write("cm-ok.yaml", &config_map("cm-ok", "v"));
-    ctx.write(
-        "flags.yaml",
-        "# labels must be strings\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flags\n  labels:\n    enabled: true\ndata:\n  a: b\n",
+    let web = deployment("web", "nginx:1.27", "web");
+    let web = web.replace(
+        "image: nginx:1.27\n",
+        "image: nginx:1.27\n          env:\n            - name: FEATURE\n              value: yes\n",
     );
+    assert!(web.contains("value: yes"), "{web}");
+    ctx.write("web.yaml", &format!("# env values are strings\n{web}"));
     let started = std::time::Instant::now();
     let run = ctx.kpush(&[
         "apply",
@@ -262,9 +266,9 @@ async fn a_boolean_label_value_is_rejected_at_preflight_with_the_fix_and_no_retr
         run.stderr
     );
     for expected in [
-        "flags.yaml:2",
-        ".metadata.labels.enabled",
-        "enabled: \"true\"",
+        "web.yaml:2",
+        "env[name=\"FEATURE\"].value must be a string",
+        "value: \"true\"",
         "nothing was applied",
     ] {
         assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);

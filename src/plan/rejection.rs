@@ -171,21 +171,17 @@ fn wrong_type_advice(message: &str) -> Option<String> {
     }
     let field = &before[before.rfind([' ', '(']).map_or(0, |i| i + 1)..];
     let (expected, got) = after.split_once(", got ")?;
+    // `&value.valueUnstructured{Value:true}` carries the value; `string` only its type.
     let value = got
         .split_once("Value:")
         .map(|(_, v)| v.trim_end_matches(['}', ' ']).to_string())
-        .unwrap_or_else(|| got.trim().to_string());
+        .unwrap_or_else(|| format!("a {}", got.trim()));
     let key = field.rsplit('.').next().unwrap_or(field);
     Some(if expected == "string" {
         format!(
-            "{field} must be a string, but YAML read the unquoted {value} as a {} value: quote \
-             it in the manifest ({key}: \"{value}\"); YAML also reads unquoted yes/no/on/off, \
-             numbers and null as non-strings",
-            if value == "true" || value == "false" {
-                "boolean"
-            } else {
-                "non-string"
-            }
+            "{field} must be a string, but YAML read the unquoted value as {value}: quote it in \
+             the manifest ({key}: \"{value}\", or the text you wrote in quotes; YAML reads \
+             unquoted true/false/yes/no/on/off as booleans, and numbers and null as such)"
         )
     } else {
         format!(
