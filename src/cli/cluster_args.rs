@@ -76,13 +76,14 @@ pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ConnectError> {
 /// (ARM for the address, Entra ID tokens that refresh themselves); otherwise from the kubeconfig.
 pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), ConnectError> {
     let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
+    // One rule for every path (kubeconfig, AKS, Fleet), before anything is read or asked.
+    check_https_proxy()?;
     if let Some(fleet) = args.azure.fleet_target(env).map_err(ConnectError::Flags)? {
         if args.kubeconfig.is_some() || args.context.is_some() || args.in_cluster {
             return Err(ConnectError::Flags(
                 "--fleet cannot be combined with --kubeconfig, --context or --in-cluster\n  fix: pass one way to reach the fleet's hub (check KPUSH_KUBECONFIG, KPUSH_CONTEXT and KPUSH_FLEET in the environment)".into(),
             ));
         }
-        check_https_proxy()?;
         let settings = args.azure.settings(env);
         let connected = crate::auth::fleet_client_with(&settings, &fleet, |config| {
             // Checked above: an https server's proxy variable parses.
@@ -104,7 +105,6 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
                 "--aks-cluster/--aks-cluster-id cannot be combined with --kubeconfig, --context or --in-cluster\n  fix: pass one way to reach the cluster (check KPUSH_KUBECONFIG, KPUSH_CONTEXT and KPUSH_AKS_CLUSTER in the environment)".into(),
             ));
         }
-        check_https_proxy()?;
         let settings = args.azure.settings(env);
         let connected = crate::auth::aks_client_with(&settings, &target, |config| {
             // Checked above: an https server's proxy variable parses.
@@ -214,7 +214,8 @@ fn has_proxy_url(kc: &Kubeconfig, context: Option<&str>) -> bool {
 }
 
 /// Refuses an unparsable `HTTPS_PROXY` (either case, or `ALL_PROXY`) before Entra ID, ARM or
-/// the cluster is asked anything: ignored, it would send the requests past the proxy.
+/// the cluster is asked anything: ignored, it would send the requests past the proxy (and kube
+/// would refuse it without naming it).
 fn check_https_proxy() -> Result<(), ConnectError> {
     crate::cluster::proxy::check_https_env(&crate::cluster::proxy::process_env)
         .map_err(ConnectError::Flags)
