@@ -43,7 +43,10 @@ function runTask(ws, inputs) {
   for (const [name, value] of Object.entries(all)) env[`INPUT_${name.toUpperCase()}`] = value;
   const r = spawnSync(process.execPath, [TASK], { env, cwd: ws.dir, encoding: "utf8", timeout: 300_000 });
   const log = r.stdout + r.stderr;
-  const completed = log.match(/##vso\[task\.complete result=(\w+);\](.*)/);
+  // The agent keeps the worst result any task.complete command gave.
+  const completions = [...log.matchAll(/##vso\[task\.complete result=(\w+);\](.*)/g)];
+  const worst = ["Failed", "SucceededWithIssues", "Succeeded"].find((r) => completions.some((c) => c[1] === r));
+  const completed = completions.find((c) => c[1] === worst);
   const report = log.match(/##vso\[task\.setvariable variable=report;isOutput=true;issecret=false;\](.*)/);
   return {
     log,
