@@ -77,7 +77,7 @@ pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ConnectError> {
 pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), ConnectError> {
     let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
     // One rule for every path (kubeconfig, AKS, Fleet), before anything is read or asked.
-    check_https_proxy()?;
+    check_https_proxy().map_err(ConnectError::Flags)?;
     if let Some(fleet) = args.azure.fleet_target(env).map_err(ConnectError::Flags)? {
         if args.kubeconfig.is_some() || args.context.is_some() || args.in_cluster {
             return Err(ConnectError::Flags(
@@ -216,9 +216,8 @@ fn has_proxy_url(kc: &Kubeconfig, context: Option<&str>) -> bool {
 /// Refuses an unparsable `HTTPS_PROXY` (either case, or `ALL_PROXY`) before Entra ID, ARM or
 /// the cluster is asked anything: ignored, it would send the requests past the proxy (and kube
 /// would refuse it without naming it).
-fn check_https_proxy() -> Result<(), ConnectError> {
+fn check_https_proxy() -> Result<(), String> {
     crate::cluster::proxy::check_https_env(&crate::cluster::proxy::process_env)
-        .map_err(ConnectError::Flags)
 }
 
 /// The proxy `HTTPS_PROXY`/`NO_PROXY` (either case) choose for `server`.
