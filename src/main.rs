@@ -22,7 +22,9 @@ fn main() {
     let code = match runtime.block_on(cli::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The message may quote a manifest or the API server: no CI command in it.
+            let text = kpush::report::ci::untrusted::neutralise(&format!("error: {e}"));
+            eprintln!("{text}");
             e.code
         }
     };
@@ -56,7 +58,24 @@ fn init_logging(level: &str) {
         .unwrap_or_default();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter(std::io::stderr()))
         .with_target(false)
         .try_init();
+}
+
+/// Standard error for log records, whose messages may quote a manifest or the API server:
+/// CI command markers in them are broken (`report::ci::untrusted`).
+struct LogWriter(std::io::Stderr);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(kpush::report::ci::untrusted::neutralise(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }

@@ -468,6 +468,25 @@ async fn an_unreachable_arm_is_explained_with_exit_code_6() {
     );
 }
 
+/// An unparsable `HTTPS_PROXY` is an error on the AKS path as on the kubeconfig path
+/// (tests/proxies.rs): ignored, it would send Entra ID, ARM and cluster requests past the proxy.
+#[tokio::test]
+async fn an_unparsable_https_proxy_stops_the_aks_path_naming_it_without_its_password() {
+    let e = env().await;
+    let mut vars = e.client_secret();
+    vars.push(("HTTPS_PROXY", "http://ci:pr0xy-pa55@bad host:3128".into()));
+    let run = e.apply_guestbook(ALLOWED, &vars, &["--auth", "client-secret"]);
+    run.expect_code(kpush::exit::BAD_INPUT);
+    assert!(
+        run.stderr
+            .contains("HTTPS_PROXY=http://ci:***@bad host:3128 is not a proxy URL"),
+        "{}",
+        tail(&run.stderr)
+    );
+    assert!(run.stderr.contains("or unset it"), "{}", tail(&run.stderr));
+    assert!(!run.stderr.contains("pr0xy-pa55"), "{}", run.stderr);
+}
+
 #[tokio::test]
 async fn a_cluster_name_without_its_resource_group_is_bad_input() {
     let e = env().await;

@@ -236,6 +236,49 @@ async fn preflight_rejection_of_one_object_leaves_the_cluster_untouched_and_name
     }
 }
 
+/// Server-side apply answers a value of the wrong type (a YAML boolean where a string belongs:
+/// `value: yes` of an environment variable) with a 500: the object's error, not an outage. It
+/// is a preflight rejection with the field and the fix, exit 3, at once (not after
+/// `--retry-budget` of retries and "cluster unreachable, check VPN/firewall", exit 6).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_boolean_where_a_string_belongs_is_rejected_at_preflight_with_the_fix_and_no_retry() {
+    let ctx = Ctx::new("apply-typed-500").await;
+    ctx.write("cm-ok.yaml", &config_map("cm-ok", "v"));
+    let web = deployment("web", "nginx:1.27", "web");
+    let web = web.replace(
+        "image: nginx:1.27\n",
+        "image: nginx:1.27\n          env:\n            - name: FEATURE\n              value: yes\n",
+    );
+    assert!(web.contains("value: yes"), "{web}");
+    ctx.write("web.yaml", &format!("# env values are strings\n{web}"));
+    let started = std::time::Instant::now();
+    let run = ctx.kpush(&[
+        "apply",
+        &ctx.path().display().to_string(),
+        "--retry-budget",
+        "20s",
+    ]);
+    let took = started.elapsed();
+    run.expect_code(3);
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "retried as an outage ({took:?}): {}",
+        run.stderr
+    );
+    for expected in [
+        "web.yaml:2",
+        "env[name=\"FEATURE\"].value must be a string",
+        "value: \"true\"",
+        "nothing was applied",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+    for wrong in ["retrying", "cannot reach", "VPN"] {
+        assert!(!run.stderr.contains(wrong), "{wrong}: {}", run.stderr);
+    }
+    assert!(ctx.get(&ctx.core("configmaps", "cm-ok")).await.is_none());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn prune_deletes_an_object_removed_from_the_manifests_and_nothing_else() {
     let ctx = Ctx::new("apply-prune").await;

@@ -1,8 +1,11 @@
 //! What users see in CI from the binary itself: `kpush render` annotates manifest problems in
 //! GitHub Actions and Azure Pipelines, `--ci none` turns that off, secrets printed by
 //! `render --show-secrets` are masked first (checked on the combined log, in order), and
-//! colours follow `NO_COLOR` / `CLICOLOR_FORCE`. The reporters' own output is checked against
-//! golden files in tests/report_golden.rs.
+//! colours follow `NO_COLOR` / `CLICOLOR_FORCE`, and a hostile manifest's text (its diff, the
+//! API server's rejection quoting it) cannot act as a CI command. The reporters' own output is
+//! checked against golden files in tests/report_golden.rs.
+
+mod harness;
 
 use std::fs;
 use std::path::PathBuf;
@@ -192,4 +195,157 @@ fn colours_follow_no_color_and_clicolor_force() {
         false,
     );
     assert!(!no.colour);
+}
+
+/// Lines of `log` that GitHub's runner reads as a workflow command: `::` first after leading
+/// white space (lines end at LF or CR), or the legacy `##[` anywhere.
+fn github_commands(log: &str) -> Vec<&str> {
+    log.split(['\n', '\r'])
+        .filter(|l| l.trim_start().starts_with("::") || l.contains("##["))
+        .collect()
+}
+
+/// The logging commands the Azure Pipelines agent reads in `log`: from the first `##vso[` of
+/// a line on, and `##[` formatting at a line's start.
+fn azure_commands(log: &str) -> Vec<&str> {
+    log.split(['\n', '\r'])
+        .filter_map(|l| {
+            let at = l.to_ascii_lowercase().find("##vso[");
+            match at {
+                Some(i) => Some(&l[i..]),
+                None if l.trim_start().starts_with("##[") => Some(l),
+                None => None,
+            }
+        })
+        .collect()
+}
+
+/// A ConfigMap whose text holds a command for each CI system, as context and added lines.
+const HOSTILE: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hostile
+data:
+  script: |
+    ::add-mask::PWNED
+    ::error title=PWNED::PWNED
+    echo ##[error]PWNED
+    echo ##vso[task.setvariable variable=PWNED;isoutput=true]PWNED
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_manifests_diff_cannot_emit_a_workflow_or_logging_command() {
+    let ctx = harness::binary::Ctx::new("ci-hostile-diff").await;
+    ctx.write("hostile.yaml", HOSTILE);
+    let dir = ctx.path().display().to_string();
+    // Applied first, so the diff shows the lines as context (` ` + indentation) too.
+    ctx.kpush(&["apply", &dir]).expect_code(0);
+    ctx.write(
+        "hostile.yaml",
+        &HOSTILE.replace("echo ##[", "echo again ##["),
+    );
+    for (ci, env) in [
+        ("github", ("GITHUB_ACTIONS", "true")),
+        ("azure", ("TF_BUILD", "True")),
+        ("plain in github", ("GITHUB_ACTIONS", "true")),
+    ] {
+        let mut args = vec!["diff", dir.as_str()];
+        if ci.starts_with("plain") {
+            args.extend(["--ci", "none"]);
+        }
+        let run = ctx.kpush_env("admin", &args, &[env]);
+        run.expect_code(1);
+        let log = format!("{}{}", run.stdout, run.stderr);
+        assert!(log.contains("PWNED"), "{ci}: the text is shown:\n{log}");
+        for c in github_commands(&log) {
+            assert!(
+                !c.contains("PWNED"),
+                "{ci}: workflow command {c:?} in\n{log}"
+            );
+        }
+        for c in azure_commands(&log) {
+            assert!(
+                !c.contains("PWNED"),
+                "{ci}: logging command {c:?} in\n{log}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejection_quoting_a_hostile_value_cannot_emit_a_logging_command() {
+    let ctx = harness::binary::Ctx::new("ci-hostile-reject").await;
+    // An invalid label value: the API server's 422 quotes it.
+    ctx.write(
+        "bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad\n  labels:\n    x: \"##vso[task.complete result=Succeeded;]PWNED\"\n",
+    );
+    let dir = ctx.path().display().to_string();
+    for (ci, env) in [
+        ("azure, plain dialect", ("TF_BUILD", "True")),
+        ("gitlab", ("GITLAB_CI", "true")),
+    ] {
+        let mut args = vec!["apply", dir.as_str()];
+        if ci.contains("plain") {
+            args.extend(["--ci", "none"]);
+        }
+        let run = ctx.kpush_env("admin", &args, &[env]);
+        run.expect_code(3);
+        let log = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            log.contains("PWNED"),
+            "{ci}: the server's message is shown:\n{log}"
+        );
+        for c in azure_commands(&log) {
+            assert!(
+                !c.contains("PWNED"),
+                "{ci}: logging command {c:?} in\n{log}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_secret_is_masked_also_in_the_form_the_log_prints_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let log = dir.path().join("log");
+    let mut ctx = CiContext::from_env(
+        CiSystem::Github,
+        &Default::default(),
+        Box::new(std::io::sink()),
+        false,
+    );
+    ctx.log = SharedLog::new(Box::new(fs::File::create(&log).expect("log")));
+    ctx.colour = false;
+    let r = LineReporter::new(ctx, ci::dialect(CiSystem::Github));
+    let secret = "::s3cr3t ##[x]";
+    r.mask(secret);
+    // Printed as text (notes are shown in CI logs): at a line's start, then after other text.
+    r.event(&Event::Info {
+        message: secret.into(),
+    });
+    r.event(&Event::Info {
+        message: format!("the server said {secret}"),
+    });
+    let text = fs::read_to_string(&log).expect("read");
+    let masks: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("::add-mask::"))
+        .collect();
+    assert!(masks.contains(&secret), "{text}");
+    let printed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("s3cr3t") && !l.starts_with("::add-mask::"))
+        .collect();
+    assert_eq!(printed.len(), 2, "{text}");
+    for line in printed {
+        assert!(
+            !github_commands(line).iter().any(|c| c.contains("s3cr3t")),
+            "{line:?}"
+        );
+        assert!(
+            masks.iter().any(|m| line.contains(m)),
+            "the printed form {line:?} is not masked: {masks:?}"
+        );
+    }
 }

@@ -149,3 +149,23 @@ async fn kubeconfig_proxy_url_with_credentials_wins_over_the_environment() {
         run.stderr
     );
 }
+
+/// The same rule as on the AKS path (tests/aks_e2e.rs): an unparsable proxy variable is an
+/// error that names it and its value, password hidden, and says what to do.
+#[tokio::test]
+async fn an_unparsable_https_proxy_is_an_error_naming_it_without_its_password() {
+    let ctx = ctx_with_objects("proxy-unparsable").await;
+    let run = apply_with(
+        &ctx,
+        &[("https_proxy", "http://ci:pr0xy-pa55@bad host:3128")],
+    );
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("https_proxy=http://ci:***@bad host:3128 is not a proxy URL"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("or unset it"), "{}", run.stderr);
+    assert!(!run.stderr.contains("pr0xy-pa55"), "{}", run.stderr);
+}

@@ -1,6 +1,7 @@
 "use strict";
 // The task's entry point: read inputs and the service connection, run kpush with the settings
-// from settings.js, keep its JSON report, and fail the task when kpush fails. kpush itself
+// from settings.js, keep its report (apply's JSON result, or the diff), and fail the task when
+// kpush fails. kpush itself
 // writes the issues, the summary and the output variables (KPUSH_CI=azure-devops).
 const fs = require("node:fs");
 const path = require("node:path");
@@ -52,17 +53,24 @@ async function run() {
     throw new SettingsError("kpush is not installed: install it in an earlier step (see docs/azure-devops.md) or set 'kpushPath'");
   }
   const temp = tl.getVariable("Agent.TempDirectory") || require("node:os").tmpdir();
-  const report = path.join(temp, `kpush-${settings.command}-${process.pid}.json`);
+  // apply's report is its JSON result; diff's is the diff itself.
+  const extension = settings.command === "diff" ? "diff" : "json";
+  const report = path.join(temp, `kpush-${settings.command}-${process.pid}.${extension}`);
   tl.setVariable("report", report, false, true);
 
   // Secrets reach kpush through its environment only; nothing is written to disk.
   const env = { ...process.env, ...settings.env };
   const tool = tl.tool(kpush).arg(settings.args);
   const chunks = [];
-  tool.on("stdout", (data) => chunks.push(Buffer.from(data)));
+  tool.on("stdout", (data) => {
+    chunks.push(Buffer.from(data));
+    // The diff is what the user came to read; kpush breaks any logging command in it (it
+    // quotes the repository's manifests), as on its standard error.
+    if (settings.command === "diff") process.stdout.write(data);
+  });
   // kpush's log (with its ##vso commands) is on its standard error; pass it on to the agent.
   tool.on("stderr", (data) => process.stdout.write(data));
-  // silent (below) keeps kpush's JSON out of the log, so announce the command as the tool runner would.
+  // silent (below) keeps apply's JSON out of the log, so announce the command as the tool runner would.
   console.log(`[command]${kpush} ${settings.args.join(" ")}`);
   const code = await tool.exec({
     cwd: tl.getInput("workingDirectory", false) || undefined,

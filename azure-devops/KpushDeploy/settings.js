@@ -153,7 +153,10 @@ function kpushSettings(inputs, endpoint, pipeline = {}) {
     if (!env.KPUSH_AKS_CLUSTER && !env.KPUSH_TARGETS)
       throw new SettingsError("a service connection is set but no 'cluster': name the AKS cluster (or list clusters in 'targets')");
   }
-  return { command, args: [command, "--output", "json"], env, secrets };
+  // apply writes its JSON report to standard output; diff writes the unified diff there (it
+  // has no --output).
+  const args = command === "apply" ? ["apply", "--output", "json"] : ["diff"];
+  return { command, args, env, secrets };
 }
 
 /** The settings as a log line, secrets hidden. */

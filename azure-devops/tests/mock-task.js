@@ -11,12 +11,14 @@ const tmr = new TaskMockRunner(path.join(taskDir, "index.js"));
 for (const [name, value] of Object.entries(scenario.inputs)) tmr.setInput(name, value);
 Object.assign(process.env, scenario.env || {});
 const kpush = "/opt/kpush/bin/kpush";
-const command = scenario.inputs.command || "apply";
+// The command line the task builds (tests/task_cluster.test.js runs it with the real kpush).
+const { kpushSettings } = require(path.join(taskDir, "settings"));
+const { args } = kpushSettings({ manifests: "x", ...scenario.inputs }, null);
 tmr.setAnswers({
   which: { kpush },
   checkPath: { [kpush]: true },
   exec: {
-    [`${kpush} ${command} --output json`]: {
+    [`${kpush} ${args.join(" ")}`]: {
       code: scenario.kpushExit || 0,
       stdout: scenario.kpushStdout || "",
       stderr: scenario.kpushStderr || "",

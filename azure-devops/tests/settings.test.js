@@ -108,7 +108,7 @@ test("a release prunes by default; prune=false keeps, and the lock timeout passe
 
 test("diff leaves out apply's flags", () => {
   const s = kpushSettings({ ...inputs, command: "diff" }, null);
-  assert.deepEqual(s.args, ["diff", "--output", "json"]);
+  assert.deepEqual(s.args, ["diff"], "kpush diff has no --output");
   assert.equal(s.env.KPUSH_WAIT, undefined);
   assert.equal(s.env.KPUSH_PRUNE, undefined);
   assert.equal(s.env.KPUSH_LOCK_TIMEOUT, undefined);

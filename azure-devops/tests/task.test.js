@@ -133,9 +133,13 @@ test("diff with differences succeeds; without a service connection kpush uses a 
     inputs: { command: "diff", manifests: "deploy/", kubeconfig: "/home/vsts/.kube/config" },
     env: { AGENT_TEMPDIRECTORY: temp },
     kpushExit: 1,
+    kpushStdout: "ConfigMap shop/app (deploy/app.yaml:1) would change\n",
   });
   assert.ok(tr.succeeded, tr.stdout);
-  assert.ok(tr.ran(`${KPUSH} diff --output json`), tr.stdout);
+  assert.ok(tr.ran(`${KPUSH} diff`), tr.stdout);
+  assert.ok(tr.stdOutContained("ConfigMap shop/app (deploy/app.yaml:1) would change"), "the diff is in the log");
+  const m = tr.stdout.match(/##vso\[task\.setvariable variable=report;isOutput=true;issecret=false;\](.*\.diff)/);
+  assert.ok(m, tr.stdout);
   assert.ok(tr.stdOutContained('KPUSH_KUBECONFIG="/home/vsts/.kube/config"'));
   assert.ok(!tr.stdOutContained("KPUSH_AUTH"));
 });

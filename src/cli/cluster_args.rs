@@ -76,6 +76,8 @@ pub async fn connect(args: &ClusterArgs) -> Result<kube::Client, ConnectError> {
 /// (ARM for the address, Entra ID tokens that refresh themselves); otherwise from the kubeconfig.
 pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), ConnectError> {
     let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
+    // One rule for every path (kubeconfig, AKS, Fleet), before anything is read or asked.
+    check_https_proxy().map_err(ConnectError::Flags)?;
     if let Some(fleet) = args.azure.fleet_target(env).map_err(ConnectError::Flags)? {
         if args.kubeconfig.is_some() || args.context.is_some() || args.in_cluster {
             return Err(ConnectError::Flags(
@@ -84,6 +86,7 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
         }
         let settings = args.azure.settings(env);
         let connected = crate::auth::fleet_client_with(&settings, &fleet, |config| {
+            // Checked above: an https server's proxy variable parses.
             if let Ok(proxy) = env_proxy(&config.cluster_url) {
                 config.proxy_url = proxy;
             }
@@ -104,6 +107,7 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
         }
         let settings = args.azure.settings(env);
         let connected = crate::auth::aks_client_with(&settings, &target, |config| {
+            // Checked above: an https server's proxy variable parses.
             if let Ok(proxy) = env_proxy(&config.cluster_url) {
                 config.proxy_url = proxy;
             }
@@ -207,6 +211,13 @@ fn has_proxy_url(kc: &Kubeconfig, context: Option<&str>) -> bool {
         .filter(|c| Some(c.name.as_str()) == cluster)
         .filter_map(|c| c.cluster.as_ref())
         .any(|c| c.proxy_url.as_deref().is_some_and(|p| !p.trim().is_empty()))
+}
+
+/// Refuses an unparsable `HTTPS_PROXY` (either case, or `ALL_PROXY`) before Entra ID, ARM or
+/// the cluster is asked anything: ignored, it would send the requests past the proxy (and kube
+/// would refuse it without naming it).
+fn check_https_proxy() -> Result<(), String> {
+    crate::cluster::proxy::check_https_env(&crate::cluster::proxy::process_env)
 }
 
 /// The proxy `HTTPS_PROXY`/`NO_PROXY` (either case) choose for `server`.

@@ -146,14 +146,17 @@ pub(super) fn print_diff(
     pruned: &[crate::apply::PrunedObject],
     target: Option<&str>,
 ) -> Result<i32, ExitError> {
-    let color = {
-        use is_terminal::IsTerminal;
-        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-    };
+    use is_terminal::IsTerminal;
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let pruned: Vec<_> = pruned.iter().map(|p| p.candidate()).collect();
     let mut text = report::diff::render(diffs, &pruned, color);
     if let Some(name) = target {
         text = format!("# target {name}\n{text}");
+    }
+    if !std::io::stdout().is_terminal() {
+        // A log reads it (CI runners parse their steps' output for commands): the manifests'
+        // lines must not act as one.
+        text = report::ci::untrusted::neutralise(&text);
     }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())

@@ -14,6 +14,7 @@ use super::release_args::TableOutput;
 use super::targets_file::{self, Target};
 use super::targets_run::TargetsArgs;
 use crate::exit::{self, ExitError};
+use crate::report::ci::untrusted;
 
 /// What a read-only command found on one cluster.
 pub(super) struct Found {
@@ -30,7 +31,7 @@ impl Found {
     /// JSON document on standard output.
     pub fn print(&self, output: TableOutput) -> Result<(), ExitError> {
         for n in &self.notes {
-            eprintln!("{n}");
+            eprintln!("{}", untrusted::neutralise(n));
         }
         match output {
             TableOutput::Json => print(&json_text(&self.json)),
@@ -85,7 +86,7 @@ where
                     (Entry::Merged, other) => doc["result"] = other,
                 }
                 for n in &found.notes {
-                    eprintln!("[{}] {n}", t.name);
+                    eprintln!("{}", untrusted::neutralise(&format!("[{}] {n}", t.name)));
                 }
                 if output == TableOutput::Table {
                     print(&format!("# target {}\n{}", t.name, found.table))?;
@@ -96,7 +97,9 @@ where
                 let message = t.error_message(&e, file);
                 doc["exitCode"] = e.code.into();
                 doc["error"] = message.clone().into();
-                eprintln!("target {}: error (exit code {}): {message}", t.name, e.code);
+                let line = format!("target {}: error (exit code {}): {message}", t.name, e.code);
+                // The message may quote the API server.
+                eprintln!("{}", untrusted::neutralise(&line));
             }
         }
         docs.push(doc);

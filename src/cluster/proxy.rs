@@ -31,14 +31,7 @@ pub fn from_env(
     else {
         return Ok(None);
     };
-    let with_scheme = if raw.contains("://") {
-        raw.trim().to_string()
-    } else {
-        format!("http://{}", raw.trim())
-    };
-    let proxy = with_scheme
-        .parse::<http::Uri>()
-        .map_err(|e| format!("{name} is not a proxy URL ({e}); fix or unset it"))?;
+    let proxy = parse(name, &raw)?;
     let mut builder = Matcher::builder();
     if scheme == "http" {
         builder = builder.http(raw.clone());
@@ -52,6 +45,55 @@ pub fn from_env(
         return Ok(None);
     }
     Ok(Some(proxy))
+}
+
+/// Checks the variable that names the proxy for `https://` servers (Entra ID, ARM, AKS and
+/// Fleet hubs are all https): an unparsable one is an error on every path, never ignored.
+pub fn check_https_env(env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+    let found = proxy_variables("https")
+        .iter()
+        .find_map(|n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)));
+    match found {
+        Some((name, raw)) => parse(name, &raw).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// The proxy URL in variable `name` (`http://` added when it names no scheme), or an error
+/// naming the variable and its value (password hidden) and saying what to do.
+fn parse(name: &str, raw: &str) -> Result<http::Uri, String> {
+    let with_scheme = if raw.contains("://") {
+        raw.trim().to_string()
+    } else {
+        format!("http://{}", raw.trim())
+    };
+    let uri = with_scheme.parse::<http::Uri>().map_err(|e| e.to_string());
+    match uri {
+        Ok(u) if u.authority().is_some_and(|a| !a.host().is_empty()) => Ok(u),
+        Ok(_) => Err(bad_proxy(name, raw, "it names no host")),
+        Err(e) => Err(bad_proxy(name, raw, &e)),
+    }
+}
+
+fn bad_proxy(name: &str, raw: &str, why: &str) -> String {
+    format!(
+        "{name}={} is not a proxy URL ({why})\n  fix: set {name} to http://HOST:PORT (with \
+         USER:PASSWORD@ before the host if the proxy needs it, special characters \
+         percent-encoded), or unset it to connect directly",
+        redact_password(raw.trim())
+    )
+}
+
+/// `http://user:secret@host:1` → `http://user:***@host:1`; works on text that is no URL.
+pub fn redact_password(value: &str) -> String {
+    let start = value.find("://").map_or(0, |i| i + 3);
+    let Some(at) = value[start..].rfind('@').map(|i| start + i) else {
+        return value.to_string();
+    };
+    match value[start..at].find(':') {
+        Some(colon) => format!("{}:***{}", &value[..start + colon], &value[at..]),
+        None => value.to_string(),
+    }
 }
 
 /// Reads a process variable.
@@ -146,6 +188,27 @@ mod tests {
     fn an_unparsable_proxy_names_the_variable() {
         let env = |n: &str| (n == "HTTPS_PROXY").then(|| "http://bad host:1".to_string());
         let err = from_env(&AKS.parse().unwrap(), &env).unwrap_err();
-        assert!(err.contains("HTTPS_PROXY"), "{err}");
+        assert!(err.contains("HTTPS_PROXY=http://bad host:1"), "{err}");
+        assert!(err.contains("fix:"), "{err}");
+        assert_eq!(check_https_env(&env), Err(err));
+    }
+
+    #[test]
+    fn an_unparsable_proxy_is_named_without_its_password() {
+        let env = |n: &str| (n == "https_proxy").then(|| "http://ci:s3cr3t@bad host:1".to_string());
+        let err = check_https_env(&env).unwrap_err();
+        assert!(
+            err.starts_with("https_proxy=http://ci:***@bad host:1 is not a proxy URL"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert_eq!(redact_password("ci:pw@proxy:1"), "ci:***@proxy:1");
+        assert_eq!(redact_password("http://proxy:3128"), "http://proxy:3128");
+        assert_eq!(
+            redact_password("http://a@b:c@proxy:1"),
+            "http://a@b:***@proxy:1"
+        );
+        let none = |_: &str| None;
+        assert_eq!(check_https_env(&none), Ok(()));
     }
 }

@@ -193,9 +193,11 @@ impl RetryBudget {
 
 /// Runs `op` until it succeeds, fails for good, or the run's retry budget is used up.
 ///
-/// Retried: 429, 500, 502, 503, 504 (honouring Retry-After) and connections refused, reset,
-/// closed or timed out once the server has answered this run. Never retried: rejections
-/// (4xx), authentication, DNS and TLS failures.
+/// Retried: answers that say the server is temporarily unable to serve (see
+/// [`failure::is_outage`]: 429, 502, 503, 504, a Retry-After, a 500 naming etcd, a timeout or a
+/// lost connection; honouring Retry-After) and connections refused, reset, closed or timed
+/// out once the server has answered this run. Never retried: rejections (4xx, and a 500 about
+/// the object such as a value of the wrong type), authentication, DNS and TLS failures.
 pub async fn with_retry<T, F, Fut>(policy: RetryPolicy, mut op: F) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
@@ -259,24 +261,21 @@ impl RetryPolicy {
     /// For a request that retries by itself (a watch re-establishing): how long to wait after
     /// its `failures`-th failure in a row with `err`, or `None` to stop.
     ///
-    /// Lost connections, 429 and 5xx are outages: they draw on the run's budget (logged as with
-    /// [`with_retry`]) and never wait past its deadline. Other answers of the server (403, 404,
-    /// ...) wait the plain backoff: the caller decides what they mean.
+    /// Lost connections and outages ([`failure::is_outage`]) draw on the run's budget (logged
+    /// as with [`with_retry`]) and never wait past its deadline. Other answers of the server
+    /// (403, 404, a 500 about the request, ...) wait the plain backoff: the caller decides what
+    /// they mean.
     pub fn wait_after(&self, failures: u32, err: &kube::Error) -> Option<Duration> {
         let (retry_after, message) = match err {
             kube::Error::Api(status) => {
                 self.budget.answered_with_error();
-                match status.code {
-                    429 | 500 | 502 | 503 | 504 => (
-                        status
-                            .details
-                            .as_ref()
-                            .map(|d| u64::from(d.retry_after_seconds))
-                            .filter(|s| *s > 0),
-                        format!("{} ({}): {}", status.reason, status.code, status.message),
-                    ),
-                    _ => return Some(self.backoff(failures)),
+                if !failure::is_outage(status) {
+                    return Some(self.backoff(failures));
                 }
+                (
+                    failure::retry_after(status),
+                    format!("{} ({}): {}", status.reason, status.code, status.message),
+                )
             }
             other => (None, other.to_string()),
         };

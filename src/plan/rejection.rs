@@ -103,6 +103,23 @@ mod served_tests {
     }
 
     #[test]
+    fn a_value_of_the_wrong_type_names_the_field_and_the_quoted_value() {
+        // As the 1.35 control plane words it (tests/fixtures/api-answers/answers.json).
+        let advice = wrong_type_advice("failed to create typed patch object (default/flags; /v1, Kind=ConfigMap): .metadata.labels.enabled: expected string, got &value.valueUnstructured{Value:true}").unwrap_or_default();
+        assert!(
+            advice.starts_with(".metadata.labels.enabled must be a string")
+                && advice.contains("enabled: \"true\""),
+            "{advice}"
+        );
+        let advice = wrong_type_advice("failed to create typed patch object (shop/web; apps/v1, Kind=Deployment): .spec.replicas: expected numeric (int or float), got string").unwrap_or_default();
+        assert!(
+            advice.starts_with(".spec.replicas must be a numeric (int or float)"),
+            "{advice}"
+        );
+        assert_eq!(wrong_type_advice("spec.replicas: Invalid value: -1"), None);
+    }
+
+    #[test]
     fn an_unserved_version_names_the_served_one_and_the_cluster_version() {
         let key = ObjectKey {
             group: "autoscaling".into(),
@@ -143,6 +160,37 @@ fn unknown_field(message: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_string())
 }
 
+/// Advice for server-side apply's answer to a value of the wrong type (a 500 that no retry
+/// changes): `failed to create typed patch object (…): .metadata.labels.enabled: expected
+/// string, got &value.valueUnstructured{Value:true}` → the field, what it needs, and (for a
+/// string) the quoted value to write.
+fn wrong_type_advice(message: &str) -> Option<String> {
+    let (before, after) = message.split_once(": expected ")?;
+    if !message.contains("typed patch object") && !message.contains("typed value") {
+        return None;
+    }
+    let field = &before[before.rfind([' ', '(']).map_or(0, |i| i + 1)..];
+    let (expected, got) = after.split_once(", got ")?;
+    // `&value.valueUnstructured{Value:true}` carries the value; `string` only its type.
+    let value = got
+        .split_once("Value:")
+        .map(|(_, v)| v.trim_end_matches(['}', ' ']).to_string())
+        .unwrap_or_else(|| format!("a {}", got.trim()));
+    let key = field.rsplit('.').next().unwrap_or(field);
+    Some(if expected == "string" {
+        format!(
+            "{field} must be a string, but YAML read the unquoted value as {value}: quote it in \
+             the manifest ({key}: \"{value}\", or the text you wrote in quotes; YAML reads \
+             unquoted true/false/yes/no/on/off as booleans, and numbers and null as such)"
+        )
+    } else {
+        format!(
+            "{field} must be a {expected}, but the manifest gives {value}: write a {expected} \
+             there (without quotes for a number or boolean)"
+        )
+    })
+}
+
 fn causes(status: &Status) -> impl Iterator<Item = &kube::core::response::StatusCause> {
     status.details.iter().flat_map(|d| d.causes.iter())
 }
@@ -160,6 +208,9 @@ fn from_status(
              written for a newer Kubernetes than the cluster runs (kubectl version); correct or \
              remove it, or upgrade the cluster"
         );
+        return (RejectionKind::Invalid, reason, advice);
+    }
+    if let Some(advice) = wrong_type_advice(&status.message) {
         return (RejectionKind::Invalid, reason, advice);
     }
     if let Some(denial) = super::admission::Denial::of(&status.message) {

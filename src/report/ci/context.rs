@@ -98,8 +98,21 @@ impl CiContext {
         }
     }
 
-    /// Writes one line to the log.
+    /// Writes one line of text to the log, unable to act as a CI command (it may quote a
+    /// manifest or the API server: see [`super::untrusted`]).
     pub fn line(&self, line: &str) {
+        self.log
+            .write_text(&super::untrusted::neutralise(&format!("{line}\n")));
+    }
+
+    /// Writes a block of text to the log, as [`CiContext::line`] does.
+    pub fn text(&self, text: &str) {
+        self.log.write_text(&super::untrusted::neutralise(text));
+    }
+
+    /// Writes one of kpush's own log commands (a group, an annotation, a mask, an output),
+    /// as is. Untrusted text inside it must already be escaped by the dialect.
+    pub fn command(&self, line: &str) {
         self.log.write_text(&format!("{line}\n"));
     }
 

@@ -42,9 +42,10 @@ impl LineReporter {
         }
     }
 
+    /// Writes the dialect's own commands.
     fn lines(&self, lines: Vec<String>) {
         for l in lines {
-            self.ctx.line(&l);
+            self.ctx.command(&l);
         }
     }
 
@@ -64,7 +65,7 @@ impl LineReporter {
     /// Prints an annotation, or `otherwise` when the dialect has none.
     fn annotate(&self, target: Option<&str>, a: Annotation, otherwise: impl FnOnce() -> String) {
         match self.dialect.annotation(&a) {
-            Some(cmd) => self.ctx.line(&cmd),
+            Some(cmd) => self.ctx.command(&cmd),
             None => {
                 let text = otherwise();
                 if !text.is_empty() {
@@ -99,9 +100,9 @@ impl LineReporter {
                 for l in text.lines() {
                     out.push_str(&format!("[{t}] {l}\n"));
                 }
-                self.ctx.log.write_text(&out);
+                self.ctx.text(&out);
             }
-            None => self.ctx.log.write_text(text),
+            None => self.ctx.text(text),
         }
     }
 
@@ -190,7 +191,7 @@ impl LineReporter {
                 // Errors stop the run and are printed with it; warnings are printed here.
                 let plain = problem.severity == Severity::Warning;
                 match self.dialect.annotation(&a) {
-                    Some(cmd) => self.ctx.line(&cmd),
+                    Some(cmd) => self.ctx.command(&cmd),
                     None if plain => self.say(target, &problem.to_string()),
                     None => {}
                 }
@@ -371,14 +372,20 @@ impl HumanOutput for LineReporter {
             self.close_group(&mut st);
         }
         if !s.targets.is_empty() {
-            self.ctx.log.write_text(&text::targets_table(s));
+            self.ctx.text(&text::targets_table(s));
         }
         self.ctx.line(&text::final_line(self.paint, s));
         self.lines(self.dialect.outputs(&self.ctx, s));
         self.lines(self.dialect.summary(&self.ctx, s));
     }
 
+    /// Masks `secret`, and also the form [`CiContext::line`] prints it in when it holds a CI
+    /// command marker (see [`super::untrusted`]): the log must hide it either way.
     fn mask(&self, secret: &str) {
-        self.lines(self.dialect.mask(secret));
+        let mut lines = self.dialect.mask(secret);
+        for printed in super::untrusted::printed_forms(secret) {
+            lines.extend(self.dialect.mask(&printed));
+        }
+        self.lines(lines);
     }
 }

@@ -14,6 +14,7 @@ pub mod gitlab;
 pub mod lines;
 pub mod plain;
 pub mod system;
+pub mod untrusted;
 
 pub use context::{CiContext, Clock, SharedLog};
 pub use dialect::{Annotation, Dialect, Level};
