@@ -2,7 +2,8 @@
 //!
 //! Objects within a wave go in parallel (bounded by `--concurrency`). A wave that has a
 //! rejection stops the run before the next wave. After the Namespaces-and-CRDs wave, kpush waits
-//! for the CRDs to be Established. Ctrl-C / SIGTERM stop new requests; those in flight finish and
+//! for the CRDs to be Established, then dry-runs what waited for them (custom resources against
+//! the new schemas) before any later wave is applied. Ctrl-C / SIGTERM stop new requests; those in flight finish and
 //! the rest are reported as skipped.
 
 pub mod adopt;
@@ -169,6 +170,9 @@ impl Run<'_> {
                     self.sink,
                 )
                 .await?;
+                // Custom resources of the CRDs just applied are checked against the new
+                // schemas (and objects in new namespaces) before any later wave starts.
+                self.plan.check_after_crds(self.client, self.sink).await?;
             }
         }
         if opts.prune && parent.set().is_some() {

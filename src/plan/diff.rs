@@ -46,6 +46,10 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
             };
             (kind, unified("", &new_text, &key))
         }
+        Some(old) if matches!(o.preflight, Preflight::Deferred(_)) && o.dry_run.is_none() => {
+            let old_text = to_yaml(normalized(old, secret));
+            (DiffKind::Update, unified(&old_text, &new_text, &key))
+        }
         Some(old) => {
             let old_text = to_yaml(normalized(old, secret));
             if old_text == new_text && secret_keys.is_empty() {
@@ -60,6 +64,12 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
         kind,
         text,
         secret_keys,
+        note: match &o.preflight {
+            Preflight::Deferred(why) if kind != DiffKind::Unchanged || o.dry_run.is_none() => {
+                Some(why.clone())
+            }
+            _ => None,
+        },
     }
 }
 

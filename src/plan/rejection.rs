@@ -85,6 +85,130 @@ pub fn with_served_versions(
     r
 }
 
+/// The field a refusal of an undeclared field names (`.spec.b`), if it is one.
+pub fn refused_field(r: &Rejection) -> Option<String> {
+    unknown_field(&r.reason)
+}
+
+/// Where the kind of an object refused for an undeclared field is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldSource {
+    /// By a CRD in the same set.
+    CrdInSet {
+        /// The CRD's name.
+        crd: String,
+        /// Its file and line.
+        origin: Origin,
+        /// The version the object is written in.
+        version: String,
+        /// Whether that version's schema declares the field.
+        declared: bool,
+        /// The fields declared beside it (for a misspelling).
+        known: Vec<String>,
+        /// Whether the CRD has been applied in this run.
+        applied: bool,
+    },
+    /// By a CRD the cluster has, not in the set.
+    CrdInCluster,
+    /// By Kubernetes itself.
+    BuiltIn,
+}
+
+/// Advice for a refusal of the undeclared `field`, by where the kind is defined: the CRD in
+/// the same set (new schema not served yet, or the field misspelled against it), the
+/// cluster's CRD (older than the manifest, or a misspelling), or Kubernetes (version hint).
+pub fn advise_unknown_field(mut r: Rejection, field: &str, source: &FieldSource) -> Rejection {
+    let field = field.trim_start_matches('.');
+    r.advice = match source {
+        FieldSource::BuiltIn => return r,
+        FieldSource::CrdInSet {
+            crd,
+            origin,
+            version,
+            declared: true,
+            applied: true,
+            ..
+        } => format!(
+            "CustomResourceDefinition {crd} ({origin}) in this set declares {field} in {version} \
+             and was applied, but the API server still validated against the previous schema; \
+             run the apply again"
+        ),
+        FieldSource::CrdInSet {
+            crd,
+            origin,
+            version,
+            declared: true,
+            applied: false,
+            ..
+        } => format!(
+            "CustomResourceDefinition {crd} ({origin}) in this set declares {field} in {version}; \
+             the cluster's current schema does not: it is checked against the new schema when \
+             kpush apply installs the CRD"
+        ),
+        FieldSource::CrdInSet {
+            crd,
+            origin,
+            version,
+            declared: false,
+            known,
+            ..
+        } => {
+            let beside = match known.is_empty() {
+                true => String::new(),
+                false => format!(" (declared there: {})", known.join(", ")),
+            };
+            format!(
+                "CustomResourceDefinition {crd} ({origin}) in this set does not declare {field} \
+                 in {version}{beside}: it is misspelled, or missing from the CRD's schema; \
+                 correct the field or add it to the CRD"
+            )
+        }
+        FieldSource::CrdInCluster => format!(
+            "the CustomResourceDefinition installed in the cluster does not declare {field}: it \
+             is misspelled, or the manifest was written for a newer version of the CRD than the \
+             cluster has; correct or remove it, or add the newer CRD to the manifests so kpush \
+             installs it first"
+        ),
+    };
+    r
+}
+
+/// A CRD change refused by kpush because it breaks custom resources the cluster stores.
+pub fn breaking_crd_change(key: &ObjectKey, origin: &Origin, problems: &[String]) -> Rejection {
+    Rejection {
+        object: ObjectRef::new(key.clone(), Some(origin.clone())),
+        kind: RejectionKind::Invalid,
+        reason: format!(
+            "this change breaks custom resources the cluster stores: {}",
+            problems.join("; ")
+        ),
+        advice: "give the stored objects the field first (apply them with it, with the old \
+                 CRD), or make it optional or defaulted (`default:` in the schema) in the new CRD"
+            .to_string(),
+    }
+}
+
+/// Advice for a CRD update the API server refuses because it drops a version objects are
+/// still stored in (`status.storedVersions`), or `None` for other refusals.
+fn stored_version_advice(key: &ObjectKey, message: &str) -> Option<String> {
+    if key.kind != "CustomResourceDefinition" || !message.contains("status.storedVersions") {
+        return None;
+    }
+    let version = message
+        .split("status.storedVersions")
+        .nth(1)
+        .and_then(|rest| rest.split('"').nth(1))
+        .unwrap_or("that version");
+    Some(format!(
+        "custom resources are still stored as {version} (status.storedVersions of CRD {}): \
+         keep {version} in spec.versions (served: false is enough) until every stored object \
+         has been rewritten in the storage version (e.g. by kube-storage-version-migrator, or \
+         by reading and writing each one) and {version} has been removed from \
+         status.storedVersions",
+        key.name
+    ))
+}
+
 #[cfg(test)]
 mod served_tests {
     use super::*;
@@ -160,6 +284,9 @@ fn from_status(
              written for a newer Kubernetes than the cluster runs (kubectl version); correct or \
              remove it, or upgrade the cluster"
         );
+        return (RejectionKind::Invalid, reason, advice);
+    }
+    if let Some(advice) = stored_version_advice(key, &status.message) {
         return (RejectionKind::Invalid, reason, advice);
     }
     if let Some(denial) = super::admission::Denial::of(&status.message) {
