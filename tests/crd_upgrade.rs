@@ -7,10 +7,7 @@ mod harness;
 use harness::binary::{Ctx, config_map};
 use kpush_testenv::helm::{HelmMajor, helm};
 
-const SEALED_SECRETS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/crd-upgrade"
-);
+const SEALED_SECRETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/crd-upgrade");
 
 /// A namespaced CRD `<plural>.<group>` of kind `kind` in v1 whose `spec` has `fields` (all
 /// strings) and requires `required`.
@@ -66,11 +63,17 @@ async fn a_crd_extended_by_a_field_and_a_resource_using_it_apply_in_one_run() {
     let ctx = Ctx::new("crd-two-step").await;
     let group = "twostep.example.com";
     ctx.write("crd.yaml", &crd(group, "Gadget", "gadgets", &["a"], &[]));
-    ctx.write("gadget.yaml", &custom(group, "Gadget", "g", &[("a", "one")]));
+    ctx.write(
+        "gadget.yaml",
+        &custom(group, "Gadget", "g", &[("a", "one")]),
+    );
     ctx.kpush(&["apply", &dir(&ctx), "--wait=false"])
         .expect_code(0);
 
-    ctx.write("crd.yaml", &crd(group, "Gadget", "gadgets", &["a", "b"], &[]));
+    ctx.write(
+        "crd.yaml",
+        &crd(group, "Gadget", "gadgets", &["a", "b"], &[]),
+    );
     ctx.write(
         "gadget.yaml",
         &custom(group, "Gadget", "g", &[("a", "one"), ("b", "two")]),
@@ -260,7 +263,10 @@ async fn a_crd_making_a_field_required_that_stored_objects_lack_is_refused_befor
  {
     let ctx = Ctx::new("crd-required").await;
     let group = "required.example.com";
-    ctx.write("crd.yaml", &crd(group, "Doohickey", "doohickeys", &["a"], &[]));
+    ctx.write(
+        "crd.yaml",
+        &crd(group, "Doohickey", "doohickeys", &["a"], &[]),
+    );
     ctx.write(
         "old.yaml",
         &custom(group, "Doohickey", "old", &[("a", "one")]),
@@ -374,17 +380,26 @@ async fn diff_shows_the_crd_change_and_its_resources_saying_what_it_could_not_ch
     let ctx = Ctx::new("crd-diff").await;
     let group = "diff.example.com";
     ctx.write("crd.yaml", &crd(group, "Doodad", "doodads", &["a"], &[]));
-    ctx.write("doodad.yaml", &custom(group, "Doodad", "d", &[("a", "one")]));
+    ctx.write(
+        "doodad.yaml",
+        &custom(group, "Doodad", "d", &[("a", "one")]),
+    );
     ctx.write("plain.yaml", &custom(group, "Doodad", "p", &[("a", "one")]));
     ctx.kpush(&["apply", &dir(&ctx), "--wait=false"])
         .expect_code(0);
 
-    ctx.write("crd.yaml", &crd(group, "Doodad", "doodads", &["a", "b"], &[]));
+    ctx.write(
+        "crd.yaml",
+        &crd(group, "Doodad", "doodads", &["a", "b"], &[]),
+    );
     ctx.write(
         "doodad.yaml",
         &custom(group, "Doodad", "d", &[("a", "one"), ("b", "two")]),
     );
-    ctx.write("plain.yaml", &custom(group, "Doodad", "p", &[("a", "three")]));
+    ctx.write(
+        "plain.yaml",
+        &custom(group, "Doodad", "p", &[("a", "three")]),
+    );
     let run = ctx.kpush(&["diff", &dir(&ctx)]);
     run.expect_code(1);
     let out = &run.stdout;

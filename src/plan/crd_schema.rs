@@ -208,9 +208,10 @@ pub async fn stored_objects(
     version: &str,
 ) -> Result<Option<Vec<Value>>, Failure> {
     let spec = &crd["spec"];
-    let served = spec["versions"]
-        .as_array()
-        .is_some_and(|vs| vs.iter().any(|v| v["name"] == version && v["served"] == true));
+    let served = spec["versions"].as_array().is_some_and(|vs| {
+        vs.iter()
+            .any(|v| v["name"] == version && v["served"] == true)
+    });
     let (Some(group), Some(kind), Some(plural)) = (
         spec["group"].as_str(),
         spec.pointer("/names/kind").and_then(Value::as_str),
@@ -240,8 +241,16 @@ pub async fn stored_objects(
 /// The key of a stored custom resource of CRD `crd`.
 pub fn key_of(crd: &Value, object: &Value) -> ObjectKey {
     ObjectKey {
-        group: crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string(),
-        kind: crd.pointer("/spec/names/kind").and_then(Value::as_str).unwrap_or("").to_string(),
+        group: crd
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        kind: crd
+            .pointer("/spec/names/kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         namespace: object
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -252,8 +261,14 @@ pub fn key_of(crd: &Value, object: &Value) -> ObjectKey {
 
 /// `namespace/name` (or `name`) of a stored object.
 pub fn name_of(object: &Value) -> String {
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    match object.pointer("/metadata/namespace").and_then(Value::as_str) {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+    {
         Some(ns) => format!("{ns}/{name}"),
         None => name.to_string(),
     }

@@ -59,17 +59,16 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
             }
         }
     };
+    let note = match &o.preflight {
+        Preflight::Deferred(why) if kind != DiffKind::Unchanged => Some(why.clone()),
+        _ => None,
+    };
     ObjectDiff {
         object: ObjectRef::new(key, Some(origin)),
         kind,
         text,
         secret_keys,
-        note: match &o.preflight {
-            Preflight::Deferred(why) if kind != DiffKind::Unchanged || o.dry_run.is_none() => {
-                Some(why.clone())
-            }
-            _ => None,
-        },
+        note,
     }
 }
 

@@ -465,7 +465,7 @@ impl Plan {
         let (custom, first): (Vec<usize>, Vec<usize>) = to_check
             .iter()
             .partition(|&&i| !self.crds_applied && self.crd_in_set(i).is_some());
-        let mut rejections = self.dry_run_batch(client, &first).await?;
+        let mut rejections = self.dry_run_settling(client, &first).await?;
         rejections.extend(self.breaking_crd_changes(client, &first).await?);
         let mut now = Vec::new();
         let mut deferred = Vec::new();
@@ -540,7 +540,10 @@ impl Plan {
         let mut refused = Vec::new();
         let mut why: HashMap<usize, String> = HashMap::new();
         for r in found {
-            match (self.refused_field_declared_in_set(&r), self.index_of(&r.object)) {
+            match (
+                self.refused_field_declared_in_set(&r),
+                self.index_of(&r.object),
+            ) {
                 (Some(false), _) | (_, None) => refused.push(r),
                 (_, Some(i)) => {
                     why.insert(i, r.reason);
@@ -734,9 +737,15 @@ impl Plan {
                     .unwrap_or("custom resource");
                 let count = missing.len();
                 let shown: Vec<String> = missing.into_iter().take(5).collect();
+                // The API server ratchets errors of unchanged values (CRDValidationRatcheting,
+                // GA in 1.33): a stored object then takes only changes outside the field's parent.
+                let parent = match req.path.len() {
+                    1 => "them".to_string(),
+                    n => format!("their {}", req.path[..n - 1].join(".")),
+                };
                 broken.push(format!(
                     "it makes {} required in {}, which {count} stored {kind} object(s) do not set \
-                     ({}{}); the API server would then refuse every change to them with \
+                     ({}{}); the API server would then refuse any change to {parent} with \
                      \"{}: Required value\"",
                     req.dotted(),
                     req.version,

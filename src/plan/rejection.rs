@@ -551,3 +551,98 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod crd_advice_tests {
+    use super::*;
+
+    fn gadget() -> ObjectKey {
+        ObjectKey {
+            group: "example.com".into(),
+            kind: "Gadget".into(),
+            namespace: Some("shop".into()),
+            name: "g".into(),
+        }
+    }
+
+    fn refused(key: &ObjectKey, field: &str) -> Rejection {
+        let f = Failure::Status(
+            Status::failure(
+                &format!(
+                    "failed to create typed patch object (shop/g; example.com/v1, Kind=Gadget): {field}: field not declared in schema"
+                ),
+                "InternalError",
+            )
+            .with_code(500)
+            .boxed(),
+        );
+        diagnose(key, &Origin::new("g.yaml", 1), &f, AdviceContext::default())
+    }
+
+    #[test]
+    fn an_undeclared_field_is_explained_by_where_its_kind_is_defined() {
+        let r = refused(&gadget(), ".spec.bb");
+        assert_eq!(refused_field(&r).as_deref(), Some(".spec.bb"));
+        let in_set = |declared, applied| FieldSource::CrdInSet {
+            crd: "gadgets.example.com".into(),
+            origin: Origin::new("crd.yaml", 1),
+            version: "v1".into(),
+            declared,
+            known: vec!["a".into(), "b".into()],
+            applied,
+        };
+        let misspelled = advise_unknown_field(r.clone(), ".spec.bb", &in_set(false, true));
+        assert!(
+            misspelled
+                .advice
+                .contains("does not declare spec.bb in v1 (declared there: a, b)"),
+            "{}",
+            misspelled.advice
+        );
+        let pending = advise_unknown_field(r.clone(), ".spec.bb", &in_set(true, false));
+        assert!(
+            pending.advice.contains("checked against the new schema"),
+            "{}",
+            pending.advice
+        );
+        let cluster = advise_unknown_field(r.clone(), ".spec.bb", &FieldSource::CrdInCluster);
+        assert!(
+            cluster.advice.contains("newer version of the CRD"),
+            "{}",
+            cluster.advice
+        );
+        let builtin = advise_unknown_field(r.clone(), ".spec.bb", &FieldSource::BuiltIn);
+        assert_eq!(builtin.advice, r.advice);
+        assert!(builtin.advice.contains("newer Kubernetes"));
+    }
+
+    #[test]
+    fn a_dropped_stored_version_says_how_to_migrate() {
+        let key = ObjectKey {
+            group: "apiextensions.k8s.io".into(),
+            kind: "CustomResourceDefinition".into(),
+            namespace: None,
+            name: "gadgets.example.com".into(),
+        };
+        let f = Failure::Status(
+            Status::failure(
+                "CustomResourceDefinition.apiextensions.k8s.io \"gadgets.example.com\" is invalid: status.storedVersions[0]: Invalid value: \"v1alpha1\": must appear in spec.versions",
+                "Invalid",
+            )
+            .with_code(422)
+            .boxed(),
+        );
+        let r = diagnose(
+            &key,
+            &Origin::new("crd.yaml", 1),
+            &f,
+            AdviceContext::default(),
+        );
+        assert_eq!(r.kind, RejectionKind::Invalid);
+        assert!(
+            r.advice.contains("keep v1alpha1 in spec.versions"),
+            "{}",
+            r.advice
+        );
+    }
+}

@@ -22,7 +22,7 @@ pub fn render(diffs: &[ObjectDiff], pruned: &[PruneCandidate], color: bool) -> S
             }
             DiffKind::Update => "would change",
         };
-        let what = match (&d.note, d.kind) {
+        let what = match (&d.note, &d.kind) {
             (Some(note), DiffKind::Create | DiffKind::Update) => format!("{what} ({note})"),
             _ => what.to_string(),
         };
