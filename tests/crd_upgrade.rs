@@ -405,12 +405,12 @@ async fn diff_shows_the_crd_change_and_its_resources_saying_what_it_could_not_ch
     let out = &run.stdout;
     assert!(
         out.contains("CustomResourceDefinition doodads.diff.example.com")
-            && out.contains("+                b:"),
+            && out.contains("+              b:"),
         "the CRD change is shown: {out}"
     );
     assert!(
         out.contains("Doodad crd-diff/d")
-            && out.contains("not dry-run: the cluster's current schema refuses it")
+            && out.contains("not dry-run: the cluster's current schema does not declare .spec.b")
             && out.contains("+  b: two"),
         "the resource using the new field is shown as written, saying why: {out}"
     );

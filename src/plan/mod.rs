@@ -546,17 +546,21 @@ impl Plan {
             ) {
                 (Some(false), _) | (_, None) => refused.push(r),
                 (_, Some(i)) => {
-                    why.insert(i, r.reason);
+                    let what = match rejection::refused_field(&r) {
+                        Some(field) => format!("does not declare {field}"),
+                        None => format!("refuses it: {}", r.reason),
+                    };
+                    why.insert(i, what);
                 }
             }
         }
         for (i, crd) in deferred {
             let o = &mut self.objects[*i];
             o.preflight = Preflight::Deferred(match why.remove(i) {
-                Some(reason) => {
+                Some(what) => {
                     o.dry_run = None;
                     format!(
-                        "not dry-run: the cluster's current schema refuses it ({reason}); its \
+                        "not dry-run: the cluster's current schema {what}; its \
                          CustomResourceDefinition {crd} changes in this set, so it is shown as \
                          written and checked when kpush apply has installed the CRD"
                     )
