@@ -40,11 +40,8 @@ fn steps(path: &str) -> Vec<Option<String>> {
                     out.push(None);
                 }
             }
-            '.' if depth == 0 => {
-                if !name.is_empty() {
-                    out.push(Some(std::mem::take(&mut name)));
-                }
-            }
+            '.' if depth == 0 && !name.is_empty() => out.push(Some(std::mem::take(&mut name))),
+            '.' if depth == 0 => {}
             _ if depth == 0 => name.push(c),
             _ => {}
         }

@@ -727,9 +727,9 @@ impl Plan {
                     .filter(|s| {
                         // An object this set applies with the field set is no longer missing it.
                         let key = crd_schema::key_of(&live, s);
-                        !in_set.get(&key).is_some_and(|m| !req.is_missing_in(m))
+                        in_set.get(&key).is_none_or(|m| req.is_missing_in(m))
                     })
-                    .map(|s| crd_schema::name_of(s))
+                    .map(crd_schema::name_of)
                     .collect();
                 if missing.is_empty() {
                     continue;
