@@ -136,6 +136,11 @@ async fn a_misspelled_field_against_the_new_crd_is_refused_after_the_crd_wave_na
         ctx.get(&ctx.core("configmaps", "settings")).await.is_none(),
         "a later wave was applied"
     );
+    assert!(
+        !run.stderr.contains("skipped    Gizmo"),
+        "the rejected object is reported once, as rejected: {}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -172,7 +172,8 @@ impl Run<'_> {
                 .await?;
                 // Custom resources of the CRDs just applied are checked against the new
                 // schemas (and objects in new namespaces) before any later wave starts.
-                self.plan.check_after_crds(self.client, self.sink).await?;
+                let checked = self.plan.check_after_crds(self.client, self.sink).await;
+                self.refused(checked)?;
             }
         }
         if opts.prune && parent.set().is_some() {
@@ -187,7 +188,8 @@ impl Run<'_> {
         if self.interrupt.is_set() {
             return Err(ApplyError::Interrupted);
         }
-        self.plan.prepare_wave(self.client, wave, self.sink).await?;
+        let prepared = self.plan.prepare_wave(self.client, wave, self.sink).await;
+        self.refused(prepared)?;
         let indices = self.plan.wave_indices(wave);
         self.sink.event(&Event::Info {
             message: format!("applying {} ({} objects)", wave.name(), indices.len()),
@@ -239,6 +241,27 @@ impl Run<'_> {
             return Err(ApplyError::Interrupted);
         }
         Ok(())
+    }
+
+    /// Records the objects a check before a wave rejected as failed (they were reported
+    /// rejected already), so the stop does not report them skipped too.
+    fn refused(&mut self, checked: Result<(), PlanError>) -> Result<(), ApplyError> {
+        let Err(e) = checked else { return Ok(()) };
+        for r in e.rejections() {
+            let found = self.plan.objects.iter().position(|o| {
+                o.manifest.key() == r.object.key
+                    && r.object.origin.as_ref() == Some(&o.manifest.origin)
+            });
+            if let Some(i) = found
+                && self.done.insert(i)
+            {
+                let mut failed = skipped(&self.plan.objects[i]);
+                failed.action = Action::Failed;
+                failed.rejection = Some(r.clone());
+                self.outcome.objects.push(failed);
+            }
+        }
+        Err(e.into())
     }
 
     /// Deletes the members no longer in the manifests, then records exactly the current set.

@@ -466,7 +466,7 @@ impl Plan {
             .iter()
             .partition(|&&i| !self.crds_applied && self.crd_in_set(i).is_some());
         let mut rejections = self.dry_run_settling(client, &first).await?;
-        rejections.extend(self.breaking_crd_changes(client, &first).await?);
+        rejections.extend(self.breaking_crd_changes(client, &first, sink).await?);
         let mut now = Vec::new();
         let mut deferred = Vec::new();
         for i in custom {
@@ -689,6 +689,7 @@ impl Plan {
         &self,
         client: &Client,
         indices: &[usize],
+        sink: &dyn Sink,
     ) -> Result<Vec<Rejection>, PlanError> {
         let mut out = Vec::new();
         for &i in indices {
@@ -716,11 +717,34 @@ impl Plan {
                 .collect();
             let mut broken: Vec<String> = Vec::new();
             for req in &required {
-                let Some(stored) =
-                    crd_schema::stored_objects(client, retry, &live, &req.version).await?
-                else {
-                    continue;
-                };
+                let stored =
+                    match crd_schema::stored_objects(client, retry, &live, &req.version).await {
+                        Ok(Some(stored)) => stored,
+                        Ok(None) => continue,
+                        Err(
+                            f @ (Failure::Unreachable(_)
+                            | Failure::InFlight(_)
+                            | Failure::Transient { .. }
+                            | Failure::Unauthorized(_)),
+                        ) => return Err(f.into()),
+                        // Listing them across namespaces needs more than applying does: say what
+                        // was not checked rather than refuse the apply.
+                        Err(f) => {
+                            sink.event(&Event::Warning {
+                                message: format!(
+                                    "not checked whether stored objects lack {}, which this change \
+                                 makes required: {}",
+                                    req.dotted(),
+                                    f.message()
+                                ),
+                                object: Some(crate::event::ObjectRef::new(
+                                    o.manifest.key(),
+                                    Some(o.manifest.origin.clone()),
+                                )),
+                            });
+                            continue;
+                        }
+                    };
                 let mut missing: Vec<String> = stored
                     .iter()
                     .filter(|s| req.is_missing_in(s))
