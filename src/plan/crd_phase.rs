@@ -193,9 +193,14 @@ impl Plan {
             }
             let Some(target) = &o.target else { continue };
             let retry = self.options.retry;
-            let Some(live) = crate::cluster::get(client, retry, target, o.manifest.name()).await?
-            else {
-                continue;
+            let live = match crate::cluster::get(client, retry, target, o.manifest.name()).await {
+                Ok(Some(live)) => live,
+                Ok(None) => continue,
+                Err(f) if is_fatal(&f) => return Err(f.into()),
+                Err(f) => {
+                    warn_unchecked(sink, o, "the CRD's current schema", &f);
+                    continue;
+                }
             };
             let required = crd_schema::newly_required(&live, &o.manifest.object);
             if required.is_empty() {
@@ -212,27 +217,12 @@ impl Plan {
                     match crd_schema::stored_objects(client, retry, &live, &req.version).await {
                         Ok(Some(stored)) => stored,
                         Ok(None) => continue,
-                        Err(
-                            f @ (Failure::Unreachable(_)
-                            | Failure::InFlight(_)
-                            | Failure::Transient { .. }
-                            | Failure::Unauthorized(_)),
-                        ) => return Err(f.into()),
-                        // Listing them across namespaces needs more than applying does: say what
-                        // was not checked rather than refuse the apply.
+                        Err(f) if is_fatal(&f) => return Err(f.into()),
+                        // Listing them across namespaces needs more than applying does: say
+                        // what was not checked rather than refuse the apply.
                         Err(f) => {
-                            sink.event(&Event::Warning {
-                                message: format!(
-                                    "not checked whether stored objects lack {}, which this change \
-                                 makes required: {}",
-                                    req.dotted(),
-                                    f.message()
-                                ),
-                                object: Some(crate::event::ObjectRef::new(
-                                    o.manifest.key(),
-                                    Some(o.manifest.origin.clone()),
-                                )),
-                            });
+                            let what = format!("whether stored objects lack {}", req.dotted());
+                            warn_unchecked(sink, o, &what, &f);
                             continue;
                         }
                     };
@@ -301,4 +291,29 @@ impl Plan {
             .collect();
         self.prepare(client, deferred, sink).await
     }
+}
+
+/// Whether `f` stops planning (the server is unreachable or refuses the credentials).
+fn is_fatal(f: &Failure) -> bool {
+    matches!(
+        f,
+        Failure::Unreachable(_)
+            | Failure::InFlight(_)
+            | Failure::Transient { .. }
+            | Failure::Unauthorized(_)
+    )
+}
+
+/// Warns that the breaking-change check of CRD `o` could not read `what`.
+fn warn_unchecked(sink: &dyn Sink, o: &PlannedObject, what: &str, f: &Failure) {
+    sink.event(&Event::Warning {
+        message: format!(
+            "not checked whether this CRD change breaks stored objects: cannot read {what}: {}",
+            f.message()
+        ),
+        object: Some(crate::event::ObjectRef::new(
+            o.manifest.key(),
+            Some(o.manifest.origin.clone()),
+        )),
+    });
 }
