@@ -426,3 +426,71 @@ async fn diff_shows_the_crd_change_and_its_resources_saying_what_it_could_not_ch
         "{out}"
     );
 }
+
+fn kubectl(ctx: &Ctx, args: &[&str]) {
+    let kubectl = ctx
+        .cluster
+        .kubectl()
+        .expect("kubectl is built with the control plane");
+    let out = std::process::Command::new(kubectl)
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(ctx.cluster.kubeconfig_path("admin"))
+        .output()
+        .expect("run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_breaking_change_check_the_identity_may_not_make_warns_and_the_upgrade_applies() {
+    let ctx = Ctx::new("crd-least").await;
+    let group = "least.example.com";
+    ctx.write("crd.yaml", &crd(group, "Thing", "things", &["a"], &[]));
+    ctx.write("thing.yaml", &custom(group, "Thing", "t", &[("a", "one")]));
+    ctx.kpush(&["apply", &dir(&ctx), "--wait=false"])
+        .expect_code(0);
+
+    // The upgrade makes spec.size required and gives the one object it; bob holds exactly
+    // what `kpush rbac` says the apply needs (not a list of Things in every namespace).
+    ctx.write(
+        "crd.yaml",
+        &crd(group, "Thing", "things", &["a", "size"], &["size"]),
+    );
+    ctx.write(
+        "thing.yaml",
+        &custom(group, "Thing", "t", &[("a", "one"), ("size", "big")]),
+    );
+    let rbac = ctx.kpush(&[
+        "rbac",
+        &dir(&ctx),
+        "--subject",
+        "user:bob",
+        "--name",
+        "crd-least",
+        "--wait=false",
+    ]);
+    rbac.expect_code(0);
+    let side = tempfile::tempdir().expect("temp dir");
+    let roles = side.path().join("roles.yaml");
+    std::fs::write(&roles, &rbac.stdout).expect("write roles");
+    kubectl(&ctx, &["apply", "-f", &roles.display().to_string()]);
+
+    let run = ctx.kpush_as("bob", &["apply", &dir(&ctx), "--wait=false"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("not checked whether this CRD change breaks stored objects")
+            && run.stderr.contains("whether stored objects lack spec.size"),
+        "{}",
+        run.stderr
+    );
+    let t = ctx
+        .get(&ctx.grouped(&format!("{group}/v1"), "things", "t"))
+        .await
+        .expect("thing exists");
+    assert_eq!(t["spec"]["size"], "big", "{t}");
+}
