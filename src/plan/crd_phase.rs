@@ -317,3 +317,108 @@ fn warn_unchecked(sink: &dyn Sink, o: &PlannedObject, what: &str, f: &Failure) {
         )),
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::Failure;
+    use crate::manifest::{Manifest, Origin};
+    use crate::plan::rejection::{AdviceContext, diagnose};
+    use crate::plan::{Live, PlanOptions};
+    use kube::core::Status;
+    use serde_json::json;
+
+    fn planned(file: &str, object: Value, wave: Wave, preflight: Preflight) -> PlannedObject {
+        PlannedObject {
+            manifest: Manifest::new(Origin::new(file, 1), object),
+            target: None,
+            wave,
+            live: Live::Unknown,
+            live_resource_version: None,
+            live_fingerprint: None,
+            preflight,
+            dry_run: None,
+        }
+    }
+
+    /// A plan holding CRD gadgets.example.com (spec.a, spec.b) and Gadget `g`.
+    fn plan(crd_preflight: Preflight, crds_applied: bool) -> Plan {
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "gadgets.example.com"},
+            "spec": {"group": "example.com", "names": {"kind": "Gadget", "plural": "gadgets"},
+              "versions": [{"name": "v1", "schema": {"openAPIV3Schema": {"type": "object",
+                "properties": {"spec": {"type": "object", "properties": {
+                  "a": {"type": "string"}, "b": {"type": "string"}}}}}}}]}});
+        let gadget = json!({"apiVersion": "example.com/v1", "kind": "Gadget",
+            "metadata": {"name": "g", "namespace": "shop"}, "spec": {"b": "x"}});
+        Plan {
+            objects: vec![
+                planned("crd.yaml", crd, Wave::Foundation, crd_preflight),
+                planned("g.yaml", gadget, Wave::Workloads, Preflight::NotRun),
+            ],
+            options: PlanOptions::default(),
+            catalog: Default::default(),
+            namespaces_in_set: Default::default(),
+            custom_kinds: [(
+                ("example.com".to_string(), "Gadget".to_string()),
+                "gadgets.example.com".to_string(),
+            )]
+            .into(),
+            crds_applied,
+        }
+    }
+
+    fn refused(p: &Plan, field: &str) -> Rejection {
+        let o = &p.objects[1].manifest;
+        let f = Failure::Status(
+            Status::failure(
+                &format!("failed to create typed patch object (shop/g; example.com/v1, Kind=Gadget): {field}: field not declared in schema"),
+                "",
+            )
+            .with_code(500)
+            .boxed(),
+        );
+        diagnose(&o.key(), &o.origin, &f, AdviceContext::default())
+    }
+
+    #[test]
+    fn custom_resources_wait_only_for_crds_the_run_changes() {
+        assert_eq!(
+            plan(Preflight::Update, false)
+                .crd_changed_by_run(1)
+                .as_deref(),
+            Some("gadgets.example.com")
+        );
+        assert_eq!(
+            plan(Preflight::Unchanged, false).crd_changed_by_run(1),
+            None
+        );
+    }
+
+    #[test]
+    fn a_refused_field_the_new_crd_declares_is_retried_and_a_misspelling_is_named() {
+        let p = plan(Preflight::Update, true);
+        assert_eq!(
+            p.refused_field_declared_in_set(&refused(&p, ".spec.b")),
+            Some(true)
+        );
+        let misspelled = refused(&p, ".spec.bb");
+        assert_eq!(p.refused_field_declared_in_set(&misspelled), Some(false));
+        let advised = p.advise_unknown_field(misspelled);
+        assert!(
+            advised.advice.contains(
+                "crd.yaml:1) in this set does not declare spec.bb in v1 (declared there: a, b)"
+            ),
+            "{}",
+            advised.advice
+        );
+        let stale = p.advise_unknown_field(refused(&p, ".spec.b"));
+        assert!(
+            stale
+                .advice
+                .contains("still validated against the previous schema"),
+            "{}",
+            stale.advice
+        );
+    }
+}
