@@ -194,21 +194,36 @@ impl Run<'_> {
         self.sink.event(&Event::Info {
             message: format!("applying {} ({} objects)", wave.name(), indices.len()),
         });
-        let (client, plan, interrupt) = (self.client, &self.plan, self.interrupt);
-        let mut results: Vec<(usize, Result<AppliedObject, ssa::Fatal>)> =
-            stream::iter(indices.iter().copied())
-                .map(|i| {
-                    let o = &plan.objects[i];
-                    async move {
-                        if interrupt.is_set() {
-                            return (i, Ok(skipped(o)));
-                        }
-                        (i, ssa::apply_one(client, &plan.options, o).await)
+        let mut results = self.send(&indices).await;
+        // Where several API servers serve the cluster (AKS), the one answering a PATCH may not
+        // have seen a CRD applied earlier in this run yet, though the one that answered the
+        // dry-run had: send again, for a bounded time, what is refused only for a field the
+        // new CRD declares.
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let stale: Vec<usize> = results
+                .iter()
+                .filter_map(|(i, r)| match r {
+                    Ok(a)
+                        if a.rejection
+                            .as_ref()
+                            .is_some_and(|r| self.plan.schema_pending(r)) =>
+                    {
+                        Some(*i)
                     }
+                    _ => None,
                 })
-                .buffer_unordered(plan.options.concurrency.max(1))
-                .collect()
-                .await;
+                .collect();
+            if stale.is_empty() || started.elapsed() > crate::plan::SCHEMA_SETTLE {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+            let again = self.send(&stale).await;
+            results.retain(|(i, _)| !stale.contains(i));
+            results.extend(again);
+        }
         results.sort_by_key(|(i, _)| *i);
         let mut error = None;
         let mut rejections = Vec::new();
@@ -241,6 +256,24 @@ impl Run<'_> {
             return Err(ApplyError::Interrupted);
         }
         Ok(())
+    }
+
+    /// Server-side applies the objects at `indices`, in parallel.
+    async fn send(&self, indices: &[usize]) -> Vec<(usize, Result<AppliedObject, ssa::Fatal>)> {
+        let (client, plan, interrupt) = (self.client, &self.plan, self.interrupt);
+        stream::iter(indices.iter().copied())
+            .map(|i| {
+                let o = &plan.objects[i];
+                async move {
+                    if interrupt.is_set() {
+                        return (i, Ok(skipped(o)));
+                    }
+                    (i, ssa::apply_one(client, &plan.options, o).await)
+                }
+            })
+            .buffer_unordered(plan.options.concurrency.max(1))
+            .collect()
+            .await
     }
 
     /// Records the objects a check before a wave rejected as failed (they were reported

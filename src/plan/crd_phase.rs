@@ -79,9 +79,7 @@ impl Plan {
         loop {
             let found = self.dry_run_batch(client, &pending).await?;
             let (stale, settled): (Vec<Rejection>, Vec<Rejection>) =
-                found.into_iter().partition(|r| {
-                    self.crds_applied && self.refused_field_declared_in_set(r).unwrap_or(false)
-                });
+                found.into_iter().partition(|r| self.schema_pending(r));
             rejections.extend(settled);
             if stale.is_empty() || started.elapsed() > SCHEMA_SETTLE {
                 rejections.extend(stale);
@@ -98,6 +96,12 @@ impl Plan {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(std::time::Duration::from_secs(1));
         }
+    }
+
+    /// Whether `r` refuses only a field that the CRD this run applied declares: the API
+    /// server answering has not seen the new schema yet.
+    pub fn schema_pending(&self, r: &Rejection) -> bool {
+        self.crds_applied && self.refused_field_declared_in_set(r).unwrap_or(false)
     }
 
     /// The index of the planned object `r` names.
@@ -402,7 +406,14 @@ mod tests {
             p.refused_field_declared_in_set(&refused(&p, ".spec.b")),
             Some(true)
         );
+        assert!(p.schema_pending(&refused(&p, ".spec.b")));
+        let before = plan(Preflight::Update, false);
+        assert!(
+            !before.schema_pending(&refused(&before, ".spec.b")),
+            "before the CRD wave, the cluster's schema is the old one: nothing to wait for"
+        );
         let misspelled = refused(&p, ".spec.bb");
+        assert!(!p.schema_pending(&misspelled));
         assert_eq!(p.refused_field_declared_in_set(&misspelled), Some(false));
         let advised = p.advise_unknown_field(misspelled);
         assert!(

@@ -47,7 +47,7 @@ const DISCOVERY_SETTLE: std::time::Duration = std::time::Duration::from_secs(10)
 /// CRD its own informer has seen (apiextensions-apiserver's crdHandler drops its cached
 /// schema when that informer observes the new spec, and builds the next from it); no status
 /// field says which spec each API server (several on AKS) serves, so the dry-run is the test.
-const SCHEMA_SETTLE: std::time::Duration = std::time::Duration::from_secs(15);
+pub const SCHEMA_SETTLE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Settings for planning (and, unchanged, for applying); built by the CLI.
 #[derive(Debug, Clone)]
