@@ -449,10 +449,10 @@ impl Plan {
     }
 
     /// Dry-runs the objects at `to_check` (when preflight is on or answers are kept), in two
-    /// phases where the set changes CRDs: everything else first; then the custom resources of
-    /// those CRDs that are unchanged. Those of CRDs this run creates or changes are deferred:
-    /// they are checked against the new schema once the CRD wave is applied
-    /// ([`Plan::check_after_crds`]).
+    /// phases where the set holds CRDs not proven unchanged: everything else first, the CRDs
+    /// included; then the custom resources of those that turned out unchanged. Those of CRDs
+    /// this run creates or changes are deferred: they are checked against the new schema once
+    /// the CRD wave is applied ([`Plan::check_after_crds`]).
     async fn dry_run(
         &mut self,
         client: &Client,
@@ -463,9 +463,11 @@ impl Plan {
             return Ok(());
         }
         let t = Instant::now();
+        // Custom resources wait for the dry-run of their CRD in this set, unless reading the
+        // live state proved it unchanged already (a re-apply: one batch, as without CRDs).
         let (custom, first): (Vec<usize>, Vec<usize>) = to_check
             .iter()
-            .partition(|&&i| !self.crds_applied && self.crd_in_set(i).is_some());
+            .partition(|&&i| !self.crds_applied && self.crd_changed_by_run(i).is_some());
         let mut rejections = self.dry_run_settling(client, &first).await?;
         rejections.extend(self.breaking_crd_changes(client, &first, sink).await?);
         let mut now = Vec::new();
@@ -508,6 +510,7 @@ impl Plan {
         Ok(())
     }
 
+    /// Dry-runs `indices` in parallel; returns the rejections.
     async fn dry_run_batch(
         &mut self,
         client: &Client,
