@@ -150,11 +150,16 @@ fn applied_before(message: String, outcome: &ApplyOutcome) -> String {
         })
         .map(|o| format!("{} ({})", o.object.key, o.action.word()))
         .collect();
+    const SHOWN: usize = 10;
+    let more = match changed.len() > SHOWN {
+        true => format!(" and {} more", changed.len() - SHOWN),
+        false => String::new(),
+    };
     match changed.is_empty() {
         true => format!("{message}; nothing was changed"),
         false => format!(
-            "{message}; applied before this check: {}; nothing else was applied",
-            changed.join(", ")
+            "{message}; applied before this check: {}{more}; nothing else was applied",
+            changed[..changed.len().min(SHOWN)].join(", ")
         ),
     }
 }
