@@ -1,5 +1,7 @@
 //! Waiting for CustomResourceDefinitions applied in this run to be Established, so their
-//! custom resources can be resolved and applied in later waves.
+//! custom resources can be resolved and applied in later waves. (Whether an API server already
+//! validates with a changed CRD's new schema is not in its status: `plan` dry-runs the custom
+//! resources again while only a field the new schema declares is refused.)
 
 use std::time::{Duration, Instant};
 
@@ -71,9 +73,21 @@ fn established(crd: &Value) -> (bool, String) {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let ok = conditions
-        .iter()
-        .any(|c| c["type"] == "Established" && c["status"] == "True");
+    // With CRDObservedGenerationTracking (beta, off by default in 1.35) the CRD controllers
+    // record the generation they saw: an Established of an older spec is not yet this one's.
+    let generation = crd.pointer("/metadata/generation").and_then(Value::as_i64);
+    let current = |observed: Option<i64>| match (observed, generation) {
+        (Some(o), Some(g)) => o >= g,
+        _ => true,
+    };
+    let ok = current(
+        crd.pointer("/status/observedGeneration")
+            .and_then(Value::as_i64),
+    ) && conditions.iter().any(|c| {
+        c["type"] == "Established"
+            && c["status"] == "True"
+            && current(c["observedGeneration"].as_i64())
+    });
     let message = conditions
         .iter()
         .map(|c| {
@@ -95,5 +109,25 @@ fn fatal(f: Failure) -> ApplyError {
         f @ Failure::Transient { .. } => ApplyError::Unreachable(f.message()),
         Failure::Unauthorized(m) => ApplyError::Unauthorized(m),
         other => ApplyError::Request(other.message()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn established_counts_only_for_the_current_generation_when_tracked() {
+        let crd = |observed: Value| {
+            json!({"metadata": {"generation": 3}, "status": {"conditions": [
+                {"type": "Established", "status": "True", "observedGeneration": observed}]}})
+        };
+        assert!(established(&crd(json!(3))).0);
+        assert!(!established(&crd(json!(2))).0);
+        assert!(
+            established(&crd(Value::Null)).0,
+            "untracked: Established is enough"
+        );
     }
 }

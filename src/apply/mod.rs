@@ -2,7 +2,8 @@
 //!
 //! Objects within a wave go in parallel (bounded by `--concurrency`). A wave that has a
 //! rejection stops the run before the next wave. After the Namespaces-and-CRDs wave, kpush waits
-//! for the CRDs to be Established. Ctrl-C / SIGTERM stop new requests; those in flight finish and
+//! for the CRDs to be Established, then dry-runs what waited for them (custom resources against
+//! the new schemas) before any later wave is applied. Ctrl-C / SIGTERM stop new requests; those in flight finish and
 //! the rest are reported as skipped.
 
 pub mod adopt;
@@ -169,6 +170,10 @@ impl Run<'_> {
                     self.sink,
                 )
                 .await?;
+                // Custom resources of the CRDs just applied are checked against the new
+                // schemas (and objects in new namespaces) before any later wave starts.
+                let checked = self.plan.check_after_crds(self.client, self.sink).await;
+                self.refused(checked)?;
             }
         }
         if opts.prune && parent.set().is_some() {
@@ -183,26 +188,42 @@ impl Run<'_> {
         if self.interrupt.is_set() {
             return Err(ApplyError::Interrupted);
         }
-        self.plan.prepare_wave(self.client, wave, self.sink).await?;
+        let prepared = self.plan.prepare_wave(self.client, wave, self.sink).await;
+        self.refused(prepared)?;
         let indices = self.plan.wave_indices(wave);
         self.sink.event(&Event::Info {
             message: format!("applying {} ({} objects)", wave.name(), indices.len()),
         });
-        let (client, plan, interrupt) = (self.client, &self.plan, self.interrupt);
-        let mut results: Vec<(usize, Result<AppliedObject, ssa::Fatal>)> =
-            stream::iter(indices.iter().copied())
-                .map(|i| {
-                    let o = &plan.objects[i];
-                    async move {
-                        if interrupt.is_set() {
-                            return (i, Ok(skipped(o)));
-                        }
-                        (i, ssa::apply_one(client, &plan.options, o).await)
+        let mut results = self.send(&indices).await;
+        // Where several API servers serve the cluster (AKS), the one answering a PATCH may not
+        // have seen a CRD applied earlier in this run yet, though the one that answered the
+        // dry-run had: send again, for a bounded time, what is refused only for a field the
+        // new CRD declares.
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let stale: Vec<usize> = results
+                .iter()
+                .filter_map(|(i, r)| match r {
+                    Ok(a)
+                        if a.rejection
+                            .as_ref()
+                            .is_some_and(|r| self.plan.schema_pending(r)) =>
+                    {
+                        Some(*i)
                     }
+                    _ => None,
                 })
-                .buffer_unordered(plan.options.concurrency.max(1))
-                .collect()
-                .await;
+                .collect();
+            if stale.is_empty() || started.elapsed() > crate::plan::SCHEMA_SETTLE {
+                break;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(1));
+            let again = self.send(&stale).await;
+            results.retain(|(i, _)| !stale.contains(i));
+            results.extend(again);
+        }
         results.sort_by_key(|(i, _)| *i);
         let mut error = None;
         let mut rejections = Vec::new();
@@ -235,6 +256,45 @@ impl Run<'_> {
             return Err(ApplyError::Interrupted);
         }
         Ok(())
+    }
+
+    /// Server-side applies the objects at `indices`, in parallel.
+    async fn send(&self, indices: &[usize]) -> Vec<(usize, Result<AppliedObject, ssa::Fatal>)> {
+        let (client, plan, interrupt) = (self.client, &self.plan, self.interrupt);
+        stream::iter(indices.iter().copied())
+            .map(|i| {
+                let o = &plan.objects[i];
+                async move {
+                    if interrupt.is_set() {
+                        return (i, Ok(skipped(o)));
+                    }
+                    (i, ssa::apply_one(client, &plan.options, o).await)
+                }
+            })
+            .buffer_unordered(plan.options.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Records the objects a check before a wave rejected as failed (they were reported
+    /// rejected already), so the stop does not report them skipped too.
+    fn refused(&mut self, checked: Result<(), PlanError>) -> Result<(), ApplyError> {
+        let Err(e) = checked else { return Ok(()) };
+        for r in e.rejections() {
+            let found = self.plan.objects.iter().position(|o| {
+                o.manifest.key() == r.object.key
+                    && r.object.origin.as_ref() == Some(&o.manifest.origin)
+            });
+            if let Some(i) = found
+                && self.done.insert(i)
+            {
+                let mut failed = skipped(&self.plan.objects[i]);
+                failed.action = Action::Failed;
+                failed.rejection = Some(r.clone());
+                self.outcome.objects.push(failed);
+            }
+        }
+        Err(e.into())
     }
 
     /// Deletes the members no longer in the manifests, then records exactly the current set.

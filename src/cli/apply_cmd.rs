@@ -134,6 +134,36 @@ pub(super) fn unreachable_advice(m: &str, server: &str) -> String {
     )
 }
 
+/// A failed check after the first wave, followed by what that wave applied ("applied before
+/// this check: CustomResourceDefinition gadgets.example.com (configured); nothing else was
+/// applied").
+fn applied_before(message: String, outcome: &ApplyOutcome) -> String {
+    use crate::event::Action;
+    let changed: Vec<String> = outcome
+        .objects
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.action,
+                Action::Created | Action::Configured | Action::Recreated | Action::Unknown
+            )
+        })
+        .map(|o| format!("{} ({})", o.object.key, o.action.word()))
+        .collect();
+    const SHOWN: usize = 10;
+    let more = match changed.len() > SHOWN {
+        true => format!(" and {} more", changed.len() - SHOWN),
+        false => String::new(),
+    };
+    match changed.is_empty() {
+        true => format!("{message}; nothing was changed"),
+        false => format!(
+            "{message}; applied before this check: {}{more}; nothing else was applied",
+            changed[..changed.len().min(SHOWN)].join(", ")
+        ),
+    }
+}
+
 /// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
 pub(super) fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
     outcome
@@ -400,7 +430,7 @@ impl Deploy<'_> {
             Ok(outcome) => outcome,
             Err(failure) => {
                 let message = match &failure.error {
-                    ApplyError::Plan(e) => explain(e, server),
+                    ApplyError::Plan(e) => applied_before(explain(e, server), &failure.outcome),
                     ApplyError::Unreachable(m) => unreachable_advice(m, server),
                     other => other.to_string(),
                 };

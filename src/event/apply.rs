@@ -183,4 +183,7 @@ pub struct ObjectDiff {
     pub text: String,
     /// For Secrets: key → how it changes.
     pub secret_keys: BTreeMap<String, KeyChange>,
+    /// What the diff could not check, when something: a custom resource whose CRD changes in
+    /// the same set, shown against the cluster's current schema or as written.
+    pub note: Option<String>,
 }

@@ -46,6 +46,10 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
             };
             (kind, unified("", &new_text, &key))
         }
+        Some(old) if matches!(o.preflight, Preflight::Deferred(_)) && o.dry_run.is_none() => {
+            let old_text = to_yaml(normalized(old, secret));
+            (DiffKind::Update, unified(&old_text, &new_text, &key))
+        }
         Some(old) => {
             let old_text = to_yaml(normalized(old, secret));
             if old_text == new_text && secret_keys.is_empty() {
@@ -55,11 +59,16 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
             }
         }
     };
+    let note = match &o.preflight {
+        Preflight::Deferred(why) if kind != DiffKind::Unchanged => Some(why.clone()),
+        _ => None,
+    };
     ObjectDiff {
         object: ObjectRef::new(key, Some(origin)),
         kind,
         text,
         secret_keys,
+        note,
     }
 }
 

@@ -232,6 +232,8 @@ pub fn split(mut plan: Plan, release: Release) -> Phases {
                 options,
                 catalog: plan.catalog.clone(),
                 namespaces_in_set: plan.namespaces_in_set.clone(),
+                custom_kinds: plan.custom_kinds.clone(),
+                crds_applied: false,
             },
             hooks,
         }

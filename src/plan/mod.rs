@@ -7,6 +7,8 @@ pub mod access_review;
 pub mod admission;
 pub mod applyset;
 pub mod compare;
+mod crd_phase;
+pub mod crd_schema;
 pub mod defaults;
 pub mod diff;
 pub mod discovery;
@@ -19,7 +21,7 @@ pub mod preflight;
 pub mod rejection;
 pub mod waves;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use kube::Client;
@@ -39,6 +41,13 @@ use crate::manifest::Manifest;
 
 /// How long to wait for discovery to serve the kinds of CRDs that were just Established.
 const DISCOVERY_SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a custom resource whose CRD this run just changed is dry-run again while the API
+/// server still refuses a field the new schema declares. The API server validates with the
+/// CRD its own informer has seen (apiextensions-apiserver's crdHandler drops its cached
+/// schema when that informer observes the new spec, and builds the next from it); no status
+/// field says which spec each API server (several on AKS) serves, so the dry-run is the test.
+pub const SCHEMA_SETTLE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Settings for planning (and, unchanged, for applying); built by the CLI.
 #[derive(Debug, Clone)]
@@ -117,6 +126,11 @@ pub struct Plan {
     pub options: PlanOptions,
     catalog: Catalog,
     namespaces_in_set: HashSet<String>,
+    /// (group, kind) → name of the CRD in this set that defines it.
+    custom_kinds: HashMap<(String, String), String>,
+    /// Whether the CRD wave has been applied (custom resources are then checked against the
+    /// new schemas).
+    crds_applied: bool,
 }
 
 /// Why planning stopped; nothing has been changed in the cluster.
@@ -293,6 +307,11 @@ pub async fn plan(
         options: opts,
         catalog,
         namespaces_in_set,
+        custom_kinds: crd_kinds
+            .iter()
+            .map(|(k, d)| (k.clone(), d.crd_name.clone()))
+            .collect(),
+        crds_applied: false,
     };
     let ready: Vec<usize> = (0..plan.objects.len())
         .filter(|&i| plan.objects[i].target.is_some())
@@ -429,7 +448,11 @@ impl Plan {
         Ok(to_check)
     }
 
-    /// Dry-runs the objects at `to_check` (when preflight is on or answers are kept).
+    /// Dry-runs the objects at `to_check` (when preflight is on or answers are kept), in two
+    /// phases where the set holds CRDs not proven unchanged: everything else first, the CRDs
+    /// included; then the custom resources of those that turned out unchanged. Those of CRDs
+    /// this run creates or changes are deferred: they are checked against the new schema once
+    /// the CRD wave is applied ([`Plan::check_after_crds`]).
     async fn dry_run(
         &mut self,
         client: &Client,
@@ -440,15 +463,35 @@ impl Plan {
             return Ok(());
         }
         let t = Instant::now();
-        let opts = self.options.clone();
-        let rejections = preflight::run(
-            client,
-            &opts,
-            &mut self.objects,
-            to_check,
-            &self.namespaces_in_set,
-        )
-        .await?;
+        // Custom resources wait for the dry-run of their CRD in this set, unless reading the
+        // live state proved it unchanged already (a re-apply: one batch, as without CRDs).
+        let (custom, first): (Vec<usize>, Vec<usize>) = to_check
+            .iter()
+            .partition(|&&i| !self.crds_applied && self.crd_changed_by_run(i).is_some());
+        let mut rejections = self.dry_run_settling(client, &first).await?;
+        rejections.extend(self.breaking_crd_changes(client, &first, sink).await?);
+        let mut now = Vec::new();
+        let mut deferred = Vec::new();
+        for i in custom {
+            match self.crd_changed_by_run(i) {
+                Some(crd) => {
+                    self.objects[i].preflight = Preflight::Deferred(format!(
+                        "its CustomResourceDefinition {crd} changes in this run: it is checked \
+                         against the new schema once that is applied"
+                    ));
+                    deferred.push((i, crd));
+                }
+                None => now.push(i),
+            }
+        }
+        if self.options.keep_dry_run {
+            rejections.extend(self.dry_run_before_crds(client, &deferred).await?);
+        }
+        rejections.extend(self.dry_run_settling(client, &now).await?);
+        let rejections: Vec<Rejection> = rejections
+            .into_iter()
+            .map(|r| self.advise_unknown_field(r))
+            .collect();
         sink.event(&Event::Info {
             message: format!(
                 "preflight: dry-ran {} objects in {}",
@@ -457,12 +500,34 @@ impl Plan {
             ),
         });
         if !rejections.is_empty() {
+            let mut rejections = rejections;
+            rejections.sort_by(|a, b| a.object.origin.cmp(&b.object.origin));
             for r in &rejections {
                 report_rejection(sink, r);
             }
             return Err(PlanError::Rejected(rejections));
         }
         Ok(())
+    }
+
+    /// Dry-runs `indices` in parallel; returns the rejections.
+    async fn dry_run_batch(
+        &mut self,
+        client: &Client,
+        indices: &[usize],
+    ) -> Result<Vec<Rejection>, PlanError> {
+        if indices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let opts = self.options.clone();
+        Ok(preflight::run(
+            client,
+            &opts,
+            &mut self.objects,
+            indices,
+            &self.namespaces_in_set,
+        )
+        .await?)
     }
 
     /// Before applying `wave`: resolves kinds that waited for this set's CRDs (refreshing
@@ -478,6 +543,16 @@ impl Plan {
             .into_iter()
             .filter(|&i| matches!(self.objects[i].preflight, Preflight::Deferred(_)))
             .collect();
+        self.prepare(client, deferred, sink).await
+    }
+
+    /// Resolves the kinds of the deferred objects at `deferred` and checks them.
+    async fn prepare(
+        &mut self,
+        client: &Client,
+        deferred: Vec<usize>,
+        sink: &dyn Sink,
+    ) -> Result<(), PlanError> {
         if deferred.is_empty() {
             return Ok(());
         }

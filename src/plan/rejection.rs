@@ -85,6 +85,130 @@ pub fn with_served_versions(
     r
 }
 
+/// The field a refusal of an undeclared field names (`.spec.b`), if it is one.
+pub fn refused_field(r: &Rejection) -> Option<String> {
+    unknown_field(&r.reason)
+}
+
+/// Where the kind of an object refused for an undeclared field is defined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldSource {
+    /// By a CRD in the same set.
+    CrdInSet {
+        /// The CRD's name.
+        crd: String,
+        /// Its file and line.
+        origin: Origin,
+        /// The version the object is written in.
+        version: String,
+        /// Whether that version's schema declares the field.
+        declared: bool,
+        /// The fields declared beside it (for a misspelling).
+        known: Vec<String>,
+        /// Whether the CRD has been applied in this run.
+        applied: bool,
+    },
+    /// By a CRD the cluster has, not in the set.
+    CrdInCluster,
+    /// By Kubernetes itself.
+    BuiltIn,
+}
+
+/// Advice for a refusal of the undeclared `field`, by where the kind is defined: the CRD in
+/// the same set (new schema not served yet, or the field misspelled against it), the
+/// cluster's CRD (older than the manifest, or a misspelling), or Kubernetes (version hint).
+pub fn advise_unknown_field(mut r: Rejection, field: &str, source: &FieldSource) -> Rejection {
+    let field = field.trim_start_matches('.');
+    r.advice = match source {
+        FieldSource::BuiltIn => return r,
+        FieldSource::CrdInSet {
+            crd,
+            origin,
+            version,
+            declared: true,
+            applied: true,
+            ..
+        } => format!(
+            "CustomResourceDefinition {crd} ({origin}) in this set declares {field} in {version} \
+             and was applied, but the API server still validated against the previous schema; \
+             run the apply again"
+        ),
+        FieldSource::CrdInSet {
+            crd,
+            origin,
+            version,
+            declared: true,
+            applied: false,
+            ..
+        } => format!(
+            "CustomResourceDefinition {crd} ({origin}) in this set declares {field} in {version}; \
+             the cluster's current schema does not: it is checked against the new schema when \
+             kpush apply installs the CRD"
+        ),
+        FieldSource::CrdInSet {
+            crd,
+            origin,
+            version,
+            declared: false,
+            known,
+            ..
+        } => {
+            let beside = match known.is_empty() {
+                true => String::new(),
+                false => format!(" (declared there: {})", known.join(", ")),
+            };
+            format!(
+                "CustomResourceDefinition {crd} ({origin}) in this set does not declare {field} \
+                 in {version}{beside}: it is misspelled, or missing from the CRD's schema; \
+                 correct the field or add it to the CRD"
+            )
+        }
+        FieldSource::CrdInCluster => format!(
+            "the CustomResourceDefinition installed in the cluster does not declare {field}: it \
+             is misspelled, or the manifest was written for a newer version of the CRD than the \
+             cluster has; correct or remove it, or add the newer CRD to the manifests so kpush \
+             installs it first"
+        ),
+    };
+    r
+}
+
+/// A CRD change refused by kpush because it breaks custom resources the cluster stores.
+pub fn breaking_crd_change(key: &ObjectKey, origin: &Origin, problems: &[String]) -> Rejection {
+    Rejection {
+        object: ObjectRef::new(key.clone(), Some(origin.clone())),
+        kind: RejectionKind::Invalid,
+        reason: format!(
+            "this change breaks custom resources the cluster stores: {}",
+            problems.join("; ")
+        ),
+        advice: "give the stored objects the field first (apply them with it, with the old \
+                 CRD), or make it optional or defaulted (`default:` in the schema) in the new CRD"
+            .to_string(),
+    }
+}
+
+/// Advice for a CRD update the API server refuses because it drops a version objects are
+/// still stored in (`status.storedVersions`), or `None` for other refusals.
+fn stored_version_advice(key: &ObjectKey, message: &str) -> Option<String> {
+    if key.kind != "CustomResourceDefinition" || !message.contains("status.storedVersions") {
+        return None;
+    }
+    let version = message
+        .split("status.storedVersions")
+        .nth(1)
+        .and_then(|rest| rest.split('"').nth(1))
+        .unwrap_or("that version");
+    Some(format!(
+        "custom resources are still stored as {version} (status.storedVersions of CRD {}): \
+         keep {version} in spec.versions (served: false is enough) until every stored object \
+         has been rewritten in the storage version (e.g. by kube-storage-version-migrator, or \
+         by reading and writing each one) and {version} has been removed from \
+         status.storedVersions",
+        key.name
+    ))
+}
+
 #[cfg(test)]
 mod served_tests {
     use super::*;
@@ -211,6 +335,9 @@ fn from_status(
         return (RejectionKind::Invalid, reason, advice);
     }
     if let Some(advice) = wrong_type_advice(&status.message) {
+        return (RejectionKind::Invalid, reason, advice);
+    }
+    if let Some(advice) = stored_version_advice(key, &status.message) {
         return (RejectionKind::Invalid, reason, advice);
     }
     if let Some(denial) = super::admission::Denial::of(&status.message) {
@@ -470,6 +597,101 @@ mod tests {
         assert!(
             r.advice.contains("RoleBinding")
                 && r.advice.contains("deployments.apps in namespace shop"),
+            "{}",
+            r.advice
+        );
+    }
+}
+
+#[cfg(test)]
+mod crd_advice_tests {
+    use super::*;
+
+    fn gadget() -> ObjectKey {
+        ObjectKey {
+            group: "example.com".into(),
+            kind: "Gadget".into(),
+            namespace: Some("shop".into()),
+            name: "g".into(),
+        }
+    }
+
+    fn refused(key: &ObjectKey, field: &str) -> Rejection {
+        let f = Failure::Status(
+            Status::failure(
+                &format!(
+                    "failed to create typed patch object (shop/g; example.com/v1, Kind=Gadget): {field}: field not declared in schema"
+                ),
+                "InternalError",
+            )
+            .with_code(500)
+            .boxed(),
+        );
+        diagnose(key, &Origin::new("g.yaml", 1), &f, AdviceContext::default())
+    }
+
+    #[test]
+    fn an_undeclared_field_is_explained_by_where_its_kind_is_defined() {
+        let r = refused(&gadget(), ".spec.bb");
+        assert_eq!(refused_field(&r).as_deref(), Some(".spec.bb"));
+        let in_set = |declared, applied| FieldSource::CrdInSet {
+            crd: "gadgets.example.com".into(),
+            origin: Origin::new("crd.yaml", 1),
+            version: "v1".into(),
+            declared,
+            known: vec!["a".into(), "b".into()],
+            applied,
+        };
+        let misspelled = advise_unknown_field(r.clone(), ".spec.bb", &in_set(false, true));
+        assert!(
+            misspelled
+                .advice
+                .contains("does not declare spec.bb in v1 (declared there: a, b)"),
+            "{}",
+            misspelled.advice
+        );
+        let pending = advise_unknown_field(r.clone(), ".spec.bb", &in_set(true, false));
+        assert!(
+            pending.advice.contains("checked against the new schema"),
+            "{}",
+            pending.advice
+        );
+        let cluster = advise_unknown_field(r.clone(), ".spec.bb", &FieldSource::CrdInCluster);
+        assert!(
+            cluster.advice.contains("newer version of the CRD"),
+            "{}",
+            cluster.advice
+        );
+        let builtin = advise_unknown_field(r.clone(), ".spec.bb", &FieldSource::BuiltIn);
+        assert_eq!(builtin.advice, r.advice);
+        assert!(builtin.advice.contains("newer Kubernetes"));
+    }
+
+    #[test]
+    fn a_dropped_stored_version_says_how_to_migrate() {
+        let key = ObjectKey {
+            group: "apiextensions.k8s.io".into(),
+            kind: "CustomResourceDefinition".into(),
+            namespace: None,
+            name: "gadgets.example.com".into(),
+        };
+        let f = Failure::Status(
+            Status::failure(
+                "CustomResourceDefinition.apiextensions.k8s.io \"gadgets.example.com\" is invalid: status.storedVersions[0]: Invalid value: \"v1alpha1\": must appear in spec.versions",
+                "Invalid",
+            )
+            .with_code(422)
+            .boxed(),
+        );
+        let r = diagnose(
+            &key,
+            &Origin::new("crd.yaml", 1),
+            &f,
+            AdviceContext::default(),
+        );
+        assert_eq!(r.kind, RejectionKind::Invalid);
+        assert!(
+            r.advice.contains("keep v1alpha1 in spec.versions"),
             "{}",
             r.advice
         );

@@ -80,7 +80,7 @@ const WEBHOOKS: &[(&str, &str)] = &[
 ];
 
 /// Groups whose kinds are built into Kubernetes (anything else is a custom resource).
-fn is_builtin_group(group: &str) -> bool {
+pub fn is_builtin_group(group: &str) -> bool {
     group.is_empty() || !group.contains('.') || group.ends_with(".k8s.io")
 }
 

@@ -22,6 +22,10 @@ pub fn render(diffs: &[ObjectDiff], pruned: &[PruneCandidate], color: bool) -> S
             }
             DiffKind::Update => "would change",
         };
+        let what = match (&d.note, &d.kind) {
+            (Some(note), DiffKind::Create | DiffKind::Update) => format!("{what} ({note})"),
+            _ => what.to_string(),
+        };
         out.push_str(&paint("1", &format!("{} {what}", d.object.label_at())));
         out.push('\n');
         for line in d.text.lines() {
