@@ -276,9 +276,15 @@ impl Run<'_> {
         )
         .await
         .map_err(|f| ApplyError::ApplySet(format!("cannot list members to prune: {f}")))?;
-        // The caller checked the guard before anything changed; this holds it should the
-        // release have changed meanwhile (or a caller have skipped that check).
-        guard
+        // The caller checked the guard before anything changed; this holds `--prune-limit`
+        // should the release have changed meanwhile (or a caller have skipped that check).
+        // The empty-render rule stays the caller's: only it knows what the render produced
+        // (a chart's hooks, for one, are not in this plan).
+        let limit_only = PruneGuard {
+            allow_empty: true,
+            ..*guard
+        };
+        limit_only
             .check(
                 &set.name,
                 self.plan.objects.len(),
