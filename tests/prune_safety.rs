@@ -183,13 +183,18 @@ async fn a_delete_with_a_stale_uid_deletes_nothing() {
 // ---- Guards: a deploy never destroys what it was not asked to (issue 22) ----
 
 fn secret(name: &str) -> String {
-    format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  password: hunter2\n")
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  password: hunter2\n"
+    )
 }
 
 /// Writes ConfigMaps `cm-0` … `cm-{n-1}` (one file each) and a Secret `db`.
 fn write_release(ctx: &Ctx, n: usize) {
     for i in 0..n {
-        ctx.write(&format!("cm-{i}.yaml"), &config_map(&format!("cm-{i}"), "v"));
+        ctx.write(
+            &format!("cm-{i}.yaml"),
+            &config_map(&format!("cm-{i}"), "v"),
+        );
     }
     ctx.write("db.yaml", &secret("db"));
 }
@@ -215,9 +220,17 @@ async fn an_empty_render_prunes_nothing_unless_allowed() {
         run.stderr
     );
     assert!(run.stderr.contains("--allow-empty"), "{}", run.stderr);
-    assert!(run.stderr.contains("Secret guard-empty/db"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Secret guard-empty/db"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
-    for (plural, name) in [("configmaps", "cm-0"), ("configmaps", "cm-1"), ("secrets", "db")] {
+    for (plural, name) in [
+        ("configmaps", "cm-0"),
+        ("configmaps", "cm-1"),
+        ("secrets", "db"),
+    ] {
         assert!(
             exists(&ctx, plural, name).await,
             "{plural}/{name} was deleted by an empty render"
@@ -263,7 +276,11 @@ async fn a_prune_of_most_of_the_release_is_refused_unless_the_limit_allows_it() 
     run.expect_code(2);
     assert!(run.stderr.contains("6 of the 7"), "{}", run.stderr);
     assert!(run.stderr.contains("--prune-limit"), "{}", run.stderr);
-    assert!(run.stderr.contains("ConfigMap guard-share/cm-0"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ConfigMap guard-share/cm-0"),
+        "{}",
+        run.stderr
+    );
     for i in 0..6 {
         assert!(
             exists(&ctx, "configmaps", &format!("cm-{i}")).await,
@@ -275,8 +292,12 @@ async fn a_prune_of_most_of_the_release_is_refused_unless_the_limit_allows_it() 
     assert!(diff.stderr.contains("--prune-limit"), "{}", diff.stderr);
 
     // A count above the prune, through the environment like every flag.
-    ctx.kpush_env("admin", &["apply", &path, "--release", "shop"], &[("KPUSH_PRUNE_LIMIT", "6")])
-        .expect_code(0);
+    ctx.kpush_env(
+        "admin",
+        &["apply", &path, "--release", "shop"],
+        &[("KPUSH_PRUNE_LIMIT", "6")],
+    )
+    .expect_code(0);
     assert!(!exists(&ctx, "configmaps", "cm-0").await);
     assert!(exists(&ctx, "secrets", "db").await);
 }
@@ -316,10 +337,17 @@ async fn a_secret_named_like_the_release_is_refused_without_a_namespace_flag() {
         .cluster
         .kubeconfig("admin")
         .expect("kubeconfig")
-        .replace("namespace: default", &format!("namespace: {}", ctx.namespace));
+        .replace(
+            "namespace: default",
+            &format!("namespace: {}", ctx.namespace),
+        );
     let config = ctx.write("kubeconfig", &kubeconfig);
     let manifests = tempfile::tempdir().expect("temp dir");
-    std::fs::write(manifests.path().join("cm.yaml"), config_map("settings", "v")).expect("write");
+    std::fs::write(
+        manifests.path().join("cm.yaml"),
+        config_map("settings", "v"),
+    )
+    .expect("write");
     std::fs::write(manifests.path().join("secret.yaml"), secret("shop")).expect("write");
     let run = harness::binary::kpush(&[
         "apply".into(),
@@ -343,8 +371,13 @@ async fn an_object_of_another_release_is_refused_unless_taken_over() {
     let ctx = Ctx::new("guard-owner").await;
     let a = tempfile::tempdir().expect("temp dir");
     std::fs::write(a.path().join("shared.yaml"), config_map("shared", "a")).expect("write");
-    ctx.kpush(&["apply", &a.path().display().to_string(), "--release", "alpha"])
-        .expect_code(0);
+    ctx.kpush(&[
+        "apply",
+        &a.path().display().to_string(),
+        "--release",
+        "alpha",
+    ])
+    .expect_code(0);
     let alpha_id = kpush::plan::ApplySet::new("alpha", &ctx.namespace).id();
 
     let b = ctx.path().display().to_string();
@@ -354,18 +387,42 @@ async fn an_object_of_another_release_is_refused_unless_taken_over() {
     run.expect_code(3);
     assert!(run.stderr.contains("shared.yaml:1"), "{}", run.stderr);
     assert!(run.stderr.contains("release alpha"), "{}", run.stderr);
-    assert!(run.stderr.contains("--take-over-from-releases"), "{}", run.stderr);
-    let shared = ctx.get(&ctx.core("configmaps", "shared")).await.expect("shared");
+    assert!(
+        run.stderr.contains("--take-over-from-releases"),
+        "{}",
+        run.stderr
+    );
+    let shared = ctx
+        .get(&ctx.core("configmaps", "shared"))
+        .await
+        .expect("shared");
     assert_eq!(shared["data"]["key"], "a");
-    assert_eq!(shared["metadata"]["labels"]["applyset.kubernetes.io/part-of"], alpha_id.as_str());
-    assert!(!exists(&ctx, "configmaps", "own").await, "something was applied");
+    assert_eq!(
+        shared["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+        alpha_id.as_str()
+    );
+    assert!(
+        !exists(&ctx, "configmaps", "own").await,
+        "something was applied"
+    );
 
-    ctx.kpush(&["apply", &b, "--release", "beta", "--take-over-from-releases"])
-        .expect_code(0);
-    let shared = ctx.get(&ctx.core("configmaps", "shared")).await.expect("shared");
+    ctx.kpush(&[
+        "apply",
+        &b,
+        "--release",
+        "beta",
+        "--take-over-from-releases",
+    ])
+    .expect_code(0);
+    let shared = ctx
+        .get(&ctx.core("configmaps", "shared"))
+        .await
+        .expect("shared");
     assert_eq!(shared["data"]["key"], "b");
     assert_eq!(
         shared["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
-        kpush::plan::ApplySet::new("beta", &ctx.namespace).id().as_str()
+        kpush::plan::ApplySet::new("beta", &ctx.namespace)
+            .id()
+            .as_str()
     );
 }

@@ -100,7 +100,10 @@ mod tests {
             other_set(&live(json!({PART_OF_LABEL: other})), &set),
             Some(other.as_str())
         );
-        assert_eq!(other_set(&live(json!({PART_OF_LABEL: set.id()})), &set), None);
+        assert_eq!(
+            other_set(&live(json!({PART_OF_LABEL: set.id()})), &set),
+            None
+        );
         assert_eq!(other_set(&live(json!({"app": "web"})), &set), None);
         assert_eq!(other_set(&Live::Absent, &set), None);
     }

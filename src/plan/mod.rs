@@ -409,12 +409,16 @@ impl Plan {
                 continue;
             }
             if !parents.contains_key(id) {
-                let mut nss: Vec<String> = o.manifest.namespace().map(str::to_string).into_iter().collect();
+                let mut nss: Vec<String> = o
+                    .manifest
+                    .namespace()
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect();
                 if !nss.contains(&set.namespace) {
                     nss.push(set.namespace.clone());
                 }
-                let found =
-                    membership::find_parent(client, self.options.retry, id, &nss).await;
+                let found = membership::find_parent(client, self.options.retry, id, &nss).await;
                 parents.insert(id.to_string(), found);
             }
             let parent = parents.get(id).and_then(Option::as_ref);
