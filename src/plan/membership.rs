@@ -67,15 +67,21 @@ pub fn rejection(
     parent: Option<&(String, String)>,
 ) -> Rejection {
     let owner = match parent {
-        Some((ns, name)) => format!("release {name} (ApplySet parent Secret {ns}/{name})"),
-        None => format!("another release (ApplySet {id}; its parent Secret was not found)"),
+        Some((ns, name)) => format!(
+            "release {name} (its label {PART_OF_LABEL} names the ApplySet whose parent is \
+             Secret {ns}/{name})"
+        ),
+        None => format!(
+            "another release (its label {PART_OF_LABEL} names ApplySet {id}, whose parent \
+             Secret kpush did not find)"
+        ),
     };
     Rejection {
         object: ObjectRef::new(o.manifest.key(), Some(o.manifest.origin.clone())),
         kind: RejectionKind::Other,
         reason: format!(
-            "it belongs to {owner} (label {PART_OF_LABEL}); deploying it as release {} would \
-             take it from that release without a word",
+            "it belongs to {owner}; deploying it as release {0} would silently move it to {0}, \
+             which would delete it once it leaves {0}'s manifests",
             set.name
         ),
         advice: format!(

@@ -197,7 +197,10 @@ pub async fn plan(
         })
     {
         return Err(PlanError::ApplySet(format!(
-            "{}: the ApplySet parent of release {} is Secret {}/{}, which this set also              defines; deploying it would make that Secret double as the release's parent (and              be overwritten by it): rename the Secret (for a chart: nameOverride or              fullnameOverride) or choose another --release name; nothing was applied",
+            "{}: the ApplySet parent of release {} is Secret {}/{}, which this set also \
+             defines; deploying it would make that Secret double as the release's parent (and \
+             be overwritten by it): rename the Secret (for a chart: nameOverride or \
+             fullnameOverride) or choose another --release name",
             m.origin.with_via(),
             set.name,
             set.namespace,
@@ -431,7 +434,7 @@ impl Plan {
         for r in &rejections {
             report_rejection(sink, r);
         }
-        Err(PlanError::Rejected(rejections))
+        Err(PlanError::OtherRelease(rejections))
     }
 
     /// Reads live state for `indices`; returns those not proven unchanged (the others are
