@@ -426,3 +426,47 @@ async fn an_object_of_another_release_is_refused_unless_taken_over() {
             .as_str()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_warns_when_restoring_its_revision_would_be_refused() {
+    let ctx = Ctx::new("guard-drift").await;
+    ctx.write("cm-0.yaml", &config_map("cm-0", "v"));
+    let path = ctx.path().display().to_string();
+    ctx.kpush(&["apply", &path, "--release", "shop"])
+        .expect_code(0);
+    // Members the revision does not hold (labelled by hand, or left by a failed deploy).
+    let id = kpush::plan::ApplySet::new("shop", &ctx.namespace).id();
+    let client = ctx.client().await;
+    let config_maps: kube::Api<kube::core::DynamicObject> = kube::Api::namespaced_with(
+        client,
+        &ctx.namespace,
+        &ApiResource {
+            group: String::new(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            plural: "configmaps".into(),
+        },
+    );
+    for i in 1..7 {
+        let name = format!("extra-{i}");
+        let cm: kube::core::DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"applyset.kubernetes.io/part-of": id}},
+        }))
+        .expect("ConfigMap");
+        config_maps
+            .patch(&name, &PatchParams::apply("someone"), &Patch::Apply(&cm))
+            .await
+            .expect("create ConfigMap");
+    }
+    let drift = ctx.kpush(&["drift", "shop"]);
+    drift.expect_code(1);
+    assert!(
+        drift.stderr.contains("would be refused") && drift.stderr.contains("--prune-limit"),
+        "{}",
+        drift.stderr
+    );
+    assert!(drift.stdout.contains("extra-1"), "{}", drift.stdout);
+}
