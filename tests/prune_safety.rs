@@ -253,6 +253,12 @@ async fn an_empty_render_prunes_nothing_unless_allowed() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(exists(&ctx, "secrets", "db").await);
 
+    // The Namespace --create-namespace adds is no rendered object.
+    let run = ctx.kpush(&["apply", "-", "--release", "shop", "--create-namespace"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--allow-empty"), "{}", run.stderr);
+    assert!(exists(&ctx, "secrets", "db").await);
+
     // Asked for: the release is emptied.
     ctx.kpush(&["apply", "-", "--release", "shop", "--allow-empty"])
         .expect_code(0);
@@ -465,7 +471,8 @@ async fn drift_warns_when_restoring_its_revision_would_be_refused() {
     drift.expect_code(1);
     assert!(
         drift.stderr.contains("would be refused") && drift.stderr.contains("--prune-limit"),
-        "{}",
+        "{}\n{}",
+        drift.stdout,
         drift.stderr
     );
     assert!(drift.stdout.contains("extra-1"), "{}", drift.stdout);

@@ -470,11 +470,12 @@ impl Deploy<'_> {
     }
 }
 
-/// How many of `manifests` the render produced (not the Namespace `--create-namespace` adds).
+/// How many of `manifests` the render produced: not the objects flags add, whose origin is
+/// the flag (the Namespace of `--create-namespace`, a fleet's generated `--placement`).
 pub(super) fn rendered(manifests: &[crate::Manifest]) -> usize {
     manifests
         .iter()
-        .filter(|m| &*m.origin.file != super::plan_args::CREATE_NAMESPACE_ORIGIN)
+        .filter(|m| !m.origin.file.starts_with("--"))
         .count()
 }
 

@@ -6,9 +6,6 @@ use crate::apply::{PruneGuard, PruneLimit};
 use crate::cluster::RetryPolicy;
 use crate::plan::{ApplySet, PlanOptions};
 
-/// The origin of the Namespace `--create-namespace` adds (no file holds it).
-pub const CREATE_NAMESPACE_ORIGIN: &str = "--create-namespace";
-
 /// How objects are sent to the API server.
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
@@ -98,7 +95,7 @@ impl PlanArgs {
         manifests.insert(
             0,
             crate::Manifest::new(
-                crate::Origin::new(CREATE_NAMESPACE_ORIGIN, 0),
+                crate::Origin::new("--create-namespace", 0),
                 serde_json::json!({
                     "apiVersion": "v1",
                     "kind": "Namespace",
