@@ -411,6 +411,14 @@ async fn an_object_of_another_release_is_refused_unless_taken_over() {
         !exists(&ctx, "configmaps", "own").await,
         "something was applied"
     );
+    // diff gives the same verdict.
+    let diff = ctx.kpush(&["diff", &b, "--release", "beta"]);
+    diff.expect_code(3);
+    assert!(
+        diff.stderr.contains("--take-over-from-releases"),
+        "{}",
+        diff.stderr
+    );
 
     ctx.kpush(&[
         "apply",
