@@ -7,9 +7,9 @@ use kube::Client;
 use serde_json::Value;
 
 use super::applyset::{ApplySet, ID_LABEL, PART_OF_LABEL};
-use super::{Live, PlannedObject, Rejection, RejectionKind};
+use super::{Live, Plan, PlannedObject, Rejection, RejectionKind};
 use crate::cluster::{self, RetryPolicy, Target};
-use crate::event::ObjectRef;
+use crate::event::{ObjectRef, Sink};
 
 /// The ApplySet id `live` is a member of, when it is not `set`'s.
 pub fn other_set<'a>(live: &'a Live, set: &ApplySet) -> Option<&'a str> {
@@ -89,6 +89,67 @@ pub fn rejection(
              pass --take-over-from-releases (KPUSH_TAKE_OVER_FROM_RELEASES=true) for this run",
             set.name
         ),
+    }
+}
+
+impl Plan {
+    /// Refuses objects at `indices` whose live state belongs to another ApplySet, unless
+    /// [`super::PlanOptions::take_over_from_releases`].
+    pub(super) async fn refuse_other_releases(
+        &self,
+        client: &Client,
+        indices: &[usize],
+        sink: &dyn Sink,
+    ) -> Result<(), super::PlanError> {
+        let Some(set) = self.options.applyset.as_ref() else {
+            return Ok(());
+        };
+        let mut rejections = Vec::new();
+        let mut parents: std::collections::HashMap<String, Option<(String, String)>> =
+            Default::default();
+        for &i in indices {
+            let o = &self.objects[i];
+            let Some(id) = other_set(&o.live, set) else {
+                continue;
+            };
+            if self.options.take_over_from_releases {
+                sink.event(&crate::event::Event::Warning {
+                    message: format!(
+                        "{} belongs to another ApplySet ({id}); --take-over-from-releases lets release {} take it",
+                        o.manifest.key(),
+                        set.name
+                    ),
+                    object: Some(crate::event::ObjectRef::new(
+                        o.manifest.key(),
+                        Some(o.manifest.origin.clone()),
+                    )),
+                });
+                continue;
+            }
+            if !parents.contains_key(id) {
+                let mut nss: Vec<String> = o
+                    .manifest
+                    .namespace()
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect();
+                if !nss.contains(&set.namespace) {
+                    nss.push(set.namespace.clone());
+                }
+                let found = find_parent(client, self.options.retry, id, &nss).await;
+                parents.insert(id.to_string(), found);
+            }
+            let parent = parents.get(id).and_then(Option::as_ref);
+            rejections.push(rejection(o, set, id, parent));
+        }
+        if rejections.is_empty() {
+            return Ok(());
+        }
+        rejections.sort_by(|a, b| a.object.origin.cmp(&b.object.origin));
+        for r in &rejections {
+            super::report_rejection(sink, r);
+        }
+        Err(super::PlanError::OtherRelease(rejections))
     }
 }
 

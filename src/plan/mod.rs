@@ -378,65 +378,6 @@ impl Plan {
         self.dry_run(client, &to_check, sink).await
     }
 
-    /// Refuses objects at `indices` whose live state belongs to another ApplySet, unless
-    /// [`PlanOptions::take_over_from_releases`].
-    async fn refuse_other_releases(
-        &self,
-        client: &Client,
-        indices: &[usize],
-        sink: &dyn Sink,
-    ) -> Result<(), PlanError> {
-        let Some(set) = self.options.applyset.as_ref() else {
-            return Ok(());
-        };
-        let mut rejections = Vec::new();
-        let mut parents: std::collections::HashMap<String, Option<(String, String)>> =
-            Default::default();
-        for &i in indices {
-            let o = &self.objects[i];
-            let Some(id) = membership::other_set(&o.live, set) else {
-                continue;
-            };
-            if self.options.take_over_from_releases {
-                sink.event(&Event::Warning {
-                    message: format!(
-                        "{} belongs to another ApplySet ({id}); --take-over-from-releases lets release {} take it",
-                        o.manifest.key(),
-                        set.name
-                    ),
-                    object: Some(crate::event::ObjectRef::new(
-                        o.manifest.key(),
-                        Some(o.manifest.origin.clone()),
-                    )),
-                });
-                continue;
-            }
-            if !parents.contains_key(id) {
-                let mut nss: Vec<String> = o
-                    .manifest
-                    .namespace()
-                    .map(str::to_string)
-                    .into_iter()
-                    .collect();
-                if !nss.contains(&set.namespace) {
-                    nss.push(set.namespace.clone());
-                }
-                let found = membership::find_parent(client, self.options.retry, id, &nss).await;
-                parents.insert(id.to_string(), found);
-            }
-            let parent = parents.get(id).and_then(Option::as_ref);
-            rejections.push(membership::rejection(o, set, id, parent));
-        }
-        if rejections.is_empty() {
-            return Ok(());
-        }
-        rejections.sort_by(|a, b| a.object.origin.cmp(&b.object.origin));
-        for r in &rejections {
-            report_rejection(sink, r);
-        }
-        Err(PlanError::OtherRelease(rejections))
-    }
-
     /// Reads live state for `indices`; returns those not proven unchanged (the others are
     /// marked [`Preflight::Unchanged`]).
     async fn read_live(
