@@ -47,6 +47,7 @@ map INPUT_APPLYSET KPUSH_APPLYSET
 map INPUT_LOCK_TIMEOUT KPUSH_LOCK_TIMEOUT
 # Prune takes a value: empty means kpush's default (on with a release), `false` turns it off.
 map INPUT_PRUNE KPUSH_PRUNE
+map INPUT_PRUNE_LIMIT KPUSH_PRUNE_LIMIT
 # Switches are set only when on: clap counts a flag given through its variable as present even
 # when the value is false.
 switch() { # switch INPUT_NAME KPUSH_NAME
@@ -54,6 +55,8 @@ switch() { # switch INPUT_NAME KPUSH_NAME
 }
 switch INPUT_ROLLBACK_ON_FAILURE KPUSH_ROLLBACK_ON_FAILURE
 switch INPUT_FORCE_CONFLICTS KPUSH_FORCE_CONFLICTS
+switch INPUT_ALLOW_EMPTY KPUSH_ALLOW_EMPTY
+switch INPUT_TAKE_OVER_FROM_RELEASES KPUSH_TAKE_OVER_FROM_RELEASES
 export KPUSH_CI=github
 
 command=apply

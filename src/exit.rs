@@ -4,7 +4,8 @@
 pub const SUCCESS: i32 = 0;
 /// `kpush diff` found differences.
 pub const DIFFERENCES: i32 = 1;
-/// The manifests or flags are invalid; nothing was sent to the cluster.
+/// The manifests or flags are invalid; nothing was changed in the cluster (a prune the guard
+/// refused — an empty render, more than `--prune-limit` — is one).
 pub const BAD_INPUT: i32 = 2;
 /// The API server rejected objects (preflight or apply: invalid, conflict, forbidden, immutable).
 pub const APPLY_REJECTED: i32 = 3;
@@ -70,7 +71,9 @@ pub fn of_plan_error(e: &crate::plan::PlanError) -> i32 {
         PlanError::Unreachable(_) | PlanError::Unauthorized(_) | PlanError::Other(_) => {
             CLUSTER_UNREACHABLE
         }
-        PlanError::UnknownKinds(_) | PlanError::Rejected(_) => APPLY_REJECTED,
+        PlanError::UnknownKinds(_) | PlanError::Rejected(_) | PlanError::OtherRelease(_) => {
+            APPLY_REJECTED
+        }
         PlanError::ApplySet(_) => BAD_INPUT,
     }
 }
@@ -86,8 +89,15 @@ pub fn of_apply_error(e: &crate::apply::ApplyError) -> i32 {
         ApplyError::Rejected(_)
         | ApplyError::CrdNotEstablished { .. }
         | ApplyError::ApplySet(_) => APPLY_REJECTED,
+        ApplyError::PruneRefused(_) => BAD_INPUT,
         ApplyError::Interrupted => INTERRUPTED,
     }
+}
+
+/// The exit code of a prune the guard refused (`--allow-empty`, `--prune-limit`): the
+/// manifests are not what the release may become without saying so; nothing was changed.
+pub fn of_prune_refusal(_: &crate::apply::PruneRefusal) -> i32 {
+    BAD_INPUT
 }
 
 /// The exit code when no client could be built: 2 for flags and kubeconfig files, 6 when the

@@ -179,3 +179,309 @@ async fn a_delete_with_a_stale_uid_deletes_nothing() {
         .expect("delete");
     assert!(deleted);
 }
+
+// ---- Guards: a deploy never destroys what it was not asked to (issue 22) ----
+
+fn secret(name: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  password: hunter2\n"
+    )
+}
+
+/// Writes ConfigMaps `cm-0` … `cm-{n-1}` (one file each) and a Secret `db`.
+fn write_release(ctx: &Ctx, n: usize) {
+    for i in 0..n {
+        ctx.write(
+            &format!("cm-{i}.yaml"),
+            &config_map(&format!("cm-{i}"), "v"),
+        );
+    }
+    ctx.write("db.yaml", &secret("db"));
+}
+
+async fn exists(ctx: &Ctx, plural: &str, name: &str) -> bool {
+    ctx.get(&ctx.core(plural, name)).await.is_some()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_render_prunes_nothing_unless_allowed() {
+    let ctx = Ctx::new("guard-empty").await;
+    write_release(&ctx, 2);
+    let path = ctx.path().display().to_string();
+    ctx.kpush(&["apply", &path, "--release", "shop"])
+        .expect_code(0);
+
+    // `kustomize build | kpush apply -` without pipefail: standard input is empty.
+    let run = ctx.kpush(&["apply", "-", "--release", "shop"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("rendered no objects"),
+        "no warning about the empty render:\n{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--allow-empty"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Secret guard-empty/db"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    for (plural, name) in [
+        ("configmaps", "cm-0"),
+        ("configmaps", "cm-1"),
+        ("secrets", "db"),
+    ] {
+        assert!(
+            exists(&ctx, plural, name).await,
+            "{plural}/{name} was deleted by an empty render"
+        );
+    }
+
+    // diff shows the same verdict.
+    let diff = ctx.kpush(&["diff", "-", "--release", "shop"]);
+    diff.expect_code(2);
+    assert!(diff.stderr.contains("--allow-empty"), "{}", diff.stderr);
+
+    // An empty directory is an empty render too.
+    let empty = tempfile::tempdir().expect("temp dir");
+    let run = ctx.kpush(&[
+        "apply",
+        &empty.path().display().to_string(),
+        "--release",
+        "shop",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(exists(&ctx, "secrets", "db").await);
+
+    // The Namespace --create-namespace adds is no rendered object.
+    let run = ctx.kpush(&["apply", "-", "--release", "shop", "--create-namespace"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--allow-empty"), "{}", run.stderr);
+    assert!(exists(&ctx, "secrets", "db").await);
+
+    // Asked for: the release is emptied.
+    ctx.kpush(&["apply", "-", "--release", "shop", "--allow-empty"])
+        .expect_code(0);
+    assert!(!exists(&ctx, "secrets", "db").await);
+    assert!(!exists(&ctx, "configmaps", "cm-0").await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prune_of_most_of_the_release_is_refused_unless_the_limit_allows_it() {
+    let ctx = Ctx::new("guard-share").await;
+    write_release(&ctx, 6);
+    let path = ctx.path().display().to_string();
+    ctx.kpush(&["apply", &path, "--release", "shop"])
+        .expect_code(0);
+
+    // A render that lost most of the release (a chart condition turned off): 6 of 7 go.
+    for i in 0..6 {
+        ctx.remove(&format!("cm-{i}.yaml"));
+    }
+    let run = ctx.kpush(&["apply", &path, "--release", "shop"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("6 of the 7"), "{}", run.stderr);
+    assert!(run.stderr.contains("--prune-limit"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ConfigMap guard-share/cm-0"),
+        "{}",
+        run.stderr
+    );
+    for i in 0..6 {
+        assert!(
+            exists(&ctx, "configmaps", &format!("cm-{i}")).await,
+            "cm-{i} was pruned"
+        );
+    }
+    let diff = ctx.kpush(&["diff", &path, "--release", "shop"]);
+    diff.expect_code(2);
+    assert!(diff.stderr.contains("--prune-limit"), "{}", diff.stderr);
+
+    // A count above the prune, through the environment like every flag.
+    ctx.kpush_env(
+        "admin",
+        &["apply", &path, "--release", "shop"],
+        &[("KPUSH_PRUNE_LIMIT", "6")],
+    )
+    .expect_code(0);
+    assert!(!exists(&ctx, "configmaps", "cm-0").await);
+    assert!(exists(&ctx, "secrets", "db").await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_prune_and_a_rollback_within_the_limit_go_ahead_but_a_large_rollback_does_not() {
+    let ctx = Ctx::new("guard-rollback").await;
+    ctx.write("db.yaml", &secret("db"));
+    let path = ctx.path().display().to_string();
+    ctx.kpush(&["apply", &path, "--release", "shop"])
+        .expect_code(0);
+    write_release(&ctx, 6);
+    ctx.kpush(&["apply", &path, "--release", "shop"])
+        .expect_code(0);
+    // One of seven: an ordinary prune.
+    ctx.remove("cm-5.yaml");
+    ctx.kpush(&["apply", &path, "--release", "shop"])
+        .expect_code(0);
+    assert!(!exists(&ctx, "configmaps", "cm-5").await);
+
+    // Revision 1 held the Secret alone: restoring it deletes 5 of 6.
+    let run = ctx.kpush(&["rollback", "shop", "--to", "1"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("--prune-limit"), "{}", run.stderr);
+    assert!(exists(&ctx, "configmaps", "cm-0").await);
+    ctx.kpush(&["rollback", "shop", "--to", "1", "--prune-limit", "100%"])
+        .expect_code(0);
+    assert!(!exists(&ctx, "configmaps", "cm-0").await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_named_like_the_release_is_refused_without_a_namespace_flag() {
+    let ctx = Ctx::new("guard-parent").await;
+    // The kubeconfig's context names the namespace; no -n is given (a chart's `fullname`
+    // Secret has no namespace either).
+    let kubeconfig = ctx
+        .cluster
+        .kubeconfig("admin")
+        .expect("kubeconfig")
+        .replace(
+            "namespace: default",
+            &format!("namespace: {}", ctx.namespace),
+        );
+    let config = ctx.write("kubeconfig", &kubeconfig);
+    let manifests = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        manifests.path().join("cm.yaml"),
+        config_map("settings", "v"),
+    )
+    .expect("write");
+    std::fs::write(manifests.path().join("secret.yaml"), secret("shop")).expect("write");
+    let run = harness::binary::kpush(&[
+        "apply".into(),
+        manifests.path().display().to_string(),
+        "--release".into(),
+        "shop".into(),
+        "--kubeconfig".into(),
+        config.display().to_string(),
+    ]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("secret.yaml:1"), "{}", run.stderr);
+    assert!(run.stderr.contains("ApplySet parent"), "{}", run.stderr);
+    assert!(
+        !exists(&ctx, "configmaps", "settings").await,
+        "something was applied"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_of_another_release_is_refused_unless_taken_over() {
+    let ctx = Ctx::new("guard-owner").await;
+    let a = tempfile::tempdir().expect("temp dir");
+    std::fs::write(a.path().join("shared.yaml"), config_map("shared", "a")).expect("write");
+    ctx.kpush(&[
+        "apply",
+        &a.path().display().to_string(),
+        "--release",
+        "alpha",
+    ])
+    .expect_code(0);
+    let alpha_id = kpush::plan::ApplySet::new("alpha", &ctx.namespace).id();
+
+    let b = ctx.path().display().to_string();
+    ctx.write("own.yaml", &config_map("own", "b"));
+    ctx.write("shared.yaml", &config_map("shared", "b"));
+    let run = ctx.kpush(&["apply", &b, "--release", "beta"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains("shared.yaml:1"), "{}", run.stderr);
+    assert!(run.stderr.contains("release alpha"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--take-over-from-releases"),
+        "{}",
+        run.stderr
+    );
+    let shared = ctx
+        .get(&ctx.core("configmaps", "shared"))
+        .await
+        .expect("shared");
+    assert_eq!(shared["data"]["key"], "a");
+    assert_eq!(
+        shared["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+        alpha_id.as_str()
+    );
+    assert!(
+        !exists(&ctx, "configmaps", "own").await,
+        "something was applied"
+    );
+    // diff gives the same verdict.
+    let diff = ctx.kpush(&["diff", &b, "--release", "beta"]);
+    diff.expect_code(3);
+    assert!(
+        diff.stderr.contains("--take-over-from-releases"),
+        "{}",
+        diff.stderr
+    );
+
+    ctx.kpush(&[
+        "apply",
+        &b,
+        "--release",
+        "beta",
+        "--take-over-from-releases",
+    ])
+    .expect_code(0);
+    let shared = ctx
+        .get(&ctx.core("configmaps", "shared"))
+        .await
+        .expect("shared");
+    assert_eq!(shared["data"]["key"], "b");
+    assert_eq!(
+        shared["metadata"]["labels"]["applyset.kubernetes.io/part-of"],
+        kpush::plan::ApplySet::new("beta", &ctx.namespace)
+            .id()
+            .as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_warns_when_restoring_its_revision_would_be_refused() {
+    let ctx = Ctx::new("guard-drift").await;
+    ctx.write("cm-0.yaml", &config_map("cm-0", "v"));
+    let path = ctx.path().display().to_string();
+    ctx.kpush(&["apply", &path, "--release", "shop"])
+        .expect_code(0);
+    // Members the revision does not hold (labelled by hand, or left by a failed deploy).
+    let id = kpush::plan::ApplySet::new("shop", &ctx.namespace).id();
+    let client = ctx.client().await;
+    let config_maps: kube::Api<kube::core::DynamicObject> = kube::Api::namespaced_with(
+        client,
+        &ctx.namespace,
+        &ApiResource {
+            group: String::new(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            plural: "configmaps".into(),
+        },
+    );
+    for i in 1..7 {
+        let name = format!("extra-{i}");
+        let cm: kube::core::DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"applyset.kubernetes.io/part-of": id}},
+        }))
+        .expect("ConfigMap");
+        config_maps
+            .patch(&name, &PatchParams::apply("someone"), &Patch::Apply(&cm))
+            .await
+            .expect("create ConfigMap");
+    }
+    let drift = ctx.kpush(&["drift", "shop"]);
+    drift.expect_code(1);
+    assert!(
+        drift.stderr.contains("would be refused") && drift.stderr.contains("--prune-limit"),
+        "{}\n{}",
+        drift.stdout,
+        drift.stderr
+    );
+    assert!(drift.stdout.contains("extra-1"), "{}", drift.stdout);
+}

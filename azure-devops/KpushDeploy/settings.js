@@ -40,6 +40,12 @@ const APPLY_SWITCHES = {
   rollbackOnFailure: "KPUSH_ROLLBACK_ON_FAILURE",
 };
 
+/** Prune-guard switches (apply and diff give the same verdict) and their KPUSH_* variable. */
+const GUARD_SWITCHES = {
+  allowEmpty: "KPUSH_ALLOW_EMPTY",
+  takeOverFromReleases: "KPUSH_TAKE_OVER_FROM_RELEASES",
+};
+
 /** Azure DevOps environment names → kpush --cloud values. */
 const CLOUDS = {
   azurecloud: "AzurePublicCloud",
@@ -127,8 +133,13 @@ function kpushSettings(inputs, endpoint, pipeline = {}) {
     const value = (inputs[input] || "").trim();
     if (value) env[name] = value;
   }
+  const on = (input) => String(inputs[input] || "").toLowerCase() === "true";
+  for (const [input, name] of Object.entries(GUARD_SWITCHES)) {
+    if (on(input)) env[name] = "true";
+  }
+  const pruneLimit = (inputs.pruneLimit || "").trim();
+  if (pruneLimit) env.KPUSH_PRUNE_LIMIT = pruneLimit;
   if (command === "apply") {
-    const on = (input) => String(inputs[input] || "").toLowerCase() === "true";
     for (const [input, name] of Object.entries(APPLY_SWITCHES)) {
       if (on(input)) env[name] = "true";
     }

@@ -106,6 +106,18 @@ test("a release prunes by default; prune=false keeps, and the lock timeout passe
   assert.equal(keep.env.KPUSH_PRUNE, "false");
 });
 
+test("the prune guards' inputs reach apply and diff", () => {
+  for (const command of ["apply", "diff"]) {
+    const s = kpushSettings({ ...inputs, command, allowEmpty: "true", pruneLimit: " 20% ", takeOverFromReleases: "true" }, null);
+    assert.equal(s.env.KPUSH_ALLOW_EMPTY, "true");
+    assert.equal(s.env.KPUSH_PRUNE_LIMIT, "20%");
+    assert.equal(s.env.KPUSH_TAKE_OVER_FROM_RELEASES, "true");
+  }
+  const off = kpushSettings({ ...inputs, allowEmpty: "false", pruneLimit: "" }, null);
+  assert.equal(off.env.KPUSH_ALLOW_EMPTY, undefined);
+  assert.equal(off.env.KPUSH_PRUNE_LIMIT, undefined);
+});
+
 test("diff leaves out apply's flags", () => {
   const s = kpushSettings({ ...inputs, command: "diff" }, null);
   assert.deepEqual(s.args, ["diff"], "kpush diff has no --output");

@@ -13,6 +13,7 @@ pub mod interrupt;
 pub mod outcome;
 pub mod parent;
 pub mod prune;
+pub mod prune_guard;
 pub mod ssa;
 
 use std::collections::HashSet;
@@ -24,6 +25,7 @@ use thiserror::Error;
 
 pub use interrupt::Interrupt;
 pub use outcome::{Applied, AppliedObject, ApplyOutcome, PrunedObject};
+pub use prune_guard::{PruneGuard, PruneLimit, PruneRefusal};
 
 use crate::event::{Action, Event, Rejection, Sink, Stage};
 use crate::plan::{Plan, PlanError, Wave};
@@ -38,6 +40,9 @@ pub struct ApplyOptions {
     pub prune_namespaces_and_crds: bool,
     /// How long to wait for CRDs to be Established.
     pub crd_timeout: Duration,
+    /// When a prune is refused (`--allow-empty`, `--prune-limit`); checked by the caller
+    /// before anything changes ([`prune::preview`]).
+    pub prune_guard: PruneGuard,
 }
 
 impl Default for ApplyOptions {
@@ -46,6 +51,7 @@ impl Default for ApplyOptions {
             prune: false,
             prune_namespaces_and_crds: false,
             crd_timeout: Duration::from_secs(60),
+            prune_guard: PruneGuard::default(),
         }
     }
 }
@@ -78,6 +84,9 @@ pub enum ApplyError {
     /// The ApplySet parent could not be read, written, or is not ours; or pruning failed.
     #[error("applyset: {0}")]
     ApplySet(String),
+    /// The prune would delete more than the run allows (`--allow-empty`, `--prune-limit`).
+    #[error(transparent)]
+    PruneRefused(Box<PruneRefusal>),
     /// An unexpected answer from the API server.
     #[error("unexpected answer from the API server: {0}")]
     Request(String),
@@ -177,7 +186,8 @@ impl Run<'_> {
             }
         }
         if opts.prune && parent.set().is_some() {
-            self.prune(&parent, opts.prune_namespaces_and_crds).await
+            self.prune(&parent, opts.prune_namespaces_and_crds, &opts.prune_guard)
+                .await
         } else {
             parent.record_before(self.client, None).await
         }
@@ -298,7 +308,12 @@ impl Run<'_> {
     }
 
     /// Deletes the members no longer in the manifests, then records exactly the current set.
-    async fn prune(&mut self, parent: &ParentRecord, everything: bool) -> Result<(), ApplyError> {
+    async fn prune(
+        &mut self,
+        parent: &ParentRecord,
+        everything: bool,
+        guard: &PruneGuard,
+    ) -> Result<(), ApplyError> {
         let Some(set) = parent.set() else {
             return Ok(());
         };
@@ -310,7 +325,7 @@ impl Run<'_> {
             .map(|o| o.object.key.clone())
             .collect();
         let (kinds, namespaces) = parent.union();
-        let pruned = prune::candidates(
+        let members = prune::members(
             self.client,
             retry,
             set,
@@ -321,6 +336,23 @@ impl Run<'_> {
         )
         .await
         .map_err(|f| ApplyError::ApplySet(format!("cannot list members to prune: {f}")))?;
+        // The caller checked the guard before anything changed; this holds `--prune-limit`
+        // should the release have changed meanwhile (or a caller have skipped that check).
+        // The empty-render rule stays the caller's: only it knows what the render produced
+        // (a chart's hooks, for one, are not in this plan).
+        let limit_only = PruneGuard {
+            allow_empty: true,
+            ..*guard
+        };
+        limit_only
+            .check(
+                &set.name,
+                self.plan.objects.len(),
+                members.count,
+                &members.candidates,
+            )
+            .map_err(|r| ApplyError::PruneRefused(Box::new(r)))?;
+        let pruned = members.candidates;
         prune::delete_all(self.client, retry, self.plan.options.concurrency, &pruned)
             .await
             .map_err(|f| ApplyError::ApplySet(format!("pruning failed: {f}")))?;

@@ -146,6 +146,69 @@ pub async fn candidates(
     keep: &HashSet<ObjectKey>,
     prune_definitions: bool,
 ) -> Result<Vec<PrunedObject>, Failure> {
+    members(
+        client,
+        retry,
+        set,
+        kinds,
+        namespaces,
+        keep,
+        prune_definitions,
+    )
+    .await
+    .map(|m| m.candidates)
+}
+
+/// The set's live members: how many, and those a prune would consider.
+#[derive(Debug, Clone, Default)]
+pub struct Members {
+    /// Live members found (in `keep` or not).
+    pub count: usize,
+    /// The members not in `keep`, sorted.
+    pub candidates: Vec<PrunedObject>,
+}
+
+/// What a prune after applying `plan` would find: the live members of its ApplySet over the
+/// kinds and namespaces the parent records and the plan adds, read before anything changes.
+/// `None` without an ApplySet.
+pub async fn preview(
+    client: &Client,
+    plan: &crate::plan::Plan,
+    prune_definitions: bool,
+) -> Result<Option<Members>, PruneError> {
+    let Some(set) = &plan.options.applyset else {
+        return Ok(None);
+    };
+    let retry = plan.options.retry;
+    let parent = read_parent(client, retry, set).await?;
+    let (mut kinds, mut namespaces) = recorded(parent.as_ref());
+    let (new_kinds, new_namespaces) = plan.group_kinds_and_namespaces();
+    kinds.extend(new_kinds);
+    namespaces.extend(new_namespaces);
+    let keep: HashSet<ObjectKey> = plan.objects.iter().map(|o| o.manifest.key()).collect();
+    let found = members(
+        client,
+        retry,
+        set,
+        &kinds,
+        &namespaces,
+        &keep,
+        prune_definitions,
+    )
+    .await?;
+    Ok(Some(found))
+}
+
+/// [`candidates`], with the count of every live member.
+pub async fn members(
+    client: &Client,
+    retry: RetryPolicy,
+    set: &ApplySet,
+    kinds: &BTreeSet<String>,
+    namespaces: &BTreeSet<String>,
+    keep: &HashSet<ObjectKey>,
+    prune_definitions: bool,
+) -> Result<Members, Failure> {
     let selector = format!("{}={}", applyset::PART_OF_LABEL, set.id());
     let mut nss: BTreeSet<String> = namespaces.clone();
     nss.insert(set.namespace.clone());
@@ -203,6 +266,7 @@ pub async fn candidates(
     }))
     .await;
     let mut out = Vec::new();
+    let mut count = 0;
     for (t, items) in lists {
         let items = match items {
             Ok(i) => i,
@@ -219,6 +283,7 @@ pub async fn candidates(
                 namespace: t.namespace.clone(),
                 name: name.to_string(),
             };
+            count += 1;
             if keep.contains(&key) {
                 continue;
             }
@@ -236,7 +301,10 @@ pub async fn candidates(
         }
     }
     out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+    Ok(Members {
+        count,
+        candidates: out,
+    })
 }
 
 /// Deletes the candidates not marked `kept`.

@@ -260,6 +260,7 @@ async fn run_with(
         apply: ApplyOptions {
             prune,
             prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
+            prune_guard: args.plan.guard.guard(),
             ..Default::default()
         },
         // Tracking re-establishes its watches within the same run-wide budget. Through a
@@ -356,6 +357,27 @@ impl Deploy<'_> {
         }
     }
 
+    /// Refuses, before anything changes, a prune the guard does not allow: an empty render
+    /// (`--allow-empty`) or more of the release than `--prune-limit`.
+    pub(super) async fn check_prune(
+        &self,
+        plan: &plan::Plan,
+        rendered: usize,
+    ) -> Result<(), ExitError> {
+        if !self.apply.prune {
+            return Ok(());
+        }
+        check_prune(
+            self.client,
+            plan,
+            rendered,
+            &self.apply.prune_guard,
+            self.apply.prune_namespaces_and_crds,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Plans, applies (and prunes), then tracks `manifests`.
     pub(super) async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
         self.deploy_with_timeout(manifests, None).await
@@ -368,6 +390,7 @@ impl Deploy<'_> {
         timeout: Option<std::time::Duration>,
     ) -> Deployed {
         let server = self.server;
+        let rendered = rendered(&manifests);
         // Preflight runs after kpush took over objects other tools applied (adoption::take_over).
         let mut opts = self.plan.clone();
         opts.preflight = false;
@@ -380,6 +403,12 @@ impl Deploy<'_> {
                 };
             }
         };
+        if let Err(e) = self.check_prune(&plan, rendered).await {
+            return Deployed {
+                result: Err(e),
+                outcome: None,
+            };
+        }
         if self.interrupt.is_set() {
             return Deployed {
                 result: Err(ExitError::new(
@@ -469,4 +498,54 @@ impl Deploy<'_> {
             outcome: Some(outcome),
         }
     }
+}
+
+/// How many of `manifests` the render produced: not the objects flags add, whose origin is
+/// the flag (the Namespace of `--create-namespace`, a fleet's generated `--placement`).
+pub(super) fn rendered(manifests: &[crate::Manifest]) -> usize {
+    manifests
+        .iter()
+        .filter(|m| !m.origin.file.starts_with("--"))
+        .count()
+}
+
+/// Lists what a prune after `plan` would delete and checks it against `guard`; returns the
+/// candidates (`None` without an ApplySet). Nothing is changed.
+pub(super) async fn check_prune(
+    client: &kube::Client,
+    plan: &plan::Plan,
+    rendered: usize,
+    guard: &apply::PruneGuard,
+    prune_definitions: bool,
+) -> Result<Option<apply::prune::Members>, ExitError> {
+    let members = apply::prune::preview(client, plan, prune_definitions)
+        .await
+        .map_err(|e| {
+            let error = match e {
+                apply::prune::PruneError::NotOurs(m) => ApplyError::ApplySet(m),
+                apply::prune::PruneError::Request(f) => match f {
+                    crate::cluster::Failure::Unreachable(m)
+                    | crate::cluster::Failure::InFlight(m) => ApplyError::Unreachable(m),
+                    crate::cluster::Failure::Unauthorized(m) => ApplyError::Unauthorized(m),
+                    f @ crate::cluster::Failure::Transient { .. } => {
+                        ApplyError::Unreachable(f.message())
+                    }
+                    other => ApplyError::ApplySet(format!(
+                        "cannot list the release's members to check the prune: {}",
+                        other.message()
+                    )),
+                },
+            };
+            ExitError::new(
+                exit::of_apply_error(&error),
+                anyhow::anyhow!("{error}; nothing was applied"),
+            )
+        })?;
+    let (Some(members), Some(set)) = (members, plan.options.applyset.as_ref()) else {
+        return Ok(None);
+    };
+    guard
+        .check(&set.name, rendered, members.count, &members.candidates)
+        .map_err(|r| ExitError::new(exit::of_prune_refusal(&r), r))?;
+    Ok(Some(members))
 }

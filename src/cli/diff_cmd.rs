@@ -1,6 +1,5 @@
 //! `kpush diff`: what `kpush apply` would change, as unified diffs; exit 0 (none), 1 (some).
 
-use std::collections::HashSet;
 use std::io::Write;
 
 use clap::Args;
@@ -11,7 +10,7 @@ use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
 use super::targets_file::Target;
 use super::targets_run::{self, Renders, TargetsArgs};
-use crate::apply::prune;
+use crate::apply;
 use crate::event::Sink;
 use crate::exit::{self, ExitError};
 use crate::plan::{self, diff::object_diff};
@@ -92,6 +91,8 @@ async fn run_with(
     let (mut manifests, client, server) = renders
         .render_connected(manifest_args, cluster, reporter, args.plan.release_name())
         .await?;
+    // As apply counts them: hooks included.
+    let rendered = super::apply_cmd::rendered(&manifests);
     // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
     super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
     let namespace = manifest_args
@@ -106,36 +107,37 @@ async fn run_with(
     let mut opts = args.plan.to_options(&namespace);
     opts.retry = cluster.retry_policy(None);
     opts.keep_dry_run = true;
-    let retry = opts.retry;
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| plan_failed(&e, &server, None))?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
-    let mut pruned = Vec::new();
-    if let Some(set) = plan.options.applyset.as_ref().filter(|_| prune) {
-        let parent = prune::read_parent(&client, retry, set)
-            .await
-            .map_err(|e| ExitError::new(exit::APPLY_REJECTED, e))?;
-        let (kinds, nss) = prune::recorded(parent.as_ref());
-        let keep: HashSet<_> = plan.objects.iter().map(|o| o.manifest.key()).collect();
-        pruned = prune::candidates(
-            &client,
-            retry,
-            set,
-            &kinds,
-            &nss,
-            &keep,
-            args.plan.prune_namespaces_and_crds,
-        )
-        .await
-        .map_err(|f| {
-            ExitError::new(
-                exit::CLUSTER_UNREACHABLE,
-                anyhow::anyhow!("cannot list ApplySet members: {f}"),
-            )
-        })?;
+    if !prune {
+        return print_diff(&diffs, &[], target);
     }
-    print_diff(&diffs, &pruned, target)
+    // What apply would prune, and whether apply would refuse it: the diff is printed either
+    // way, then the same refusal as apply's (exit 2).
+    let unchecked = apply::PruneGuard {
+        allow_empty: true,
+        limit: apply::PruneLimit::Percent(100),
+    };
+    let members = super::apply_cmd::check_prune(
+        &client,
+        &plan,
+        rendered,
+        &unchecked,
+        args.plan.prune_namespaces_and_crds,
+    )
+    .await?
+    .unwrap_or_default();
+    let code = print_diff(&diffs, &members.candidates, target)?;
+    if let Some(set) = &plan.options.applyset {
+        args.plan
+            .guard
+            .guard()
+            .check(&set.name, rendered, members.count, &members.candidates)
+            .map_err(|r| ExitError::new(exit::of_prune_refusal(&r), r))?;
+    }
+    Ok(code)
 }
 
 /// Prints `diffs` and the objects a prune would delete (`pruned`) on standard output, the

@@ -116,10 +116,14 @@ async fn run_with(
         force_conflicts: true,
         applyset: Some(set.clone()),
         keep_dry_run: true,
+        // Objects another release took are compared too (the plan warns about them).
+        take_over_from_releases: true,
         ..Default::default()
     };
     let retry = opts.retry;
-    let plan = plan::plan(&client, revision.manifests(), opts, reporter)
+    let manifests = revision.manifests();
+    let rendered = super::apply_cmd::rendered(&manifests);
+    let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| plan_failed(&e, &server, None))?;
     let diffs = drift::drifted(&plan, object_diff);
@@ -129,7 +133,7 @@ async fn run_with(
     let (kinds, nss) = prune::recorded(parent.as_ref());
     let keep: HashSet<_> = plan.objects.iter().map(|o| o.manifest.key()).collect();
     // As `kpush apply` prunes by default: namespaces and CRDs are shown kept.
-    let extra = prune::candidates(&client, retry, &set, &kinds, &nss, &keep, false)
+    let members = prune::members(&client, retry, &set, &kinds, &nss, &keep, false)
         .await
         .map_err(|f| {
             ExitError::new(
@@ -137,5 +141,21 @@ async fn run_with(
                 anyhow::anyhow!("cannot list the release's objects: {f}"),
             )
         })?;
-    super::diff_cmd::print_diff(&diffs, &extra, target)
+    // The verdict a re-apply of the revision (`kpush rollback`) would get with the default
+    // guard: shown, as drift changes nothing.
+    if let Err(refusal) = crate::apply::PruneGuard::default().check(
+        &set.name,
+        rendered,
+        members.count,
+        &members.candidates,
+    ) {
+        reporter.event(&crate::event::Event::Warning {
+            object: None,
+            message: format!(
+                "re-applying revision {} (kpush rollback --to {}) would be refused: {refusal}",
+                revision.revision, revision.revision
+            ),
+        });
+    }
+    super::diff_cmd::print_diff(&diffs, &members.candidates, target)
 }

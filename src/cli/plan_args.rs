@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use crate::apply::{PruneGuard, PruneLimit};
 use crate::cluster::RetryPolicy;
 use crate::plan::{ApplySet, PlanOptions};
 
@@ -68,6 +69,15 @@ pub struct PlanArgs {
     #[arg(long, env = "KPUSH_PRUNE_NAMESPACES_AND_CRDS")]
     pub prune_namespaces_and_crds: bool,
 
+    #[command(flatten)]
+    pub guard: PruneGuardArgs,
+
+    /// Deploy objects that belong to another release (their `applyset.kubernetes.io/part-of`
+    /// label names another ApplySet): they move to this release. Without it such objects are
+    /// refused before anything changes.
+    #[arg(long, env = "KPUSH_TAKE_OVER_FROM_RELEASES")]
+    pub take_over_from_releases: bool,
+
     /// Create the target namespace (--namespace, or the context's) when the manifests do not
     /// define it; it is applied first, like a Namespace manifest, and never pruned.
     #[arg(long, env = "KPUSH_CREATE_NAMESPACE")]
@@ -133,6 +143,42 @@ impl PlanArgs {
             keep_dry_run: false,
             adopt: !self.no_adopt,
             created_first: Vec::new(),
+            take_over_from_releases: self.take_over_from_releases,
         }
     }
+}
+
+/// The prune guard's flags, shared by `apply`, `diff` and `rollback`.
+#[derive(Debug, Clone, Args)]
+pub struct PruneGuardArgs {
+    /// Let a prune go ahead although the manifests rendered no objects (it then deletes every
+    /// member of the release). Without it such a prune is refused before anything changes.
+    #[arg(long, env = "KPUSH_ALLOW_EMPTY")]
+    pub allow_empty: bool,
+
+    /// How much of the release one prune may delete: a share of its live members (`50%`, the
+    /// default; a prune of fewer than 5 objects always goes ahead) or a number of objects
+    /// (`10`; `0` refuses every prune). A larger prune is refused before anything changes.
+    #[arg(
+        long,
+        value_name = "LIMIT",
+        env = "KPUSH_PRUNE_LIMIT",
+        default_value = "50%",
+        value_parser = parse_prune_limit
+    )]
+    pub prune_limit: PruneLimit,
+}
+
+impl PruneGuardArgs {
+    /// The guard's settings.
+    pub fn guard(&self) -> PruneGuard {
+        PruneGuard {
+            allow_empty: self.allow_empty,
+            limit: self.prune_limit,
+        }
+    }
+}
+
+fn parse_prune_limit(s: &str) -> Result<PruneLimit, String> {
+    s.parse()
 }

@@ -194,6 +194,16 @@ async fn locked(
                 objects: manifests.len(),
                 images: r.images.clone(),
             });
+            if manifests.is_empty() {
+                sink.event(&Event::Warning {
+                    object: None,
+                    message: format!(
+                        "revision {} of release {} holds no objects; restoring it prunes the \
+                         release's objects only with --allow-empty",
+                        r.revision, release.name
+                    ),
+                });
+            }
             (manifests, r.images.clone(), Some(r.revision))
         }
     };

@@ -67,6 +67,13 @@ pub struct RollbackArgs {
     #[command(flatten)]
     record: RecordArgs,
 
+    #[command(flatten)]
+    guard: super::plan_args::PruneGuardArgs,
+
+    /// Restore objects that meanwhile belong to another release (see `kpush apply`).
+    #[arg(long, env = "KPUSH_TAKE_OVER_FROM_RELEASES")]
+    take_over_from_releases: bool,
+
     /// Print what kpush is doing on standard error.
     #[arg(short, long, env = "KPUSH_VERBOSE")]
     verbose: bool,
@@ -134,10 +141,12 @@ async fn run_with(
             force_conflicts: args.force_conflicts,
             applyset: Some(release.applyset()),
             retry,
+            take_over_from_releases: args.take_over_from_releases,
             ..Default::default()
         },
         apply: ApplyOptions {
             prune: true,
+            prune_guard: args.guard.guard(),
             ..Default::default()
         },
         wait: args.wait_for_rollout.then(|| track::TrackOptions {

@@ -204,6 +204,15 @@ impl Renders {
         let manifests = self
             .render(args, sink, early.as_ref().map(|(c, _)| c), release)
             .await?;
+        if manifests.is_empty() {
+            sink.event(&crate::event::Event::Warning {
+                object: None,
+                message: "the manifests rendered no objects (an empty input, directory or \
+                          chart render); with a release, kpush refuses to prune its objects \
+                          unless --allow-empty is given"
+                    .into(),
+            });
+        }
         let (client, server) = match early {
             Some(c) => c,
             None => super::apply_cmd::connect(cluster).await?,

@@ -14,6 +14,7 @@ pub mod diff;
 pub mod discovery;
 pub mod hooks;
 pub mod live;
+pub mod membership;
 pub mod noop;
 pub mod ownership;
 pub mod permissions;
@@ -75,6 +76,9 @@ pub struct PlanOptions {
     /// before the release's lock): reported `created`, not `configured`, when their wave
     /// applies them.
     pub created_first: Vec<crate::manifest::ObjectKey>,
+    /// Apply objects that belong to another ApplySet (release), moving them to this one;
+    /// otherwise they are refused ([`membership`]).
+    pub take_over_from_releases: bool,
 }
 
 impl Default for PlanOptions {
@@ -90,6 +94,7 @@ impl Default for PlanOptions {
             keep_dry_run: false,
             adopt: true,
             created_first: Vec::new(),
+            take_over_from_releases: false,
         }
     }
 }
@@ -148,6 +153,14 @@ pub enum PlanError {
     /// The preflight dry-run rejected objects.
     #[error("preflight: the API server rejected {} object(s)", .0.len())]
     Rejected(Vec<Rejection>),
+    /// Objects belong to another release (ApplySet) and `--take-over-from-releases` was not
+    /// given.
+    #[error(
+        "{} object(s) belong to another release; remove them from one release, or pass \
+         --take-over-from-releases to move them to this one",
+        .0.len()
+    )]
+    OtherRelease(Vec<Rejection>),
     /// The ApplySet cannot be used.
     #[error("{0}")]
     ApplySet(String),
@@ -160,7 +173,7 @@ impl PlanError {
     /// The rejections, if this error carries any.
     pub fn rejections(&self) -> &[Rejection] {
         match self {
-            PlanError::UnknownKinds(r) | PlanError::Rejected(r) => r,
+            PlanError::UnknownKinds(r) | PlanError::Rejected(r) | PlanError::OtherRelease(r) => r,
             _ => &[],
         }
     }
@@ -187,17 +200,25 @@ pub async fn plan(
     let started = Instant::now();
     sink.event(&Event::StageStarted { stage: Stage::Plan });
 
+    // Compared once the namespace is defaulted as below (a Secret without one lands in the
+    // context's namespace): a chart's `fullname` Secret must not double as the parent.
     if let Some(set) = &opts.applyset
         && let Some(m) = manifests.iter().find(|m| {
             m.kind() == "Secret"
                 && m.group().is_empty()
                 && m.name() == set.name
-                && m.namespace() == Some(&set.namespace)
+                && m.namespace().unwrap_or(client.default_namespace()) == set.namespace
         })
     {
         return Err(PlanError::ApplySet(format!(
-            "{}: the ApplySet parent is Secret {}/{}, which this set also defines; choose another --applyset name",
-            m.origin, set.namespace, set.name
+            "{}: the ApplySet parent of release {} is Secret {}/{}, which this set also \
+             defines; deploying it would make that Secret double as the release's parent (and \
+             be overwritten by it): rename the Secret (for a chart: nameOverride or \
+             fullnameOverride) or choose another --release name",
+            m.origin.with_via(),
+            set.name,
+            set.namespace,
+            set.name
         )));
     }
 
@@ -372,6 +393,7 @@ impl Plan {
         sink: &dyn Sink,
     ) -> Result<(), PlanError> {
         let to_check = self.read_live(client, indices, sink).await?;
+        self.refuse_other_releases(client, indices, sink).await?;
         self.dry_run(client, &to_check, sink).await
     }
 
