@@ -126,6 +126,23 @@ pub async fn apply(
     sink: &dyn Sink,
     interrupt: &Interrupt,
 ) -> Result<ApplyOutcome, ApplyFailure> {
+    apply_previewed(client, plan, opts, sink, interrupt, None).await
+}
+
+/// [`apply`], taking what [`prune::preview`] read of `plan`'s ApplySet before anything changed
+/// (under the release's lock) instead of reading the parent and listing the members again: the
+/// prune deletes the candidates listed then. Nothing but this run changed the release since
+/// (the lock), the apply only adds or keeps members, and each delete carries the uid listed, so
+/// an object replaced meanwhile is not deleted; a guard check before applying thus costs no
+/// round trip a release deploy did not make before.
+pub async fn apply_previewed(
+    client: &Client,
+    plan: Plan,
+    opts: &ApplyOptions,
+    sink: &dyn Sink,
+    interrupt: &Interrupt,
+    preview: Option<prune::Preview>,
+) -> Result<ApplyOutcome, ApplyFailure> {
     let started = Instant::now();
     sink.event(&Event::StageStarted {
         stage: Stage::Apply,
@@ -138,7 +155,7 @@ pub async fn apply(
         outcome: ApplyOutcome::default(),
         done: HashSet::new(),
     };
-    match run.all(opts).await {
+    match run.all(opts, preview).await {
         Ok(()) => {
             sink.event(&Event::StageFinished {
                 stage: Stage::Apply,
@@ -162,8 +179,18 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn all(&mut self, opts: &ApplyOptions) -> Result<(), ApplyError> {
-        let mut parent = ParentRecord::read(self.client, &self.plan).await?;
+    async fn all(
+        &mut self,
+        opts: &ApplyOptions,
+        preview: Option<prune::Preview>,
+    ) -> Result<(), ApplyError> {
+        let (mut parent, listed) = match preview {
+            Some(p) => (
+                ParentRecord::recorded(&self.plan, p.recorded),
+                Some(p.members),
+            ),
+            None => (ParentRecord::read(self.client, &self.plan).await?, None),
+        };
         for wave in Wave::ALL {
             if self.plan.wave_indices(wave).is_empty() {
                 continue;
@@ -186,8 +213,13 @@ impl Run<'_> {
             }
         }
         if opts.prune && parent.set().is_some() {
-            self.prune(&parent, opts.prune_namespaces_and_crds, &opts.prune_guard)
-                .await
+            self.prune(
+                &parent,
+                opts.prune_namespaces_and_crds,
+                &opts.prune_guard,
+                listed,
+            )
+            .await
         } else {
             parent.record_before(self.client, None).await
         }
@@ -307,12 +339,14 @@ impl Run<'_> {
         Err(e.into())
     }
 
-    /// Deletes the members no longer in the manifests, then records exactly the current set.
+    /// Deletes the members no longer in the manifests (those `listed` before applying, when
+    /// given; otherwise listed now), then records exactly the current set.
     async fn prune(
         &mut self,
         parent: &ParentRecord,
         everything: bool,
         guard: &PruneGuard,
+        listed: Option<prune::Members>,
     ) -> Result<(), ApplyError> {
         let Some(set) = parent.set() else {
             return Ok(());
@@ -325,19 +359,26 @@ impl Run<'_> {
             .map(|o| o.object.key.clone())
             .collect();
         let (kinds, namespaces) = parent.union();
-        let members = prune::members(
-            self.client,
-            retry,
-            set,
-            kinds,
-            namespaces,
-            &keep,
-            everything,
-        )
-        .await
-        .map_err(|f| ApplyError::ApplySet(format!("cannot list members to prune: {f}")))?;
+        let members = match listed {
+            Some(mut members) => {
+                members.candidates.retain(|c| !keep.contains(&c.key));
+                members
+            }
+            None => prune::members(
+                self.client,
+                retry,
+                set,
+                kinds,
+                namespaces,
+                &keep,
+                everything,
+            )
+            .await
+            .map_err(|f| ApplyError::ApplySet(format!("cannot list members to prune: {f}")))?,
+        };
         // The caller checked the guard before anything changed; this holds `--prune-limit`
-        // should the release have changed meanwhile (or a caller have skipped that check).
+        // should the release have changed meanwhile (or a caller have skipped that check);
+        // with members listed by that check, it checks the same figures again.
         // The empty-render rule stays the caller's: only it knows what the render produced
         // (a chart's hooks, for one, are not in this plan).
         let limit_only = PruneGuard {

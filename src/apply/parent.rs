@@ -27,28 +27,33 @@ pub struct ParentRecord {
 impl ParentRecord {
     /// Reads the parent (if the plan has an ApplySet) and computes the union of old and new.
     pub async fn read(client: &Client, plan: &Plan) -> Result<Self, ApplyError> {
-        let (new_kinds, new_namespaces) = plan.group_kinds_and_namespaces();
-        let set = plan.options.applyset.clone();
-        let retry = plan.options.retry;
-        let (old_kinds, old_namespaces) = match &set {
+        let recorded = match &plan.options.applyset {
             Some(set) => {
-                let parent = prune::read_parent(client, retry, set)
+                let parent = prune::read_parent(client, plan.options.retry, set)
                     .await
                     .map_err(|e| ApplyError::ApplySet(e.to_string()))?;
                 prune::recorded(parent.as_ref())
             }
             None => Default::default(),
         };
-        Ok(Self {
+        Ok(Self::recorded(plan, recorded))
+    }
+
+    /// The record of a parent already read and checked (by [`prune::preview`], under the
+    /// release's lock): the kinds and namespaces it recorded.
+    pub fn recorded(plan: &Plan, recorded: (BTreeSet<String>, BTreeSet<String>)) -> Self {
+        let (new_kinds, new_namespaces) = plan.group_kinds_and_namespaces();
+        let (old_kinds, old_namespaces) = recorded;
+        Self {
             union_kinds: old_kinds.union(&new_kinds).cloned().collect(),
             union_namespaces: old_namespaces.union(&new_namespaces).cloned().collect(),
-            set,
-            retry,
+            set: plan.options.applyset.clone(),
+            retry: plan.options.retry,
             manager: plan.options.field_manager.clone(),
             new_kinds,
             new_namespaces,
             written: false,
-        })
+        }
     }
 
     /// The ApplySet, if any.

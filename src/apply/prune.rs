@@ -168,6 +168,18 @@ pub struct Members {
     pub candidates: Vec<PrunedObject>,
 }
 
+/// What [`preview`] read before anything changed: the parent's record and the live members.
+/// An apply of the same plan under the release's lock takes it ([`super::apply_previewed`])
+/// instead of reading both again: the prune then deletes these candidates (each delete carries
+/// the uid listed, so one replaced meanwhile is left alone) without listing a second time.
+#[derive(Debug, Clone, Default)]
+pub struct Preview {
+    /// Kinds and namespaces the parent recorded (empty without a parent).
+    pub recorded: (BTreeSet<String>, BTreeSet<String>),
+    /// The live members over those and the plan's kinds and namespaces.
+    pub members: Members,
+}
+
 /// What a prune after applying `plan` would find: the live members of its ApplySet over the
 /// kinds and namespaces the parent records and the plan adds, read before anything changes.
 /// `None` without an ApplySet.
@@ -175,13 +187,14 @@ pub async fn preview(
     client: &Client,
     plan: &crate::plan::Plan,
     prune_definitions: bool,
-) -> Result<Option<Members>, PruneError> {
+) -> Result<Option<Preview>, PruneError> {
     let Some(set) = &plan.options.applyset else {
         return Ok(None);
     };
     let retry = plan.options.retry;
     let parent = read_parent(client, retry, set).await?;
-    let (mut kinds, mut namespaces) = recorded(parent.as_ref());
+    let recorded = recorded(parent.as_ref());
+    let (mut kinds, mut namespaces) = recorded.clone();
     let (new_kinds, new_namespaces) = plan.group_kinds_and_namespaces();
     kinds.extend(new_kinds);
     namespaces.extend(new_namespaces);
@@ -196,7 +209,10 @@ pub async fn preview(
         prune_definitions,
     )
     .await?;
-    Ok(Some(found))
+    Ok(Some(Preview {
+        recorded,
+        members: found,
+    }))
 }
 
 /// [`candidates`], with the count of every live member.

@@ -358,14 +358,15 @@ impl Deploy<'_> {
     }
 
     /// Refuses, before anything changes, a prune the guard does not allow: an empty render
-    /// (`--allow-empty`) or more of the release than `--prune-limit`.
+    /// (`--allow-empty`) or more of the release than `--prune-limit`. Returns what it read,
+    /// for the prune after applying (`None` without prune or a release).
     pub(super) async fn check_prune(
         &self,
         plan: &plan::Plan,
         rendered: usize,
-    ) -> Result<(), ExitError> {
+    ) -> Result<Option<apply::prune::Preview>, ExitError> {
         if !self.apply.prune {
-            return Ok(());
+            return Ok(None);
         }
         check_prune(
             self.client,
@@ -375,7 +376,6 @@ impl Deploy<'_> {
             self.apply.prune_namespaces_and_crds,
         )
         .await
-        .map(|_| ())
     }
 
     /// Plans, applies (and prunes), then tracks `manifests`.
@@ -403,12 +403,15 @@ impl Deploy<'_> {
                 };
             }
         };
-        if let Err(e) = self.check_prune(&plan, rendered).await {
-            return Deployed {
-                result: Err(e),
-                outcome: None,
-            };
-        }
+        let preview = match self.check_prune(&plan, rendered).await {
+            Ok(preview) => preview,
+            Err(e) => {
+                return Deployed {
+                    result: Err(e),
+                    outcome: None,
+                };
+            }
+        };
         if self.interrupt.is_set() {
             return Deployed {
                 result: Err(ExitError::new(
@@ -435,6 +438,10 @@ impl Deploy<'_> {
             Ok(plan) => plan,
             Err(e) => return failed(e),
         };
+        // The prune reuses what the check read, unless a chart's hooks run in between (a hook
+        // is applied as its own plan, which records its kinds in the parent and may change the
+        // release's objects): then the apply reads the parent and lists the members again.
+        let preview = preview.filter(|_| !crate::plan::hooks::has_hooks(&plan));
         // A chart's hooks: pre-install/upgrade ones run now, post ones after the release is ready.
         let hooks = super::chart_hooks::Hooks {
             client: self.client,
@@ -447,12 +454,13 @@ impl Deploy<'_> {
             Ok(phases) => phases,
             Err(e) => return failed(e),
         };
-        let outcome = match apply::apply(
+        let outcome = match apply::apply_previewed(
             self.client,
             plan,
             &self.apply,
             self.reporter,
             &self.interrupt,
+            preview,
         )
         .await
         {
@@ -509,16 +517,16 @@ pub(super) fn rendered(manifests: &[crate::Manifest]) -> usize {
         .count()
 }
 
-/// Lists what a prune after `plan` would delete and checks it against `guard`; returns the
-/// candidates (`None` without an ApplySet). Nothing is changed.
+/// Lists what a prune after `plan` would delete and checks it against `guard`; returns what
+/// it read, the candidates among it (`None` without an ApplySet). Nothing is changed.
 pub(super) async fn check_prune(
     client: &kube::Client,
     plan: &plan::Plan,
     rendered: usize,
     guard: &apply::PruneGuard,
     prune_definitions: bool,
-) -> Result<Option<apply::prune::Members>, ExitError> {
-    let members = apply::prune::preview(client, plan, prune_definitions)
+) -> Result<Option<apply::prune::Preview>, ExitError> {
+    let preview = apply::prune::preview(client, plan, prune_definitions)
         .await
         .map_err(|e| {
             let error = match e {
@@ -541,11 +549,12 @@ pub(super) async fn check_prune(
                 anyhow::anyhow!("{error}; nothing was applied"),
             )
         })?;
-    let (Some(members), Some(set)) = (members, plan.options.applyset.as_ref()) else {
+    let (Some(preview), Some(set)) = (preview, plan.options.applyset.as_ref()) else {
         return Ok(None);
     };
+    let members = &preview.members;
     guard
         .check(&set.name, rendered, members.count, &members.candidates)
         .map_err(|r| ExitError::new(exit::of_prune_refusal(&r), r))?;
-    Ok(Some(members))
+    Ok(Some(preview))
 }

@@ -128,6 +128,7 @@ async fn run_with(
         args.plan.prune_namespaces_and_crds,
     )
     .await?
+    .map(|p| p.members)
     .unwrap_or_default();
     let code = print_diff(&diffs, &members.candidates, target)?;
     if let Some(set) = &plan.options.applyset {
