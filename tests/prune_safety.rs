@@ -334,6 +334,61 @@ async fn a_small_prune_and_a_rollback_within_the_limit_go_ahead_but_a_large_roll
     assert!(!exists(&ctx, "configmaps", "cm-0").await);
 }
 
+/// Requests `run` sent (kube's HTTP trace, `KPUSH_LOG=kube_client=debug`) whose URL contains
+/// `fragment`.
+fn requests_to(stderr: &str, fragment: &str) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.trim_end().ends_with("requesting") && l.contains(fragment))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_deploy_lists_its_members_once_and_prunes_what_the_guard_listed() {
+    // The guard's preview lists the release's members before anything changes; the prune after
+    // applying deletes those candidates instead of listing again (a round trip in sequence on
+    // every release deploy, docs/benchmarks.md).
+    let ctx = Ctx::new("guard-once").await;
+    write_release(&ctx, 6);
+    let path = ctx.path().display().to_string();
+    let trace = [("KPUSH_LOG", "kube_client=debug")];
+    let first = ctx.kpush_env("admin", &["apply", &path, "--release", "shop"], &trace);
+    first.expect_code(0);
+    let members = "configmaps?&labelSelector=applyset.kubernetes.io%2Fpart-of";
+    assert_eq!(
+        requests_to(&first.stderr, members),
+        1,
+        "first deploy: the release's ConfigMaps were not listed exactly once:\n{}",
+        first.stderr
+    );
+
+    ctx.remove("cm-5.yaml");
+    let run = ctx.kpush_env("admin", &["apply", &path, "--release", "shop"], &trace);
+    run.expect_code(0);
+    assert_eq!(
+        requests_to(&run.stderr, members),
+        1,
+        "the release's ConfigMaps were not listed exactly once:\n{}",
+        run.stderr
+    );
+    assert!(
+        !exists(&ctx, "configmaps", "cm-5").await,
+        "cm-5 was not pruned"
+    );
+    for i in 0..5 {
+        assert!(exists(&ctx, "configmaps", &format!("cm-{i}")).await);
+    }
+    assert!(exists(&ctx, "secrets", "db").await);
+    // The parent records exactly what is left.
+    let parent = ctx.get(&ctx.core("secrets", "shop")).await.expect("parent");
+    assert_eq!(parent_kinds(&parent), "ConfigMap,Secret");
+    // An unchanged re-apply prunes nothing and still lists once.
+    let again = ctx.kpush_env("admin", &["apply", &path, "--release", "shop"], &trace);
+    again.expect_code(0);
+    assert_eq!(requests_to(&again.stderr, members), 1, "{}", again.stderr);
+    assert!(exists(&ctx, "configmaps", "cm-4").await);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_secret_named_like_the_release_is_refused_without_a_namespace_flag() {
     let ctx = Ctx::new("guard-parent").await;
