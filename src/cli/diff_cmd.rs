@@ -92,8 +92,9 @@ async fn run_with(
     let (mut manifests, client, server) = renders
         .render_connected(manifest_args, cluster, reporter, args.plan.release_name())
         .await?;
-    // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
-    super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
+    // A chart's hooks run only during apply (and may be deleted after): not compared, but the
+    // live objects running them would delete are shown.
+    let hook_manifests = super::chart_hooks::take_hooks(&mut manifests, reporter);
     let namespace = manifest_args
         .namespace
         .clone()
@@ -107,9 +108,26 @@ async fn run_with(
     opts.retry = cluster.retry_policy(None);
     opts.keep_dry_run = true;
     let retry = opts.retry;
+    let hook_opts = plan::PlanOptions {
+        preflight: false,
+        keep_dry_run: false,
+        ..opts.clone()
+    };
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| plan_failed(&e, &server, None))?;
+    let hooks = super::chart_hooks::deletions(
+        &client,
+        &plan,
+        hook_manifests,
+        hook_opts,
+        reporter,
+    )
+    .await
+    .map_err(|e| match e {
+        super::chart_hooks::HookPlanError::Plan(e) => plan_failed(&e, &server, None),
+        super::chart_hooks::HookPlanError::Other(e) => e,
+    })?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     let mut pruned = Vec::new();
     if let Some(set) = plan.options.applyset.as_ref().filter(|_| prune) {
@@ -135,7 +153,7 @@ async fn run_with(
             )
         })?;
     }
-    print_diff(&diffs, &pruned, target)
+    print_diff_with_hooks(&diffs, &pruned, &hooks, target)
 }
 
 /// Prints `diffs` and the objects a prune would delete (`pruned`) on standard output, the
@@ -146,12 +164,24 @@ pub(super) fn print_diff(
     pruned: &[crate::apply::PrunedObject],
     target: Option<&str>,
 ) -> Result<i32, ExitError> {
+    print_diff_with_hooks(diffs, pruned, &[], target)
+}
+
+/// [`print_diff`], followed by the live objects a chart's hooks would delete (`hooks`); a hook
+/// deletion kpush would refuse counts as a difference.
+fn print_diff_with_hooks(
+    diffs: &[crate::event::ObjectDiff],
+    pruned: &[crate::apply::PrunedObject],
+    hooks: &[crate::event::HookDeletion],
+    target: Option<&str>,
+) -> Result<i32, ExitError> {
     let color = {
         use is_terminal::IsTerminal;
         std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
     };
     let pruned: Vec<_> = pruned.iter().map(|p| p.candidate()).collect();
     let mut text = report::diff::render(diffs, &pruned, color);
+    text.push_str(&report::diff::render_hook_deletions(hooks, color));
     if let Some(name) = target {
         text = format!("# target {name}\n{text}");
     }
@@ -159,7 +189,8 @@ pub(super) fn print_diff(
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
-    Ok(if report::diff::has_differences(diffs, &pruned) {
+    let refused = hooks.iter().any(|h| h.refused.is_some());
+    Ok(if report::diff::has_differences(diffs, &pruned) || refused {
         exit::DIFFERENCES
     } else {
         exit::SUCCESS

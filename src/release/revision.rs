@@ -144,6 +144,9 @@ pub struct StoredManifest {
     pub file: String,
     /// The line of its document.
     pub line: u32,
+    /// Rendered from a Helm chart (its `helm.sh/hook` annotations are honoured).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chart: bool,
     /// The object.
     pub object: Value,
 }
@@ -205,7 +208,11 @@ impl Revision {
     pub fn manifests(&self) -> Vec<Manifest> {
         self.manifests
             .iter()
-            .map(|m| Manifest::new(Origin::new(m.file.as_str(), m.line), m.object.clone()))
+            .map(|m| {
+                let origin = Origin::new(m.file.as_str(), m.line);
+                let origin = if m.chart { origin.from_chart() } else { origin };
+                Manifest::new(origin, m.object.clone())
+            })
             .collect()
     }
 
@@ -249,6 +256,7 @@ pub fn store_manifests(manifests: &[Manifest]) -> Vec<StoredManifest> {
         .map(|m| StoredManifest {
             file: m.origin.file.to_string(),
             line: m.origin.line,
+            chart: m.origin.chart,
             object: m.object.clone(),
         })
         .collect()
@@ -294,6 +302,7 @@ pub(crate) mod tests {
             manifests: vec![StoredManifest {
                 file: "c.yaml".into(),
                 line: 1,
+                chart: false,
                 object: json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}),
             }],
         }
