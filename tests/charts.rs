@@ -483,14 +483,13 @@ async fn a_chart_hook_never_deletes_an_object_the_release_does_not_own() {
     );
     ctx.write(
         "grab/templates/hook.yaml",
+        // No field of its own: nothing for server-side apply to conflict on.
         "apiVersion: v1
 kind: ConfigMap
 metadata:
   name: shared
   annotations:
     helm.sh/hook: pre-install,pre-upgrade
-data:
-  owner: grab
 ",
     );
     ctx.write(
@@ -519,7 +518,11 @@ data:
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("managed by other-team"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("managed by other-team"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("nothing was applied"), "{}", run.stderr);
     let cm = ctx
         .get(&ctx.core("configmaps", "shared"))
@@ -627,17 +630,19 @@ async fn hooks_in_several_phases_run_in_each_like(major: HelmMajor, ns: &str) {
             "90s",
         ]);
         run.expect_code(0);
-        // The shared RBAC hooks run again after the release, then the patch Job.
-        let post = position(&run.stderr, &format!("running post-{what} hooks"));
-        let sa_again = post
-            + position(
-                &run.stderr[post..],
-                &format!("ServiceAccount {ns}/kp-admission"),
-            );
-        let patch = post + position(&run.stderr[post..], &format!("Job {ns}/kp-admission-patch"));
-        assert!(sa_again <= patch, "{}", run.stderr);
-        let pre = position(&run.stderr, &format!("running pre-{what} hooks"));
-        assert!(pre < post, "{}", run.stderr);
+        // The shared RBAC hooks run before the release and again after it, before the patch
+        // Job that needs them.
+        let err = &run.stderr;
+        let sa = format!("created    ServiceAccount {ns}/kp-admission ");
+        assert_eq!(err.matches(&sa).count(), 2, "{err}");
+        let release = position(err, &format!("Deployment {ns}/kp-controller"));
+        let sa_again = err.rfind(&sa).unwrap_or_default();
+        let patch = position(err, &format!("created    Job {ns}/kp-admission-patch"));
+        assert!(release < sa_again && sa_again < patch, "{what}: {err}");
+        assert!(
+            position(err, &format!("created    Job {ns}/kp-admission-create")) < release,
+            "{err}"
+        );
         run
     };
     apply("install");
@@ -716,7 +721,8 @@ spec:
     );
     assert!(run.stderr.contains("FailedCreate"), "{}", run.stderr);
     assert!(
-        run.stderr.contains("serviceaccount \"missing-sa\" not found"),
+        run.stderr
+            .contains("serviceaccount \"missing-sa\" not found"),
         "{}",
         run.stderr
     );

@@ -134,7 +134,10 @@ async fn delete_owned(
     else {
         return Ok(false);
     };
-    let owner = o.manifest.annotation(hooks::HOOK_RUN_ANNOTATION).unwrap_or("-");
+    let owner = o
+        .manifest
+        .annotation(hooks::HOOK_RUN_ANNOTATION)
+        .unwrap_or("-");
     hooks::may_delete(&live, owner, &options.field_manager)
         .map_err(|reason| hooks::refusal(&o.manifest, when.policy(), &reason))?;
     let uid = live.pointer("/metadata/uid").and_then(|u| u.as_str());

@@ -5,10 +5,10 @@ use kube::Client;
 use super::apply_cmd::{track_targets, unreachable_advice};
 use super::interrupt::interrupted;
 use crate::apply::hooks as run;
+use crate::apply::hooks::When;
 use crate::apply::{self, ApplyError, ApplyFailure, ApplyOptions, Interrupt};
 use crate::event::Sink;
 use crate::exit::{self, ExitError};
-use crate::apply::hooks::When;
 use crate::plan::hooks::{self, Hook, HookGroup, Phase};
 use crate::plan::{Live, Plan, PlannedObject, preflight::Preflight};
 use crate::track::{self, ObjectState, TrackOptions, TrackOutcome};
@@ -38,7 +38,10 @@ pub(super) fn take_hooks(
     *manifests = rest;
     for m in manifests.iter().filter(|m| hooks::is_ignored_hook(m)) {
         sink.event(&crate::event::Event::Warning {
-            object: Some(crate::event::ObjectRef::new(m.key(), Some(m.origin.clone()))),
+            object: Some(crate::event::ObjectRef::new(
+                m.key(),
+                Some(m.origin.clone()),
+            )),
             message: ignored_message(m),
         });
     }

@@ -116,18 +116,12 @@ async fn run_with(
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| plan_failed(&e, &server, None))?;
-    let hooks = super::chart_hooks::deletions(
-        &client,
-        &plan,
-        hook_manifests,
-        hook_opts,
-        reporter,
-    )
-    .await
-    .map_err(|e| match e {
-        super::chart_hooks::HookPlanError::Plan(e) => plan_failed(&e, &server, None),
-        super::chart_hooks::HookPlanError::Other(e) => e,
-    })?;
+    let hooks = super::chart_hooks::deletions(&client, &plan, hook_manifests, hook_opts, reporter)
+        .await
+        .map_err(|e| match e {
+            super::chart_hooks::HookPlanError::Plan(e) => plan_failed(&e, &server, None),
+            super::chart_hooks::HookPlanError::Other(e) => e,
+        })?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     let mut pruned = Vec::new();
     if let Some(set) = plan.options.applyset.as_ref().filter(|_| prune) {
@@ -190,9 +184,11 @@ fn print_diff_with_hooks(
         .and_then(|_| out.flush())
         .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
     let refused = hooks.iter().any(|h| h.refused.is_some());
-    Ok(if report::diff::has_differences(diffs, &pruned) || refused {
-        exit::DIFFERENCES
-    } else {
-        exit::SUCCESS
-    })
+    Ok(
+        if report::diff::has_differences(diffs, &pruned) || refused {
+            exit::DIFFERENCES
+        } else {
+            exit::SUCCESS
+        },
+    )
 }

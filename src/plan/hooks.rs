@@ -414,7 +414,10 @@ pub fn may_delete(live: &Value, owner: &str, field_manager: &str) -> Result<(), 
         None => {}
     }
     if let Some(set) = live
-        .pointer(&format!("/metadata/labels/{}", PART_OF_LABEL.replace('/', "~1")))
+        .pointer(&format!(
+            "/metadata/labels/{}",
+            PART_OF_LABEL.replace('/', "~1")
+        ))
         .and_then(Value::as_str)
     {
         return Err(format!(
@@ -428,7 +431,11 @@ pub fn may_delete(live: &Value, owner: &str, field_manager: &str) -> Result<(), 
             entries
                 .iter()
                 // Controllers writing status (a Job's) do not make it theirs.
-                .filter(|e| e.get("subresource").and_then(Value::as_str).is_none_or(str::is_empty))
+                .filter(|e| {
+                    e.get("subresource")
+                        .and_then(Value::as_str)
+                        .is_none_or(str::is_empty)
+                })
                 .filter_map(|e| e.get("manager").and_then(Value::as_str))
                 .collect()
         })
@@ -505,7 +512,9 @@ pub fn refusal(m: &Manifest, policy: &str, reason: &str) -> String {
         m.key(),
         m.kind().to_lowercase(),
         m.name(),
-        m.namespace().map(|ns| format!(" -n {ns}")).unwrap_or_default()
+        m.namespace()
+            .map(|ns| format!(" -n {ns}"))
+            .unwrap_or_default()
     )
 }
 
@@ -547,7 +556,10 @@ mod tests {
                                "metadata": {"name": name, "annotations": annotations}}),
                     ),
                     target: None,
-                    wave: super::super::waves::wave_of(if kind == "Job" { "batch" } else { "" }, kind),
+                    wave: super::super::waves::wave_of(
+                        if kind == "Job" { "batch" } else { "" },
+                        kind,
+                    ),
                     live: super::super::Live::Absent,
                     live_resource_version: None,
                     live_fingerprint: None,
@@ -571,7 +583,13 @@ mod tests {
         phase
             .groups
             .iter()
-            .map(|g| g.plan.objects.iter().map(|o| o.manifest.name().to_string()).collect())
+            .map(|g| {
+                g.plan
+                    .objects
+                    .iter()
+                    .map(|o| o.manifest.name().to_string())
+                    .collect()
+            })
             .collect()
     }
 
@@ -579,7 +597,12 @@ mod tests {
     fn a_hook_listed_for_several_events_runs_in_each_phase() {
         let all = "pre-install,pre-upgrade,post-install,post-upgrade";
         let plan = plan_of(vec![
-            ("ServiceAccount", "certgen", all, Some("before-hook-creation,hook-succeeded")),
+            (
+                "ServiceAccount",
+                "certgen",
+                all,
+                Some("before-hook-creation,hook-succeeded"),
+            ),
             ("Job", "create", "pre-install,pre-upgrade", None),
             ("Job", "patch", "post-install,post-upgrade", None),
             ("Job", "cleanup", "pre-delete", None),
@@ -606,8 +629,16 @@ mod tests {
         ]);
         let refused = split(plan, Release::Upgrade).unwrap_err();
         assert_eq!(refused.len(), 2, "{refused:?}");
-        assert!(refused[0].contains("kpush refuses Namespace hooks"), "{}", refused[0]);
-        assert!(refused[0].contains("c/templates/shop.yaml:1"), "{}", refused[0]);
+        assert!(
+            refused[0].contains("kpush refuses Namespace hooks"),
+            "{}",
+            refused[0]
+        );
+        assert!(
+            refused[0].contains("c/templates/shop.yaml:1"),
+            "{}",
+            refused[0]
+        );
         assert!(refused[1].contains("its volume's data"), "{}", refused[1]);
 
         let mut plan = plan_of(vec![("ConfigMap", "x", "pre-install", None)]);
@@ -616,7 +647,11 @@ mod tests {
         m.metadata_map_mut("annotations")
             .insert(HOOK_RUN_ANNOTATION.into(), json!("prod/shop"));
         let refused = split(plan, Release::Install).unwrap_err();
-        assert!(refused[0].contains("keeps for the hook objects"), "{}", refused[0]);
+        assert!(
+            refused[0].contains("keeps for the hook objects"),
+            "{}",
+            refused[0]
+        );
     }
 
     #[test]

@@ -163,7 +163,11 @@ pub(crate) fn judge(
         );
     }
     if target.workload() == Some(WorkloadKind::Job)
-        && value.pointer("/status/active").and_then(Value::as_i64).unwrap_or(0) == 0
+        && value
+            .pointer("/status/active")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            == 0
         && let Some((message, lasting)) =
             job_create_failures(&target.name, uid.as_deref(), near.events, diag)
     {

@@ -168,14 +168,20 @@ mod tests {
                   ns/certgen: serviceaccount \"certgen\" not found";
         match cannot_create_pods(waiting.clone(), sa, Duration::from_secs(3)) {
             Readiness::InProgress { message } => {
-                assert!(message.contains("FailedCreate: Error creating"), "{message}")
+                assert!(
+                    message.contains("FailedCreate: Error creating"),
+                    "{message}"
+                )
             }
             other => panic!("{other:?}"),
         }
         match cannot_create_pods(waiting.clone(), sa, CREATE_GRACE) {
             Readiness::Failed { reason, message } => {
                 assert_eq!(reason, "FailedCreate");
-                assert!(message.contains("serviceaccount \"certgen\" not found"), "{message}");
+                assert!(
+                    message.contains("serviceaccount \"certgen\" not found"),
+                    "{message}"
+                );
                 assert!(message.contains("create the ServiceAccount"), "{message}");
             }
             other => panic!("{other:?}"),
