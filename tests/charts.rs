@@ -154,8 +154,20 @@ async fn hooks_run_in_order_around_the_release_with_their_delete_policies() {
     );
 
     // diff and status leave hooks out: the deployed chart has no differences and is ready.
-    ctx.kpush(&["diff", &chart, "--helm", &helm, "--applyset", "app"])
-        .expect_code(0);
+    // It lists the hook objects the next deploy would delete (notify: before-hook-creation).
+    let diff = ctx.kpush(&["diff", &chart, "--helm", &helm, "--applyset", "app"]);
+    diff.expect_code(0);
+    assert!(
+        diff.stdout.lines().any(|l| l.starts_with("Job chart-hooks/app-notify (")
+            && l.ends_with("would be deleted and created again (Helm hook, helm.sh/hook-delete-policy: before-hook-creation)")),
+        "{}",
+        diff.stdout
+    );
+    assert!(
+        !diff.stdout.contains("app-seed"),
+        "pre-install only: {}",
+        diff.stdout
+    );
     ctx.kpush(&["status", &chart, "--helm", &helm])
         .expect_code(0);
 
