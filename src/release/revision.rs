@@ -316,6 +316,21 @@ pub(crate) mod tests {
         assert_eq!(Revision::decode(&bytes).unwrap(), r);
         let m = &r.manifests()[0];
         assert_eq!(m.origin.to_string(), "c.yaml:1");
+        assert!(!m.origin.chart);
+        assert!(!String::from_utf8_lossy(&serde_json::to_vec(&r).unwrap()).contains("chart"));
+    }
+
+    #[test]
+    fn a_chart_manifest_stays_one_so_a_rollback_runs_its_hooks() {
+        let mut r = sample();
+        let from_chart = Manifest::new(
+            Origin::new("app/templates/job.yaml", 3).from_chart(),
+            json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"}}),
+        );
+        r.manifests = store_manifests(&[from_chart]);
+        let back = Revision::decode(&r.encode()).unwrap().manifests();
+        assert!(back[0].origin.chart);
+        assert_eq!(back[0].origin.to_string(), "app/templates/job.yaml:3");
     }
 
     #[test]
