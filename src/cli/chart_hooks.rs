@@ -65,18 +65,22 @@ pub(super) enum HookPlanError {
     Other(ExitError),
 }
 
-/// The live objects that `kpush apply` running `hooks` beside `main` (the release's plan) would
-/// delete, refused ones included, for `kpush diff`.
+/// The live objects that `kpush apply` running `hook_manifests` beside `main` (the release's
+/// plan; `crds` are its CustomResourceDefinitions) would delete, refused ones included, for
+/// `kpush diff`.
 pub(super) async fn deletions(
     client: &Client,
     main: &Plan,
-    hook_manifests: Vec<crate::Manifest>,
+    mut hook_manifests: Vec<crate::Manifest>,
+    crds: Vec<crate::Manifest>,
     options: crate::plan::PlanOptions,
     sink: &dyn Sink,
 ) -> Result<Vec<crate::event::HookDeletion>, HookPlanError> {
     if hook_manifests.is_empty() {
         return Ok(Vec::new());
     }
+    // Planned beside the hooks (never deleted: only hooks are), so their kinds resolve.
+    hook_manifests.extend(crds);
     let release = run::release_state(client, main)
         .await
         .map_err(|e| HookPlanError::Other(ExitError::new(exit::APPLY_REJECTED, e)))?;

@@ -113,15 +113,22 @@ async fn run_with(
         keep_dry_run: false,
         ..opts.clone()
     };
+    // The set's CRDs, so that hooks of the kinds they define are planned as in the apply.
+    let crds: Vec<_> = manifests
+        .iter()
+        .filter(|m| m.group() == "apiextensions.k8s.io" && m.kind() == "CustomResourceDefinition")
+        .cloned()
+        .collect();
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| plan_failed(&e, &server, None))?;
-    let hooks = super::chart_hooks::deletions(&client, &plan, hook_manifests, hook_opts, reporter)
-        .await
-        .map_err(|e| match e {
-            super::chart_hooks::HookPlanError::Plan(e) => plan_failed(&e, &server, None),
-            super::chart_hooks::HookPlanError::Other(e) => e,
-        })?;
+    let hooks =
+        super::chart_hooks::deletions(&client, &plan, hook_manifests, crds, hook_opts, reporter)
+            .await
+            .map_err(|e| match e {
+                super::chart_hooks::HookPlanError::Plan(e) => plan_failed(&e, &server, None),
+                super::chart_hooks::HookPlanError::Other(e) => e,
+            })?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     let mut pruned = Vec::new();
     if let Some(set) = plan.options.applyset.as_ref().filter(|_| prune) {
