@@ -739,3 +739,52 @@ spec:
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_job_left_by_the_last_deploy_is_replaced_even_when_its_template_changed() {
+    let ctx = Ctx::new("hook-job-changed").await;
+    let helm = helm_path(HelmMajor::V3);
+    ctx.write(
+        "mig/Chart.yaml",
+        "apiVersion: v2\nname: mig\nversion: 1.0.0\n",
+    );
+    ctx.write("mig/values.yaml", "image: example.com/migrate:1\n");
+    // No delete policy: Helm's default, before-hook-creation, keeps the Job until the next run.
+    ctx.write(
+        "mig/templates/migrate.yaml",
+        "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: migrate
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: run
+          image: {{ .Values.image }}
+",
+    );
+    ctx.write(
+        "mig/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mig\ndata:\n  a: \"1\"\n",
+    );
+    let chart = ctx.path().join("mig").display().to_string();
+    let args = ["apply", &chart, "--helm", &helm, "--release", "mig"];
+    ctx.kpush(&args).expect_code(0);
+    let job = ctx.grouped("batch/v1", "jobs", "migrate");
+    let first = uid_of(&ctx, &job).await.expect("the Job stays");
+    // The next release changes the Job's template (immutable): Helm deletes and creates it.
+    let mut next = args.to_vec();
+    next.extend(["--set", "image=example.com/migrate:2"]);
+    ctx.kpush(&next).expect_code(0);
+    let now = ctx.get(&job).await.expect("created again");
+    assert_ne!(now["metadata"]["uid"], first.as_str());
+    assert_eq!(
+        now["spec"]["template"]["spec"]["containers"][0]["image"],
+        "example.com/migrate:2"
+    );
+}

@@ -258,6 +258,14 @@ impl Phases {
     }
 }
 
+/// Whether `o` is a hook whose live object `before-hook-creation` deletes before it is created
+/// again: a dry-run against that object (a Job whose template changed: immutable) says nothing
+/// about the apply.
+pub fn deleted_before_creation(o: &super::PlannedObject) -> bool {
+    matches!(o.live, super::Live::Present(_))
+        && hook_of(&o.manifest).is_some_and(|h| h.delete.before_creation)
+}
+
 /// Whether any object of the plan is a Helm hook.
 pub fn has_hooks(plan: &Plan) -> bool {
     plan.objects.iter().any(|o| hook_of(&o.manifest).is_some())
