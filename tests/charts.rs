@@ -482,6 +482,34 @@ data:
         "{}",
         run.stderr
     );
+    // Nor may a manifest put kpush's hook marker on it, which a later hook would trust.
+    let file = ctx.write(
+        "marker.yaml",
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared
+  annotations:
+    kpush.dev/hook-of: \"-\"
+data:
+  owner: other-team
+",
+    );
+    let run = ctx.kpush(&["apply", &file.display().to_string()]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("sets the annotation kpush.dev/hook-of"),
+        "{}",
+        run.stderr
+    );
+    let cm = ctx
+        .get(&ctx.core("configmaps", "shared"))
+        .await
+        .expect("still there");
+    assert!(
+        cm["metadata"]["annotations"]["kpush.dev/hook-of"].is_null(),
+        "{cm}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -545,6 +573,37 @@ metadata:
     assert!(
         ctx.get(&ctx.core("configmaps", "grab-app")).await.is_none(),
         "nothing was applied"
+    );
+
+    // A hook no policy deletes is not applied over the object either (it would become the
+    // release's, and a later policy could delete it).
+    ctx.write(
+        "grab/templates/hook.yaml",
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared
+  annotations:
+    helm.sh/hook: pre-install,pre-upgrade
+    helm.sh/hook-delete-policy: keep
+",
+    );
+    let run = ctx.kpush(&["apply", &chart, "--helm", &helm, "--release", "grab"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains(
+            "kpush will not run the Helm hook of that name over ConfigMap hook-foreign/shared"
+        ),
+        "{}",
+        run.stderr
+    );
+    let cm = ctx
+        .get(&ctx.core("configmaps", "shared"))
+        .await
+        .expect("still there");
+    assert!(
+        cm["metadata"]["annotations"]["kpush.dev/hook-of"].is_null(),
+        "{cm}"
     );
 
     // Namespace, CRD and PersistentVolumeClaim hooks are refused outright.

@@ -132,6 +132,18 @@ impl Hooks<'_> {
     /// delete an object the release does not own.
     pub async fn run_pre(&self, plan: Plan) -> Result<(Plan, Option<Phase>), ExitError> {
         warn_ignored(&plan, self.sink);
+        // Checked on every deploy: a marker applied today would let a hook delete it tomorrow.
+        let forged: Vec<String> = plan
+            .objects
+            .iter()
+            .filter_map(|o| hooks::forged_marker(&o.manifest))
+            .collect();
+        if !forged.is_empty() {
+            return Err(ExitError::new(
+                exit::BAD_INPUT,
+                anyhow::anyhow!("{}; nothing was applied", forged.join("\n")),
+            ));
+        }
         if !hooks::has_hooks(&plan) {
             return Ok((plan, None));
         }

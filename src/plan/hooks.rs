@@ -292,14 +292,7 @@ pub fn split(mut plan: Plan, release: Release) -> Result<Phases, Vec<String>> {
     let mut refused = Vec::new();
     for mut o in std::mem::take(&mut plan.objects) {
         let Some(hook) = hook_of(&o.manifest) else {
-            if o.manifest.annotation(HOOK_RUN_ANNOTATION).is_some() {
-                refused.push(format!(
-                    "{}: {} sets the annotation {HOOK_RUN_ANNOTATION}, which kpush keeps for \
-                     the hook objects it creates; remove it from the manifest",
-                    o.manifest.origin,
-                    o.manifest.key()
-                ));
-            }
+            refused.extend(forged_marker(&o.manifest));
             main.push(o);
             continue;
         };
@@ -399,6 +392,20 @@ pub fn split(mut plan: Plan, release: Release) -> Result<Phases, Vec<String>> {
     })
 }
 
+/// The error for a manifest that is not a hook but sets [`HOOK_RUN_ANNOTATION`], which would let
+/// a later hook of the same name delete the object; `None` for every other manifest.
+pub fn forged_marker(m: &Manifest) -> Option<String> {
+    if m.annotation(HOOK_RUN_ANNOTATION).is_none() || hook_of(m).is_some() {
+        return None;
+    }
+    Some(format!(
+        "{}: {} sets the annotation {HOOK_RUN_ANNOTATION}, which kpush keeps for the hook \
+         objects it creates; remove it from the manifest",
+        m.origin,
+        m.key()
+    ))
+}
+
 /// Whether kpush may delete `live` as a hook of the release `owner` (see [`hook_owner`]),
 /// applying as `field_manager`: only when a hook run of this release created it (it carries
 /// [`HOOK_RUN_ANNOTATION`] with `owner`), or it is a hook object an earlier kpush left (annotated
@@ -468,25 +475,30 @@ pub fn may_delete(live: &Value, owner: &str, field_manager: &str) -> Result<(), 
     Ok(())
 }
 
-/// An object in the cluster that running this deploy's hooks would delete.
+/// The policy of a hook that no policy deletes (`helm.sh/hook-delete-policy` names none).
+pub const NO_POLICY: &str = "none";
+
+/// An object in the cluster that a hook of this deploy would delete, or apply over and so make
+/// the release's (a later policy could delete it then).
 #[derive(Debug)]
 pub struct Deletion<'a> {
     /// The hook (its live object is present).
     pub object: &'a super::PlannedObject,
     /// The policy that deletes it first: `before-hook-creation`, else `hook-succeeded` or
-    /// `hook-failed` (applied over, then deleted).
+    /// `hook-failed` (applied over, then deleted), else [`NO_POLICY`] (applied over).
     pub policy: &'static str,
     /// Why kpush refuses to delete it ([`may_delete`]), if it does.
     pub refused: Option<String>,
 }
 
-/// The live objects the hooks of `phases` would delete, each once, refused ones included.
+/// The live objects the hooks of `phases` would delete or apply over, each once, refused ones
+/// included: kpush runs a hook only over an object [`may_delete`] allows, whatever its policy,
+/// so that applying a hook can never make another's object look like the release's.
 pub fn deletions(phases: &Phases) -> Vec<Deletion<'_>> {
     let manager = phases.main.options.field_manager.as_str();
     phases
         .run_hooks()
         .into_iter()
-        .filter(|(_, h)| h.delete.deletes())
         .filter_map(|(o, h)| {
             let super::Live::Present(live) = &o.live else {
                 return None;
@@ -496,8 +508,10 @@ pub fn deletions(phases: &Phases) -> Vec<Deletion<'_>> {
                 "before-hook-creation"
             } else if h.delete.succeeded {
                 "hook-succeeded"
-            } else {
+            } else if h.delete.failed {
                 "hook-failed"
+            } else {
+                NO_POLICY
             };
             Some(Deletion {
                 object: o,
@@ -510,12 +524,16 @@ pub fn deletions(phases: &Phases) -> Vec<Deletion<'_>> {
 
 /// The error for a hook object kpush will not delete: which, by which policy, why, and what to do.
 pub fn refusal(m: &Manifest, policy: &str, reason: &str) -> String {
+    let what = if policy == NO_POLICY {
+        "run the Helm hook of that name over"
+    } else {
+        "delete"
+    };
     format!(
-        "{}: kpush will not delete {} for the Helm hook of that name \
-         (helm.sh/hook-delete-policy: {policy}): {reason}. A chart may not make kpush delete \
-         what its release does not own: rename the hook in the chart, or, if the object is a \
-         leftover of this release's own hooks (run by Helm before kpush), delete it once \
-         yourself (kubectl delete {} {}{})",
+        "{}: kpush will not {what} {} (helm.sh/hook-delete-policy: {policy}): {reason}. A \
+         chart may not make kpush delete what its release does not own: rename the hook in the \
+         chart, or, if the object is a leftover of this release's own hooks (run by Helm before \
+         kpush), delete it once yourself (kubectl delete {} {}{})",
         m.origin,
         m.key(),
         m.kind().to_lowercase(),

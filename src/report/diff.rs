@@ -73,13 +73,22 @@ pub fn render(diffs: &[ObjectDiff], pruned: &[PruneCandidate], color: bool) -> S
 pub fn render_hook_deletions(hooks: &[HookDeletion], color: bool) -> String {
     let mut out = String::new();
     for h in hooks {
+        if h.refused.is_none() && h.policy == "none" {
+            // Applied over like any object of the release; nothing is deleted.
+            continue;
+        }
         let (line, code) = match (&h.refused, h.policy.as_str()) {
             (Some(reason), policy) => (
                 format!(
-                    "{} would NOT be deleted for the Helm hook of that name \
+                    "{} would NOT be {} for the Helm hook of that name \
                      (helm.sh/hook-delete-policy: {policy}): {reason}; kpush apply would stop \
                      before changing anything",
-                    h.object.label_at()
+                    h.object.label_at(),
+                    if policy == "none" {
+                        "applied over"
+                    } else {
+                        "deleted"
+                    }
                 ),
                 "31",
             ),
