@@ -379,7 +379,9 @@ impl Plan {
         let to_check: Vec<usize> = (0..self.objects.len())
             .filter(|&i| {
                 let o = &self.objects[i];
-                o.target.is_some() && o.preflight != Preflight::Unchanged
+                o.target.is_some()
+                    && o.preflight != Preflight::Unchanged
+                    && !hooks::deleted_before_creation(o)
             })
             .collect();
         self.dry_run(client, &to_check, sink).await

@@ -89,7 +89,12 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     let mut manifests = Vec::new();
     for (src, sub) in &charts {
         let docs = documents::parse(src, sub, &mut problems);
+        let first = manifests.len();
         objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
+        // Only a chart's objects are Helm hooks: the annotation means nothing elsewhere.
+        for m in &mut manifests[first..] {
+            m.origin.chart = true;
+        }
     }
     for input in &sources {
         match input {
