@@ -71,7 +71,7 @@ pub fn of_plan_error(e: &crate::plan::PlanError) -> i32 {
             CLUSTER_UNREACHABLE
         }
         PlanError::UnknownKinds(_) | PlanError::Rejected(_) => APPLY_REJECTED,
-        PlanError::ApplySet(_) => BAD_INPUT,
+        PlanError::ApplySet(_) | PlanError::SameObjectTwice(_) => BAD_INPUT,
     }
 }
 

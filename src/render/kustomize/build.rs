@@ -14,7 +14,7 @@ use super::resource::{Behavior, Gvk, Resource, via};
 use super::transforms;
 use super::{KError, KUSTOMIZATION_FILES};
 use crate::manifest::Origin;
-use crate::render::problem::{Problem, ProblemKind};
+use crate::render::problem::{Problem, ProblemKind, Severity};
 use crate::render::source::{MAX_FILE_BYTES, Source, Syntax};
 use crate::render::vars::{Substituted, Substitution};
 use crate::render::{Vars, documents, objects};
@@ -608,6 +608,21 @@ impl<'a> Builder<'a> {
         };
         let made = generators::generate(kind, &g.value, global, &mut read)
             .map_err(|m| KError::new(kfile, line, format!("{field} {}: {m}", g.value.name)))?;
+        let behavior = g.value.behavior.as_str();
+        if !matches!(behavior, "" | "create" | "merge" | "replace") {
+            self.problems.push(Problem::at(
+                Severity::Warning,
+                ProblemKind::Kustomize,
+                &**kfile,
+                line,
+                format!(
+                    "{field} {}: behavior `{behavior}` is not create, merge or replace; kustomize \
+                     treats it as create, and so does kpush. Write `create` (or the behavior \
+                     meant, in lower case)",
+                    g.value.name
+                ),
+            ));
+        }
         let mut r = Resource::new(made.object, Origin::new(kfile.clone(), line));
         r.needs_hash = made.needs_hash;
         r.behavior = made.behavior;
