@@ -634,15 +634,30 @@ fn legacy_json6902_patch_targets_match_as_kustomize_matches_them() {
 }
 
 #[test]
-fn empty_data_of_a_config_map_and_a_secret_is_kept() {
+fn empty_data_is_kept_or_dropped_as_kustomize_does() {
     let t = tempfile::tempdir().unwrap();
+    // `data: {}` written in a resource is kept, on a ConfigMap and a Secret.
     write(t.path(), "k/kustomization.yaml", "resources: [c.yaml]\n");
+    let empty = format!(
+        "{CM}data: {{}}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata: {{}}\n"
+    );
+    write(t.path(), "k/c.yaml", &empty);
+    agrees(t.path(), "k");
+    // A Secret generator without entries makes `data: {}` (and hashes it); a ConfigMap
+    // generator without entries makes no `data`.
     write(
         t.path(),
-        "k/c.yaml",
-        &format!(
-            "{CM}data: {{}}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata: {{}}\n"
-        ),
+        "g/kustomization.yaml",
+        "configMapGenerator:\n- name: a\nsecretGenerator:\n- name: b\n",
     );
-    agrees(t.path(), "k");
+    agrees(t.path(), "g");
+    // Merging and replacing: kustomize sets the merged map again, and drops it when empty.
+    write(
+        t.path(),
+        "m/kustomization.yaml",
+        "resources: [c.yaml]\nconfigMapGenerator:\n- name: c\n  behavior: merge\n\
+         secretGenerator:\n- name: s\n  behavior: replace\n",
+    );
+    write(t.path(), "m/c.yaml", &empty);
+    agrees(t.path(), "m");
 }

@@ -781,22 +781,26 @@ fn merge_metadata(new: &mut serde_json::Value, old: &serde_json::Value, field: &
 }
 
 fn merge_map(new: &mut serde_json::Value, old: &serde_json::Value, field: &str) {
-    let Some(old_map) = old.get(field).and_then(|v| v.as_object()) else {
-        return;
-    };
-    let mut merged = old_map.clone();
-    if let Some(n) = new.get(field).and_then(|v| v.as_object()) {
-        for (k, v) in n {
-            merged.insert(k.clone(), v.clone());
+    // kustomize's `MergeDataMapFrom`: the field is cleared and set again from both maps, so an
+    // empty result leaves no field at all (`data: {}` on either side is dropped).
+    let mut merged = serde_json::Map::new();
+    for side in [&*old, &*new] {
+        if let Some(m) = side.get(field).and_then(|v| v.as_object()) {
+            for (k, v) in m {
+                merged.insert(k.clone(), v.clone());
+            }
         }
     }
     let mut sorted: Vec<(String, serde_json::Value)> = merged.into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(o) = new.as_object_mut() {
-        o.insert(
-            field.to_string(),
-            serde_json::Value::Object(sorted.into_iter().collect()),
-        );
+        o.shift_remove(field);
+        if !sorted.is_empty() {
+            o.insert(
+                field.to_string(),
+                serde_json::Value::Object(sorted.into_iter().collect()),
+            );
+        }
     }
 }
 

@@ -167,9 +167,10 @@ pub fn generate(
                 .into_iter()
                 .map(|(k, v)| (k, Value::String(encode_base64(&v))))
                 .collect();
-            if !enc.is_empty() {
-                obj.insert("data".into(), Value::Object(enc));
-            }
+            // kyaml's `LoadMapIntoSecretData` creates `data` before filling it: a Secret
+            // generator without entries still has `data: {}` (and hashes it), where a ConfigMap
+            // generator without entries has no `data`.
+            obj.insert("data".into(), Value::Object(enc));
         }
     }
     if opts.immutable == Some(true) {
