@@ -501,8 +501,15 @@ async fn one_object_in_two_api_versions_from_a_kustomization_is_refused_before_a
         );
     }
     let dir = ctx.path().join("k").display().to_string();
-    let render = ctx.kpush(&["render", &dir]);
+    // Rendering keeps both, as kubectl kustomize does.
+    let render = harness::binary::kpush(&["render".into(), dir.clone()]);
     render.expect_code(0);
+    assert!(
+        render.stdout.contains("crew.example.org/v1")
+            && render.stdout.contains("crew.example.org/v2"),
+        "{}",
+        render.stdout
+    );
     let run = ctx.kpush(&["apply", &dir]);
     run.expect_code(2);
     assert!(
