@@ -574,9 +574,10 @@ mod tests {
 
     #[test]
     fn comments_in_any_number_are_read() {
-        // kubebuilder's config/default: long commented-out blocks between two entries of a list.
+        // kubebuilder's config/default: long commented-out blocks after a key, before its first
+        // entry, and between entries.
         let block = "#- ../prometheus\n#  target:\n#    kind: Deployment\n".repeat(60);
-        let text = format!("kind: A\nresources:\n- ../crd\n{block}- ../rbac\n{block}x: 1\n");
+        let text = format!("kind: A\nresources:\n{block}- ../crd\n{block}- ../rbac\n{block}x: 1\n");
         let (s, sub) = src(&text, Syntax::Yaml);
         let mut p = Vec::new();
         let docs = parse(&s, &sub, &mut p);
