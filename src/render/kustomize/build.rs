@@ -613,7 +613,7 @@ impl<'a> Builder<'a> {
             self.problems.push(Problem::at(
                 Severity::Warning,
                 ProblemKind::Kustomize,
-                &**kfile,
+                kfile,
                 line,
                 format!(
                     "{field} {}: behavior `{behavior}` is not create, merge or replace; kustomize \
@@ -784,7 +784,7 @@ fn merge_map(new: &mut serde_json::Value, old: &serde_json::Value, field: &str) 
     // kustomize's `MergeDataMapFrom`: the field is cleared and set again from both maps, so an
     // empty result leaves no field at all (`data: {}` on either side is dropped).
     let mut merged = serde_json::Map::new();
-    for side in [&*old, &*new] {
+    for side in [old, &*new] {
         if let Some(m) = side.get(field).and_then(|v| v.as_object()) {
             for (k, v) in m {
                 merged.insert(k.clone(), v.clone());
