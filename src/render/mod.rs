@@ -93,6 +93,7 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         let docs = documents::parse(src, sub, &mut problems);
         objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
     }
+    let from_charts = manifests.len();
     for input in &sources {
         match input {
             source::Input::Text(src) => {
@@ -159,6 +160,7 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
             &mut manifests,
             ns,
             opts.allow_other_namespaces,
+            from_charts,
             &mut problems,
         );
     }
