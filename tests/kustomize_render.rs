@@ -661,3 +661,28 @@ fn empty_data_is_kept_or_dropped_as_kustomize_does() {
     write(t.path(), "m/c.yaml", &empty);
     agrees(t.path(), "m");
 }
+
+#[test]
+fn patch_targets_see_namespaces_as_kustomize_does_for_newer_cluster_scoped_types() {
+    // kustomize knows cluster scope by exact apiVersion from its own (Kubernetes 1.21) list:
+    // a ValidatingAdmissionPolicy or a flowcontrol v1 FlowSchema is namespaced to it, so a
+    // target's `namespace: default` selects them (and the namespace transformer sets one).
+    // kpush used Kubernetes 1.35's scopes there and selected nothing.
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "namespace: x\nresources: [r.yaml]\npatches:\n\
+         - target: {namespace: default}\n  \
+           patch: '[{\"op\": \"add\", \"path\": \"/metadata/annotations\", \"value\": {\"d\": \"yes\"}}]'\n",
+    );
+    write(
+        t.path(),
+        "k/r.yaml",
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\n\
+         metadata:\n  name: vap\n---\napiVersion: flowcontrol.apiserver.k8s.io/v1\n\
+         kind: FlowSchema\nmetadata:\n  name: fs\n---\napiVersion: rbac.authorization.k8s.io/v1\n\
+         kind: ClusterRole\nmetadata:\n  name: cr\n",
+    );
+    agrees(t.path(), "k");
+}
