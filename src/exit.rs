@@ -74,7 +74,7 @@ pub fn of_plan_error(e: &crate::plan::PlanError) -> i32 {
         PlanError::UnknownKinds(_) | PlanError::Rejected(_) | PlanError::OtherRelease(_) => {
             APPLY_REJECTED
         }
-        PlanError::ApplySet(_) => BAD_INPUT,
+        PlanError::ApplySet(_) | PlanError::SameObjectTwice(_) => BAD_INPUT,
     }
 }
 

@@ -847,3 +847,98 @@ spec:
         "example.com/migrate:2"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chart_keeps_the_namespaces_its_templates_name_as_helm_install_does() {
+    // A controller chart that grants itself access to the namespaces it watches: Roles and
+    // RoleBindings whose template sets metadata.namespace. `helm install -n X` deploys them
+    // there; kpush refused them ("is in namespace …, but --namespace is …").
+    let ctx = Ctx::new("chart-ns").await;
+    let watched = Ctx::new("chart-ns-watched").await;
+    ctx.write(
+        "op/Chart.yaml",
+        "apiVersion: v2\nname: op\nversion: 1.0.0\n",
+    );
+    ctx.write(
+        "op/values.yaml",
+        &format!("watch: [{}]\n", watched.namespace),
+    );
+    ctx.write(
+        "op/templates/config.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  a: \"1\"\n",
+    );
+    ctx.write(
+        "op/templates/rbac.yaml",
+        "{{- range .Values.watch }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $.Release.Name }}-watch
+  namespace: {{ . }}
+rules:
+  - apiGroups: [\"\"]
+    resources: [configmaps]
+    verbs: [get, list, watch]
+{{- end }}
+",
+    );
+    let chart = ctx.path().join("op").display().to_string();
+    let helm = helm_path(HelmMajor::V3);
+    let run = ctx.kpush(&["apply", &chart, "--helm", &helm, "--release", "op"]);
+    run.expect_code(0);
+    assert!(
+        ctx.get(&ctx.core("configmaps", "op-config"))
+            .await
+            .is_some(),
+        "-n fills in the release namespace"
+    );
+    let role = format!(
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/{}/roles/op-watch",
+        watched.namespace
+    );
+    assert!(
+        ctx.get(&role).await.is_some(),
+        "the Role is in the namespace its template names: {}",
+        run.stderr
+    );
+
+    // RBAC derivation covers the other namespace too.
+    let rbac = ctx.kpush(&[
+        "rbac",
+        &chart,
+        "--helm",
+        &helm,
+        "--release",
+        "op",
+        "--offline",
+    ]);
+    rbac.expect_code(0);
+    assert!(
+        rbac.stdout
+            .contains(&format!("namespace: {}", watched.namespace)),
+        "{}",
+        rbac.stdout
+    );
+
+    // Pruning follows the object into its namespace: without the watch list, the Role goes.
+    let values = ctx.write("none.yaml", "watch: []\n").display().to_string();
+    let run = ctx.kpush(&[
+        "apply",
+        &chart,
+        "--helm",
+        &helm,
+        "--release",
+        "op",
+        "--values",
+        &values,
+        "--prune",
+    ]);
+    run.expect_code(0);
+    assert!(ctx.get(&role).await.is_none(), "pruned: {}", run.stderr);
+    assert!(
+        ctx.get(&ctx.core("configmaps", "op-config"))
+            .await
+            .is_some()
+    );
+}

@@ -65,8 +65,11 @@ impl Helm {
         } else {
             self.run(&["show".as_ref(), "chart".as_ref(), chart.as_os_str()])?
         };
-        let value: Value = serde_saphyr::from_str(&text)
-            .map_err(|e| format!("Chart.yaml is not valid YAML: {e}; fix it (see `helm lint`)"))?;
+        let value: Value =
+            serde_saphyr::from_str_with_options(&text, crate::render::documents::yaml_options())
+                .map_err(|e| {
+                    format!("Chart.yaml is not valid YAML: {e}; fix it (see `helm lint`)")
+                })?;
         value
             .get("name")
             .and_then(Value::as_str)
