@@ -28,6 +28,37 @@ use crate::event::{Action, Event, Rejection, Sink, Stage};
 use crate::plan::{Plan, PlanError, Wave};
 use parent::ParentRecord;
 
+/// Asked just before pruning: `Err(message)` stops the run before anything is deleted (a
+/// release's deploy lock that another deploy took over).
+#[derive(Clone)]
+pub struct PruneGuard(
+    std::sync::Arc<
+        dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync,
+    >,
+);
+
+impl PruneGuard {
+    /// A guard asking `check`.
+    pub fn new(
+        check: impl Fn() -> futures::future::BoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(check))
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for PruneGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PruneGuard")
+    }
+}
+
 /// Settings for applying beyond those in the plan.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -37,6 +68,8 @@ pub struct ApplyOptions {
     pub prune_namespaces_and_crds: bool,
     /// How long to wait for CRDs to be Established.
     pub crd_timeout: Duration,
+    /// Asked before pruning (and before recording the ApplySet's final member list).
+    pub before_prune: Option<PruneGuard>,
 }
 
 impl Default for ApplyOptions {
@@ -45,6 +78,7 @@ impl Default for ApplyOptions {
             prune: false,
             prune_namespaces_and_crds: false,
             crd_timeout: Duration::from_secs(60),
+            before_prune: None,
         }
     }
 }
@@ -83,6 +117,10 @@ pub enum ApplyError {
     /// Ctrl-C or SIGTERM.
     #[error("interrupted: stopped after the requests in flight")]
     Interrupted,
+    /// The run may no longer change the release (its deploy lock was taken over); nothing was
+    /// pruned.
+    #[error("{0}; nothing was pruned")]
+    NotHeld(String),
 }
 
 /// A stop, with everything done before it.
@@ -172,6 +210,9 @@ impl Run<'_> {
             }
         }
         if opts.prune && parent.set().is_some() {
+            if let Some(guard) = &opts.before_prune {
+                guard.check().await.map_err(ApplyError::NotHeld)?;
+            }
             self.prune(&parent, opts.prune_namespaces_and_crds).await
         } else {
             parent.record_before(self.client, None).await
