@@ -58,7 +58,7 @@ fn foreign_lease(holder: &str, behind: SignedDuration) -> Lease {
 async fn a_runner_whose_clock_is_ahead_cannot_take_a_lock_that_is_still_renewed() {
     let ctx = Ctx::new("trust-lock-clock").await;
     let cm = ctx
-        .write("cm.yaml", &config_map("c", "1"))
+        .write("cm.yaml", &config_map("c", "v1"))
         .display()
         .to_string();
     let api = leases(&ctx, ctx.client().await);
@@ -124,7 +124,7 @@ async fn a_runner_whose_clock_is_ahead_cannot_take_a_lock_that_is_still_renewed(
 async fn a_lock_taken_over_mid_deploy_stops_kpush_before_pruning_and_recording() {
     let ctx = Ctx::new("trust-lock-lost").await;
     harness::runs::write_config_maps(ctx.path(), 150);
-    ctx.write("old.yaml", &config_map("old", "1"));
+    ctx.write("old.yaml", &config_map("old", "v1"));
     let dir = ctx.path().display().to_string();
     ctx.kpush(&["apply", &dir, "--release", "app"])
         .expect_code(0);
@@ -222,7 +222,7 @@ async fn a_forged_record_is_not_restored_and_a_rollback_obeys_the_namespace_rule
     let ctx = Ctx::new("trust-records").await;
     let key = [("KPUSH_RECORD_KEY", "pipeline-secret-key")];
     let cm = ctx
-        .write("cm.yaml", &config_map("c", "1"))
+        .write("cm.yaml", &config_map("c", "v1"))
         .display()
         .to_string();
     ctx.kpush_env("admin", &["apply", &cm, "--release", "app"], &key)
@@ -236,7 +236,7 @@ async fn a_forged_record_is_not_restored_and_a_rollback_obeys_the_namespace_rule
             .contains_key("signature"),
         "records are signed with KPUSH_RECORD_KEY"
     );
-    ctx.write("cm.yaml", &config_map("c", "2"));
+    ctx.write("cm.yaml", &config_map("c", "v2"));
     ctx.kpush_env("admin", &["apply", &cm, "--release", "app"], &key)
         .expect_code(0);
 
@@ -269,7 +269,7 @@ async fn a_forged_record_is_not_restored_and_a_rollback_obeys_the_namespace_rule
         "the forged binding was applied"
     );
     let value = ctx.get(&ctx.core("configmaps", "c")).await.expect("cm");
-    assert_eq!(value["data"]["key"], "2");
+    assert_eq!(value["data"]["key"], "v2");
 
     // Overridden, a record whose objects leave the release's namespace is still refused.
     let (mut elsewhere, _) = record(&ctx, "kpush.release.v1.app.v1").await;
@@ -305,13 +305,13 @@ async fn records_written_before_the_key_need_the_override_once() {
     let ctx = Ctx::new("trust-migrate").await;
     let key = [("KPUSH_RECORD_KEY", "pipeline-secret-key")];
     let cm = ctx
-        .write("cm.yaml", &config_map("c", "1"))
+        .write("cm.yaml", &config_map("c", "v1"))
         .display()
         .to_string();
     // Written by a kpush without the key (or an older version): not signed.
     ctx.kpush(&["apply", &cm, "--release", "app"])
         .expect_code(0);
-    ctx.write("cm.yaml", &config_map("c", "2"));
+    ctx.write("cm.yaml", &config_map("c", "v2"));
     ctx.kpush_env("admin", &["apply", &cm, "--release", "app"], &key)
         .expect_code(0);
     let run = ctx.kpush_env("admin", &["rollback", "app"], &key);
@@ -324,7 +324,7 @@ async fn records_written_before_the_key_need_the_override_once() {
     );
     run.expect_code(0);
     let value = ctx.get(&ctx.core("configmaps", "c")).await.expect("cm");
-    assert_eq!(value["data"]["key"], "1");
+    assert_eq!(value["data"]["key"], "v1");
     // The rollback's own record is signed: the next rollback to it needs no override.
     let (_, secret) = record(&ctx, "kpush.release.v1.app.v3").await;
     assert!(secret.data.expect("data").contains_key("signature"));
@@ -362,7 +362,7 @@ async fn a_targets_files_kubeconfig_may_not_run_programs_unless_allowed() {
             ctx.namespace
         ),
     );
-    let deploy = ctx.write("repo/deploy/cm.yaml", &config_map("c", "1"));
+    let deploy = ctx.write("repo/deploy/cm.yaml", &config_map("c", "v1"));
     let (targets, deploy) = (
         targets.display().to_string(),
         deploy.parent().expect("dir").display().to_string(),
@@ -497,7 +497,7 @@ fn a_directory_walk_stays_in_the_repository_and_survives_a_link_loop() {
     std::fs::write(&outside, config_map("outside", "secret")).expect("write");
     let deploy = dir.path().join("deploy");
     std::fs::create_dir_all(&deploy).expect("mkdir");
-    std::fs::write(deploy.join("cm.yaml"), config_map("c", "1")).expect("write");
+    std::fs::write(deploy.join("cm.yaml"), config_map("c", "v1")).expect("write");
     symlink(&outside, deploy.join("borrowed.yaml")).expect("symlink");
     let run = kpush(&["render", &deploy.display().to_string()], &[]);
     run.expect_code(2);

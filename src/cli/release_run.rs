@@ -253,13 +253,11 @@ async fn locked(
     }
     let number = recorder.number();
     let deployed = d.deploy(manifests).await;
-    still_held(
-        lock,
-        release,
-        number,
-        "before recording the revision's result",
-    )
-    .await?;
+    let when = match &deployed.result {
+        Err(e) if e.code == exit::LOCKED => "before pruning (nothing was pruned)",
+        _ => "before recording the revision's result",
+    };
+    still_held(lock, release, number, when).await?;
     let (status, message) = verdict(&deployed, rollback_to);
     let objects = records(&deployed);
     let rollback = settings
@@ -413,13 +411,11 @@ async fn roll_back(
         .map_err(store_error)?;
     let number = recorder.number();
     let deployed = d.deploy_with_timeout(manifests, Some(timeout)).await;
-    still_held(
-        lock,
-        release,
-        number,
-        "before recording the rollback's result",
-    )
-    .await?;
+    let when = match &deployed.result {
+        Err(e) if e.code == exit::LOCKED => "before pruning (nothing was pruned)",
+        _ => "before recording the rollback's result",
+    };
+    still_held(lock, release, number, when).await?;
     let (status, message) = verdict(&deployed, Some(target.revision));
     if let Err(e) = &deployed.result {
         d.reporter.event(&Event::Warning {

@@ -350,9 +350,6 @@ async fn check(
             taken: true,
         }
     };
-    if lost.load(Ordering::SeqCst) {
-        return Err(gone("another deploy took it over".into()));
-    }
     match with_retry(RetryPolicy::default(), || api.get_opt(name)).await {
         Ok(Some(current)) if holder_identity(&current) == Some(identity) => Ok(()),
         Ok(Some(current)) => Err(gone(format!(
@@ -454,21 +451,21 @@ fn is_free(lease: &Lease, first_seen: Instant) -> bool {
     first_seen.elapsed() >= duration
 }
 
-/// Who holds `lease`, in words.
+/// Who holds `lease`, in words: its holder annotation when that describes the holder identity
+/// (a holder other than kpush may have left kpush's annotation behind), else the identity.
 fn describe(lease: &Lease) -> String {
+    let identity = holder_identity(lease).unwrap_or_default();
     let annotated = lease
         .metadata
         .annotations
         .as_ref()
         .and_then(|a| a.get(HOLDER_ANNOTATION))
-        .and_then(|h| serde_json::from_str::<Holder>(h).ok());
+        .and_then(|h| serde_json::from_str::<Holder>(h).ok())
+        .filter(|h| identity.starts_with(&format!("{} pid {} {}", h.run.who(), h.pid, h.since)));
     match annotated {
         Some(h) => h.to_string(),
-        None => lease
-            .spec
-            .as_ref()
-            .and_then(|s| s.holder_identity.clone())
-            .unwrap_or_else(|| "an unknown holder".into()),
+        None if identity.is_empty() => "an unknown holder".into(),
+        None => identity.to_string(),
     }
 }
 
@@ -523,10 +520,14 @@ mod tests {
             pid: 42,
             since: "2026-11-29T10:00:00Z".into(),
         };
-        let l = lease("kpush.lock.shop", "id", &me, None);
+        let id = "https://ci/run/1 (ana) pid 42 2026-11-29T10:00:00Z 00000000000000ff";
+        let mut l = lease("kpush.lock.shop", id, &me, None);
         assert_eq!(
             describe(&l),
             "https://ci/run/1 (ana) (kpush pid 42), since 2026-11-29T10:00:00Z"
         );
+        // Another holder kept kpush's annotation: it is named by its identity.
+        l.spec.as_mut().unwrap().holder_identity = Some("intruder".into());
+        assert_eq!(describe(&l), "intruder");
     }
 }
