@@ -330,6 +330,55 @@ async fn records_written_before_the_key_need_the_override_once() {
     assert!(secret.data.expect("data").contains_key("signature"));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_deploy_is_not_rolled_back_to_a_record_that_does_not_verify() {
+    let ctx = Ctx::new("trust-no-rollback").await;
+    let key = [("KPUSH_RECORD_KEY", "pipeline-secret-key")];
+    ctx.write("cm.yaml", &config_map("c", "v1"));
+    let dir = ctx.path().display().to_string();
+    // Revision 1, written without the key.
+    ctx.kpush(&["apply", &dir, "--release", "app"])
+        .expect_code(0);
+    // Pods that become ready only after two minutes (node simulator).
+    let slow = harness::binary::deployment("web", "registry.example/team/web:1.0", "web").replace(
+        "      labels:\n        app:",
+        "      annotations:\n        sim.kpush.dev/behavior: slow-start\n        \
+         sim.kpush.dev/start-seconds: \"120\"\n      labels:\n        app:",
+    );
+    ctx.write("web.yaml", &slow);
+    let run = ctx.kpush_env(
+        "admin",
+        &[
+            "apply",
+            &dir,
+            "--release",
+            "app",
+            "--rollback-on-failure",
+            "--timeout",
+            "5s",
+        ],
+        &key,
+    );
+    run.expect_code(5);
+    assert!(
+        run.stderr.contains("not rolled back")
+            && run.stderr.contains("refusing to restore revision 1")
+            && run.stderr.contains("it is not signed"),
+        "{}",
+        run.stderr
+    );
+    // The Deployment revision 2 added is still there: nothing was restored (and pruned).
+    assert!(
+        ctx.get(&ctx.grouped("apps/v1", "deployments", "web"))
+            .await
+            .is_some()
+    );
+    let history = ctx.kpush(&["history", "app", "-o", "json"]);
+    let h: Value = serde_json::from_str(&history.stdout).expect("json");
+    assert_eq!(h["revisions"].as_array().map(Vec::len), Some(2), "{h}");
+    assert_eq!(h["revisions"][1]["status"], "timed-out", "{h}");
+}
+
 /// A kubeconfig for the shared cluster whose user runs `script` as an exec credential plugin.
 fn exec_kubeconfig(ctx: &Ctx, script: &str) -> String {
     let ca = base64::engine::general_purpose::STANDARD.encode(ctx.cluster.ca_pem());
