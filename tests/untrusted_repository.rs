@@ -433,6 +433,20 @@ async fn a_targets_files_kubeconfig_may_not_run_programs_unless_allowed() {
     run.expect_code(0);
     assert!(marker.exists(), "allowed, the plugin signs in");
     assert!(ctx.get(&ctx.core("configmaps", "c")).await.is_some());
+
+    // A token file of the runner's (outside the repository) would go to the kubeconfig's
+    // server, which the repository chooses.
+    let runner_token = ctx.write("runner-token", ctx.cluster.token("admin"));
+    let mut kc: Value = serde_json::from_str(&exec_kubeconfig(&ctx, "")).expect("json");
+    kc["users"][0]["user"] = json!({"tokenFile": runner_token.display().to_string()});
+    ctx.write("repo/kc", &kc.to_string());
+    let run = kpush(&args, &[]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("sends the token file"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A chart `c` in `dir` with one ConfigMap template holding `data`.
