@@ -41,8 +41,9 @@ pub struct ClusterArgs {
     pub retry_budget: Duration,
 
     /// Let kubeconfig files named by a --targets file run `exec` credential plugins and
-    /// `auth-provider`s (they run with this process's environment, secrets included). The
-    /// kubeconfig of --kubeconfig or KUBECONFIG is trusted without this flag.
+    /// `auth-provider`s (they run with this process's environment, secrets included), and send
+    /// `tokenFile`s from outside the repository. The kubeconfig of --kubeconfig or KUBECONFIG is
+    /// trusted without this flag.
     #[arg(long, env = "KPUSH_ALLOW_EXEC_CREDENTIALS")]
     pub allow_exec_credentials: bool,
 
