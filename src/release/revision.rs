@@ -187,6 +187,9 @@ pub struct Revision {
     pub objects: Vec<ObjectRecord>,
     /// The manifests as applied.
     pub manifests: Vec<StoredManifest>,
+    /// Whether its record's signature verified (not stored: found when read).
+    #[serde(skip)]
+    pub trust: super::signature::Trust,
 }
 
 /// Why a stored revision cannot be read.
@@ -305,6 +308,7 @@ pub(crate) mod tests {
                 chart: false,
                 object: json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}),
             }],
+            trust: Default::default(),
         }
     }
 

@@ -98,7 +98,6 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
             m.origin.chart = true;
         }
     }
-    let from_charts = manifests.len();
     for input in &sources {
         match input {
             source::Input::Text(src) => {
@@ -165,7 +164,6 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
             &mut manifests,
             ns,
             opts.allow_other_namespaces,
-            from_charts,
             &mut problems,
         );
     }

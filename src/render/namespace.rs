@@ -70,21 +70,20 @@ pub fn crd_cluster_kinds(manifests: &[Manifest]) -> HashSet<(String, String)> {
 }
 
 /// Sets `namespace` on namespaced objects that have none; flags objects in other namespaces,
-/// except the first `from_charts` objects (rendered from Helm charts): as `helm install`, a
-/// chart's explicit namespace is kept and `-n` only fills in missing ones.
+/// except objects rendered from Helm charts (`origin.chart`): as `helm install`, a chart's
+/// explicit namespace is kept and `-n` only fills in missing ones.
 pub fn apply(
     manifests: &mut [Manifest],
     namespace: &str,
     allow_other: bool,
-    from_charts: usize,
     problems: &mut Vec<Problem>,
 ) {
     let cluster_kinds = crd_cluster_kinds(manifests);
-    for (i, m) in manifests.iter_mut().enumerate() {
+    for m in manifests.iter_mut() {
         if is_cluster_scoped(m.group(), m.kind(), &cluster_kinds) {
             continue;
         }
-        let allow_other = allow_other || i < from_charts;
+        let allow_other = allow_other || m.origin.chart;
         match m.namespace() {
             None => {
                 m.metadata_mut()
@@ -148,7 +147,7 @@ mod tests {
             m(json!({"apiVersion":"ex.com/v1","kind":"W","metadata":{"name":"w"}})),
         ];
         let mut p = Vec::new();
-        apply(&mut ms, "prod", false, 0, &mut p);
+        apply(&mut ms, "prod", false, &mut p);
         assert!(p.is_empty());
         assert_eq!(ms[0].namespace(), Some("prod"));
         assert_eq!(ms[1].namespace(), None);
@@ -161,10 +160,10 @@ mod tests {
             json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"dev"}}),
         )];
         let mut p = Vec::new();
-        apply(&mut ms, "prod", false, 0, &mut p);
+        apply(&mut ms, "prod", false, &mut p);
         assert_eq!(p.len(), 1);
         let mut p = Vec::new();
-        apply(&mut ms, "prod", true, 0, &mut p);
+        apply(&mut ms, "prod", true, &mut p);
         assert!(p.is_empty());
     }
 
