@@ -127,7 +127,11 @@ for c in "${CASES[@]}"; do
   read -r name project dir <<<"$c"
   dest="$OUT/kubebuilder-$KUBEBUILDER_VERSION--$name"
   mkdir -p "$dest"
-  cp -r "$WORK/$project/config/." "$dest/"
+  if [ "$dir" = default ]; then # reads ../crd, ../rbac, ../webhook, ...: the whole config/
+    cp -r "$WORK/$project/config/." "$dest/"
+  else # reads only its own directory
+    cp -r "$WORK/$project/config/$dir" "$dest/$dir"
+  fi
   cp "$LICENSE" "$dest/LICENSE"
   chmod -R u+w "$dest"
   (cd "$dest" && env -i PATH=/usr/bin:/bin HOME=/nonexistent "$KUBECTL" kustomize "$dir" >expected.yaml)
@@ -135,7 +139,7 @@ for c in "${CASES[@]}"; do
 generated: by kubebuilder $KUBEBUILDER_VERSION (Apache-2.0, see LICENSE, from the Go module sigs.k8s.io/kubebuilder/v4@$KUBEBUILDER_VERSION) and controller-gen $CONTROLLER_TOOLS_VERSION from the commands in scripts/kustomize-corpus/gen-kubebuilder.sh
 registry: Go module proxy (proxy.golang.org), sigs.k8s.io/kubebuilder/v4@$KUBEBUILDER_VERSION, sigs.k8s.io/controller-tools@$CONTROLLER_TOOLS_VERSION
 repository: https://github.com/kubernetes-sigs/kubebuilder
-project: $project (see gen-kubebuilder.sh); this directory is the project's config/
+project: $project (see gen-kubebuilder.sh); this directory holds (part of) the project's config/
 license: Apache-2.0 (see LICENSE, kubebuilder's)
 kind: output
 expected: output of kubectl kustomize ($ORACLE) at generation time
