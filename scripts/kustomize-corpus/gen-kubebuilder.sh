@@ -10,6 +10,8 @@
 # Needs Go, make, python3 and the Go module proxy (kubebuilder init runs `go mod tidy`).
 #
 # Projects (the commands are below, in order):
+#   guestbook-init: the project right after `kubebuilder init`: config/default with no API yet, its
+#               whole replacements section (about 200 lines) still commented out.
 #   guestbook:  one group, kind Guestbook in v1 (hub, controller, defaulting + validating +
 #               conversion webhooks) and v2 (spoke): config/default as scaffolded (webhook and
 #               cert-manager replacements enabled by `create webhook`, the long commented-out
@@ -52,6 +54,7 @@ manifests() { # CRDs, RBAC role and webhook configurations, as `make manifests` 
 log "guestbook"
 mkdir "$WORK/guestbook" && cd "$WORK/guestbook"
 "$KB" init --domain example.com --repo example.com/guestbook
+cp -r "$WORK/guestbook" "$WORK/guestbook-init"
 "$KB" create api --group webapp --version v1 --kind Guestbook --resource --controller --make=false
 "$KB" create api --group webapp --version v2 --kind Guestbook --resource --controller=false --make=false
 "$KB" create webhook --group webapp --version v1 --kind Guestbook --defaulting --programmatic-validation \
@@ -112,6 +115,7 @@ manifests
 
 # case name, project, directory to render (relative to config/), what it shows
 CASES=(
+  "guestbook-init-config-default guestbook-init default"
   "guestbook-config-default guestbook default"
   "guestbook-config-samples guestbook samples"
   "guestbook-config-prometheus guestbook prometheus"
