@@ -7,7 +7,7 @@
 #
 # Usage: scripts/kustomize-corpus/gen-kubebuilder.sh [KUBECTL]
 #   KUBECTL defaults to ~/.cache/kpush/control-plane/current/kubectl (scripts/build-control-plane.sh).
-# Needs Go, make, python3 and the Go module proxy (kubebuilder init runs `go mod tidy`).
+# Needs Go, python3 and the Go module proxy (kubebuilder init runs `go mod tidy`).
 #
 # Projects (the commands are below, in order):
 #   guestbook-init: the project right after `kubebuilder init`: config/default with no API yet, its
