@@ -210,7 +210,10 @@ async fn deploy(case: &Case) {
     );
     for (kind, name) in &regenerated {
         assert!(
-            run.stdout.contains(&format!("{kind} ")) && run.stdout.contains(name.as_str()),
+            run.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{kind} "))
+                    && (l.contains(&format!("/{name} ")) || l.contains(&format!(" {name} ")))),
             "diff names {kind} {name}: {}",
             run.stdout
         );
