@@ -243,14 +243,15 @@ async fn ingress_nginx() {
 async fn cert_manager() {
     // CRDs in templates (crds.enabled), leader-election Roles in kube-system (a second namespace),
     // a post-install startupapicheck hook Job; its webhooks (failurePolicy Fail) cover
-    // cert-manager's own kinds only. kube-system needs --allow-other-namespaces.
+    // cert-manager's own kinds only. The Roles in kube-system deploy as with `helm install`: a
+    // chart's explicit namespace is kept, `-n` fills in only missing ones.
     deploy(&Case {
         chart: "cert-manager",
         values: &["crds.enabled=true"],
         upgrade: "replicaCount=2",
         changes: ("Deployment", "cert-manager"),
         written_by_programs: &[],
-        flags: &["--allow-other-namespaces"],
+        flags: &[],
         regenerated: &[],
     })
     .await;
@@ -322,14 +323,14 @@ async fn dapr() {
     // Six vendored subcharts (file:// dependencies), CRDs in templates, StatefulSets, a pod
     // webhook (failurePolicy Ignore). The scheduler keeps its data in memory: its default
     // PersistentVolumeClaim would stay Pending without a storage provisioner. Its secret-reader
-    // Role is in `default` (--allow-other-namespaces).
+    // Role is in `default`, kept there as `helm install` keeps it.
     deploy(&Case {
         chart: "dapr",
         values: &["dapr_scheduler.cluster.inMemoryStorage=true"],
         upgrade: "global.logAsJson=true",
         changes: ("Deployment", "dapr-operator"),
         written_by_programs: &[],
-        flags: &["--allow-other-namespaces"],
+        flags: &[],
         regenerated: &[],
     })
     .await;
