@@ -18,7 +18,8 @@ pub const CLUSTER_UNREACHABLE: i32 = 6;
 /// The rollout failed or timed out, and `--rollback-on-failure` restored the last succeeded
 /// revision.
 pub const ROLLED_BACK: i32 = 7;
-/// Another deploy of the same release held its lock for the whole `--lock-timeout`.
+/// Another deploy of the same release held its lock for the whole `--lock-timeout`, or took it
+/// over while this one ran (kpush then stopped before pruning or recording).
 pub const LOCKED: i32 = 8;
 /// Interrupted by Ctrl-C or SIGTERM.
 pub const INTERRUPTED: i32 = 130;
@@ -74,7 +75,7 @@ pub fn of_plan_error(e: &crate::plan::PlanError) -> i32 {
         PlanError::UnknownKinds(_) | PlanError::Rejected(_) | PlanError::OtherRelease(_) => {
             APPLY_REJECTED
         }
-        PlanError::ApplySet(_) => BAD_INPUT,
+        PlanError::ApplySet(_) | PlanError::SameObjectTwice(_) => BAD_INPUT,
     }
 }
 
@@ -91,6 +92,7 @@ pub fn of_apply_error(e: &crate::apply::ApplyError) -> i32 {
         | ApplyError::ApplySet(_) => APPLY_REJECTED,
         ApplyError::PruneRefused(_) => BAD_INPUT,
         ApplyError::Interrupted => INTERRUPTED,
+        ApplyError::NotHeld(_) => LOCKED,
     }
 }
 

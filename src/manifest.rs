@@ -17,6 +17,8 @@ pub struct Origin {
     pub line: u32,
     /// Overlay entries that changed the object after it was read, oldest first.
     pub via: Vec<Via>,
+    /// Rendered from a Helm chart: only then are its `helm.sh/hook` annotations honoured.
+    pub chart: bool,
 }
 
 /// One overlay entry that changed an object: the kustomization field and its file:line.
@@ -43,7 +45,14 @@ impl Origin {
             file: file.into(),
             line,
             via: Vec::new(),
+            chart: false,
         }
+    }
+
+    /// This origin, marked as rendered from a Helm chart.
+    pub fn from_chart(mut self) -> Self {
+        self.chart = true;
+        self
     }
 
     /// `file:line`, followed by ` via …` for each overlay entry that changed the object.

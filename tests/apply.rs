@@ -524,3 +524,47 @@ async fn an_unreachable_server_exits_6_with_advice() {
     assert!(run.stderr.contains("nothing was applied"), "{}", run.stderr);
     assert!(!Path::new(&run.stderr).exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_object_in_two_api_versions_from_a_kustomization_is_refused_before_applying() {
+    // kubectl kustomize renders both samples (kustomize keys objects by version too), but on the
+    // server they are one object: applying both would keep whichever came last.
+    let ctx = Ctx::new("apply-two-versions").await;
+    ctx.write(
+        "k/kustomization.yaml",
+        "resources:\n- cm.yaml\n- v1.yaml\n- v2.yaml\n",
+    );
+    ctx.write("k/cm.yaml", &config_map("first", "v"));
+    for v in ["v1", "v2"] {
+        ctx.write(
+            &format!("k/{v}.yaml"),
+            &format!(
+                "apiVersion: crew.example.org/{v}\nkind: FirstMate\nmetadata:\n  name: sample\n"
+            ),
+        );
+    }
+    let dir = ctx.path().join("k").display().to_string();
+    // Rendering keeps both, as kubectl kustomize does.
+    let render = harness::binary::kpush(&["render".into(), dir.clone()]);
+    render.expect_code(0);
+    assert!(
+        render.stdout.contains("crew.example.org/v1")
+            && render.stdout.contains("crew.example.org/v2"),
+        "{}",
+        render.stdout
+    );
+    let run = ctx.kpush(&["apply", &dir]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(
+            "v2.yaml:1: FirstMate apply-two-versions/sample is defined twice, as \
+             crew.example.org/v2 here and as crew.example.org/v1 at"
+        ) && run.stderr.contains("v1.yaml:1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        ctx.get(&ctx.core("configmaps", "first")).await.is_none(),
+        "nothing is applied"
+    );
+}

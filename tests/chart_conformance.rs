@@ -52,7 +52,16 @@ fn helm_objects(helm: &Path, chart: &Path, values: Option<&Path>) -> (BTreeMap<K
     );
     let text = String::from_utf8(out.stdout).expect("utf-8");
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("helm's output is YAML");
-    let docs: Vec<Value> = docs.into_iter().filter(|d| d.is_object()).collect();
+    // A `kind: List` stands for its items: helm install creates them (its kube client flattens
+    // lists, as kubectl does), and kpush renders them one by one.
+    let docs: Vec<Value> = docs
+        .into_iter()
+        .filter(|d| d.is_object())
+        .flat_map(|d| match d["items"].as_array() {
+            Some(items) if d["kind"] == "List" => items.clone(),
+            _ => vec![d],
+        })
+        .collect();
     let n = docs.len();
     let objects: BTreeMap<Key, Value> = docs.into_iter().map(|d| (key(&d), d)).collect();
     let duplicates = objects.len() != n;

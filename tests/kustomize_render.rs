@@ -494,3 +494,195 @@ fn strategic_merge_patch_for_a_missing_object_is_refused() {
         "k/kustomization.yaml:3: error: patchesStrategicMerge",
     );
 }
+
+/// Renders `dir` (relative to `t`) with kpush and kubectl kustomize and fails on any difference.
+fn agrees(t: &Path, dir: &str) {
+    if let Some(diff) = compare(dir, &t.join(dir)) {
+        panic!("{diff}");
+    }
+}
+
+#[test]
+fn long_comment_blocks_between_entries_are_read_as_kubectl_reads_them() {
+    // The shape of kubebuilder's config/default: dozens of commented-out entries between two
+    // entries of one list (kpush refused it: "too many buffered comments while looking ahead").
+    let t = tempfile::tempdir().unwrap();
+    let comments: String = (0..80)
+        .map(|i| format!("# - path: patch_{i}.yaml\n#   target:\n#     kind: Deployment\n"))
+        .collect();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        &format!("resources:\n- c.yaml\n{comments}- d.yaml\n{comments}namePrefix: p-\n"),
+    );
+    write(
+        t.path(),
+        "k/c.yaml",
+        &format!("{comments}{CM}{comments}data:\n{comments}  a: b\n"),
+    );
+    write(
+        t.path(),
+        "k/d.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n",
+    );
+    agrees(t.path(), "k");
+}
+
+#[test]
+fn one_anchor_used_many_times_is_read_as_kubectl_reads_it() {
+    let t = tempfile::tempdir().unwrap();
+    let refs: String = (0..150).map(|i| format!("  k{i}: *v\n")).collect();
+    write(t.path(), "k/kustomization.yaml", "resources: [c.yaml]\n");
+    write(
+        t.path(),
+        "k/c.yaml",
+        &format!("{CM}  annotations:\n    x: &v shared\ndata:\n{refs}"),
+    );
+    agrees(t.path(), "k");
+}
+
+#[test]
+fn one_name_in_two_api_versions_renders_both_as_kubectl_kustomize_does() {
+    // kubebuilder's config/samples for a kind served in v1 and v2.
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources:\n- v1.yaml\n- v2.yaml\n",
+    );
+    for v in ["v1", "v2"] {
+        write(
+            t.path(),
+            &format!("k/{v}.yaml"),
+            &format!(
+                "apiVersion: crew.example.org/{v}\nkind: FirstMate\nmetadata:\n  name: \
+                 firstmate-sample\nspec:\n  version: {v}\n"
+            ),
+        );
+    }
+    agrees(t.path(), "k");
+    // Outside one kustomize build the two files are still one object defined twice.
+    let (code, _, err) = kpush(&t.path().join("k"), &["v1.yaml", "v2.yaml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "v2.yaml:1: error: FirstMate firstmate-sample is defined twice: here and at v1.yaml:1"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_generator_behavior_is_create_as_in_kustomize_with_a_warning() {
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "configMapGenerator:\n- name: c\n  behavior: Merge\n  literals: [a=b]\n",
+    );
+    agrees(t.path(), "k");
+    let (code, _, err) = kpush(t.path(), &["k"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "k/kustomization.yaml:2: warning: configMapGenerator c: behavior `Merge` is not create, merge or replace; kustomize treats it as create"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn legacy_json6902_patch_targets_match_as_kustomize_matches_them() {
+    // A `patchesJson6902` entry that renames an object records no previous name in kustomize,
+    // so a later entry written against the old name matches nothing (kpush matched it).
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "resources: [c.yaml]\npatchesJson6902:\n\
+         - target: {version: v1, kind: ConfigMap, name: c}\n  \
+           patch: '[{\"op\": \"replace\", \"path\": \"/metadata/name\", \"value\": \"renamed\"}]'\n\
+         - target: {version: v1, kind: ConfigMap, name: c}\n  \
+           patch: '[{\"op\": \"add\", \"path\": \"/data\", \"value\": {\"x\": \"y\"}}]'\n\
+         - target: {version: v1, kind: ConfigMap, name: renamed}\n  \
+           patch: '[{\"op\": \"add\", \"path\": \"/metadata/labels\", \"value\": {\"l\": \"v\"}}]'\n",
+    );
+    write(t.path(), "k/c.yaml", CM);
+    agrees(t.path(), "k");
+    // A `patches` entry does record the old name: a later one still finds the object by it.
+    write(
+        t.path(),
+        "p/kustomization.yaml",
+        "resources: [c.yaml]\npatches:\n\
+         - target: {kind: ConfigMap, name: c}\n  \
+           patch: '[{\"op\": \"replace\", \"path\": \"/metadata/name\", \"value\": \"renamed\"}]'\n\
+         - target: {kind: ConfigMap, name: c}\n  \
+           patch: '[{\"op\": \"add\", \"path\": \"/data\", \"value\": {\"x\": \"y\"}}]'\n",
+    );
+    write(t.path(), "p/c.yaml", CM);
+    agrees(t.path(), "p");
+    // kustomize requires a name in a `patchesJson6902` target.
+    write(
+        t.path(),
+        "n/kustomization.yaml",
+        "resources: [c.yaml]\npatchesJson6902:\n\
+         - target: {version: v1, kind: ConfigMap}\n  \
+           patch: '[{\"op\": \"add\", \"path\": \"/data\", \"value\": {\"x\": \"y\"}}]'\n",
+    );
+    write(t.path(), "n/c.yaml", CM);
+    refused(t.path(), "n", "needs a `target` with a `name`");
+}
+
+#[test]
+fn empty_data_is_kept_or_dropped_as_kustomize_does() {
+    let t = tempfile::tempdir().unwrap();
+    // `data: {}` written in a resource is kept, on a ConfigMap and a Secret.
+    write(t.path(), "k/kustomization.yaml", "resources: [c.yaml]\n");
+    let empty = format!(
+        "{CM}data: {{}}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata: {{}}\n"
+    );
+    write(t.path(), "k/c.yaml", &empty);
+    agrees(t.path(), "k");
+    // A Secret generator without entries makes `data: {}` (and hashes it); a ConfigMap
+    // generator without entries makes no `data`.
+    write(
+        t.path(),
+        "g/kustomization.yaml",
+        "configMapGenerator:\n- name: a\nsecretGenerator:\n- name: b\n",
+    );
+    agrees(t.path(), "g");
+    // Merging and replacing: kustomize sets the merged map again, and drops it when empty.
+    write(
+        t.path(),
+        "m/kustomization.yaml",
+        "resources: [c.yaml]\nconfigMapGenerator:\n- name: c\n  behavior: merge\n\
+         secretGenerator:\n- name: s\n  behavior: replace\n",
+    );
+    write(t.path(), "m/c.yaml", &empty);
+    agrees(t.path(), "m");
+}
+
+#[test]
+fn patch_targets_see_namespaces_as_kustomize_does_for_newer_cluster_scoped_types() {
+    // kustomize knows cluster scope by exact apiVersion from its own (Kubernetes 1.21) list:
+    // a ValidatingAdmissionPolicy or a flowcontrol v1 FlowSchema is namespaced to it, so a
+    // target's `namespace: default` selects them (and the namespace transformer sets one).
+    // kpush used Kubernetes 1.35's scopes there and selected nothing.
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "k/kustomization.yaml",
+        "namespace: x\nresources: [r.yaml]\npatches:\n\
+         - target: {namespace: default}\n  \
+           patch: '[{\"op\": \"add\", \"path\": \"/metadata/annotations\", \"value\": {\"d\": \"yes\"}}]'\n",
+    );
+    write(
+        t.path(),
+        "k/r.yaml",
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\n\
+         metadata:\n  name: vap\n---\napiVersion: flowcontrol.apiserver.k8s.io/v1\n\
+         kind: FlowSchema\nmetadata:\n  name: fs\n---\napiVersion: rbac.authorization.k8s.io/v1\n\
+         kind: ClusterRole\nmetadata:\n  name: cr\n",
+    );
+    agrees(t.path(), "k");
+}

@@ -138,8 +138,13 @@ def main():
     mirrors, kustomize = pathlib.Path(sys.argv[1]), sys.argv[2]
     out = pathlib.Path(sys.argv[3] if len(sys.argv) > 3 else "tests/fixtures/kustomize") / "repos"
     config = pathlib.Path(__file__).with_name("repos.txt")
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    # Cases made by other scripts (gen-kubebuilder.sh: SOURCE starts with "generated:",
+    # import-modules.py: "module:") stay.
+    out.mkdir(parents=True, exist_ok=True)
+    for case in out.iterdir():
+        source = case / "SOURCE"
+        if case.is_dir() and not (source.exists() and source.read_text().startswith(("generated:", "module:"))):
+            shutil.rmtree(case)
     skipped, kept = [], 0
     for spec in parse_config(config):
         git_dir = mirrors / spec["name"].replace("/", "+") / "repo"

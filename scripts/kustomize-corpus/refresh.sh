@@ -13,4 +13,6 @@ RECORDS="$(mktemp -d)/krusty-records.jsonl"
 scripts/kustomize-corpus/record-krusty.sh "$RECORDS" >/dev/null
 python3 scripts/kustomize-corpus/extract-krusty.py "$RECORDS" "$KUSTOMIZE" tests/fixtures/kustomize
 python3 scripts/kustomize-corpus/import-repos.py "$MIRRORS" "$KUSTOMIZE" tests/fixtures/kustomize
+python3 scripts/kustomize-corpus/import-modules.py "$KUSTOMIZE" tests/fixtures/kustomize
+scripts/kustomize-corpus/gen-kubebuilder.sh
 rm -rf "$(dirname "$RECORDS")"

@@ -9,8 +9,8 @@ use kube::Client;
 use super::prune;
 use crate::cluster::{self, Failure};
 use crate::event::{Event, ObjectRef, Sink};
-use crate::plan::hooks::{HookGroup, Phases, Release};
-use crate::plan::{Live, Plan};
+use crate::plan::hooks::{self, Hook, Phases, Release};
+use crate::plan::{Live, Plan, PlanOptions, PlannedObject};
 
 /// How long kpush waits for an old hook object to be gone before creating it again.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -58,34 +58,59 @@ pub fn report_not_run(phases: &Phases, release: Release, sink: &dyn Sink) {
     }
 }
 
-/// Deletes the hooks of `group` whose policy asks for it after they ran: `succeeded[i]` says
-/// how `group.plan.objects[i]` ended (`None`: no verdict, kept).
-pub async fn delete_after(
+/// Which `helm.sh/hook-delete-policy` a deletion follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// `before-hook-creation`: before the hook is applied (again).
+    BeforeCreation,
+    /// `hook-succeeded`: once every hook of the phase succeeded (or, when one failed, those
+    /// that succeeded before it), in reverse order, as Helm.
+    Succeeded,
+    /// `hook-failed`: the hook that failed.
+    Failed,
+}
+
+impl When {
+    fn policy(self) -> &'static str {
+        match self {
+            When::BeforeCreation => "before-hook-creation",
+            When::Succeeded => "hook-succeeded",
+            When::Failed => "hook-failed",
+        }
+    }
+
+    fn applies(self, hook: &Hook) -> bool {
+        match self {
+            When::BeforeCreation => hook.delete.before_creation,
+            When::Succeeded => hook.delete.succeeded,
+            When::Failed => hook.delete.failed,
+        }
+    }
+}
+
+/// Deletes the live objects of `hooks` whose policy says so `when`, each only if the release
+/// owns it ([`hooks::may_delete`], checked on the object as it is now, and the delete made
+/// conditional on its uid), and waits until each is gone (as Helm). CRDs are never deleted.
+pub async fn delete_by_policy(
     client: &Client,
-    group: &HookGroup,
-    succeeded: &[Option<bool>],
+    options: &PlanOptions,
+    hooks: &[(&PlannedObject, &Hook)],
+    when: When,
     sink: &dyn Sink,
 ) -> Result<(), String> {
-    for ((o, hook), ok) in group.plan.objects.iter().zip(&group.hooks).zip(succeeded) {
-        let delete = match ok {
-            Some(true) => hook.delete.succeeded,
-            Some(false) => hook.delete.failed,
-            None => false,
+    for (o, hook) in hooks {
+        if !when.applies(hook) || o.manifest.kind() == "CustomResourceDefinition" {
+            continue;
+        }
+        let Some(target) = o.target.as_ref() else {
+            continue;
         };
-        if let Some(target) = o.target.as_ref().filter(|_| delete) {
-            cluster::delete(
-                client,
-                group.plan.options.retry,
-                target,
-                o.manifest.name(),
-                None,
-            )
-            .await
-            .map_err(|f| delete_failed(o, &f))?;
+        if delete_owned(client, options, o, target, when).await? {
             sink.event(&Event::Info {
                 message: format!(
-                    "deleted hook {} (helm.sh/hook-delete-policy)",
-                    o.manifest.key()
+                    "deleted hook {} (helm.sh/hook-delete-policy: {})",
+                    o.manifest.key(),
+                    when.policy()
                 ),
             });
         }
@@ -93,51 +118,57 @@ pub async fn delete_after(
     Ok(())
 }
 
-/// Deletes the hooks' previous objects whose policy says `before-hook-creation`, and waits until
-/// they are gone.
-pub async fn delete_before_creation(
+/// Deletes `o`'s live object if the release owns it; `false` when there was none.
+async fn delete_owned(
     client: &Client,
-    group: &HookGroup,
-    sink: &dyn Sink,
-) -> Result<(), String> {
-    let retry = group.plan.options.retry;
-    for (o, hook) in group.plan.objects.iter().zip(&group.hooks) {
-        let Some(target) = o.target.as_ref().filter(|_| hook.delete.before_creation) else {
-            continue;
-        };
-        let name = o.manifest.name();
-        if !cluster::delete(client, retry, target, name, None)
-            .await
-            .map_err(|f| delete_failed(o, &f))?
-        {
-            continue;
-        }
-        let started = Instant::now();
-        while cluster::get(client, retry, target, name)
-            .await
-            .map_err(|f| delete_failed(o, &f))?
-            .is_some()
-        {
-            if started.elapsed() > DELETE_TIMEOUT {
-                return Err(format!(
-                    "{}: hook {} was deleted before creating it again \
-                     (helm.sh/hook-delete-policy: before-hook-creation) but is still present \
-                     after {}s; a finalizer may hold it",
-                    o.manifest.origin,
-                    o.manifest.key(),
-                    DELETE_TIMEOUT.as_secs()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        sink.event(&Event::Info {
-            message: format!("deleted the previous hook {}", o.manifest.key()),
-        });
+    options: &PlanOptions,
+    o: &PlannedObject,
+    target: &cluster::Target,
+    when: When,
+) -> Result<bool, String> {
+    let retry = options.retry;
+    let name = o.manifest.name();
+    let Some(live) = cluster::get(client, retry, target, name)
+        .await
+        .map_err(|f| delete_failed(o, &f))?
+    else {
+        return Ok(false);
+    };
+    let owner = o
+        .manifest
+        .annotation(hooks::HOOK_RUN_ANNOTATION)
+        .unwrap_or("-");
+    hooks::may_delete(&live, owner, &options.field_manager)
+        .map_err(|reason| hooks::refusal(&o.manifest, when.policy(), &reason))?;
+    let uid = live.pointer("/metadata/uid").and_then(|u| u.as_str());
+    if !cluster::delete(client, retry, target, name, uid)
+        .await
+        .map_err(|f| delete_failed(o, &f))?
+    {
+        return Ok(false);
     }
-    Ok(())
+    let started = Instant::now();
+    while cluster::get(client, retry, target, name)
+        .await
+        .map_err(|f| delete_failed(o, &f))?
+        .is_some_and(|now| now.pointer("/metadata/uid").and_then(|u| u.as_str()) == uid)
+    {
+        if started.elapsed() > DELETE_TIMEOUT {
+            return Err(format!(
+                "{}: hook {} was deleted (helm.sh/hook-delete-policy: {}) but is still present \
+                 after {}s; a finalizer may hold it",
+                o.manifest.origin,
+                o.manifest.key(),
+                when.policy(),
+                DELETE_TIMEOUT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(true)
 }
 
-fn delete_failed(o: &crate::plan::PlannedObject, f: &Failure) -> String {
+fn delete_failed(o: &PlannedObject, f: &Failure) -> String {
     format!(
         "{}: cannot delete hook {}: {}",
         o.manifest.origin,

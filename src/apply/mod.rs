@@ -31,6 +31,37 @@ use crate::event::{Action, Event, Rejection, Sink, Stage};
 use crate::plan::{Plan, PlanError, Wave};
 use parent::ParentRecord;
 
+/// Asked just before pruning: `Err(message)` stops the run before anything is deleted (a
+/// release's deploy lock that another deploy took over).
+#[derive(Clone)]
+pub struct BeforePrune(
+    std::sync::Arc<
+        dyn Fn() -> futures::future::BoxFuture<'static, Result<(), String>> + Send + Sync,
+    >,
+);
+
+impl BeforePrune {
+    /// A guard asking `check`.
+    pub fn new(
+        check: impl Fn() -> futures::future::BoxFuture<'static, Result<(), String>>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        Self(std::sync::Arc::new(check))
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        (self.0)().await
+    }
+}
+
+impl std::fmt::Debug for BeforePrune {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeforePrune")
+    }
+}
+
 /// Settings for applying beyond those in the plan.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
@@ -43,6 +74,8 @@ pub struct ApplyOptions {
     /// When a prune is refused (`--allow-empty`, `--prune-limit`); checked by the caller
     /// before anything changes ([`prune::preview`]).
     pub prune_guard: PruneGuard,
+    /// Asked before pruning (and before recording the ApplySet's final member list).
+    pub before_prune: Option<BeforePrune>,
 }
 
 impl Default for ApplyOptions {
@@ -52,6 +85,7 @@ impl Default for ApplyOptions {
             prune_namespaces_and_crds: false,
             crd_timeout: Duration::from_secs(60),
             prune_guard: PruneGuard::default(),
+            before_prune: None,
         }
     }
 }
@@ -93,6 +127,10 @@ pub enum ApplyError {
     /// Ctrl-C or SIGTERM.
     #[error("interrupted: stopped after the requests in flight")]
     Interrupted,
+    /// The run may no longer change the release (its deploy lock was taken over); nothing was
+    /// pruned.
+    #[error("{0}; nothing was pruned")]
+    NotHeld(String),
 }
 
 /// A stop, with everything done before it.
@@ -213,6 +251,9 @@ impl Run<'_> {
             }
         }
         if opts.prune && parent.set().is_some() {
+            if let Some(guard) = &opts.before_prune {
+                guard.check().await.map_err(ApplyError::NotHeld)?;
+            }
             self.prune(
                 &parent,
                 opts.prune_namespaces_and_crds,

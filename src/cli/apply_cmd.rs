@@ -7,7 +7,7 @@ use super::cluster_args::{self, ClusterArgs};
 use super::fleet_args::FleetArgs;
 use super::interrupt::interrupted;
 use super::plan_args::PlanArgs;
-use super::release_args::ReleaseArgs;
+use super::release_args::{ReleaseArgs, ReleaseSettings};
 use super::release_run::{self, Source};
 use super::status_cmd::Output;
 use super::targets_file::Target;
@@ -307,7 +307,10 @@ async fn run_with(
     match args.plan.release_name() {
         Some(name) => {
             let release = crate::release::Release::new(name, &namespace).map_err(bad)?;
-            let settings = args.release.settings();
+            let settings = ReleaseSettings {
+                allow_other_namespaces: manifest_args.allow_other_namespaces,
+                ..args.release.settings()
+            };
             release_run::deploy(&deploy, &release, &settings, Source::Manifests(manifests)).await
         }
         None => deploy.deploy(manifests).await.result,

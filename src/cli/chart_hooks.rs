@@ -5,11 +5,12 @@ use kube::Client;
 use super::apply_cmd::{track_targets, unreachable_advice};
 use super::interrupt::interrupted;
 use crate::apply::hooks as run;
+use crate::apply::hooks::When;
 use crate::apply::{self, ApplyError, ApplyFailure, ApplyOptions, Interrupt};
 use crate::event::Sink;
 use crate::exit::{self, ExitError};
-use crate::plan::Plan;
-use crate::plan::hooks::{self, HookGroup};
+use crate::plan::hooks::{self, Hook, HookGroup, Phase};
+use crate::plan::{Live, Plan, PlannedObject, preflight::Preflight};
 use crate::track::{self, ObjectState, TrackOptions, TrackOutcome};
 
 /// Drops Helm hook objects from `manifests` (for diff and status), saying how many.
@@ -24,6 +25,85 @@ pub(super) fn leave_out_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn S
             ),
         });
     }
+}
+
+/// Takes a chart's Helm hook objects out of `manifests` (for diff), saying how many.
+pub(super) fn take_hooks(
+    manifests: &mut Vec<crate::Manifest>,
+    sink: &dyn Sink,
+) -> Vec<crate::Manifest> {
+    let (hooks, rest): (Vec<_>, Vec<_>) = std::mem::take(manifests)
+        .into_iter()
+        .partition(|m| hooks::hook_of(m).is_some());
+    *manifests = rest;
+    for m in manifests.iter().filter(|m| hooks::is_ignored_hook(m)) {
+        sink.event(&crate::event::Event::Warning {
+            object: Some(crate::event::ObjectRef::new(
+                m.key(),
+                Some(m.origin.clone()),
+            )),
+            message: ignored_message(m),
+        });
+    }
+    if !hooks.is_empty() {
+        sink.event(&crate::event::Event::Info {
+            message: format!(
+                "left out {} Helm hook object(s) from the comparison: hooks run only during \
+                 kpush apply (the objects they would delete are listed)",
+                hooks.len()
+            ),
+        });
+    }
+    hooks
+}
+
+/// Why the hooks of a diff could not be planned.
+pub(super) enum HookPlanError {
+    /// Planning (discovery, reading live objects) failed.
+    Plan(crate::plan::PlanError),
+    /// Anything else, with its exit code.
+    Other(ExitError),
+}
+
+/// The live objects that `kpush apply` running `hook_manifests` beside `main` (the release's
+/// plan; `crds` are its CustomResourceDefinitions) would delete, refused ones included, for
+/// `kpush diff`.
+pub(super) async fn deletions(
+    client: &Client,
+    main: &Plan,
+    mut hook_manifests: Vec<crate::Manifest>,
+    crds: Vec<crate::Manifest>,
+    options: crate::plan::PlanOptions,
+    sink: &dyn Sink,
+) -> Result<Vec<crate::event::HookDeletion>, HookPlanError> {
+    if hook_manifests.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Planned beside the hooks (never deleted: only hooks are), so their kinds resolve.
+    hook_manifests.extend(crds);
+    let release = run::release_state(client, main)
+        .await
+        .map_err(|e| HookPlanError::Other(ExitError::new(exit::APPLY_REJECTED, e)))?;
+    let plan = crate::plan::plan(client, hook_manifests, options, sink)
+        .await
+        .map_err(HookPlanError::Plan)?;
+    let phases = hooks::split(plan, release).map_err(|refused| {
+        HookPlanError::Other(ExitError::new(
+            exit::BAD_INPUT,
+            anyhow::anyhow!("{}", refused.join("\n")),
+        ))
+    })?;
+    Ok(hooks::deletions(&phases)
+        .into_iter()
+        .map(|d| crate::event::HookDeletion {
+            object: crate::event::ObjectRef::new(
+                d.object.manifest.key(),
+                Some(d.object.manifest.origin.clone()),
+            ),
+            policy: d.policy.to_string(),
+            refused: d.refused,
+        })
+        .collect())
 }
 
 /// Why running hooks stopped the deploy.
@@ -47,30 +127,66 @@ pub(super) struct Hooks<'a> {
 
 impl Hooks<'_> {
     /// Splits off the plan's hooks, runs the pre-install (or pre-upgrade) ones, and returns the
-    /// release's plan and the hooks to run once it is ready.
-    pub async fn run_pre(&self, plan: Plan) -> Result<(Plan, Vec<HookGroup>), ExitError> {
+    /// release's plan and the hooks to run once it is ready. Refuses, before anything is
+    /// applied, hooks of kinds kpush does not run as hooks and hooks whose deletion would
+    /// delete an object the release does not own.
+    pub async fn run_pre(&self, plan: Plan) -> Result<(Plan, Option<Phase>), ExitError> {
+        warn_ignored(&plan, self.sink);
+        // Checked on every deploy: a marker applied today would let a hook delete it tomorrow.
+        let forged: Vec<String> = plan
+            .objects
+            .iter()
+            .filter_map(|o| hooks::forged_marker(&o.manifest))
+            .collect();
+        if !forged.is_empty() {
+            return Err(ExitError::new(
+                exit::BAD_INPUT,
+                anyhow::anyhow!("{}; nothing was applied", forged.join("\n")),
+            ));
+        }
         if !hooks::has_hooks(&plan) {
-            return Ok((plan, Vec::new()));
+            return Ok((plan, None));
         }
         let release = run::release_state(self.client, &plan)
             .await
             .map_err(|e| ExitError::new(exit::APPLY_REJECTED, e))?;
-        let phases = hooks::split(plan, release);
+        let phases = hooks::split(plan, release).map_err(|refused| {
+            ExitError::new(
+                exit::BAD_INPUT,
+                anyhow::anyhow!("{}; nothing was applied", refused.join("\n")),
+            )
+        })?;
+        let refused: Vec<String> = hooks::deletions(&phases)
+            .into_iter()
+            .filter_map(|d| {
+                d.refused
+                    .map(|reason| hooks::refusal(&d.object.manifest, d.policy, &reason))
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(ExitError::new(
+                exit::APPLY_REJECTED,
+                anyhow::anyhow!("{}; nothing was applied", refused.join("\n")),
+            ));
+        }
         run::report_not_run(&phases, release, self.sink);
         self.run(phases.pre, "pre").await?;
-        Ok((phases.main, phases.post))
+        Ok((phases.main, Some(phases.post)))
     }
 
     /// Runs the post-install (or post-upgrade) hooks.
-    pub async fn run_post(&self, groups: Vec<HookGroup>) -> Result<(), ExitError> {
-        self.run(groups, "post").await
+    pub async fn run_post(&self, phase: Option<Phase>) -> Result<(), ExitError> {
+        match phase {
+            Some(phase) => self.run(phase, "post").await,
+            None => Ok(()),
+        }
     }
 
-    async fn run(&self, groups: Vec<HookGroup>, when: &str) -> Result<(), ExitError> {
-        if groups.is_empty() {
+    async fn run(&self, phase: Phase, when: &str) -> Result<(), ExitError> {
+        if phase.is_empty() {
             return Ok(());
         }
-        let stop = self.run_groups(groups).await;
+        let stop = self.run_phase(phase).await;
         let after = if when == "pre" {
             "; the release's objects were not applied"
         } else {
@@ -119,14 +235,22 @@ impl Hooks<'_> {
         }
     }
 
-    /// Each group in order: delete previous objects (before-hook-creation), apply, track to
-    /// completion, delete as the policy says; stops at the first group that did not succeed.
-    async fn run_groups(&self, groups: Vec<HookGroup>) -> Result<(), HookStop> {
+    /// Helm's `execHook` for one event: each group in weight order deletes its previous
+    /// objects (before-hook-creation), is applied and tracked to completion; once every group
+    /// succeeded, hooks are deleted by `hook-succeeded` in reverse order. When a group fails,
+    /// its failed hooks are deleted by `hook-failed`, the hooks that succeeded before by
+    /// `hook-succeeded`, and the phase stops.
+    async fn run_phase(&self, phase: Phase) -> Result<(), HookStop> {
         let apply_opts = ApplyOptions {
             prune: false,
             ..self.apply.clone()
         };
-        for group in groups {
+        let options = match phase.groups.first() {
+            Some(g) => g.plan.options.clone(),
+            None => return Ok(()),
+        };
+        let mut succeeded: Vec<(PlannedObject, Hook)> = Vec::new();
+        for mut group in phase.groups {
             let names: Vec<String> = group
                 .plan
                 .objects
@@ -135,14 +259,22 @@ impl Hooks<'_> {
                 .collect();
             self.sink.event(&crate::event::Event::Info {
                 message: format!(
-                    "running hooks of weight {}: {}",
+                    "running {} hooks of weight {}: {}",
+                    phase.event.name(),
                     group.weight,
                     names.join(", ")
                 ),
             });
-            run::delete_before_creation(self.client, &group, self.sink)
-                .await
-                .map_err(HookStop::Delete)?;
+            run::delete_by_policy(
+                self.client,
+                &options,
+                &pairs(&group),
+                When::BeforeCreation,
+                self.sink,
+            )
+            .await
+            .map_err(HookStop::Delete)?;
+            forget_deleted(&mut group);
             let outcome = apply::apply(
                 self.client,
                 group.plan.clone(),
@@ -160,7 +292,7 @@ impl Hooks<'_> {
                 interrupted(),
             )
             .await;
-            let succeeded: Vec<Option<bool>> = group
+            let verdicts: Vec<Option<bool>> = group
                 .plan
                 .objects
                 .iter()
@@ -180,13 +312,80 @@ impl Hooks<'_> {
                     }
                 })
                 .collect();
-            run::delete_after(self.client, &group, &succeeded, self.sink)
+            let members = group.plan.objects.into_iter().zip(group.hooks);
+            if tracked.is_success() {
+                succeeded.extend(members);
+                continue;
+            }
+            let mut failed = Vec::new();
+            for ((o, h), verdict) in members.zip(verdicts) {
+                match verdict {
+                    Some(true) => succeeded.push((o, h)),
+                    Some(false) => failed.push((o, h)),
+                    None => {}
+                }
+            }
+            let failed: Vec<_> = failed.iter().map(|(o, h)| (o, h)).collect();
+            run::delete_by_policy(self.client, &options, &failed, When::Failed, self.sink)
                 .await
                 .map_err(HookStop::Delete)?;
-            if !tracked.is_success() {
-                return Err(HookStop::Failed(tracked));
+            let done: Vec<_> = succeeded.iter().map(|(o, h)| (o, h)).collect();
+            run::delete_by_policy(self.client, &options, &done, When::Succeeded, self.sink)
+                .await
+                .map_err(HookStop::Delete)?;
+            return Err(HookStop::Failed(tracked));
+        }
+        let done: Vec<_> = succeeded.iter().rev().map(|(o, h)| (o, h)).collect();
+        run::delete_by_policy(self.client, &options, &done, When::Succeeded, self.sink)
+            .await
+            .map_err(HookStop::Delete)
+    }
+}
+
+/// The group's objects with their hook annotations.
+fn pairs(group: &HookGroup) -> Vec<(&PlannedObject, &Hook)> {
+    group.plan.objects.iter().zip(&group.hooks).collect()
+}
+
+/// After `before-hook-creation` deleted the group's previous objects, what planning read of
+/// them no longer holds: each is created anew (never skipped as unchanged).
+fn forget_deleted(group: &mut HookGroup) {
+    for (o, h) in group.plan.objects.iter_mut().zip(&group.hooks) {
+        if h.delete.before_creation && matches!(o.live, Live::Present(_)) {
+            o.live = Live::Absent;
+            o.live_resource_version = None;
+            o.live_fingerprint = None;
+            if o.preflight == Preflight::Unchanged {
+                o.preflight = Preflight::Create;
             }
         }
-        Ok(())
     }
+}
+
+/// Warns once per object annotated `helm.sh/hook` outside a chart: applied as an ordinary
+/// object, never run or deleted as a hook.
+fn warn_ignored(plan: &Plan, sink: &dyn Sink) {
+    for o in plan
+        .objects
+        .iter()
+        .filter(|o| hooks::is_ignored_hook(&o.manifest))
+    {
+        sink.event(&crate::event::Event::Warning {
+            object: Some(crate::event::ObjectRef::new(
+                o.manifest.key(),
+                Some(o.manifest.origin.clone()),
+            )),
+            message: ignored_message(&o.manifest),
+        });
+    }
+}
+
+/// The warning for a manifest annotated `helm.sh/hook` that is not from a chart.
+pub(super) fn ignored_message(m: &crate::Manifest) -> String {
+    format!(
+        "{} ({}) is annotated helm.sh/hook but is not from a Helm chart: kpush applies it as an \
+         ordinary object (hooks run, and are deleted by their policy, only for charts)",
+        m.key(),
+        m.origin
+    )
 }

@@ -40,6 +40,17 @@ pub struct ClusterArgs {
     #[arg(long, value_name = "DURATION", env = "KPUSH_RETRY_BUDGET", default_value = "30s", value_parser = parse_duration)]
     pub retry_budget: Duration,
 
+    /// Let kubeconfig files named by a --targets file run `exec` credential plugins and
+    /// `auth-provider`s (they run with this process's environment, secrets included), and send
+    /// `tokenFile`s from outside the repository. The kubeconfig of --kubeconfig or KUBECONFIG is
+    /// trusted without this flag.
+    #[arg(long, env = "KPUSH_ALLOW_EXEC_CREDENTIALS")]
+    pub allow_exec_credentials: bool,
+
+    /// Set when the kubeconfig comes from a targets file (the repository), not the runner.
+    #[arg(skip)]
+    pub kubeconfig_from_targets: bool,
+
     /// An AKS cluster reached through Azure Resource Manager and Entra ID, instead of a kubeconfig.
     #[command(flatten)]
     pub azure: AzureArgs,
@@ -133,6 +144,14 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
             path: Some(path.clone()),
             message: format!("{e}; check the --kubeconfig path"),
         })?;
+        if args.kubeconfig_from_targets && !args.allow_exec_credentials {
+            refuse_plugins(&kc, args.context.as_deref(), path).map_err(|message| {
+                ConnectError::Kubeconfig {
+                    path: Some(path.clone()),
+                    message,
+                }
+            })?;
+        }
         kubeconfig_proxy = has_proxy_url(&kc, args.context.as_deref());
         kube::Config::from_custom_kubeconfig(kc, &options)
             .await
@@ -193,6 +212,74 @@ pub async fn connect_to(args: &ClusterArgs) -> Result<(kube::Client, String), Co
     }
     let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))?;
     Ok((client, url))
+}
+
+/// Refuses a kubeconfig (at `path`) whose user for `context` (default: current-context; every
+/// user when that context is not found) runs a program (`exec`), uses an `auth-provider`, or
+/// sends a `tokenFile` from outside the repository: a kubeconfig named by a targets file comes
+/// from the repository, the program would run with the runner's environment and secrets, and
+/// the token file's content goes to whichever server the kubeconfig names.
+fn refuse_plugins(
+    kc: &Kubeconfig,
+    context: Option<&str>,
+    path: &std::path::Path,
+) -> Result<(), String> {
+    let root = path
+        .parent()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                d
+            }
+        })
+        .and_then(|d| d.canonicalize().ok())
+        .map(|d| crate::render::source::repository_root(&d));
+    let name = context.or(kc.current_context.as_deref());
+    let user = name
+        .and_then(|n| kc.contexts.iter().find(|c| c.name == n))
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.user.clone());
+    for u in &kc.auth_infos {
+        if let Some(wanted) = &user
+            && wanted.as_deref() != Some(u.name.as_str())
+        {
+            continue;
+        }
+        let Some(info) = &u.auth_info else { continue };
+        let outside = info.token_file.as_deref().filter(|f| {
+            let Ok(file) = std::path::Path::new(f).canonicalize() else {
+                return false;
+            };
+            match root.as_deref().map(|r| file.strip_prefix(r)) {
+                Some(Ok(rest)) => rest
+                    .components()
+                    .next()
+                    .is_some_and(|c| c.as_os_str() == ".git"),
+                _ => true,
+            }
+        });
+        let what = match (&info.exec, &info.auth_provider, outside) {
+            (Some(exec), _, _) => format!(
+                "runs the program {:?} (`exec`)",
+                exec.command.clone().unwrap_or_default()
+            ),
+            (None, Some(provider), _) => format!("uses auth-provider {:?}", provider.name),
+            (None, None, Some(file)) => format!(
+                "sends the token file {file}, outside the repository (or in its .git), to its server"
+            ),
+            (None, None, None) => continue,
+        };
+        return Err(format!(
+            "user {:?} of this kubeconfig, named by the targets file, {what}; kpush does not run \
+             programs or send files of the runner named by the repository, since they would run \
+             with (or read) this runner's environment and secrets. Use a kubeconfig with a token \
+             or client certificate, an `aks:` target, or, if you trust the repository's \
+             kubeconfigs, pass --allow-exec-credentials (KPUSH_ALLOW_EXEC_CREDENTIALS=true)",
+            u.name
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the kubeconfig's cluster for `context` (default: current-context) sets `proxy-url`.
@@ -273,6 +360,58 @@ fn context_hint(err: &str, args: &ClusterArgs) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubeconfigs_from_targets_files_may_not_run_programs() {
+        let kc = |user: &str| {
+            Kubeconfig::from_yaml(&format!(
+                "apiVersion: v1
+kind: Config
+current-context: c
+clusters: [{{name: k, cluster: {{server: https://k.example}}}}]
+contexts:
+  - {{name: c, context: {{cluster: k, user: u}}}}
+  - {{name: other, context: {{cluster: k, user: v}}}}
+users:
+  - name: u
+    user: {user}
+  - name: v
+    user: {{token: t}}
+"
+            ))
+            .expect("kubeconfig")
+        };
+        let here = std::path::Path::new("kc");
+        let exec = kc(
+            "{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, 'env > /tmp/leak']}}",
+        );
+        let e = refuse_plugins(&exec, None, here).unwrap_err();
+        assert!(e.contains("\"/bin/sh\" (`exec`)"), "{e}");
+        assert!(e.contains("--allow-exec-credentials"), "{e}");
+        assert!(
+            refuse_plugins(&exec, Some("other"), here).is_ok(),
+            "its other user has a token"
+        );
+        let provider = kc("{auth-provider: {name: oidc, config: {}}}");
+        assert!(
+            refuse_plugins(&provider, None, here)
+                .unwrap_err()
+                .contains("auth-provider \"oidc\"")
+        );
+        assert!(refuse_plugins(&kc("{token: t}"), None, here).is_ok());
+        // A token file of the runner's, sent to whichever server the repository names.
+        let dir = tempfile::tempdir().expect("dir");
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join(".git")).expect("mkdir");
+        std::fs::write(dir.path().join("runner-token"), "t").expect("write");
+        std::fs::write(repo.join("token"), "t").expect("write");
+        let inside = repo.join("kc");
+        let with_file = |f: &std::path::Path| kc(&format!("{{tokenFile: {}}}", f.display()));
+        let e = refuse_plugins(&with_file(&dir.path().join("runner-token")), None, &inside)
+            .unwrap_err();
+        assert!(e.contains("sends the token file"), "{e}");
+        assert!(refuse_plugins(&with_file(&repo.join("token")), None, &inside).is_ok());
+    }
 
     #[test]
     fn durations_parse_with_units() {

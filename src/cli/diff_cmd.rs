@@ -93,8 +93,9 @@ async fn run_with(
         .await?;
     // As apply counts them: hooks included.
     let rendered = super::apply_cmd::rendered(&manifests);
-    // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
-    super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
+    // A chart's hooks run only during apply (and may be deleted after): not compared, but the
+    // live objects running them would delete are shown.
+    let hook_manifests = super::chart_hooks::take_hooks(&mut manifests, reporter);
     let namespace = manifest_args
         .namespace
         .clone()
@@ -107,12 +108,30 @@ async fn run_with(
     let mut opts = args.plan.to_options(&namespace);
     opts.retry = cluster.retry_policy(None);
     opts.keep_dry_run = true;
+    let hook_opts = plan::PlanOptions {
+        preflight: false,
+        keep_dry_run: false,
+        ..opts.clone()
+    };
+    // The set's CRDs, so that hooks of the kinds they define are planned as in the apply.
+    let crds: Vec<_> = manifests
+        .iter()
+        .filter(|m| m.group() == "apiextensions.k8s.io" && m.kind() == "CustomResourceDefinition")
+        .cloned()
+        .collect();
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| plan_failed(&e, &server, None))?;
+    let hooks =
+        super::chart_hooks::deletions(&client, &plan, hook_manifests, crds, hook_opts, reporter)
+            .await
+            .map_err(|e| match e {
+                super::chart_hooks::HookPlanError::Plan(e) => plan_failed(&e, &server, None),
+                super::chart_hooks::HookPlanError::Other(e) => e,
+            })?;
     let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
     if !prune {
-        return print_diff(&diffs, &[], target);
+        return print_diff_with_hooks(&diffs, &[], &hooks, target);
     }
     // What apply would prune, and whether apply would refuse it: the diff is printed either
     // way, then the same refusal as apply's (exit 2).
@@ -130,7 +149,7 @@ async fn run_with(
     .await?
     .map(|p| p.members)
     .unwrap_or_default();
-    let code = print_diff(&diffs, &members.candidates, target)?;
+    let code = print_diff_with_hooks(&diffs, &members.candidates, &hooks, target)?;
     if let Some(set) = &plan.options.applyset {
         args.plan
             .guard
@@ -149,10 +168,22 @@ pub(super) fn print_diff(
     pruned: &[crate::apply::PrunedObject],
     target: Option<&str>,
 ) -> Result<i32, ExitError> {
+    print_diff_with_hooks(diffs, pruned, &[], target)
+}
+
+/// [`print_diff`], followed by the live objects a chart's hooks would delete (`hooks`); a hook
+/// deletion kpush would refuse counts as a difference.
+fn print_diff_with_hooks(
+    diffs: &[crate::event::ObjectDiff],
+    pruned: &[crate::apply::PrunedObject],
+    hooks: &[crate::event::HookDeletion],
+    target: Option<&str>,
+) -> Result<i32, ExitError> {
     use is_terminal::IsTerminal;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let pruned: Vec<_> = pruned.iter().map(|p| p.candidate()).collect();
     let mut text = report::diff::render(diffs, &pruned, color);
+    text.push_str(&report::diff::render_hook_deletions(hooks, color));
     if let Some(name) = target {
         text = format!("# target {name}\n{text}");
     }
@@ -165,9 +196,12 @@ pub(super) fn print_diff(
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
-    Ok(if report::diff::has_differences(diffs, &pruned) {
-        exit::DIFFERENCES
-    } else {
-        exit::SUCCESS
-    })
+    let refused = hooks.iter().any(|h| h.refused.is_some());
+    Ok(
+        if report::diff::has_differences(diffs, &pruned) || refused {
+            exit::DIFFERENCES
+        } else {
+            exit::SUCCESS
+        },
+    )
 }

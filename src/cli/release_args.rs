@@ -18,15 +18,30 @@ pub struct RecordArgs {
     /// How long to wait while another deploy of the same release holds its lock.
     #[arg(long, value_name = "DURATION", env = "KPUSH_LOCK_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
     pub lock_timeout: Duration,
+
+    /// Restore a revision whose record is not signed with KPUSH_RECORD_KEY, or whose signature
+    /// does not verify (records written before the key was set, or changed since). Check the
+    /// record first: anyone who may write Secrets in the namespace could have written it.
+    #[arg(long, env = "KPUSH_TRUST_UNVERIFIED_RECORDS")]
+    pub trust_unverified_records: bool,
 }
 
+/// The variable holding the key that signs revision records (a secret of the pipeline).
+pub const RECORD_KEY_VAR: &str = "KPUSH_RECORD_KEY";
+
 impl RecordArgs {
-    /// The settings, without a rollback on failure.
+    /// The settings, without a rollback on failure; the record key comes from
+    /// `KPUSH_RECORD_KEY` (never a flag: a flag's value shows in process lists).
     pub fn settings(&self) -> ReleaseSettings {
         ReleaseSettings {
             history_max: usize::from(self.history_max),
             lock_timeout: self.lock_timeout,
             rollback_on_failure: None,
+            record_key: std::env::var(RECORD_KEY_VAR)
+                .ok()
+                .and_then(|k| crate::release::RecordKey::new(&k)),
+            trust_unverified_records: self.trust_unverified_records,
+            allow_other_namespaces: false,
         }
     }
 }
@@ -56,6 +71,12 @@ pub struct ReleaseSettings {
     pub lock_timeout: Duration,
     /// `--rollback-on-failure` with `--rollback-timeout`.
     pub rollback_on_failure: Option<Duration>,
+    /// `KPUSH_RECORD_KEY`: signs records written, checks records restored.
+    pub record_key: Option<crate::release::RecordKey>,
+    /// `--trust-unverified-records`.
+    pub trust_unverified_records: bool,
+    /// `--allow-other-namespaces`: a restored revision may hold objects in other namespaces.
+    pub allow_other_namespaces: bool,
 }
 
 impl ReleaseArgs {

@@ -12,7 +12,7 @@ use crate::manifest::Manifest;
 use crate::release::lock::{self, LockError};
 use crate::release::record::{Begin, Recorder, restatus};
 use crate::release::{
-    History, ObjectRecord, Release, Revision, RunInfo, Status, Store, StoreError, Unreadable,
+    History, ObjectRecord, Release, Revision, RunInfo, Status, Store, StoreError, Trust, Unreadable,
 };
 
 /// What to deploy.
@@ -95,7 +95,10 @@ pub(super) async fn deploy(
     )
     .await
     .map_err(lock_error)?;
-    let result = locked(d, release, settings, source, &run).await;
+    // Pruning happens only while this run still holds the lock.
+    let mut guarded = d.clone();
+    guarded.apply.before_prune = Some(lock.before_prune());
+    let result = locked(&guarded, &lock, release, settings, source, &run).await;
     if lock.lost() {
         note(
             sink,
@@ -161,15 +164,42 @@ async fn create_release_namespace(
     Ok(Some(defined.key()))
 }
 
+/// Stops the run when its lock was taken over: nothing more is recorded, pruned or rolled back
+/// (`when` says where kpush stopped).
+async fn still_held(
+    lock: &lock::Lock,
+    release: &Release,
+    revision: u32,
+    when: &str,
+) -> Result<(), ExitError> {
+    match lock.check().await {
+        Ok(()) => Ok(()),
+        // Unconfirmed (the Lease cannot be read): recording reports its own failure.
+        Err(lost) if !lost.taken => Ok(()),
+        Err(lost) => Err(ExitError::new(
+            exit::LOCKED,
+            anyhow::anyhow!(
+                "release {}: {lost}. kpush stopped {when}: revision {revision} stays pending \
+                 (the next deploy marks it interrupted) and the cluster may hold part of it. \
+                 Two deploys of this release ran at once: check `kpush history {}` and the \
+                 other deploy, then deploy again",
+                release.name,
+                release.name
+            ),
+        )),
+    }
+}
+
 async fn locked(
     d: &Deploy<'_>,
+    lock: &lock::Lock,
     release: &Release,
     settings: &ReleaseSettings,
     source: Source,
     run: &RunInfo,
 ) -> Result<i32, ExitError> {
     let sink: &dyn Sink = d.reporter;
-    let store = Store::new(d.client, release);
+    let store = Store::new(d.client, release).with_key(settings.record_key.clone());
     let mut history = store.history().await.map_err(store_error)?;
     skipped(sink, &history.unreadable);
     let (manifests, images, rollback_to) = match source {
@@ -189,7 +219,7 @@ async fn locked(
                     budget: None,
                 },
             );
-            let manifests = r.manifests();
+            let manifests = restorable(r, release, settings, sink)?;
             sink.event(&Event::Rendered {
                 objects: manifests.len(),
                 images: r.images.clone(),
@@ -233,6 +263,11 @@ async fn locked(
     }
     let number = recorder.number();
     let deployed = d.deploy(manifests).await;
+    let when = match &deployed.result {
+        Err(e) if e.code == exit::LOCKED => "before pruning (nothing was pruned)",
+        _ => "before recording the revision's result",
+    };
+    still_held(lock, release, number, when).await?;
     let (status, message) = verdict(&deployed, rollback_to);
     let objects = records(&deployed);
     let rollback = settings
@@ -242,7 +277,39 @@ async fn locked(
         finish(sink, recorder, status, objects, message, release).await;
         return deployed.result;
     };
-    let Some(target) = previous_success else {
+    // A target whose record fails the checks is not restored: the failed revision stays.
+    let previous_success = match previous_success {
+        Some(t) => match restorable(&t, release, settings, sink) {
+            Ok(m) => Some((t, m)),
+            Err(e) => {
+                sink.event(&Event::Warning {
+                    object: None,
+                    message: format!("not rolled back: {}", e.error),
+                });
+                let message = Some(match message {
+                    Some(m) => format!(
+                        "{m}; not rolled back: revision {} failed kpush's checks",
+                        t.revision
+                    ),
+                    None => format!(
+                        "not rolled back: revision {} failed kpush's checks",
+                        t.revision
+                    ),
+                });
+                still_held(
+                    lock,
+                    release,
+                    number,
+                    "before recording the revision's result",
+                )
+                .await?;
+                finish(sink, recorder, status, objects, message, release).await;
+                return deployed.result;
+            }
+        },
+        None => None,
+    };
+    let Some((target, restore)) = previous_success else {
         let nothing = ReleaseNote::NothingToRollBack {
             release: release.name.clone(),
             first: number == 1,
@@ -267,8 +334,18 @@ async fn locked(
             budget: Some(rollback_timeout),
         },
     );
-    let (restored, n) =
-        roll_back(d, release, settings, &store, &target, rollback_timeout, run).await?;
+    still_held(lock, release, number, "before rolling back").await?;
+    let (restored, n) = roll_back(
+        d,
+        lock,
+        release,
+        settings,
+        &store,
+        (&target, restore),
+        rollback_timeout,
+        run,
+    )
+    .await?;
     let failed_code = deployed.result.as_ref().map_or(exit::INTERNAL, |c| *c);
     match restored {
         Status::Succeeded => {
@@ -321,17 +398,18 @@ async fn locked(
 
 /// Re-applies `target` as a new revision with its own tracking budget; returns its status and
 /// number.
+#[allow(clippy::too_many_arguments)]
 async fn roll_back(
     d: &Deploy<'_>,
+    lock: &lock::Lock,
     release: &Release,
     settings: &ReleaseSettings,
     store: &Store,
-    target: &Revision,
+    (target, manifests): (&Revision, Vec<Manifest>),
     timeout: Duration,
     run: &RunInfo,
 ) -> Result<(Status, u32), ExitError> {
     let mut history = store.history().await.map_err(store_error)?;
-    let manifests = target.manifests();
     let begin = Begin {
         manifests: &manifests,
         images: target.images.clone(),
@@ -343,6 +421,11 @@ async fn roll_back(
         .map_err(store_error)?;
     let number = recorder.number();
     let deployed = d.deploy_with_timeout(manifests, Some(timeout)).await;
+    let when = match &deployed.result {
+        Err(e) if e.code == exit::LOCKED => "before pruning (nothing was pruned)",
+        _ => "before recording the rollback's result",
+    };
+    still_held(lock, release, number, when).await?;
     let (status, message) = verdict(&deployed, Some(target.revision));
     if let Err(e) = &deployed.result {
         d.reporter.event(&Event::Warning {
@@ -353,6 +436,86 @@ async fn roll_back(
     let objects = records(&deployed);
     finish(d.reporter, recorder, status, objects, message, release).await;
     Ok((status, number))
+}
+
+/// The manifests of `r` to restore, once its record passed the checks: its signature verifies
+/// with `KPUSH_RECORD_KEY` (or `--trust-unverified-records`), and its objects obey the namespace
+/// rules of a render (namespaced objects in the release's namespace unless
+/// `--allow-other-namespaces`; cluster-scoped objects as for `apply`).
+fn restorable(
+    r: &Revision,
+    release: &Release,
+    settings: &ReleaseSettings,
+    sink: &dyn Sink,
+) -> Result<Vec<Manifest>, ExitError> {
+    let record = format!(
+        "{}/{}",
+        release.namespace,
+        crate::release::store::secret_name(&release.name, r.revision)
+    );
+    match &r.trust {
+        Trust::Verified | Trust::New => {}
+        Trust::Unchecked => sink.event(&Event::Warning {
+            object: None,
+            message: format!(
+                "restoring revision {} of release {} from record {record}, which is not signed \
+                 (KPUSH_RECORD_KEY is not set): kpush cannot tell it from a record written by \
+                 anyone who may write Secrets in namespace {}; see docs/releases.md",
+                r.revision, release.name, release.namespace
+            ),
+        }),
+        Trust::Unverified(why) if settings.trust_unverified_records => {
+            sink.event(&Event::Warning {
+                object: None,
+                message: format!(
+                    "restoring revision {} of release {} although its record {record} does not \
+                     verify ({why}): --trust-unverified-records",
+                    r.revision, release.name
+                ),
+            })
+        }
+        Trust::Unverified(why) => {
+            return Err(ExitError::new(
+                exit::BAD_INPUT,
+                anyhow::anyhow!(
+                    "release {}: refusing to restore revision {}: its record {record} does not \
+                     verify with KPUSH_RECORD_KEY: {why}. Anyone who may write Secrets in \
+                     namespace {} can write such a record, and restoring it applies its objects \
+                     with this pipeline's rights. Inspect it (`kpush history {} -o json`); if \
+                     you trust it, pass --trust-unverified-records \
+                     (KPUSH_TRUST_UNVERIFIED_RECORDS=true); nothing was applied",
+                    release.name,
+                    r.revision,
+                    release.namespace,
+                    release.name
+                ),
+            ));
+        }
+    }
+    let mut manifests = r.manifests();
+    let mut problems = Vec::new();
+    crate::render::namespace::apply(
+        &mut manifests,
+        &release.namespace,
+        settings.allow_other_namespaces,
+        &mut problems,
+    );
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+        return Err(ExitError::new(
+            exit::BAD_INPUT,
+            anyhow::anyhow!(
+                "release {}: refusing to restore revision {} (record {record}): its objects do not \
+                 obey the namespace rules of a render in namespace {}:\n{}\nnothing was applied; \
+                 pass --allow-other-namespaces if the release really spans namespaces",
+                release.name,
+                r.revision,
+                release.namespace,
+                list.join("\n")
+            ),
+        ));
+    }
+    Ok(manifests)
 }
 
 /// Completes a revision; a failure to write is reported (the deploy itself happened).

@@ -44,6 +44,11 @@ pub struct RollbackArgs {
     )]
     field_manager: String,
 
+    /// Allow the restored revision to hold objects in namespaces other than the release's (as
+    /// `apply --allow-other-namespaces`).
+    #[arg(long, env = "KPUSH_ALLOW_OTHER_NAMESPACES")]
+    allow_other_namespaces: bool,
+
     /// Take ownership of fields that other field managers set to other values.
     #[arg(long, env = "KPUSH_FORCE_CONFLICTS")]
     force_conflicts: bool,
@@ -160,13 +165,11 @@ async fn run_with(
     if !args.no_rbac_check {
         check_access(&deploy, &release, args.to).await?;
     }
-    release_run::deploy(
-        &deploy,
-        &release,
-        &args.record.settings(),
-        Source::Revision(args.to),
-    )
-    .await
+    let settings = super::release_args::ReleaseSettings {
+        allow_other_namespaces: args.allow_other_namespaces,
+        ..args.record.settings()
+    };
+    release_run::deploy(&deploy, &release, &settings, Source::Revision(args.to)).await
 }
 
 /// The access check for the revision `to` would restore, before its lock is taken. A history

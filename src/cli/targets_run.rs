@@ -96,6 +96,7 @@ impl Target {
             }
             TargetCluster::Kubeconfig { path, context } => {
                 c.kubeconfig = Some(path.clone());
+                c.kubeconfig_from_targets = true;
                 c.context = context.clone();
                 c.azure.aks_cluster = None;
                 c.azure.resource_group = None;

@@ -146,6 +146,18 @@ pub struct PruneCandidate {
     pub kept: bool,
 }
 
+/// A live object that running a chart's Helm hooks would delete (shown by `kpush diff`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HookDeletion {
+    /// The hook (its template's file and line).
+    pub object: ObjectRef,
+    /// The `helm.sh/hook-delete-policy` that deletes it: `before-hook-creation`,
+    /// `hook-succeeded` or `hook-failed`.
+    pub policy: String,
+    /// Why kpush refuses to delete it (the apply would stop before changing anything).
+    pub refused: Option<String>,
+}
+
 /// How a Secret key would change (values are never shown).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

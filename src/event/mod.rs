@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub use apply::{
-    Action, DiffKind, KeyChange, ObjectDiff, PruneCandidate, Rejection, RejectionKind,
+    Action, DiffKind, HookDeletion, KeyChange, ObjectDiff, PruneCandidate, Rejection, RejectionKind,
 };
 pub use object::ObjectRef;
 pub use permission::{Need, Permission};

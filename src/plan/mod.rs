@@ -164,6 +164,10 @@ pub enum PlanError {
     /// The ApplySet cannot be used.
     #[error("{0}")]
     ApplySet(String),
+    /// Two manifests are one object on the server (same group, kind, namespace and name, in
+    /// different API versions, as a kustomize build may render them).
+    #[error("{0}")]
+    SameObjectTwice(String),
     /// An unexpected answer from the server.
     #[error("unexpected answer from the API server: {0}")]
     Other(String),
@@ -188,6 +192,33 @@ impl From<Failure> for PlanError {
             other => PlanError::Other(other.message()),
         }
     }
+}
+
+/// Why `manifests` cannot be applied together when two of them are one object on the server:
+/// the same group, kind, namespace and name in different API versions. Rendering keeps both
+/// when one kustomize build holds them (kustomize keys objects by version too), but applying
+/// both would leave the server with whichever came last.
+pub fn same_object_twice(manifests: &[Manifest]) -> Option<String> {
+    let mut seen: std::collections::HashMap<crate::manifest::ObjectKey, &Manifest> =
+        std::collections::HashMap::new();
+    for m in manifests {
+        let mut key = m.key();
+        if key.group == "extensions" {
+            key.group = "apps".into();
+        }
+        if let Some(first) = seen.get(&key) {
+            return Some(format!(
+                "{}: {} is defined twice, as {} here and as {} at {}; both are the same object on                  the server, and applying both would keep only the last. Apply one of them (drop                  the other from the kustomization's resources)",
+                m.origin,
+                m.key(),
+                m.api_version(),
+                first.api_version(),
+                first.origin
+            ));
+        }
+        seen.insert(key, m);
+    }
+    None
 }
 
 /// Plans applying `manifests`: discovery, ordering, live state and (unless turned off) preflight.
@@ -220,6 +251,10 @@ pub async fn plan(
             set.namespace,
             set.name
         )));
+    }
+
+    if let Some(message) = same_object_twice(&manifests) {
+        return Err(PlanError::SameObjectTwice(message));
     }
 
     let crd_kinds = discovery::kinds_defined_by_crds(&manifests);
@@ -379,7 +414,9 @@ impl Plan {
         let to_check: Vec<usize> = (0..self.objects.len())
             .filter(|&i| {
                 let o = &self.objects[i];
-                o.target.is_some() && o.preflight != Preflight::Unchanged
+                o.target.is_some()
+                    && o.preflight != Preflight::Unchanged
+                    && !hooks::deleted_before_creation(o)
             })
             .collect();
         self.dry_run(client, &to_check, sink).await

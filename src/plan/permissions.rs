@@ -733,7 +733,7 @@ mod tests {
             json!({"apiVersion":"stable.example.com/v1","kind":"CronTab","metadata":{"name":"x"}}),
         );
         let hook = Manifest::new(
-            Origin::new("hook.yaml", 1),
+            Origin::new("chart/templates/hook.yaml", 1).from_chart(),
             json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"migrate",
               "annotations":{"helm.sh/hook":"pre-upgrade",
                 "helm.sh/hook-delete-policy":"before-hook-creation"}}}),

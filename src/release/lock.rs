@@ -2,18 +2,25 @@
 //! `kpush.lock.<release>` in the release's namespace.
 //!
 //! The holder renews it every third of its duration while kpush runs and deletes it on exit
-//! (Ctrl-C and SIGTERM included). When the holder dies, the Lease expires: another deploy takes
-//! it over once `renewTime + leaseDurationSeconds` has passed, or once it has watched the same
-//! record unchanged for a whole lease duration (so a skewed clock cannot steal a live lock).
+//! (Ctrl-C and SIGTERM included), but only while the Lease still names it as holder. When the
+//! holder dies, the Lease expires: as in client-go's leader election, another deploy takes it
+//! over only once it has itself watched the Lease unchanged (same resourceVersion) for a whole
+//! lease duration on its own monotonic clock. The `renewTime` written by the holder is never
+//! compared with the local clock, so a runner whose clock runs ahead cannot take a live lock.
+//!
+//! A holder checks the Lease again just before pruning and before recording the revision's
+//! verdict (see [`Lock::check`]); when another deploy took it over, kpush stops there.
 //! Different releases use different Leases and never wait for each other.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
+
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ObjectMeta, PostParams, Preconditions};
 use kube::{Api, Client};
 use serde::{Deserialize, Serialize};
@@ -102,8 +109,24 @@ pub fn lease_name(release: &str) -> String {
 pub struct Lock {
     api: Api<Lease>,
     name: String,
+    namespace: String,
+    identity: String,
     lost: Arc<AtomicBool>,
     renewer: tokio::task::JoinHandle<()>,
+}
+
+/// This run no longer holds its release's lock.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the deploy lock (Lease {name} in namespace {namespace}) is no longer this run's: {why}")]
+pub struct Lost {
+    /// The Lease.
+    pub name: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Who holds it now, or why it could not be confirmed.
+    pub why: String,
+    /// Whether another deploy holds it (or it was deleted); false when it could not be read.
+    pub taken: bool,
 }
 
 /// What [`acquire`] reports while it waits.
@@ -140,9 +163,17 @@ pub async fn acquire(
         pid: std::process::id(),
         since: super::revision::now(),
     };
-    let identity = format!("{} pid {} {}", run.who(), me.pid, me.since);
+    // A random part: two runners in containers can share the pid, the run and the second.
+    let nonce = {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    let identity = format!("{} pid {} {} {nonce:016x}", run.who(), me.pid, me.since);
     let started = Instant::now();
-    // (resourceVersion, when first seen): a record unchanged for a lease duration is stale.
+    // (resourceVersion, when first seen on our monotonic clock): a record unchanged for a lease
+    // duration is stale.
     let mut seen: Option<(String, Instant)> = None;
     let mut announced: Option<String> = None;
     loop {
@@ -205,10 +236,17 @@ pub async fn acquire(
         }
     }
     let lost = Arc::new(AtomicBool::new(false));
-    let renewer = tokio::spawn(renew(api.clone(), name.clone(), identity, lost.clone()));
+    let renewer = tokio::spawn(renew(
+        api.clone(),
+        name.clone(),
+        identity.clone(),
+        lost.clone(),
+    ));
     Ok(Lock {
         api,
         name,
+        namespace: release.namespace.clone(),
+        identity,
         lost,
         renewer,
     })
@@ -220,15 +258,61 @@ impl Lock {
         self.lost.load(Ordering::SeqCst)
     }
 
-    /// Stops renewing and deletes the Lease (only if it is still ours).
+    /// Reads the Lease now and confirms this run still holds it; marks the lock lost when
+    /// another deploy took it over or deleted it. A Lease that cannot be read is not confirmed.
+    pub async fn check(&self) -> Result<(), Lost> {
+        check(
+            &self.api,
+            &self.name,
+            &self.namespace,
+            &self.identity,
+            &self.lost,
+        )
+        .await
+    }
+
+    /// A guard for [`crate::apply::ApplyOptions::before_prune`]: pruning happens only while
+    /// this run holds the lock.
+    pub fn before_prune(&self) -> crate::apply::BeforePrune {
+        let (api, name, namespace, identity, lost) = (
+            self.api.clone(),
+            self.name.clone(),
+            self.namespace.clone(),
+            self.identity.clone(),
+            self.lost.clone(),
+        );
+        crate::apply::BeforePrune::new(move || {
+            let (api, name, namespace, identity, lost) = (
+                api.clone(),
+                name.clone(),
+                namespace.clone(),
+                identity.clone(),
+                lost.clone(),
+            );
+            async move {
+                check(&api, &name, &namespace, &identity, &lost)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            .boxed()
+        })
+    }
+
+    /// Stops renewing and deletes the Lease, only while it still names this run as holder
+    /// (a Lease another deploy took over is left alone).
     pub async fn release(self) {
         self.renewer.abort();
-        let Ok(Some(current)) = self.api.get_opt(&self.name).await else {
-            return;
-        };
         if self.lost() {
             return;
         }
+        let Ok(Some(current)) = self.api.get_opt(&self.name).await else {
+            return;
+        };
+        if holder_identity(&current) != Some(self.identity.as_str()) {
+            self.lost.store(true, Ordering::SeqCst);
+            return;
+        }
+        // The preconditions make the delete fail if the Lease changed since it was read.
         let dp = DeleteParams {
             preconditions: Some(Preconditions {
                 uid: current.metadata.uid.clone(),
@@ -243,6 +327,43 @@ impl Lock {
                 LEASE_DURATION.as_secs()
             );
         }
+    }
+}
+
+fn holder_identity(lease: &Lease) -> Option<&str> {
+    lease.spec.as_ref()?.holder_identity.as_deref()
+}
+
+async fn check(
+    api: &Api<Lease>,
+    name: &str,
+    namespace: &str,
+    identity: &str,
+    lost: &AtomicBool,
+) -> Result<(), Lost> {
+    let gone = |why: String| {
+        lost.store(true, Ordering::SeqCst);
+        Lost {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            why,
+            taken: true,
+        }
+    };
+    match with_retry(RetryPolicy::default(), || api.get_opt(name)).await {
+        Ok(Some(current)) if holder_identity(&current) == Some(identity) => Ok(()),
+        Ok(Some(current)) => Err(gone(format!(
+            "another deploy took it over: {}",
+            describe(&current)
+        ))),
+        Ok(None) => Err(gone("someone deleted it".into())),
+        // Not marked lost: the Lease may still be ours, but it cannot be confirmed now.
+        Err(failure) => Err(Lost {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            why: format!("it could not be read to confirm: {failure}"),
+            taken: false,
+        }),
     }
 }
 
@@ -317,8 +438,9 @@ fn lease(name: &str, identity: &str, me: &Holder, resource_version: Option<Strin
     }
 }
 
-/// Whether nobody holds `lease`: no holder, its lease ran out by the clock, or it has not
-/// changed for a whole lease duration since `first_seen`.
+/// Whether nobody holds `lease`: no holder, or this process has watched it unchanged for a
+/// whole lease duration since `first_seen` (its `renewTime` is the holder's clock, not ours,
+/// and is never compared with the local time).
 fn is_free(lease: &Lease, first_seen: Instant) -> bool {
     let Some(spec) = &lease.spec else { return true };
     if spec.holder_identity.as_deref().unwrap_or("").is_empty() {
@@ -326,34 +448,24 @@ fn is_free(lease: &Lease, first_seen: Instant) -> bool {
     }
     let duration =
         Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
-    if first_seen.elapsed() >= duration {
-        return true;
-    }
-    let Some(renewed) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else {
-        return true;
-    };
-    let expires = renewed
-        .0
-        .checked_add(SignedDuration::try_from(duration).unwrap_or(SignedDuration::ZERO))
-        .unwrap_or(renewed.0);
-    expires < Timestamp::now()
+    first_seen.elapsed() >= duration
 }
 
-/// Who holds `lease`, in words.
+/// Who holds `lease`, in words: its holder annotation when that describes the holder identity
+/// (a holder other than kpush may have left kpush's annotation behind), else the identity.
 fn describe(lease: &Lease) -> String {
+    let identity = holder_identity(lease).unwrap_or_default();
     let annotated = lease
         .metadata
         .annotations
         .as_ref()
         .and_then(|a| a.get(HOLDER_ANNOTATION))
-        .and_then(|h| serde_json::from_str::<Holder>(h).ok());
+        .and_then(|h| serde_json::from_str::<Holder>(h).ok())
+        .filter(|h| identity.starts_with(&format!("{} pid {} {}", h.run.who(), h.pid, h.since)));
     match annotated {
         Some(h) => h.to_string(),
-        None => lease
-            .spec
-            .as_ref()
-            .and_then(|s| s.holder_identity.clone())
-            .unwrap_or_else(|| "an unknown holder".into()),
+        None if identity.is_empty() => "an unknown holder".into(),
+        None => identity.to_string(),
     }
 }
 
@@ -362,7 +474,8 @@ mod tests {
     use super::*;
 
     fn held(renewed_secs_ago: i64, duration: i32) -> Lease {
-        let renewed = Timestamp::now() - SignedDuration::from_secs(renewed_secs_ago);
+        let renewed =
+            Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_secs(renewed_secs_ago);
         Lease {
             metadata: ObjectMeta::default(),
             spec: Some(LeaseSpec {
@@ -375,14 +488,16 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_is_free_only_when_expired_or_unheld() {
+    fn a_lease_is_free_only_when_unheld_or_unchanged_for_a_duration_here() {
         assert!(
             !is_free(&held(5, 30), Instant::now()),
             "fresh lease is held"
         );
+        // Its renewTime is long past by our clock (the holder's clock is behind ours, or ours
+        // ahead): still held until we have watched it unchanged for a duration.
         assert!(
-            is_free(&held(31, 30), Instant::now()),
-            "expired by the clock"
+            !is_free(&held(3600, 30), Instant::now()),
+            "a renewTime in the past by the local clock does not free a lease"
         );
         let stale_seen = Instant::now() - Duration::from_secs(31);
         assert!(
@@ -405,10 +520,14 @@ mod tests {
             pid: 42,
             since: "2026-11-29T10:00:00Z".into(),
         };
-        let l = lease("kpush.lock.shop", "id", &me, None);
+        let id = "https://ci/run/1 (ana) pid 42 2026-11-29T10:00:00Z 00000000000000ff";
+        let mut l = lease("kpush.lock.shop", id, &me, None);
         assert_eq!(
             describe(&l),
             "https://ci/run/1 (ana) (kpush pid 42), since 2026-11-29T10:00:00Z"
         );
+        // Another holder kept kpush's annotation: it is named by its identity.
+        l.spec.as_mut().unwrap().holder_identity = Some("intruder".into());
+        assert_eq!(describe(&l), "intruder");
     }
 }

@@ -7,9 +7,11 @@ pub mod drift;
 pub mod lock;
 pub mod record;
 pub mod revision;
+pub mod signature;
 pub mod store;
 
 pub use revision::{ObjectRecord, Revision, RunInfo, Status};
+pub use signature::{RecordKey, Trust};
 pub use store::{History, Store, StoreError, Unreadable};
 
 /// Longest release name: the name goes into label values (63 characters at most) and Secret

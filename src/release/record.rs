@@ -65,6 +65,7 @@ impl Recorder {
             images: begin.images,
             objects: Vec::new(),
             manifests: store_manifests(begin.manifests),
+            trust: Default::default(),
         };
         store.create(&revision).await?;
         Ok((

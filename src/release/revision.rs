@@ -144,6 +144,9 @@ pub struct StoredManifest {
     pub file: String,
     /// The line of its document.
     pub line: u32,
+    /// Rendered from a Helm chart (its `helm.sh/hook` annotations are honoured).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub chart: bool,
     /// The object.
     pub object: Value,
 }
@@ -184,6 +187,9 @@ pub struct Revision {
     pub objects: Vec<ObjectRecord>,
     /// The manifests as applied.
     pub manifests: Vec<StoredManifest>,
+    /// Whether its record's signature verified (not stored: found when read).
+    #[serde(skip)]
+    pub trust: super::signature::Trust,
 }
 
 /// Why a stored revision cannot be read.
@@ -205,7 +211,11 @@ impl Revision {
     pub fn manifests(&self) -> Vec<Manifest> {
         self.manifests
             .iter()
-            .map(|m| Manifest::new(Origin::new(m.file.as_str(), m.line), m.object.clone()))
+            .map(|m| {
+                let origin = Origin::new(m.file.as_str(), m.line);
+                let origin = if m.chart { origin.from_chart() } else { origin };
+                Manifest::new(origin, m.object.clone())
+            })
             .collect()
     }
 
@@ -249,6 +259,7 @@ pub fn store_manifests(manifests: &[Manifest]) -> Vec<StoredManifest> {
         .map(|m| StoredManifest {
             file: m.origin.file.to_string(),
             line: m.origin.line,
+            chart: m.origin.chart,
             object: m.object.clone(),
         })
         .collect()
@@ -294,8 +305,10 @@ pub(crate) mod tests {
             manifests: vec![StoredManifest {
                 file: "c.yaml".into(),
                 line: 1,
+                chart: false,
                 object: json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}),
             }],
+            trust: Default::default(),
         }
     }
 
@@ -307,6 +320,21 @@ pub(crate) mod tests {
         assert_eq!(Revision::decode(&bytes).unwrap(), r);
         let m = &r.manifests()[0];
         assert_eq!(m.origin.to_string(), "c.yaml:1");
+        assert!(!m.origin.chart);
+        assert!(!String::from_utf8_lossy(&serde_json::to_vec(&r).unwrap()).contains("chart"));
+    }
+
+    #[test]
+    fn a_chart_manifest_stays_one_so_a_rollback_runs_its_hooks() {
+        let mut r = sample();
+        let from_chart = Manifest::new(
+            Origin::new("app/templates/job.yaml", 3).from_chart(),
+            json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"}}),
+        );
+        r.manifests = store_manifests(&[from_chart]);
+        let back = Revision::decode(&r.encode()).unwrap().manifests();
+        assert!(back[0].origin.chart);
+        assert_eq!(back[0].origin.to_string(), "app/templates/job.yaml:3");
     }
 
     #[test]

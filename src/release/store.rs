@@ -14,6 +14,7 @@ use kube::{Api, Client};
 
 use super::Release;
 use super::revision::{Revision, Status};
+use super::signature::{RecordKey, Trust};
 use crate::cluster::{Failure, RetryPolicy, retry::with_retry};
 
 /// The Secret type of a revision.
@@ -28,6 +29,8 @@ pub const STATUS_LABEL: &str = "kpush.dev/status";
 const MAX_RECORD: usize = 1000 * 1024;
 /// The data key holding the compressed revision.
 const DATA_KEY: &str = "release";
+/// The data key holding the record's signature (see [`super::signature`]).
+const SIGNATURE_KEY: &str = "signature";
 
 /// Release records could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +153,7 @@ pub struct Store {
     api: Api<Secret>,
     release: Release,
     retry: RetryPolicy,
+    key: Option<RecordKey>,
 }
 
 impl Store {
@@ -159,7 +163,14 @@ impl Store {
             api: Api::namespaced(client.clone(), &release.namespace),
             release: release.clone(),
             retry: RetryPolicy::default(),
+            key: None,
         }
+    }
+
+    /// This store, signing the records it writes and checking those it reads with `key`.
+    pub fn with_key(mut self, key: Option<RecordKey>) -> Self {
+        self.key = key;
+        self
     }
 
     fn error(&self, action: &'static str, failure: Failure) -> StoreError {
@@ -182,7 +193,7 @@ impl Store {
             if let Some(n) = label_number(&secret) {
                 history.highest = history.highest.max(n);
             }
-            match read(&secret) {
+            match read(&secret, self.key.as_ref()) {
                 Ok(r) if r.release == self.release.name => {
                     history.highest = history.highest.max(r.revision);
                     history.revisions.push(r);
@@ -204,7 +215,7 @@ impl Store {
     /// Creates the Secret of a new revision (fails if that revision exists, or if it would
     /// not fit in a Secret).
     pub async fn create(&self, r: &Revision) -> Result<(), StoreError> {
-        let secret = to_secret(r);
+        let secret = to_secret(r, self.key.as_ref());
         let size = secret
             .data
             .as_ref()
@@ -253,11 +264,17 @@ impl Store {
 
     /// Overwrites a revision's record (its status and data).
     pub async fn update(&self, r: &Revision) -> Result<(), StoreError> {
-        let secret = to_secret(r);
+        let secret = to_secret(r, self.key.as_ref());
         let name = secret_name(&r.release, r.revision);
+        let mut data = serde_json::to_value(&secret.data).unwrap_or_default();
+        if let Some(d) = data.as_object_mut() {
+            // A merge patch keeps keys it does not name: an unsigned write removes the old
+            // signature explicitly.
+            d.entry(SIGNATURE_KEY).or_insert(serde_json::Value::Null);
+        }
         let patch = serde_json::json!({
             "metadata": { "labels": secret.metadata.labels },
-            "data": secret.data,
+            "data": data,
         });
         let (pp, patch) = (PatchParams::default(), Patch::Merge(&patch));
         with_retry(self.retry, || self.api.patch(&name, &pp, &patch))
@@ -296,7 +313,7 @@ pub async fn releases(
     let mut newest: BTreeMap<(String, String), Revision> = BTreeMap::new();
     let mut bad = Vec::new();
     for secret in list.items {
-        match read(&secret) {
+        match read(&secret, None) {
             Ok(r) => {
                 let key = (r.namespace.clone(), r.release.clone());
                 if newest.get(&key).is_none_or(|o| o.revision < r.revision) {
@@ -328,8 +345,8 @@ fn unreadable(secret: &Secret, reason: String) -> Unreadable {
 }
 
 /// Decodes a revision Secret, checking that it is one of kpush's and that its name, labels
-/// and content agree.
-fn read(secret: &Secret) -> Result<Revision, String> {
+/// and content agree; with `key`, also checks its signature (the result is in its `trust`).
+fn read(secret: &Secret, key: Option<&RecordKey>) -> Result<Revision, String> {
     let kind = secret.type_.as_deref().unwrap_or("");
     if kind != SECRET_TYPE {
         return Err(format!(
@@ -341,7 +358,7 @@ fn read(secret: &Secret) -> Result<Revision, String> {
         .as_ref()
         .and_then(|d| d.get(DATA_KEY))
         .ok_or_else(|| format!("it has no data key `{DATA_KEY}`"))?;
-    let r = Revision::decode(&bytes.0).map_err(|e| e.to_string())?;
+    let mut r = Revision::decode(&bytes.0).map_err(|e| e.to_string())?;
     let name = secret.metadata.name.as_deref().unwrap_or("");
     if name != secret_name(&r.release, r.revision) {
         return Err(format!(
@@ -356,10 +373,33 @@ fn read(secret: &Secret) -> Result<Revision, String> {
             r.namespace
         ));
     }
+    r.trust = match key {
+        None => Trust::Unchecked,
+        Some(key) => {
+            let signature = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(SIGNATURE_KEY))
+                .map(|s| String::from_utf8_lossy(&s.0).into_owned());
+            match signature {
+                None => Trust::Unverified(
+                    "it is not signed (written without KPUSH_RECORD_KEY, by an older kpush, or \
+                     not by kpush)"
+                        .into(),
+                ),
+                Some(sig) if key.verify(&r.namespace, name, &bytes.0, &sig) => Trust::Verified,
+                Some(_) => Trust::Unverified(
+                    "its signature does not match its content with this KPUSH_RECORD_KEY (it \
+                     was changed after kpush wrote it, or signed with another key)"
+                        .into(),
+                ),
+            }
+        }
+    };
     Ok(r)
 }
 
-fn to_secret(r: &Revision) -> Secret {
+fn to_secret(r: &Revision, key: Option<&RecordKey>) -> Secret {
     let labels = BTreeMap::from([
         (
             crate::render::metadata::MANAGED_BY_LABEL.to_string(),
@@ -369,18 +409,26 @@ fn to_secret(r: &Revision) -> Secret {
         (REVISION_LABEL.to_string(), r.revision.to_string()),
         (STATUS_LABEL.to_string(), r.status.word().to_string()),
     ]);
+    let name = secret_name(&r.release, r.revision);
+    let encoded = r.encode();
+    let mut data = BTreeMap::new();
+    if let Some(key) = key.filter(|_| r.trust.signable()) {
+        let signature = key.sign(&r.namespace, &name, &encoded);
+        data.insert(
+            SIGNATURE_KEY.to_string(),
+            ByteString(signature.into_bytes()),
+        );
+    }
+    data.insert(DATA_KEY.to_string(), ByteString(encoded));
     Secret {
         metadata: ObjectMeta {
-            name: Some(secret_name(&r.release, r.revision)),
+            name: Some(name),
             namespace: Some(r.namespace.clone()),
             labels: Some(labels),
             ..Default::default()
         },
         type_: Some(SECRET_TYPE.into()),
-        data: Some(BTreeMap::from([(
-            DATA_KEY.to_string(),
-            ByteString(r.encode()),
-        )])),
+        data: Some(data),
         ..Default::default()
     }
 }
@@ -401,21 +449,71 @@ mod tests {
     #[test]
     fn a_record_reads_back_and_a_foreign_one_is_explained() {
         let r = sample();
-        let s = to_secret(&r);
-        assert_eq!(read(&s).unwrap(), r);
+        let s = to_secret(&r, None);
+        let back = read(&s, None).unwrap();
+        assert_eq!(back.trust, Trust::Unchecked);
+        assert_eq!(
+            Revision {
+                trust: r.trust.clone(),
+                ..back
+            },
+            r
+        );
         let mut foreign = s.clone();
         foreign.type_ = Some("Opaque".into());
-        assert!(read(&foreign).unwrap_err().contains("not written by kpush"));
+        assert!(
+            read(&foreign, None)
+                .unwrap_err()
+                .contains("not written by kpush")
+        );
         let mut renamed = s.clone();
         renamed.metadata.name = Some("kpush.release.v1.shop.v9".into());
-        assert!(read(&renamed).unwrap_err().contains("does not match"));
+        assert!(read(&renamed, None).unwrap_err().contains("does not match"));
         let mut corrupt = s;
         corrupt
             .data
             .as_mut()
             .unwrap()
             .insert(DATA_KEY.into(), ByteString(b"junk".to_vec()));
-        assert!(read(&corrupt).unwrap_err().contains("gzip"));
+        assert!(read(&corrupt, None).unwrap_err().contains("gzip"));
+    }
+
+    #[test]
+    fn signed_records_verify_and_changed_or_unsigned_ones_do_not() {
+        let key = RecordKey::new("k").unwrap();
+        let r = sample();
+        let signed = to_secret(&r, Some(&key));
+        assert_eq!(read(&signed, Some(&key)).unwrap().trust, Trust::Verified);
+        // Someone rewrites the record with other manifests, keeping the signature.
+        let mut forged = r.clone();
+        forged.manifests[0].object["kind"] = "ClusterRoleBinding".into();
+        let mut edited = to_secret(&forged, None);
+        edited.data.as_mut().unwrap().insert(
+            SIGNATURE_KEY.into(),
+            signed.data.as_ref().unwrap()[SIGNATURE_KEY].clone(),
+        );
+        let t = read(&edited, Some(&key)).unwrap().trust;
+        assert!(
+            matches!(&t, Trust::Unverified(why) if why.contains("does not match")),
+            "{t:?}"
+        );
+        let unsigned = to_secret(&r, None);
+        let t = read(&unsigned, Some(&key)).unwrap().trust;
+        assert!(
+            matches!(&t, Trust::Unverified(why) if why.contains("not signed")),
+            "{t:?}"
+        );
+        // A record that did not verify is never signed when written again.
+        let bad = Revision {
+            trust: Trust::Unverified("x".into()),
+            ..r
+        };
+        assert!(
+            !to_secret(&bad, Some(&key))
+                .data
+                .unwrap()
+                .contains_key(SIGNATURE_KEY)
+        );
     }
 
     #[test]

@@ -162,15 +162,34 @@ fn last_leaf(v: &mut Value) -> Option<&mut Value> {
     }
 }
 
-/// Parser options with kpush's budgets against hostile input.
-pub fn yaml_options() -> serde_saphyr::Options {
+/// The parser's budgets against hostile input, sized so that no file `kubectl` reads is refused.
+///
+/// Kept: nesting depth ([`MAX_DEPTH`]), alias expansion (the parser's replay limit, which bounds
+/// what aliases expand to, plus at most 10,000 aliases) and total text ([`MAX_DOCUMENT_BYTES`]).
+/// Lifted, because a real document can reach them and they protect nothing the others do not:
+/// node and event counts (a `List` of many objects, bounded by the size limit anyway) and the
+/// alias-to-anchor ratio (one `&defaults` used a hundred times is ordinary YAML; what aliases
+/// expand to is bounded by the replay limit).
+pub fn yaml_budget(documents: usize) -> serde_saphyr::Budget {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
-    budget.max_documents = 1;
+    budget.max_documents = documents;
     budget.max_aliases = 10_000;
     budget.max_total_scalar_bytes = MAX_DOCUMENT_BYTES;
+    budget.max_nodes = MAX_DOCUMENT_BYTES;
+    budget.max_events = MAX_DOCUMENT_BYTES;
+    budget.enforce_alias_anchor_ratio = false;
+    budget
+}
+
+/// Parser options with kpush's budgets ([`yaml_budget`]) for one document.
+pub fn yaml_options() -> serde_saphyr::Options {
     let mut opts = serde_saphyr::Options::default();
-    opts.budget = Some(budget);
+    opts.budget = Some(yaml_budget(1));
+    // Comments are read and skipped, never kept: the parser's comment buffer (32 comments
+    // between two entries of a list, which every kubebuilder `config/default` exceeds) and
+    // comment byte budgets then do not apply. Comment text is bounded by the file size limit.
+    opts.emit_comments = false;
     opts.with_snippet = false;
     // Kubernetes reads YAML 1.1: `defaultMode: 0644` is octal (420), as kubectl sends it.
     opts.legacy_octal_numbers = true;
@@ -223,8 +242,8 @@ fn budget_explanation(m: &str) -> Option<String> {
              larger than any Kubernetes object"
                 .to_string()
         }
-        "TotalScalarBytes" | "InputBytes" => format!(
-            "the document holds more than {} MiB of text",
+        "ScalarBytes" | "TotalScalarBytes" | "InputBytes" => format!(
+            "the document holds (or its aliases expand to) more than {} MiB of text",
             MAX_DOCUMENT_BYTES / 1024 / 1024
         ),
         _ => format!("the document exceeds a parser safety limit ({rest})"),
@@ -551,6 +570,50 @@ mod tests {
         let docs = parse(&s, &sub, &mut p);
         assert!(docs.is_empty());
         assert_eq!(p.len(), 1, "{p:?}");
+    }
+
+    #[test]
+    fn comments_in_any_number_are_read() {
+        // kubebuilder's config/default: long commented-out blocks after a key, before its first
+        // entry, and between entries.
+        let block = "#- ../prometheus\n#  target:\n#    kind: Deployment\n".repeat(60);
+        let text = format!("kind: A\nresources:\n{block}- ../crd\n{block}- ../rbac\n{block}x: 1\n");
+        let (s, sub) = src(&text, Syntax::Yaml);
+        let mut p = Vec::new();
+        let docs = parse(&s, &sub, &mut p);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            docs[0].value["resources"],
+            serde_json::json!(["../crd", "../rbac"])
+        );
+    }
+
+    #[test]
+    fn one_anchor_used_many_times_and_many_nodes_are_read() {
+        let refs: String = (0..500).map(|i| format!("  k{i}: *v\n")).collect();
+        let items = "- 1\n".repeat(300_000);
+        let text =
+            format!("kind: A\nx: &v shared\ndata:\n{refs}---\nkind: List\nitems: []\nn:\n{items}");
+        let (s, sub) = src(&text, Syntax::Yaml);
+        let mut p = Vec::new();
+        let docs = parse(&s, &sub, &mut p);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(docs[0].value["data"]["k499"], serde_json::json!("shared"));
+        assert_eq!(docs[1].value["n"].as_array().map(Vec::len), Some(300_000));
+    }
+
+    #[test]
+    fn aliases_of_a_long_scalar_are_refused_by_the_size_limit() {
+        let long = "x".repeat(1024 * 1024);
+        let refs = vec!["*a"; 20].join(",");
+        let text = format!("kind: A\nx: &a {long}\ny: [{refs}]\n");
+        let (s, sub) = src(&text, Syntax::Yaml);
+        let mut p = Vec::new();
+        let docs = parse(&s, &sub, &mut p);
+        assert!(docs.is_empty());
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].kind, ProblemKind::Limit, "{p:?}");
+        assert!(p[0].message.contains("8 MiB"), "{p:?}");
     }
 
     #[test]

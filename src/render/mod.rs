@@ -87,9 +87,16 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     }
     let (sources, charts) = collect(opts, stdin, &mut problems);
     let mut manifests = Vec::new();
+    // For each manifest, the kustomize build it came from (None: a file or a chart).
+    let mut builds: Vec<Option<usize>> = Vec::new();
     for (src, sub) in &charts {
         let docs = documents::parse(src, sub, &mut problems);
+        let first = manifests.len();
         objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
+        // Only a chart's objects are Helm hooks: the annotation means nothing elsewhere.
+        for m in &mut manifests[first..] {
+            m.origin.chart = true;
+        }
     }
     for input in &sources {
         match input {
@@ -120,6 +127,10 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
                         ),
                     ));
                 }
+                // A build is known by the index of its first object.
+                let first = manifests.len();
+                builds.resize(first, None);
+                builds.resize(first + overlay.manifests.len(), Some(first));
                 manifests.extend(overlay.manifests);
             }
         }
@@ -163,7 +174,8 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     }
     metadata::apply(&mut manifests, &opts.labels, &annotations);
 
-    check_duplicates(&manifests, &mut problems);
+    builds.resize(manifests.len(), None);
+    check_duplicates(&manifests, &builds, &mut problems);
     sort_by_input_order(&sources, &mut problems);
 
     if problems.iter().any(|p| p.severity == Severity::Error) {
@@ -220,26 +232,37 @@ fn known_images_hint(manifests: &[Manifest]) -> String {
     }
 }
 
-fn check_duplicates(manifests: &[Manifest], problems: &mut Vec<Problem>) {
-    let mut seen: HashMap<ObjectKey, &Manifest> = HashMap::new();
-    for m in manifests {
+/// Refuses two objects with the same group, kind, namespace and name, except where kustomize
+/// keeps both: inside one kustomize build, objects are keyed by group, *version* and kind, so a
+/// custom resource's `v1` and `v2` samples with one name are two objects there (kustomize itself
+/// refused any real duplicate already). They are one object on the server, so planning refuses
+/// to apply both ([`crate::plan::same_object_twice`]).
+fn check_duplicates(manifests: &[Manifest], builds: &[Option<usize>], problems: &mut Vec<Problem>) {
+    let mut seen: HashMap<ObjectKey, Vec<usize>> = HashMap::new();
+    for (i, m) in manifests.iter().enumerate() {
         // Workload kinds share identity across the legacy `extensions` group.
         let mut key = m.key();
         if key.group == "extensions" {
             key.group = "apps".into();
         }
-        if let Some(first) = seen.get(&key) {
+        let earlier = seen.entry(key).or_default();
+        let clash = earlier.iter().copied().find(|&j| {
+            let same_build =
+                builds.get(i).copied().flatten().is_some() && builds.get(i) == builds.get(j);
+            !(same_build && manifests[j].api_version() != m.api_version())
+        });
+        if let Some(j) = clash {
             problems.push(Problem::error(
                 ProblemKind::Duplicate,
                 &m.origin,
                 format!(
                     "{} is defined twice: here and at {}; remove one of them",
                     m.key(),
-                    first.origin
+                    manifests[j].origin
                 ),
             ));
         } else {
-            seen.insert(key, m);
+            earlier.push(i);
         }
     }
 }

@@ -69,7 +69,9 @@ pub fn crd_cluster_kinds(manifests: &[Manifest]) -> HashSet<(String, String)> {
         .collect()
 }
 
-/// Sets `namespace` on namespaced objects that have none; flags objects in other namespaces.
+/// Sets `namespace` on namespaced objects that have none; flags objects in other namespaces,
+/// except objects rendered from Helm charts (`origin.chart`): as `helm install`, a chart's
+/// explicit namespace is kept and `-n` only fills in missing ones.
 pub fn apply(
     manifests: &mut [Manifest],
     namespace: &str,
@@ -81,6 +83,7 @@ pub fn apply(
         if is_cluster_scoped(m.group(), m.kind(), &cluster_kinds) {
             continue;
         }
+        let allow_other = allow_other || m.origin.chart;
         match m.namespace() {
             None => {
                 m.metadata_mut()

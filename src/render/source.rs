@@ -110,14 +110,76 @@ pub fn collect(paths: &[PathBuf], stdin: &mut dyn Read, problems: &mut Vec<Probl
                     name: display(path),
                 })
             }
-            Ok(md) if md.is_dir() => walk_dir(path, &mut out, problems),
+            Ok(md) if md.is_dir() => match path.canonicalize() {
+                Ok(top) => {
+                    let root = repository_root(&top);
+                    walk_dir(path, &root, &mut vec![top], &mut out, problems)
+                }
+                Err(e) => problems.push(io_problem(
+                    &display(path),
+                    &format!("cannot read {}: {e}", display(path)),
+                )),
+            },
             Ok(_) => read_file(path, &mut out, problems),
         }
     }
     out
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<Input>, problems: &mut Vec<Problem>) {
+/// The repository `dir` (canonical) belongs to: the git work tree holding it, else the current
+/// directory when it holds it, else `dir` itself. kpush reads no file outside it through a
+/// symlink found in it.
+pub fn repository_root(dir: &Path) -> PathBuf {
+    if let Some(git) = dir.ancestors().find(|a| a.join(".git").exists()) {
+        return git.to_path_buf();
+    }
+    match std::env::current_dir().and_then(|c| c.canonicalize()) {
+        Ok(cwd) if dir.starts_with(&cwd) => cwd,
+        _ => dir.to_path_buf(),
+    }
+}
+
+/// Where the symlink `link`, found inside the repository `root`, leads (canonical); an error
+/// (the end of a sentence about `link`) when that is outside `root` or inside its `.git`
+/// directory, which can hold credentials (a CI checkout's token).
+pub fn confined(link: &Path, root: &Path) -> Result<PathBuf, String> {
+    let target = link
+        .canonicalize()
+        .map_err(|e| format!("is a symlink that cannot be followed: {e}"))?;
+    match target.strip_prefix(root) {
+        Err(_) => Err(format!(
+            "is a symlink to {}, outside the repository {}; kpush reads only files inside the \
+             repository it deploys: replace the link with the file, or point it inside",
+            target.display(),
+            root.display()
+        )),
+        Ok(rest)
+            if rest
+                .components()
+                .next()
+                .is_some_and(|c| c.as_os_str() == ".git") =>
+        {
+            Err(format!(
+                "is a symlink into the repository's .git directory ({}), which can hold \
+                 credentials; kpush does not read it",
+                target.display()
+            ))
+        }
+        Ok(_) => Ok(target),
+    }
+}
+
+/// Reads the manifest files under `dir`, sorted, recursively. Symlinks are followed, as kubectl
+/// does, but only to files and directories inside the repository `root`; `walking` holds the
+/// directories being walked (canonical), so a link back to one of them is reported once
+/// instead of looping.
+fn walk_dir(
+    dir: &Path,
+    root: &Path,
+    walking: &mut Vec<PathBuf>,
+    out: &mut Vec<Input>,
+    problems: &mut Vec<Problem>,
+) {
     if dir.join("Chart.yaml").is_file() {
         problems.push(Problem::at(
             Severity::Error,
@@ -169,9 +231,33 @@ fn walk_dir(dir: &Path, out: &mut Vec<Input>, problems: &mut Vec<Problem>) {
         if hidden {
             continue;
         }
+        let is_link = fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link && let Err(why) = confined(&p, root) {
+            problems.push(io_problem(&display(&p), &format!("{} {why}", display(&p))));
+            continue;
+        }
         // Follow symlinks, as kubectl does, but only to files and directories.
         match fs::metadata(&p) {
-            Ok(md) if md.is_dir() => walk_dir(&p, out, problems),
+            Ok(md) if md.is_dir() => {
+                let Ok(canon) = p.canonicalize() else {
+                    continue;
+                };
+                if walking.contains(&canon) {
+                    problems.push(io_problem(
+                        &display(&p),
+                        &format!(
+                            "{} leads back to {}, which holds it (a symlink loop); remove the \
+                             link",
+                            display(&p),
+                            canon.display()
+                        ),
+                    ));
+                    continue;
+                }
+                walking.push(canon);
+                walk_dir(&p, root, walking, out, problems);
+                walking.pop();
+            }
             Ok(md) if md.is_file() && is_manifest_file(&p) => read_file(&p, out, problems),
             Ok(_) => {}
             Err(e) => problems.push(io_problem(

@@ -1,7 +1,7 @@
 //! Printing `kpush diff`: a unified diff per changed object, Secret keys (never values), and
-//! what `--prune` would delete.
+//! what `--prune` and a chart's hooks would delete.
 
-use crate::event::{DiffKind, KeyChange, ObjectDiff, PruneCandidate};
+use crate::event::{DiffKind, HookDeletion, KeyChange, ObjectDiff, PruneCandidate};
 
 /// Renders the differences; `color` adds ANSI colours to +/- lines.
 pub fn render(diffs: &[ObjectDiff], pruned: &[PruneCandidate], color: bool) -> String {
@@ -68,6 +68,57 @@ pub fn render(diffs: &[ObjectDiff], pruned: &[PruneCandidate], color: bool) -> S
         };
         out.push_str(&paint("35", &line));
         out.push('\n');
+    }
+    out
+}
+
+/// The live objects running a chart's hooks would delete (or that kpush would refuse to
+/// delete, stopping the apply), one line each.
+pub fn render_hook_deletions(hooks: &[HookDeletion], color: bool) -> String {
+    let mut out = String::new();
+    for h in hooks {
+        if h.refused.is_none() && h.policy == "none" {
+            // Applied over like any object of the release; nothing is deleted.
+            continue;
+        }
+        let (line, code) = match (&h.refused, h.policy.as_str()) {
+            (Some(reason), policy) => (
+                format!(
+                    "{} would NOT be {} for the Helm hook of that name \
+                     (helm.sh/hook-delete-policy: {policy}): {reason}; kpush apply would stop \
+                     before changing anything",
+                    h.object.label_at(),
+                    if policy == "none" {
+                        "applied over"
+                    } else {
+                        "deleted"
+                    }
+                ),
+                "31",
+            ),
+            (None, policy @ "before-hook-creation") => (
+                format!(
+                    "{} would be deleted and created again (Helm hook, \
+                     helm.sh/hook-delete-policy: {policy})",
+                    h.object.label_at()
+                ),
+                "35",
+            ),
+            (_, policy) => (
+                format!(
+                    "{} would be applied, then deleted when the hook ends (Helm hook, \
+                     helm.sh/hook-delete-policy: {policy})",
+                    h.object.label_at()
+                ),
+                "35",
+            ),
+        };
+        if color {
+            out.push_str(&format!("\x1b[{code}m{line}\x1b[0m\n"));
+        } else {
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     out
 }

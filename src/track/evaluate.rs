@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::diagnose::{DiagnoseOptions, PodFailure, diagnose};
 use super::pods;
 use super::readiness::{
-    Readiness, ReadinessContext, Rule, assess, claim_explained, replication_controller_pods,
+    Readiness, ReadinessContext, Rule, assess, cannot_create_pods, claim_explained,
+    replication_controller_pods,
 };
 use super::store::{Store, error_code};
 use super::targets::{TrackTarget, WorkloadKind};
@@ -160,6 +161,17 @@ pub(crate) fn judge(
             verdict.readiness,
             &claim_warnings(&target.name, near.events),
         );
+    }
+    if target.workload() == Some(WorkloadKind::Job)
+        && value
+            .pointer("/status/active")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            == 0
+        && let Some((message, lasting)) =
+            job_create_failures(&target.name, uid.as_deref(), near.events, diag)
+    {
+        verdict.readiness = cannot_create_pods(verdict.readiness, &message, lasting);
     }
     let counts = counts(target, &value);
     let mut judgement = Judgement {
@@ -329,6 +341,56 @@ fn claim_warnings<'a>(name: &str, store: Option<&'a Store<CoreEvent>>) -> Vec<(&
             )
         })
         .collect()
+}
+
+/// The latest message of the `FailedCreate` warnings about Job `name` (this Job: `uid`, not an
+/// earlier one of the same name), and how long ago the first of them was.
+fn job_create_failures(
+    name: &str,
+    uid: Option<&str>,
+    store: Option<&Store<CoreEvent>>,
+    diag: &DiagnoseOptions,
+) -> Option<(String, std::time::Duration)> {
+    let found: Vec<&CoreEvent> = store?
+        .values()
+        .filter(|e| {
+            let o = &e.involved_object;
+            e.type_.as_deref() == Some("Warning")
+                && e.reason.as_deref() == Some("FailedCreate")
+                && o.kind.as_deref() == Some("Job")
+                && o.name.as_deref() == Some(name)
+                && (uid.is_none() || o.uid.is_none() || o.uid.as_deref() == uid)
+        })
+        .collect();
+    let first = |e: &CoreEvent| {
+        [
+            e.first_timestamp.as_ref().map(|t| t.0),
+            e.event_time.as_ref().map(|t| t.0),
+            e.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    };
+    let last = |e: &CoreEvent| {
+        [
+            e.last_timestamp.as_ref().map(|t| t.0),
+            e.series
+                .as_ref()
+                .and_then(|s| s.last_observed_time.as_ref())
+                .map(|t| t.0),
+            first(e),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    };
+    let latest = found.iter().max_by_key(|e| last(e))?;
+    let since = found.iter().filter_map(|e| first(e)).min();
+    let lasting = since
+        .and_then(|t| diag.now.duration_since(t).try_into().ok())
+        .unwrap_or_default();
+    Some((latest.message.clone().unwrap_or_default(), lasting))
 }
 
 fn events_of(pods: &[&Pod], store: Option<&Store<CoreEvent>>) -> Vec<CoreEvent> {

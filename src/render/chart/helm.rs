@@ -29,7 +29,7 @@ impl Helm {
                     .to_string()
             })?,
         };
-        let out = Command::new(&path)
+        let out = command(&path)
             .args(["version", "--template", "{{.Version}}"])
             .stdin(Stdio::null())
             .output()
@@ -65,8 +65,11 @@ impl Helm {
         } else {
             self.run(&["show".as_ref(), "chart".as_ref(), chart.as_os_str()])?
         };
-        let value: Value = serde_saphyr::from_str(&text)
-            .map_err(|e| format!("Chart.yaml is not valid YAML: {e}; fix it (see `helm lint`)"))?;
+        let value: Value =
+            serde_saphyr::from_str_with_options(&text, crate::render::documents::yaml_options())
+                .map_err(|e| {
+                    format!("Chart.yaml is not valid YAML: {e}; fix it (see `helm lint`)")
+                })?;
         value
             .get("name")
             .and_then(Value::as_str)
@@ -87,7 +90,7 @@ impl Helm {
     }
 
     fn run(&self, args: &[&std::ffi::OsStr]) -> Result<String, String> {
-        let out = Command::new(&self.path)
+        let out = command(&self.path)
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -144,10 +147,74 @@ pub fn template_args(chart: &Path, release: &str, opts: &ChartOptions) -> Vec<st
     a
 }
 
+/// Variables helm is given (besides `PATH`, whose relative entries are dropped): where its own
+/// configuration, caches, plugins and registry logins are, and how to reach chart repositories
+/// (proxies, CA bundles). Nothing else of kpush's environment (cloud credentials, CI tokens,
+/// `KPUSH_*`) reaches helm, its plugins, or a chart that reads `/proc/self/environ`.
+const HELM_ENV: &[&str] = &[
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "HELM_CACHE_HOME",
+    "HELM_CONFIG_HOME",
+    "HELM_DATA_HOME",
+    "HELM_PLUGINS",
+    "HELM_REGISTRY_CONFIG",
+    "HELM_REPOSITORY_CACHE",
+    "HELM_REPOSITORY_CONFIG",
+    "HELM_CONTENT_CACHE",
+    "HELM_MAX_CHART_SIZE",
+    "HELM_MAX_FILE_SIZE",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// The environment helm runs with, from kpush's (`lookup`): [`HELM_ENV`] and the absolute
+/// entries of `PATH`.
+pub fn helm_env(
+    lookup: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    let mut env: Vec<(&'static str, std::ffi::OsString)> = HELM_ENV
+        .iter()
+        .filter_map(|k| lookup(k).map(|v| (*k, v)))
+        .collect();
+    if let Some(path) = lookup("PATH") {
+        let absolute: Vec<PathBuf> = std::env::split_paths(&path)
+            .filter(|d| d.is_absolute())
+            .collect();
+        if let Ok(joined) = std::env::join_paths(absolute) {
+            env.push(("PATH", joined));
+        }
+    }
+    env
+}
+
+/// A command running helm with [`helm_env`] only.
+fn command(path: &Path) -> Command {
+    let mut cmd = Command::new(path);
+    cmd.env_clear()
+        .envs(helm_env(&|k| std::env::var_os(k)))
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// The first executable `name` in an absolute directory of `PATH` (a relative entry, such as
+/// `.` or an empty one, would find a `helm` planted in the repository being deployed).
 fn on_path(name: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
+        .filter(|d| d.is_absolute())
         .map(|d| d.join(name))
         .find(|p| {
             p.metadata()
@@ -159,6 +226,29 @@ fn on_path(name: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helm_gets_only_its_own_variables_and_absolute_path_entries() {
+        let env: std::collections::BTreeMap<&str, &str> = [
+            ("PATH", ".:/usr/local/bin::bin:/usr/bin"),
+            ("HOME", "/home/runner"),
+            ("HELM_CACHE_HOME", "/cache/helm"),
+            ("HTTPS_PROXY", "http://proxy:3128"),
+            ("AZURE_CLIENT_SECRET", "s3cret"),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "t0ken"),
+            ("SYSTEM_ACCESSTOKEN", "ado"),
+            ("GITHUB_TOKEN", "gh"),
+            ("KPUSH_RECORD_KEY", "key"),
+            ("KUBECONFIG", "/home/runner/.kube/config"),
+            ("HELM_KUBETOKEN", "cluster-token"),
+        ]
+        .into();
+        let got = helm_env(&|k| env.get(k).map(Into::into));
+        let names: Vec<&str> = got.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, ["HOME", "HELM_CACHE_HOME", "HTTPS_PROXY", "PATH"]);
+        let path = &got.iter().find(|(k, _)| *k == "PATH").expect("PATH").1;
+        assert_eq!(path, "/usr/local/bin:/usr/bin");
+    }
 
     #[test]
     fn template_args_pass_values_in_order_and_capabilities() {

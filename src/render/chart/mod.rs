@@ -64,6 +64,19 @@ pub fn render(
     problems: &mut Vec<Problem>,
 ) -> Vec<(Source, Substituted)> {
     let display = display(path);
+    if path.is_dir()
+        && let Err((file, why)) = links_in_chart(path)
+    {
+        problems.push(chart_problem(
+            &format!("{display}/{file}"),
+            0,
+            format!(
+                "chart file {display}/{file} {why}. helm reads every file of a chart, and its \
+                 templates can copy any of them into a manifest"
+            ),
+        ));
+        return Vec::new();
+    }
     let helm = match helm::Helm::locate(opts.helm.as_deref()) {
         Ok(h) => h,
         Err(message) => {
@@ -89,6 +102,59 @@ pub fn render(
             Vec::new()
         }
     }
+}
+
+/// Checks the symlinks of the chart directory `chart`: each must lead inside the repository
+/// (not into its `.git`) and not back to a directory that holds it. Returns the first offender
+/// (its path inside the chart) and what is wrong with it.
+fn links_in_chart(chart: &Path) -> Result<(), (String, String)> {
+    let top = chart
+        .canonicalize()
+        .map_err(|e| (String::new(), format!("cannot be read: {e}")))?;
+    let root = super::source::repository_root(&top);
+    let mut walking = vec![top];
+    walk_links(chart, Path::new(""), &root, &mut walking)
+}
+
+fn walk_links(
+    dir: &Path,
+    rel: &Path,
+    root: &Path,
+    walking: &mut Vec<PathBuf>,
+) -> Result<(), (String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        // helm reports what it cannot read.
+        return Ok(());
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let name = rel.join(p.file_name().unwrap_or_default());
+        let shown = || name.display().to_string();
+        let link = std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink());
+        if link {
+            super::source::confined(&p, root).map_err(|why| (shown(), why))?;
+        }
+        if !p.is_dir() {
+            continue;
+        }
+        let Ok(canon) = p.canonicalize() else {
+            continue;
+        };
+        if walking.contains(&canon) {
+            return Err((
+                shown(),
+                format!(
+                    "leads back to {}, which holds it (a symlink loop); remove the link",
+                    canon.display()
+                ),
+            ));
+        }
+        walking.push(canon);
+        walk_links(&p, &name, root, walking)?;
+        walking.pop();
+    }
+    Ok(())
 }
 
 /// A problem with a chart, at `file:line`.

@@ -14,7 +14,7 @@ use super::resource::{Behavior, Gvk, Resource, via};
 use super::transforms;
 use super::{KError, KUSTOMIZATION_FILES};
 use crate::manifest::Origin;
-use crate::render::problem::{Problem, ProblemKind};
+use crate::render::problem::{Problem, ProblemKind, Severity};
 use crate::render::source::{MAX_FILE_BYTES, Source, Syntax};
 use crate::render::vars::{Substituted, Substitution};
 use crate::render::{Vars, documents, objects};
@@ -608,6 +608,21 @@ impl<'a> Builder<'a> {
         };
         let made = generators::generate(kind, &g.value, global, &mut read)
             .map_err(|m| KError::new(kfile, line, format!("{field} {}: {m}", g.value.name)))?;
+        let behavior = g.value.behavior.as_str();
+        if !matches!(behavior, "" | "create" | "merge" | "replace") {
+            self.problems.push(Problem::at(
+                Severity::Warning,
+                ProblemKind::Kustomize,
+                kfile,
+                line,
+                format!(
+                    "{field} {}: behavior `{behavior}` is not create, merge or replace; kustomize \
+                     treats it as create, and so does kpush. Write `create` (or the behavior \
+                     meant, in lower case)",
+                    g.value.name
+                ),
+            ));
+        }
         let mut r = Resource::new(made.object, Origin::new(kfile.clone(), line));
         r.needs_hash = made.needs_hash;
         r.behavior = made.behavior;
@@ -766,22 +781,26 @@ fn merge_metadata(new: &mut serde_json::Value, old: &serde_json::Value, field: &
 }
 
 fn merge_map(new: &mut serde_json::Value, old: &serde_json::Value, field: &str) {
-    let Some(old_map) = old.get(field).and_then(|v| v.as_object()) else {
-        return;
-    };
-    let mut merged = old_map.clone();
-    if let Some(n) = new.get(field).and_then(|v| v.as_object()) {
-        for (k, v) in n {
-            merged.insert(k.clone(), v.clone());
+    // kustomize's `MergeDataMapFrom`: the field is cleared and set again from both maps, so an
+    // empty result leaves no field at all (`data: {}` on either side is dropped).
+    let mut merged = serde_json::Map::new();
+    for side in [old, &*new] {
+        if let Some(m) = side.get(field).and_then(|v| v.as_object()) {
+            for (k, v) in m {
+                merged.insert(k.clone(), v.clone());
+            }
         }
     }
     let mut sorted: Vec<(String, serde_json::Value)> = merged.into_iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(o) = new.as_object_mut() {
-        o.insert(
-            field.to_string(),
-            serde_json::Value::Object(sorted.into_iter().collect()),
-        );
+        o.shift_remove(field);
+        if !sorted.is_empty() {
+            o.insert(
+                field.to_string(),
+                serde_json::Value::Object(sorted.into_iter().collect()),
+            );
+        }
     }
 }
 

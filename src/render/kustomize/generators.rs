@@ -45,15 +45,12 @@ pub fn generate(
     if args.name.is_empty() {
         return Err("a generator needs a `name`".to_string());
     }
+    // kustomize's `NewGenerationBehavior`: any other word (`Merge` too: the match is exact) is
+    // "unspecified", which behaves as `create`.
     let behavior = match args.behavior.as_str() {
-        "" | "create" => Behavior::Create,
         "merge" => Behavior::Merge,
         "replace" => Behavior::Replace,
-        other => {
-            return Err(format!(
-                "behavior `{other}` is not one of create, merge, replace"
-            ));
-        }
+        _ => Behavior::Create,
     };
     let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
     let mut envs = args.envs.clone();
@@ -170,9 +167,10 @@ pub fn generate(
                 .into_iter()
                 .map(|(k, v)| (k, Value::String(encode_base64(&v))))
                 .collect();
-            if !enc.is_empty() {
-                obj.insert("data".into(), Value::Object(enc));
-            }
+            // kyaml's `LoadMapIntoSecretData` creates `data` before filling it: a Secret
+            // generator without entries still has `data: {}` (and hashes it), where a ConfigMap
+            // generator without entries has no `data`.
+            obj.insert("data".into(), Value::Object(enc));
         }
     }
     if opts.immutable == Some(true) {

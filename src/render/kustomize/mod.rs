@@ -18,7 +18,7 @@ pub mod patches;
 pub mod resource;
 pub mod transforms;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Vars;
 use super::problem::{Problem, ProblemKind, Severity};
@@ -114,7 +114,7 @@ pub fn render(
             return None;
         }
     };
-    let root = repository_root(&fs);
+    let root = super::source::repository_root(&fs);
     let mut b = build::Builder::new(root, vars, substitution);
     let top = build::Dir {
         fs,
@@ -137,15 +137,5 @@ pub fn render(
             }
             None
         }
-    }
-}
-
-fn repository_root(dir: &Path) -> PathBuf {
-    if let Some(git) = dir.ancestors().find(|a| a.join(".git").exists()) {
-        return git.to_path_buf();
-    }
-    match std::env::current_dir().and_then(|c| c.canonicalize()) {
-        Ok(cwd) if dir.starts_with(&cwd) => cwd,
-        _ => dir.to_path_buf(),
     }
 }

@@ -12,7 +12,7 @@ use super::build::{Builder, Dir};
 use super::file::{Lined, line_of};
 use super::resource::{Resource, export_ids, import_ids, via};
 use crate::manifest::Via;
-use crate::render::patch::{self, PatchContent, PatchOptions, Replacement, Selector, Var};
+use crate::render::patch::{self, PatchOptions, Replacement, Selector, Var};
 use crate::render::problem::{Problem, ProblemKind, Severity};
 
 /// What a patch entry needs: the builder (to read files), the directory and its kustomization.
@@ -230,8 +230,14 @@ impl Ctx<'_, '_> {
         let field = "patchesJson6902";
         let line = line_of(p);
         let e = self.entry(p, field)?;
-        let Some(target) = &e.target else {
-            return Err(self.err(line, field, "the entry needs a `target`"));
+        let Some(target) = e.target.as_ref().filter(|t| !t.name.is_empty()) else {
+            // kustomize's PatchJson6902Transformer: "must specify the target name".
+            return Err(self.err(
+                line,
+                field,
+                "the entry needs a `target` with a `name` (kustomize requires it here; a \
+                 `patches` entry may select by kind or labels alone)",
+            ));
         };
         let (text, what) = if e.path.is_empty() {
             (e.patch.clone(), field.to_string())
@@ -242,10 +248,11 @@ impl Ctx<'_, '_> {
             )
         };
         let ops = patch::parse_patch_document(&text).map_err(|err| self.err(line, &what, err))?;
-        let content = PatchContent::Json6902(ops);
         let v = via(&what, self.kfile, line);
+        // Unlike a `patches` entry, kustomize records no previous id here: an object this patch
+        // renames is known only by its new name afterwards.
         let outcome = with_engine(ra, &v, |objs| {
-            patch::apply_patch(objs, &content, Some(target), PatchOptions::default())
+            patch::apply::apply_json6902(objs, &ops, target, false)
         })
         .map_err(|err| self.err(line, &what, err))?;
         if outcome.changed.is_empty() {
@@ -277,8 +284,11 @@ impl Ctx<'_, '_> {
             match path {
                 Some(rel) => {
                     let text = self.read_patch_file(rel, l, field)?;
-                    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
-                        .map_err(|e| self.err(l, field, format!("{rel}: {e}")))?;
+                    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(
+                        &text,
+                        crate::render::patch::json6902::yaml_options(1000),
+                    )
+                    .map_err(|e| self.err(l, field, format!("{rel}: {e}")))?;
                     for d in docs.into_iter().filter(|d| !d.is_null()) {
                         let items = match d {
                             Value::Array(a) => a,

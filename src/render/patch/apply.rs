@@ -201,19 +201,36 @@ pub fn apply_patch_with<T: BorrowMut<Value>>(
                     message: "must specify a target for JSON patch".to_string(),
                 });
             };
-            let matcher = selector.compile()?;
-            for (i, obj) in objects.iter_mut().enumerate() {
-                let obj = obj.borrow_mut();
-                if obj.is_null() || !matcher.matches(obj) {
-                    continue;
-                }
-                store_previous_id(obj);
-                let internal = internal_annotations(obj);
-                json6902(obj, ops)?;
-                restore_annotations(obj, internal);
-                outcome.changed.push(i);
-            }
+            outcome = apply_json6902(objects, ops, selector, true)?;
         }
+    }
+    Ok(outcome)
+}
+
+/// Applies JSON 6902 operations to every object `selector` matches. With `record_previous_id`
+/// (a `patches` entry), each object's id is first recorded as a previous id, so a renamed object
+/// is still found by its old name; kustomize's legacy `patchesJson6902` transformer does not
+/// record it, and later selectors and name references see only the new id.
+pub fn apply_json6902<T: BorrowMut<Value>>(
+    objects: &mut [T],
+    ops: &Value,
+    selector: &Selector,
+    record_previous_id: bool,
+) -> Result<PatchOutcome, PatchError> {
+    let mut outcome = PatchOutcome::default();
+    let matcher = selector.compile()?;
+    for (i, obj) in objects.iter_mut().enumerate() {
+        let obj = obj.borrow_mut();
+        if obj.is_null() || !matcher.matches(obj) {
+            continue;
+        }
+        if record_previous_id {
+            store_previous_id(obj);
+        }
+        let internal = internal_annotations(obj);
+        json6902(obj, ops)?;
+        restore_annotations(obj, internal);
+        outcome.changed.push(i);
     }
     Ok(outcome)
 }

@@ -6,7 +6,6 @@ use json_patch::PatchOperation;
 use serde_json::Value;
 
 use super::error::PatchError;
-use crate::render::documents::{MAX_DEPTH, MAX_DOCUMENT_BYTES};
 
 /// Applies a list of RFC 6902 operations to `target`; on error `target` is unchanged.
 pub fn json6902(target: &mut Value, ops: &Value) -> Result<(), PatchError> {
@@ -75,12 +74,10 @@ fn kind(v: &Value) -> &'static str {
 /// Parser options for patch text: the same limits as plain manifests (depth, size), for
 /// `documents` documents at most.
 pub(crate) fn yaml_options(documents: usize) -> serde_saphyr::Options {
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = MAX_DEPTH;
-    budget.max_documents = documents;
-    budget.max_total_scalar_bytes = MAX_DOCUMENT_BYTES;
     let mut opts = serde_saphyr::Options::default();
-    opts.budget = Some(budget);
+    opts.budget = Some(crate::render::documents::yaml_budget(documents));
+    // Comments are skipped, never kept (see `documents::yaml_options`).
+    opts.emit_comments = false;
     opts.with_snippet = false;
     opts
 }

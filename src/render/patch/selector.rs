@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::PatchError;
 use super::labels::LabelSelector;
-use super::schema::{is_cluster_scoped, split_api_version};
+use super::schema::split_api_version;
 
 /// Annotation listing an object's earlier names (comma separated, oldest first), as kustomize
 /// records them when a prefix, suffix or namespace changes an object's identity.
@@ -17,6 +17,71 @@ pub const PREVIOUS_NAMES: &str = "internal.config.kubernetes.io/previousNames";
 pub const PREVIOUS_KINDS: &str = "internal.config.kubernetes.io/previousKinds";
 /// Annotation listing an object's earlier namespaces, parallel to [`PREVIOUS_NAMES`].
 pub const PREVIOUS_NAMESPACES: &str = "internal.config.kubernetes.io/previousNamespaces";
+
+/// Cluster-scoped types as kustomize knows them: exactly the `false` entries of kyaml's
+/// `precomputedIsNamespaceScoped` (kustomize v5.7.1, `kyaml/openapi/openapi.go`). Types not
+/// listed (custom resources, newer API versions such as `flowcontrol.apiserver.k8s.io/v1`)
+/// are namespaced to kustomize, and so to kpush while it renders an overlay.
+pub const KUSTOMIZE_CLUSTER_SCOPED: &[(&str, &str)] = &[
+    (
+        "admissionregistration.k8s.io/v1",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1",
+        "ValidatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "MutatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "ValidatingWebhookConfiguration",
+    ),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    ("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition"),
+    ("apiregistration.k8s.io/v1", "APIService"),
+    ("apiregistration.k8s.io/v1beta1", "APIService"),
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"),
+    ("certificates.k8s.io/v1beta1", "CertificateSigningRequest"),
+    ("flowcontrol.apiserver.k8s.io/v1beta1", "FlowSchema"),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        "PriorityLevelConfiguration",
+    ),
+    ("networking.k8s.io/v1", "IngressClass"),
+    ("networking.k8s.io/v1beta1", "IngressClass"),
+    ("node.k8s.io/v1", "RuntimeClass"),
+    ("node.k8s.io/v1beta1", "RuntimeClass"),
+    ("policy/v1beta1", "PodSecurityPolicy"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1beta1", "ClusterRoleBinding"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("scheduling.k8s.io/v1beta1", "PriorityClass"),
+    ("storage.k8s.io/v1", "CSIDriver"),
+    ("storage.k8s.io/v1", "CSINode"),
+    ("storage.k8s.io/v1", "StorageClass"),
+    ("storage.k8s.io/v1", "VolumeAttachment"),
+    ("storage.k8s.io/v1beta1", "CSIDriver"),
+    ("storage.k8s.io/v1beta1", "CSINode"),
+    ("storage.k8s.io/v1beta1", "StorageClass"),
+    ("storage.k8s.io/v1beta1", "VolumeAttachment"),
+    ("v1", "ComponentStatus"),
+    ("v1", "Namespace"),
+    ("v1", "Node"),
+    ("v1", "NodeProxyOptions"),
+    ("v1", "PersistentVolume"),
+];
+
+/// Whether kustomize treats `apiVersion`/`kind` as cluster-scoped.
+pub fn kustomize_cluster_scoped(api_version: &str, kind: &str) -> bool {
+    KUSTOMIZE_CLUSTER_SCOPED
+        .iter()
+        .any(|(a, k)| *a == api_version && *k == kind)
+}
 
 /// An object's identity: group, version, kind, name, namespace (empty means unset).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -152,9 +217,18 @@ impl ResId {
         }
     }
 
-    /// Whether the kind is cluster-scoped.
+    /// Whether the kind is cluster-scoped as kustomize decides it: by exact apiVersion and
+    /// kind, from kustomize's own list ([`kustomize_cluster_scoped`]). Newer types
+    /// (`admissionregistration.k8s.io/v1` ValidatingAdmissionPolicy,
+    /// `flowcontrol.apiserver.k8s.io/v1` FlowSchema) are namespaced to kustomize, so a target's
+    /// `namespace: default` selects them.
     pub fn is_cluster_scoped(&self) -> bool {
-        is_cluster_scoped(&self.group, &self.kind)
+        let api_version = if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        };
+        kustomize_cluster_scoped(&api_version, &self.kind)
     }
 
     /// The namespace as kustomize compares it: `default` when unset, and a marker that no
@@ -428,5 +502,25 @@ mod tests {
             ..ResId::default()
         };
         assert!(res_ids(&d).iter().any(|id| id.is_selected_by(&selector)));
+    }
+}
+#[cfg(test)]
+mod scope_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn newer_cluster_scoped_types_are_namespaced_to_kustomize() {
+        let vap = json!({"apiVersion": "admissionregistration.k8s.io/v1",
+                         "kind": "ValidatingAdmissionPolicy", "metadata": {"name": "v"}});
+        let sel = Selector {
+            namespace: "default".into(),
+            ..Selector::default()
+        };
+        assert!(sel.compile().unwrap().matches(&vap));
+        let cr = json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+                        "kind": "ClusterRole", "metadata": {"name": "c"}});
+        assert!(!sel.compile().unwrap().matches(&cr));
     }
 }

@@ -1,8 +1,15 @@
 //! Job: ready when complete, failed when the controller gave up.
 
+use std::time::Duration;
+
 use k8s_openapi::api::batch::v1::Job;
 
 use super::Readiness;
+use super::replica_failure::{CreateFailure, classify};
+
+/// How long a Job may go on failing to create its pods (a ServiceAccount not there yet) before
+/// that counts as failure.
+pub const CREATE_GRACE: Duration = Duration::from_secs(15);
 
 /// Whether a Job has completed.
 ///
@@ -46,6 +53,36 @@ pub fn job(j: &Job) -> Readiness {
         message.push_str(&format!(", {failed} failed"));
     }
     Readiness::in_progress(message)
+}
+
+/// A Job still in progress whose controller reports that it cannot create pods (its
+/// `FailedCreate` events: the latest `message`, and how long ago the first was, `lasting`),
+/// while it has no pod: a quota or policy fails it at once, anything else (a ServiceAccount
+/// that does not exist) once it has lasted [`CREATE_GRACE`]; until then the message is quoted.
+pub fn cannot_create_pods(readiness: Readiness, message: &str, lasting: Duration) -> Readiness {
+    let Readiness::InProgress { message: waiting } = readiness else {
+        return readiness;
+    };
+    if let CreateFailure::Permanent { reason, message } = classify(message) {
+        return Readiness::failed(reason, message);
+    }
+    if lasting >= CREATE_GRACE {
+        let hint = if message.contains("serviceaccount") && message.contains("not found") {
+            ": create the ServiceAccount before the Job (or fix spec.template.spec.serviceAccountName); \
+             with a chart, a hook's ServiceAccount deleted by helm.sh/hook-delete-policy before a \
+             later hook needs it does this"
+        } else {
+            ""
+        };
+        return Readiness::failed(
+            "FailedCreate",
+            format!(
+                "the Job's controller has not been able to create its pods for {}s: {message}{hint}",
+                lasting.as_secs()
+            ),
+        );
+    }
+    Readiness::in_progress(format!("{waiting} (FailedCreate: {message})"))
 }
 
 #[cfg(test)]
@@ -122,5 +159,42 @@ mod tests {
     fn suspended_job_is_ready() {
         let j = job_with(json!({"suspend": true}), json!({}));
         assert_eq!(job(&j), Readiness::Ready);
+    }
+
+    #[test]
+    fn a_job_that_cannot_create_pods_fails_after_the_grace_naming_the_cause() {
+        let waiting = Readiness::in_progress("0 succeeded, 0 active");
+        let sa = "Error creating: pods \"hook-\" is forbidden: error looking up service account \
+                  ns/certgen: serviceaccount \"certgen\" not found";
+        match cannot_create_pods(waiting.clone(), sa, Duration::from_secs(3)) {
+            Readiness::InProgress { message } => {
+                assert!(
+                    message.contains("FailedCreate: Error creating"),
+                    "{message}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        match cannot_create_pods(waiting.clone(), sa, CREATE_GRACE) {
+            Readiness::Failed { reason, message } => {
+                assert_eq!(reason, "FailedCreate");
+                assert!(
+                    message.contains("serviceaccount \"certgen\" not found"),
+                    "{message}"
+                );
+                assert!(message.contains("create the ServiceAccount"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A quota fails at once; a finished Job is left alone.
+        let quota = "pods \"j-1\" is forbidden: exceeded quota: compute, requested: pods=1";
+        assert!(matches!(
+            cannot_create_pods(waiting, quota, Duration::ZERO),
+            Readiness::Failed { ref reason, .. } if reason == "QuotaExceeded"
+        ));
+        assert_eq!(
+            cannot_create_pods(Readiness::Ready, sa, CREATE_GRACE),
+            Readiness::Ready
+        );
     }
 }

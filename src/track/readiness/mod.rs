@@ -32,7 +32,7 @@ pub use custom_resource_definition::custom_resource_definition;
 pub use daemon_set::daemon_set;
 pub use deployment::deployment;
 pub use generic::generic;
-pub use job::job;
+pub use job::{cannot_create_pods, job};
 pub use persistent_volume_claim::{explained as claim_explained, persistent_volume_claim};
 pub use pod::pod;
 pub use replica_set::{replica_set, replication_controller, replication_controller_pods};
