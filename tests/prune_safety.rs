@@ -386,6 +386,14 @@ async fn a_release_deploy_lists_its_members_once_and_prunes_what_the_guard_liste
     let again = ctx.kpush_env("admin", &["apply", &path, "--release", "shop"], &trace);
     again.expect_code(0);
     assert_eq!(requests_to(&again.stderr, members), 1, "{}", again.stderr);
+    // The lock, freshly taken, is confirmed before the prune and before recording without
+    // reading it again: its Lease is asked for only when taken and when released.
+    let lease: Vec<_> = again
+        .stderr
+        .lines()
+        .filter(|l| l.trim_end().ends_with("requesting") && l.contains("kpush.lock.shop"))
+        .collect();
+    assert_eq!(lease.len(), 3, "{}", lease.join("\n"));
     assert!(exists(&ctx, "configmaps", "cm-4").await);
 }
 

@@ -154,6 +154,17 @@ async fn a_lock_taken_over_mid_deploy_stops_kpush_before_pruning_and_recording()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    // The runner stalls (a paused VM, a starved container) past half a lease duration, so
+    // kpush's own renewal is no longer fresh, and another deploy takes the lock over meanwhile.
+    let pid = run.pid().to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig} {pid}");
+    };
+    signal("-STOP");
     loop {
         let mut l = api.get(LEASE).await.expect("lease");
         l.spec.as_mut().expect("spec").holder_identity = Some("intruder".into());
@@ -163,6 +174,8 @@ async fn a_lock_taken_over_mid_deploy_stops_kpush_before_pruning_and_recording()
             Err(e) => panic!("take over: {e}"),
         }
     }
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    signal("-CONT");
     let run = tokio::task::spawn_blocking(move || harness::runs::finish(run))
         .await
         .expect("kpush ended");

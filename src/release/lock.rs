@@ -9,7 +9,10 @@
 //! compared with the local clock, so a runner whose clock runs ahead cannot take a live lock.
 //!
 //! A holder checks the Lease again just before pruning and before recording the revision's
-//! verdict (see [`Lock::check`]); when another deploy took it over, kpush stops there.
+//! verdict (see [`Lock::check`]); when another deploy took it over, kpush stops there. While
+//! its own last write of the Lease (taking or renewing it) is younger than half a lease
+//! duration, that check needs no request: a deploy that follows this protocol cannot have taken
+//! it over yet, since it must first see the Lease unchanged for a whole duration.
 //! Different releases use different Leases and never wait for each other.
 
 use std::sync::Arc;
@@ -39,6 +42,11 @@ pub const LEASE_DURATION: Duration = Duration::from_secs(30);
 
 /// How often a waiting deploy looks again.
 const POLL: Duration = Duration::from_secs(2);
+
+/// How long after this run's last write of the Lease [`Lock::check`] trusts it without reading
+/// it: half a lease duration, leaving the other half for clocks that run at different rates
+/// and for the time between the check and what it guards.
+const FRESH: Duration = Duration::from_secs(LEASE_DURATION.as_secs() / 2);
 
 /// Who holds a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +120,9 @@ pub struct Lock {
     namespace: String,
     identity: String,
     lost: Arc<AtomicBool>,
+    /// When this run last wrote the Lease (took or renewed it), on the monotonic clock: taken
+    /// before the request was sent, so never later than the write.
+    written: Arc<std::sync::Mutex<Instant>>,
     renewer: tokio::task::JoinHandle<()>,
 }
 
@@ -172,6 +183,8 @@ pub async fn acquire(
     };
     let identity = format!("{} pid {} {} {nonce:016x}", run.who(), me.pid, me.since);
     let started = Instant::now();
+    // When this run sent the write that took the Lease.
+    let mut written;
     // (resourceVersion, when first seen on our monotonic clock): a record unchanged for a lease
     // duration is stale.
     let mut seen: Option<(String, Instant)> = None;
@@ -191,6 +204,7 @@ pub async fn acquire(
         match current {
             None => {
                 let lease = lease(&name, &identity, &me, None);
+                written = Instant::now();
                 match api.create(&PostParams::default(), &lease).await {
                     Ok(_) => break,
                     Err(kube::Error::Api(s)) if s.code == 409 => continue,
@@ -212,6 +226,7 @@ pub async fn acquire(
                 };
                 if is_free(&current, first_seen) {
                     let lease = lease(&name, &identity, &me, Some(rv));
+                    written = Instant::now();
                     match api.replace(&name, &PostParams::default(), &lease).await {
                         Ok(_) => break,
                         Err(kube::Error::Api(s)) if s.code == 409 => continue,
@@ -236,11 +251,13 @@ pub async fn acquire(
         }
     }
     let lost = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(std::sync::Mutex::new(written));
     let renewer = tokio::spawn(renew(
         api.clone(),
         name.clone(),
         identity.clone(),
         lost.clone(),
+        written.clone(),
     ));
     Ok(Lock {
         api,
@@ -248,6 +265,7 @@ pub async fn acquire(
         namespace: release.namespace.clone(),
         identity,
         lost,
+        written,
         renewer,
     })
 }
@@ -258,9 +276,13 @@ impl Lock {
         self.lost.load(Ordering::SeqCst)
     }
 
-    /// Reads the Lease now and confirms this run still holds it; marks the lock lost when
-    /// another deploy took it over or deleted it. A Lease that cannot be read is not confirmed.
+    /// Confirms this run still holds the lock: without a request while its last write of the
+    /// Lease is fresh (see [`FRESH`]), else by reading it; marks the lock lost when another
+    /// deploy took it over or deleted it. A Lease that cannot be read is not confirmed.
     pub async fn check(&self) -> Result<(), Lost> {
+        if fresh(&self.lost, &self.written) {
+            return Ok(());
+        }
         check(
             &self.api,
             &self.name,
@@ -274,22 +296,27 @@ impl Lock {
     /// A guard for [`crate::apply::ApplyOptions::before_prune`]: pruning happens only while
     /// this run holds the lock.
     pub fn before_prune(&self) -> crate::apply::BeforePrune {
-        let (api, name, namespace, identity, lost) = (
+        let (api, name, namespace, identity, lost, written) = (
             self.api.clone(),
             self.name.clone(),
             self.namespace.clone(),
             self.identity.clone(),
             self.lost.clone(),
+            self.written.clone(),
         );
         crate::apply::BeforePrune::new(move || {
-            let (api, name, namespace, identity, lost) = (
+            let (api, name, namespace, identity, lost, written) = (
                 api.clone(),
                 name.clone(),
                 namespace.clone(),
                 identity.clone(),
                 lost.clone(),
+                written.clone(),
             );
             async move {
+                if fresh(&lost, &written) {
+                    return Ok(());
+                }
                 check(&api, &name, &namespace, &identity, &lost)
                     .await
                     .map_err(|e| e.to_string())
@@ -367,9 +394,25 @@ async fn check(
     }
 }
 
+/// Whether the lock is certainly still this run's without asking: not lost, and written by
+/// this run less than [`FRESH`] ago.
+fn fresh(lost: &AtomicBool, written: &std::sync::Mutex<Instant>) -> bool {
+    !lost.load(Ordering::SeqCst)
+        && written
+            .lock()
+            .map(|at| at.elapsed() < FRESH)
+            .unwrap_or(false)
+}
+
 /// Renews the Lease every third of its duration until aborted; marks it lost when another
 /// holder appears.
-async fn renew(api: Api<Lease>, name: String, identity: String, lost: Arc<AtomicBool>) {
+async fn renew(
+    api: Api<Lease>,
+    name: String,
+    identity: String,
+    lost: Arc<AtomicBool>,
+    written: Arc<std::sync::Mutex<Instant>>,
+) {
     loop {
         tokio::time::sleep(LEASE_DURATION / 3).await;
         let current = match api.get_opt(&name).await {
@@ -398,8 +441,16 @@ async fn renew(api: Api<Lease>, name: String, identity: String, lost: Arc<Atomic
             renew_time: Some(MicroTime(Timestamp::now())),
             ..spec
         });
-        if let Err(e) = api.replace(&name, &PostParams::default(), &next).await {
-            tracing::warn!("could not renew the deploy lock {name}: {e}; trying again");
+        let sent = Instant::now();
+        match api.replace(&name, &PostParams::default(), &next).await {
+            Ok(_) => {
+                if let Ok(mut at) = written.lock() {
+                    *at = sent;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("could not renew the deploy lock {name}: {e}; trying again");
+            }
         }
     }
 }
@@ -472,6 +523,20 @@ fn describe(lease: &Lease) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_written_less_than_half_a_duration_ago_needs_no_read() {
+        let now = std::sync::Mutex::new(Instant::now());
+        assert!(fresh(&AtomicBool::new(false), &now));
+        assert!(
+            !fresh(&AtomicBool::new(true), &now),
+            "a lost lock is never fresh"
+        );
+        let Some(old) = Instant::now().checked_sub(FRESH + Duration::from_secs(1)) else {
+            return; // a monotonic clock younger than 16 s: nothing to compare
+        };
+        assert!(!fresh(&AtomicBool::new(false), &std::sync::Mutex::new(old)));
+    }
 
     fn held(renewed_secs_ago: i64, duration: i32) -> Lease {
         let renewed =

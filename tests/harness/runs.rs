@@ -33,6 +33,12 @@ impl Background {
     pub fn ended(&mut self) -> bool {
         !matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// The kpush process's id (to signal it).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 /// Starts `kpush apply` on `dir` through `kubeconfig`, without waiting for it.
