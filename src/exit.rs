@@ -53,101 +53,37 @@ impl std::fmt::Display for ExitError {
 
 impl std::error::Error for ExitError {}
 
-/// The exit code of a tracking run that ended in `state`.
-pub fn of_run_state(state: crate::event::RunState) -> i32 {
-    use crate::event::RunState;
-    match state {
-        RunState::Ready => SUCCESS,
-        RunState::Failed => ROLLOUT_FAILED,
-        RunState::TimedOut => TIMED_OUT,
-        RunState::Interrupted => INTERRUPTED,
-        RunState::Unreachable => CLUSTER_UNREACHABLE,
+/// The exit code of an outcome: the one mapping from how a run ended to the process's code.
+pub fn of_outcome(outcome: crate::event::Outcome) -> i32 {
+    use crate::event::Outcome;
+    match outcome {
+        Outcome::Success => SUCCESS,
+        Outcome::Differences => DIFFERENCES,
+        Outcome::InvalidInput => BAD_INPUT,
+        Outcome::Rejected => APPLY_REJECTED,
+        Outcome::RolloutFailed => ROLLOUT_FAILED,
+        Outcome::TimedOut => TIMED_OUT,
+        Outcome::Unreachable => CLUSTER_UNREACHABLE,
+        Outcome::RolledBack => ROLLED_BACK,
+        Outcome::Locked => LOCKED,
+        Outcome::Internal => INTERNAL,
+        Outcome::Interrupted => INTERRUPTED,
     }
 }
 
-/// The exit code for a planning error.
-pub fn of_plan_error(e: &crate::plan::PlanError) -> i32 {
-    use crate::plan::PlanError;
-    match e {
-        PlanError::Unreachable(_) | PlanError::Unauthorized(_) | PlanError::Other(_) => {
-            CLUSTER_UNREACHABLE
-        }
-        PlanError::UnknownKinds(_) | PlanError::Rejected(_) | PlanError::OtherRelease(_) => {
-            APPLY_REJECTED
-        }
-        PlanError::ApplySet(_) | PlanError::SameObjectTwice(_) => BAD_INPUT,
-    }
+/// The exit code of a deploy's result.
+pub fn of_result(result: &crate::deploy::DeployResult) -> i32 {
+    of_outcome(crate::deploy::outcome_of(result))
 }
 
-/// The exit code for an error that stopped applying.
-pub fn of_apply_error(e: &crate::apply::ApplyError) -> i32 {
-    use crate::apply::ApplyError;
-    match e {
-        ApplyError::Plan(p) => of_plan_error(p),
-        ApplyError::Unreachable(_) | ApplyError::Unauthorized(_) | ApplyError::Request(_) => {
-            CLUSTER_UNREACHABLE
-        }
-        ApplyError::Rejected(_)
-        | ApplyError::CrdNotEstablished { .. }
-        | ApplyError::ApplySet(_) => APPLY_REJECTED,
-        ApplyError::PruneRefused(_) => BAD_INPUT,
-        ApplyError::Interrupted => INTERRUPTED,
-        ApplyError::NotHeld(_) => LOCKED,
-    }
+/// A deploy's result as the process's: its exit code, or the error with its code.
+pub fn from_deploy(result: crate::deploy::DeployResult) -> Result<i32, ExitError> {
+    result.map(|v| of_outcome(v.outcome())).map_err(ExitError::from)
 }
 
-/// The exit code of a prune the guard refused (`--allow-empty`, `--prune-limit`): the
-/// manifests are not what the release may become without saying so; nothing was changed.
-pub fn of_prune_refusal(_: &crate::apply::PruneRefusal) -> i32 {
-    BAD_INPUT
-}
-
-/// The exit code when no client could be built: 2 for flags and kubeconfig files, 6 when the
-/// cluster cannot be reached or signed in to.
-pub fn of_connect_error(e: &crate::auth::ConnectError) -> i32 {
-    use crate::auth::ConnectError;
-    match e {
-        ConnectError::Client(_) | ConnectError::Aks { .. } => CLUSTER_UNREACHABLE,
-        ConnectError::Kubeconfig { .. } | ConnectError::InCluster(_) | ConnectError::Flags(_) => {
-            BAD_INPUT
-        }
-    }
-}
-
-/// The exit code when a release's records could not be read or written.
-pub fn of_store_error(e: &crate::release::StoreError) -> i32 {
-    use crate::release::StoreError;
-    match e {
-        StoreError::TooLarge { .. } => BAD_INPUT,
-        StoreError::Request { failure, .. } => of_request_failure(failure),
-    }
-}
-
-/// The exit code when a release's deploy lock could not be taken.
-pub fn of_lock_error(e: &crate::release::lock::LockError) -> i32 {
-    use crate::release::lock::LockError;
-    match e {
-        LockError::Timeout { .. } => LOCKED,
-        LockError::Interrupted(_) => INTERRUPTED,
-        LockError::Request { failure, .. } => of_request_failure(failure),
-    }
-}
-
-/// A request the server answered with a refusal (forbidden, invalid) is 3; no answer is 6.
-fn of_request_failure(f: &crate::cluster::Failure) -> i32 {
-    match f {
-        crate::cluster::Failure::Status(_) => APPLY_REJECTED,
-        _ => CLUSTER_UNREACHABLE,
-    }
-}
-
-/// The exit code when manifests could not be resolved for tracking (`kpush status`): a kind
-/// the cluster does not serve is 3, as from `kpush apply`.
-pub fn of_target_error(e: &crate::track::TargetError) -> i32 {
-    use crate::track::TargetError;
-    match e {
-        TargetError::Discovery(_) => CLUSTER_UNREACHABLE,
-        TargetError::UnknownKind { .. } => APPLY_REJECTED,
+impl From<crate::deploy::DeployError> for ExitError {
+    fn from(e: crate::deploy::DeployError) -> Self {
+        ExitError::new(of_outcome(e.outcome), e.error)
     }
 }
 
@@ -192,10 +128,11 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_run_state() {
-        assert_eq!(of_run_state(RunState::Ready), SUCCESS);
-        assert_eq!(of_run_state(RunState::Failed), ROLLOUT_FAILED);
-        assert_eq!(of_run_state(RunState::TimedOut), TIMED_OUT);
-        assert_eq!(of_run_state(RunState::Interrupted), INTERRUPTED);
-        assert_eq!(of_run_state(RunState::Unreachable), CLUSTER_UNREACHABLE);
+        let code = |s| of_outcome(crate::event::Outcome::of_run_state(s));
+        assert_eq!(code(RunState::Ready), SUCCESS);
+        assert_eq!(code(RunState::Failed), ROLLOUT_FAILED);
+        assert_eq!(code(RunState::TimedOut), TIMED_OUT);
+        assert_eq!(code(RunState::Interrupted), INTERRUPTED);
+        assert_eq!(code(RunState::Unreachable), CLUSTER_UNREACHABLE);
     }
 }

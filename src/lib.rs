@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod auth;
 pub mod cluster;
+pub mod deploy;
 pub mod event;
 pub mod exit;
 pub mod fleet;

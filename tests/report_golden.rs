@@ -15,6 +15,7 @@ use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::Value;
 
 use kpush::event::{
+    Outcome,
     Action, Event, EventLine, Explanation, Logs, ObjectOutcome, ObjectRef, ObjectState,
     ObjectStatus, Readiness, Rejection, RejectionKind, RolloutState, RunState, Sink, Stage,
     TrackOutcome,
@@ -667,7 +668,7 @@ fn targets_script() -> Vec<Event> {
         result: TargetResult {
             name: "neu".into(),
             state: TargetState::Succeeded,
-            exit_code: 0,
+            outcome: Outcome::Success,
             message: None,
             elapsed: ms(1_200),
         },
@@ -676,7 +677,7 @@ fn targets_script() -> Vec<Event> {
         result: TargetResult {
             name: "weu".into(),
             state: TargetState::Failed,
-            exit_code: exit::ROLLOUT_FAILED,
+            outcome: Outcome::RolloutFailed,
             message: None,
             elapsed: ms(45_000),
         },
@@ -685,7 +686,7 @@ fn targets_script() -> Vec<Event> {
         result: TargetResult {
             name: "us".into(),
             state: TargetState::NotStarted,
-            exit_code: 0,
+            outcome: Outcome::Success,
             message: Some("an earlier target (weu) failed".into()),
             elapsed: Duration::ZERO,
         },

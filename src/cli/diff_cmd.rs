@@ -5,15 +5,14 @@ use std::io::Write;
 use clap::Args;
 
 use super::ManifestArgs;
-use super::apply_cmd::plan_failed;
 use super::cluster_args::ClusterArgs;
 use super::plan_args::PlanArgs;
-use super::targets_file::Target;
-use super::targets_run::{self, Renders, TargetsArgs};
-use crate::apply;
-use crate::event::Sink;
+use super::targets_run::{self, TargetsArgs};
+use super::{Env, lookup};
+use crate::deploy::targets_file::Target;
+use crate::deploy::{self, DeployError, DeployResult, Renders, Verdict};
+use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
-use crate::plan::{self, diff::object_diff};
 use crate::report::{self, CiMode, OutputSettings, Progress, Reporter};
 
 /// Flags of `kpush diff`.
@@ -44,16 +43,17 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
         json: false,
         verbose: args.verbose,
     };
-    let reporter = Reporter::new(&settings, &super::process_env());
+    let env = super::process_env();
+    let reporter = Reporter::new(&settings, &env);
     let renders = Renders::default();
     let result = match &args.targets.targets {
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
-                run_with(&args, &cluster, &manifests, sink, &renders, Some(&t.name)).await
+                run_with(&args, &cluster, &manifests, sink, &renders, Some(&t.name), &env).await
             };
             // Differences on one target do not stop the next: only errors do.
-            let stops = |code| code > exit::DIFFERENCES;
+            let stops = |outcome| outcome > Outcome::Differences;
             targets_run::run(
                 file,
                 &args.targets,
@@ -64,7 +64,7 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
             )
             .await
         }
-        None => {
+        None => exit::from_deploy(
             run_with(
                 &args,
                 &args.cluster,
@@ -72,9 +72,10 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
                 &reporter,
                 &renders,
                 None,
+                &env,
             )
-            .await
-        }
+            .await,
+        ),
     };
     reporter.finish(&result)?;
     result
@@ -83,81 +84,26 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
 async fn run_with(
     args: &DiffArgs,
     cluster: &ClusterArgs,
-    manifest_args: &ManifestArgs,
+    manifests: &ManifestArgs,
     reporter: &dyn Sink,
     renders: &Renders,
     target: Option<&str>,
-) -> Result<i32, ExitError> {
-    let (mut manifests, client, server) = renders
-        .render_connected(manifest_args, cluster, reporter, args.plan.release_name())
-        .await?;
-    // As apply counts them: hooks included.
-    let rendered = super::apply_cmd::rendered(&manifests);
-    // A chart's hooks run only during apply (and may be deleted after): not compared, but the
-    // live objects running them would delete are shown.
-    let hook_manifests = super::chart_hooks::take_hooks(&mut manifests, reporter);
-    let namespace = manifest_args
-        .namespace
-        .clone()
-        .unwrap_or_else(|| client.default_namespace().to_string());
-    args.plan.add_namespace(&mut manifests, &namespace);
-    let prune = args
-        .plan
-        .prune()
-        .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))?;
-    let mut opts = args.plan.to_options(&namespace);
-    opts.retry = cluster.retry_policy(None);
-    opts.keep_dry_run = true;
-    let hook_opts = plan::PlanOptions {
-        preflight: false,
-        keep_dry_run: false,
-        ..opts.clone()
-    };
-    // The set's CRDs, so that hooks of the kinds they define are planned as in the apply.
-    let crds: Vec<_> = manifests
-        .iter()
-        .filter(|m| m.group() == "apiextensions.k8s.io" && m.kind() == "CustomResourceDefinition")
-        .cloned()
-        .collect();
-    let plan = plan::plan(&client, manifests, opts, reporter)
-        .await
-        .map_err(|e| plan_failed(&e, &server, None))?;
-    let hooks =
-        super::chart_hooks::deletions(&client, &plan, hook_manifests, crds, hook_opts, reporter)
-            .await
-            .map_err(|e| match e {
-                super::chart_hooks::HookPlanError::Plan(e) => plan_failed(&e, &server, None),
-                super::chart_hooks::HookPlanError::Other(e) => e,
-            })?;
-    let diffs: Vec<_> = plan.objects.iter().map(object_diff).collect();
-    if !prune {
-        return print_diff_with_hooks(&diffs, &[], &hooks, target);
+    env: &Env,
+) -> DeployResult {
+    let settings = super::settings::deploy(
+        manifests,
+        &args.plan,
+        |name: &str| crate::deploy::ReleaseSettings::new(name),
+        env,
+    )?;
+    let cluster = cluster.settings(&lookup(env));
+    let found = deploy::diff::diff(&settings, &cluster, reporter, renders).await?;
+    // The diff is printed either way, then the same refusal as apply's (exit 2).
+    let verdict = print_diff_with_hooks(&found.diffs, &found.pruned, &found.hooks, target)?;
+    match found.refused {
+        Some(e) => Err(e),
+        None => Ok(verdict),
     }
-    // What apply would prune, and whether apply would refuse it: the diff is printed either
-    // way, then the same refusal as apply's (exit 2).
-    let unchecked = apply::PruneGuard {
-        allow_empty: true,
-        limit: apply::PruneLimit::Percent(100),
-    };
-    let members = super::apply_cmd::check_prune(
-        &client,
-        &plan,
-        rendered,
-        &unchecked,
-        args.plan.prune_namespaces_and_crds,
-    )
-    .await?
-    .map(|p| p.members)
-    .unwrap_or_default();
-    let code = print_diff_with_hooks(&diffs, &members.candidates, &hooks, target)?;
-    if let Some(set) = &plan.options.applyset {
-        args.plan
-            .guard
-            .guard()
-            .check(&set.name, rendered, members.count, &members.candidates)
-            .map_err(|r| ExitError::new(exit::of_prune_refusal(&r), r))?;
-    }
-    Ok(code)
 }
 
 /// Prints `diffs` and the objects a prune would delete (`pruned`) on standard output, the
@@ -167,7 +113,7 @@ pub(super) fn print_diff(
     diffs: &[crate::event::ObjectDiff],
     pruned: &[crate::apply::PrunedObject],
     target: Option<&str>,
-) -> Result<i32, ExitError> {
+) -> DeployResult {
     print_diff_with_hooks(diffs, pruned, &[], target)
 }
 
@@ -178,7 +124,7 @@ fn print_diff_with_hooks(
     pruned: &[crate::apply::PrunedObject],
     hooks: &[crate::event::HookDeletion],
     target: Option<&str>,
-) -> Result<i32, ExitError> {
+) -> DeployResult {
     use is_terminal::IsTerminal;
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let pruned: Vec<_> = pruned.iter().map(|p| p.candidate()).collect();
@@ -195,13 +141,13 @@ fn print_diff_with_hooks(
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
-        .map_err(|e| ExitError::new(exit::INTERNAL, e))?;
+        .map_err(|e| DeployError::new(Outcome::Internal, e))?;
     let refused = hooks.iter().any(|h| h.refused.is_some());
     Ok(
         if report::diff::has_differences(diffs, &pruned) || refused {
-            exit::DIFFERENCES
+            Verdict::Differences
         } else {
-            exit::SUCCESS
+            Verdict::Success
         },
     )
 }

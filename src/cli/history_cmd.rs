@@ -24,10 +24,8 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::apply_cmd::connect;
 use super::cluster_args::ClusterArgs;
 use super::release_args::{ReleaseRef, TableOutput};
-use super::release_run::store_error;
 use super::targets_query::{self, Entry, Found};
 use super::targets_run::TargetsArgs;
 use crate::exit::{self, ExitError};
@@ -405,4 +403,17 @@ mod tests {
         );
         assert_eq!(t, "A    BB\nxyz  1\nq\n");
     }
+}
+
+/// Connects to `cluster` (its client and address).
+async fn connect(cluster: &ClusterArgs) -> Result<(kube::Client, String), ExitError> {
+    let env = super::process_env();
+    crate::deploy::render::connect(&cluster.settings(&super::lookup(&env)))
+        .await
+        .map_err(ExitError::from)
+}
+
+/// A failed request about release records, with its exit code.
+fn store_error(e: crate::release::StoreError) -> ExitError {
+    ExitError::from(crate::deploy::DeployError::from(e))
 }

@@ -1,30 +1,23 @@
 //! The command line: flags and `KPUSH_*` variables become settings; nothing below sees clap.
 
-mod adoption;
 mod apply_cmd;
 pub mod azure_args;
 pub mod chart_args;
-mod chart_capabilities;
-mod chart_hooks;
 pub mod cluster_args;
 mod diff_cmd;
 mod drift_cmd;
 pub mod env_defaults;
 pub mod fleet_args;
-mod fleet_run;
 mod history_cmd;
-pub mod interrupt;
 mod kubeconfig_cmd;
 pub mod manifest_args;
 pub mod plan_args;
-mod rbac_check;
 mod rbac_cmd;
 mod release_args;
-mod release_run;
 mod render_cmd;
 mod rollback_cmd;
+mod settings;
 pub mod status_cmd;
-pub mod targets_file;
 mod targets_query;
 mod targets_run;
 mod token_cmd;
@@ -36,7 +29,7 @@ use std::io::Write;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 pub use azure_args::AzureArgs;
-pub use cluster_args::{ClusterArgs, ConnectError, connect};
+pub use cluster_args::ClusterArgs;
 pub use manifest_args::ManifestArgs;
 
 use crate::exit::{self, ExitError};
@@ -153,4 +146,12 @@ pub fn process_env() -> std::collections::BTreeMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
+}
+
+/// The process environment, read once per command.
+pub type Env = std::collections::BTreeMap<String, String>;
+
+/// `env` as the lookup the Azure flags take their fallbacks from.
+pub fn lookup(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
+    |name| env.get(name).filter(|v| !v.trim().is_empty()).cloned()
 }

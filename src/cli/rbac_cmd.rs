@@ -10,9 +10,9 @@ use kube::core::{ApiResource, GroupVersionKind};
 use super::ManifestArgs;
 use super::cluster_args::ClusterArgs;
 use super::fleet_args::FleetArgs;
-use super::fleet_run::{self, FleetDeploy};
 use super::plan_args::PlanArgs;
-use super::rbac_check;
+use crate::deploy::fleet::FleetDeploy;
+use crate::deploy::{self, DeployError, FleetSettings};
 use crate::exit::{self, ExitError};
 use crate::fleet;
 use crate::manifest::Manifest;
@@ -82,15 +82,16 @@ pub(super) async fn run(args: RbacArgs, ci: CiMode) -> Result<i32, ExitError> {
         json: false,
         verbose: false,
     };
-    let reporter = Reporter::new(&settings, &super::process_env());
-    let result = run_with(&args, &reporter).await;
+    let env = super::process_env();
+    let reporter = Reporter::new(&settings, &env);
+    let result = run_with(&args, &reporter, &env).await;
     if let Err(e) = &result {
-        reporter.stopping_problems(e);
+        reporter.stopping_problems(&e.error);
     }
     result
 }
 
-async fn run_with(args: &RbacArgs, reporter: &Reporter) -> Result<i32, ExitError> {
+async fn run_with(args: &RbacArgs, reporter: &Reporter, env: &super::Env) -> Result<i32, ExitError> {
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     let subjects = args
         .subjects
@@ -99,60 +100,78 @@ async fn run_with(args: &RbacArgs, reporter: &Reporter) -> Result<i32, ExitError
         .map(|s| Subject::parse(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
-    let prune = args.plan.prune().map_err(bad)?;
+    // The same settings `kpush apply` would deploy with.
+    let deploy_settings = super::settings::deploy(
+        &args.manifests,
+        &args.plan,
+        |name: &str| deploy::ReleaseSettings::new(name),
+        env,
+    )?;
+    let cluster = args.cluster.settings(&super::lookup(env));
+    let prune = deploy_settings.prune;
     let release = args.plan.release_name();
     let client = match args.offline {
         true => None,
-        false => Some(super::apply_cmd::connect(&args.cluster).await?),
+        false => Some(deploy::render::connect(&cluster).await?),
     };
     let mut manifests = match &client {
-        Some((c, _)) => args.manifests.render(reporter, Some(c), release).await?,
-        None => args.manifests.render_offline(reporter, release)?,
+        Some((c, _)) => {
+            deploy::render::render(&deploy_settings.render, reporter, Some(c), release).await?
+        }
+        None => deploy::render::render_offline(&deploy_settings.render, reporter, release)?,
     };
     let namespace = match (&args.manifests.namespace, &client) {
         (Some(ns), _) => ns.clone(),
         (None, Some((c, _))) => c.default_namespace().to_string(),
         (None, None) => "default".to_string(),
     };
-    args.plan.add_namespace(&mut manifests, &namespace);
+    if deploy_settings.create_namespace {
+        deploy::add_namespace(&mut manifests, &namespace);
+    }
     // Through a fleet, as in `kpush apply`: the manifests are wrapped in their placement, the
     // hub's copies are not tracked, and following the placement has needs of its own.
     let fleet = match args
         .fleet
         .through_fleet(args.cluster.azure.fleet.as_deref())
     {
-        true => Some(fleet_run::prepare(
+        true => Some(deploy::fleet::prepare(
             &mut manifests,
-            &args.fleet,
+            &FleetSettings {
+                placement: args.fleet.placement.clone(),
+                update_strategy: args.fleet.update_strategy.clone(),
+            },
             &namespace,
             args.wait_for_rollout,
             release.is_some(),
         )?),
         false => None,
     };
-    let track_hub = args.wait_for_rollout && fleet.is_none();
-    let settings = Settings {
-        wait: track_hub,
-        logs: track_hub,
-        release: args.plan.to_options(&namespace).applyset,
+    // As `kpush apply` waits: on the cluster applied to, not through a fleet.
+    let wait = crate::track::TrackOptions::default();
+    let wait = (args.wait_for_rollout && fleet.is_none()).then_some(&wait);
+    let applyset = release.map(|r| crate::plan::ApplySet::new(r, &namespace));
+    let apply = crate::apply::ApplyOptions {
         prune,
-        prune_namespaces_and_crds: args.plan.prune_namespaces_and_crds,
-        recreate_on_immutable: args.recreate_on_immutable,
+        prune_namespaces_and_crds: deploy_settings.prune_namespaces_and_crds,
+        ..Default::default()
+    };
+    let settings = Settings {
         beside: fleet
             .as_ref()
             .map(|f| f.permissions.clone())
             .unwrap_or_default(),
+        ..deploy::engine::permission_settings(wait, applyset, &apply, args.recreate_on_immutable)
     };
     let (perms, source) = match &client {
         Some((c, server)) => {
-            let retry = args.cluster.retry_policy(None);
-            let needed = rbac_check::needed(c, retry, &manifests, &namespace, &settings)
+            let retry = cluster.retry_policy(None);
+            let needed = deploy::access::needed(c, retry, &manifests, &namespace, &settings)
                 .await
                 .map_err(|f| {
                     let e = PlanError::from(f);
-                    ExitError::new(
-                        exit::of_plan_error(&e),
-                        anyhow::anyhow!("{}", super::apply_cmd::explain(&e, server)),
+                    DeployError::new(
+                        deploy::error::of_plan_error(&e),
+                        anyhow::anyhow!("{}", deploy::engine::explain(&e, server)),
                     )
                 })?;
             unknown(

@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::track_args::parse_duration;
+use crate::deploy::ReleaseSettings;
 use crate::exit::{self, ExitError};
 
 /// Flags of every command that records a revision (`apply --release`, `rollback`).
@@ -30,18 +31,21 @@ pub struct RecordArgs {
 pub const RECORD_KEY_VAR: &str = "KPUSH_RECORD_KEY";
 
 impl RecordArgs {
-    /// The settings, without a rollback on failure; the record key comes from
-    /// `KPUSH_RECORD_KEY` (never a flag: a flag's value shows in process lists).
-    pub fn settings(&self) -> ReleaseSettings {
+    /// The settings of release `name`, without a rollback on failure; the record key comes from
+    /// `KPUSH_RECORD_KEY` (never a flag: a flag's value shows in process lists), the CI run from
+    /// the environment.
+    pub fn settings(&self, name: &str, env: &super::Env) -> ReleaseSettings {
         ReleaseSettings {
+            name: name.to_string(),
             history_max: usize::from(self.history_max),
             lock_timeout: self.lock_timeout,
             rollback_on_failure: None,
-            record_key: std::env::var(RECORD_KEY_VAR)
-                .ok()
-                .and_then(|k| crate::release::RecordKey::new(&k)),
+            record_key: env
+                .get(RECORD_KEY_VAR)
+                .and_then(|k| crate::release::RecordKey::new(k)),
             trust_unverified_records: self.trust_unverified_records,
             allow_other_namespaces: false,
+            run: crate::release::RunInfo::from_env(env),
         }
     }
 }
@@ -62,29 +66,12 @@ pub struct ReleaseArgs {
     pub rollback_timeout: Duration,
 }
 
-/// Release settings, as plain values.
-#[derive(Debug, Clone)]
-pub struct ReleaseSettings {
-    /// `--history-max`.
-    pub history_max: usize,
-    /// `--lock-timeout`.
-    pub lock_timeout: Duration,
-    /// `--rollback-on-failure` with `--rollback-timeout`.
-    pub rollback_on_failure: Option<Duration>,
-    /// `KPUSH_RECORD_KEY`: signs records written, checks records restored.
-    pub record_key: Option<crate::release::RecordKey>,
-    /// `--trust-unverified-records`.
-    pub trust_unverified_records: bool,
-    /// `--allow-other-namespaces`: a restored revision may hold objects in other namespaces.
-    pub allow_other_namespaces: bool,
-}
-
 impl ReleaseArgs {
-    /// The settings.
-    pub fn settings(&self) -> ReleaseSettings {
+    /// The settings of release `name`.
+    pub fn settings(&self, name: &str, env: &super::Env) -> ReleaseSettings {
         ReleaseSettings {
             rollback_on_failure: self.rollback_on_failure.then_some(self.rollback_timeout),
-            ..self.record.settings()
+            ..self.record.settings(name, env)
         }
     }
 }

@@ -48,14 +48,19 @@ pub(super) fn run(args: RenderArgs, ci: CiMode) -> Result<i32, ExitError> {
         json: false,
         verbose: false,
     };
-    let reporter = Reporter::new(&settings, &super::process_env());
+    let env = super::process_env();
+    let reporter = Reporter::new(&settings, &env);
     // Warnings are shown by the reporter; in CI, errors also become annotations on the files
     // and lines they concern. No run summary: render changes nothing.
     let manifests = args
         .manifests
-        .render_offline(&reporter, args.release.as_deref())
+        .to_options(env)
+        .map_err(crate::deploy::DeployError::invalid)
+        .and_then(|opts| {
+            crate::deploy::render::render_offline(&opts, &reporter, args.release.as_deref())
+        })
         .inspect_err(|e| {
-            reporter.stopping_problems(e);
+            reporter.stopping_problems(&e.error);
         })?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -4,20 +4,17 @@
 
 use clap::Args;
 
-use super::apply_cmd::{Deploy, connect};
 use super::cluster_args::ClusterArgs;
 use super::release_args::{RecordArgs, ReleaseRef};
-use super::release_run::{self, Source};
 use super::status_cmd::Output;
-use super::targets_file::Target;
 use super::targets_run::{self, TargetsArgs};
 use super::track_args::TrackArgs;
-use crate::apply::{ApplyOptions, Interrupt};
-use crate::event::Sink;
+use crate::deploy::rollback::RollbackSettings;
+use crate::deploy::targets_file::Target;
+use crate::deploy::{DeployResult, Interrupt, ReleaseSettings};
+use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
-use crate::plan::PlanOptions;
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
-use crate::track;
 
 /// Flags of `kpush rollback`.
 #[derive(Debug, Args)]
@@ -110,17 +107,22 @@ pub(super) async fn run(args: RollbackArgs, ci: CiMode) -> Result<i32, ExitError
         json: args.output == Output::Json,
         verbose: args.verbose,
     };
-    let reporter = Reporter::new(&settings, &super::process_env());
+    let env = super::process_env();
+    let reporter = Reporter::new(&settings, &env);
+    let interrupt = Interrupt::on_signals();
     let result = match &args.targets.targets {
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let cluster = t.cluster_args(&args.cluster);
-                run_with(&args, &cluster, &t.release_ref(&args.release), sink).await
+                let release = t.release_ref(&args.release);
+                run_with(&args, &cluster, &release, sink, &env, &interrupt).await
             };
-            let stops = |code| code != exit::SUCCESS;
+            let stops = |outcome| outcome != Outcome::Success;
             targets_run::run(file, &args.targets, None, &reporter, stops, each).await
         }
-        None => run_with(&args, &args.cluster, &args.release, &reporter).await,
+        None => exit::from_deploy(
+            run_with(&args, &args.cluster, &args.release, &reporter, &env, &interrupt).await,
+        ),
     };
     reporter.finish(&result)?;
     result
@@ -131,66 +133,27 @@ async fn run_with(
     cluster: &ClusterArgs,
     release: &ReleaseRef,
     reporter: &dyn Sink,
-) -> Result<i32, ExitError> {
-    let started = std::time::Instant::now();
-    let (client, server) = connect(cluster).await?;
-    let release = release.release(client.default_namespace())?;
-    // One retry budget for the whole run, shared by apply and tracking, as for `apply`.
-    let retry = cluster.retry_policy(Some(started + args.wait.timeout));
-    let deploy = Deploy {
-        client: &client,
-        server: &server,
-        reporter,
-        plan: PlanOptions {
-            field_manager: args.field_manager.clone(),
-            force_conflicts: args.force_conflicts,
-            applyset: Some(release.applyset()),
-            retry,
-            take_over_from_releases: args.take_over_from_releases,
-            ..Default::default()
+    env: &super::Env,
+    interrupt: &Interrupt,
+) -> DeployResult {
+    let settings = RollbackSettings {
+        release: ReleaseSettings {
+            allow_other_namespaces: args.allow_other_namespaces,
+            ..args.record.settings(&release.name, env)
         },
-        apply: ApplyOptions {
-            prune: true,
-            prune_guard: args.guard.guard(),
-            ..Default::default()
-        },
-        wait: args.wait_for_rollout.then(|| track::TrackOptions {
-            retry,
+        namespace: release.namespace.clone(),
+        to: args.to,
+        field_manager: args.field_manager.clone(),
+        force_conflicts: args.force_conflicts,
+        take_over_from_releases: args.take_over_from_releases,
+        prune_guard: args.guard.guard(),
+        wait: args.wait_for_rollout.then(|| crate::track::TrackOptions {
             watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
             ..args.wait.to_options()
         }),
-        interrupt: Interrupt::on_signals(),
-        adopt: true,
+        timeout: args.wait.timeout,
+        access_check: !args.no_rbac_check,
     };
-    if !args.no_rbac_check {
-        check_access(&deploy, &release, args.to).await?;
-    }
-    let settings = super::release_args::ReleaseSettings {
-        allow_other_namespaces: args.allow_other_namespaces,
-        ..args.record.settings()
-    };
-    release_run::deploy(&deploy, &release, &settings, Source::Revision(args.to)).await
-}
-
-/// The access check for the revision `to` would restore, before its lock is taken. A history
-/// that cannot be read is left to the rollback itself, which reports it.
-async fn check_access(
-    d: &Deploy<'_>,
-    release: &crate::release::Release,
-    to: Option<u32>,
-) -> Result<(), ExitError> {
-    let Ok(history) = crate::release::Store::new(d.client, release)
-        .history()
-        .await
-    else {
-        return Ok(());
-    };
-    let revision = release_run::pick(&history, to, &release.name)?;
-    super::rbac_check::check(
-        d,
-        &revision.manifests(),
-        &release.namespace,
-        Default::default(),
-    )
-    .await
+    let cluster = cluster.settings(&super::lookup(env));
+    crate::deploy::rollback::rollback(&settings, &cluster, reporter, interrupt).await
 }

@@ -4,14 +4,13 @@ use clap::{Args, ValueEnum};
 
 use super::ManifestArgs;
 use super::cluster_args::ClusterArgs;
-use super::interrupt::interrupted;
-use super::targets_file::Target;
-use super::targets_run::{self, Renders, TargetsArgs};
+use super::targets_run::{self, TargetsArgs};
 use super::track_args::TrackArgs;
-use crate::event::Sink;
+use crate::deploy::targets_file::Target;
+use crate::deploy::{DeployError, DeployResult, Interrupt, Renders};
+use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
 use crate::report::{CiMode, OutputSettings, Progress, Reporter};
-use crate::track;
 
 /// Flags of `kpush status`.
 #[derive(Debug, Args)]
@@ -59,15 +58,17 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
         json: args.output == Output::Json,
         verbose: false,
     };
-    let reporter = Reporter::new(&settings, &super::process_env());
+    let env = super::process_env();
+    let reporter = Reporter::new(&settings, &env);
     let renders = Renders::default();
+    let interrupt = Interrupt::on_signals();
     let result = match &args.targets.targets {
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
-                run_with(&args, &cluster, &manifests, sink, &renders).await
+                run_with(&args, &cluster, &manifests, sink, &renders, &env, &interrupt).await
             };
-            let stops = |code| code != exit::SUCCESS;
+            let stops = |outcome| outcome != Outcome::Success;
             targets_run::run(
                 file,
                 &args.targets,
@@ -78,7 +79,18 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
             )
             .await
         }
-        None => run_with(&args, &args.cluster, &args.manifests, &reporter, &renders).await,
+        None => exit::from_deploy(
+            run_with(
+                &args,
+                &args.cluster,
+                &args.manifests,
+                &reporter,
+                &renders,
+                &env,
+                &interrupt,
+            )
+            .await,
+        ),
     };
     reporter.finish(&result)?;
     result
@@ -87,24 +99,28 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
 async fn run_with(
     args: &StatusArgs,
     cluster: &ClusterArgs,
-    manifest_args: &ManifestArgs,
+    manifests: &ManifestArgs,
     reporter: &dyn Sink,
     renders: &Renders,
-) -> Result<i32, ExitError> {
-    let (mut manifests, client, _) = renders
-        .render_connected(manifest_args, cluster, reporter, args.release.as_deref())
-        .await?;
-    // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
-    super::chart_hooks::leave_out_hooks(&mut manifests, reporter);
-    // Kinds are resolved with the plan's discovery catalogue, as for apply.
-    let targets = track::resolve(&client, &manifests)
-        .await
-        .map_err(|e| ExitError::new(exit::of_target_error(&e), e))?;
-    let opts = track::TrackOptions {
-        retry: cluster.retry_policy(Some(std::time::Instant::now() + args.wait.timeout)),
+    env: &super::Env,
+    interrupt: &Interrupt,
+) -> DeployResult {
+    let render = manifests
+        .to_options(env.clone())
+        .map_err(DeployError::invalid)?;
+    let wait = crate::track::TrackOptions {
         watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
         ..args.wait.to_options()
     };
-    let outcome = track::track(&client, targets, &opts, reporter, interrupted()).await;
-    Ok(exit::of_run_state(outcome.state))
+    let cluster = cluster.settings(&super::lookup(env));
+    crate::deploy::status::status(
+        &render,
+        args.release.as_deref(),
+        &wait,
+        &cluster,
+        reporter,
+        renders,
+        interrupt,
+    )
+    .await
 }

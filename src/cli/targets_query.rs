@@ -11,7 +11,7 @@ use std::io::Write;
 use futures::StreamExt;
 
 use super::release_args::TableOutput;
-use super::targets_file::{self, Target};
+use crate::deploy::targets_file::{self, Target};
 use super::targets_run::TargetsArgs;
 use crate::exit::{self, ExitError};
 use crate::report::ci::untrusted;
@@ -94,7 +94,12 @@ where
             }
             Err(e) => {
                 codes.push(e.code);
-                let message = t.error_message(&e, file);
+                let outcome = match e.code {
+                    exit::BAD_INPUT => crate::event::Outcome::InvalidInput,
+                    exit::CLUSTER_UNREACHABLE => crate::event::Outcome::Unreachable,
+                    _ => crate::event::Outcome::Internal,
+                };
+                let message = t.message_of(&e.to_string(), outcome, file);
                 doc["exitCode"] = e.code.into();
                 doc["error"] = message.clone().into();
                 let line = format!("target {}: error (exit code {}): {message}", t.name, e.code);

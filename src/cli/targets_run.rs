@@ -1,20 +1,16 @@
-//! `--targets FILE`: one command run against many clusters, one after another (stopping at the
-//! first failure) or `--parallel N` at once, each target's events scoped to its name for the
-//! one reporter. Each target runs the same single-cluster code path a plain run takes.
+//! `--targets FILE` and `--parallel N`: a target's flags on top of the command line's, and the
+//! command line's side of `deploy::targets::run` (reading the file, sharing renders).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Instant;
 
 use clap::Args;
-use futures::StreamExt;
 
 use super::cluster_args::ClusterArgs;
 use super::manifest_args::ManifestArgs;
 use super::release_args::ReleaseRef;
-use super::targets_file::{self, Target, TargetCluster};
-use crate::event::{Event, ScopedSink, Sink, TargetResult, TargetState};
+use crate::deploy::targets_file::{self, Target, TargetCluster};
+use crate::deploy::{DeployResult, RenderKey, Renders};
+use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
 use crate::report::Reporter;
 
@@ -65,21 +61,6 @@ impl Target {
         }
     }
 
-    /// `e`'s message; for bad input or an unreachable cluster (flags said once for every
-    /// target) followed by where this target's own settings are in `file`.
-    pub fn error_message(&self, e: &ExitError, file: &Path) -> String {
-        let mut message = format!("{e}");
-        if matches!(e.code, exit::BAD_INPUT | exit::CLUSTER_UNREACHABLE) {
-            message.push_str(&format!(
-                "\n(target {} is defined at {}:{})",
-                self.name,
-                file.display(),
-                self.line
-            ));
-        }
-        message
-    }
-
     /// The command line's cluster flags with this target's sign-in.
     pub fn cluster_args(&self, cluster: &ClusterArgs) -> ClusterArgs {
         let mut c = cluster.clone();
@@ -117,150 +98,54 @@ impl Target {
     }
 }
 
-/// Rendered manifests by their transforms (namespace, variables, images): targets that share
-/// them are rendered once. Charts, whose rendering depends on the cluster, are never shared.
-///
-/// A render is kept only while targets still expect it ([`run`] tells how many share each
-/// transform): the last of them takes it, and a single-cluster run keeps no copy at all (with
-/// 10,000 objects a copy is about 50 MB).
-#[derive(Default)]
-pub struct Renders {
-    done: Mutex<HashMap<String, Rendered>>,
-    /// Renders still to come for each transform, beyond the one being made.
-    expected: Mutex<HashMap<String, usize>>,
+/// The render key of `manifests` (`None` when its flags do not convert: that target's render
+/// reports why).
+fn render_key(manifests: &ManifestArgs, env: &super::Env) -> Option<RenderKey> {
+    manifests
+        .to_options(env.clone())
+        .ok()
+        .map(|o| RenderKey::of(&o))
 }
 
-/// One render's objects and the images they deploy.
-type Rendered = (Vec<crate::Manifest>, Vec<String>);
-
-impl Renders {
-    /// [`ManifestArgs::render`], from the cache when the same transforms were rendered before.
-    pub async fn render(
-        &self,
-        args: &ManifestArgs,
-        sink: &dyn Sink,
-        cluster: Option<&kube::Client>,
-        release: Option<&str>,
-    ) -> Result<Vec<crate::Manifest>, ExitError> {
-        if args.has_charts() {
-            return args.render(sink, cluster, release).await;
-        }
-        let key = transforms(args);
-        let mut done = lock(&self.done);
-        // Whether a later target still needs this render after this one.
-        let keep = match lock(&self.expected).get_mut(&key) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
-        };
-        if let Some((manifests, images)) = done.remove(&key) {
-            sink.event(&Event::Rendered {
-                objects: manifests.len(),
-                images: images.clone(),
-            });
-            if keep {
-                done.insert(key, (manifests.clone(), images));
-            }
-            return Ok(manifests);
-        }
-        let manifests = args.render_offline(sink, release)?;
-        if keep {
-            let images = crate::render::images::images(&manifests);
-            done.insert(key, (manifests.clone(), images));
-        }
-        Ok(manifests)
-    }
-
-    /// Records that one render of each of `keys` (one per target) is coming.
-    fn expect(&self, keys: impl IntoIterator<Item = String>) {
-        let mut expected = lock(&self.expected);
-        for key in keys {
-            // The first render of a transform is made, not kept: count only the later ones.
-            expected.entry(key).and_modify(|n| *n += 1).or_insert(0);
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Renders {
-    /// Renders `args` ([`Renders::render`]) and connects to `cluster`. A chart's
-    /// `.Capabilities` are the cluster's, so with charts the connection comes first; without,
-    /// the render does, so bad manifests fail without asking a cluster.
-    pub async fn render_connected(
-        &self,
-        args: &ManifestArgs,
-        cluster: &super::cluster_args::ClusterArgs,
-        sink: &dyn Sink,
-        release: Option<&str>,
-    ) -> Result<(Vec<crate::Manifest>, kube::Client, String), ExitError> {
-        let early = match args.has_charts() {
-            true => Some(super::apply_cmd::connect(cluster).await?),
-            false => None,
-        };
-        let manifests = self
-            .render(args, sink, early.as_ref().map(|(c, _)| c), release)
-            .await?;
-        if manifests.is_empty() {
-            sink.event(&crate::event::Event::Warning {
-                object: None,
-                message: "the manifests rendered no objects (an empty input, directory or \
-                          chart render); with a release, kpush refuses to prune its objects \
-                          unless --allow-empty is given"
-                    .into(),
-            });
-        }
-        let (client, server) = match early {
-            Some(c) => c,
-            None => super::apply_cmd::connect(cluster).await?,
-        };
-        Ok((manifests, client, server))
-    }
-}
-
-/// What makes two renders differ: namespace, variables and images.
-fn transforms(args: &ManifestArgs) -> String {
-    format!("{:?}\n{:?}\n{:?}", args.namespace, args.vars, args.images)
-}
-
-/// Runs `each` on every target of `file` as `opts` say (`manifests`: the command's, if it
-/// renders any, and the cache its targets render through), reporting each target's start, events and end to `reporter`; a sequential
-/// run stops after the first target whose exit code `stops`. Returns the worst target's exit
-/// code; exit code 2 for a bad targets file.
+/// Runs `each` on every target of `file` (`manifests`: the command's, if it renders any, and
+/// the cache its targets render through), reporting to `reporter`; a sequential run stops
+/// after the first target whose outcome `stops`. Returns the worst target's exit code; exit
+/// code 2 for a bad targets file.
 pub(super) async fn run<F>(
     file: &Path,
     opts: &TargetsArgs,
     manifests: Option<(&ManifestArgs, &Renders)>,
     reporter: &Reporter,
-    stops: fn(i32) -> bool,
+    stops: fn(Outcome) -> bool,
     each: F,
 ) -> Result<i32, ExitError>
 where
-    F: AsyncFn(&Target, &dyn Sink) -> Result<i32, ExitError>,
+    F: AsyncFn(&Target, &dyn Sink) -> DeployResult,
 {
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     let targets = targets_file::read(file).map_err(|e| bad(e.to_string()))?;
+    let env = super::process_env();
     if let Some((m, renders)) = manifests {
-        renders.expect(targets.iter().map(|t| transforms(&t.manifest_args(m))));
+        renders.expect(
+            targets
+                .iter()
+                .filter_map(|t| render_key(&t.manifest_args(m), &env)),
+        );
     }
-    let manifests = manifests.map(|(m, _)| m);
-    let stdin = manifests.filter(|m| {
+    let stdin = manifests.map(|(m, _)| m).filter(|m| {
         m.paths
             .iter()
             .chain(&m.filenames)
             .any(|p| p.as_os_str() == "-")
     });
     if let Some(manifests) = stdin {
-        let mut keys: Vec<String> = targets
-            .iter()
-            .map(|t| transforms(&t.manifest_args(manifests)))
-            .collect();
-        keys.sort();
-        keys.dedup();
+        let mut keys: Vec<Option<RenderKey>> = Vec::new();
+        for t in &targets {
+            let key = render_key(&t.manifest_args(manifests), &env);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
         if keys.len() > 1 || manifests.has_charts() {
             return Err(bad(format!(
                 "standard input (`-`) can be read only once, but the targets of {} render the \
@@ -270,80 +155,18 @@ where
             )));
         }
     }
-    let alone = opts.parallel <= 1;
-    let one = async |t: &Target| -> TargetResult {
-        reporter.event(&Event::TargetStarted {
-            name: t.name.clone(),
-            cluster: t.cluster.to_string(),
-            alone,
-        });
-        let started = Instant::now();
-        let sink = ScopedSink {
-            target: t.name.clone(),
-            inner: reporter,
-        };
-        // Boxed: a deploy's future is large, and several may be alive at once.
-        let (exit_code, message) = match Box::pin(each(t, &sink)).await {
-            Ok(code) => (code, None),
-            Err(e) => {
-                // A manifest error becomes an annotation on its file and line in CI.
-                reporter.stopping_problems(&e);
-                (e.code, Some(t.error_message(&e, file)))
-            }
-        };
-        let result = TargetResult {
-            name: t.name.clone(),
-            state: state_of(exit_code),
-            exit_code,
-            message,
-            elapsed: started.elapsed(),
-        };
-        reporter.event(&Event::TargetFinished {
-            result: result.clone(),
-        });
-        result
-    };
-    let mut codes = Vec::new();
-    if opts.parallel <= 1 {
-        let mut failed: Option<&str> = None;
-        for t in &targets {
-            if let Some(earlier) = failed {
-                reporter.event(&Event::TargetFinished {
-                    result: TargetResult {
-                        name: t.name.clone(),
-                        state: TargetState::NotStarted,
-                        exit_code: exit::SUCCESS,
-                        message: Some(format!("an earlier target ({earlier}) failed")),
-                        elapsed: Default::default(),
-                    },
-                });
-                continue;
-            }
-            let r = one(t).await;
-            codes.push(r.exit_code);
-            if stops(r.exit_code) {
-                failed = Some(&t.name);
-            }
-        }
-    } else {
-        let results: Vec<TargetResult> = futures::stream::iter(&targets)
-            .map(&one)
-            .buffered(usize::from(opts.parallel))
-            .collect()
-            .await;
-        codes.extend(results.iter().map(|r| r.exit_code));
-    }
-    Ok(exit::worst(codes))
-}
-
-/// A target's state from its exit code.
-fn state_of(code: i32) -> TargetState {
-    match code {
-        exit::SUCCESS => TargetState::Succeeded,
-        exit::DIFFERENCES => TargetState::Differences,
-        exit::CLUSTER_UNREACHABLE => TargetState::Unreachable,
-        _ => TargetState::Failed,
-    }
+    let on_error = |e: &crate::deploy::DeployError| reporter.stopping_problems(&e.error);
+    let worst = crate::deploy::targets::run(
+        file,
+        &targets,
+        opts.parallel,
+        reporter,
+        &on_error,
+        stops,
+        each,
+    )
+    .await;
+    Ok(exit::of_outcome(worst))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod object;
+pub mod outcome;
 pub mod permission;
 pub mod release;
 pub mod rollout;
@@ -19,6 +20,7 @@ pub use apply::{
     Action, DiffKind, HookDeletion, KeyChange, ObjectDiff, PruneCandidate, Rejection, RejectionKind,
 };
 pub use object::ObjectRef;
+pub use outcome::Outcome;
 pub use permission::{Need, Permission};
 pub use release::ReleaseNote;
 pub use rollout::{

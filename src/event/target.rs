@@ -38,8 +38,9 @@ pub struct TargetResult {
     pub name: String,
     /// How it ended.
     pub state: TargetState,
-    /// The exit code a single-cluster run of the same command would have returned.
-    pub exit_code: i32,
+    /// How a single-cluster run of the same command would have ended (its exit code derives
+    /// from it).
+    pub outcome: super::Outcome,
     /// Why it failed or was not started; `None` on success.
     pub message: Option<String>,
     /// Time from its start to its end.

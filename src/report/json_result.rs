@@ -166,7 +166,7 @@ impl JsonResult {
                         .result
                         .as_ref()
                         .filter(|r| r.state != TargetState::NotStarted)
-                        .map(|r| r.exit_code),
+                        .map(|r| crate::exit::of_outcome(r.outcome)),
                     message: t.result.as_ref().and_then(|r| r.message.as_deref()),
                     duration_ms: t.result.as_ref().map(|r| millis(r.elapsed)),
                     result: t.collected.result(),

@@ -280,7 +280,12 @@ impl Collector {
         if let Ok(targets) = self.targets.lock() {
             for t in targets.iter() {
                 let (state, code, message, duration) = match &t.result {
-                    Some(r) => (r.state, r.exit_code, r.message.clone(), r.elapsed),
+                    Some(r) => (
+                        r.state,
+                        exit::of_outcome(r.outcome),
+                        r.message.clone(),
+                        r.elapsed,
+                    ),
                     None => (TargetState::Failed, exit_code, None, Duration::ZERO),
                 };
                 let c = &t.collected;

@@ -126,7 +126,7 @@ impl Reporter {
             Err(e) => e.code,
         };
         if let Err(e) = result {
-            self.stopping_problems(e);
+            self.stopping_problems(&e.error);
         }
         let mut summary = self.collector.summary(self.command, code);
         summary.duration = (self.clock)();
@@ -155,8 +155,8 @@ impl Reporter {
 impl Reporter {
     /// The manifest problems that stopped the run, when `e` is a render error: CI systems
     /// annotate each on its file and line; on a terminal the error printed at exit lists them.
-    pub fn stopping_problems(&self, e: &ExitError) {
-        if let Some(render) = e.error.downcast_ref::<RenderError>()
+    pub fn stopping_problems(&self, e: &anyhow::Error) {
+        if let Some(render) = e.downcast_ref::<RenderError>()
             && self.system != CiSystem::Plain
         {
             for p in &render.problems {

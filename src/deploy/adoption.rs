@@ -5,22 +5,22 @@ use std::collections::BTreeSet;
 use kube::Client;
 use serde_json::Value;
 
-use super::apply_cmd::plan_failed;
+use super::engine::plan_failed;
 use crate::event::{Event, Sink};
-use crate::exit::ExitError;
+use super::error::DeployError;
 use crate::plan::{Live, Plan, ownership};
 
 /// Moves other deploy tools' field ownership to kpush on the plan's live objects (unless
 /// `adopt` is false: `--no-adopt`), then runs the preflight (`preflight`) the plan was made
 /// without, so the dry-runs and the no-op check see the new owners.
-pub(super) async fn take_over(
+pub async fn take_over(
     client: &Client,
     mut plan: Plan,
     preflight: bool,
     adopt: bool,
     server: &str,
     sink: &dyn Sink,
-) -> Result<Plan, ExitError> {
+) -> Result<Plan, DeployError> {
     if adopt {
         for release in helm_releases(&plan) {
             let (ns, name) = release.split_once('/').unwrap_or(("default", &release));

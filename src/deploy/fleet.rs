@@ -2,16 +2,15 @@
 //! without tracking workloads there (the hub runs none), then follow the placement's rollout on
 //! the member clusters.
 
-use super::apply_cmd::Deploy;
-use super::fleet_args::FleetArgs;
-use super::interrupt::interrupted;
+use super::engine::Deployer as Deploy;
 use crate::event::{Action, Permission};
-use crate::exit::{self, ExitError};
+use super::error::{DeployError, Verdict};
+use crate::event::Outcome;
 use crate::fleet::{self, Expect, FleetTrackOptions, Placement};
 use crate::manifest::Manifest;
 
 /// A fleet deploy as settled before anything is checked or applied.
-pub(super) struct FleetDeploy {
+pub struct FleetDeploy {
     /// The placement the manifests go through (now among them).
     pub placement: Placement,
     /// What the deploy asks the hub for beside applying the manifests (`fleet::access`).
@@ -22,14 +21,14 @@ pub(super) struct FleetDeploy {
 /// hub permissions of following it (`follow`: `--wait`); refuses (exit 2) what a fleet deploy
 /// cannot do: a `--release` (`release`), or following an External placement without
 /// `--update-strategy`.
-pub(super) fn prepare(
+pub fn prepare(
     manifests: &mut Vec<Manifest>,
-    args: &FleetArgs,
+    args: &super::FleetSettings,
     namespace: &str,
     follow: bool,
     release: bool,
-) -> Result<FleetDeploy, ExitError> {
-    let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
+) -> Result<FleetDeploy, DeployError> {
+    let bad = |e: String| DeployError::new(Outcome::InvalidInput, anyhow::anyhow!(e));
     if release {
         return Err(bad(
             "--release cannot be combined with a fleet deploy (--fleet, --fleet-hub, --placement) yet: releases record and roll back one cluster's objects\n  fix: deploy through the fleet without --release (the placement's resource snapshots keep its history)".into(),
@@ -54,13 +53,13 @@ pub(super) fn prepare(
 /// Applies `manifests` (wrapped by [`prepare`]) and follows `placement`. `deploy.wait` must be
 /// `None` (hub objects are not tracked); `wait` bounds following the placement (`None` with
 /// `--wait=false`).
-pub(super) async fn deploy(
+pub async fn deploy(
     deploy: &Deploy<'_>,
     manifests: Vec<Manifest>,
     placement: &Placement,
-    args: &FleetArgs,
+    args: &super::FleetSettings,
     wait: Option<FleetTrackOptions>,
-) -> Result<i32, ExitError> {
+) -> Result<Verdict, DeployError> {
     // What the placement stood at before is only needed to follow it (and its reads are
     // among the followed deploy's permissions only).
     let before = match wait {
@@ -72,7 +71,7 @@ pub(super) async fn deploy(
     let (Some(opts), Some(before)) = (wait, before) else {
         return Ok(code);
     };
-    if code != exit::SUCCESS {
+    if code != Verdict::Success {
         return Ok(code);
     }
     let expect = deployed
@@ -87,10 +86,10 @@ pub(super) async fn deploy(
         args.update_strategy.as_deref(),
         &opts,
         deploy.reporter,
-        interrupted(),
+        deploy.interrupt.cancelled(),
     )
     .await;
-    Ok(exit::of_run_state(outcome.state))
+    Ok(Verdict::of_run_state(outcome.state))
 }
 
 /// The generated placement's name: the first namespace the manifests define or use, else the

@@ -7,17 +7,18 @@ use std::time::Instant;
 use kube::Client;
 use kube::discovery::Scope;
 
-use super::apply_cmd::Deploy;
+use super::engine::Deployer as Deploy;
 use crate::cluster::{Failure, RetryPolicy};
 use crate::event::{Event, Permission, Sink};
-use crate::exit::{self, ExitError};
+use super::error::DeployError;
+use crate::event::Outcome;
 use crate::manifest::Manifest;
 use crate::plan::applyset::{self, ApplySet};
 use crate::plan::permissions::{self, Recorded, Settings};
 use crate::plan::{PlanError, access_review, discovery};
 
 /// What the apply needs, and the objects whose kind the cluster does not serve.
-pub(super) struct Needed<'m> {
+pub struct Needed<'m> {
     /// Every permission, sorted.
     pub permissions: Vec<Permission>,
     /// Objects left out: their kind is not served (the plan reports them).
@@ -26,7 +27,7 @@ pub(super) struct Needed<'m> {
 
 /// The permissions applying `manifests` with `settings` needs, resolving kinds with the
 /// cluster's discovery (and with prune, the kinds the release's parent recorded before).
-pub(super) async fn needed<'m>(
+pub async fn needed<'m>(
     client: &Client,
     retry: RetryPolicy,
     manifests: &'m [Manifest],
@@ -74,7 +75,7 @@ async fn recorded(client: &Client, retry: RetryPolicy, set: &ApplySet) -> Record
 
 /// What a deploy asks for beside applying its manifests' objects, and where it goes.
 #[derive(Debug, Clone, Default)]
-pub(super) struct Beside {
+pub struct Beside {
     /// Permissions of those requests (a fleet deploy's, from `fleet::access`).
     pub permissions: Vec<Permission>,
     /// The deploy goes through an Azure Kubernetes Fleet Manager hub.
@@ -86,12 +87,12 @@ pub(super) struct Beside {
 /// The access check: asks the API server (SelfSubjectAccessReview) about every permission the
 /// apply needs; reports each missing one and fails (exit 3) when a required one is missing.
 /// Reviews the server refuses make the check a warning: nothing can be said.
-pub(super) async fn check(
+pub async fn check(
     d: &Deploy<'_>,
     manifests: &[Manifest],
     default_ns: &str,
     beside: Beside,
-) -> Result<(), ExitError> {
+) -> Result<(), DeployError> {
     let (client, retry, sink) = (d.client, d.plan.retry, d.reporter as &dyn Sink);
     let settings = &Settings {
         beside: beside.permissions,
@@ -100,11 +101,10 @@ pub(super) async fn check(
     let started = Instant::now();
     let unreachable = |f: Failure| {
         let e = PlanError::from(f);
-        ExitError::new(
-            exit::of_plan_error(&e),
+        DeployError::new(super::error::of_plan_error(&e),
             anyhow::anyhow!(
                 "{}; nothing was applied",
-                super::apply_cmd::explain(&e, d.server)
+                super::engine::explain(&e, d.server)
             ),
         )
     };
@@ -166,8 +166,7 @@ pub(super) async fn check(
         || "the deploying identity".to_string(),
         |u| format!("\"{u}\""),
     );
-    Err(ExitError::new(
-        exit::APPLY_REJECTED,
+    Err(DeployError::new(Outcome::Rejected,
         anyhow::anyhow!(
             "{who} lacks {missing} permission{} this apply needs (listed above); nothing was \
              changed.\n{}\n  If your authorizer answers SelfSubjectAccessReviews unreliably, \

@@ -2,19 +2,19 @@
 
 use kube::Client;
 
-use super::apply_cmd::{track_targets, unreachable_advice};
-use super::interrupt::interrupted;
+use super::engine::{track_targets, unreachable_advice};
 use crate::apply::hooks as run;
 use crate::apply::hooks::When;
 use crate::apply::{self, ApplyError, ApplyFailure, ApplyOptions, Interrupt};
 use crate::event::Sink;
-use crate::exit::{self, ExitError};
+use super::error::DeployError;
+use crate::event::Outcome;
 use crate::plan::hooks::{self, Hook, HookGroup, Phase};
 use crate::plan::{Live, Plan, PlannedObject, preflight::Preflight};
 use crate::track::{self, ObjectState, TrackOptions, TrackOutcome};
 
 /// Drops Helm hook objects from `manifests` (for diff and status), saying how many.
-pub(super) fn leave_out_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn Sink) {
+pub fn leave_out_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn Sink) {
     let before = manifests.len();
     manifests.retain(|m| hooks::hook_of(m).is_none());
     let left_out = before - manifests.len();
@@ -28,7 +28,7 @@ pub(super) fn leave_out_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn S
 }
 
 /// Takes a chart's Helm hook objects out of `manifests` (for diff), saying how many.
-pub(super) fn take_hooks(
+pub fn take_hooks(
     manifests: &mut Vec<crate::Manifest>,
     sink: &dyn Sink,
 ) -> Vec<crate::Manifest> {
@@ -58,17 +58,17 @@ pub(super) fn take_hooks(
 }
 
 /// Why the hooks of a diff could not be planned.
-pub(super) enum HookPlanError {
+pub enum HookPlanError {
     /// Planning (discovery, reading live objects) failed.
     Plan(crate::plan::PlanError),
     /// Anything else, with its exit code.
-    Other(ExitError),
+    Other(DeployError),
 }
 
 /// The live objects that `kpush apply` running `hook_manifests` beside `main` (the release's
 /// plan; `crds` are its CustomResourceDefinitions) would delete, refused ones included, for
 /// `kpush diff`.
-pub(super) async fn deletions(
+pub async fn deletions(
     client: &Client,
     main: &Plan,
     mut hook_manifests: Vec<crate::Manifest>,
@@ -83,13 +83,12 @@ pub(super) async fn deletions(
     hook_manifests.extend(crds);
     let release = run::release_state(client, main)
         .await
-        .map_err(|e| HookPlanError::Other(ExitError::new(exit::APPLY_REJECTED, e)))?;
+        .map_err(|e| HookPlanError::Other(DeployError::new(Outcome::Rejected, e)))?;
     let plan = crate::plan::plan(client, hook_manifests, options, sink)
         .await
         .map_err(HookPlanError::Plan)?;
     let phases = hooks::split(plan, release).map_err(|refused| {
-        HookPlanError::Other(ExitError::new(
-            exit::BAD_INPUT,
+        HookPlanError::Other(DeployError::new(Outcome::InvalidInput,
             anyhow::anyhow!("{}", refused.join("\n")),
         ))
     })?;
@@ -117,7 +116,7 @@ enum HookStop {
 }
 
 /// What running hooks needs from `kpush apply`.
-pub(super) struct Hooks<'a> {
+pub struct Hooks<'a> {
     pub client: &'a Client,
     pub apply: &'a ApplyOptions,
     pub track: TrackOptions,
@@ -130,7 +129,7 @@ impl Hooks<'_> {
     /// release's plan and the hooks to run once it is ready. Refuses, before anything is
     /// applied, hooks of kinds kpush does not run as hooks and hooks whose deletion would
     /// delete an object the release does not own.
-    pub async fn run_pre(&self, plan: Plan) -> Result<(Plan, Option<Phase>), ExitError> {
+    pub async fn run_pre(&self, plan: Plan) -> Result<(Plan, Option<Phase>), DeployError> {
         warn_ignored(&plan, self.sink);
         // Checked on every deploy: a marker applied today would let a hook delete it tomorrow.
         let forged: Vec<String> = plan
@@ -139,8 +138,7 @@ impl Hooks<'_> {
             .filter_map(|o| hooks::forged_marker(&o.manifest))
             .collect();
         if !forged.is_empty() {
-            return Err(ExitError::new(
-                exit::BAD_INPUT,
+            return Err(DeployError::new(Outcome::InvalidInput,
                 anyhow::anyhow!("{}; nothing was applied", forged.join("\n")),
             ));
         }
@@ -149,10 +147,9 @@ impl Hooks<'_> {
         }
         let release = run::release_state(self.client, &plan)
             .await
-            .map_err(|e| ExitError::new(exit::APPLY_REJECTED, e))?;
+            .map_err(|e| DeployError::new(Outcome::Rejected, e))?;
         let phases = hooks::split(plan, release).map_err(|refused| {
-            ExitError::new(
-                exit::BAD_INPUT,
+            DeployError::new(Outcome::InvalidInput,
                 anyhow::anyhow!("{}; nothing was applied", refused.join("\n")),
             )
         })?;
@@ -164,8 +161,7 @@ impl Hooks<'_> {
             })
             .collect();
         if !refused.is_empty() {
-            return Err(ExitError::new(
-                exit::APPLY_REJECTED,
+            return Err(DeployError::new(Outcome::Rejected,
                 anyhow::anyhow!("{}; nothing was applied", refused.join("\n")),
             ));
         }
@@ -175,14 +171,14 @@ impl Hooks<'_> {
     }
 
     /// Runs the post-install (or post-upgrade) hooks.
-    pub async fn run_post(&self, phase: Option<Phase>) -> Result<(), ExitError> {
+    pub async fn run_post(&self, phase: Option<Phase>) -> Result<(), DeployError> {
         match phase {
             Some(phase) => self.run(phase, "post").await,
             None => Ok(()),
         }
     }
 
-    async fn run(&self, phase: Phase, when: &str) -> Result<(), ExitError> {
+    async fn run(&self, phase: Phase, when: &str) -> Result<(), DeployError> {
         if phase.is_empty() {
             return Ok(());
         }
@@ -195,12 +191,12 @@ impl Hooks<'_> {
         match stop {
             Ok(()) => Ok(()),
             Err(HookStop::Apply(failure)) => {
-                let code = exit::of_apply_error(&failure.error);
+                let code = super::error::of_apply_error(&failure.error);
                 let message = match &failure.error {
                     ApplyError::Unreachable(m) => unreachable_advice(m, "the cluster"),
                     other => other.to_string(),
                 };
-                Err(ExitError::new(
+                Err(DeployError::new(
                     code,
                     anyhow::anyhow!("a {when}-deploy hook could not be applied: {message}{after}"),
                 ))
@@ -220,16 +216,14 @@ impl Hooks<'_> {
                         format!("{} {}{at}", o.object.key.kind, o.object.key.name)
                     })
                     .collect();
-                Err(ExitError::new(
-                    exit::of_run_state(tracked.state),
+                Err(DeployError::new(Outcome::of_run_state(tracked.state),
                     anyhow::anyhow!(
                         "{when}-deploy hook {} did not succeed{after}",
                         failed.join(", ")
                     ),
                 ))
             }
-            Err(HookStop::Delete(message)) => Err(ExitError::new(
-                exit::APPLY_REJECTED,
+            Err(HookStop::Delete(message)) => Err(DeployError::new(Outcome::Rejected,
                 anyhow::anyhow!(message),
             )),
         }
@@ -289,7 +283,7 @@ impl Hooks<'_> {
                 track_targets(&outcome),
                 &self.track,
                 self.sink,
-                interrupted(),
+                self.interrupt.cancelled(),
             )
             .await;
             let verdicts: Vec<Option<bool>> = group
@@ -381,7 +375,7 @@ fn warn_ignored(plan: &Plan, sink: &dyn Sink) {
 }
 
 /// The warning for a manifest annotated `helm.sh/hook` that is not from a chart.
-pub(super) fn ignored_message(m: &crate::Manifest) -> String {
+pub fn ignored_message(m: &crate::Manifest) -> String {
     format!(
         "{} ({}) is annotated helm.sh/hook but is not from a Helm chart: kpush applies it as an \
          ordinary object (hooks run, and are deleted by their policy, only for charts)",

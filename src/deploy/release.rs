@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use super::apply_cmd::{Deploy, Deployed};
-use super::release_args::ReleaseSettings;
+use super::engine::{Deployed, Deployer as Deploy};
+use super::settings::ReleaseSettings;
 use crate::event::{Event, ReleaseNote, Sink};
-use crate::exit::{self, ExitError};
+use super::error::{DeployError, Verdict};
+use crate::event::Outcome;
 use crate::manifest::Manifest;
 use crate::release::lock::{self, LockError};
 use crate::release::record::{Begin, Recorder, restatus};
@@ -16,7 +17,7 @@ use crate::release::{
 };
 
 /// What to deploy.
-pub(super) enum Source {
+pub enum Source {
     /// Freshly rendered manifests (`kpush apply`).
     Manifests(Vec<Manifest>),
     /// A recorded revision's manifests (`kpush rollback`); `None`: the newest succeeded
@@ -25,12 +26,12 @@ pub(super) enum Source {
 }
 
 /// Reports `note` to `sink`.
-pub(super) fn note(sink: &dyn Sink, note: ReleaseNote) {
+pub fn note(sink: &dyn Sink, note: ReleaseNote) {
     sink.event(&Event::Release { note });
 }
 
 /// Reports skipped records.
-pub(super) fn skipped(sink: &dyn Sink, unreadable: &[Unreadable]) {
+pub fn skipped(sink: &dyn Sink, unreadable: &[Unreadable]) {
     for u in unreadable {
         note(
             sink,
@@ -43,22 +44,22 @@ pub(super) fn skipped(sink: &dyn Sink, unreadable: &[Unreadable]) {
 }
 
 /// A failed request about release records, with its exit code.
-pub(super) fn store_error(e: StoreError) -> ExitError {
-    ExitError::new(exit::of_store_error(&e), e)
+pub fn store_error(e: StoreError) -> DeployError {
+    DeployError::new(super::error::of_store_error(&e), e)
 }
 
-fn lock_error(e: LockError) -> ExitError {
-    ExitError::new(exit::of_lock_error(&e), e)
+fn lock_error(e: LockError) -> DeployError {
+    DeployError::new(super::error::of_lock_error(&e), e)
 }
 
 /// Deploys `source` as a revision of `release` under its lock.
-pub(super) async fn deploy(
+pub async fn deploy(
     d: &Deploy<'_>,
     release: &Release,
     settings: &ReleaseSettings,
     source: Source,
-) -> Result<i32, ExitError> {
-    let run = RunInfo::from_env(&super::process_env());
+) -> Result<Verdict, DeployError> {
+    let run = settings.run.clone();
     let sink: &dyn Sink = d.reporter;
     let waiting = |holder: &str| {
         note(
@@ -120,7 +121,7 @@ async fn create_release_namespace(
     d: &Deploy<'_>,
     release: &Release,
     manifests: &[Manifest],
-) -> Result<Option<crate::manifest::ObjectKey>, ExitError> {
+) -> Result<Option<crate::manifest::ObjectKey>, DeployError> {
     use k8s_openapi::api::core::v1::Namespace;
     use kube::api::{Api, Patch, PatchParams};
 
@@ -130,8 +131,7 @@ async fn create_release_namespace(
     let api: Api<Namespace> = Api::all(d.client.clone());
     let failed = |e: kube::Error| {
         let failure = crate::cluster::failure::classify(e);
-        ExitError::new(
-            exit::of_store_error(&StoreError::Request {
+        DeployError::new(super::error::of_store_error(&StoreError::Request {
                 action: "create the namespace of",
                 release: release.name.clone(),
                 namespace: release.namespace.clone(),
@@ -171,13 +171,12 @@ async fn still_held(
     release: &Release,
     revision: u32,
     when: &str,
-) -> Result<(), ExitError> {
+) -> Result<(), DeployError> {
     match lock.check().await {
         Ok(()) => Ok(()),
         // Unconfirmed (the Lease cannot be read): recording reports its own failure.
         Err(lost) if !lost.taken => Ok(()),
-        Err(lost) => Err(ExitError::new(
-            exit::LOCKED,
+        Err(lost) => Err(DeployError::new(Outcome::Locked,
             anyhow::anyhow!(
                 "release {}: {lost}. kpush stopped {when}: revision {revision} stays pending \
                  (the next deploy marks it interrupted) and the cluster may hold part of it. \
@@ -197,7 +196,7 @@ async fn locked(
     settings: &ReleaseSettings,
     source: Source,
     run: &RunInfo,
-) -> Result<i32, ExitError> {
+) -> Result<Verdict, DeployError> {
     let sink: &dyn Sink = d.reporter;
     let store = Store::new(d.client, release).with_key(settings.record_key.clone());
     let mut history = store.history().await.map_err(store_error)?;
@@ -264,7 +263,7 @@ async fn locked(
     let number = recorder.number();
     let deployed = d.deploy(manifests).await;
     let when = match &deployed.result {
-        Err(e) if e.code == exit::LOCKED => "before pruning (nothing was pruned)",
+        Err(e) if e.outcome == Outcome::Locked => "before pruning (nothing was pruned)",
         _ => "before recording the revision's result",
     };
     still_held(lock, release, number, when).await?;
@@ -272,7 +271,7 @@ async fn locked(
     let objects = records(&deployed);
     let rollback = settings
         .rollback_on_failure
-        .filter(|_| matches!(deployed.result, Ok(exit::ROLLOUT_FAILED | exit::TIMED_OUT)));
+        .filter(|_| matches!(deployed.result, Ok(Verdict::RolloutFailed | Verdict::TimedOut)));
     let Some(rollback_timeout) = rollback else {
         finish(sink, recorder, status, objects, message, release).await;
         return deployed.result;
@@ -346,7 +345,10 @@ async fn locked(
         run,
     )
     .await?;
-    let failed_code = deployed.result.as_ref().map_or(exit::INTERNAL, |c| *c);
+    let failed_code = deployed
+        .result
+        .as_ref()
+        .map_or(Outcome::Internal, |v| v.outcome());
     match restored {
         Status::Succeeded => {
             if let Some(mut failed) = failed {
@@ -365,8 +367,7 @@ async fn locked(
                     );
                 }
             }
-            Err(ExitError::new(
-                exit::ROLLED_BACK,
+            Err(DeployError::new(Outcome::RolledBack,
                 anyhow::anyhow!(
                     "release {}: revision {number} {status}; rolled back to revision {} \
                      (recorded as revision {n}), whose rollout is ready",
@@ -375,8 +376,7 @@ async fn locked(
                 ),
             ))
         }
-        Status::Interrupted => Err(ExitError::new(
-            exit::INTERRUPTED,
+        Status::Interrupted => Err(DeployError::new(Outcome::Interrupted,
             anyhow::anyhow!(
                 "release {}: revision {number} {status}; the rollback to revision {} (revision \
                  {n}) was interrupted: the cluster may hold parts of both",
@@ -384,7 +384,7 @@ async fn locked(
                 target.revision
             ),
         )),
-        other => Err(ExitError::new(
+        other => Err(DeployError::new(
             failed_code,
             anyhow::anyhow!(
                 "release {}: revision {number} {status}, and the rollback to revision {} \
@@ -408,7 +408,7 @@ async fn roll_back(
     (target, manifests): (&Revision, Vec<Manifest>),
     timeout: Duration,
     run: &RunInfo,
-) -> Result<(Status, u32), ExitError> {
+) -> Result<(Status, u32), DeployError> {
     let mut history = store.history().await.map_err(store_error)?;
     let begin = Begin {
         manifests: &manifests,
@@ -422,7 +422,7 @@ async fn roll_back(
     let number = recorder.number();
     let deployed = d.deploy_with_timeout(manifests, Some(timeout)).await;
     let when = match &deployed.result {
-        Err(e) if e.code == exit::LOCKED => "before pruning (nothing was pruned)",
+        Err(e) if e.outcome == Outcome::Locked => "before pruning (nothing was pruned)",
         _ => "before recording the rollback's result",
     };
     still_held(lock, release, number, when).await?;
@@ -447,7 +447,7 @@ fn restorable(
     release: &Release,
     settings: &ReleaseSettings,
     sink: &dyn Sink,
-) -> Result<Vec<Manifest>, ExitError> {
+) -> Result<Vec<Manifest>, DeployError> {
     let record = format!(
         "{}/{}",
         release.namespace,
@@ -475,8 +475,7 @@ fn restorable(
             })
         }
         Trust::Unverified(why) => {
-            return Err(ExitError::new(
-                exit::BAD_INPUT,
+            return Err(DeployError::new(Outcome::InvalidInput,
                 anyhow::anyhow!(
                     "release {}: refusing to restore revision {}: its record {record} does not \
                      verify with KPUSH_RECORD_KEY: {why}. Anyone who may write Secrets in \
@@ -502,8 +501,7 @@ fn restorable(
     );
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-        return Err(ExitError::new(
-            exit::BAD_INPUT,
+        return Err(DeployError::new(Outcome::InvalidInput,
             anyhow::anyhow!(
                 "release {}: refusing to restore revision {} (record {record}): its objects do not \
                  obey the namespace rules of a render in namespace {}:\n{}\nnothing was applied; \
@@ -560,25 +558,25 @@ fn verdict(deployed: &Deployed, rollback_to: Option<u32>) -> (Status, Option<Str
         .map(|n| format!("rollback to revision {n}: "))
         .unwrap_or_default();
     let (status, what) = match &deployed.result {
-        Ok(exit::SUCCESS) => (Status::Succeeded, None),
-        Ok(exit::ROLLOUT_FAILED) => (Status::Failed, Some("a rollout failed".to_string())),
-        Ok(exit::TIMED_OUT) => (
+        Ok(Verdict::Success) => (Status::Succeeded, None),
+        Ok(Verdict::RolloutFailed) => (Status::Failed, Some("a rollout failed".to_string())),
+        Ok(Verdict::TimedOut) => (
             Status::TimedOut,
             Some("a rollout did not finish in time".to_string()),
         ),
-        Ok(exit::CLUSTER_UNREACHABLE) => (
+        Ok(Verdict::Unknown) => (
             Status::Failed,
             Some(
                 "the API server became unreachable while kpush watched the rollout; its outcome is unknown"
                     .to_string(),
             ),
         ),
-        Ok(exit::INTERRUPTED) => (
+        Ok(Verdict::Interrupted) => (
             Status::Interrupted,
             Some("interrupted while waiting for the rollout".to_string()),
         ),
-        Ok(code) => (Status::Failed, Some(format!("exit code {code}"))),
-        Err(e) if e.code == exit::INTERRUPTED => (Status::Interrupted, Some(e.to_string())),
+        Ok(other) => (Status::Failed, Some(format!("{other:?}"))),
+        Err(e) if e.outcome == Outcome::Interrupted => (Status::Interrupted, Some(e.to_string())),
         Err(e) => (Status::Failed, Some(e.to_string())),
     };
     let message = match (what, rollback_to) {
@@ -620,11 +618,11 @@ fn records(deployed: &Deployed) -> Vec<ObjectRecord> {
 }
 
 /// Revision `n` of the history, or the newest succeeded one before the newest revision.
-pub(super) fn pick<'h>(
+pub fn pick<'h>(
     history: &'h History,
     n: Option<u32>,
     release: &str,
-) -> Result<&'h Revision, ExitError> {
+) -> Result<&'h Revision, DeployError> {
     let listing = || {
         if history.revisions.is_empty() {
             format!("release {release} has no readable revisions in this namespace")
@@ -658,5 +656,5 @@ pub(super) fn pick<'h>(
                 })
         }
     };
-    found.map_err(|e| ExitError::new(exit::BAD_INPUT, e))
+    found.map_err(|e| DeployError::new(Outcome::InvalidInput, e))
 }

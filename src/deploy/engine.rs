@@ -1,0 +1,358 @@
+//! The short loop of one deploy to one cluster: plan → prune check → take over → hooks →
+//! apply (and prune) → track → post hooks. Releases ([`super::release`]) and Fleet
+//! ([`super::fleet`]) wrap it.
+
+use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
+use crate::event::{ObjectRef, Outcome, Sink};
+use crate::plan::{self, PlanError, permissions};
+use crate::track::{self, TrackTarget, targets::is_custom_group};
+
+use super::error::{self, DeployError, Verdict};
+
+/// The error of a failed plan: its outcome and [`explain`]'s message, followed by
+/// `then` when given ("nothing was applied").
+pub fn plan_failed(e: &PlanError, server: &str, then: Option<&str>) -> DeployError {
+    let message = explain(e, server);
+    let message = match then {
+        Some(then) => format!("{message}; {then}"),
+        None => message,
+    };
+    DeployError::new(error::of_plan_error(e), anyhow::anyhow!(message))
+}
+
+/// The error with advice for unreachable and unauthenticated servers.
+pub fn explain(e: &PlanError, server: &str) -> String {
+    match e {
+        PlanError::Unreachable(m) => unreachable_advice(m, server),
+        PlanError::Unauthorized(m) => format!(
+            "the API server at {server} did not accept the credentials: {m}; with a kubeconfig, \
+             check its user (token expired? exec plugin logged in?) and --context; with \
+             --aks-cluster, check that the cluster uses Microsoft Entra ID integration and that \
+             the identity's tenant (--tenant-id) is the cluster's"
+        ),
+        other => other.to_string(),
+    }
+}
+
+pub fn unreachable_advice(m: &str, server: &str) -> String {
+    format!(
+        "cannot reach the API server at {server}: {m}; check that the cluster is running, the \
+         kubeconfig's server address and --context, and your network (VPN, firewall, private cluster)"
+    )
+}
+
+/// A failed check after the first wave, followed by what that wave applied ("applied before
+/// this check: CustomResourceDefinition gadgets.example.com (configured); nothing else was
+/// applied").
+fn applied_before(message: String, outcome: &ApplyOutcome) -> String {
+    use crate::event::Action;
+    let changed: Vec<String> = outcome
+        .objects
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.action,
+                Action::Created | Action::Configured | Action::Recreated | Action::Unknown
+            )
+        })
+        .map(|o| format!("{} ({})", o.object.key, o.action.word()))
+        .collect();
+    const SHOWN: usize = 10;
+    let more = match changed.len() > SHOWN {
+        true => format!(" and {} more", changed.len() - SHOWN),
+        false => String::new(),
+    };
+    match changed.is_empty() {
+        true => format!("{message}; nothing was changed"),
+        false => format!(
+            "{message}; applied before this check: {}{more}; nothing else was applied",
+            changed[..changed.len().min(SHOWN)].join(", ")
+        ),
+    }
+}
+
+/// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
+pub fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
+    outcome
+        .objects
+        .iter()
+        .filter(|o| o.is_applied())
+        .filter_map(|o| {
+            let t = o.target.as_ref()?;
+            let mut key = o.object.key.clone();
+            key.namespace = t.namespace.clone();
+            Some(
+                TrackTarget::from_parts(
+                    ObjectRef::new(key, o.object.origin.clone()),
+                    t.resource.clone(),
+                    t.namespace.clone(),
+                    is_custom_group(&t.resource.group) && t.has_status,
+                    o.generation(),
+                )
+                .written_at(o.written_at()),
+            )
+        })
+        .collect()
+}
+
+/// Everything one deploy to one cluster needs besides the manifests: apply and rollback share
+/// it.
+#[derive(Clone)]
+pub struct Deployer<'a> {
+    /// The cluster.
+    pub client: &'a kube::Client,
+    /// Its address, for advice.
+    pub server: &'a str,
+    /// Where events go: the run's reporter, or one target's scope of it.
+    pub reporter: &'a dyn Sink,
+    /// Plan settings (ApplySet included).
+    pub plan: plan::PlanOptions,
+    /// Apply settings.
+    pub apply: ApplyOptions,
+    /// Tracking settings; `None` with `--wait=false`.
+    pub wait: Option<track::TrackOptions>,
+    /// Cancellation (the command line sets it on Ctrl-C and SIGTERM).
+    pub interrupt: Interrupt,
+    /// Take over objects last applied by kubectl or Helm (`--no-adopt` turns it off).
+    pub adopt: bool,
+}
+
+/// What one deploy did: its exit code (or error), and what applying did when it got that far.
+pub struct Deployed {
+    /// The exit code, or the error to print.
+    pub result: Result<Verdict, DeployError>,
+    /// Per object, when applying ran.
+    pub outcome: Option<ApplyOutcome>,
+}
+
+impl Deployer<'_> {
+    /// The settings that decide which permissions this deploy needs.
+    pub fn permission_settings(&self) -> permissions::Settings {
+        permission_settings(
+            self.wait.as_ref(),
+            self.plan.applyset.clone(),
+            &self.apply,
+            self.plan.recreate_on_immutable,
+        )
+    }
+
+    /// Refuses, before anything changes, a prune the guard does not allow: an empty render
+    /// (`--allow-empty`) or more of the release than `--prune-limit`. Returns what it read,
+    /// for the prune after applying (`None` without prune or a release).
+    pub async fn check_prune(
+        &self,
+        plan: &plan::Plan,
+        rendered: usize,
+    ) -> Result<Option<apply::prune::Preview>, DeployError> {
+        if !self.apply.prune {
+            return Ok(None);
+        }
+        check_prune(
+            self.client,
+            plan,
+            rendered,
+            &self.apply.prune_guard,
+            self.apply.prune_namespaces_and_crds,
+        )
+        .await
+    }
+
+    /// Plans, applies (and prunes), then tracks `manifests`.
+    pub async fn deploy(&self, manifests: Vec<crate::Manifest>) -> Deployed {
+        self.deploy_with_timeout(manifests, None).await
+    }
+
+    /// [`Deployer::deploy`], tracking with `timeout` instead of `--timeout` when given.
+    pub async fn deploy_with_timeout(
+        &self,
+        manifests: Vec<crate::Manifest>,
+        timeout: Option<std::time::Duration>,
+    ) -> Deployed {
+        let server = self.server;
+        let rendered = rendered(&manifests);
+        // Preflight runs after kpush took over objects other tools applied (adoption::take_over).
+        let mut opts = self.plan.clone();
+        opts.preflight = false;
+        let plan = match plan::plan(self.client, manifests, opts, self.reporter).await {
+            Ok(p) => p,
+            Err(e) => {
+                return Deployed {
+                    result: Err(plan_failed(&e, server, Some("nothing was applied"))),
+                    outcome: None,
+                };
+            }
+        };
+        let preview = match self.check_prune(&plan, rendered).await {
+            Ok(preview) => preview,
+            Err(e) => {
+                return Deployed {
+                    result: Err(e),
+                    outcome: None,
+                };
+            }
+        };
+        if self.interrupt.is_set() {
+            return Deployed {
+                result: Err(DeployError::new(Outcome::Interrupted,
+                    anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
+                )),
+                outcome: None,
+            };
+        }
+        let failed = |result: DeployError| Deployed {
+            result: Err(result),
+            outcome: None,
+        };
+        let plan = match super::adoption::take_over(
+            self.client,
+            plan,
+            self.plan.preflight,
+            self.adopt,
+            server,
+            self.reporter,
+        )
+        .await
+        {
+            Ok(plan) => plan,
+            Err(e) => return failed(e),
+        };
+        // The prune reuses what the check read, unless a chart's hooks run in between (a hook
+        // is applied as its own plan, which records its kinds in the parent and may change the
+        // release's objects): then the apply reads the parent and lists the members again.
+        let preview = preview.filter(|_| !crate::plan::hooks::has_hooks(&plan));
+        // A chart's hooks: pre-install/upgrade ones run now, post ones after the release is ready.
+        let hooks = super::hooks::Hooks {
+            client: self.client,
+            apply: &self.apply,
+            track: self.wait.clone().unwrap_or_default(),
+            sink: self.reporter,
+            interrupt: &self.interrupt,
+        };
+        let (plan, post_hooks) = match hooks.run_pre(plan).await {
+            Ok(phases) => phases,
+            Err(e) => return failed(e),
+        };
+        let outcome = match apply::apply_previewed(
+            self.client,
+            plan,
+            &self.apply,
+            self.reporter,
+            &self.interrupt,
+            preview,
+        )
+        .await
+        {
+            Ok(outcome) => outcome,
+            Err(failure) => {
+                let message = match &failure.error {
+                    ApplyError::Plan(e) => applied_before(explain(e, server), &failure.outcome),
+                    ApplyError::Unreachable(m) => unreachable_advice(m, server),
+                    other => other.to_string(),
+                };
+                return Deployed {
+                    result: Err(DeployError::new(
+                        error::of_apply_error(&failure.error),
+                        anyhow::anyhow!(message),
+                    )),
+                    outcome: Some(failure.outcome),
+                };
+            }
+        };
+        let Some(mut wait) = self.wait.clone() else {
+            return Deployed {
+                result: hooks.run_post(post_hooks).await.map(|()| Verdict::Success),
+                outcome: Some(outcome),
+            };
+        };
+        if let Some(t) = timeout {
+            wait.timeout = t;
+        }
+        let tracked = track::track(
+            self.client,
+            track_targets(&outcome),
+            &wait,
+            self.reporter,
+            self.interrupt.cancelled(),
+        )
+        .await;
+        let result = match tracked.is_success() {
+            true => hooks.run_post(post_hooks).await,
+            false => Ok(()),
+        };
+        Deployed {
+            result: result.map(|()| Verdict::of_run_state(tracked.state)),
+            outcome: Some(outcome),
+        }
+    }
+}
+
+/// The settings that decide which permissions a deploy needs: `wait` (tracking on the cluster
+/// applied to; `None` through a fleet or with `--wait=false`), its release, prune and
+/// recreation. `kpush apply`'s access check and `kpush rbac` both ask this one function.
+pub fn permission_settings(
+    wait: Option<&track::TrackOptions>,
+    release: Option<plan::ApplySet>,
+    apply: &ApplyOptions,
+    recreate_on_immutable: bool,
+) -> permissions::Settings {
+    permissions::Settings {
+        wait: wait.is_some(),
+        logs: wait.is_some_and(|w| w.log_lines > 0),
+        release,
+        prune: apply.prune,
+        prune_namespaces_and_crds: apply.prune_namespaces_and_crds,
+        recreate_on_immutable,
+        beside: Vec::new(),
+    }
+}
+
+/// How many of `manifests` the render produced: not the objects flags add, whose origin is
+/// the flag (the Namespace of `--create-namespace`, a fleet's generated `--placement`).
+pub fn rendered(manifests: &[crate::Manifest]) -> usize {
+    manifests
+        .iter()
+        .filter(|m| !m.origin.file.starts_with("--"))
+        .count()
+}
+
+/// Lists what a prune after `plan` would delete and checks it against `guard`; returns what
+/// it read, the candidates among it (`None` without an ApplySet). Nothing is changed.
+pub async fn check_prune(
+    client: &kube::Client,
+    plan: &plan::Plan,
+    rendered: usize,
+    guard: &apply::PruneGuard,
+    prune_definitions: bool,
+) -> Result<Option<apply::prune::Preview>, DeployError> {
+    let preview = apply::prune::preview(client, plan, prune_definitions)
+        .await
+        .map_err(|e| {
+            let error = match e {
+                apply::prune::PruneError::NotOurs(m) => ApplyError::ApplySet(m),
+                apply::prune::PruneError::Request(f) => match f {
+                    crate::cluster::Failure::Unreachable(m)
+                    | crate::cluster::Failure::InFlight(m) => ApplyError::Unreachable(m),
+                    crate::cluster::Failure::Unauthorized(m) => ApplyError::Unauthorized(m),
+                    f @ crate::cluster::Failure::Transient { .. } => {
+                        ApplyError::Unreachable(f.message())
+                    }
+                    other => ApplyError::ApplySet(format!(
+                        "cannot list the release's members to check the prune: {}",
+                        other.message()
+                    )),
+                },
+            };
+            DeployError::new(
+                error::of_apply_error(&error),
+                anyhow::anyhow!("{error}; nothing was applied"),
+            )
+        })?;
+    let (Some(preview), Some(set)) = (preview, plan.options.applyset.as_ref()) else {
+        return Ok(None);
+    };
+    let members = &preview.members;
+    guard
+        .check(&set.name, rendered, members.count, &members.candidates)
+        .map_err(|r| DeployError::new(error::of_prune_refusal(&r), r))?;
+    Ok(Some(preview))
+}
