@@ -78,7 +78,9 @@ pub fn of_result(result: &crate::deploy::DeployResult) -> i32 {
 
 /// A deploy's result as the process's: its exit code, or the error with its code.
 pub fn from_deploy(result: crate::deploy::DeployResult) -> Result<i32, ExitError> {
-    result.map(|v| of_outcome(v.outcome())).map_err(ExitError::from)
+    result
+        .map(|v| of_outcome(v.outcome()))
+        .map_err(ExitError::from)
 }
 
 impl From<crate::deploy::DeployError> for ExitError {

@@ -15,10 +15,9 @@ use indicatif::{MultiProgress, ProgressDrawTarget};
 use serde_json::Value;
 
 use kpush::event::{
-    Outcome,
     Action, Event, EventLine, Explanation, Logs, ObjectOutcome, ObjectRef, ObjectState,
-    ObjectStatus, Readiness, Rejection, RejectionKind, RolloutState, RunState, Sink, Stage,
-    TrackOutcome,
+    ObjectStatus, Outcome, Readiness, Rejection, RejectionKind, RolloutState, RunState, Sink,
+    Stage, TrackOutcome,
 };
 use kpush::exit::{self, ExitError};
 use kpush::render::{Problem, ProblemKind, Severity};

@@ -75,7 +75,8 @@ impl ClusterArgs {
     }
 
     fn way(&self, env: azure_args::EnvLookup<'_>) -> Result<Way, String> {
-        let kubeconfig_flags = self.kubeconfig.is_some() || self.context.is_some() || self.in_cluster;
+        let kubeconfig_flags =
+            self.kubeconfig.is_some() || self.context.is_some() || self.in_cluster;
         if let Some(fleet) = self.azure.fleet_target(env)? {
             if kubeconfig_flags {
                 return Err("--fleet cannot be combined with --kubeconfig, --context or --in-cluster\n  fix: pass one way to reach the fleet's hub (check KPUSH_KUBECONFIG, KPUSH_CONTEXT and KPUSH_FLEET in the environment)".into());

@@ -50,7 +50,16 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
-                run_with(&args, &cluster, &manifests, sink, &renders, Some(&t.name), &env).await
+                run_with(
+                    &args,
+                    &cluster,
+                    &manifests,
+                    sink,
+                    &renders,
+                    Some(&t.name),
+                    &env,
+                )
+                .await
             };
             // Differences on one target do not stop the next: only errors do.
             let stops = |outcome| outcome > Outcome::Differences;

@@ -391,6 +391,19 @@ async fn list_of(
     Ok(Found { json, table, notes })
 }
 
+/// Connects to `cluster` (its client and address).
+async fn connect(cluster: &ClusterArgs) -> Result<(kube::Client, String), ExitError> {
+    let env = super::process_env();
+    crate::deploy::render::connect(&cluster.settings(&super::lookup(&env)))
+        .await
+        .map_err(ExitError::from)
+}
+
+/// A failed request about release records, with its exit code.
+fn store_error(e: crate::release::StoreError) -> ExitError {
+    ExitError::from(crate::deploy::DeployError::from(e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,17 +416,4 @@ mod tests {
         );
         assert_eq!(t, "A    BB\nxyz  1\nq\n");
     }
-}
-
-/// Connects to `cluster` (its client and address).
-async fn connect(cluster: &ClusterArgs) -> Result<(kube::Client, String), ExitError> {
-    let env = super::process_env();
-    crate::deploy::render::connect(&cluster.settings(&super::lookup(&env)))
-        .await
-        .map_err(ExitError::from)
-}
-
-/// A failed request about release records, with its exit code.
-fn store_error(e: crate::release::StoreError) -> ExitError {
-    ExitError::from(crate::deploy::DeployError::from(e))
 }

@@ -91,7 +91,11 @@ pub(super) async fn run(args: RbacArgs, ci: CiMode) -> Result<i32, ExitError> {
     result
 }
 
-async fn run_with(args: &RbacArgs, reporter: &Reporter, env: &super::Env) -> Result<i32, ExitError> {
+async fn run_with(
+    args: &RbacArgs,
+    reporter: &Reporter,
+    env: &super::Env,
+) -> Result<i32, ExitError> {
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     let subjects = args
         .subjects

@@ -121,7 +121,15 @@ pub(super) async fn run(args: RollbackArgs, ci: CiMode) -> Result<i32, ExitError
             targets_run::run(file, &args.targets, None, &reporter, stops, each).await
         }
         None => exit::from_deploy(
-            run_with(&args, &args.cluster, &args.release, &reporter, &env, &interrupt).await,
+            run_with(
+                &args,
+                &args.cluster,
+                &args.release,
+                &reporter,
+                &env,
+                &interrupt,
+            )
+            .await,
         ),
     };
     reporter.finish(&result)?;

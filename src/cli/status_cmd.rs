@@ -66,7 +66,10 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
-                run_with(&args, &cluster, &manifests, sink, &renders, &env, &interrupt).await
+                run_with(
+                    &args, &cluster, &manifests, sink, &renders, &env, &interrupt,
+                )
+                .await
             };
             let stops = |outcome| outcome != Outcome::Success;
             targets_run::run(

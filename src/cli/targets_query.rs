@@ -11,8 +11,8 @@ use std::io::Write;
 use futures::StreamExt;
 
 use super::release_args::TableOutput;
-use crate::deploy::targets_file::{self, Target};
 use super::targets_run::TargetsArgs;
+use crate::deploy::targets_file::{self, Target};
 use crate::exit::{self, ExitError};
 use crate::report::ci::untrusted;
 

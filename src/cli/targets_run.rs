@@ -244,13 +244,22 @@ mod tests {
         assert_eq!(m.vars, ["REGION=default"]);
     }
 
+    fn key(m: &ManifestArgs) -> Option<RenderKey> {
+        render_key(m, &super::super::Env::new())
+    }
+
+    fn options(m: &ManifestArgs) -> crate::render::RenderOptions {
+        m.to_options(super::super::Env::new()).expect("converts")
+    }
+
     #[test]
     fn targets_with_the_same_transforms_share_one_render() {
         let f = flags(&["deploy/"]);
         let t = targets();
-        let same = transforms(&t[1].manifest_args(&f.manifests));
-        assert_eq!(same, transforms(&f.manifests));
-        assert_ne!(same, transforms(&t[0].manifest_args(&f.manifests)));
+        let same = key(&t[1].manifest_args(&f.manifests));
+        assert!(same.is_some());
+        assert_eq!(same, key(&f.manifests));
+        assert_ne!(same, key(&t[0].manifest_args(&f.manifests)));
     }
 
     #[tokio::test]
@@ -266,17 +275,27 @@ mod tests {
         let f = flags(&[path.as_str(), "--no-run-annotations"]);
         let t = targets();
         let renders = Renders::default();
-        let key = transforms(&t[1].manifest_args(&f.manifests));
-        renders.expect([key.clone(), key.clone()]);
+        let k = key(&t[1].manifest_args(&f.manifests)).expect("key");
+        renders.expect([k.clone(), k.clone()]);
         let sink = crate::event::RecordingSink::default();
         let first = renders
-            .render(&t[1].manifest_args(&f.manifests), &sink, None, None)
+            .render(
+                &options(&t[1].manifest_args(&f.manifests)),
+                &sink,
+                None,
+                None,
+            )
             .await
             .expect("renders");
         // Gone from disk: the same transforms come from the first render.
         std::fs::remove_file(&file).expect("remove");
         let again = renders
-            .render(&t[1].manifest_args(&f.manifests), &sink, None, None)
+            .render(
+                &options(&t[1].manifest_args(&f.manifests)),
+                &sink,
+                None,
+                None,
+            )
             .await
             .expect("from the cache");
         assert_eq!(first.len(), 1);
@@ -284,37 +303,48 @@ mod tests {
         let rendered = sink
             .events()
             .iter()
-            .filter(|e| matches!(e, Event::Rendered { .. }))
+            .filter(|e| matches!(e, crate::event::Event::Rendered { .. }))
             .count();
         assert_eq!(rendered, 2, "each target is told what it deploys");
-        assert!(
-            lock(&renders.done).is_empty(),
-            "the last target took the render"
-        );
+        assert!(renders.is_empty(), "the last target took the render");
         // A third render of the same transforms was not announced: it reads the files again.
         assert!(
             renders
-                .render(&t[1].manifest_args(&f.manifests), &sink, None, None)
+                .render(
+                    &options(&t[1].manifest_args(&f.manifests)),
+                    &sink,
+                    None,
+                    None
+                )
                 .await
                 .is_err()
         );
         // Other transforms render again (and find the file gone).
         assert!(
             renders
-                .render(&t[0].manifest_args(&f.manifests), &sink, None, None)
+                .render(
+                    &options(&t[0].manifest_args(&f.manifests)),
+                    &sink,
+                    None,
+                    None
+                )
                 .await
                 .is_err()
         );
     }
 
     #[test]
-    fn target_states_follow_exit_codes_and_the_run_takes_the_worst() {
-        assert_eq!(state_of(0), TargetState::Succeeded);
-        assert_eq!(state_of(1), TargetState::Differences);
-        assert_eq!(state_of(6), TargetState::Unreachable);
-        assert_eq!(state_of(4), TargetState::Failed);
-        assert_eq!(exit::worst([0, 4, 1]), 4);
-        assert_eq!(exit::worst([0, 6, 4]), 6);
-        assert_eq!(exit::worst([]), 0);
+    fn target_states_follow_outcomes() {
+        use crate::event::TargetState;
+        assert_eq!(Outcome::Success.target_state(), TargetState::Succeeded);
+        assert_eq!(
+            Outcome::Differences.target_state(),
+            TargetState::Differences
+        );
+        assert_eq!(
+            Outcome::Unreachable.target_state(),
+            TargetState::Unreachable
+        );
+        assert_eq!(Outcome::RolloutFailed.target_state(), TargetState::Failed);
     }
 }

@@ -8,10 +8,10 @@ use kube::Client;
 use kube::discovery::Scope;
 
 use super::engine::Deployer as Deploy;
-use crate::cluster::{Failure, RetryPolicy};
-use crate::event::{Event, Permission, Sink};
 use super::error::DeployError;
+use crate::cluster::{Failure, RetryPolicy};
 use crate::event::Outcome;
+use crate::event::{Event, Permission, Sink};
 use crate::manifest::Manifest;
 use crate::plan::applyset::{self, ApplySet};
 use crate::plan::permissions::{self, Recorded, Settings};
@@ -101,7 +101,8 @@ pub async fn check(
     let started = Instant::now();
     let unreachable = |f: Failure| {
         let e = PlanError::from(f);
-        DeployError::new(super::error::of_plan_error(&e),
+        DeployError::new(
+            super::error::of_plan_error(&e),
             anyhow::anyhow!(
                 "{}; nothing was applied",
                 super::engine::explain(&e, d.server)
@@ -166,7 +167,8 @@ pub async fn check(
         || "the deploying identity".to_string(),
         |u| format!("\"{u}\""),
     );
-    Err(DeployError::new(Outcome::Rejected,
+    Err(DeployError::new(
+        Outcome::Rejected,
         anyhow::anyhow!(
             "{who} lacks {missing} permission{} this apply needs (listed above); nothing was \
              changed.\n{}\n  If your authorizer answers SelfSubjectAccessReviews unreliably, \

@@ -6,8 +6,8 @@ use kube::Client;
 use serde_json::Value;
 
 use super::engine::plan_failed;
-use crate::event::{Event, Sink};
 use super::error::DeployError;
+use crate::event::{Event, Sink};
 use crate::plan::{Live, Plan, ownership};
 
 /// Moves other deploy tools' field ownership to kpush on the plan's live objects (unless

@@ -210,38 +210,38 @@ async fn fleet_client(
     args: &ClusterSettings,
     fleet: &FleetTarget,
 ) -> Result<(kube::Client, String), ConnectError> {
-        let connected = crate::auth::fleet_client_with(&args.azure, fleet, |config| {
-            // Checked above: an https server's proxy variable parses.
-            if let Ok(proxy) = env_proxy(&config.cluster_url) {
-                config.proxy_url = proxy;
-            }
-            tune(config, args)
-        })
-        .await
-        .map_err(|error| ConnectError::Aks {
-            target: fleet.to_string(),
-            error,
-        })?;
-        Ok((connected.client, connected.server))
+    let connected = crate::auth::fleet_client_with(&args.azure, fleet, |config| {
+        // Checked above: an https server's proxy variable parses.
+        if let Ok(proxy) = env_proxy(&config.cluster_url) {
+            config.proxy_url = proxy;
+        }
+        tune(config, args)
+    })
+    .await
+    .map_err(|error| ConnectError::Aks {
+        target: fleet.to_string(),
+        error,
+    })?;
+    Ok((connected.client, connected.server))
 }
 
 async fn aks_client(
     args: &ClusterSettings,
     target: &AksTarget,
 ) -> Result<(kube::Client, String), ConnectError> {
-        let connected = crate::auth::aks_client_with(&args.azure, target, |config| {
-            // Checked above: an https server's proxy variable parses.
-            if let Ok(proxy) = env_proxy(&config.cluster_url) {
-                config.proxy_url = proxy;
-            }
-            tune(config, args)
-        })
-        .await
-        .map_err(|error| ConnectError::Aks {
-            target: target.to_string(),
-            error,
-        })?;
-        Ok((connected.client, connected.server))
+    let connected = crate::auth::aks_client_with(&args.azure, target, |config| {
+        // Checked above: an https server's proxy variable parses.
+        if let Ok(proxy) = env_proxy(&config.cluster_url) {
+            config.proxy_url = proxy;
+        }
+        tune(config, args)
+    })
+    .await
+    .map_err(|error| ConnectError::Aks {
+        target: target.to_string(),
+        error,
+    })?;
+    Ok((connected.client, connected.server))
 }
 
 /// Refuses a kubeconfig (at `path`) whose user for `context` (default: current-context; every

@@ -50,10 +50,11 @@ pub async fn diff(
     if settings.create_namespace {
         super::add_namespace(&mut manifests, &namespace);
     }
-    let mut opts =
-        settings
-            .plan
-            .options(&namespace, settings.release_name(), cluster.retry_policy(None));
+    let mut opts = settings.plan.options(
+        &namespace,
+        settings.release_name(),
+        cluster.retry_policy(None),
+    );
     opts.keep_dry_run = true;
     let hook_opts = plan::PlanOptions {
         preflight: false,

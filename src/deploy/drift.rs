@@ -36,7 +36,8 @@ pub async fn drift(
     let history = Store::new(&client, &release).history().await?;
     skipped(reporter, &history.unreadable);
     let Some(revision) = history.last_succeeded() else {
-        return Err(DeployError::new(Outcome::InvalidInput,
+        return Err(DeployError::new(
+            Outcome::InvalidInput,
             anyhow::anyhow!(
                 "release {} in namespace {} has no succeeded revision to compare with{}",
                 release.name,
@@ -85,7 +86,8 @@ pub async fn drift(
     let members = prune::members(&client, retry, &set, &kinds, &nss, &keep, false)
         .await
         .map_err(|f| {
-            DeployError::new(Outcome::Unreachable,
+            DeployError::new(
+                Outcome::Unreachable,
                 anyhow::anyhow!("cannot list the release's objects: {f}"),
             )
         })?;

@@ -193,7 +193,8 @@ impl Deployer<'_> {
         };
         if self.interrupt.is_set() {
             return Deployed {
-                result: Err(DeployError::new(Outcome::Interrupted,
+                result: Err(DeployError::new(
+                    Outcome::Interrupted,
                     anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
                 )),
                 outcome: None,

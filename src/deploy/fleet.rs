@@ -3,9 +3,9 @@
 //! the member clusters.
 
 use super::engine::Deployer as Deploy;
-use crate::event::{Action, Permission};
 use super::error::{DeployError, Verdict};
 use crate::event::Outcome;
+use crate::event::{Action, Permission};
 use crate::fleet::{self, Expect, FleetTrackOptions, Placement};
 use crate::manifest::Manifest;
 

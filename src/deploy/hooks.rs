@@ -3,12 +3,12 @@
 use kube::Client;
 
 use super::engine::{track_targets, unreachable_advice};
+use super::error::DeployError;
 use crate::apply::hooks as run;
 use crate::apply::hooks::When;
 use crate::apply::{self, ApplyError, ApplyFailure, ApplyOptions, Interrupt};
-use crate::event::Sink;
-use super::error::DeployError;
 use crate::event::Outcome;
+use crate::event::Sink;
 use crate::plan::hooks::{self, Hook, HookGroup, Phase};
 use crate::plan::{Live, Plan, PlannedObject, preflight::Preflight};
 use crate::track::{self, ObjectState, TrackOptions, TrackOutcome};
@@ -28,10 +28,7 @@ pub fn leave_out_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn Sink) {
 }
 
 /// Takes a chart's Helm hook objects out of `manifests` (for diff), saying how many.
-pub fn take_hooks(
-    manifests: &mut Vec<crate::Manifest>,
-    sink: &dyn Sink,
-) -> Vec<crate::Manifest> {
+pub fn take_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn Sink) -> Vec<crate::Manifest> {
     let (hooks, rest): (Vec<_>, Vec<_>) = std::mem::take(manifests)
         .into_iter()
         .partition(|m| hooks::hook_of(m).is_some());
@@ -88,7 +85,8 @@ pub async fn deletions(
         .await
         .map_err(HookPlanError::Plan)?;
     let phases = hooks::split(plan, release).map_err(|refused| {
-        HookPlanError::Other(DeployError::new(Outcome::InvalidInput,
+        HookPlanError::Other(DeployError::new(
+            Outcome::InvalidInput,
             anyhow::anyhow!("{}", refused.join("\n")),
         ))
     })?;
@@ -138,7 +136,8 @@ impl Hooks<'_> {
             .filter_map(|o| hooks::forged_marker(&o.manifest))
             .collect();
         if !forged.is_empty() {
-            return Err(DeployError::new(Outcome::InvalidInput,
+            return Err(DeployError::new(
+                Outcome::InvalidInput,
                 anyhow::anyhow!("{}; nothing was applied", forged.join("\n")),
             ));
         }
@@ -149,7 +148,8 @@ impl Hooks<'_> {
             .await
             .map_err(|e| DeployError::new(Outcome::Rejected, e))?;
         let phases = hooks::split(plan, release).map_err(|refused| {
-            DeployError::new(Outcome::InvalidInput,
+            DeployError::new(
+                Outcome::InvalidInput,
                 anyhow::anyhow!("{}; nothing was applied", refused.join("\n")),
             )
         })?;
@@ -161,7 +161,8 @@ impl Hooks<'_> {
             })
             .collect();
         if !refused.is_empty() {
-            return Err(DeployError::new(Outcome::Rejected,
+            return Err(DeployError::new(
+                Outcome::Rejected,
                 anyhow::anyhow!("{}; nothing was applied", refused.join("\n")),
             ));
         }
@@ -216,14 +217,16 @@ impl Hooks<'_> {
                         format!("{} {}{at}", o.object.key.kind, o.object.key.name)
                     })
                     .collect();
-                Err(DeployError::new(Outcome::of_run_state(tracked.state),
+                Err(DeployError::new(
+                    Outcome::of_run_state(tracked.state),
                     anyhow::anyhow!(
                         "{when}-deploy hook {} did not succeed{after}",
                         failed.join(", ")
                     ),
                 ))
             }
-            Err(HookStop::Delete(message)) => Err(DeployError::new(Outcome::Rejected,
+            Err(HookStop::Delete(message)) => Err(DeployError::new(
+                Outcome::Rejected,
                 anyhow::anyhow!(message),
             )),
         }

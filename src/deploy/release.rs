@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use super::engine::{Deployed, Deployer as Deploy};
-use super::settings::ReleaseSettings;
-use crate::event::{Event, ReleaseNote, Sink};
 use super::error::{DeployError, Verdict};
+use super::settings::ReleaseSettings;
 use crate::event::Outcome;
+use crate::event::{Event, ReleaseNote, Sink};
 use crate::manifest::Manifest;
 use crate::release::lock::{self, LockError};
 use crate::release::record::{Begin, Recorder, restatus};
@@ -131,7 +131,8 @@ async fn create_release_namespace(
     let api: Api<Namespace> = Api::all(d.client.clone());
     let failed = |e: kube::Error| {
         let failure = crate::cluster::failure::classify(e);
-        DeployError::new(super::error::of_store_error(&StoreError::Request {
+        DeployError::new(
+            super::error::of_store_error(&StoreError::Request {
                 action: "create the namespace of",
                 release: release.name.clone(),
                 namespace: release.namespace.clone(),
@@ -176,7 +177,8 @@ async fn still_held(
         Ok(()) => Ok(()),
         // Unconfirmed (the Lease cannot be read): recording reports its own failure.
         Err(lost) if !lost.taken => Ok(()),
-        Err(lost) => Err(DeployError::new(Outcome::Locked,
+        Err(lost) => Err(DeployError::new(
+            Outcome::Locked,
             anyhow::anyhow!(
                 "release {}: {lost}. kpush stopped {when}: revision {revision} stays pending \
                  (the next deploy marks it interrupted) and the cluster may hold part of it. \
@@ -269,9 +271,12 @@ async fn locked(
     still_held(lock, release, number, when).await?;
     let (status, message) = verdict(&deployed, rollback_to);
     let objects = records(&deployed);
-    let rollback = settings
-        .rollback_on_failure
-        .filter(|_| matches!(deployed.result, Ok(Verdict::RolloutFailed | Verdict::TimedOut)));
+    let rollback = settings.rollback_on_failure.filter(|_| {
+        matches!(
+            deployed.result,
+            Ok(Verdict::RolloutFailed | Verdict::TimedOut)
+        )
+    });
     let Some(rollback_timeout) = rollback else {
         finish(sink, recorder, status, objects, message, release).await;
         return deployed.result;
@@ -367,7 +372,8 @@ async fn locked(
                     );
                 }
             }
-            Err(DeployError::new(Outcome::RolledBack,
+            Err(DeployError::new(
+                Outcome::RolledBack,
                 anyhow::anyhow!(
                     "release {}: revision {number} {status}; rolled back to revision {} \
                      (recorded as revision {n}), whose rollout is ready",
@@ -376,7 +382,8 @@ async fn locked(
                 ),
             ))
         }
-        Status::Interrupted => Err(DeployError::new(Outcome::Interrupted,
+        Status::Interrupted => Err(DeployError::new(
+            Outcome::Interrupted,
             anyhow::anyhow!(
                 "release {}: revision {number} {status}; the rollback to revision {} (revision \
                  {n}) was interrupted: the cluster may hold parts of both",
@@ -475,7 +482,8 @@ fn restorable(
             })
         }
         Trust::Unverified(why) => {
-            return Err(DeployError::new(Outcome::InvalidInput,
+            return Err(DeployError::new(
+                Outcome::InvalidInput,
                 anyhow::anyhow!(
                     "release {}: refusing to restore revision {}: its record {record} does not \
                      verify with KPUSH_RECORD_KEY: {why}. Anyone who may write Secrets in \
@@ -501,7 +509,8 @@ fn restorable(
     );
     if !problems.is_empty() {
         let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-        return Err(DeployError::new(Outcome::InvalidInput,
+        return Err(DeployError::new(
+            Outcome::InvalidInput,
             anyhow::anyhow!(
                 "release {}: refusing to restore revision {} (record {record}): its objects do not \
                  obey the namespace rules of a render in namespace {}:\n{}\nnothing was applied; \

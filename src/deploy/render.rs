@@ -175,6 +175,11 @@ impl Renders {
         Ok(manifests)
     }
 
+    /// Whether no render is kept.
+    pub fn is_empty(&self) -> bool {
+        lock(&self.done).is_empty()
+    }
+
     /// Records that one render of each of `keys` (one per target) is coming.
     pub fn expect(&self, keys: impl IntoIterator<Item = RenderKey>) {
         let mut expected = lock(&self.expected);

@@ -51,8 +51,7 @@ pub async fn rollback(
         .namespace
         .as_deref()
         .unwrap_or(client.default_namespace());
-    let release =
-        Release::new(&settings.release.name, namespace).map_err(DeployError::invalid)?;
+    let release = Release::new(&settings.release.name, namespace).map_err(DeployError::invalid)?;
     // One retry budget for the whole run, shared by apply and tracking, as for `apply`.
     let retry = cluster.retry_policy(Some(started + settings.timeout));
     let deploy = Deployer {
@@ -72,10 +71,7 @@ pub async fn rollback(
             prune_guard: settings.prune_guard,
             ..Default::default()
         },
-        wait: settings
-            .wait
-            .clone()
-            .map(|w| TrackOptions { retry, ..w }),
+        wait: settings.wait.clone().map(|w| TrackOptions { retry, ..w }),
         interrupt: interrupt.clone(),
         adopt: true,
     };

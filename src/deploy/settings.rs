@@ -101,7 +101,12 @@ impl Default for PlanSettings {
 
 impl PlanSettings {
     /// The plan options for a deploy into `namespace` (the release's ApplySet lives there).
-    pub fn options(&self, namespace: &str, release: Option<&str>, retry: RetryPolicy) -> PlanOptions {
+    pub fn options(
+        &self,
+        namespace: &str,
+        release: Option<&str>,
+        retry: RetryPolicy,
+    ) -> PlanOptions {
         PlanOptions {
             field_manager: self.field_manager.clone(),
             force_conflicts: self.force_conflicts,

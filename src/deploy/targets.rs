@@ -115,4 +115,3 @@ where
     }
     outcomes.into_iter().max().unwrap_or(Outcome::Success)
 }
-

@@ -62,7 +62,11 @@ mod tests {
     fn the_worst_of_several_outcomes_follows_precedence() {
         let worst = |o: &[Outcome]| o.iter().copied().max();
         assert_eq!(
-            worst(&[Outcome::Success, Outcome::RolloutFailed, Outcome::Differences]),
+            worst(&[
+                Outcome::Success,
+                Outcome::RolloutFailed,
+                Outcome::Differences
+            ]),
             Some(Outcome::RolloutFailed)
         );
         assert_eq!(

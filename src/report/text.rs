@@ -191,8 +191,14 @@ pub fn target_line(paint: Paint, r: &TargetResult) -> String {
     let head = match r.state {
         TargetState::Succeeded => paint.green(word),
         TargetState::NotStarted => paint.yellow(word),
-        TargetState::Differences => paint.yellow(&format!("{word} (exit code {})", crate::exit::of_outcome(r.outcome))),
-        _ => paint.red(&format!("{word} (exit code {})", crate::exit::of_outcome(r.outcome))),
+        TargetState::Differences => paint.yellow(&format!(
+            "{word} (exit code {})",
+            crate::exit::of_outcome(r.outcome)
+        )),
+        _ => paint.red(&format!(
+            "{word} (exit code {})",
+            crate::exit::of_outcome(r.outcome)
+        )),
     };
     let mut line = format!("target {}: {head}", r.name);
     if r.state != TargetState::NotStarted {
