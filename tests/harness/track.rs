@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use kube::Client;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use kpush::track::{TrackOptions, TrackTarget};
@@ -39,27 +38,31 @@ pub fn manifest(file: &str, line: u32, object: Value) -> Manifest {
     Manifest::new(Origin::new(file, line), object)
 }
 
-/// Server-side applies the manifests and returns their targets with the applied generation.
+/// Applies the manifests with kpush's own deploy engine (`deploy::Deployer`, without waiting)
+/// and returns their targets with the applied generation, as `kpush apply` hands them to
+/// tracking.
 pub async fn apply(client: &Client, manifests: &[Manifest]) -> Vec<TrackTarget> {
-    let mut targets = kpush::track::resolve(client, manifests)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    for (t, m) in targets.iter_mut().zip(manifests) {
-        let api: Api<DynamicObject> = match &t.namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &t.resource),
-            None => Api::all_with(client.clone(), &t.resource),
-        };
-        let applied = api
-            .patch(
-                &t.name,
-                &PatchParams::apply("kpush-test").force(),
-                &Patch::Apply(&m.object),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("applying {}: {e}", m.describe()));
-        t.generation = applied.metadata.generation;
+    let sink = kpush::event::NullSink;
+    let deployer = kpush::deploy::Deployer {
+        client,
+        server: "the test cluster",
+        reporter: &sink,
+        plan: kpush::plan::PlanOptions {
+            field_manager: "kpush-test".into(),
+            force_conflicts: true,
+            ..Default::default()
+        },
+        apply: Default::default(),
+        wait: None,
+        interrupt: kpush::deploy::Interrupt::never(),
+        adopt: false,
+    };
+    let deployed = deployer.deploy(manifests.to_vec()).await;
+    if let Err(e) = &deployed.result {
+        panic!("applying {} objects: {e}", manifests.len());
     }
-    targets
+    let outcome = deployed.outcome.expect("applied");
+    kpush::deploy::engine::track_targets(&outcome)
 }
 
 /// A Deployment whose pod template carries `pod_annotations`.
