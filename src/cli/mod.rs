@@ -1,36 +1,27 @@
 //! The command line: flags and `KPUSH_*` variables become settings; nothing below sees clap.
 
-mod apply_cmd;
-pub mod azure_args;
-pub mod chart_args;
-pub mod cluster_args;
-mod diff_cmd;
-mod drift_cmd;
+mod apply;
+pub mod args;
+mod diff;
+mod drift;
 pub mod env_defaults;
-pub mod fleet_args;
-mod history_cmd;
-mod kubeconfig_cmd;
-pub mod manifest_args;
-pub mod plan_args;
-mod rbac_cmd;
-mod release_args;
-mod render_cmd;
-mod rollback_cmd;
+mod history;
+mod kubeconfig;
+mod rbac;
+mod render;
+mod rollback;
 mod settings;
-pub mod status_cmd;
+mod status;
+mod targets;
 mod targets_query;
-mod targets_run;
-mod token_cmd;
-pub mod track_args;
+mod token;
 mod version;
 
 use std::io::Write;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-pub use azure_args::AzureArgs;
-pub use cluster_args::ClusterArgs;
-pub use manifest_args::ManifestArgs;
+pub use args::{AzureArgs, ClusterArgs, ManifestArgs};
 
 use crate::exit::{self, ExitError};
 use crate::report::CiMode;
@@ -63,28 +54,28 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render manifests (files, directories, `-`) and print the resulting objects.
-    Render(Box<render_cmd::RenderArgs>),
+    Render(Box<render::RenderArgs>),
     /// Apply manifests with server-side apply: in waves, after a dry-run of everything, with prune.
-    Apply(Box<apply_cmd::ApplyArgs>),
+    Apply(Box<apply::ApplyArgs>),
     /// Show what `kpush apply` would change (exit 0: nothing, 1: differences, >1: error).
-    Diff(Box<diff_cmd::DiffArgs>),
+    Diff(Box<diff::DiffArgs>),
     /// Print the Roles and bindings the deploying identity needs to apply these manifests
     /// (least privilege: verbs per resource, prune, tracking and release records included).
-    Rbac(Box<rbac_cmd::RbacArgs>),
+    Rbac(Box<rbac::RbacArgs>),
     /// Show a release's revisions: status, images, commit, CI run, times (`-o json`).
-    History(Box<history_cmd::HistoryArgs>),
+    History(Box<history::HistoryArgs>),
     /// List the releases in a namespace (`-A`: all): newest revision, status, images, commit.
-    List(Box<history_cmd::ListArgs>),
+    List(Box<history::ListArgs>),
     /// Re-apply a recorded revision of a release (`--to N`; default: the previous success).
-    Rollback(Box<rollback_cmd::RollbackArgs>),
+    Rollback(Box<rollback::RollbackArgs>),
     /// Compare the live objects with a release's last succeeded revision (exit 0: none, 1: drift).
-    Drift(Box<drift_cmd::DriftArgs>),
+    Drift(Box<drift::DriftArgs>),
     /// Print an Entra ID token for AKS as a kubectl exec credential (used by `kpush kubeconfig`).
-    Token(Box<token_cmd::TokenArgs>),
+    Token(Box<token::TokenArgs>),
     /// Write a kubeconfig for an AKS cluster whose user signs in through `kpush token`.
-    Kubeconfig(Box<kubeconfig_cmd::KubeconfigArgs>),
+    Kubeconfig(Box<kubeconfig::KubeconfigArgs>),
     /// Wait until already-applied manifests are ready (changes nothing); explain failures.
-    Status(Box<status_cmd::StatusArgs>),
+    Status(Box<status::StatusArgs>),
     /// Print version, git commit, target and the Kubernetes API version kpush was built against.
     Version(version::VersionArgs),
     /// Print a shell completion script.
@@ -112,18 +103,22 @@ pub enum Shell {
 
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32, ExitError> {
+    // The environment is read once, here: CI detection, `KPUSH_VAR_*`, run annotations, the
+    // record key and Azure's fallbacks all come from this copy.
+    let env = process_env();
+    let env = &env;
     match cli.command {
-        Command::Render(args) => render_cmd::run(*args, cli.ci),
-        Command::Apply(args) => apply_cmd::run(*args, cli.ci).await,
-        Command::Diff(args) => diff_cmd::run(*args, cli.ci).await,
-        Command::Rbac(args) => rbac_cmd::run(*args, cli.ci).await,
-        Command::History(args) => history_cmd::history(*args).await,
-        Command::List(args) => history_cmd::list(*args).await,
-        Command::Rollback(args) => rollback_cmd::run(*args, cli.ci).await,
-        Command::Drift(args) => drift_cmd::run(*args, cli.ci).await,
-        Command::Token(args) => token_cmd::run(*args, cli.ci).await,
-        Command::Kubeconfig(args) => kubeconfig_cmd::run(*args).await,
-        Command::Status(args) => status_cmd::run(*args, cli.ci).await,
+        Command::Render(args) => render::run(*args, cli.ci, env),
+        Command::Apply(args) => apply::run(*args, cli.ci, env).await,
+        Command::Diff(args) => diff::run(*args, cli.ci, env).await,
+        Command::Rbac(args) => rbac::run(*args, cli.ci, env).await,
+        Command::History(args) => history::history(*args, env).await,
+        Command::List(args) => history::list(*args, env).await,
+        Command::Rollback(args) => rollback::run(*args, cli.ci, env).await,
+        Command::Drift(args) => drift::run(*args, cli.ci, env).await,
+        Command::Token(args) => token::run(*args, cli.ci, env).await,
+        Command::Kubeconfig(args) => kubeconfig::run(*args, env).await,
+        Command::Status(args) => status::run(*args, cli.ci, env).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {
@@ -141,8 +136,8 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
     }
 }
 
-/// The process environment as a sorted map (for CI detection and run annotations only).
-pub fn process_env() -> std::collections::BTreeMap<String, String> {
+/// The process environment as a sorted map, read once per run by [`run`].
+fn process_env() -> std::collections::BTreeMap<String, String> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()

@@ -2,14 +2,14 @@
 //! target of a `--targets` run, on top of the command line's).
 
 use super::Env;
-use super::manifest_args::ManifestArgs;
-use super::plan_args::PlanArgs;
+use super::args::manifests::ManifestArgs;
+use super::args::plan::PlanArgs;
 use crate::deploy::{DeployError, DeploySettings, PlanSettings, ReleaseSettings};
 
 /// How objects are sent, from the plan flags.
 pub fn plan(plan: &PlanArgs) -> PlanSettings {
     PlanSettings {
-        field_manager: plan.field_manager.clone(),
+        field_manager: plan.field_manager.field_manager.clone(),
         force_conflicts: plan.force_conflicts,
         adopt: !plan.no_adopt,
         concurrency: usize::from(plan.concurrency),
@@ -27,9 +27,7 @@ pub fn deploy(
     env: &Env,
 ) -> Result<DeploySettings, DeployError> {
     let prune = plan_args.prune().map_err(DeployError::invalid)?;
-    let render = manifests
-        .to_options(env.clone())
-        .map_err(DeployError::invalid)?;
+    let render = manifests.to_options(env).map_err(DeployError::invalid)?;
     Ok(DeploySettings {
         render,
         plan: plan(plan_args),

@@ -10,8 +10,8 @@ use std::io::Write;
 
 use futures::StreamExt;
 
-use super::release_args::TableOutput;
-use super::targets_run::TargetsArgs;
+use super::args::TableOutput;
+use super::args::TargetsArgs;
 use crate::deploy::targets_file::{self, Target};
 use crate::exit::{self, ExitError};
 use crate::report::ci::untrusted;

@@ -1,6 +1,5 @@
 //! Flags shared by every command that reads manifests, and their conversion to [`RenderOptions`].
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -98,7 +97,7 @@ pub struct ManifestArgs {
     pub no_run_annotations: bool,
 
     #[command(flatten)]
-    pub chart: super::chart_args::ChartArgs,
+    pub chart: super::chart::ChartArgs,
 }
 
 impl ManifestArgs {
@@ -112,10 +111,10 @@ impl ManifestArgs {
 
     /// Builds render options, reading var files; `env` is the process environment (used for
     /// `KPUSH_VAR_*` variables and CI run annotations). Errors are flag problems (exit code 2).
-    pub fn to_options(&self, env: BTreeMap<String, String>) -> Result<RenderOptions, String> {
+    pub fn to_options(&self, env: &crate::cli::Env) -> Result<RenderOptions, String> {
         let mut errors = Vec::new();
         // Precedence, lowest first: KPUSH_VAR_NAME, --var-file (in order), --var.
-        let mut vars = Vars::from_env(&env).unwrap_or_else(|e| {
+        let mut vars = Vars::from_env(env).unwrap_or_else(|e| {
             errors.extend(e);
             Vars::new()
         });
@@ -181,7 +180,7 @@ impl ManifestArgs {
             allow_other_namespaces: self.allow_other_namespaces,
             labels,
             annotations,
-            run_env: (!self.no_run_annotations).then_some(env),
+            run_env: (!self.no_run_annotations).then(|| env.clone()),
             chart: self.chart.to_options(self.namespace.clone()),
         })
     }

@@ -4,9 +4,8 @@
 
 use clap::Args;
 
-use super::cluster_args::ClusterArgs;
-use super::release_args::ReleaseRef;
-use super::targets_run::{self, TargetsArgs};
+use super::args::{ClusterArgs, FieldManagerArgs, ReleaseRef, TargetsArgs, VerboseArgs};
+use super::targets;
 use crate::deploy::DeployResult;
 use crate::deploy::targets_file::Target;
 use crate::event::{Outcome, Sink};
@@ -25,43 +24,35 @@ pub struct DriftArgs {
     #[command(flatten)]
     targets: TargetsArgs,
 
-    /// The field manager the release was applied with.
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "KPUSH_FIELD_MANAGER",
-        default_value = "kpush"
-    )]
-    field_manager: String,
+    #[command(flatten)]
+    field_manager: FieldManagerArgs,
 
-    /// Print what kpush is doing on standard error.
-    #[arg(short, long, env = "KPUSH_VERBOSE")]
-    verbose: bool,
+    #[command(flatten)]
+    verbose: VerboseArgs,
 }
 
-pub(super) async fn run(args: DriftArgs, ci: CiMode) -> Result<i32, ExitError> {
+pub(super) async fn run(args: DriftArgs, ci: CiMode, env: &super::Env) -> Result<i32, ExitError> {
     let settings = OutputSettings {
         command: "drift",
         ci,
         progress: Progress::Plain,
         json: false,
-        verbose: args.verbose,
+        verbose: args.verbose.verbose,
     };
-    let env = super::process_env();
-    let reporter = Reporter::new(&settings, &env);
+    let reporter = Reporter::new(&settings, env);
     let result = match &args.targets.targets {
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let cluster = t.cluster_args(&args.cluster);
                 let release = t.release_ref(&args.release);
-                run_with(&args, &cluster, &release, sink, Some(&t.name), &env).await
+                run_with(&args, &cluster, &release, sink, Some(&t.name), env).await
             };
             // Drift on one target does not stop the next: only errors do.
             let stops = |outcome| outcome > Outcome::Differences;
-            targets_run::run(file, &args.targets, None, &reporter, stops, each).await
+            targets::run(file, &args.targets, None, &reporter, env, stops, each).await
         }
         None => exit::from_deploy(
-            run_with(&args, &args.cluster, &args.release, &reporter, None, &env).await,
+            run_with(&args, &args.cluster, &args.release, &reporter, None, env).await,
         ),
     };
     reporter.finish(&result)?;
@@ -81,9 +72,9 @@ async fn run_with(
         &cluster,
         &release.name,
         release.namespace.as_deref(),
-        &args.field_manager,
+        &args.field_manager.field_manager,
         reporter,
     )
     .await?;
-    super::diff_cmd::print_diff(&found.diffs, &found.pruned, target)
+    super::diff::print_diff(&found.diffs, &found.pruned, target)
 }

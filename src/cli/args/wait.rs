@@ -38,6 +38,24 @@ pub struct TrackArgs {
     pub watch_deadline: Duration,
 }
 
+/// `--wait`: whether a command that applies waits for the rollouts.
+#[derive(Debug, Clone, Args)]
+pub struct WaitFlag {
+    /// Wait until every applied object is ready, failing fast with the reason; `--wait=false`
+    /// returns as soon as the objects are applied (and needs no watch permissions).
+    #[arg(
+        long = "wait",
+        env = "KPUSH_WAIT",
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub wait_for_rollout: bool,
+}
+
 impl TrackArgs {
     /// The tracking options these flags describe.
     pub fn to_options(&self) -> TrackOptions {

@@ -3,20 +3,12 @@
 use clap::Args;
 
 use crate::apply::{PruneGuard, PruneLimit};
-use crate::cluster::RetryPolicy;
-use crate::plan::{ApplySet, PlanOptions};
 
 /// How objects are sent to the API server.
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
-    /// Server-side apply field manager: the name that owns the fields kpush sets.
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "KPUSH_FIELD_MANAGER",
-        default_value = "kpush"
-    )]
-    pub field_manager: String,
+    #[command(flatten)]
+    pub field_manager: FieldManagerArgs,
 
     /// Take ownership of fields that other field managers set to other values.
     #[arg(long, env = "KPUSH_FORCE_CONFLICTS")]
@@ -85,32 +77,6 @@ pub struct PlanArgs {
 }
 
 impl PlanArgs {
-    /// With `--create-namespace`, adds a Namespace object for `namespace` unless the manifests
-    /// already define it. Its origin is the flag, since no file holds it.
-    pub fn add_namespace(&self, manifests: &mut Vec<crate::Manifest>, namespace: &str) {
-        if !self.create_namespace || crate::manifest::find_namespace(manifests, namespace).is_some()
-        {
-            return;
-        }
-        manifests.insert(
-            0,
-            crate::Manifest::new(
-                crate::Origin::new("--create-namespace", 0),
-                serde_json::json!({
-                    "apiVersion": "v1",
-                    "kind": "Namespace",
-                    "metadata": {
-                        "name": namespace,
-                        "labels": {
-                            crate::render::metadata::MANAGED_BY_LABEL:
-                                crate::render::metadata::MANAGED_BY_VALUE
-                        }
-                    }
-                }),
-            ),
-        );
-    }
-
     /// The release name, from --release (alias --applyset) or `KPUSH_APPLYSET`.
     pub fn release_name(&self) -> Option<&str> {
         self.release.as_deref().or(self.applyset_env.as_deref())
@@ -129,23 +95,19 @@ impl PlanArgs {
             (None, r) => Ok(r.is_some()),
         }
     }
+}
 
-    /// Plan settings; `namespace` is where the ApplySet parent lives.
-    pub fn to_options(&self, namespace: &str) -> PlanOptions {
-        PlanOptions {
-            field_manager: self.field_manager.clone(),
-            force_conflicts: self.force_conflicts,
-            preflight: true,
-            recreate_on_immutable: false,
-            concurrency: usize::from(self.concurrency),
-            retry: RetryPolicy::default(),
-            applyset: self.release_name().map(|n| ApplySet::new(n, namespace)),
-            keep_dry_run: false,
-            adopt: !self.no_adopt,
-            created_first: Vec::new(),
-            take_over_from_releases: self.take_over_from_releases,
-        }
-    }
+/// `--field-manager`.
+#[derive(Debug, Clone, Args)]
+pub struct FieldManagerArgs {
+    /// Server-side apply field manager: the name that owns the fields kpush sets.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "KPUSH_FIELD_MANAGER",
+        default_value = "kpush"
+    )]
+    pub field_manager: String,
 }
 
 /// The prune guard's flags, shared by `apply`, `diff` and `rollback`.

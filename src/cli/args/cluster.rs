@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::azure_args::{self, AzureArgs};
+use super::azure::{self, AzureArgs};
 use clap::Args;
 
 use crate::deploy::connect::{ClusterSettings, Way};
@@ -57,13 +57,13 @@ pub struct ClusterArgs {
 /// Parses `30s`, `2m`, `500ms`, `1h30m`, or a bare number of seconds (one parser for every
 /// duration flag).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    super::track_args::parse_duration(s)
+    super::wait::parse_duration(s)
 }
 
 impl ClusterArgs {
     /// The connection settings; `env` supplies the conventional fallbacks. Flags that do not
     /// fit together become an error reported when connecting (exit code 2).
-    pub fn settings(&self, env: azure_args::EnvLookup<'_>) -> ClusterSettings {
+    pub fn settings(&self, env: azure::EnvLookup<'_>) -> ClusterSettings {
         ClusterSettings {
             way: self.way(env),
             azure: self.azure.settings(env),
@@ -74,7 +74,7 @@ impl ClusterArgs {
         }
     }
 
-    fn way(&self, env: azure_args::EnvLookup<'_>) -> Result<Way, String> {
+    fn way(&self, env: azure::EnvLookup<'_>) -> Result<Way, String> {
         let kubeconfig_flags =
             self.kubeconfig.is_some() || self.context.is_some() || self.in_cluster;
         if let Some(fleet) = self.azure.fleet_target(env)? {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::track_args::parse_duration;
+use super::wait::parse_duration;
 use crate::deploy::ReleaseSettings;
 use crate::exit::{self, ExitError};
 
@@ -34,7 +34,7 @@ impl RecordArgs {
     /// The settings of release `name`, without a rollback on failure; the record key comes from
     /// `KPUSH_RECORD_KEY` (never a flag: a flag's value shows in process lists), the CI run from
     /// the environment.
-    pub fn settings(&self, name: &str, env: &super::Env) -> ReleaseSettings {
+    pub fn settings(&self, name: &str, env: &crate::cli::Env) -> ReleaseSettings {
         ReleaseSettings {
             name: name.to_string(),
             history_max: usize::from(self.history_max),
@@ -68,7 +68,7 @@ pub struct ReleaseArgs {
 
 impl ReleaseArgs {
     /// The settings of release `name`.
-    pub fn settings(&self, name: &str, env: &super::Env) -> ReleaseSettings {
+    pub fn settings(&self, name: &str, env: &crate::cli::Env) -> ReleaseSettings {
         ReleaseSettings {
             rollback_on_failure: self.rollback_on_failure.then_some(self.rollback_timeout),
             ..self.record.settings(name, env)
@@ -95,13 +95,4 @@ impl ReleaseRef {
         crate::release::Release::new(&self.name, ns)
             .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))
     }
-}
-
-/// Formats of `history` and `list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TableOutput {
-    /// A table.
-    Table,
-    /// One JSON document.
-    Json,
 }

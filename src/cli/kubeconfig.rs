@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::azure_args::{self, AzureArgs};
+use super::args::azure::{self, AzureArgs};
 use crate::auth;
 use crate::exit::{self, ExitError};
 
@@ -43,8 +43,9 @@ fn bad_input(message: String) -> ExitError {
     ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(message))
 }
 
-pub(super) async fn run(args: KubeconfigArgs) -> Result<i32, ExitError> {
-    let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
+pub(super) async fn run(args: KubeconfigArgs, env: &super::Env) -> Result<i32, ExitError> {
+    let lookup = super::lookup(env);
+    let env: azure::EnvLookup<'_> = &lookup;
     let target = args.azure.target(env).map_err(bad_input)?.ok_or_else(|| {
         bad_input(
             "kpush kubeconfig needs a cluster\n  fix: pass --aks-cluster NAME --resource-group GROUP --subscription ID, or --aks-cluster-id ID".into(),

@@ -4,10 +4,8 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::ManifestArgs;
-use super::cluster_args::ClusterArgs;
-use super::plan_args::PlanArgs;
-use super::targets_run::{self, TargetsArgs};
+use super::args::{ClusterArgs, ManifestArgs, PlanArgs, TargetsArgs, VerboseArgs};
+use super::targets;
 use super::{Env, lookup};
 use crate::deploy::targets_file::Target;
 use crate::deploy::{self, DeployError, DeployResult, Renders, Verdict};
@@ -30,21 +28,19 @@ pub struct DiffArgs {
     #[command(flatten)]
     plan: PlanArgs,
 
-    /// Print what kpush is doing on standard error.
-    #[arg(short, long, env = "KPUSH_VERBOSE")]
-    verbose: bool,
+    #[command(flatten)]
+    verbose: VerboseArgs,
 }
 
-pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
+pub(super) async fn run(args: DiffArgs, ci: CiMode, env: &super::Env) -> Result<i32, ExitError> {
     let settings = OutputSettings {
         command: "diff",
         ci,
         progress: Progress::Plain,
         json: false,
-        verbose: args.verbose,
+        verbose: args.verbose.verbose,
     };
-    let env = super::process_env();
-    let reporter = Reporter::new(&settings, &env);
+    let reporter = Reporter::new(&settings, env);
     let renders = Renders::default();
     let result = match &args.targets.targets {
         Some(file) => {
@@ -57,17 +53,18 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
                     sink,
                     &renders,
                     Some(&t.name),
-                    &env,
+                    env,
                 )
                 .await
             };
             // Differences on one target do not stop the next: only errors do.
             let stops = |outcome| outcome > Outcome::Differences;
-            targets_run::run(
+            targets::run(
                 file,
                 &args.targets,
                 Some((&args.manifests, &renders)),
                 &reporter,
+                env,
                 stops,
                 each,
             )
@@ -81,7 +78,7 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode) -> Result<i32, ExitError> {
                 &reporter,
                 &renders,
                 None,
-                &env,
+                env,
             )
             .await,
         ),

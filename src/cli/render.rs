@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::ManifestArgs;
+use super::args::ManifestArgs;
 use crate::event::Sink;
 use crate::exit::{self, ExitError};
 use crate::render::secrets;
@@ -40,7 +40,7 @@ pub struct RenderArgs {
     show_secrets: bool,
 }
 
-pub(super) fn run(args: RenderArgs, ci: CiMode) -> Result<i32, ExitError> {
+pub(super) fn run(args: RenderArgs, ci: CiMode, env: &super::Env) -> Result<i32, ExitError> {
     let settings = OutputSettings {
         command: "render",
         ci,
@@ -48,8 +48,7 @@ pub(super) fn run(args: RenderArgs, ci: CiMode) -> Result<i32, ExitError> {
         json: false,
         verbose: false,
     };
-    let env = super::process_env();
-    let reporter = Reporter::new(&settings, &env);
+    let reporter = Reporter::new(&settings, env);
     // Warnings are shown by the reporter; in CI, errors also become annotations on the files
     // and lines they concern. No run summary: render changes nothing.
     let manifests = args

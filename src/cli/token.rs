@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::azure_args::{self, AzureArgs};
+use super::args::azure::{self, AzureArgs};
 use crate::auth::{self, AKS_SERVER_APP_ID};
 use crate::event::Sink;
 use crate::exit::{self, ExitError};
@@ -22,7 +22,7 @@ pub struct TokenArgs {
     server_id: String,
 }
 
-pub(super) async fn run(args: TokenArgs, ci: CiMode) -> Result<i32, ExitError> {
+pub(super) async fn run(args: TokenArgs, ci: CiMode, env: &super::Env) -> Result<i32, ExitError> {
     let settings = OutputSettings {
         command: "token",
         ci,
@@ -30,8 +30,9 @@ pub(super) async fn run(args: TokenArgs, ci: CiMode) -> Result<i32, ExitError> {
         json: false,
         verbose: false,
     };
-    let reporter = Reporter::new(&settings, &super::process_env());
-    let env: azure_args::EnvLookup<'_> = &azure_args::process_env;
+    let reporter = Reporter::new(&settings, env);
+    let lookup = super::lookup(env);
+    let env: azure::EnvLookup<'_> = &lookup;
     let settings = args.azure.settings(env);
     let scope = format!("{}/.default", args.server_id.trim().trim_end_matches('/'));
     let token = auth::access_token(&settings, &scope)

@@ -20,11 +20,6 @@ const HEADING: &str = "AKS and Microsoft Entra ID";
 /// Reads an environment variable (empty values count as unset).
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// The process environment, empty values as unset.
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 /// Sign-in methods, as `--auth` spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum AuthArg {

@@ -1,16 +1,14 @@
 //! `kpush status`: wait for already-applied manifests to be ready, changing nothing.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
-use super::ManifestArgs;
-use super::cluster_args::ClusterArgs;
-use super::targets_run::{self, TargetsArgs};
-use super::track_args::TrackArgs;
+use super::args::{ClusterArgs, ManifestArgs, OutputArgs, TargetsArgs, TrackArgs};
+use super::targets;
 use crate::deploy::targets_file::Target;
 use crate::deploy::{DeployError, DeployResult, Interrupt, Renders};
 use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
-use crate::report::{CiMode, OutputSettings, Progress, Reporter};
+use crate::report::{CiMode, OutputSettings, Reporter};
 
 /// Flags of `kpush status`.
 #[derive(Debug, Args)]
@@ -31,52 +29,34 @@ pub struct StatusArgs {
     #[arg(long, value_name = "NAME", env = "KPUSH_RELEASE")]
     release: Option<String>,
 
-    /// Result format on standard output: `text` prints nothing there (progress and summary go
-    /// to standard error); `json` prints one JSON document describing the run.
-    #[arg(short = 'o', long, value_enum, default_value = "text")]
-    output: Output,
-
-    /// Progress display on standard error: live rows on a terminal, or plain lines for logs.
-    #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
-    progress: Progress,
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
-/// Result formats of `kpush status` and `kpush apply`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Human output on standard error only.
-    Text,
-    /// A JSON document on standard output (see docs/rollouts.md).
-    Json,
-}
-
-pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> {
+pub(super) async fn run(args: StatusArgs, ci: CiMode, env: &super::Env) -> Result<i32, ExitError> {
     let settings = OutputSettings {
         command: "status",
         ci,
-        progress: args.progress,
-        json: args.output == Output::Json,
+        progress: args.out.progress,
+        json: args.out.json(),
         verbose: false,
     };
-    let env = super::process_env();
-    let reporter = Reporter::new(&settings, &env);
+    let reporter = Reporter::new(&settings, env);
     let renders = Renders::default();
     let interrupt = Interrupt::on_signals();
     let result = match &args.targets.targets {
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
-                run_with(
-                    &args, &cluster, &manifests, sink, &renders, &env, &interrupt,
-                )
-                .await
+                run_with(&args, &cluster, &manifests, sink, &renders, env, &interrupt).await
             };
             let stops = |outcome| outcome != Outcome::Success;
-            targets_run::run(
+            targets::run(
                 file,
                 &args.targets,
                 Some((&args.manifests, &renders)),
                 &reporter,
+                env,
                 stops,
                 each,
             )
@@ -89,7 +69,7 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode) -> Result<i32, ExitError> 
                 &args.manifests,
                 &reporter,
                 &renders,
-                &env,
+                env,
                 &interrupt,
             )
             .await,
@@ -108,9 +88,7 @@ async fn run_with(
     env: &super::Env,
     interrupt: &Interrupt,
 ) -> DeployResult {
-    let render = manifests
-        .to_options(env.clone())
-        .map_err(DeployError::invalid)?;
+    let render = manifests.to_options(env).map_err(DeployError::invalid)?;
     let wait = crate::track::TrackOptions {
         watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
         ..args.wait.to_options()

@@ -24,10 +24,11 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::cluster_args::ClusterArgs;
-use super::release_args::{ReleaseRef, TableOutput};
+use super::args::ClusterArgs;
+use super::args::TargetsArgs;
+use super::args::{ReleaseRef, TableOutput};
 use super::targets_query::{self, Entry, Found};
-use super::targets_run::TargetsArgs;
+use crate::deploy::ClusterSettings;
 use crate::exit::{self, ExitError};
 use crate::release::{ObjectRecord, Revision, Store, Unreadable, store};
 
@@ -201,9 +202,9 @@ fn warnings(u: &[Unreadable]) -> Vec<String> {
     u.iter().map(|u| format!("warning: {u}")).collect()
 }
 
-pub(super) async fn history(args: HistoryArgs) -> Result<i32, ExitError> {
+pub(super) async fn history(args: HistoryArgs, env: &super::Env) -> Result<i32, ExitError> {
     if args.targets.targets.is_none() {
-        history_of(&args.cluster, &args.release)
+        history_of(&args.cluster.settings(&super::lookup(env)), &args.release)
             .await?
             .print(args.output)?;
         return Ok(exit::SUCCESS);
@@ -214,7 +215,7 @@ pub(super) async fn history(args: HistoryArgs) -> Result<i32, ExitError> {
         Entry::Under("history"),
         async |t| {
             history_of(
-                &t.cluster_args(&args.cluster),
+                &t.cluster_args(&args.cluster).settings(&super::lookup(env)),
                 &t.release_ref(&args.release),
             )
             .await
@@ -224,7 +225,7 @@ pub(super) async fn history(args: HistoryArgs) -> Result<i32, ExitError> {
 }
 
 /// One release's history on one cluster.
-async fn history_of(cluster: &ClusterArgs, release: &ReleaseRef) -> Result<Found, ExitError> {
+async fn history_of(cluster: &ClusterSettings, release: &ReleaseRef) -> Result<Found, ExitError> {
     let (client, _) = connect(cluster).await?;
     let release = release.release(client.default_namespace())?;
     let history = Store::new(&client, &release)
@@ -289,10 +290,10 @@ async fn history_of(cluster: &ClusterArgs, release: &ReleaseRef) -> Result<Found
     })
 }
 
-pub(super) async fn list(args: ListArgs) -> Result<i32, ExitError> {
+pub(super) async fn list(args: ListArgs, env: &super::Env) -> Result<i32, ExitError> {
     if args.targets.targets.is_none() {
         list_of(
-            &args.cluster,
+            &args.cluster.settings(&super::lookup(env)),
             args.namespace.as_deref(),
             args.all_namespaces,
         )
@@ -303,7 +304,7 @@ pub(super) async fn list(args: ListArgs) -> Result<i32, ExitError> {
     targets_query::run(&args.targets, args.output, Entry::Merged, async |t| {
         let namespace = t.namespace.as_deref().or(args.namespace.as_deref());
         list_of(
-            &t.cluster_args(&args.cluster),
+            &t.cluster_args(&args.cluster).settings(&super::lookup(env)),
             namespace,
             args.all_namespaces,
         )
@@ -315,7 +316,7 @@ pub(super) async fn list(args: ListArgs) -> Result<i32, ExitError> {
 /// The releases in `namespace` (default: the context's; `all`: every namespace) of one cluster,
 /// each with its newest revision.
 async fn list_of(
-    cluster: &ClusterArgs,
+    cluster: &ClusterSettings,
     namespace: Option<&str>,
     all: bool,
 ) -> Result<Found, ExitError> {
@@ -392,9 +393,8 @@ async fn list_of(
 }
 
 /// Connects to `cluster` (its client and address).
-async fn connect(cluster: &ClusterArgs) -> Result<(kube::Client, String), ExitError> {
-    let env = super::process_env();
-    crate::deploy::render::connect(&cluster.settings(&super::lookup(&env)))
+async fn connect(cluster: &ClusterSettings) -> Result<(kube::Client, String), ExitError> {
+    crate::deploy::render::connect(cluster)
         .await
         .map_err(ExitError::from)
 }

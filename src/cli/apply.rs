@@ -2,14 +2,11 @@
 
 use clap::Args;
 
-use super::ManifestArgs;
-use super::cluster_args::ClusterArgs;
-use super::fleet_args::FleetArgs;
-use super::plan_args::PlanArgs;
-use super::release_args::ReleaseArgs;
-use super::status_cmd::Output;
-use super::targets_run::{self, TargetsArgs};
-use super::track_args::TrackArgs;
+use super::args::{
+    ClusterArgs, FleetArgs, ManifestArgs, OutputArgs, PlanArgs, ReleaseArgs, TargetsArgs,
+    TrackArgs, VerboseArgs, WaitFlag,
+};
+use super::targets;
 use super::{Env, lookup};
 use crate::deploy::targets_file::Target;
 use crate::deploy::{
@@ -17,7 +14,7 @@ use crate::deploy::{
 };
 use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
-use crate::report::{CiMode, OutputSettings, Progress, Reporter};
+use crate::report::{CiMode, OutputSettings, Reporter};
 
 /// Flags of `kpush apply`.
 #[derive(Debug, Args)]
@@ -51,24 +48,6 @@ pub struct ApplyArgs {
     #[arg(long, env = "KPUSH_RECREATE_ON_IMMUTABLE")]
     recreate_on_immutable: bool,
 
-    /// Print what kpush is doing (discovery, waves, timings) on standard error.
-    #[arg(short, long, env = "KPUSH_VERBOSE")]
-    verbose: bool,
-
-    /// Wait until every applied object is ready, failing fast with the reason; `--wait=false`
-    /// returns as soon as the objects are applied.
-    #[arg(
-        long = "wait",
-        env = "KPUSH_WAIT",
-        value_name = "BOOL",
-        default_value_t = true,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        action = clap::ArgAction::Set
-    )]
-    wait_for_rollout: bool,
-
     #[command(flatten)]
     wait: TrackArgs,
 
@@ -78,20 +57,14 @@ pub struct ApplyArgs {
     #[command(flatten)]
     fleet: FleetArgs,
 
-    /// Result format on standard output: `text` (one line per object), or `json` (one JSON
-    /// document for the whole run; human output then goes to standard error).
-    #[arg(
-        short = 'o',
-        long,
-        value_enum,
-        default_value = "text",
-        env = "KPUSH_OUTPUT"
-    )]
-    output: Output,
+    #[command(flatten)]
+    verbose: VerboseArgs,
 
-    /// Progress display while waiting: live rows on a terminal, or plain lines for logs.
-    #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
-    progress: Progress,
+    #[command(flatten)]
+    wait_flag: WaitFlag,
+
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
 impl ApplyArgs {
@@ -114,10 +87,13 @@ impl ApplyArgs {
             preflight: !self.no_preflight,
             access_check: !self.no_rbac_check,
             recreate_on_immutable: self.recreate_on_immutable,
-            wait: self.wait_for_rollout.then(|| crate::track::TrackOptions {
-                watch_deadline: self.wait.watch_deadline_within(cluster.request_timeout),
-                ..self.wait.to_options()
-            }),
+            wait: self
+                .wait_flag
+                .wait_for_rollout
+                .then(|| crate::track::TrackOptions {
+                    watch_deadline: self.wait.watch_deadline_within(cluster.request_timeout),
+                    ..self.wait.to_options()
+                }),
             timeout: self.wait.timeout,
             fleet: through_fleet.then(|| FleetSettings {
                 placement: self.fleet.placement.clone(),
@@ -129,20 +105,19 @@ impl ApplyArgs {
     }
 }
 
-pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
+pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result<i32, ExitError> {
     let settings = OutputSettings {
         command: "apply",
         ci,
-        progress: args.progress,
-        json: args.output == Output::Json,
-        verbose: args.verbose,
+        progress: args.out.progress,
+        json: args.out.json(),
+        verbose: args.verbose.verbose,
     };
-    let env = super::process_env();
-    let reporter = Reporter::new(&settings, &env);
+    let reporter = Reporter::new(&settings, env);
     let interrupt = Interrupt::on_signals();
     let renders = Renders::default();
     let one = async |cluster: &ClusterArgs, manifests: &ManifestArgs, sink: &dyn Sink| {
-        let (settings, cluster) = args.settings(cluster, manifests, &env)?;
+        let (settings, cluster) = args.settings(cluster, manifests, env)?;
         deploy::apply(&settings, &cluster, sink, &renders, &interrupt).await
     };
     let result = match &args.targets.targets {
@@ -151,11 +126,12 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode) -> Result<i32, ExitError> {
                 let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
                 one(&cluster, &manifests, sink).await
             };
-            targets_run::run(
+            targets::run(
                 file,
                 &args.targets,
                 Some((&args.manifests, &renders)),
                 &reporter,
+                env,
                 stops,
                 each,
             )

@@ -4,17 +4,17 @@
 
 use clap::Args;
 
-use super::cluster_args::ClusterArgs;
-use super::release_args::{RecordArgs, ReleaseRef};
-use super::status_cmd::Output;
-use super::targets_run::{self, TargetsArgs};
-use super::track_args::TrackArgs;
+use super::args::{
+    ClusterArgs, FieldManagerArgs, OutputArgs, RecordArgs, ReleaseRef, TargetsArgs, TrackArgs,
+    VerboseArgs, WaitFlag,
+};
+use super::targets;
 use crate::deploy::rollback::RollbackSettings;
 use crate::deploy::targets_file::Target;
 use crate::deploy::{DeployResult, Interrupt, ReleaseSettings};
 use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
-use crate::report::{CiMode, OutputSettings, Progress, Reporter};
+use crate::report::{CiMode, OutputSettings, Reporter};
 
 /// Flags of `kpush rollback`.
 #[derive(Debug, Args)]
@@ -32,15 +32,6 @@ pub struct RollbackArgs {
     #[command(flatten)]
     targets: TargetsArgs,
 
-    /// Server-side apply field manager.
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "KPUSH_FIELD_MANAGER",
-        default_value = "kpush"
-    )]
-    field_manager: String,
-
     /// Allow the restored revision to hold objects in namespaces other than the release's (as
     /// `apply --allow-other-namespaces`).
     #[arg(long, env = "KPUSH_ALLOW_OTHER_NAMESPACES")]
@@ -50,19 +41,6 @@ pub struct RollbackArgs {
     #[arg(long, env = "KPUSH_FORCE_CONFLICTS")]
     force_conflicts: bool,
 
-    /// Wait until every restored object is ready; `--wait=false` returns once applied.
-    #[arg(
-        long = "wait",
-        env = "KPUSH_WAIT",
-        value_name = "BOOL",
-        default_value_t = true,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        action = clap::ArgAction::Set
-    )]
-    wait_for_rollout: bool,
-
     #[command(flatten)]
     wait: TrackArgs,
 
@@ -70,55 +48,52 @@ pub struct RollbackArgs {
     record: RecordArgs,
 
     #[command(flatten)]
-    guard: super::plan_args::PruneGuardArgs,
+    guard: super::args::plan::PruneGuardArgs,
 
     /// Restore objects that meanwhile belong to another release (see `kpush apply`).
     #[arg(long, env = "KPUSH_TAKE_OVER_FROM_RELEASES")]
     take_over_from_releases: bool,
 
-    /// Print what kpush is doing on standard error.
-    #[arg(short, long, env = "KPUSH_VERBOSE")]
-    verbose: bool,
-
     /// Skip the access check of the restored revision's permissions (see docs/rbac.md).
     #[arg(long, env = "KPUSH_NO_RBAC_CHECK")]
     no_rbac_check: bool,
 
-    /// `text`, or `json` (one document on standard output, as for `apply`).
-    #[arg(
-        short = 'o',
-        long,
-        value_enum,
-        default_value = "text",
-        env = "KPUSH_OUTPUT"
-    )]
-    output: Output,
+    #[command(flatten)]
+    field_manager: FieldManagerArgs,
 
-    /// Progress display while waiting.
-    #[arg(long, value_enum, env = "KPUSH_PROGRESS", default_value = "auto")]
-    progress: Progress,
+    #[command(flatten)]
+    wait_flag: WaitFlag,
+
+    #[command(flatten)]
+    verbose: VerboseArgs,
+
+    #[command(flatten)]
+    out: OutputArgs,
 }
 
-pub(super) async fn run(args: RollbackArgs, ci: CiMode) -> Result<i32, ExitError> {
+pub(super) async fn run(
+    args: RollbackArgs,
+    ci: CiMode,
+    env: &super::Env,
+) -> Result<i32, ExitError> {
     let settings = OutputSettings {
         command: "rollback",
         ci,
-        progress: args.progress,
-        json: args.output == Output::Json,
-        verbose: args.verbose,
+        progress: args.out.progress,
+        json: args.out.json(),
+        verbose: args.verbose.verbose,
     };
-    let env = super::process_env();
-    let reporter = Reporter::new(&settings, &env);
+    let reporter = Reporter::new(&settings, env);
     let interrupt = Interrupt::on_signals();
     let result = match &args.targets.targets {
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let cluster = t.cluster_args(&args.cluster);
                 let release = t.release_ref(&args.release);
-                run_with(&args, &cluster, &release, sink, &env, &interrupt).await
+                run_with(&args, &cluster, &release, sink, env, &interrupt).await
             };
             let stops = |outcome| outcome != Outcome::Success;
-            targets_run::run(file, &args.targets, None, &reporter, stops, each).await
+            targets::run(file, &args.targets, None, &reporter, env, stops, each).await
         }
         None => exit::from_deploy(
             run_with(
@@ -126,7 +101,7 @@ pub(super) async fn run(args: RollbackArgs, ci: CiMode) -> Result<i32, ExitError
                 &args.cluster,
                 &args.release,
                 &reporter,
-                &env,
+                env,
                 &interrupt,
             )
             .await,
@@ -151,14 +126,17 @@ async fn run_with(
         },
         namespace: release.namespace.clone(),
         to: args.to,
-        field_manager: args.field_manager.clone(),
+        field_manager: args.field_manager.field_manager.clone(),
         force_conflicts: args.force_conflicts,
         take_over_from_releases: args.take_over_from_releases,
         prune_guard: args.guard.guard(),
-        wait: args.wait_for_rollout.then(|| crate::track::TrackOptions {
-            watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
-            ..args.wait.to_options()
-        }),
+        wait: args
+            .wait_flag
+            .wait_for_rollout
+            .then(|| crate::track::TrackOptions {
+                watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
+                ..args.wait.to_options()
+            }),
         timeout: args.wait.timeout,
         access_check: !args.no_rbac_check,
     };

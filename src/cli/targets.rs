@@ -1,46 +1,15 @@
 //! `--targets FILE` and `--parallel N`: a target's flags on top of the command line's, and the
 //! command line's side of `deploy::targets::run` (reading the file, sharing renders).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Args;
-
-use super::cluster_args::ClusterArgs;
-use super::manifest_args::ManifestArgs;
-use super::release_args::ReleaseRef;
+use super::args::ManifestArgs;
+use super::args::{ClusterArgs, ReleaseRef, TargetsArgs};
 use crate::deploy::targets_file::{self, Target, TargetCluster};
 use crate::deploy::{DeployResult, RenderKey, Renders};
 use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
 use crate::report::Reporter;
-
-/// Flags of a multi-cluster run.
-#[derive(Debug, Clone, Args)]
-pub struct TargetsArgs {
-    /// Run against every cluster listed in FILE (YAML: name, `aks` or `kubeconfig`/`context`,
-    /// namespace, vars, images per target; see docs/targets.md). Replaces --kubeconfig,
-    /// --context and --aks-cluster; the other Entra ID flags apply to every `aks` target.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "KPUSH_TARGETS",
-        conflicts_with_all = ["kubeconfig", "context", "in_cluster", "aks_cluster", "aks_cluster_id"]
-    )]
-    pub targets: Option<PathBuf>,
-
-    /// With --targets: run on N targets at once and report every one. Default 1: one after
-    /// another, stopping at the first that fails (later targets are left untouched; `history`
-    /// and `list` only read, and ask every target).
-    #[arg(
-        long,
-        value_name = "N",
-        env = "KPUSH_PARALLEL",
-        default_value_t = 1,
-        requires = "targets",
-        value_parser = clap::value_parser!(u16).range(1..)
-    )]
-    pub parallel: u16,
-}
 
 impl Target {
     /// The cluster and manifest flags of this target: its own sign-in, namespace, variables
@@ -101,10 +70,7 @@ impl Target {
 /// The render key of `manifests` (`None` when its flags do not convert: that target's render
 /// reports why).
 fn render_key(manifests: &ManifestArgs, env: &super::Env) -> Option<RenderKey> {
-    manifests
-        .to_options(env.clone())
-        .ok()
-        .map(|o| RenderKey::of(&o))
+    manifests.to_options(env).ok().map(|o| RenderKey::of(&o))
 }
 
 /// Runs `each` on every target of `file` (`manifests`: the command's, if it renders any, and
@@ -116,6 +82,7 @@ pub(super) async fn run<F>(
     opts: &TargetsArgs,
     manifests: Option<(&ManifestArgs, &Renders)>,
     reporter: &Reporter,
+    env: &super::Env,
     stops: fn(Outcome) -> bool,
     each: F,
 ) -> Result<i32, ExitError>
@@ -124,12 +91,11 @@ where
 {
     let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
     let targets = targets_file::read(file).map_err(|e| bad(e.to_string()))?;
-    let env = super::process_env();
     if let Some((m, renders)) = manifests {
         renders.expect(
             targets
                 .iter()
-                .filter_map(|t| render_key(&t.manifest_args(m), &env)),
+                .filter_map(|t| render_key(&t.manifest_args(m), env)),
         );
     }
     let stdin = manifests.map(|(m, _)| m).filter(|m| {
@@ -141,7 +107,7 @@ where
     if let Some(manifests) = stdin {
         let mut keys: Vec<Option<RenderKey>> = Vec::new();
         for t in &targets {
-            let key = render_key(&t.manifest_args(manifests), &env);
+            let key = render_key(&t.manifest_args(manifests), env);
             if !keys.contains(&key) {
                 keys.push(key);
             }
@@ -249,7 +215,7 @@ mod tests {
     }
 
     fn options(m: &ManifestArgs) -> crate::render::RenderOptions {
-        m.to_options(super::super::Env::new()).expect("converts")
+        m.to_options(&super::super::Env::new()).expect("converts")
     }
 
     #[test]
