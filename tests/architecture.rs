@@ -302,10 +302,11 @@ fn module_references(
     out
 }
 
-#[test]
-fn the_report_module_has_no_import_circles() {
+/// Fails when the modules under `src/<top>` refer to each other in a circle (a file's tests
+/// excluded); `at_least` guards against a scan that finds nothing.
+fn assert_no_import_circles(top: &str, at_least: usize) {
     let mut files = Vec::new();
-    rust_files(&root().join("src/report"), &mut files);
+    rust_files(&root().join("src").join(top), &mut files);
     let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_path(f)).collect();
     let mut edges: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
     for f in &files {
@@ -314,7 +315,7 @@ fn the_report_module_has_no_import_circles() {
         let code = code.split("#[cfg(test)]").next().unwrap_or("");
         let refs = module_references(code, &me, &modules)
             .into_iter()
-            .filter(|m| m.first().map(String::as_str) == Some("report"))
+            .filter(|m| m.first().map(String::as_str) == Some(top))
             .collect();
         edges.insert(me, refs);
     }
@@ -347,12 +348,51 @@ fn the_report_module_has_no_import_circles() {
     for m in edges.keys() {
         if let Some(cycle) = visit(m, &edges, &mut Vec::new(), &mut done) {
             let names: Vec<String> = cycle.iter().map(|c| c.join("::")).collect();
-            panic!("import circle in report: {}", names.join(" -> "));
+            panic!("import circle in {top}: {}", names.join(" -> "));
         }
     }
     assert!(
-        edges.len() > 10,
-        "found only {} report modules",
+        edges.len() >= at_least,
+        "found only {} {top} modules",
         edges.len()
+    );
+}
+
+#[test]
+fn the_report_module_has_no_import_circles() {
+    assert_no_import_circles("report", 10);
+}
+
+#[test]
+fn the_cli_has_no_import_circles() {
+    assert_no_import_circles("cli", 20);
+}
+
+#[test]
+fn the_deploy_layer_has_no_import_circles() {
+    assert_no_import_circles("deploy", 15);
+}
+
+#[test]
+fn clap_is_used_only_by_the_command_line() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let cli = root().join("src/cli");
+    let main = root().join("src/main.rs");
+    let mut offenders = Vec::new();
+    for f in files.iter().filter(|f| !f.starts_with(&cli) && **f != main) {
+        let code = fs::read_to_string(f).expect("read");
+        let code: String = code
+            .lines()
+            .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if code.contains("clap::") || code.contains("use clap") {
+            offenders.push(f.display().to_string());
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "clap outside src/cli (settings below the command line are plain values): {offenders:?}"
     );
 }

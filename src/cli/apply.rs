@@ -109,7 +109,7 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result
     let settings = OutputSettings {
         command: "apply",
         ci,
-        progress: args.out.progress,
+        progress: args.out.progress(),
         json: args.out.json(),
         verbose: args.verbose.verbose,
     };

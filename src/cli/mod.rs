@@ -43,7 +43,7 @@ pub struct Cli {
         env = "KPUSH_CI",
         default_value = "auto"
     )]
-    pub ci: CiMode,
+    pub ci: args::CiArg,
 
     /// The command to run.
     #[command(subcommand)]
@@ -107,18 +107,19 @@ pub async fn run(cli: Cli) -> Result<i32, ExitError> {
     // record key and Azure's fallbacks all come from this copy.
     let env = process_env();
     let env = &env;
+    let ci: CiMode = cli.ci.into();
     match cli.command {
-        Command::Render(args) => render::run(*args, cli.ci, env),
-        Command::Apply(args) => apply::run(*args, cli.ci, env).await,
-        Command::Diff(args) => diff::run(*args, cli.ci, env).await,
-        Command::Rbac(args) => rbac::run(*args, cli.ci, env).await,
+        Command::Render(args) => render::run(*args, ci, env),
+        Command::Apply(args) => apply::run(*args, ci, env).await,
+        Command::Diff(args) => diff::run(*args, ci, env).await,
+        Command::Rbac(args) => rbac::run(*args, ci, env).await,
         Command::History(args) => history::history(*args, env).await,
         Command::List(args) => history::list(*args, env).await,
-        Command::Rollback(args) => rollback::run(*args, cli.ci, env).await,
-        Command::Drift(args) => drift::run(*args, cli.ci, env).await,
-        Command::Token(args) => token::run(*args, cli.ci, env).await,
+        Command::Rollback(args) => rollback::run(*args, ci, env).await,
+        Command::Drift(args) => drift::run(*args, ci, env).await,
+        Command::Token(args) => token::run(*args, ci, env).await,
         Command::Kubeconfig(args) => kubeconfig::run(*args, env).await,
-        Command::Status(args) => status::run(*args, cli.ci, env).await,
+        Command::Status(args) => status::run(*args, ci, env).await,
         Command::Version(args) => version::run(&args),
         Command::Completions { shell } => {
             let shell = match shell {

@@ -161,7 +161,7 @@ async fn run_with(
                     let e = PlanError::from(f);
                     DeployError::new(
                         deploy::error::of_plan_error(&e),
-                        anyhow::anyhow!("{}", deploy::engine::explain(&e, server)),
+                        anyhow::anyhow!("{}", deploy::explain::explain(&e, server)),
                     )
                 })?;
             unknown(

@@ -28,7 +28,7 @@ pub struct RenderArgs {
         default_value = "yaml",
         env = "KPUSH_OUTPUT"
     )]
-    output: objects::Format,
+    output: super::args::FormatArg,
 
     /// Print a table of kind, namespace, name and file:line instead of the objects.
     #[arg(long, env = "KPUSH_SUMMARY")]
@@ -74,7 +74,7 @@ pub(super) fn run(args: RenderArgs, ci: CiMode, env: &super::Env) -> Result<i32,
                 }
             }
         }
-        objects::write(&manifests, args.output, args.show_secrets, &mut out)
+        objects::write(&manifests, args.output.into(), args.show_secrets, &mut out)
     };
     written
         .and_then(|()| out.flush().map_err(anyhow::Error::from))

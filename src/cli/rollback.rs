@@ -79,7 +79,7 @@ pub(super) async fn run(
     let settings = OutputSettings {
         command: "rollback",
         ci,
-        progress: args.out.progress,
+        progress: args.out.progress(),
         json: args.out.json(),
         verbose: args.verbose.verbose,
     };

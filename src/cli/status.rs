@@ -37,7 +37,7 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode, env: &super::Env) -> Resul
     let settings = OutputSettings {
         command: "status",
         ci,
-        progress: args.out.progress,
+        progress: args.out.progress(),
         json: args.out.json(),
         verbose: false,
     };

@@ -7,7 +7,7 @@ use std::time::Instant;
 use kube::Client;
 use kube::discovery::Scope;
 
-use super::engine::Deployer as Deploy;
+use super::engine::Deployer;
 use super::error::DeployError;
 use crate::cluster::{Failure, RetryPolicy};
 use crate::event::Outcome;
@@ -88,7 +88,7 @@ pub struct Beside {
 /// apply needs; reports each missing one and fails (exit 3) when a required one is missing.
 /// Reviews the server refuses make the check a warning: nothing can be said.
 pub async fn check(
-    d: &Deploy<'_>,
+    d: &Deployer<'_>,
     manifests: &[Manifest],
     default_ns: &str,
     beside: Beside,
@@ -105,7 +105,7 @@ pub async fn check(
             super::error::of_plan_error(&e),
             anyhow::anyhow!(
                 "{}; nothing was applied",
-                super::engine::explain(&e, d.server)
+                super::explain::explain(&e, d.server)
             ),
         )
     };

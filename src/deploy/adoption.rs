@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use kube::Client;
 use serde_json::Value;
 
-use super::engine::plan_failed;
 use super::error::DeployError;
+use super::explain::plan_failed;
 use crate::event::{Event, Sink};
 use crate::plan::{Live, Plan, ownership};
 

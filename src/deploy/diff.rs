@@ -5,8 +5,9 @@ use crate::apply::{self, PrunedObject};
 use crate::event::{HookDeletion, ObjectDiff, Sink};
 use crate::plan::{self, diff::object_diff};
 
-use super::engine::{check_prune, plan_failed, rendered};
 use super::error::DeployError;
+use super::explain::plan_failed;
+use super::prune_check::{check_prune, rendered};
 use super::{ClusterSettings, DeploySettings, Renders};
 
 /// What applying the settings would do.

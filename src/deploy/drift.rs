@@ -9,8 +9,8 @@ use crate::plan::{self, PlanOptions, diff::object_diff};
 use crate::release::{Release, Store, drift};
 
 use super::connect::ClusterSettings;
-use super::engine::plan_failed;
 use super::error::DeployError;
+use super::explain::plan_failed;
 use super::release::{note, skipped};
 
 /// A release's drift.
@@ -72,7 +72,7 @@ pub async fn drift(
     };
     let retry = opts.retry;
     let manifests = revision.manifests();
-    let rendered = super::engine::rendered(&manifests);
+    let rendered = super::prune_check::rendered(&manifests);
     let plan = plan::plan(&client, manifests, opts, reporter)
         .await
         .map_err(|e| plan_failed(&e, &server, None))?;

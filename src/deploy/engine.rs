@@ -3,97 +3,14 @@
 //! ([`super::fleet`]) wrap it.
 
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
-use crate::event::{ObjectRef, Outcome, Sink};
-use crate::plan::{self, PlanError, permissions};
-use crate::track::{self, TrackTarget, targets::is_custom_group};
+use crate::event::{Outcome, Sink};
+use crate::plan::{self, permissions};
+use crate::track;
 
 use super::error::{self, DeployError, Verdict};
-
-/// The error of a failed plan: its outcome and [`explain`]'s message, followed by
-/// `then` when given ("nothing was applied").
-pub fn plan_failed(e: &PlanError, server: &str, then: Option<&str>) -> DeployError {
-    let message = explain(e, server);
-    let message = match then {
-        Some(then) => format!("{message}; {then}"),
-        None => message,
-    };
-    DeployError::new(error::of_plan_error(e), anyhow::anyhow!(message))
-}
-
-/// The error with advice for unreachable and unauthenticated servers.
-pub fn explain(e: &PlanError, server: &str) -> String {
-    match e {
-        PlanError::Unreachable(m) => unreachable_advice(m, server),
-        PlanError::Unauthorized(m) => format!(
-            "the API server at {server} did not accept the credentials: {m}; with a kubeconfig, \
-             check its user (token expired? exec plugin logged in?) and --context; with \
-             --aks-cluster, check that the cluster uses Microsoft Entra ID integration and that \
-             the identity's tenant (--tenant-id) is the cluster's"
-        ),
-        other => other.to_string(),
-    }
-}
-
-pub fn unreachable_advice(m: &str, server: &str) -> String {
-    format!(
-        "cannot reach the API server at {server}: {m}; check that the cluster is running, the \
-         kubeconfig's server address and --context, and your network (VPN, firewall, private cluster)"
-    )
-}
-
-/// A failed check after the first wave, followed by what that wave applied ("applied before
-/// this check: CustomResourceDefinition gadgets.example.com (configured); nothing else was
-/// applied").
-fn applied_before(message: String, outcome: &ApplyOutcome) -> String {
-    use crate::event::Action;
-    let changed: Vec<String> = outcome
-        .objects
-        .iter()
-        .filter(|o| {
-            matches!(
-                o.action,
-                Action::Created | Action::Configured | Action::Recreated | Action::Unknown
-            )
-        })
-        .map(|o| format!("{} ({})", o.object.key, o.action.word()))
-        .collect();
-    const SHOWN: usize = 10;
-    let more = match changed.len() > SHOWN {
-        true => format!(" and {} more", changed.len() - SHOWN),
-        false => String::new(),
-    };
-    match changed.is_empty() {
-        true => format!("{message}; nothing was changed"),
-        false => format!(
-            "{message}; applied before this check: {}{more}; nothing else was applied",
-            changed[..changed.len().min(SHOWN)].join(", ")
-        ),
-    }
-}
-
-/// One tracking target per applied object (unchanged ones too: a broken rollout stays broken).
-pub fn track_targets(outcome: &ApplyOutcome) -> Vec<TrackTarget> {
-    outcome
-        .objects
-        .iter()
-        .filter(|o| o.is_applied())
-        .filter_map(|o| {
-            let t = o.target.as_ref()?;
-            let mut key = o.object.key.clone();
-            key.namespace = t.namespace.clone();
-            Some(
-                TrackTarget::from_parts(
-                    ObjectRef::new(key, o.object.origin.clone()),
-                    t.resource.clone(),
-                    t.namespace.clone(),
-                    is_custom_group(&t.resource.group) && t.has_status,
-                    o.generation(),
-                )
-                .written_at(o.written_at()),
-            )
-        })
-        .collect()
-}
+use super::explain::{applied_before, explain, plan_failed, unreachable_advice};
+use super::prune_check::{check_prune, rendered};
+use super::tracking::track_targets;
 
 /// Everything one deploy to one cluster needs besides the manifests: apply and rollback share
 /// it.
@@ -305,55 +222,4 @@ pub fn permission_settings(
         recreate_on_immutable,
         beside: Vec::new(),
     }
-}
-
-/// How many of `manifests` the render produced: not the objects flags add, whose origin is
-/// the flag (the Namespace of `--create-namespace`, a fleet's generated `--placement`).
-pub fn rendered(manifests: &[crate::Manifest]) -> usize {
-    manifests
-        .iter()
-        .filter(|m| !m.origin.file.starts_with("--"))
-        .count()
-}
-
-/// Lists what a prune after `plan` would delete and checks it against `guard`; returns what
-/// it read, the candidates among it (`None` without an ApplySet). Nothing is changed.
-pub async fn check_prune(
-    client: &kube::Client,
-    plan: &plan::Plan,
-    rendered: usize,
-    guard: &apply::PruneGuard,
-    prune_definitions: bool,
-) -> Result<Option<apply::prune::Preview>, DeployError> {
-    let preview = apply::prune::preview(client, plan, prune_definitions)
-        .await
-        .map_err(|e| {
-            let error = match e {
-                apply::prune::PruneError::NotOurs(m) => ApplyError::ApplySet(m),
-                apply::prune::PruneError::Request(f) => match f {
-                    crate::cluster::Failure::Unreachable(m)
-                    | crate::cluster::Failure::InFlight(m) => ApplyError::Unreachable(m),
-                    crate::cluster::Failure::Unauthorized(m) => ApplyError::Unauthorized(m),
-                    f @ crate::cluster::Failure::Transient { .. } => {
-                        ApplyError::Unreachable(f.message())
-                    }
-                    other => ApplyError::ApplySet(format!(
-                        "cannot list the release's members to check the prune: {}",
-                        other.message()
-                    )),
-                },
-            };
-            DeployError::new(
-                error::of_apply_error(&error),
-                anyhow::anyhow!("{error}; nothing was applied"),
-            )
-        })?;
-    let (Some(preview), Some(set)) = (preview, plan.options.applyset.as_ref()) else {
-        return Ok(None);
-    };
-    let members = &preview.members;
-    guard
-        .check(&set.name, rendered, members.count, &members.candidates)
-        .map_err(|r| DeployError::new(error::of_prune_refusal(&r), r))?;
-    Ok(Some(preview))
 }

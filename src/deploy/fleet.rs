@@ -2,7 +2,7 @@
 //! without tracking workloads there (the hub runs none), then follow the placement's rollout on
 //! the member clusters.
 
-use super::engine::Deployer as Deploy;
+use super::engine::Deployer;
 use super::error::{DeployError, Verdict};
 use crate::event::Outcome;
 use crate::event::{Action, Permission};
@@ -54,7 +54,7 @@ pub fn prepare(
 /// `None` (hub objects are not tracked); `wait` bounds following the placement (`None` with
 /// `--wait=false`).
 pub async fn deploy(
-    deploy: &Deploy<'_>,
+    deploy: &Deployer<'_>,
     manifests: Vec<Manifest>,
     placement: &Placement,
     args: &super::FleetSettings,

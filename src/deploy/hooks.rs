@@ -2,8 +2,9 @@
 
 use kube::Client;
 
-use super::engine::{track_targets, unreachable_advice};
 use super::error::DeployError;
+use super::explain::unreachable_advice;
+use super::tracking::track_targets;
 use crate::apply::hooks as run;
 use crate::apply::hooks::When;
 use crate::apply::{self, ApplyError, ApplyFailure, ApplyOptions, Interrupt};

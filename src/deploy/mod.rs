@@ -28,8 +28,10 @@ pub mod diff;
 pub mod drift;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod fleet;
 pub mod hooks;
+pub mod prune_check;
 pub mod release;
 pub mod render;
 pub mod rollback;
@@ -37,6 +39,7 @@ pub mod settings;
 pub mod status;
 pub mod targets;
 pub mod targets_file;
+pub mod tracking;
 
 use std::time::Instant;
 

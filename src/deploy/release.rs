@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::engine::{Deployed, Deployer as Deploy};
+use super::engine::{Deployed, Deployer};
 use super::error::{DeployError, Verdict};
 use super::settings::ReleaseSettings;
 use crate::event::Outcome;
@@ -54,7 +54,7 @@ fn lock_error(e: LockError) -> DeployError {
 
 /// Deploys `source` as a revision of `release` under its lock.
 pub async fn deploy(
-    d: &Deploy<'_>,
+    d: &Deployer<'_>,
     release: &Release,
     settings: &ReleaseSettings,
     source: Source,
@@ -118,7 +118,7 @@ pub async fn deploy(
 /// applied as written, with kpush's field manager; its wave then adds the release's labels and
 /// owns it as any other member. Returns the Namespace's key when it was created.
 async fn create_release_namespace(
-    d: &Deploy<'_>,
+    d: &Deployer<'_>,
     release: &Release,
     manifests: &[Manifest],
 ) -> Result<Option<crate::manifest::ObjectKey>, DeployError> {
@@ -192,7 +192,7 @@ async fn still_held(
 }
 
 async fn locked(
-    d: &Deploy<'_>,
+    d: &Deployer<'_>,
     lock: &lock::Lock,
     release: &Release,
     settings: &ReleaseSettings,
@@ -407,7 +407,7 @@ async fn locked(
 /// number.
 #[allow(clippy::too_many_arguments)]
 async fn roll_back(
-    d: &Deploy<'_>,
+    d: &Deployer<'_>,
     lock: &lock::Lock,
     release: &Release,
     settings: &ReleaseSettings,

@@ -11,7 +11,7 @@ use crate::manifest::Manifest;
 use crate::render::secrets;
 
 /// Output format for objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A multi-document YAML stream.
     Yaml,

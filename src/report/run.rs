@@ -15,7 +15,7 @@ use crate::exit::ExitError;
 use crate::render::problem::RenderError;
 
 /// The progress display while waiting for rollouts (`--progress`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Progress {
     /// Live rows when standard error is a terminal, plain lines otherwise.
     #[default]

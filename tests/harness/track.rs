@@ -62,7 +62,7 @@ pub async fn apply(client: &Client, manifests: &[Manifest]) -> Vec<TrackTarget> 
         panic!("applying {} objects: {e}", manifests.len());
     }
     let outcome = deployed.outcome.expect("applied");
-    kpush::deploy::engine::track_targets(&outcome)
+    kpush::deploy::tracking::track_targets(&outcome)
 }
 
 /// A Deployment whose pod template carries `pod_annotations`.

@@ -15,7 +15,7 @@ pub use azure::AzureArgs;
 pub use cluster::ClusterArgs;
 pub use fleet::FleetArgs;
 pub use manifests::ManifestArgs;
-pub use output::{Output, OutputArgs, TableOutput, VerboseArgs};
+pub use output::{CiArg, FormatArg, Output, OutputArgs, ProgressArg, TableOutput, VerboseArgs};
 pub use plan::{FieldManagerArgs, PlanArgs, PruneGuardArgs};
 pub use release::{RecordArgs, ReleaseArgs, ReleaseRef};
 pub use targets::TargetsArgs;

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 /// The `--ci` setting.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CiMode {
     /// Detect from the environment.
     #[default]
