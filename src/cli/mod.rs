@@ -13,7 +13,6 @@ mod rollback;
 mod settings;
 mod status;
 mod targets;
-mod targets_query;
 mod token;
 mod version;
 

@@ -30,6 +30,7 @@ pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod fleet;
+pub mod history;
 pub mod hooks;
 pub mod prune_check;
 pub mod release;

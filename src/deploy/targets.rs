@@ -34,8 +34,43 @@ impl Target {
     }
 }
 
-/// Runs `each` on every target (read from `file`), reporting each target's start, events and
-/// end to `reporter`; a sequential run (`parallel` 1) stops after the first target whose
+/// Runs `f` on every target: one after another when `parallel` is 1, stopping after the
+/// first whose result `stops` (the later ones are `None`: not started), or `parallel` at once
+/// (every target runs). Results come back in the targets' order. The one runner behind every
+/// multi-target command: deploys ([`run`]) and the read-only queries (`history`, `list`).
+pub async fn each<T, F>(
+    targets: &[Target],
+    parallel: u16,
+    stops: &dyn Fn(&Result<T, DeployError>) -> bool,
+    f: F,
+) -> Vec<Option<Result<T, DeployError>>>
+where
+    F: AsyncFn(&Target) -> Result<T, DeployError>,
+{
+    if parallel <= 1 {
+        let mut out = Vec::with_capacity(targets.len());
+        let mut stopped = false;
+        for t in targets {
+            if stopped {
+                out.push(None);
+                continue;
+            }
+            // Boxed: a deploy's future is large.
+            let r = Box::pin(f(t)).await;
+            stopped = stops(&r);
+            out.push(Some(r));
+        }
+        return out;
+    }
+    futures::stream::iter(targets)
+        .map(async |t| Some(Box::pin(f(t)).await))
+        .buffered(usize::from(parallel))
+        .collect()
+        .await
+}
+
+/// Runs `f` on every target (read from `file`) through [`each`], reporting each target's
+/// start, events and end to `reporter`; a sequential run stops after the first target whose
 /// outcome `stops`. `on_error` sees each target's error first (CI annotations of manifest
 /// problems). Returns the worst target's outcome.
 pub async fn run<F>(
@@ -45,13 +80,13 @@ pub async fn run<F>(
     reporter: &dyn Sink,
     on_error: &dyn Fn(&DeployError),
     stops: fn(Outcome) -> bool,
-    each: F,
+    f: F,
 ) -> Outcome
 where
     F: AsyncFn(&Target, &dyn Sink) -> DeployResult,
 {
     let alone = parallel <= 1;
-    let one = async |t: &Target| -> TargetResult {
+    let one = async |t: &Target| -> Result<Outcome, DeployError> {
         reporter.event(&Event::TargetStarted {
             name: t.name.clone(),
             cluster: t.cluster.to_string(),
@@ -62,56 +97,55 @@ where
             target: t.name.clone(),
             inner: reporter,
         };
-        // Boxed: a deploy's future is large, and several may be alive at once.
-        let (outcome, message) = match Box::pin(each(t, &sink)).await {
+        let result = f(t, &sink).await;
+        let (outcome, message) = match &result {
             Ok(verdict) => (verdict.outcome(), None),
             Err(e) => {
                 // A manifest error becomes an annotation on its file and line in CI.
-                on_error(&e);
-                (e.outcome, Some(t.error_message(&e, file)))
+                on_error(e);
+                (e.outcome, Some(t.error_message(e, file)))
             }
-        };
-        let result = TargetResult {
-            name: t.name.clone(),
-            state: outcome.target_state(),
-            outcome,
-            message,
-            elapsed: started.elapsed(),
         };
         reporter.event(&Event::TargetFinished {
-            result: result.clone(),
+            result: TargetResult {
+                name: t.name.clone(),
+                state: outcome.target_state(),
+                outcome,
+                message,
+                elapsed: started.elapsed(),
+            },
         });
-        result
+        result.map(|v| v.outcome())
     };
-    let mut outcomes = Vec::new();
-    if parallel <= 1 {
-        let mut failed: Option<&str> = None;
-        for t in targets {
-            if let Some(earlier) = failed {
-                reporter.event(&Event::TargetFinished {
-                    result: TargetResult {
-                        name: t.name.clone(),
-                        state: TargetState::NotStarted,
-                        outcome: Outcome::Success,
-                        message: Some(format!("an earlier target ({earlier}) failed")),
-                        elapsed: Default::default(),
-                    },
-                });
-                continue;
+    let outcome_of = |r: &Result<Outcome, DeployError>| match r {
+        Ok(o) => *o,
+        Err(e) => e.outcome,
+    };
+    let results = each(targets, parallel, &|r| stops(outcome_of(r)), one).await;
+    let mut failed: Option<&str> = None;
+    let mut worst = Outcome::Success;
+    for (t, r) in targets.iter().zip(&results) {
+        match r {
+            Some(r) => {
+                let o = outcome_of(r);
+                worst = worst.max(o);
+                if stops(o) && failed.is_none() {
+                    failed = Some(&t.name);
+                }
             }
-            let r = one(t).await;
-            outcomes.push(r.outcome);
-            if stops(r.outcome) {
-                failed = Some(&t.name);
-            }
+            None => reporter.event(&Event::TargetFinished {
+                result: TargetResult {
+                    name: t.name.clone(),
+                    state: TargetState::NotStarted,
+                    outcome: Outcome::Success,
+                    message: Some(format!(
+                        "an earlier target ({}) failed",
+                        failed.unwrap_or("?")
+                    )),
+                    elapsed: Default::default(),
+                },
+            }),
         }
-    } else {
-        let results: Vec<TargetResult> = futures::stream::iter(targets)
-            .map(&one)
-            .buffered(usize::from(parallel))
-            .collect()
-            .await;
-        outcomes.extend(results.iter().map(|r| r.outcome));
     }
-    outcomes.into_iter().max().unwrap_or(Outcome::Success)
+    worst
 }

@@ -13,6 +13,7 @@ pub mod ci;
 pub mod colour;
 pub mod diff;
 pub mod explain;
+pub mod history;
 pub mod human;
 pub mod json_result;
 pub mod objects;
