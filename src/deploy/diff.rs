@@ -49,7 +49,7 @@ pub async fn diff(
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
     if settings.create_namespace {
-        super::add_namespace(&mut manifests, &namespace);
+        super::namespace::add(&mut manifests, &namespace);
     }
     let mut opts = settings.plan.options(
         &namespace,

@@ -32,7 +32,9 @@ pub mod explain;
 pub mod fleet;
 pub mod history;
 pub mod hooks;
+pub mod namespace;
 pub mod prune_check;
+pub mod rbac;
 pub mod release;
 pub mod render;
 pub mod rollback;
@@ -53,7 +55,6 @@ pub use settings::{DeploySettings, FleetSettings, PlanSettings, ReleaseSettings}
 
 use crate::apply::ApplyOptions;
 use crate::event::Sink;
-use crate::manifest::Manifest;
 
 /// Renders `settings.render`, then plans, applies (and prunes) and tracks the objects on
 /// `cluster` — as a release's revision under its lock with `settings.release`, through the
@@ -81,7 +82,7 @@ pub async fn apply(
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
     if settings.create_namespace {
-        add_namespace(&mut manifests, &namespace);
+        namespace::add(&mut manifests, &namespace);
     }
     let retry = cluster.retry_policy(Some(started + settings.timeout));
     let mut opts = settings
@@ -152,29 +153,4 @@ pub async fn apply(
         }
         None => deploy.deploy(manifests).await.result,
     }
-}
-
-/// Adds a Namespace object for `namespace` (`--create-namespace`) unless the manifests define
-/// it; it comes first, so its wave precedes everything in it.
-pub fn add_namespace(manifests: &mut Vec<Manifest>, namespace: &str) {
-    if crate::manifest::find_namespace(manifests, namespace).is_some() {
-        return;
-    }
-    manifests.insert(
-        0,
-        Manifest::new(
-            crate::Origin::new("--create-namespace", 0),
-            serde_json::json!({
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "name": namespace,
-                    "labels": {
-                        crate::render::metadata::MANAGED_BY_LABEL:
-                            crate::render::metadata::MANAGED_BY_VALUE
-                    }
-                }
-            }),
-        ),
-    );
 }
