@@ -6,7 +6,7 @@ use std::io::Write;
 use clap::Args;
 
 use super::args::{ClusterArgs, FleetArgs, ManifestArgs, PlanArgs, WaitFlag};
-use crate::deploy::{self, DeploySettings, FleetSettings};
+use crate::deploy::{self, DeploySettings};
 use crate::exit::{self, ExitError};
 use crate::plan::permissions::Settings;
 use crate::report::rbac::{RoleSettings, Subject, yaml};
@@ -90,19 +90,13 @@ async fn run_with(
         |name: &str| deploy::ReleaseSettings::new(name),
         env,
     )?;
-    let through_fleet = args
-        .fleet
-        .through_fleet(args.cluster.azure.fleet.as_deref());
     let settings = DeploySettings {
         recreate_on_immutable: args.recreate_on_immutable,
         wait: args
             .wait_flag
             .wait_for_rollout
             .then(crate::track::TrackOptions::default),
-        fleet: through_fleet.then(|| FleetSettings {
-            placement: args.fleet.placement.clone(),
-            update_strategy: args.fleet.update_strategy.clone(),
-        }),
+        fleet: super::settings::fleet(&args.fleet, &args.cluster),
         ..base
     };
     let cluster = args.cluster.settings(&super::lookup(env));

@@ -1,10 +1,13 @@
-//! Parsed flags and the environment become deploy settings here, once per run (and once per
-//! target of a `--targets` run, on top of the command line's).
+//! Parsed flags and the environment become deploy settings here — the one place — once per run
+//! (and once per target of a `--targets` run, on top of the command line's).
 
-use super::Env;
-use super::args::manifests::ManifestArgs;
-use super::args::plan::PlanArgs;
-use crate::deploy::{DeployError, DeploySettings, PlanSettings, ReleaseSettings};
+use super::apply::ApplyArgs;
+use super::args::{ClusterArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs};
+use super::{Env, lookup};
+use crate::deploy::{
+    ClusterSettings, DeployError, DeploySettings, FleetSettings, PlanSettings, ReleaseSettings,
+};
+use crate::track::TrackOptions;
 
 /// How objects are sent, from the plan flags.
 pub fn plan(plan: &PlanArgs) -> PlanSettings {
@@ -38,4 +41,55 @@ pub fn deploy(
         create_namespace: plan_args.create_namespace,
         ..DeploySettings::new(Vec::new())
     })
+}
+
+/// Waiting for rollouts, from `--wait` (`wait`) and the tracking flags; the watch deadline fits
+/// within `cluster`'s request timeout.
+pub fn wait(wait: bool, track: &TrackArgs, cluster: &ClusterArgs) -> Option<TrackOptions> {
+    wait.then(|| tracking(track, cluster))
+}
+
+/// The tracking options of the tracking flags, for `cluster`.
+pub fn tracking(track: &TrackArgs, cluster: &ClusterArgs) -> TrackOptions {
+    TrackOptions {
+        watch_deadline: track.watch_deadline_within(cluster.request_timeout),
+        ..track.to_options()
+    }
+}
+
+/// Deploying through a Fleet hub: `--fleet` (an Azure flag of `cluster`), `--fleet-hub` or
+/// `--placement`.
+pub fn fleet(fleet: &FleetArgs, cluster: &ClusterArgs) -> Option<FleetSettings> {
+    fleet
+        .through_fleet(cluster.azure.fleet.as_deref())
+        .then(|| FleetSettings {
+            placement: fleet.placement.clone(),
+            update_strategy: fleet.update_strategy.clone(),
+        })
+}
+
+/// The settings of `kpush apply` with `cluster` and `manifests` (the command line's, or one
+/// target's on top of them).
+pub fn apply(
+    args: &ApplyArgs,
+    cluster: &ClusterArgs,
+    manifests: &ManifestArgs,
+    env: &Env,
+) -> Result<(DeploySettings, ClusterSettings), DeployError> {
+    let base = deploy(
+        manifests,
+        &args.plan,
+        |name| args.release.settings(name, env),
+        env,
+    )?;
+    let settings = DeploySettings {
+        preflight: !args.no_preflight,
+        access_check: !args.no_rbac_check,
+        recreate_on_immutable: args.recreate_on_immutable,
+        wait: wait(args.wait_flag.wait_for_rollout, &args.wait, cluster),
+        timeout: args.wait.timeout,
+        fleet: fleet(&args.fleet, cluster),
+        ..base
+    };
+    Ok((settings, cluster.settings(&lookup(env))))
 }

@@ -89,10 +89,7 @@ async fn run_with(
     interrupt: &Interrupt,
 ) -> DeployResult {
     let render = manifests.to_options(env).map_err(DeployError::invalid)?;
-    let wait = crate::track::TrackOptions {
-        watch_deadline: args.wait.watch_deadline_within(cluster.request_timeout),
-        ..args.wait.to_options()
-    };
+    let wait = super::settings::tracking(&args.wait, cluster);
     let cluster = cluster.settings(&super::lookup(env));
     crate::deploy::status::status(
         &render,
