@@ -130,9 +130,9 @@ impl Builder<'_> {
             )));
         }
         let merge = match c.values_merge.as_str() {
-            "" | "override" => Merge::Override,
-            "merge" => Merge::Merge,
-            "replace" => Merge::Replace,
+            "" | "override" => ValuesMerge::Override,
+            "merge" => ValuesMerge::Merge,
+            "replace" => ValuesMerge::Replace,
             other => {
                 return Err(err(format!(
                     "helmCharts {name}: valuesMerge must be one of merge, override, replace \
@@ -380,7 +380,7 @@ impl Builder<'_> {
         kfile: &Arc<str>,
         line: u32,
         c: &HelmChart,
-        merge: Merge,
+        merge: ValuesMerge,
         chart_dir: &Path,
         scratch: &Scratch,
     ) -> Result<Vec<OsString>, KError> {
@@ -415,7 +415,7 @@ impl Builder<'_> {
             None => None,
             Some(inline) => {
                 let inline = Value::Object(inline.clone());
-                let merged = if merge == Merge::Replace {
+                let merged = if merge == ValuesMerge::Replace {
                     inline
                 } else {
                     let file = if base.is_file() {
@@ -476,7 +476,7 @@ impl Builder<'_> {
 
 /// `valuesMerge`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Merge {
+enum ValuesMerge {
     Override,
     Merge,
     Replace,
@@ -485,9 +485,9 @@ enum Merge {
 /// kustomize's `replaceValuesInline`: kyaml's `merge2.Merge` of the inline values over the
 /// file's (`override`) or of the file's over the inline ones (`merge`); maps merge, lists are
 /// replaced, `null` deletes.
-fn merge_values(file: Value, inline: Value, how: Merge) -> Result<Value, String> {
+fn merge_values(file: Value, inline: Value, how: ValuesMerge) -> Result<Value, String> {
     let (mut dest, src) = match how {
-        Merge::Merge => (inline, file),
+        ValuesMerge::Merge => (inline, file),
         _ => (file, inline),
     };
     crate::render::patch::strategic_merge(&mut dest, &src).map_err(|e| e.to_string())?;
@@ -504,11 +504,11 @@ mod tests {
         let file = json!({"a": 1, "m": {"x": 1, "y": 2}, "l": [1, 2]});
         let inline = json!({"a": 2, "m": {"y": null, "z": 3}, "l": [3]});
         assert_eq!(
-            merge_values(file.clone(), inline.clone(), Merge::Override).unwrap(),
+            merge_values(file.clone(), inline.clone(), ValuesMerge::Override).unwrap(),
             json!({"a": 2, "m": {"x": 1, "z": 3}, "l": [3]})
         );
         assert_eq!(
-            merge_values(file, inline, Merge::Merge).unwrap(),
+            merge_values(file, inline, ValuesMerge::Merge).unwrap(),
             json!({"a": 1, "m": {"x": 1, "y": 2, "z": 3}, "l": [1, 2]})
         );
     }
