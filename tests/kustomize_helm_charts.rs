@@ -285,6 +285,26 @@ images:
     assert_eq!(ours.len(), 2);
     assert!(run.stdout.contains("name: eu-store-web"), "{}", run.stdout);
 
+    // Helm 4 pulls and renders the same objects.
+    let helm4 = kpush_testenv::helm::helm(HelmMajor::V4).unwrap_or_else(|e| panic!("{e:#}"));
+    let run4 = kpush(&[
+        "render",
+        &dir,
+        "--helm",
+        &helm4.display().to_string(),
+        "--no-run-annotations",
+    ]);
+    run4.expect_code(0);
+    let mut ours4 = compare::parse_stream(&run4.stdout).expect("kpush YAML");
+    compare::strip_kpush_additions(&mut ours4, &expected);
+    let d = compare::compare(&expected, &ours4, true);
+    assert!(
+        d.is_empty(),
+        "helm 4: {}\n{}",
+        d.summary(),
+        d.details("kustomize")
+    );
+
     // Provenance names the chart template (in the pulled chart) and the entry.
     let summary = kpush(&["render", &dir, "--helm", &helm, "--summary"]);
     summary.expect_code(0);
@@ -540,4 +560,29 @@ fn helm_for_helm_charts_sees_none_of_kpushs_secrets_nor_its_helm_settings() {
     assert!(!seen.contains("/runner/"), "{seen}");
     assert!(seen.contains("HELM_CONFIG_HOME=/"), "{seen}");
     assert!(seen.contains("HELM_PLUGINS=/"), "{seen}");
+}
+
+#[test]
+fn a_chart_that_fails_to_render_is_named_by_its_template_line_and_entry() {
+    let tmp = repository("namespace: x\nhelmCharts:\n- name: app\n  releaseName: a\n");
+    write(
+        tmp.path(),
+        "overlay/charts/app/templates/check.yaml",
+        "# checks\n{{- required \"region is required\" .Values.region }}\n",
+    );
+    let run = render_overlay(&tmp);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("overlay/charts/app/templates/check.yaml:2")
+            && run.stderr.contains("region is required"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("kustomization.yaml:3: error: helmCharts app: helm could not render"),
+        "{}",
+        run.stderr
+    );
 }
