@@ -254,13 +254,10 @@ fn remote_resource_is_refused_with_a_hint() {
 }
 
 #[test]
-fn plugins_and_the_deprecated_helm_generator_are_refused_naming_the_field() {
+fn plugins_are_refused_naming_the_field() {
     for (field, text) in [
         ("generators", "resources: []\ngenerators:\n- gen.yaml\n"),
-        (
-            "helmChartInflationGenerator",
-            "resources: []\nhelmChartInflationGenerator:\n- chartName: redis\n",
-        ),
+        ("validators", "resources: []\nvalidators:\n- v.yaml\n"),
     ] {
         let t = tempfile::tempdir().unwrap();
         write(t.path(), "k/kustomization.yaml", text);

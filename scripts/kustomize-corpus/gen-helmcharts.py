@@ -308,6 +308,20 @@ helmCharts:
   releaseName: w
   skipHooks: true
 """,
+    # The deprecated helmChartInflationGenerator, which kustomize turns into helmCharts and
+    # helmGlobals (its chartHome here), beside a helmCharts entry of another release.
+    "widgets-deprecated-generator": """helmChartInflationGenerator:
+- chartName: widgets
+  chartHome: charts
+  releaseName: old
+  values: charts/widgets/values.yaml
+  valuesLocal:
+    greeting: hey
+helmCharts:
+- name: widgets
+  releaseName: new
+  namespace: other
+""",
 }
 
 # Cases where kustomize must fail, and kpush too (exit 2).

@@ -294,8 +294,9 @@ impl<'a> Builder<'a> {
                 self.generator(dir, &kfile, kind, g, global, ra)?;
             }
         }
-        for c in k.helm_charts.iter().flatten() {
-            self.helm_chart(dir, &kfile, c, k.helm_globals.as_ref(), ra)?;
+        let (charts, globals) = self.helm_entries(&k, &kfile);
+        for c in &charts {
+            self.helm_chart(dir, &kfile, c, globals.as_ref(), ra)?;
         }
 
         for c in k.components.iter().flatten() {

@@ -52,7 +52,7 @@ pub struct Kustomization {
     pub crds: Option<Lined<Value>>,
     pub helm_globals: Option<Lined<HelmGlobals>>,
     pub helm_charts: Option<Vec<Lined<HelmChart>>>,
-    pub helm_chart_inflation_generator: Option<Lined<Value>>,
+    pub helm_chart_inflation_generator: Option<Vec<Lined<HelmChartArgs>>>,
     pub configurations: Option<Vec<Lined<String>>>,
     pub generators: Option<Lined<Value>>,
     pub transformers: Option<Lined<Value>>,
@@ -113,6 +113,58 @@ pub struct HelmChart {
     pub debug: bool,
     #[serde(default)]
     pub devel: bool,
+}
+
+/// An entry of the deprecated `helmChartInflationGenerator` (kustomize's `types.HelmChartArgs`),
+/// which kustomize turns into `helmCharts` and `helmGlobals`.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmChartArgs {
+    #[serde(default)]
+    pub chart_name: String,
+    #[serde(default)]
+    pub chart_version: String,
+    #[serde(default)]
+    pub chart_repo_url: String,
+    #[serde(default)]
+    pub chart_home: String,
+    #[serde(default)]
+    pub chart_repo_name: String,
+    /// Ignored, as kustomize ignores it (kpush runs its own helm).
+    #[serde(default)]
+    pub helm_bin: String,
+    #[serde(default)]
+    pub helm_home: String,
+    #[serde(default)]
+    pub values: String,
+    #[serde(default)]
+    pub values_local: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub values_merge: String,
+    #[serde(default)]
+    pub release_name: String,
+    /// Ignored, as kustomize ignores it.
+    #[serde(default)]
+    pub release_namespace: String,
+    /// Ignored, as kustomize ignores it.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+impl HelmChartArgs {
+    /// kustomize's `makeHelmChartFromHca`.
+    pub fn to_chart(&self) -> HelmChart {
+        HelmChart {
+            name: self.chart_name.clone(),
+            version: self.chart_version.clone(),
+            repo: self.chart_repo_url.clone(),
+            values_file: self.values.clone(),
+            values_inline: self.values_local.clone(),
+            values_merge: self.values_merge.clone(),
+            release_name: self.release_name.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// An entry of `labels`.
@@ -345,17 +397,11 @@ impl Kustomization {
                 ));
             }
         }
-        let fields: [(&str, &Option<Lined<Value>>, &str); 6] = [
+        let fields: [(&str, &Option<Lined<Value>>, &str); 5] = [
             (
                 "crds",
                 &self.crds,
                 "custom resource field specs from CRD files are not supported",
-            ),
-            (
-                "helmChartInflationGenerator",
-                &self.helm_chart_inflation_generator,
-                "the deprecated helmChartInflationGenerator is not supported; write the charts \
-                 under `helmCharts` (kustomize's replacement for it), which kpush renders",
             ),
             (
                 "generators",

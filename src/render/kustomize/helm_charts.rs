@@ -88,6 +88,67 @@ fn inside(rel: &str) -> bool {
 }
 
 impl Builder<'_> {
+    /// The kustomization's charts and globals: `helmCharts` and `helmGlobals`, then the
+    /// deprecated `helmChartInflationGenerator` entries converted as kustomize's
+    /// `FixKustomization` converts them (`SplitHelmParameters`; its `helmBin`, `extraArgs` and
+    /// `releaseNamespace` are dropped, with a warning here).
+    pub(super) fn helm_entries(
+        &mut self,
+        k: &super::file::Kustomization,
+        kfile: &Arc<str>,
+    ) -> (Vec<Lined<HelmChart>>, Option<Lined<HelmGlobals>>) {
+        let mut charts: Vec<Lined<HelmChart>> = k.helm_charts.clone().unwrap_or_default();
+        let mut globals = k.helm_globals.clone();
+        let mut derived: Option<Lined<HelmGlobals>> = None;
+        for old in k.helm_chart_inflation_generator.iter().flatten() {
+            let a = &old.value;
+            let dropped: Vec<&str> = [
+                ("helmBin", !a.helm_bin.is_empty()),
+                ("extraArgs", !a.extra_args.is_empty()),
+                ("releaseNamespace", !a.release_namespace.is_empty()),
+            ]
+            .into_iter()
+            .filter_map(|(f, set)| set.then_some(f))
+            .collect();
+            if !dropped.is_empty() {
+                self.problems.push(Problem::at(
+                    Severity::Warning,
+                    ProblemKind::Chart,
+                    kfile,
+                    line_of(old),
+                    format!(
+                        "helmChartInflationGenerator {}: {} ignored, as kustomize ignores them \
+                         when it turns this deprecated field into helmCharts; write helmCharts \
+                         (with `namespace`) instead",
+                        a.chart_name,
+                        dropped.join(", ")
+                    ),
+                ));
+            }
+            let g = derived.get_or_insert_with(|| Lined {
+                value: HelmGlobals::default(),
+                referenced: old.referenced,
+                defined: old.defined,
+            });
+            if !a.chart_home.is_empty() {
+                g.value.chart_home = a.chart_home.clone();
+            }
+            if !a.helm_home.is_empty() {
+                g.value.config_home = a.helm_home.clone();
+            }
+            charts.push(Lined {
+                value: a.to_chart(),
+                referenced: old.referenced,
+                defined: old.defined,
+            });
+        }
+        if globals.is_none() {
+            globals = derived
+                .filter(|g| !g.value.chart_home.is_empty() || !g.value.config_home.is_empty());
+        }
+        (charts, globals)
+    }
+
     /// Inflates one `helmCharts` entry and adds its objects to `ra` (kustomize's generator
     /// phase: after configMapGenerator and secretGenerator, before components).
     pub(super) fn helm_chart(
