@@ -483,6 +483,24 @@ fn helm_charts_entries_cannot_run_code_or_reach_helm_as_flags() {
     );
     assert!(!ran.exists(), "the post-renderer ran");
 
+    // The deprecated helmChartInflationGenerator's helmBin and extraArgs are ignored (as
+    // kustomize ignores them), with a warning.
+    let k = format!(
+        "helmChartInflationGenerator:\n- chartName: app\n  releaseName: a\n  helmBin: {}\n  extraArgs:\n  - --post-renderer={}\n",
+        script.display(),
+        script.display()
+    );
+    let tmp = repository(&k);
+    let run = render_overlay(&tmp);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("helmBin, extraArgs ignored"),
+        "{}",
+        run.stderr
+    );
+    assert!(!ran.exists(), "helmBin or the post-renderer ran");
+    assert!(run.stdout.contains("name: a-web"), "{}", run.stdout);
+
     // A repository URL of a scheme only a helm plugin serves is refused, and a helm
     // configuration shipped in the repository (which could install such a plugin) is ignored.
     let tmp = repository(
