@@ -305,6 +305,33 @@ images:
         d.details("kustomize")
     );
 
+    // A password in the repository URL is never shown, neither in provenance nor in errors.
+    let with_password = repo.url.replace("http://", "http://bot:s3cret@");
+    let secret = tmp.path().join("secret");
+    for (chart, code) in [("shop", 0), ("absent", 2)] {
+        write(
+            &secret,
+            "kustomization.yaml",
+            &format!(
+                "helmCharts:\n- name: {chart}\n  repo: {with_password}\n  version: 0.1.0\n  releaseName: s\n"
+            ),
+        );
+        let run = kpush(&[
+            "render",
+            &secret.display().to_string(),
+            "--helm",
+            &helm,
+            "--summary",
+        ]);
+        run.expect_code(code);
+        assert!(
+            !run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"),
+            "{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+
     // Provenance names the chart template (in the pulled chart) and the entry.
     let summary = kpush(&["render", &dir, "--helm", &helm, "--summary"]);
     summary.expect_code(0);

@@ -351,7 +351,10 @@ impl Builder<'_> {
         chart_rel: &str,
     ) -> Result<(PathBuf, String), String> {
         let name = &c.name;
-        let repo = c.repo.trim_end_matches('/');
+        let full = c.repo.trim_end_matches('/');
+        // What messages and provenance show: never a password written into the URL.
+        let shown_repo = without_userinfo(full);
+        let repo = shown_repo.as_str();
         if repo.is_empty() {
             return Err(format!(
                 "helmCharts {name}: no chart at {chart_rel} and no `repo` to pull it from; \
@@ -377,7 +380,7 @@ impl Builder<'_> {
             "--untar".into(),
             "--untardir".into(),
             into.clone().into(),
-            format!("--repo={repo}").into(),
+            format!("--repo={full}").into(),
             name.into(),
         ];
         if !c.version.is_empty() {
@@ -388,7 +391,10 @@ impl Builder<'_> {
         }
         helm.run_isolated(&args, &scratch.0.join("helm"))
             .map_err(|e| {
-                format!("helmCharts {name}: helm could not pull the chart from {repo}: {e}")
+                format!(
+                    "helmCharts {name}: helm could not pull the chart from {repo}: {}",
+                    e.replace(full, repo)
+                )
             })?;
         let dir = into.join(name);
         if !dir.join("Chart.yaml").is_file() {
@@ -535,6 +541,18 @@ impl Builder<'_> {
     }
 }
 
+/// `url` without a `user:password@` part.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 /// `valuesMerge`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ValuesMerge {
@@ -572,6 +590,19 @@ mod tests {
             merge_values(file, inline, ValuesMerge::Merge).unwrap(),
             json!({"a": 1, "m": {"x": 1, "y": 2, "z": 3}, "l": [1, 2]})
         );
+    }
+
+    #[test]
+    fn repository_passwords_are_not_shown() {
+        assert_eq!(
+            without_userinfo("https://bot:s3cret@charts.example.com/stable"),
+            "https://charts.example.com/stable"
+        );
+        assert_eq!(
+            without_userinfo("https://charts.example.com/a@b"),
+            "https://charts.example.com/a@b"
+        );
+        assert_eq!(without_userinfo("evil"), "evil");
     }
 
     #[test]
