@@ -527,6 +527,23 @@ mod tests {
     }
 
     #[test]
+    fn helm_charts_entries_are_read_and_misspelled_fields_refused() {
+        let k = Kustomization::parse(
+            "helmGlobals:\n  chartHome: vendor\nhelmCharts:\n- name: web\n  includeCRDs: true\n  valuesInline:\n    a: 1\n",
+            "k.yaml",
+        )
+        .unwrap();
+        let c = &k.helm_charts.unwrap()[0];
+        assert_eq!(line_of(c), 4);
+        assert!(c.value.include_crds);
+        assert_eq!(k.helm_globals.unwrap().value.chart_home, "vendor");
+        let e = Kustomization::parse("helmCharts:\n- name: web\n  relaseName: w\n", "k.yaml")
+            .unwrap_err();
+        assert!(e.message.contains("relaseName"), "{e:?}");
+        assert_eq!(e.line, 3, "{e:?}");
+    }
+
+    #[test]
     fn unsupported_field_is_named() {
         let k = Kustomization::parse("resources: []\ngenerators:\n- g.yaml\n", "k.yaml").unwrap();
         let (f, line, _) = k.unsupported().unwrap();
