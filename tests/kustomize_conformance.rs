@@ -45,6 +45,9 @@ struct Case {
     dir: PathBuf,
     render: PathBuf,
     expects_error: bool,
+    /// The case has `helmCharts` (`SOURCE` says `helm: true`): both tools get the pinned Helm 3
+    /// (kustomize v5.7.1 runs only Helm 3), kustomize with `--enable-helm`.
+    helm: bool,
 }
 
 fn cases(filter: Option<&str>) -> Vec<Case> {
@@ -69,11 +72,13 @@ fn cases(filter: Option<&str>) -> Vec<Case> {
             }
             let render = dir.join(field("render:").unwrap_or_else(|| ".".into()));
             let expects_error = field("kind:").as_deref() == Some("error");
+            let helm = field("helm:").as_deref() == Some("true");
             out.push(Case {
                 name,
                 dir,
                 render,
                 expects_error,
+                helm,
             });
         }
     }
@@ -163,8 +168,16 @@ impl Oracle {
         }
     }
 
-    fn render(&self, dir: &Path) -> Output {
-        run(&self.program, &[self.subcommand.as_ref(), dir.as_os_str()])
+    fn render(&self, dir: &Path, helm: Option<&Path>) -> Output {
+        let mut args: Vec<&std::ffi::OsStr> = vec![self.subcommand.as_ref(), dir.as_os_str()];
+        if let Some(h) = helm {
+            args.extend([
+                "--enable-helm".as_ref(),
+                "--helm-command".as_ref(),
+                h.as_os_str(),
+            ]);
+        }
+        run(&self.program, &args)
     }
 
     fn name(&self) -> String {
@@ -224,17 +237,25 @@ fn first_lines(text: &str, n: usize) -> String {
     text.lines().take(n).collect::<Vec<_>>().join("\n")
 }
 
+/// The pinned Helm 3 for the cases with `helmCharts`.
+fn helm_v3() -> PathBuf {
+    kpush_testenv::helm::helm(kpush_testenv::helm::HelmMajor::V3)
+        .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
 fn check(case: &Case, oracle: &Oracle) -> Verdict {
-    let kpush = run(
-        Path::new(env!("CARGO_BIN_EXE_kpush")),
-        &[
-            "render".as_ref(),
-            case.render.as_os_str(),
-            "--no-run-annotations".as_ref(),
-            "--show-secrets".as_ref(),
-        ],
-    );
-    let live = oracle.render(&case.render);
+    let helm = case.helm.then(helm_v3);
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "render".as_ref(),
+        case.render.as_os_str(),
+        "--no-run-annotations".as_ref(),
+        "--show-secrets".as_ref(),
+    ];
+    if let Some(h) = &helm {
+        args.extend(["--helm".as_ref(), h.as_os_str()]);
+    }
+    let kpush = run(Path::new(env!("CARGO_BIN_EXE_kpush")), &args);
+    let live = oracle.render(&case.render, helm.as_deref());
     if case.expects_error {
         let expected = fs::read_to_string(case.dir.join("expected-error.txt")).unwrap_or_default();
         if live.code == 0 {

@@ -254,19 +254,22 @@ fn remote_resource_is_refused_with_a_hint() {
 }
 
 #[test]
-fn plugins_and_helm_charts_are_refused_naming_the_field() {
-    let t = tempfile::tempdir().unwrap();
-    write(
-        t.path(),
-        "k/kustomization.yaml",
-        "resources: []\nhelmCharts:\n- name: redis\n  repo: https://charts.example.com\n",
-    );
-    let (code, _, err) = kpush(t.path(), &["k"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("k/kustomization.yaml:2: error: `helmCharts` is not supported"),
-        "{err}"
-    );
+fn plugins_are_refused_naming_the_field() {
+    for (field, text) in [
+        ("generators", "resources: []\ngenerators:\n- gen.yaml\n"),
+        ("validators", "resources: []\nvalidators:\n- v.yaml\n"),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        write(t.path(), "k/kustomization.yaml", text);
+        let (code, _, err) = kpush(t.path(), &["k"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains(&format!(
+                "k/kustomization.yaml:2: error: `{field}` is not supported"
+            )),
+            "{err}"
+        );
+    }
 }
 
 #[test]

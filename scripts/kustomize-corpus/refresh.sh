@@ -15,4 +15,5 @@ python3 scripts/kustomize-corpus/extract-krusty.py "$RECORDS" "$KUSTOMIZE" tests
 python3 scripts/kustomize-corpus/import-repos.py "$MIRRORS" "$KUSTOMIZE" tests/fixtures/kustomize
 python3 scripts/kustomize-corpus/import-modules.py "$KUSTOMIZE" tests/fixtures/kustomize
 scripts/kustomize-corpus/gen-kubebuilder.sh
+python3 scripts/kustomize-corpus/gen-helmcharts.py "$KUSTOMIZE" "$(scripts/build-helm.sh v3 | tail -n1)" tests/fixtures/kustomize
 rm -rf "$(dirname "$RECORDS")"

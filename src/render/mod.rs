@@ -107,9 +107,14 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
                 objects::from_documents(&src.name, docs, &mut manifests, &mut problems);
             }
             source::Input::Kustomization { dir, name } => {
-                let Some(overlay) =
-                    kustomize::render(dir, name, &opts.vars, opts.substitution, &mut problems)
-                else {
+                let Some(overlay) = kustomize::render(
+                    dir,
+                    name,
+                    &opts.vars,
+                    opts.substitution,
+                    opts.chart.helm.as_deref(),
+                    &mut problems,
+                ) else {
                     continue;
                 };
                 if let (Some((ns, file, line)), Some(flag)) = (&overlay.namespace, &opts.namespace)

@@ -89,9 +89,32 @@ impl Helm {
         self.run(&args.iter().map(|a| a.as_ref()).collect::<Vec<_>>())
     }
 
+    /// Runs helm with `args` and its configuration, cache and data kept in `homes` (a fresh
+    /// directory of kpush's): no repository list, registry login or plugin of the machine is
+    /// seen, as `kustomize build --enable-helm` runs it, and nothing a plugin could run is
+    /// installed there. Used for kustomizations' `helmCharts`, which a repository controls.
+    pub fn run_isolated(
+        &self,
+        args: &[std::ffi::OsString],
+        homes: &Path,
+    ) -> Result<String, String> {
+        let mut cmd = command(&self.path);
+        for k in HELM_ENV.iter().filter(|k| k.starts_with("HELM_")) {
+            cmd.env_remove(k);
+        }
+        cmd.env("HELM_CONFIG_HOME", homes)
+            .env("HELM_CACHE_HOME", homes.join(".cache"))
+            .env("HELM_DATA_HOME", homes.join(".data"))
+            .env("HELM_PLUGINS", homes.join(".data/plugins"));
+        self.finish(cmd.args(args))
+    }
+
     fn run(&self, args: &[&std::ffi::OsStr]) -> Result<String, String> {
-        let out = command(&self.path)
-            .args(args)
+        self.finish(command(&self.path).args(args))
+    }
+
+    fn finish(&self, cmd: &mut Command) -> Result<String, String> {
+        let out = cmd
             .stdin(Stdio::null())
             .output()
             .map_err(|e| format!("cannot run {}: {e}", self.path.display()))?;

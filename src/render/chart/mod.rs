@@ -107,7 +107,7 @@ pub fn render(
 /// Checks the symlinks of the chart directory `chart`: each must lead inside the repository
 /// (not into its `.git`) and not back to a directory that holds it. Returns the first offender
 /// (its path inside the chart) and what is wrong with it.
-fn links_in_chart(chart: &Path) -> Result<(), (String, String)> {
+pub(crate) fn links_in_chart(chart: &Path) -> Result<(), (String, String)> {
     let top = chart
         .canonicalize()
         .map_err(|e| (String::new(), format!("cannot be read: {e}")))?;

@@ -55,6 +55,10 @@ pub struct Builder<'a> {
     pub vars_declared: Vec<(crate::render::patch::Var, Arc<str>, u32)>,
     /// Kustomizations being built, to find cycles.
     stack: Vec<(PathBuf, String)>,
+    /// The helm binary for `helmCharts` (`--helm`); `None` finds `helm` on PATH.
+    pub helm: Option<PathBuf>,
+    /// helm, once found and checked.
+    pub(super) helm_found: Option<crate::render::chart::helm::Helm>,
 }
 
 /// Objects accumulated so far and the transformer configuration they carry.
@@ -85,6 +89,8 @@ impl<'a> Builder<'a> {
             vars_declared: Vec::new(),
             schema: None,
             stack: Vec::new(),
+            helm: None,
+            helm_found: None,
         }
     }
 
@@ -287,6 +293,10 @@ impl<'a> Builder<'a> {
             for g in list.iter().flatten() {
                 self.generator(dir, &kfile, kind, g, global, ra)?;
             }
+        }
+        let (charts, globals) = self.helm_entries(&k, &kfile);
+        for c in &charts {
+            self.helm_chart(dir, &kfile, c, globals.as_ref(), ra)?;
         }
 
         for c in k.components.iter().flatten() {
@@ -643,7 +653,7 @@ fn drop_null_metadata(v: &mut serde_json::Value) {
 
 /// kustomize writes label and annotation values as strings (`port: 8080` becomes `"8080"`);
 /// plain kpush input refuses them instead, but an overlay must render as kustomize renders it.
-fn stringify_metadata(v: &mut serde_json::Value) {
+pub(super) fn stringify_metadata(v: &mut serde_json::Value) {
     if let Some(items) = v.get_mut("items").and_then(|i| i.as_array_mut()) {
         items.iter_mut().for_each(stringify_metadata);
     }
@@ -666,7 +676,7 @@ fn stringify_metadata(v: &mut serde_json::Value) {
 }
 
 /// kustomize's `appendReplaceOrMerge` for a generated object.
-fn absorb(
+pub(super) fn absorb(
     ra: &mut Vec<Resource>,
     mut r: Resource,
     kfile: &Arc<str>,

@@ -50,9 +50,9 @@ pub struct Kustomization {
     // Read only to be refused with their line.
     pub openapi: Option<Lined<Value>>,
     pub crds: Option<Lined<Value>>,
-    pub helm_globals: Option<Lined<Value>>,
-    pub helm_charts: Option<Lined<Value>>,
-    pub helm_chart_inflation_generator: Option<Lined<Value>>,
+    pub helm_globals: Option<Lined<HelmGlobals>>,
+    pub helm_charts: Option<Vec<Lined<HelmChart>>>,
+    pub helm_chart_inflation_generator: Option<Vec<Lined<HelmChartArgs>>>,
     pub configurations: Option<Vec<Lined<String>>>,
     pub generators: Option<Lined<Value>>,
     pub transformers: Option<Lined<Value>>,
@@ -61,6 +61,110 @@ pub struct Kustomization {
     /// Line of each top-level key (a block value's span starts on the line below its key).
     #[serde(skip)]
     pub key_lines: BTreeMap<String, u32>,
+}
+
+/// `helmGlobals` (kustomize's `types.HelmGlobals`).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmGlobals {
+    /// Directory (relative to the kustomization) holding one directory per chart; `charts`.
+    #[serde(default)]
+    pub chart_home: String,
+    /// helm's configuration directory; kpush refuses it (it uses a fresh one).
+    #[serde(default)]
+    pub config_home: String,
+}
+
+/// An entry of `helmCharts` (kustomize's `types.HelmChart`).
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmChart {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub repo: String,
+    #[serde(default)]
+    pub release_name: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub additional_values_files: Vec<String>,
+    #[serde(default)]
+    pub values_file: String,
+    #[serde(default)]
+    pub values_inline: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub values_merge: String,
+    #[serde(default, rename = "includeCRDs")]
+    pub include_crds: bool,
+    #[serde(default)]
+    pub skip_hooks: bool,
+    #[serde(default)]
+    pub api_versions: Vec<String>,
+    #[serde(default)]
+    pub kube_version: String,
+    #[serde(default)]
+    pub name_template: String,
+    #[serde(default)]
+    pub skip_tests: bool,
+    #[serde(default)]
+    pub debug: bool,
+    #[serde(default)]
+    pub devel: bool,
+}
+
+/// An entry of the deprecated `helmChartInflationGenerator` (kustomize's `types.HelmChartArgs`),
+/// which kustomize turns into `helmCharts` and `helmGlobals`.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmChartArgs {
+    #[serde(default)]
+    pub chart_name: String,
+    #[serde(default)]
+    pub chart_version: String,
+    #[serde(default)]
+    pub chart_repo_url: String,
+    #[serde(default)]
+    pub chart_home: String,
+    #[serde(default)]
+    pub chart_repo_name: String,
+    /// Ignored, as kustomize ignores it (kpush runs its own helm).
+    #[serde(default)]
+    pub helm_bin: String,
+    #[serde(default)]
+    pub helm_home: String,
+    #[serde(default)]
+    pub values: String,
+    #[serde(default)]
+    pub values_local: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub values_merge: String,
+    #[serde(default)]
+    pub release_name: String,
+    /// Ignored, as kustomize ignores it.
+    #[serde(default)]
+    pub release_namespace: String,
+    /// Ignored, as kustomize ignores it.
+    #[serde(default)]
+    pub extra_args: Vec<String>,
+}
+
+impl HelmChartArgs {
+    /// kustomize's `makeHelmChartFromHca`.
+    pub fn to_chart(&self) -> HelmChart {
+        HelmChart {
+            name: self.chart_name.clone(),
+            version: self.chart_version.clone(),
+            repo: self.chart_repo_url.clone(),
+            values_file: self.values.clone(),
+            values_inline: self.values_local.clone(),
+            values_merge: self.values_merge.clone(),
+            release_name: self.release_name.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// An entry of `labels`.
@@ -293,28 +397,11 @@ impl Kustomization {
                 ));
             }
         }
-        let fields: [(&str, &Option<Lined<Value>>, &str); 8] = [
+        let fields: [(&str, &Option<Lined<Value>>, &str); 5] = [
             (
                 "crds",
                 &self.crds,
                 "custom resource field specs from CRD files are not supported",
-            ),
-            (
-                "helmGlobals",
-                &self.helm_globals,
-                "Helm charts inside kustomizations are not supported yet; render the chart \
-                 with `helm template` and list the output under `resources`",
-            ),
-            (
-                "helmCharts",
-                &self.helm_charts,
-                "Helm charts inside kustomizations are not supported yet; render the chart \
-                 with `helm template` and list the output under `resources`",
-            ),
-            (
-                "helmChartInflationGenerator",
-                &self.helm_chart_inflation_generator,
-                "Helm charts inside kustomizations are not supported yet",
             ),
             (
                 "generators",
@@ -440,9 +527,26 @@ mod tests {
     }
 
     #[test]
+    fn helm_charts_entries_are_read_and_misspelled_fields_refused() {
+        let k = Kustomization::parse(
+            "helmGlobals:\n  chartHome: vendor\nhelmCharts:\n- name: web\n  includeCRDs: true\n  valuesInline:\n    a: 1\n",
+            "k.yaml",
+        )
+        .unwrap();
+        let c = &k.helm_charts.unwrap()[0];
+        assert_eq!(line_of(c), 4);
+        assert!(c.value.include_crds);
+        assert_eq!(k.helm_globals.unwrap().value.chart_home, "vendor");
+        let e = Kustomization::parse("helmCharts:\n- name: web\n  relaseName: w\n", "k.yaml")
+            .unwrap_err();
+        assert!(e.message.contains("relaseName"), "{e:?}");
+        assert_eq!(e.line, 3, "{e:?}");
+    }
+
+    #[test]
     fn unsupported_field_is_named() {
-        let k = Kustomization::parse("resources: []\nhelmCharts:\n- name: x\n", "k.yaml").unwrap();
+        let k = Kustomization::parse("resources: []\ngenerators:\n- g.yaml\n", "k.yaml").unwrap();
         let (f, line, _) = k.unsupported().unwrap();
-        assert_eq!((f, line), ("helmCharts", 2));
+        assert_eq!((f, line), ("generators", 2));
     }
 }

@@ -12,6 +12,7 @@ pub mod fieldspec;
 pub mod file;
 pub mod generators;
 pub mod hash;
+pub mod helm_charts;
 pub mod nameref;
 pub mod order;
 pub mod patches;
@@ -90,7 +91,8 @@ pub struct Overlay {
     pub namespace: Option<(String, String, u32)>,
 }
 
-/// Renders the kustomization in `dir` (`display` is the path as the user gave it).
+/// Renders the kustomization in `dir` (`display` is the path as the user gave it); `helm` renders
+/// its `helmCharts` (`None`: `helm` on PATH).
 ///
 /// Files may not leave the repository: the git work tree holding `dir`, else the current
 /// directory when it holds `dir`, else `dir` itself.
@@ -99,6 +101,7 @@ pub fn render(
     display: &str,
     vars: &Vars,
     substitution: Substitution,
+    helm: Option<&Path>,
     problems: &mut Vec<Problem>,
 ) -> Option<Overlay> {
     let fs = match dir.canonicalize() {
@@ -116,6 +119,7 @@ pub fn render(
     };
     let root = super::source::repository_root(&fs);
     let mut b = build::Builder::new(root, vars, substitution);
+    b.helm = helm.map(Path::to_path_buf);
     let top = build::Dir {
         fs,
         display: display.to_string(),
