@@ -55,7 +55,7 @@ pub enum Command {
     /// Render manifests (files, directories, `-`) and print the resulting objects.
     Render(Box<render::RenderArgs>),
     /// Apply manifests with server-side apply: in waves, after a dry-run of everything, with prune.
-    Apply(Box<apply::ApplyArgs>),
+    Apply(Box<args::ApplyArgs>),
     /// Show what `kpush apply` would change (exit 0: nothing, 1: differences, >1: error).
     Diff(Box<diff::DiffArgs>),
     /// Print the Roles and bindings the deploying identity needs to apply these manifests

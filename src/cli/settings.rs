@@ -1,8 +1,7 @@
 //! Parsed flags and the environment become deploy settings here — the one place — once per run
 //! (and once per target of a `--targets` run, on top of the command line's).
 
-use super::apply::ApplyArgs;
-use super::args::{ClusterArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs};
+use super::args::{ApplyArgs, ClusterArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs};
 use super::{Env, lookup};
 use crate::deploy::{
     ClusterSettings, DeployError, DeploySettings, FleetSettings, PlanSettings, ReleaseSettings,

@@ -1,5 +1,6 @@
 //! Flag groups, each declared once and flattened into the commands that take it.
 
+pub mod apply;
 pub mod azure;
 pub mod chart;
 pub mod cluster;
@@ -11,6 +12,7 @@ pub mod release;
 pub mod targets;
 pub mod wait;
 
+pub use apply::ApplyArgs;
 pub use azure::AzureArgs;
 pub use cluster::ClusterArgs;
 pub use fleet::FleetArgs;
