@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use futures::future::join_all;
 use kube::Client;
+use kube::core::ApiResource;
 use kube::discovery::Scope;
 use serde_json::Value;
 
@@ -215,6 +216,28 @@ pub async fn preview(
     }))
 }
 
+/// The collections where members of `resource` can live: one per namespace, or the cluster.
+fn push_targets(
+    targets: &mut Vec<Target>,
+    namespaces: &BTreeSet<String>,
+    resource: ApiResource,
+    namespaced: bool,
+) {
+    if namespaced {
+        targets.extend(namespaces.iter().map(|ns| Target {
+            resource: resource.clone(),
+            namespace: Some(ns.clone()),
+            has_status: false,
+        }));
+    } else {
+        targets.push(Target {
+            resource,
+            namespace: None,
+            has_status: false,
+        });
+    }
+}
+
 /// [`candidates`], with the count of every live member.
 pub async fn members(
     client: &Client,
@@ -228,15 +251,42 @@ pub async fn members(
     let selector = format!("{}={}", applyset::PART_OF_LABEL, set.id());
     let mut nss: BTreeSet<String> = namespaces.clone();
     nss.insert(set.namespace.clone());
-    let resolved = join_all(kinds.iter().map(|gk| async move {
+    // One round trip answers every kind (aggregated discovery); a kind it does not answer
+    // for (its group gone or stale, or a server without aggregated discovery) is asked about
+    // the old way, group by group, so that a group that cannot be read fails the prune.
+    let server = if kinds.is_empty() {
+        crate::cluster::discovery::ServerApis::default()
+    } else {
+        crate::cluster::discovery::fetch(client, retry, Some(&BTreeSet::new()))
+            .await
+            .map_err(|f| {
+                Failure::Other(format!(
+                    "cannot read the API server's discovery to look for members to prune: {}; \
+                     nothing was pruned",
+                    f.message()
+                ))
+            })?
+    };
+    let mut targets = Vec::new();
+    let mut ask = Vec::new();
+    for gk in kinds {
         let (group, kind) = applyset::parse_group_kind(gk);
+        let known = server.group(&group).and_then(|g| {
+            g.recommended_kind(&kind)
+                .filter(|r| !server.is_stale(&r.resource.api_version))
+        });
+        match known {
+            Some(r) => push_targets(&mut targets, &nss, r.resource.clone(), r.namespaced),
+            None => ask.push((group, kind)),
+        }
+    }
+    let resolved = join_all(ask.into_iter().map(|(group, kind)| async move {
         let found =
             crate::cluster::retry::with_retry(retry, || kube::discovery::group(client, &group))
                 .await;
         (group, kind, found)
     }))
     .await;
-    let mut targets = Vec::new();
     for (group, kind, found) in resolved {
         let g = match found {
             Ok(g) => g,
@@ -259,19 +309,12 @@ pub async fn members(
         let Some((ar, caps)) = g.recommended_kind(&kind) else {
             continue;
         };
-        if matches!(caps.scope, Scope::Namespaced) {
-            targets.extend(nss.iter().map(|ns| Target {
-                resource: ar.clone(),
-                namespace: Some(ns.clone()),
-                has_status: false,
-            }));
-        } else {
-            targets.push(Target {
-                resource: ar,
-                namespace: None,
-                has_status: false,
-            });
-        }
+        push_targets(
+            &mut targets,
+            &nss,
+            ar,
+            matches!(caps.scope, Scope::Namespaced),
+        );
     }
     let lists = join_all(targets.into_iter().map(|t| {
         let selector = selector.clone();

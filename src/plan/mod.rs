@@ -628,7 +628,8 @@ impl Plan {
             // kind is served, for a few seconds.
             let started = Instant::now();
             loop {
-                let found = discovery::discover(client, self.options.retry, &unresolved).await?;
+                let found =
+                    discovery::discover_each(client, self.options.retry, &unresolved).await?;
                 let all_served = deferred.iter().all(|&i| {
                     let m = &self.objects[i].manifest;
                     self.objects[i].target.is_some()
