@@ -23,6 +23,7 @@ mod arm;
 mod assertions;
 mod chain;
 mod connect;
+pub mod connection;
 mod credential;
 mod device_code;
 mod error;
