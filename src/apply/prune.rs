@@ -113,7 +113,7 @@ pub fn recorded(parent: Option<&Value>) -> (BTreeSet<String>, BTreeSet<String>) 
     }
 }
 
-/// Server-side applies the parent recording `kinds` and `namespaces`.
+/// Server-side applies the parent recording `kinds` and `namespaces`; returns it as applied.
 pub async fn write_parent(
     client: &Client,
     retry: RetryPolicy,
@@ -121,7 +121,7 @@ pub async fn write_parent(
     set: &ApplySet,
     kinds: &BTreeSet<String>,
     namespaces: &BTreeSet<String>,
-) -> Result<(), Failure> {
+) -> Result<Value, Failure> {
     let parent = set.parent(kinds, namespaces);
     cluster::server_apply(
         client,
@@ -133,7 +133,6 @@ pub async fn write_parent(
         true,
     )
     .await
-    .map(|_| ())
 }
 
 /// Members of the set found in the cluster (by label, over the recorded kinds and namespaces)
@@ -179,6 +178,8 @@ pub struct Preview {
     pub recorded: (BTreeSet<String>, BTreeSet<String>),
     /// The live members over those and the plan's kinds and namespaces.
     pub members: Members,
+    /// The parent as read (`None`: there is none yet).
+    pub parent: Option<Value>,
 }
 
 /// What a prune after applying `plan` would find: the live members of its ApplySet over the
@@ -200,7 +201,7 @@ pub async fn preview(
     kinds.extend(new_kinds);
     namespaces.extend(new_namespaces);
     let keep: HashSet<ObjectKey> = plan.objects.iter().map(|o| o.manifest.key()).collect();
-    let found = members(
+    let found = members_known(
         client,
         retry,
         set,
@@ -208,11 +209,13 @@ pub async fn preview(
         &namespaces,
         &keep,
         prune_definitions,
+        plan.server_apis(),
     )
     .await?;
     Ok(Some(Preview {
         recorded,
         members: found,
+        parent,
     }))
 }
 
@@ -248,16 +251,46 @@ pub async fn members(
     keep: &HashSet<ObjectKey>,
     prune_definitions: bool,
 ) -> Result<Members, Failure> {
+    members_known(
+        client,
+        retry,
+        set,
+        kinds,
+        namespaces,
+        keep,
+        prune_definitions,
+        None,
+    )
+    .await
+}
+
+/// [`members`], resolving kinds with `known` (the server's discovery, read when planning) when
+/// given instead of asking again.
+#[allow(clippy::too_many_arguments)]
+pub async fn members_known(
+    client: &Client,
+    retry: RetryPolicy,
+    set: &ApplySet,
+    kinds: &BTreeSet<String>,
+    namespaces: &BTreeSet<String>,
+    keep: &HashSet<ObjectKey>,
+    prune_definitions: bool,
+    known: Option<&crate::cluster::discovery::ServerApis>,
+) -> Result<Members, Failure> {
     let selector = format!("{}={}", applyset::PART_OF_LABEL, set.id());
     let mut nss: BTreeSet<String> = namespaces.clone();
     nss.insert(set.namespace.clone());
     // One round trip answers every kind (aggregated discovery); a kind it does not answer
     // for (its group gone or stale, or a server without aggregated discovery) is asked about
     // the old way, group by group, so that a group that cannot be read fails the prune.
-    let server = if kinds.is_empty() {
-        crate::cluster::discovery::ServerApis::default()
+    let fetched;
+    let server = if let Some(known) = known {
+        known
+    } else if kinds.is_empty() {
+        fetched = crate::cluster::discovery::ServerApis::default();
+        &fetched
     } else {
-        crate::cluster::discovery::fetch(client, retry, Some(&BTreeSet::new()))
+        fetched = crate::cluster::discovery::fetch(client, retry, Some(&BTreeSet::new()))
             .await
             .map_err(|f| {
                 Failure::Other(format!(
@@ -265,7 +298,8 @@ pub async fn members(
                      nothing was pruned",
                     f.message()
                 ))
-            })?
+            })?;
+        &fetched
     };
     let mut targets = Vec::new();
     let mut ask = Vec::new();

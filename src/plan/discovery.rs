@@ -2,13 +2,14 @@
 //! all at once, instead of walking the whole of discovery.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures::future::join_all;
 use kube::Client;
 use kube::core::{ApiResource, GroupVersion};
 use serde_json::Value;
 
-use crate::cluster::discovery::ServedResource;
+use crate::cluster::discovery::{Method, ServedResource, ServerApis};
 use crate::cluster::{Failure, RetryPolicy};
 use crate::manifest::Manifest;
 
@@ -29,6 +30,9 @@ pub struct Catalog {
     kinds: HashMap<(String, String), Served>,
     /// Group-versions the server does not serve at all.
     missing: BTreeSet<String>,
+    /// Everything the server serves, when aggregated discovery told (prune resolves the kinds
+    /// a release recorded with it instead of asking again).
+    server: Option<Arc<ServerApis>>,
 }
 
 impl Catalog {
@@ -40,6 +44,12 @@ impl Catalog {
     /// Whether the server serves the group-version at all.
     pub fn serves_group_version(&self, api_version: &str) -> bool {
         !self.missing.contains(api_version)
+    }
+
+    /// The whole server's discovery this catalogue was made from, if aggregated discovery
+    /// answered.
+    pub fn server(&self) -> Option<&ServerApis> {
+        self.server.as_deref()
     }
 
     /// Adds what another discovery round found.
@@ -101,6 +111,9 @@ pub async fn discover(
     }
     if !stale.is_empty() {
         catalog.merge(discover_each(client, policy, &stale).await?);
+    }
+    if server.method == Method::Aggregated {
+        catalog.server = Some(Arc::new(server));
     }
     Ok(catalog)
 }

@@ -400,6 +400,11 @@ fn report_rejection(sink: &dyn Sink, r: &Rejection) {
 }
 
 impl Plan {
+    /// What the server serves, as discovery told when planning (aggregated discovery only).
+    pub fn server_apis(&self) -> Option<&crate::cluster::discovery::ServerApis> {
+        self.catalog.server()
+    }
+
     /// Indices of the objects in `wave`, in order.
     pub fn wave_indices(&self, wave: Wave) -> Vec<usize> {
         (0..self.objects.len())
