@@ -43,6 +43,9 @@ pub fn builder(config: Config) -> Result<ClientBuilder<Stack>, kube::Error> {
     }
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
+    // HTTP/2 writes a request's HEADERS and DATA frames apart: with Nagle's algorithm the
+    // second waits for the server's delayed ACK (tens of milliseconds per request with a body).
+    tcp.set_nodelay(true);
     let tls = config.rustls_client_config()?;
     let https = |tls: rustls::ClientConfig| {
         hyper_rustls::HttpsConnectorBuilder::new()
