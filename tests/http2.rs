@@ -59,7 +59,7 @@ async fn requests_in_flight_share_one_tls_connection_over_http2() {
     let relay = counting_relay(server, accepted.clone()).await;
     let mut config = config_from(&cluster.kubeconfig("admin").expect("kubeconfig")).await;
     config.cluster_url = format!("https://{relay}").parse().expect("url");
-    let client = kpush::auth::connection::client(config).expect("client");
+    let (client, requests) = kpush::auth::connection::counted_client(config).expect("client");
 
     // The first answer settles the connection; then twenty at once (as many as an access check
     // or a preflight has in flight) go over it.
@@ -74,6 +74,9 @@ async fn requests_in_flight_share_one_tls_connection_over_http2() {
         first.iter().chain(&versions).all(|v| *v == Version::HTTP_2),
         "{versions:?}"
     );
+    // Counted as sent: 21 requests in two rounds (the one, then the twenty together).
+    let stats = requests.stats();
+    assert_eq!((stats.requests, stats.rounds), (21, 2), "{stats:?}");
 }
 
 #[tokio::test]

@@ -27,6 +27,8 @@ use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use super::request_count::{CountLayer, Requests};
+
 /// The stack every kpush client to an API server is built on.
 pub type Stack = BoxService<Request<Body>, Response<Box<DynBody>>, BoxError>;
 
@@ -35,8 +37,23 @@ pub fn client(config: Config) -> Result<Client, kube::Error> {
     Ok(builder(config)?.build())
 }
 
+/// [`client`], with the counts of the requests it sends (per phase: read
+/// [`Requests::stats`] before and after, [`super::request_count::RequestStats::since`]).
+pub fn counted_client(config: Config) -> Result<(Client, Requests), kube::Error> {
+    let requests = Requests::default();
+    Ok((counted_builder(config, &requests)?.build(), requests))
+}
+
 /// [`client`]'s builder, for adding layers (an Entra bearer token) before building.
 pub fn builder(config: Config) -> Result<ClientBuilder<Stack>, kube::Error> {
+    counted_builder(config, &Requests::default())
+}
+
+/// [`builder`], counting the requests into `requests`.
+pub fn counted_builder(
+    config: Config,
+    requests: &Requests,
+) -> Result<ClientBuilder<Stack>, kube::Error> {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Only fails when another thread installed one meanwhile: that one is kept.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -71,16 +88,16 @@ pub fn builder(config: Config) -> Result<ClientBuilder<Stack>, kube::Error> {
         .enable_all_versions()
     };
     match config.proxy_url.clone() {
-        None => assemble(to_server(tls).wrap_connector(tcp), config),
+        None => assemble(to_server(tls).wrap_connector(tcp), config, requests),
         Some(proxy) if proxy.scheme_str() == Some("http") => {
             let tunnel = with_basic_auth(&proxy, Tunnel::new(proxy.clone(), tcp));
-            assemble(to_server(tls).wrap_connector(tunnel), config)
+            assemble(to_server(tls).wrap_connector(tunnel), config, requests)
         }
         Some(proxy) if proxy.scheme_str() == Some("https") => {
             // TLS to the proxy (HTTP/1.1 for CONNECT), then TLS to the server through it.
             let to_proxy = https(tls.clone()).enable_http1().wrap_connector(tcp);
             let tunnel = with_basic_auth(&proxy, Tunnel::new(proxy.clone(), to_proxy));
-            assemble(to_server(tls).wrap_connector(tunnel), config)
+            assemble(to_server(tls).wrap_connector(tunnel), config, requests)
         }
         Some(proxy) => Err(kube::Error::ProxyProtocolUnsupported {
             proxy_url: Box::new(proxy),
@@ -108,7 +125,11 @@ fn with_basic_auth<C>(proxy: &http::Uri, tunnel: Tunnel<C>) -> Tunnel<C> {
     }
 }
 
-fn assemble<C>(connector: C, config: Config) -> Result<ClientBuilder<Stack>, kube::Error>
+fn assemble<C>(
+    connector: C,
+    config: Config,
+    requests: &Requests,
+) -> Result<ClientBuilder<Stack>, kube::Error>
 where
     C: Service<http::Uri> + Clone + Send + Sync + 'static,
     C::Response: hyper::rt::Read
@@ -138,6 +159,7 @@ where
         .option_layer(auth)
         .layer(headers)
         .layer(trace_layer())
+        .layer(CountLayer(requests.clone()))
         .map_err(BoxError::from)
         .service(http);
     Ok(ClientBuilder::new(

@@ -32,6 +32,7 @@ mod forbidden;
 mod http;
 mod kube_client;
 mod local_account;
+pub mod request_count;
 mod settings;
 mod target;
 pub(crate) mod tokens;
