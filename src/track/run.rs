@@ -44,8 +44,14 @@ fn patience(opts: &TrackOptions) -> Patience {
 /// no-progress deadlines pass without any watch event).
 const REJUDGE_EVERY: Duration = Duration::from_secs(1);
 
-/// Watch events come in bursts (150 pods starting); judge at most this often.
-const JUDGE_AT_MOST_EVERY: Duration = Duration::from_millis(100);
+/// Watch events come in bursts (150 pods starting): after a judgement that took `d`, the next
+/// waits `d × JUDGE_SPACING` (judging then takes at most a tenth of the time), and never more
+/// than [`JUDGE_AT_MOST_AFTER`]. A small run judges each change as it arrives; no tick stands
+/// between the last object becoming ready and the verdict.
+const JUDGE_SPACING: u32 = 9;
+
+/// The longest wait between a change and its judgement, however costly judging is.
+const JUDGE_AT_MOST_AFTER: Duration = Duration::from_millis(100);
 
 /// Waits until every target is ready, one certainly fails, `opts.timeout` passes, or `cancel`
 /// completes; reports progress to `reporter` and returns what happened to each object.
@@ -195,14 +201,14 @@ impl<'a> Run<'a> {
         let every = self.opts.status_interval.max(Duration::from_millis(100));
         let mut status = tokio::time::interval_at(self.started + every, every);
         status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_judged = Instant::now() - JUDGE_AT_MOST_EVERY;
+        let mut next_judgement = Instant::now();
         let mut dirty = false;
         loop {
             let wake = tokio::select! {
                 biased;
                 () = &mut cancel => Wake::Cancelled,
                 () = &mut deadline => Wake::Deadline,
-                () = tokio::time::sleep_until(last_judged + JUDGE_AT_MOST_EVERY), if dirty => Wake::Tick,
+                () = tokio::time::sleep_until(next_judgement), if dirty => Wake::Tick,
                 u = self.streams.next() => Wake::Update(u.map(Box::new)),
                 _ = tick.tick() => Wake::Tick,
                 _ = status.tick() => Wake::Status,
@@ -226,15 +232,18 @@ impl<'a> Run<'a> {
                 Wake::Status => reporter.event(&self.status_event()),
             }
             self.report_recoveries(reporter, false);
-            if last_judged.elapsed() < JUDGE_AT_MOST_EVERY {
+            if Instant::now() < next_judgement {
                 dirty = true;
                 continue;
             }
             dirty = false;
-            last_judged = Instant::now();
             self.start_pod_feeds();
             self.fetch_storage_classes().await;
-            if let Some(state) = self.judge_all(reporter) {
+            let judging = Instant::now();
+            let verdict = self.judge_all(reporter);
+            let cost = judging.elapsed();
+            next_judgement = Instant::now() + (cost * JUDGE_SPACING).min(JUDGE_AT_MOST_AFTER);
+            if let Some(state) = verdict {
                 return state;
             }
         }
