@@ -202,7 +202,9 @@ pub async fn connect_to(args: &ClusterSettings) -> Result<(kube::Client, String)
                 .unwrap_or_default()
         ));
     }
-    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))?;
+    // HTTP/2 where the server (or proxy) offers it: one multiplexed connection.
+    let client =
+        crate::auth::connection::client(config).map_err(|e| ConnectError::Client(e.to_string()))?;
     Ok((client, url))
 }
 
