@@ -373,7 +373,7 @@ async fn timeout_names_what_was_still_pending() {
     );
     assert_eq!(outcome.state, RunState::TimedOut, "{outcome:#?}");
     assert_eq!(
-        kpush::exit::of_outcome(kpush::event::Outcome::of_run_state(outcome.state)),
+        kpush::exit::of_outcome(kpush::deploy::Verdict::of_run_state(outcome.state).outcome()),
         kpush::exit::TIMED_OUT
     );
     let slow = &outcome.objects[0];

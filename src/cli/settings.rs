@@ -28,13 +28,12 @@ pub fn deploy(
     release: impl Fn(&str) -> ReleaseSettings,
     env: &Env,
 ) -> Result<DeploySettings, DeployError> {
-    let prune = plan_args.prune().map_err(DeployError::invalid)?;
     let render = manifests.to_options(env).map_err(DeployError::invalid)?;
     Ok(DeploySettings {
         render,
         plan: plan(plan_args),
         release: plan_args.release_name().map(release),
-        prune,
+        prune: plan_args.prune(),
         prune_namespaces_and_crds: plan_args.prune_namespaces_and_crds,
         prune_guard: plan_args.guard.guard(),
         create_namespace: plan_args.create_namespace,

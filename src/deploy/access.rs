@@ -98,7 +98,7 @@ pub struct Beside {
 }
 
 /// The access check: asks the API server (SelfSubjectAccessReview) about every permission the
-/// apply needs; reports each missing one and fails (exit 3) when a required one is missing.
+/// apply needs; reports each missing one and fails (rejected) when a required one is missing.
 /// Reviews the server refuses make the check a warning: nothing can be said.
 pub async fn check(
     d: &Deployer<'_>,

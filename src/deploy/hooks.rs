@@ -59,7 +59,7 @@ pub fn take_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn Sink) -> Vec<
 pub enum HookPlanError {
     /// Planning (discovery, reading live objects) failed.
     Plan(crate::plan::PlanError),
-    /// Anything else, with its exit code.
+    /// Anything else, classified.
     Other(DeployError),
 }
 
@@ -219,7 +219,7 @@ impl Hooks<'_> {
                     })
                     .collect();
                 Err(DeployError::new(
-                    Outcome::of_run_state(tracked.state),
+                    super::Verdict::of_run_state(tracked.state).outcome(),
                     anyhow::anyhow!(
                         "{when}-deploy hook {} did not succeed{after}",
                         failed.join(", ")

@@ -15,11 +15,6 @@ pub fn has_charts(opts: &RenderOptions) -> bool {
     opts.paths.iter().any(|p| render::chart::is_chart(p))
 }
 
-/// Whether a path is standard input (`-`), which can be read once.
-pub fn reads_stdin(opts: &RenderOptions) -> bool {
-    opts.paths.iter().any(|p| p.as_os_str() == "-")
-}
-
 /// Renders (standard input for `-`), handing warnings and the images found to `sink`; invalid
 /// input for bad manifests. Charts are rendered with `cluster`'s version and API versions as
 /// `.Capabilities` (and its default namespace as the release's), as Helm release `release`
