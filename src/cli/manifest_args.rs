@@ -255,6 +255,9 @@ impl ManifestArgs {
             annotations,
             run_env: (!self.no_run_annotations).then_some(env),
             chart: self.chart.to_options(self.namespace.clone()),
+            // TODO(lead, deploy/ refactor): SOPS keys from SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and
+            // the Entra ID credential (docs/sources.md, "SOPS").
+            sops: Default::default(),
         })
     }
 }

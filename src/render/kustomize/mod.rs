@@ -99,6 +99,8 @@ pub fn render(
     display: &str,
     vars: &Vars,
     substitution: Substitution,
+    sops: &crate::render::sops::SopsKeys,
+    decrypted: &mut Vec<String>,
     problems: &mut Vec<Problem>,
 ) -> Option<Overlay> {
     let fs = match dir.canonicalize() {
@@ -115,13 +117,14 @@ pub fn render(
         }
     };
     let root = super::source::repository_root(&fs);
-    let mut b = build::Builder::new(root, vars, substitution);
+    let mut b = build::Builder::new(root, vars, substitution, sops);
     let top = build::Dir {
         fs,
         display: display.to_string(),
     };
     let result = b.build(&top);
     problems.append(&mut b.problems);
+    decrypted.append(&mut b.decrypted.borrow_mut());
     match result {
         Ok(built) => Some(Overlay {
             manifests: built
