@@ -89,10 +89,7 @@ fn redact_decrypted_pair(old: Option<&mut Value>, new: &mut Value) {
                         *v = n.clone();
                     }
                 } else {
-                    *v = Value::String(format!(
-                        "{} (changed)",
-                        crate::render::secrets::REDACTED
-                    ));
+                    *v = Value::String(format!("{} (changed)", crate::render::secrets::REDACTED));
                 }
             }
         }

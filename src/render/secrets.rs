@@ -29,7 +29,10 @@ pub fn holds_decrypted(s: &str) -> bool {
     if set.is_empty() {
         return false;
     }
-    set.contains(s) || set.iter().any(|v| v.len() >= CONTAINS_MIN && s.contains(v.as_str()))
+    set.contains(s)
+        || set
+            .iter()
+            .any(|v| v.len() >= CONTAINS_MIN && s.contains(v.as_str()))
 }
 
 /// Replaces, in place, every string of `v` that holds a decrypted value by a placeholder; the

@@ -174,8 +174,8 @@ impl KeyVault for KeyVaultClient {
                     .build()
                     .map_err(|e| e.to_string())?;
                 rt.block_on(async move {
-                    let mut b = reqwest::Client::builder()
-                        .timeout(std::time::Duration::from_secs(30));
+                    let mut b =
+                        reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
                     if let Some(pem) = ca {
                         let certs = reqwest::Certificate::from_pem_bundle(&pem)
                             .map_err(|e| format!("the CA file is not PEM: {e}"))?;
@@ -200,7 +200,10 @@ impl KeyVault for KeyVaultClient {
         let (status, text) = answer;
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         if status != 200 {
-            let code = v.pointer("/error/code").and_then(|c| c.as_str()).unwrap_or("");
+            let code = v
+                .pointer("/error/code")
+                .and_then(|c| c.as_str())
+                .unwrap_or("");
             let msg = v
                 .pointer("/error/message")
                 .and_then(|c| c.as_str())
@@ -265,7 +268,11 @@ pub fn data_key(meta: &Metadata, keys: &SopsKeys) -> Result<Vec<u8>, String> {
             .iter()
             .map(|(k, _)| format!("Azure Key Vault key {k}")),
     );
-    needs.extend(meta.other.iter().map(|o| format!("{o} (not supported by kpush)")));
+    needs.extend(
+        meta.other
+            .iter()
+            .map(|o| format!("{o} (not supported by kpush)")),
+    );
     let mut msg = format!(
         "none of its keys is available; it needs one of: {}",
         if needs.is_empty() {

@@ -88,7 +88,8 @@ pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Option<Decrypt
         return Ok(None);
     };
     let meta = keys::Metadata::read(meta_node.1).map_err(|m| format!("{name}: {m}"))?;
-    let data_key = keys::data_key(&meta, keys).map_err(|m| format!("cannot decrypt {name}: {m}"))?;
+    let data_key =
+        keys::data_key(&meta, keys).map_err(|m| format!("cannot decrypt {name}: {m}"))?;
     let rules = Rules::new(&meta).map_err(|m| format!("{name}: {m}"))?;
 
     let mut walk = Walk {
@@ -141,17 +142,20 @@ fn sops_block(doc: &Node) -> Option<(usize, &Node)> {
     let Node::Map(pairs, _) = doc else {
         return None;
     };
-    pairs.iter().enumerate().find_map(|(i, (k, v))| match (k, v) {
-        (Node::Scalar { value, .. }, Node::Map(inner, _))
-            if value == "sops"
-                && inner
-                    .iter()
-                    .any(|(k, _)| matches!(k, Node::Scalar { value, .. } if value == "mac")) =>
-        {
-            Some((i, v))
-        }
-        _ => None,
-    })
+    pairs
+        .iter()
+        .enumerate()
+        .find_map(|(i, (k, v))| match (k, v) {
+            (Node::Scalar { value, .. }, Node::Map(inner, _))
+                if value == "sops"
+                    && inner.iter().any(
+                        |(k, _)| matches!(k, Node::Scalar { value, .. } if value == "mac"),
+                    ) =>
+            {
+                Some((i, v))
+            }
+            _ => None,
+        })
 }
 
 fn scalar_key(k: &Node) -> Result<String, String> {
@@ -224,7 +228,8 @@ impl Rules {
         let re = |r: &Option<String>, field: &str| -> Result<Option<regex::Regex>, String> {
             r.as_deref()
                 .map(|r| {
-                    regex::Regex::new(r).map_err(|e| format!("sops.{field} is not a valid regex: {e}"))
+                    regex::Regex::new(r)
+                        .map_err(|e| format!("sops.{field} is not a valid regex: {e}"))
                 })
                 .transpose()
         };
@@ -329,16 +334,19 @@ impl Walk<'_> {
                     return Ok(());
                 }
                 let aad = format!("{}:", path.join(":"));
-                let (kind, plain_bytes) = decrypt_value(s, self.key, &aad).map_err(|m| {
-                    (*line, format!("cannot decrypt `{}`: {m}", path.join(".")))
-                })?;
+                let (kind, plain_bytes) = decrypt_value(s, self.key, &aad)
+                    .map_err(|m| (*line, format!("cannot decrypt `{}`: {m}", path.join("."))))?;
                 if kind == "comment" {
                     return Ok(());
                 }
                 let text = String::from_utf8(plain_bytes.clone()).map_err(|_| {
-                    (*line, format!("`{}` decrypts to bytes that are not UTF-8", path.join(".")))
+                    (
+                        *line,
+                        format!("`{}` decrypts to bytes that are not UTF-8", path.join(".")),
+                    )
                 })?;
-                self.hash.update(mac_bytes(&kind, &text).map_err(|m| (*line, m))?);
+                self.hash
+                    .update(mac_bytes(&kind, &text).map_err(|m| (*line, m))?);
                 let replacement = match kind.as_str() {
                     "int" | "float" => text.clone(),
                     "bool" => text.to_ascii_lowercase(),

@@ -164,7 +164,10 @@ impl Builder<'_> {
 
 /// yaml.v3's resolution of a scalar decoded into `interface{}` (its `resolve.go`).
 pub fn resolve(value: &str, plain: bool, tag: Option<&str>) -> Scalar {
-    let short = tag.map(|t| t.trim_start_matches("tag:yaml.org,2002:").trim_start_matches("!!"));
+    let short = tag.map(|t| {
+        t.trim_start_matches("tag:yaml.org,2002:")
+            .trim_start_matches("!!")
+    });
     if matches!(short, Some("str" | "binary")) || (!plain && short.is_none()) {
         return Scalar::Str(value.to_string());
     }
@@ -241,10 +244,9 @@ fn timestamp(s: &str) -> Option<String> {
         }
         return Some(format!("{y}-{m:02}-{d:02}T00:00:00Z"));
     }
-    let full = regex::Regex::new(
-        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$",
-    )
-    .expect("valid");
+    let full =
+        regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+            .expect("valid");
     // Other layouts (a space instead of `T`, no zone) are rare in manifests; they stay strings
     // here and a MAC over them would not match: sops re-writes them in this layout anyway.
     full.is_match(s).then(|| s.to_string())
@@ -269,7 +271,10 @@ mod tests {
             Scalar::Time("2024-01-02T00:00:00Z".into())
         );
         assert_eq!(resolve("v1", true, None), Scalar::Str("v1".into()));
-        assert_eq!(resolve("3", true, Some("tag:yaml.org,2002:str")), Scalar::Str("3".into()));
+        assert_eq!(
+            resolve("3", true, Some("tag:yaml.org,2002:str")),
+            Scalar::Str("3".into())
+        );
     }
 
     #[test]
@@ -284,9 +289,15 @@ mod tests {
     fn spans_point_at_the_scalar_text() {
         let text = "a: b\nc:\n  - 'd'\n";
         let docs = parse(text).unwrap();
-        let Node::Map(pairs, _) = &docs[0] else { panic!() };
-        let Node::Seq(items, _) = &pairs[1].1 else { panic!() };
-        let Node::Scalar { span, line, .. } = &items[0] else { panic!() };
+        let Node::Map(pairs, _) = &docs[0] else {
+            panic!()
+        };
+        let Node::Seq(items, _) = &pairs[1].1 else {
+            panic!()
+        };
+        let Node::Scalar { span, line, .. } = &items[0] else {
+            panic!()
+        };
         assert_eq!(&text[span.0..span.1], "'d'");
         assert_eq!(*line, 3);
     }

@@ -1,0 +1,421 @@
+//! SOPS-encrypted manifests: fixtures are encrypted at test time by the real `sops`
+//! (scripts/build-sops.sh, cached under ~/.cache/kpush/tools) and rendered by the library.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use age::secrecy::ExposeSecret;
+use kpush::render::sops::SopsKeys;
+use kpush::render::{ProblemKind, RenderOptions, Rendered, render, secrets};
+
+/// The real sops: `KPUSH_SOPS`, else built (once, then cached) by scripts/build-sops.sh.
+fn sops() -> &'static Path {
+    static SOPS: OnceLock<PathBuf> = OnceLock::new();
+    SOPS.get_or_init(|| {
+        if let Ok(p) = std::env::var("KPUSH_SOPS") {
+            return PathBuf::from(p);
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new("bash")
+            .arg(root.join("scripts/build-sops.sh"))
+            .output()
+            .expect("run scripts/build-sops.sh");
+        assert!(
+            out.status.success(),
+            "scripts/build-sops.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    })
+}
+
+struct AgeKey {
+    identity: String,
+    recipient: String,
+}
+
+fn age_key() -> AgeKey {
+    let id = age::x25519::Identity::generate();
+    AgeKey {
+        identity: id.to_string().expose_secret().to_string(),
+        recipient: id.to_public().to_string(),
+    }
+}
+
+/// Encrypts `dir/name` in place with the real sops for `recipient`, with extra `args`.
+fn encrypt(dir: &Path, name: &str, recipient: &str, args: &[&str]) {
+    let out = Command::new(sops())
+        .current_dir(dir)
+        .args(["--disable-version-check", "encrypt", "--age", recipient])
+        .args(args)
+        .args(["--in-place", name])
+        .env_remove("SOPS_AGE_KEY")
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .output()
+        .expect("run sops");
+    assert!(
+        out.status.success(),
+        "sops encrypt {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn keys(identity: &str) -> SopsKeys {
+    let mut k = SopsKeys::default();
+    k.add_age_identities(&format!("# created: today\n{identity}\n"));
+    k
+}
+
+fn render_path(path: &Path, keys: SopsKeys) -> Result<Rendered, kpush::render::RenderError> {
+    let opts = RenderOptions {
+        paths: vec![path.to_path_buf()],
+        sops: keys,
+        ..Default::default()
+    };
+    render(&opts, &mut std::io::empty())
+}
+
+const SECRET: &str = "\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  labels:
+    tier: backend
+type: Opaque
+stringData:
+  password: correct-horse-battery
+  port: \"5432\"
+data:
+  token: aHVudGVyMi10b2tlbg==
+";
+
+#[test]
+fn secret_encrypted_with_a_regex_renders_decrypted_and_keeps_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = age_key();
+    std::fs::write(dir.path().join("secret.yaml"), SECRET).unwrap();
+    encrypt(
+        dir.path(),
+        "secret.yaml",
+        &key.recipient,
+        &["--encrypted-regex", "^(data|stringData)$"],
+    );
+    let enc = std::fs::read_to_string(dir.path().join("secret.yaml")).unwrap();
+    assert!(enc.contains("password: ENC[AES256_GCM,") && !enc.contains("correct-horse"));
+
+    let r = render_path(&dir.path().join("secret.yaml"), keys(&key.identity)).unwrap();
+    assert_eq!(r.manifests.len(), 1);
+    let o = &r.manifests[0].object;
+    assert_eq!(o["stringData"]["password"], "correct-horse-battery");
+    assert_eq!(o["stringData"]["port"], "5432");
+    assert_eq!(o["data"]["token"], "aHVudGVyMi10b2tlbg==");
+    assert_eq!(o["metadata"]["labels"]["tier"], "backend");
+    assert!(
+        o.get("sops").is_none(),
+        "the sops block is not an object field"
+    );
+    assert_eq!(r.manifests[0].origin.line, 1);
+    assert!(r.secrets.contains(&"correct-horse-battery".to_string()));
+    // Printed (redacted) output hides it.
+    let shown = secrets::redacted(o).to_string();
+    assert!(!shown.contains("correct-horse"), "{shown}");
+}
+
+#[test]
+fn whole_files_decrypt_yaml_types_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = age_key();
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  \
+         selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    \
+         spec:\n      automountServiceAccountToken: false\n      containers:\n      - name: app\n        \
+         image: nginx:1.27\n        env:\n        - name: DSN\n          value: postgres://app:pw-in-env@db/app\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  ratio: \"0.75\"\n",
+    )
+    .unwrap();
+    encrypt(dir.path(), "app.yaml", &key.recipient, &[]);
+    std::fs::write(
+        dir.path().join("cm.json"),
+        r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "json-cm"}, "data": {"api-key": "k-123456", "quote": "say \"hi\"\n"}}"#,
+    )
+    .unwrap();
+    encrypt(dir.path(), "cm.json", &key.recipient, &[]);
+    assert!(
+        std::fs::read_to_string(dir.path().join("cm.json"))
+            .unwrap()
+            .contains("\"sops\"")
+    );
+
+    let r = render_path(dir.path(), keys(&key.identity)).unwrap();
+    let by_name = |n: &str| {
+        r.manifests
+            .iter()
+            .find(|m| m.object["metadata"]["name"] == n)
+            .unwrap_or_else(|| panic!("no {n}"))
+    };
+    let web = &by_name("web").object;
+    assert_eq!(web["spec"]["replicas"], 3);
+    assert_eq!(
+        web["spec"]["template"]["spec"]["automountServiceAccountToken"],
+        false
+    );
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+        "postgres://app:pw-in-env@db/app"
+    );
+    assert_eq!(by_name("settings").object["data"]["ratio"], "0.75");
+    let cm = &by_name("json-cm").object;
+    assert_eq!(cm["data"]["api-key"], "k-123456");
+    assert_eq!(cm["data"]["quote"], "say \"hi\"\n");
+    // The second document starts where it does in the encrypted file.
+    let enc = std::fs::read_to_string(dir.path().join("app.yaml")).unwrap();
+    let second = enc.lines().position(|l| l == "---").unwrap() as u32 + 2;
+    assert_eq!(by_name("settings").origin.line, second);
+
+    // A decrypted value outside a Secret is redacted when printed and listed for masking.
+    assert!(secrets::needs_redaction(web));
+    assert!(!secrets::redacted(web).to_string().contains("pw-in-env"));
+    assert!(
+        secrets::values(web)
+            .iter()
+            .any(|v| v == "postgres://app:pw-in-env@db/app")
+    );
+}
+
+#[test]
+fn a_tampered_file_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = age_key();
+    std::fs::write(dir.path().join("secret.yaml"), SECRET).unwrap();
+    encrypt(
+        dir.path(),
+        "secret.yaml",
+        &key.recipient,
+        &["--encrypted-regex", "^(data|stringData)$"],
+    );
+    let path = dir.path().join("secret.yaml");
+    let enc = std::fs::read_to_string(&path).unwrap();
+    // An unencrypted value changed: only the MAC can tell.
+    std::fs::write(&path, enc.replace("tier: backend", "tier: frontend")).unwrap();
+    let err = render_path(&path, keys(&key.identity)).unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(p.kind, ProblemKind::Decrypt);
+    assert!(p.file.ends_with("secret.yaml"), "{p:?}");
+    assert!(p.message.contains("MAC mismatch"), "{}", p.message);
+
+    // An encrypted value moved to another key fails its own authentication.
+    let swapped = enc.replace("    password: ENC", "    passwd: ENC");
+    std::fs::write(&path, swapped).unwrap();
+    let err = render_path(&path, keys(&key.identity)).unwrap_err();
+    assert!(
+        err.problems[0]
+            .message
+            .contains("cannot decrypt `stringData.passwd`"),
+        "{}",
+        err.problems[0].message
+    );
+}
+
+#[test]
+fn without_the_key_the_error_names_the_file_and_the_recipient() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = age_key();
+    std::fs::write(dir.path().join("secret.yaml"), SECRET).unwrap();
+    encrypt(dir.path(), "secret.yaml", &key.recipient, &[]);
+    let path = dir.path().join("secret.yaml");
+
+    let err = render_path(&path, SopsKeys::default()).unwrap_err();
+    let m = &err.problems[0].message;
+    assert!(
+        m.contains("secret.yaml") && m.contains(&key.recipient),
+        "{m}"
+    );
+    assert!(m.contains("SOPS_AGE_KEY"), "{m}");
+
+    let other = age_key();
+    let err = render_path(&path, keys(&other.identity)).unwrap_err();
+    let m = &err.problems[0].message;
+    assert!(
+        m.contains(&key.recipient) && m.contains("not for these recipients"),
+        "{m}"
+    );
+    assert!(!m.contains("correct-horse"));
+}
+
+#[test]
+fn kustomize_reads_encrypted_resources_patches_and_generator_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = age_key();
+    std::fs::write(
+        d.join("kustomization.yaml"),
+        "resources:\n- secret.yaml\n- deploy.yaml\npatches:\n- path: patch.yaml\n\
+         secretGenerator:\n- name: app-config\n  files:\n  - config.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("secret.yaml"), SECRET).unwrap();
+    std::fs::write(
+        d.join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    \
+         matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      \
+         containers:\n      - name: app\n        image: nginx:1.27\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("patch.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      \
+         containers:\n      - name: app\n        env:\n        - name: API_TOKEN\n          value: patched-token-42\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("config.yaml"),
+        "endpoint: https://api.example\napiKey: gen-key-99\n",
+    )
+    .unwrap();
+    encrypt(
+        d,
+        "secret.yaml",
+        &key.recipient,
+        &["--encrypted-regex", "^(data|stringData)$"],
+    );
+    encrypt(
+        d,
+        "patch.yaml",
+        &key.recipient,
+        &["--encrypted-regex", "^value$"],
+    );
+    encrypt(d, "config.yaml", &key.recipient, &[]);
+
+    let r = render_path(d, keys(&key.identity)).unwrap();
+    let find = |kind: &str| {
+        r.manifests
+            .iter()
+            .find(|m| m.object["kind"] == kind && m.object["metadata"]["name"] != "db")
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let web = &find("Deployment").object;
+    assert_eq!(
+        web["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"],
+        "patched-token-42"
+    );
+    let db = r
+        .manifests
+        .iter()
+        .find(|m| m.object["metadata"]["name"] == "db")
+        .unwrap();
+    assert_eq!(db.object["stringData"]["password"], "correct-horse-battery");
+    let generated = &find("Secret").object;
+    use base64::Engine as _;
+    let config = base64::engine::general_purpose::STANDARD
+        .decode(
+            generated["data"]["config.yaml"]
+                .as_str()
+                .unwrap()
+                .replace('\n', ""),
+        )
+        .unwrap();
+    let config = String::from_utf8(config).unwrap();
+    assert!(config.contains("apiKey: \"gen-key-99\""), "{config}");
+    assert!(
+        !config.contains("ENC[") && !config.contains("sops"),
+        "{config}"
+    );
+    for s in ["patched-token-42", "correct-horse-battery", "gen-key-99"] {
+        assert!(r.secrets.iter().any(|v| v == s), "{s} not listed");
+    }
+}
+
+#[test]
+fn a_kustomize_file_without_its_key_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = age_key();
+    std::fs::write(d.join("kustomization.yaml"), "resources:\n- secret.yaml\n").unwrap();
+    std::fs::write(d.join("secret.yaml"), SECRET).unwrap();
+    encrypt(d, "secret.yaml", &key.recipient, &[]);
+    let err = render_path(d, SopsKeys::default()).unwrap_err();
+    let p = err
+        .problems
+        .iter()
+        .find(|p| p.kind == ProblemKind::Decrypt)
+        .expect("a decrypt problem");
+    assert!(p.file.ends_with("secret.yaml"), "{p:?}");
+    assert!(p.message.contains(&key.recipient), "{}", p.message);
+}
+
+#[test]
+fn rules_and_plain_values_hash_as_sops_hashes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = age_key();
+    let doc = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  \
+               enabled: yes\n  on: true\n  count: 0x10\n  big: 1_000\n  when: 2024-01-02\n  \
+               ratio: 1.50\n  nothing: ~\n  items: [a, 2, 3.5]\n  token_unencrypted: visible\n  \
+               token: hidden-value\n";
+    std::fs::write(d.join("suffix.yaml"), doc).unwrap();
+    encrypt(
+        d,
+        "suffix.yaml",
+        &key.recipient,
+        &["--unencrypted-suffix", "_unencrypted"],
+    );
+    std::fs::write(d.join("regex.yaml"), doc.replace("name: w", "name: w2")).unwrap();
+    // mac_only_encrypted is set by a creation rule of .sops.yaml (sops has no flag for it).
+    std::fs::write(
+        d.join(".sops.yaml"),
+        format!(
+            "creation_rules:\n- path_regex: regex\\.yaml$\n  encrypted_regex: ^token$\n  \
+             mac_only_encrypted: true\n  age: {}\n",
+            key.recipient
+        ),
+    )
+    .unwrap();
+    let out = Command::new(sops())
+        .current_dir(d)
+        .args([
+            "--disable-version-check",
+            "encrypt",
+            "--in-place",
+            "regex.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let regex = std::fs::read_to_string(d.join("regex.yaml")).unwrap();
+    assert!(regex.contains("mac_only_encrypted: true"), "{regex}");
+    let r = render_path(d, keys(&key.identity)).unwrap();
+    assert_eq!(r.manifests.len(), 2);
+    for m in &r.manifests {
+        let spec = &m.object["spec"];
+        assert_eq!(spec["token"], "hidden-value", "{}", m.origin);
+        assert_eq!(spec["token_unencrypted"], "visible");
+        assert_eq!(spec["count"], 16);
+        assert_eq!(spec["ratio"], 1.5);
+        assert_eq!(spec["items"][1], 2);
+    }
+    // With --mac-only-encrypted, an unencrypted value may change; with the default MAC it may not.
+    assert!(regex.contains("ratio: 1.5"), "{regex}");
+    std::fs::write(
+        d.join("regex.yaml"),
+        regex.replace("ratio: 1.5", "ratio: 2.5"),
+    )
+    .unwrap();
+    let suffix = std::fs::read_to_string(d.join("suffix.yaml")).unwrap();
+    assert!(suffix.contains("token_unencrypted: visible"));
+    std::fs::write(
+        d.join("suffix.yaml"),
+        suffix.replace("token_unencrypted: visible", "token_unencrypted: changed"),
+    )
+    .unwrap();
+    let err = render_path(d, keys(&key.identity)).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{:?}", err.problems);
+    assert!(err.problems[0].file.ends_with("suffix.yaml"));
+    assert!(err.problems[0].message.contains("MAC mismatch"));
+}
