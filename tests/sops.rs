@@ -35,8 +35,19 @@ struct AgeKey {
     recipient: String,
 }
 
+/// An X25519 age key pair (what most repositories use today).
+#[allow(deprecated)]
 fn age_key() -> AgeKey {
     let id = age::x25519::Identity::generate();
+    AgeKey {
+        identity: id.to_string().expose_secret().to_string(),
+        recipient: id.to_public().to_string(),
+    }
+}
+
+/// A hybrid post-quantum age key pair (`age1pq1…`), which sops accepts too.
+fn pq_age_key() -> AgeKey {
+    let id = age::pq::Identity::generate();
     AgeKey {
         identity: id.to_string().expose_secret().to_string(),
         recipient: id.to_public().to_string(),
@@ -126,7 +137,7 @@ fn secret_encrypted_with_a_regex_renders_decrypted_and_keeps_its_lines() {
 #[test]
 fn whole_files_decrypt_yaml_types_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    let key = age_key();
+    let key = pq_age_key();
     std::fs::write(
         dir.path().join("app.yaml"),
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  \

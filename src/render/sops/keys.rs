@@ -1,5 +1,5 @@
 //! The `sops` block of a file, and getting its data key back: from an age identity, or through
-//! Azure Key Vault's `unwrapKey`.
+//! Azure Key Vault's `decrypt` (RSA-OAEP-256, the operation sops encrypts with).
 
 use std::sync::Arc;
 
@@ -137,31 +137,76 @@ impl Metadata {
     }
 }
 
-/// Unwraps a data key with an Azure Key Vault key (`POST {key}/unwrapkey`, RSA-OAEP-256).
+/// Decrypts a data key with an Azure Key Vault key (RSA-OAEP-256), as sops encrypted it.
 pub trait KeyVault: Send + Sync {
-    /// The unwrapped key, or why not.
-    fn unwrap_key(&self, key: &KeyVaultKey, wrapped: &[u8]) -> Result<Vec<u8>, String>;
+    /// The data key, or why not.
+    fn decrypt_data_key(&self, key: &KeyVaultKey, wrapped: &[u8]) -> Result<Vec<u8>, String>;
 }
 
 /// A bearer token for Key Vault (scope `https://vault.azure.net/.default`), asked for when needed.
 pub type TokenSource = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
-/// Key Vault's REST API over HTTPS, with tokens from `token`.
+/// Key Vault's REST API over HTTPS (`POST {key}/decrypt`, the operation sops itself calls, so
+/// keys made as sops documents them — `--ops encrypt decrypt` — work), with tokens from `token`.
+///
+/// The vault URL comes from the encrypted file, that is from the repository: the pipeline's
+/// token is sent only to Key Vault's own domains (and to `extra_hosts`, for tests).
 #[derive(Clone)]
 pub struct KeyVaultClient {
     /// Gives a token for `https://vault.azure.net/.default`.
     pub token: TokenSource,
     /// Extra CA certificates (PEM) to trust, beside the system's (a test emulator, a proxy).
     pub ca_pem: Option<Vec<u8>>,
+    /// Hosts (`host:port`) trusted as vaults beside Key Vault's domains (a test emulator).
+    pub extra_hosts: Vec<String>,
 }
 
-/// The REST API version used for `unwrapKey`.
+/// The REST API version used for `decrypt`.
 pub const KEY_VAULT_API_VERSION: &str = "7.4";
 
+/// Domains of Key Vault and Managed HSM in Azure's clouds.
+const VAULT_DOMAINS: &[&str] = &[
+    ".vault.azure.net",
+    ".vault.usgovcloudapi.net",
+    ".vault.azure.cn",
+    ".managedhsm.azure.net",
+    ".managedhsm.usgovcloudapi.net",
+    ".managedhsm.azure.cn",
+];
+
+impl KeyVaultClient {
+    /// Whether `vault_url` is a Key Vault this client may send the pipeline's token to.
+    fn trusted(&self, vault_url: &str) -> bool {
+        let Ok(u) = url::Url::parse(vault_url) else {
+            return false;
+        };
+        let Some(host) = u.host_str() else {
+            return false;
+        };
+        let host = host.to_ascii_lowercase();
+        let with_port = match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        u.scheme() == "https"
+            && (self
+                .extra_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&with_port))
+                || (u.port().is_none() && VAULT_DOMAINS.iter().any(|d| host.ends_with(d))))
+    }
+}
+
 impl KeyVault for KeyVaultClient {
-    fn unwrap_key(&self, key: &KeyVaultKey, wrapped: &[u8]) -> Result<Vec<u8>, String> {
+    fn decrypt_data_key(&self, key: &KeyVaultKey, wrapped: &[u8]) -> Result<Vec<u8>, String> {
+        if !self.trusted(&key.vault_url) {
+            return Err(format!(
+                "{key} is not an Azure Key Vault URL (https://NAME.vault.azure.net or another \
+                 cloud's vault domain); kpush does not send the pipeline's token there"
+            ));
+        }
         let token = (self.token)()?;
-        let url = format!("{key}/unwrapkey?api-version={KEY_VAULT_API_VERSION}");
+        let url = format!("{key}/decrypt?api-version={KEY_VAULT_API_VERSION}");
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let body = serde_json::json!({"alg": "RSA-OAEP-256", "value": b64.encode(wrapped)});
         let ca = self.ca_pem.clone();
@@ -210,21 +255,29 @@ impl KeyVault for KeyVaultClient {
                 .unwrap_or("");
             let hint = if status == 403 {
                 "; the pipeline's identity needs the `Key Vault Crypto User` role (or an access \
-                 policy with `unwrapKey`) on the key"
+                 policy with `decrypt`) on the key"
             } else {
                 ""
             };
+            let msg = msg.lines().next().unwrap_or("").trim();
             return Err(format!(
-                "Key Vault answered {status} {code} to unwrapKey on {key}: {msg}{hint}"
+                "Key Vault answered {status} {code} to decrypt with {key}: {msg}{hint}"
             ));
         }
         let value = v
             .get("value")
             .and_then(|c| c.as_str())
-            .ok_or("Key Vault's unwrapKey answer has no `value`")?;
+            .ok_or("Key Vault's decrypt answer has no `value`")?;
         b64.decode(value.trim_end_matches('='))
-            .map_err(|_| "Key Vault's unwrapKey answer is not base64url".to_string())
+            .map_err(|_| "Key Vault's decrypt answer is not base64url".to_string())
     }
+}
+
+/// An age identity of either kind sops accepts: X25519 (`AGE-SECRET-KEY-1…`) or the hybrid
+/// post-quantum one (`AGE-SECRET-KEY-PQ-1…`).
+enum AgeIdentity {
+    X25519(age::x25519::Identity),
+    Hybrid(age::pq::Identity),
 }
 
 /// The file's 32-byte data key, from the first key that opens it.
@@ -232,14 +285,23 @@ pub fn data_key(meta: &Metadata, keys: &SopsKeys) -> Result<Vec<u8>, String> {
     let mut tried = Vec::new();
     let mut identities = Vec::new();
     for s in &keys.age {
-        match s.parse::<age::x25519::Identity>() {
+        let parsed = if s.starts_with("AGE-SECRET-KEY-PQ-") {
+            s.parse::<age::pq::Identity>().map(AgeIdentity::Hybrid)
+        } else {
+            s.parse::<age::x25519::Identity>().map(AgeIdentity::X25519)
+        };
+        match parsed {
             Ok(i) => identities.push(i),
             Err(e) => return Err(format!("an age identity given to kpush is not valid: {e}")),
         }
     }
     for (_recipient, enc) in &meta.age {
         for id in &identities {
-            if let Ok(key) = age::decrypt(id, enc.as_bytes())
+            let opened = match id {
+                AgeIdentity::X25519(i) => age::decrypt(i, enc.as_bytes()),
+                AgeIdentity::Hybrid(i) => age::decrypt(i, enc.as_bytes()),
+            };
+            if let Ok(key) = opened
                 && key.len() == 32
             {
                 return Ok(key);
@@ -252,9 +314,9 @@ pub fn data_key(meta: &Metadata, keys: &SopsKeys) -> Result<Vec<u8>, String> {
         let wrapped = b64
             .decode(enc.trim_end_matches('='))
             .map_err(|_| format!("the encrypted data key for {key} is not base64url"))?;
-        match kv.unwrap_key(key, &wrapped) {
+        match kv.decrypt_data_key(key, &wrapped) {
             Ok(k) if k.len() == 32 => return Ok(k),
-            Ok(_) => tried.push(format!("{key}: the unwrapped data key is not 32 bytes")),
+            Ok(_) => tried.push(format!("{key}: the decrypted data key is not 32 bytes")),
             Err(e) => tried.push(e),
         }
     }

@@ -24,9 +24,9 @@ use tree::{Node, Scalar};
 /// then an error naming the keys it needs.
 #[derive(Clone, Default)]
 pub struct SopsKeys {
-    /// age identities (`AGE-SECRET-KEY-1…`).
+    /// age identities (`AGE-SECRET-KEY-1…`, or hybrid post-quantum `AGE-SECRET-KEY-PQ-1…`).
     pub age: Vec<String>,
-    /// Unwraps data keys wrapped by an Azure Key Vault key (`unwrapKey`, RSA-OAEP-256).
+    /// Decrypts data keys encrypted with an Azure Key Vault key (RSA-OAEP-256).
     pub key_vault: Option<Arc<dyn KeyVault>>,
 }
 
