@@ -430,3 +430,181 @@ fn rules_and_plain_values_hash_as_sops_hashes_them() {
     assert!(err.problems[0].file.ends_with("suffix.yaml"));
     assert!(err.problems[0].message.contains("MAC mismatch"));
 }
+
+mod key_vault {
+    //! Azure Key Vault keys: the real sops encrypts through the emulator's Key Vault (signing in
+    //! with the emulator's App Service managed identity, trusting its CA through SSL_CERT_FILE),
+    //! and kpush decrypts through it with the pipeline's token.
+
+    use super::*;
+    use kpush::render::sops::{KeyVaultClient, TokenSource};
+    use kpush_azure_emulator::{
+        App, Config, Emulator, KeyVaultConfig, ManagedIdentityConfig, Principal, Tenant, VaultKey,
+    };
+    use std::sync::Arc;
+
+    const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const MI_CLIENT: &str = "44444444-4444-4444-8444-444444444444";
+    const MI_OID: &str = "aaaaaaaa-0000-4000-8000-000000000004";
+    const OTHER_CLIENT: &str = "55555555-5555-4555-8555-555555555555";
+    const OTHER_OID: &str = "aaaaaaaa-0000-4000-8000-000000000005";
+    const MI_HEADER: &str = "mi-header-value";
+
+    fn emulator() -> Emulator {
+        let config = Config {
+            tenants: vec![Tenant {
+                id: TENANT.into(),
+                apps: vec![
+                    App {
+                        client_id: MI_CLIENT.into(),
+                        ..App::default()
+                    },
+                    App {
+                        client_id: OTHER_CLIENT.into(),
+                        ..App::default()
+                    },
+                ],
+                principals: vec![
+                    Principal::service(MI_OID, MI_CLIENT, &[]),
+                    Principal::service(OTHER_OID, OTHER_CLIENT, &[]),
+                ],
+            }],
+            managed_identity: Some(ManagedIdentityConfig {
+                identity_header: MI_HEADER.into(),
+                tenant: TENANT.into(),
+                system_assigned_client_id: MI_CLIENT.into(),
+                user_assigned_client_ids: vec![],
+            }),
+            key_vault: Some(KeyVaultConfig {
+                tenant: TENANT.into(),
+                keys: vec![VaultKey {
+                    name: "sops-key".into(),
+                    // As sops's documentation creates it: `--ops encrypt decrypt`.
+                    ops: vec!["encrypt".into(), "decrypt".into()],
+                }],
+                crypto_users: vec![MI_OID.into()],
+            }),
+            ..Config::default()
+        };
+        let e = Emulator::start(config).expect("emulator starts");
+        let challenge = e.key_vault_challenge_resource();
+        e.configure(|c| {
+            c.resources.push(challenge);
+            c.resources.push(Emulator::KEY_VAULT_RESOURCE.into());
+        });
+        e
+    }
+
+    /// Encrypts `dir/name` in place with the real sops for the emulator's key `key_id`.
+    fn encrypt_azkv(e: &Emulator, dir: &Path, name: &str, key_id: &str) {
+        let out = Command::new(sops())
+            .current_dir(dir)
+            .args(["--disable-version-check", "encrypt", "--azure-kv", key_id])
+            .args([
+                "--encrypted-regex",
+                "^(data|stringData)$",
+                "--in-place",
+                name,
+            ])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir)
+            .env("SSL_CERT_FILE", e.ca_file())
+            .env("IDENTITY_ENDPOINT", e.managed_identity_endpoint())
+            .env("IDENTITY_HEADER", MI_HEADER)
+            .output()
+            .expect("run sops");
+        assert!(
+            out.status.success(),
+            "sops encrypt --azure-kv failed: {}\nemulator requests: {:?}",
+            String::from_utf8_lossy(&out.stderr),
+            e.requests()
+        );
+    }
+
+    fn vault_keys(e: &Arc<Emulator>, oid: &'static str, trust_emulator: bool) -> SopsKeys {
+        let e2 = e.clone();
+        let token: TokenSource = Arc::new(move || {
+            e2.mint_access_token(TENANT, oid, "https://vault.azure.net", 3600)
+                .map_err(|err| err.to_string())
+        });
+        let host = e.url().trim_start_matches("https://").to_string();
+        SopsKeys {
+            key_vault: Some(Arc::new(KeyVaultClient {
+                token,
+                ca_pem: Some(e.ca_pem().as_bytes().to_vec()),
+                extra_hosts: if trust_emulator { vec![host] } else { vec![] },
+            })),
+            ..SopsKeys::default()
+        }
+    }
+
+    #[test]
+    fn a_file_encrypted_by_sops_with_a_key_vault_key_decrypts_through_key_vault() {
+        let e = Arc::new(emulator());
+        let key_id = e.key_vault_key_id("sops-key");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.yaml"), SECRET).unwrap();
+        encrypt_azkv(&e, dir.path(), "secret.yaml", &key_id);
+        let enc = std::fs::read_to_string(dir.path().join("secret.yaml")).unwrap();
+        assert!(enc.contains("azure_kv:") && enc.contains(&e.url()), "{enc}");
+        assert!(!enc.contains("correct-horse"));
+        // sops asked Key Vault to encrypt, after the challenge round trip.
+        let reqs = e.requests();
+        assert!(
+            reqs.iter()
+                .any(|r| r.path.ends_with("/encrypt") && r.status == 401)
+                && reqs
+                    .iter()
+                    .any(|r| r.path.ends_with("/encrypt") && r.status == 200),
+            "{reqs:?}"
+        );
+
+        let path = dir.path().join("secret.yaml");
+        let r = render_path(&path, vault_keys(&e, MI_OID, true)).unwrap();
+        assert_eq!(
+            r.manifests[0].object["stringData"]["password"],
+            "correct-horse-battery"
+        );
+        assert!(
+            e.requests()
+                .iter()
+                .any(|r| r.path.ends_with("/decrypt") && r.status == 200)
+        );
+
+        // Without the role: Key Vault's 403, named with the key and the role to grant.
+        let err = render_path(&path, vault_keys(&e, OTHER_OID, true)).unwrap_err();
+        let m = &err.problems[0].message;
+        assert!(m.contains("secret.yaml") && m.contains(&key_id), "{m}");
+        assert!(
+            m.contains("403") && m.contains("Key Vault Crypto User"),
+            "{m}"
+        );
+
+        // Without any key: the error names the Key Vault key.
+        let err = render_path(&path, SopsKeys::default()).unwrap_err();
+        let m = &err.problems[0].message;
+        assert!(m.contains(&format!("Azure Key Vault key {key_id}")), "{m}");
+        assert!(m.contains("Azure sign-in"), "{m}");
+    }
+
+    #[test]
+    fn the_token_goes_only_to_key_vault_domains() {
+        let e = Arc::new(emulator());
+        let key_id = e.key_vault_key_id("sops-key");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.yaml"), SECRET).unwrap();
+        encrypt_azkv(&e, dir.path(), "secret.yaml", &key_id);
+        e.clear_requests();
+        // The vault URL comes from the file, that is from the repository: a host that is not a
+        // Key Vault gets no token.
+        let err = render_path(
+            &dir.path().join("secret.yaml"),
+            vault_keys(&e, MI_OID, false),
+        )
+        .unwrap_err();
+        let m = &err.problems[0].message;
+        assert!(m.contains("not an Azure Key Vault URL"), "{m}");
+        assert!(e.requests().is_empty(), "{:?}", e.requests());
+    }
+}
