@@ -560,6 +560,24 @@ mod key_vault {
             "{reqs:?}"
         );
 
+        // The real sops decrypts it through the emulator too: the emulator is Key Vault to it.
+        let out = Command::new(sops())
+            .current_dir(dir.path())
+            .args(["--disable-version-check", "decrypt", "secret.yaml"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("SSL_CERT_FILE", e.ca_file())
+            .env("IDENTITY_ENDPOINT", e.managed_identity_endpoint())
+            .env("IDENTITY_HEADER", MI_HEADER)
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("password: correct-horse-battery"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
         let path = dir.path().join("secret.yaml");
         let r = render_path(&path, vault_keys(&e, MI_OID, true)).unwrap();
         assert_eq!(

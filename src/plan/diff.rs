@@ -246,6 +246,29 @@ mod tests {
     }
 
     #[test]
+    fn values_decrypted_from_sops_never_appear_in_a_diff_of_any_kind() {
+        crate::render::secrets::register_decrypted(&["new-db-password-1".to_string()]);
+        let env = |v: &str| {
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},
+                "data":{"dsn":format!("postgres://u:{v}@db"),"plain":"same"}})
+        };
+        // The live object holds an earlier value of the secret: hidden too, marked changed.
+        let live = env("old-db-password-0");
+        let dry = env("new-db-password-1");
+        let d = object_diff(&planned(dry.clone(), Some(live.clone()), dry.clone()));
+        assert_eq!(d.kind, DiffKind::Update);
+        assert!(
+            !d.text.contains("password-1") && !d.text.contains("password-0"),
+            "{}",
+            d.text
+        );
+        assert!(d.text.contains("(changed)"), "{}", d.text);
+        // Unchanged: no difference shown.
+        let d = object_diff(&planned(dry.clone(), Some(dry.clone()), dry));
+        assert_eq!(d.kind, DiffKind::Unchanged, "{}", d.text);
+    }
+
+    #[test]
     fn secret_values_never_appear_only_key_changes() {
         let live = json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},
             "data":{"user":"YWRtaW4=","password":"b2xkcGFzcw==","gone":"eA=="}});
