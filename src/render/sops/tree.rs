@@ -2,6 +2,9 @@
 //! and scalars resolved as Go's yaml.v3 resolves them into `interface{}` (what sops hashes).
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use granit_parser::{Event, Parser, ScalarStyle};
 
@@ -199,15 +202,24 @@ pub fn resolve(value: &str, plain: bool, tag: Option<&str>) -> Scalar {
     if let Some(i) = go_parse_int(&plain_digits) {
         return Scalar::Int(i);
     }
-    let float_re = regex::Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-        .expect("a valid regular expression");
-    if float_re.is_match(&plain_digits)
+    if FLOAT.is_match(&plain_digits)
         && let Ok(f) = plain_digits.parse::<f64>()
     {
         return Scalar::Float(f);
     }
     Scalar::Str(value.to_string())
 }
+
+// yaml.v3's patterns (constant, so compiling them cannot fail).
+static FLOAT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").expect("a valid regex")
+});
+static DATE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\d{4})-(\d{1,2})-(\d{1,2})$").expect("a valid regex"));
+static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+        .expect("a valid regex")
+});
 
 /// Go's `strconv.ParseInt(s, 0, 64)` plus yaml.v3's `0b`/`0o` forms.
 fn go_parse_int(s: &str) -> Option<i64> {
@@ -236,20 +248,16 @@ fn go_parse_int(s: &str) -> Option<i64> {
 
 /// A YAML timestamp (yaml.v3's formats) as Go's `time.Time.MarshalText` writes it.
 fn timestamp(s: &str) -> Option<String> {
-    let date = regex::Regex::new(r"^(\d{4})-(\d{1,2})-(\d{1,2})$").expect("valid");
-    if let Some(c) = date.captures(s) {
+    if let Some(c) = DATE.captures(s) {
         let (y, m, d) = (&c[1], c[2].parse::<u32>().ok()?, c[3].parse::<u32>().ok()?);
         if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
             return None;
         }
         return Some(format!("{y}-{m:02}-{d:02}T00:00:00Z"));
     }
-    let full =
-        regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
-            .expect("valid");
     // Other layouts (a space instead of `T`, no zone) are rare in manifests; they stay strings
     // here and a MAC over them would not match: sops re-writes them in this layout anyway.
-    full.is_match(s).then(|| s.to_string())
+    TIMESTAMP.is_match(s).then(|| s.to_string())
 }
 
 #[cfg(test)]
