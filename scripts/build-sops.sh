@@ -37,7 +37,7 @@ smoke_test() {
     *) log "$sops reports '$v', expected sops ${version#v}"; return 1 ;;
   esac
   tmp="$(mktemp -d)"
-  # The age key pair of age's own specification (test vector), only for this smoke test.
+  # A fixed age key pair, used only by this smoke test.
   cat >"$tmp/key.txt" <<'KEY'
 AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX
 KEY
