@@ -173,20 +173,22 @@ fn scalar_key(k: &Node) -> Result<String, String> {
 /// The edit that blanks the `sops` key and its value (and the comma before it, in JSON).
 fn blank_sops(text: &str, pairs: &[(Node, Node)], i: usize) -> (usize, usize, String) {
     let mut start = pairs[i].0.span().0;
-    let mut end = pairs[i].1.span().1;
+    let mut end = pairs[i].1.span().1.max(start);
     if i > 0 {
         let prev_end = pairs[i - 1].1.span().1;
-        if let Some(c) = text[prev_end..start].rfind(',') {
+        if let Some(c) = text.get(prev_end..start).and_then(|t| t.rfind(',')) {
             start = prev_end + c;
         }
     } else if let Some(next) = pairs.get(1) {
         let next_start = next.0.span().0;
-        if let Some(c) = text[end..next_start].find(',') {
+        if let Some(c) = text.get(end..next_start).and_then(|t| t.find(',')) {
             end = end + c + 1;
         }
     }
-    // JSON: the key is quoted and the span may start at the quote; keep line breaks.
-    let blank: String = text[start..end]
+    // Keep line breaks, so every line keeps its number.
+    let blank: String = text
+        .get(start..end)
+        .unwrap_or_default()
         .chars()
         .map(|c| if c == '\n' { '\n' } else { ' ' })
         .collect();
@@ -198,7 +200,7 @@ fn splice(text: &str, mut edits: Vec<(usize, usize, String)>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     for (start, end, with) in edits {
-        if start < at {
+        if start < at || end < start || end > text.len() {
             continue;
         }
         out.push_str(&text[at..start]);
@@ -465,6 +467,19 @@ mod tests {
         let out = splice(text, vec![blank_sops(text, pairs, 1)]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v, serde_json::json!({"a": 1}));
+    }
+
+    #[test]
+    fn hostile_input_is_left_to_the_ordinary_parser_without_panicking() {
+        let deep = format!(
+            "sops: {{mac: x}}\na: {}1{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(decrypt("deep.yaml", &deep, &SopsKeys::default()).is_ok());
+        // A `sops` block that is an alias of an earlier mapping.
+        let alias = "a: &m {mac: x, lastmodified: y}\nsops: *m\n";
+        let _ = decrypt("alias.yaml", alias, &SopsKeys::default());
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub fn parse(text: &str) -> Option<Vec<Node>> {
         events,
         pos: 0,
         anchors: HashMap::new(),
+        depth: 0,
     };
     let mut docs = Vec::new();
     while b.pos < b.events.len() {
@@ -118,10 +119,25 @@ struct Builder<'a> {
     events: Vec<(Event<'a>, usize, usize, usize)>,
     pos: usize,
     anchors: HashMap<usize, Node>,
+    depth: usize,
 }
+
+/// Deeper nesting is left to the ordinary parser, which refuses it (rendering.md's limits).
+const MAX_DEPTH: usize = 64;
 
 impl Builder<'_> {
     fn node(&mut self) -> Option<Node> {
+        self.depth += 1;
+        let node = if self.depth > MAX_DEPTH {
+            None
+        } else {
+            self.node_inner()
+        };
+        self.depth -= 1;
+        node
+    }
+
+    fn node_inner(&mut self) -> Option<Node> {
         let (ev, start, end, line) = self.events.get(self.pos)?.clone();
         self.pos += 1;
         let (node, anchor) = match ev {
