@@ -625,4 +625,38 @@ mod key_vault {
         assert!(m.contains("not an Azure Key Vault URL"), "{m}");
         assert!(e.requests().is_empty(), "{:?}", e.requests());
     }
+
+    /// The CLI renders inside its tokio runtime and gets tokens from an async credential: the
+    /// token source may block on that runtime, since it runs on a thread of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_async_token_source_works_from_inside_a_runtime() {
+        let e = Arc::new(emulator());
+        let key_id = e.key_vault_key_id("sops-key");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.yaml"), SECRET).unwrap();
+        encrypt_azkv(&e, dir.path(), "secret.yaml", &key_id);
+        let handle = tokio::runtime::Handle::current();
+        let e2 = e.clone();
+        let token: TokenSource = Arc::new(move || {
+            let e3 = e2.clone();
+            handle.block_on(async move {
+                tokio::task::yield_now().await;
+                e3.mint_access_token(TENANT, MI_OID, "https://vault.azure.net", 3600)
+                    .map_err(|err| err.to_string())
+            })
+        });
+        let keys = SopsKeys {
+            key_vault: Some(Arc::new(KeyVaultClient {
+                token,
+                ca_pem: Some(e.ca_pem().as_bytes().to_vec()),
+                extra_hosts: vec![e.url().trim_start_matches("https://").to_string()],
+            })),
+            ..SopsKeys::default()
+        };
+        let r = render_path(&dir.path().join("secret.yaml"), keys).unwrap();
+        assert_eq!(
+            r.manifests[0].object["stringData"]["password"],
+            "correct-horse-battery"
+        );
+    }
 }

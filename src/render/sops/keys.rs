@@ -144,6 +144,7 @@ pub trait KeyVault: Send + Sync {
 }
 
 /// A bearer token for Key Vault (scope `https://vault.azure.net/.default`), asked for when needed.
+/// It is called on a thread of its own, outside any async runtime.
 pub type TokenSource = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
 /// Key Vault's REST API over HTTPS (`POST {key}/decrypt`, the operation sops itself calls, so
@@ -205,15 +206,17 @@ impl KeyVault for KeyVaultClient {
                  cloud's vault domain); kpush does not send the pipeline's token there"
             ));
         }
-        let token = (self.token)()?;
         let url = format!("{key}/decrypt?api-version={KEY_VAULT_API_VERSION}");
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let body = serde_json::json!({"alg": "RSA-OAEP-256", "value": b64.encode(wrapped)});
         let ca = self.ca_pem.clone();
-        // Rendering is synchronous and may run inside the caller's async runtime: the request
-        // runs on a thread of its own with its own small runtime.
+        let token_source = self.token.clone();
+        // Rendering is synchronous and may run inside the caller's async runtime: the token is
+        // asked for and the request sent on a thread of its own (outside any runtime, so the
+        // token source may `Handle::block_on` the caller's runtime), with its own small runtime.
         let answer = std::thread::scope(|s| {
             s.spawn(move || -> Result<(u16, String), String> {
+                let token = token_source()?;
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
