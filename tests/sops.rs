@@ -660,3 +660,54 @@ mod key_vault {
         );
     }
 }
+
+#[test]
+fn a_generator_reads_an_encrypted_dotenv_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = age_key();
+    std::fs::write(
+        d.join("kustomization.yaml"),
+        "secretGenerator:\n- name: app-env\n  envs:\n  - app.env\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("app.env"),
+        "DB_USER=app\nDB_PASSWORD=env-secret-77\n",
+    )
+    .unwrap();
+    encrypt(d, "app.env", &key.recipient, &[]);
+    let enc = std::fs::read_to_string(d.join("app.env")).unwrap();
+    assert!(
+        enc.contains("DB_PASSWORD=ENC[") && enc.contains("sops_mac="),
+        "{enc}"
+    );
+
+    let r = render_path(d, keys(&key.identity)).unwrap();
+    let s = &r.manifests[0].object;
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let field =
+        |k: &str| String::from_utf8(b64.decode(s["data"][k].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(field("DB_PASSWORD"), "env-secret-77");
+    assert_eq!(field("DB_USER"), "app");
+    assert_eq!(s["data"].as_object().unwrap().len(), 2, "{s}");
+    assert!(r.secrets.iter().any(|v| v == "env-secret-77"));
+
+    // Tampered: a value swapped between keys.
+    let swapped = enc
+        .lines()
+        .map(|l| l.replacen("DB_USER=", "DB_X=", 1))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(d.join("app.env"), swapped).unwrap();
+    let err = render_path(d, keys(&key.identity)).unwrap_err();
+    // A generator's file is named in the generator's error, at its kustomization line.
+    assert!(
+        err.problems
+            .iter()
+            .any(|p| p.message.contains("app.env:1: cannot decrypt `DB_X`")),
+        "{:?}",
+        err.problems
+    );
+}

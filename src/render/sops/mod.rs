@@ -7,6 +7,7 @@
 //! plaintext as a YAML/JSON scalar, and the `sops` block blanked: every line keeps its number,
 //! so provenance (`file:line`) is the encrypted file's. Encrypted comments are blanked.
 
+mod dotenv;
 mod keys;
 pub mod tree;
 
@@ -80,6 +81,9 @@ pub fn is_encrypted(text: &str) -> bool {
 pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Option<Decrypted>, String> {
     if !text.contains("sops") || !text.contains("mac") {
         return Ok(None);
+    }
+    if dotenv::is_dotenv(text) {
+        return dotenv::decrypt(name, text, keys).map(Some);
     }
     let Some(docs) = tree::parse(text) else {
         return Ok(None);
