@@ -8,8 +8,8 @@ use super::{Decrypted, MAC_ONLY_ENCRYPTED_INIT, Rules, SopsKeys, decrypt_value, 
 
 /// Whether `text` looks like a sops-encrypted dotenv file.
 pub fn is_dotenv(text: &str) -> bool {
-    text.lines().any(|l| l.starts_with("sops_mac="))
-        && text.lines().any(|l| l.starts_with("sops_lastmodified="))
+    text.lines()
+        .any(|l| l.starts_with("sops_mac=") || l.starts_with("sops_lastmodified="))
 }
 
 /// Decrypts a sops dotenv file: each `KEY=value` line keeps its line, `sops_*` lines and

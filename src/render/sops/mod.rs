@@ -68,9 +68,9 @@ const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
-/// Whether `text` is a SOPS-encrypted YAML or JSON file (a top-level `sops` mapping with a `mac`).
+/// Whether `text` is a SOPS-encrypted YAML or JSON file (a top-level `sops` mapping).
 pub fn is_encrypted(text: &str) -> bool {
-    if !text.contains("sops") || !text.contains("mac") {
+    if !text.contains("sops") {
         return false;
     }
     tree::parse(text).is_some_and(|docs| docs.iter().any(|d| sops_block(d).is_some()))
@@ -79,17 +79,26 @@ pub fn is_encrypted(text: &str) -> bool {
 /// Decrypts `text` (named `name` in messages) when it is a SOPS file; `Ok(None)` when it is not.
 /// An error says why (no key for it, naming the keys it needs; a MAC mismatch; a damaged value).
 pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Option<Decrypted>, String> {
-    if !text.contains("sops") || !text.contains("mac") {
+    let ciphertext = text.contains("ENC[AES256_GCM,");
+    if !text.contains("sops") && !ciphertext {
         return Ok(None);
     }
+    // sops's values without their `sops` block: a damaged file, or the block deleted.
+    let orphaned = || {
+        Err(format!(
+            "{name} holds SOPS-encrypted values (ENC[AES256_GCM,…]) but no `sops` block to \
+             decrypt and verify them: the file was cut or its block removed. Restore it from \
+             version control or encrypt it again with sops"
+        ))
+    };
     if dotenv::is_dotenv(text) {
         return dotenv::decrypt(name, text, keys).map(Some);
     }
     let Some(docs) = tree::parse(text) else {
-        return Ok(None);
+        return if ciphertext { orphaned() } else { Ok(None) };
     };
     let Some(meta_node) = docs.iter().find_map(sops_block) else {
-        return Ok(None);
+        return if ciphertext { orphaned() } else { Ok(None) };
     };
     let meta = keys::Metadata::read(meta_node.1).map_err(|m| format!("{name}: {m}"))?;
     let data_key =
@@ -141,7 +150,8 @@ pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Option<Decrypt
     }))
 }
 
-/// The `sops` pair of a document's top-level mapping: (index, value).
+/// The `sops` pair of a document's top-level mapping: (index, value). No Kubernetes object has
+/// a top-level `sops` mapping, so a file with one is a SOPS file, damaged or not.
 fn sops_block(doc: &Node) -> Option<(usize, &Node)> {
     let Node::Map(pairs, _) = doc else {
         return None;
@@ -150,14 +160,7 @@ fn sops_block(doc: &Node) -> Option<(usize, &Node)> {
         .iter()
         .enumerate()
         .find_map(|(i, (k, v))| match (k, v) {
-            (Node::Scalar { value, .. }, Node::Map(inner, _))
-                if value == "sops"
-                    && inner.iter().any(
-                        |(k, _)| matches!(k, Node::Scalar { value, .. } if value == "mac"),
-                    ) =>
-            {
-                Some((i, v))
-            }
+            (Node::Scalar { value, .. }, Node::Map(..)) if value == "sops" => Some((i, v)),
             _ => None,
         })
 }
