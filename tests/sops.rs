@@ -228,6 +228,13 @@ fn a_tampered_file_is_refused_naming_it() {
         "{}",
         err.problems[0].message
     );
+    // The problem points at the value's line.
+    let line = enc
+        .lines()
+        .position(|l| l.contains("password: ENC"))
+        .unwrap() as u32
+        + 1;
+    assert_eq!(err.problems[0].line, line);
 }
 
 #[test]
@@ -239,11 +246,9 @@ fn without_the_key_the_error_names_the_file_and_the_recipient() {
     let path = dir.path().join("secret.yaml");
 
     let err = render_path(&path, SopsKeys::default()).unwrap_err();
+    assert!(err.problems[0].file.ends_with("secret.yaml"));
     let m = &err.problems[0].message;
-    assert!(
-        m.contains("secret.yaml") && m.contains(&key.recipient),
-        "{m}"
-    );
+    assert!(m.contains(&key.recipient), "{m}");
     assert!(m.contains("SOPS_AGE_KEY"), "{m}");
 
     let other = age_key();
@@ -592,8 +597,9 @@ mod key_vault {
 
         // Without the role: Key Vault's 403, named with the key and the role to grant.
         let err = render_path(&path, vault_keys(&e, OTHER_OID, true)).unwrap_err();
+        assert!(err.problems[0].file.ends_with("secret.yaml"));
         let m = &err.problems[0].message;
-        assert!(m.contains("secret.yaml") && m.contains(&key_id), "{m}");
+        assert!(m.contains(&key_id), "{m}");
         assert!(
             m.contains("403") && m.contains("Key Vault Crypto User"),
             "{m}"

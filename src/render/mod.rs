@@ -109,7 +109,7 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     for input in &sources {
         match input {
             source::Input::Text(src) => {
-                let src = match sops::decrypt(&src.name, &src.text, &opts.sops) {
+                let src = match sops::decrypt(&src.text, &opts.sops) {
                     Ok(None) => std::borrow::Cow::Borrowed(src),
                     Ok(Some(d)) => {
                         decrypted.extend(d.secrets);
@@ -118,13 +118,13 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
                             ..src.clone()
                         })
                     }
-                    Err(message) => {
+                    Err(e) => {
                         problems.push(Problem::at(
                             Severity::Error,
                             ProblemKind::Decrypt,
                             &src.name,
-                            0,
-                            message,
+                            e.line,
+                            e.message,
                         ));
                         continue;
                     }

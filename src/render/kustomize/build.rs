@@ -621,7 +621,10 @@ impl<'a> Builder<'a> {
             match String::from_utf8(bytes) {
                 Ok(text) => decrypt_text(self.sops, &self.decrypted, &d, text)
                     .map(String::into_bytes)
-                    .map_err(|e| e.message),
+                    .map_err(|e| match e.line {
+                        0 => format!("{}: {}", e.file, e.message),
+                        l => format!("{}:{l}: {}", e.file, e.message),
+                    }),
                 Err(e) => Ok(e.into_bytes()),
             }
         };
@@ -919,13 +922,13 @@ fn decrypt_text(
     display: &str,
     text: String,
 ) -> Result<String, KError> {
-    match crate::render::sops::decrypt(display, &text, keys) {
+    match crate::render::sops::decrypt(&text, keys) {
         Ok(None) => Ok(text),
         Ok(Some(d)) => {
             found.borrow_mut().extend(d.secrets);
             Ok(d.text)
         }
-        Err(m) => Err(KError::new(display, 0, m).kind(ProblemKind::Decrypt)),
+        Err(e) => Err(KError::new(display, e.line, e.message).kind(ProblemKind::Decrypt)),
     }
 }
 

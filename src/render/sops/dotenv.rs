@@ -4,7 +4,16 @@
 use sha2::{Digest, Sha512};
 
 use super::keys::{KeyVaultKey, Metadata};
-use super::{Decrypted, MAC_ONLY_ENCRYPTED_INIT, Rules, SopsKeys, decrypt_value, hex_upper};
+use super::{
+    DecryptError, Decrypted, MAC_ONLY_ENCRYPTED_INIT, Rules, SopsKeys, decrypt_value, hex_upper,
+};
+
+fn at(index: usize, message: String) -> DecryptError {
+    DecryptError {
+        line: index as u32 + 1,
+        message,
+    }
+}
 
 /// Whether `text` looks like a sops-encrypted dotenv file.
 pub fn is_dotenv(text: &str) -> bool {
@@ -14,7 +23,7 @@ pub fn is_dotenv(text: &str) -> bool {
 
 /// Decrypts a sops dotenv file: each `KEY=value` line keeps its line, `sops_*` lines and
 /// comments become empty lines (which env files skip).
-pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Decrypted, String> {
+pub fn decrypt(text: &str, keys: &SopsKeys) -> Result<Decrypted, DecryptError> {
     let mut flat = Vec::new();
     for line in text.split('\n') {
         if let Some(rest) = line.strip_prefix("sops_")
@@ -23,10 +32,10 @@ pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Decrypted, Str
             flat.push((k.to_string(), v.replace("\\n", "\n")));
         }
     }
-    let meta = metadata(&flat)?;
-    let data_key =
-        super::keys::data_key(&meta, keys).map_err(|m| format!("cannot decrypt {name}: {m}"))?;
-    let rules = Rules::new(&meta).map_err(|m| format!("{name}: {m}"))?;
+    let meta = metadata(&flat).map_err(DecryptError::file)?;
+    let data_key = super::keys::data_key(&meta, keys)
+        .map_err(|m| DecryptError::file(format!("cannot decrypt: {m}")))?;
+    let rules = Rules::new(&meta).map_err(DecryptError::file)?;
     let mut hash = Sha512::new();
     if meta.mac_only_encrypted {
         hash.update(MAC_ONLY_ENCRYPTED_INIT);
@@ -39,7 +48,7 @@ pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Decrypted, Str
             continue;
         }
         let Some((key, raw)) = line.split_once('=') else {
-            return Err(format!("{name}:{}: not a KEY=value line", i + 1));
+            return Err(at(i, "not a KEY=value line".into()));
         };
         let value = raw.replace("\\n", "\n");
         let encrypted = if rules.by_form {
@@ -49,9 +58,8 @@ pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Decrypted, Str
         };
         let plain = if encrypted && !value.is_empty() {
             let (_, bytes) = decrypt_value(&value, &data_key, &format!("{key}:"))
-                .map_err(|m| format!("{name}:{}: cannot decrypt `{key}`: {m}", i + 1))?;
-            let s = String::from_utf8(bytes)
-                .map_err(|_| format!("{name}:{}: `{key}` is not UTF-8", i + 1))?;
+                .map_err(|m| at(i, format!("cannot decrypt `{key}`: {m}")))?;
+            let s = String::from_utf8(bytes).map_err(|_| at(i, format!("`{key}` is not UTF-8")))?;
             secrets.push(s.clone());
             s
         } else {
@@ -64,11 +72,11 @@ pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Decrypted, Str
     }
     let computed = hex_upper(&hash.finalize());
     let (_, stored) = decrypt_value(&meta.mac, &data_key, &meta.last_modified)
-        .map_err(|m| format!("{name}: cannot read the file's MAC: {m}"))?;
+        .map_err(|m| DecryptError::file(format!("cannot read the file's MAC: {m}")))?;
     if stored != computed.as_bytes() {
-        return Err(format!(
-            "{name}: MAC mismatch: the file was changed after sops encrypted it; nothing from it \
-             is used. Re-encrypt it with sops, or restore it from version control"
+        return Err(DecryptError::file(
+            "MAC mismatch: the file was changed after sops encrypted it; nothing from it is \
+             used. Re-encrypt it with sops, or restore it from version control",
         ));
     }
     Ok(Decrypted {

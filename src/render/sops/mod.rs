@@ -76,23 +76,50 @@ pub fn is_encrypted(text: &str) -> bool {
     tree::parse(text).is_some_and(|docs| docs.iter().any(|d| sops_block(d).is_some()))
 }
 
-/// Decrypts `text` (named `name` in messages) when it is a SOPS file; `Ok(None)` when it is not.
+/// Why a SOPS file could not be used; the caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecryptError {
+    /// The line concerned, 0 for the whole file.
+    pub line: u32,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+impl DecryptError {
+    fn file(message: impl Into<String>) -> Self {
+        Self {
+            line: 0,
+            message: message.into(),
+        }
+    }
+
+    /// `file:line: message` (or `file: message`), for callers that report plain text.
+    pub fn in_file(&self, file: &str) -> String {
+        if self.line == 0 {
+            format!("{file}: {}", self.message)
+        } else {
+            format!("{file}:{}: {}", self.line, self.message)
+        }
+    }
+}
+
+/// Decrypts `text` when it is a SOPS file; `Ok(None)` when it is not.
 /// An error says why (no key for it, naming the keys it needs; a MAC mismatch; a damaged value).
-pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Option<Decrypted>, String> {
+pub fn decrypt(text: &str, keys: &SopsKeys) -> Result<Option<Decrypted>, DecryptError> {
     let ciphertext = text.contains("ENC[AES256_GCM,");
     if !text.contains("sops") && !ciphertext {
         return Ok(None);
     }
     // sops's values without their `sops` block: a damaged file, or the block deleted.
     let orphaned = || {
-        Err(format!(
-            "{name} holds SOPS-encrypted values (ENC[AES256_GCM,…]) but no `sops` block to \
+        Err(DecryptError::file(format!(
+            "the file holds SOPS-encrypted values (ENC[AES256_GCM,…]) but no `sops` block to \
              decrypt and verify them: the file was cut or its block removed. Restore it from \
              version control or encrypt it again with sops"
-        ))
+        )))
     };
     if dotenv::is_dotenv(text) {
-        return dotenv::decrypt(name, text, keys).map(Some);
+        return dotenv::decrypt(text, keys).map(Some);
     }
     let Some(docs) = tree::parse(text) else {
         return if ciphertext { orphaned() } else { Ok(None) };
@@ -100,10 +127,10 @@ pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Option<Decrypt
     let Some(meta_node) = docs.iter().find_map(sops_block) else {
         return if ciphertext { orphaned() } else { Ok(None) };
     };
-    let meta = keys::Metadata::read(meta_node.1).map_err(|m| format!("{name}: {m}"))?;
-    let data_key =
-        keys::data_key(&meta, keys).map_err(|m| format!("cannot decrypt {name}: {m}"))?;
-    let rules = Rules::new(&meta).map_err(|m| format!("{name}: {m}"))?;
+    let meta = keys::Metadata::read(meta_node.1).map_err(DecryptError::file)?;
+    let data_key = keys::data_key(&meta, keys)
+        .map_err(|m| DecryptError::file(format!("cannot decrypt: {m}")))?;
+    let rules = Rules::new(&meta).map_err(DecryptError::file)?;
 
     let mut walk = Walk {
         key: &data_key,
@@ -120,24 +147,24 @@ pub fn decrypt(name: &str, text: &str, keys: &SopsKeys) -> Result<Option<Decrypt
     for doc in &docs {
         let Node::Map(pairs, _) = doc else { continue };
         for (i, (k, v)) in pairs.iter().enumerate() {
-            let key = scalar_key(k).map_err(|m| format!("{name}: {m}"))?;
+            let key = scalar_key(k).map_err(DecryptError::file)?;
             if key == "sops" {
                 walk.edits.push(blank_sops(text, pairs, i));
                 continue;
             }
             walk.value(v, &mut vec![key])
-                .map_err(|(line, m)| format!("{name}:{line}: {m}"))?;
+                .map_err(|(line, message)| DecryptError { line, message })?;
         }
     }
     let computed = hex_upper(&walk.hash.finalize());
     let stored = decrypt_value(&meta.mac, &data_key, &meta.last_modified)
-        .map_err(|m| format!("{name}: cannot read the file's MAC: {m}"))?;
+        .map_err(|m| DecryptError::file(format!("cannot read the file's MAC: {m}")))?;
     if stored.1 != computed.as_bytes() {
-        return Err(format!(
-            "{name}: MAC mismatch: the file was changed after sops encrypted it (or its `sops` \
+        return Err(DecryptError::file(format!(
+            "MAC mismatch: the file was changed after sops encrypted it (or its `sops` \
              block belongs to another file); nothing from it is used. Re-encrypt it with sops, or \
              restore it from version control"
-        ));
+        )));
     }
     // Encrypted comments (`#ENC[…]`) are blanked: their plaintext is of no use to a render.
     for (start, _) in text.match_indices("#ENC[AES256_GCM,") {
@@ -483,10 +510,10 @@ mod tests {
             "[".repeat(100_000),
             "]".repeat(100_000)
         );
-        assert!(decrypt("deep.yaml", &deep, &SopsKeys::default()).is_ok());
+        assert!(decrypt(&deep, &SopsKeys::default()).is_ok());
         // A `sops` block that is an alias of an earlier mapping.
         let alias = "a: &m {mac: x, lastmodified: y}\nsops: *m\n";
-        let _ = decrypt("alias.yaml", alias, &SopsKeys::default());
+        let _ = decrypt(alias, &SopsKeys::default());
     }
 
     #[test]
