@@ -112,11 +112,11 @@ pub fn decrypt(text: &str, keys: &SopsKeys) -> Result<Option<Decrypted>, Decrypt
     }
     // sops's values without their `sops` block: a damaged file, or the block deleted.
     let orphaned = || {
-        Err(DecryptError::file(format!(
+        Err(DecryptError::file(
             "the file holds SOPS-encrypted values (ENC[AES256_GCM,…]) but no `sops` block to \
              decrypt and verify them: the file was cut or its block removed. Restore it from \
-             version control or encrypt it again with sops"
-        )))
+             version control or encrypt it again with sops",
+        ))
     };
     if dotenv::is_dotenv(text) {
         return dotenv::decrypt(text, keys).map(Some);
@@ -160,11 +160,11 @@ pub fn decrypt(text: &str, keys: &SopsKeys) -> Result<Option<Decrypted>, Decrypt
     let stored = decrypt_value(&meta.mac, &data_key, &meta.last_modified)
         .map_err(|m| DecryptError::file(format!("cannot read the file's MAC: {m}")))?;
     if stored.1 != computed.as_bytes() {
-        return Err(DecryptError::file(format!(
-            "MAC mismatch: the file was changed after sops encrypted it (or its `sops` \
-             block belongs to another file); nothing from it is used. Re-encrypt it with sops, or \
-             restore it from version control"
-        )));
+        return Err(DecryptError::file(
+            "MAC mismatch: the file was changed after sops encrypted it (or its `sops` block \
+             belongs to another file); nothing from it is used. Re-encrypt it with sops, or \
+             restore it from version control",
+        ));
     }
     // Encrypted comments (`#ENC[…]`) are blanked: their plaintext is of no use to a render.
     for (start, _) in text.match_indices("#ENC[AES256_GCM,") {
