@@ -73,6 +73,10 @@ fn render_with(
     }
     let rendered = render::render(&opts, &mut std::io::stdin().lock())
         .map_err(|e| DeployError::new(Outcome::InvalidInput, e))?;
+    // Values decrypted from SOPS files are masked before anything could print them.
+    for secret in &rendered.secrets {
+        sink.mask(secret);
+    }
     for problem in rendered.warnings {
         sink.event(&Event::Problem { problem });
     }
