@@ -1,49 +1,15 @@
 //! SOPS-encrypted manifests: fixtures are encrypted at test time by the real `sops`
 //! (scripts/build-sops.sh, cached under ~/.cache/kpush/tools) and rendered by the library.
 
-use std::path::{Path, PathBuf};
+mod harness;
+
+use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 
 use age::secrecy::ExposeSecret;
+use harness::sops::{AgeKey, age_key, encrypt, sops};
 use kpush::render::sops::SopsKeys;
 use kpush::render::{ProblemKind, RenderOptions, Rendered, render, secrets};
-
-/// The real sops: `KPUSH_SOPS`, else built (once, then cached) by scripts/build-sops.sh.
-fn sops() -> &'static Path {
-    static SOPS: OnceLock<PathBuf> = OnceLock::new();
-    SOPS.get_or_init(|| {
-        if let Ok(p) = std::env::var("KPUSH_SOPS") {
-            return PathBuf::from(p);
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new("bash")
-            .arg(root.join("scripts/build-sops.sh"))
-            .output()
-            .expect("run scripts/build-sops.sh");
-        assert!(
-            out.status.success(),
-            "scripts/build-sops.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    })
-}
-
-struct AgeKey {
-    identity: String,
-    recipient: String,
-}
-
-/// An X25519 age key pair (what most repositories use today).
-#[allow(deprecated)]
-fn age_key() -> AgeKey {
-    let id = age::x25519::Identity::generate();
-    AgeKey {
-        identity: id.to_string().expose_secret().to_string(),
-        recipient: id.to_public().to_string(),
-    }
-}
 
 /// A hybrid post-quantum age key pair (`age1pq1…`), which sops accepts too.
 fn pq_age_key() -> AgeKey {
@@ -52,24 +18,6 @@ fn pq_age_key() -> AgeKey {
         identity: id.to_string().expose_secret().to_string(),
         recipient: id.to_public().to_string(),
     }
-}
-
-/// Encrypts `dir/name` in place with the real sops for `recipient`, with extra `args`.
-fn encrypt(dir: &Path, name: &str, recipient: &str, args: &[&str]) {
-    let out = Command::new(sops())
-        .current_dir(dir)
-        .args(["--disable-version-check", "encrypt", "--age", recipient])
-        .args(args)
-        .args(["--in-place", name])
-        .env_remove("SOPS_AGE_KEY")
-        .env_remove("SOPS_AGE_KEY_FILE")
-        .output()
-        .expect("run sops");
-    assert!(
-        out.status.success(),
-        "sops encrypt {name} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn keys(identity: &str) -> SopsKeys {
