@@ -295,13 +295,16 @@ impl Hooks<'_> {
                 .objects
                 .iter()
                 .map(|o| {
+                    // The tracked object's key is the applied one: the manifest's, in the
+                    // namespace it went to (as `tracking::track_targets` builds it).
+                    let mut key = o.manifest.key();
+                    if let Some(t) = &o.target {
+                        key.namespace = t.namespace.clone();
+                    }
                     let state = tracked
                         .objects
                         .iter()
-                        .find(|t| {
-                            t.object.key.name == o.manifest.name()
-                                && t.object.key.kind == o.manifest.kind()
-                        })
+                        .find(|t| t.object.key == key)
                         .map(|t| t.state);
                     match state {
                         Some(ObjectState::Ready) => Some(true),

@@ -151,7 +151,7 @@ impl<'a> Run<'a> {
         for ns in targets
             .iter()
             .filter(|t| t.workload().is_some() || t.resource.kind == "PersistentVolumeClaim")
-            .filter_map(|t| t.namespace.clone())
+            .filter_map(|t| t.namespace().map(str::to_string))
             .collect::<BTreeSet<_>>()
         {
             streams.push(watch::event_feed(client, &ns, patience));
@@ -349,20 +349,20 @@ impl<'a> Run<'a> {
     fn start_pod_feeds(&mut self) {
         for i in 0..self.targets.len() {
             let t = &self.targets[i];
-            let (Some(kind), Some(ns)) = (t.workload(), t.namespace.as_deref()) else {
+            let (Some(kind), Some(ns)) = (t.workload(), t.namespace()) else {
                 continue;
             };
             if kind == WorkloadKind::Pod || self.pod_feeds.contains(ns) {
                 continue;
             }
-            let Some(obj) = self.objects[self.feed_of[i]].get(Some(ns), &t.name) else {
+            let Some(obj) = self.objects[self.feed_of[i]].get(Some(ns), t.name()) else {
                 continue;
             };
             let workloads_here = self
                 .targets
                 .iter()
                 .filter(|o| {
-                    o.namespace.as_deref() == Some(ns)
+                    o.namespace() == Some(ns)
                         && o.workload().is_some_and(|k| k != WorkloadKind::Pod)
                 })
                 .count();
@@ -381,8 +381,7 @@ impl<'a> Run<'a> {
             ));
             self.pods.entry(ns.clone()).or_default();
             if self.targets.iter().any(|o| {
-                o.namespace.as_deref() == Some(ns.as_str())
-                    && o.workload() == Some(WorkloadKind::Deployment)
+                o.namespace() == Some(ns.as_str()) && o.workload() == Some(WorkloadKind::Deployment)
             }) {
                 self.streams.push(watch::replica_set_feed(
                     self.client,
@@ -403,8 +402,7 @@ impl<'a> Run<'a> {
         for (i, t) in self.targets.iter().enumerate() {
             if t.resource.group.is_empty()
                 && t.resource.kind == "PersistentVolumeClaim"
-                && let Some(obj) =
-                    self.objects[self.feed_of[i]].get(t.namespace.as_deref(), &t.name)
+                && let Some(obj) = self.objects[self.feed_of[i]].get(t.namespace(), t.name())
                 && let Some(class) = obj
                     .data
                     .pointer("/spec/storageClassName")
@@ -523,7 +521,7 @@ impl<'a> Run<'a> {
     fn judge_one(&self, i: usize, diag: &DiagnoseOptions) -> Judgement {
         let t = &self.targets[i];
         let store = &self.objects[self.feed_of[i]];
-        let ns = t.namespace.as_deref().unwrap_or("");
+        let ns = t.namespace().unwrap_or("");
         // A watch given up: the object's own, or (for workloads) its namespace's pods or
         // ReplicaSets. Events only add detail.
         let workload = t.workload().is_some();
@@ -538,7 +536,7 @@ impl<'a> Run<'a> {
                 .map(|s| (Source::ReplicaSets(ns.to_string()), s.error()))
         };
         let lost = lost.map(|(source, error)| (source.describe(&self.feeds), error));
-        let view = match (&lost, store.get(t.namespace.as_deref(), &t.name)) {
+        let view = match (&lost, store.get(t.namespace(), t.name())) {
             (Some((what, error)), _) => ObjectView::Lost(what, *error),
             (None, Some(obj)) => ObjectView::Present(obj),
             (None, None) if store.synced() => ObjectView::Missing,
