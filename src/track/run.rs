@@ -53,6 +53,11 @@ const JUDGE_SPACING: u32 = 9;
 /// The longest wait between a change and its judgement, however costly judging is.
 const JUDGE_AT_MOST_AFTER: Duration = Duration::from_millis(100);
 
+/// How long changes wait for their judgement after one that took `cost`.
+fn pause_after(cost: Duration) -> Duration {
+    (cost * JUDGE_SPACING).min(JUDGE_AT_MOST_AFTER)
+}
+
 /// Waits until every target is ready, one certainly fails, `opts.timeout` passes, or `cancel`
 /// completes; reports progress to `reporter` and returns what happened to each object.
 ///
@@ -242,7 +247,7 @@ impl<'a> Run<'a> {
             let judging = Instant::now();
             let verdict = self.judge_all(reporter);
             let cost = judging.elapsed();
-            next_judgement = Instant::now() + (cost * JUDGE_SPACING).min(JUDGE_AT_MOST_AFTER);
+            next_judgement = Instant::now() + pause_after(cost);
             if let Some(state) = verdict {
                 return state;
             }
@@ -662,5 +667,25 @@ impl<'a> Run<'a> {
             elapsed,
             objects,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Duration, pause_after};
+
+    #[test]
+    fn changes_are_judged_after_a_pause_that_follows_the_cost_of_judging_not_on_a_tick() {
+        // A small run (judging takes a millisecond) judges the next change 9 ms later, not on
+        // a 100 ms tick; a costly one spaces judgements out, at most 100 ms.
+        assert_eq!(
+            pause_after(Duration::from_millis(1)),
+            Duration::from_millis(9)
+        );
+        assert_eq!(pause_after(Duration::ZERO), Duration::ZERO);
+        assert_eq!(
+            pause_after(Duration::from_millis(50)),
+            Duration::from_millis(100)
+        );
     }
 }
