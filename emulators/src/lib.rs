@@ -10,6 +10,8 @@
 //! - a Kubernetes service-account issuer for workload identity (`/workload`),
 //! - the App Service managed identity endpoint (`/msi/token`),
 //! - ARM's AKS API (`/subscriptions/.../managedClusters/{name}[/listClusterUserCredential]`),
+//! - GitHub's REST API for deployments and their statuses (`/repos/{owner}/{repo}/deployments`),
+//!   with a job `GITHUB_TOKEN`'s permission model,
 //! - a stand-in AKS API server that only checks Entra tokens (`/kube/version`, `/kube/api`).
 //!
 //! ```no_run
@@ -30,6 +32,7 @@ mod aadsts;
 mod arm;
 pub mod config;
 mod entra;
+mod github_api;
 mod issuers;
 pub mod jwt;
 mod kube;
@@ -39,6 +42,7 @@ pub mod tls;
 mod util;
 
 pub use config::*;
+pub use github_api::GithubDeployment;
 pub use tls::{ClientCertificate, generate_client_certificate};
 
 use anyhow::{Context, anyhow};
@@ -182,6 +186,7 @@ impl Emulator {
             device_codes: Mutex::new(Vec::new()),
             refresh_tokens: Mutex::new(Default::default()),
             kube_rejections: Default::default(),
+            github: Default::default(),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -281,6 +286,19 @@ impl Emulator {
         self.state
             .kube_rejections
             .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `GITHUB_API_URL` for the GitHub REST subset (deployments): the base URL itself.
+    pub fn github_api_url(&self) -> String {
+        self.state.base.clone()
+    }
+
+    /// The GitHub deployments created so far (every repository), oldest first.
+    pub fn github_deployments(&self) -> Vec<GithubDeployment> {
+        match self.state.github.lock() {
+            Ok(s) => s.snapshot(),
+            Err(poisoned) => poisoned.into_inner().snapshot(),
+        }
     }
 
     /// A copy of the current configuration.

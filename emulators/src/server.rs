@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::jwt::SigningKey;
-use crate::{LoggedRequest, arm, entra, issuers, kube, managed_identity};
+use crate::{LoggedRequest, arm, entra, github_api, issuers, kube, managed_identity};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -40,6 +40,8 @@ pub(crate) struct State {
     pub refresh_tokens: Mutex<HashMap<String, entra::RefreshGrant>>,
     /// Requests to `/kube` still to answer 401 regardless of their token.
     pub kube_rejections: std::sync::atomic::AtomicUsize,
+    /// GitHub deployments and their statuses.
+    pub github: Mutex<github_api::Store>,
 }
 
 impl State {
@@ -230,6 +232,7 @@ fn route(state: &State, req: &Req) -> Reply {
         ["ado", _, ".well-known", "jwks"] if get => issuers::jwks(&state.keys.ado),
         ["msi", "token"] if get => managed_identity::token(state, req),
         ["subscriptions", ..] => arm::handle(state, req, &segments),
+        ["repos", rest @ ..] => github_api::handle(state, req, rest),
         ["kube", rest @ ..] if get => kube::handle(state, req, rest),
         ["devicelogin"] if get => Reply::text(
             200,

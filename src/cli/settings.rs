@@ -1,11 +1,14 @@
 //! Parsed flags and the environment become deploy settings here — the one place — once per run
 //! (and once per target of a `--targets` run, on top of the command line's).
 
-use super::args::{ApplyArgs, ClusterArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs};
+use super::args::{
+    ApplyArgs, ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs,
+};
 use super::{Env, lookup};
 use crate::deploy::{
     ClusterSettings, DeployError, DeploySettings, FleetSettings, PlanSettings, ReleaseSettings,
 };
+use crate::records::github::{GithubSettings, Setup, Token};
 use crate::track::TrackOptions;
 
 /// How objects are sent, from the plan flags.
@@ -91,4 +94,53 @@ pub fn apply(
         ..base
     };
     Ok((settings, cluster.settings(&lookup(env))))
+}
+
+/// Whether `kpush apply` records a GitHub deployment, and where: with `--environment` in
+/// GitHub Actions, unless `--no-github-deployment`. `release` is the release deployed. Asked
+/// for (an environment named in GitHub Actions) without what it needs: one warning saying what.
+pub fn github_deployment(args: &DeploymentArgs, release: Option<&str>, env: &Env) -> Setup {
+    let get = lookup(env);
+    let environment = match args.environment.as_deref().map(str::trim) {
+        Some(e) if !e.is_empty() && !args.no_github_deployment => e.to_string(),
+        _ => return Setup::Off,
+    };
+    if get("GITHUB_ACTIONS").as_deref() != Some("true") {
+        return Setup::Off;
+    }
+    let head = format!(
+        "GitHub deployment to environment {environment} not recorded (the deploy itself is \
+         unaffected)"
+    );
+    let Some(token) = get("GITHUB_TOKEN") else {
+        return Setup::Unusable(format!(
+            "{head}: GITHUB_TOKEN is not set\n  fix: pass the job's token to the step \
+             (`env: GITHUB_TOKEN: ${{{{ github.token }}}}`) with `permissions: deployments: \
+             write`, or pass --no-github-deployment"
+        ));
+    };
+    let (Some(repository), Some(sha)) = (get("GITHUB_REPOSITORY"), get("GITHUB_SHA")) else {
+        return Setup::Unusable(format!(
+            "{head}: GITHUB_REPOSITORY or GITHUB_SHA is not set (GitHub Actions sets both)\n  \
+             fix: run kpush in a GitHub Actions step, or pass --no-github-deployment"
+        ));
+    };
+    let api_url = get("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+    if !api_url.starts_with("https://") {
+        return Setup::Unusable(format!(
+            "{head}: GITHUB_API_URL={api_url} is not an https URL (kpush sends GITHUB_TOKEN \
+             only over https)\n  fix: set GITHUB_API_URL to GitHub's API, like \
+             https://api.github.com"
+        ));
+    }
+    Setup::Record(GithubSettings {
+        api_url,
+        repository,
+        sha,
+        token: Token::new(token),
+        environment,
+        environment_url: args.environment_url.clone(),
+        log_url: crate::release::revision::RunInfo::from_env(env).run_url,
+        release: release.map(str::to_string),
+    })
 }

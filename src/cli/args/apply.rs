@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{
-    ClusterArgs, FleetArgs, ManifestArgs, OutputArgs, PlanArgs, ReleaseArgs, TargetsArgs,
+    ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, OutputArgs, PlanArgs, ReleaseArgs, TargetsArgs,
     TrackArgs, VerboseArgs, WaitFlag,
 };
 
@@ -47,6 +47,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub fleet: FleetArgs,
+
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
 
     #[command(flatten)]
     pub verbose: VerboseArgs,
