@@ -180,7 +180,8 @@ async fn a_token_without_deployments_write_is_one_warning_and_the_exit_code_is_u
     );
     assert_eq!(warnings(&run.stderr), 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("403 Resource not accessible by integration")
+        run.stderr
+            .contains("403 Resource not accessible by integration")
             && run.stderr.contains("permissions: deployments: write"),
         "{}",
         run.stderr

@@ -94,7 +94,10 @@ pub(crate) fn handle(state: &State, req: &Req, rest: &[&str]) -> Reply {
     if req.method != Method::GET && req.method != Method::POST {
         return error(404, "Not Found", doc);
     }
-    if req.header("user-agent").is_none_or(|ua| ua.trim().is_empty()) {
+    if req
+        .header("user-agent")
+        .is_none_or(|ua| ua.trim().is_empty())
+    {
         return Reply::text(
             403,
             "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.",
@@ -114,8 +117,10 @@ pub(crate) fn handle(state: &State, req: &Req, rest: &[&str]) -> Reply {
     };
     if token.deployments < needed {
         let level = if write { "write" } else { "read" };
-        return error(403, "Resource not accessible by integration", doc)
-            .with_header("x-accepted-github-permissions", format!("deployments={level}"));
+        return error(403, "Resource not accessible by integration", doc).with_header(
+            "x-accepted-github-permissions",
+            format!("deployments={level}"),
+        );
     }
     let mut store = match state.github.lock() {
         Ok(s) => s,
@@ -311,7 +316,11 @@ fn list_deployments(store: &Store, repository: &str, req: &Req) -> Reply {
         .deployments
         .iter()
         .filter(|d| d.repository == repository)
-        .filter(|d| ["sha", "ref", "task", "environment"].iter().all(|f| matches(d, f)))
+        .filter(|d| {
+            ["sha", "ref", "task", "environment"]
+                .iter()
+                .all(|f| matches(d, f))
+        })
         .map(|d| d.deployment.clone())
         .collect();
     found.reverse();
@@ -421,12 +430,7 @@ fn create_status(store: &mut Store, index: usize, req: &Req) -> Reply {
     Reply::json(201, &status)
 }
 
-fn new_status(
-    store: &mut Store,
-    deployment: &Value,
-    word: &str,
-    fields: Value,
-) -> Value {
+fn new_status(store: &mut Store, deployment: &Value, word: &str, fields: Value) -> Value {
     store.next_id += 1;
     let id = 2_000_000 + store.next_id;
     let url = deployment["url"].as_str().unwrap_or_default();

@@ -20,11 +20,8 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result
     let reporter = Reporter::new(&settings, env);
     let interrupt = Interrupt::on_signals();
     let renders = Renders::default();
-    let github = super::settings::github_deployment(
-        &args.deployment,
-        args.plan.release_name(),
-        env,
-    );
+    let github =
+        super::settings::github_deployment(&args.deployment, args.plan.release_name(), env);
     let deployment = Recorder::start(github, &reporter).await;
     let watch = RevisionWatch::new(&reporter);
     let one = async |cluster: &ClusterArgs, manifests: &ManifestArgs, sink: &dyn Sink| {

@@ -150,7 +150,10 @@ impl Recorder {
                 }
             }
             Err(refusal) => {
-                warn(sink, &refusal.warning(&active.settings, "create a deployment"));
+                warn(
+                    sink,
+                    &refusal.warning(&active.settings, "create a deployment"),
+                );
                 Recorder { active: None }
             }
         }
@@ -163,7 +166,10 @@ impl Recorder {
         let Some(active) = self.active else { return };
         let result = async {
             active
-                .status(conclusion.state(), &active.description(conclusion, revision))
+                .status(
+                    conclusion.state(),
+                    &active.description(conclusion, revision),
+                )
                 .await
                 .map_err(|r| (r, "set the deployment's status"))?;
             if conclusion == Conclusion::Success {
@@ -324,7 +330,12 @@ impl Active {
         }
         let message = value["message"]
             .as_str()
-            .map(|m| m.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" "))
+            .map(|m| {
+                m.lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
         Err(Refusal {
             status: Some(status.as_u16()),

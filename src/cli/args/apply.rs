@@ -3,8 +3,8 @@
 use clap::Args;
 
 use super::{
-    ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, OutputArgs, PlanArgs, ReleaseArgs, TargetsArgs,
-    TrackArgs, VerboseArgs, WaitFlag,
+    ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, OutputArgs, PlanArgs, ReleaseArgs,
+    TargetsArgs, TrackArgs, VerboseArgs, WaitFlag,
 };
 
 /// Flags of `kpush apply`.
