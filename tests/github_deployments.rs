@@ -211,3 +211,72 @@ async fn no_github_deployment_sends_nothing_to_github() {
     assert!(e.requests().is_empty(), "{:?}", e.requests());
     assert_eq!(warnings(&run.stderr), 0, "{}", run.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_environment_without_github_token_is_one_warning_naming_the_token() {
+    let ctx = Ctx::new("gh-deploy-no-token").await;
+    ctx.write("cm.yaml", &config_map("settings", "one"));
+    let dir = ctx.path().display().to_string();
+    let run = ctx.kpush_env(
+        "admin",
+        &["apply", &dir, "--environment", "production"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", REPO),
+            ("GITHUB_SHA", SHA),
+            ("GITHUB_TOKEN", ""),
+        ],
+    );
+    run.expect_code(exit::SUCCESS);
+    assert_eq!(warnings(&run.stderr), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("GITHUB_TOKEN is not set")
+            && run.stderr.contains("GITHUB_TOKEN: ${{ github.token }}"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_github_is_one_warning_and_the_rollout_failure_still_exits_4() {
+    let ctx = Ctx::new("gh-deploy-unreachable").await;
+    // A port nobody listens on: bound, then closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    ctx.write(
+        "quota.yaml",
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: no-pods\nspec:\n  hard:\n    pods: \"0\"\n",
+    );
+    ctx.write("web.yaml", &deployment("web", "nginx:1.27", "web"));
+    let dir = ctx.path().display().to_string();
+    let api = format!("https://127.0.0.1:{port}");
+    let run = ctx.kpush_env(
+        "admin",
+        &[
+            "apply",
+            &dir,
+            "--timeout",
+            "90s",
+            "--environment",
+            "production",
+        ],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", REPO),
+            ("GITHUB_SHA", SHA),
+            ("GITHUB_API_URL", &api),
+            ("GITHUB_TOKEN", WRITE_TOKEN),
+            ("NO_PROXY", "127.0.0.1"),
+        ],
+    );
+    run.expect_code(exit::ROLLOUT_FAILED);
+    assert_eq!(warnings(&run.stderr), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot reach GitHub at") && run.stderr.contains("HTTPS_PROXY"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(WRITE_TOKEN));
+}

@@ -71,3 +71,26 @@ fn conclusion(code: i32) -> Conclusion {
         _ => Conclusion::Error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_failures_are_failures_and_other_stops_errors() {
+        assert_eq!(conclusion(exit::SUCCESS), Conclusion::Success);
+        for code in [exit::ROLLOUT_FAILED, exit::TIMED_OUT, exit::ROLLED_BACK] {
+            assert_eq!(conclusion(code), Conclusion::Failure, "{code}");
+        }
+        for code in [
+            exit::BAD_INPUT,
+            exit::APPLY_REJECTED,
+            exit::CLUSTER_UNREACHABLE,
+            exit::LOCKED,
+            exit::INTERRUPTED,
+            exit::INTERNAL,
+        ] {
+            assert_eq!(conclusion(code), Conclusion::Error, "{code}");
+        }
+    }
+}
