@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::jwt::SigningKey;
-use crate::{LoggedRequest, arm, entra, github_api, issuers, kube, managed_identity};
+use crate::{LoggedRequest, arm, entra, github_api, issuers, kube, managed_identity, webhooks};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -42,6 +42,10 @@ pub(crate) struct State {
     pub kube_rejections: std::sync::atomic::AtomicUsize,
     /// GitHub deployments and their statuses.
     pub github: Mutex<github_api::Store>,
+    /// Messages the webhook receivers accepted.
+    pub webhooks: Mutex<Vec<webhooks::ReceivedWebhook>>,
+    /// Webhook requests still to answer 503.
+    pub webhook_failures: std::sync::atomic::AtomicUsize,
 }
 
 impl State {
@@ -233,6 +237,7 @@ fn route(state: &State, req: &Req) -> Reply {
         ["msi", "token"] if get => managed_identity::token(state, req),
         ["subscriptions", ..] => arm::handle(state, req, &segments),
         ["repos", rest @ ..] => github_api::handle(state, req, rest),
+        ["webhooks", kind, id] if post => webhooks::handle(state, req, kind, id),
         ["kube", rest @ ..] if get => kube::handle(state, req, rest),
         ["devicelogin"] if get => Reply::text(
             200,

@@ -7,6 +7,7 @@ use crate::deploy::{self, Interrupt, Renders};
 use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
 use crate::records::github::{Conclusion, Recorder, RevisionWatch};
+use crate::records::notify;
 use crate::report::{CiMode, OutputSettings, Reporter};
 
 pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result<i32, ExitError> {
@@ -22,6 +23,15 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result
     let renders = Renders::default();
     let github =
         super::settings::github_deployment(&args.deployment, args.plan.release_name(), env);
+    let notify = match super::settings::notify(&args.deployment, args.plan.release_name(), env) {
+        Ok(n) => n,
+        Err(e) => {
+            let result = Err(ExitError::from(e));
+            reporter.finish(&result)?;
+            return result;
+        }
+    };
+    notify::mask(&notify, &reporter);
     let deployment = Recorder::start(github, &reporter).await;
     let watch = RevisionWatch::new(&reporter);
     let one = async |cluster: &ClusterArgs, manifests: &ManifestArgs, sink: &dyn Sink| {
@@ -54,6 +64,13 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result
     deployment
         .finish(conclusion(code), watch.revision(), &reporter)
         .await;
+    let ended = notify::Ended {
+        success: code == exit::SUCCESS,
+        result: exit::result_name(code, "apply").to_string(),
+        exit_code: code,
+        revision: watch.revision(),
+    };
+    notify::send(&notify, &ended, &reporter).await;
     reporter.finish(&result)?;
     result
 }

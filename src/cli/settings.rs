@@ -1,6 +1,7 @@
 //! Parsed flags and the environment become deploy settings here — the one place — once per run
 //! (and once per target of a `--targets` run, on top of the command line's).
 
+use super::args::deployment::NotifyOn;
 use super::args::{
     ApplyArgs, ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs,
 };
@@ -9,6 +10,7 @@ use crate::deploy::{
     ClusterSettings, DeployError, DeploySettings, FleetSettings, PlanSettings, ReleaseSettings,
 };
 use crate::records::github::{GithubSettings, Setup, Token};
+use crate::records::notify::{NotifySettings, Receiver, When};
 use crate::track::TrackOptions;
 
 /// How objects are sent, from the plan flags.
@@ -142,5 +144,36 @@ pub fn github_deployment(args: &DeploymentArgs, release: Option<&str>, env: &Env
         environment_url: args.environment_url.clone(),
         log_url: crate::release::revision::RunInfo::from_env(env).run_url,
         release: release.map(str::to_string),
+    })
+}
+
+/// The notifications of `kpush apply` (`--notify`, `--notify-on`) about a deploy of `release`;
+/// an invalid `--notify` value is invalid input (its URL, which holds a secret, is not shown).
+pub fn notify(
+    args: &DeploymentArgs,
+    release: Option<&str>,
+    env: &Env,
+) -> Result<NotifySettings, DeployError> {
+    let receivers = args
+        .notify
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Receiver::parse(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(DeployError::invalid)?;
+    let run = crate::release::revision::RunInfo::from_env(env);
+    Ok(NotifySettings {
+        receivers,
+        when: match args.notify_on {
+            NotifyOn::Always => When::Always,
+            NotifyOn::Success => When::Success,
+            NotifyOn::Failure => When::Failure,
+        },
+        command: "apply".into(),
+        environment: args.environment.clone(),
+        release: release.map(str::to_string),
+        repository: run.repository,
+        commit: run.commit,
+        run_url: run.run_url,
     })
 }

@@ -1,5 +1,5 @@
 //! Records of a deploy kept outside the cluster, where teams look: GitHub deployments
-//! ([`github`]). A record never changes a deploy's verdict or exit code: when the service
+//! ([`github`]) and notifications to Teams, Slack or any CloudEvents endpoint ([`notify`]). A record never changes a deploy's verdict or exit code: when the service
 //! refuses or cannot be reached, the run gets one warning (an [`crate::event::Event::Warning`]
 //! into the run's sink) naming what to fix, and the deploy goes on.
 //!
@@ -7,3 +7,4 @@
 //! around the deploy: started before, finished with the deploy's outcome.
 
 pub mod github;
+pub mod notify;

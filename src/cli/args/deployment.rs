@@ -1,7 +1,7 @@
-//! Flags of `kpush apply` for the deployment record outside the cluster: the environment
-//! deployed to, its address, and GitHub deployments (see docs/records.md).
+//! Flags of `kpush apply` for the records outside the cluster: the environment deployed to, its
+//! address, GitHub deployments and notifications (see docs/records.md).
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 /// The environment a deploy goes to, and whether GitHub records it.
 #[derive(Debug, Clone, Args)]
@@ -19,6 +19,34 @@ pub struct DeploymentArgs {
     /// Do not record a GitHub deployment, even with --environment and GITHUB_TOKEN.
     #[arg(long, env = "KPUSH_NO_GITHUB_DEPLOYMENT")]
     pub no_github_deployment: bool,
+
+    /// Post the outcome to a webhook when the deploy ends (repeatable; KPUSH_NOTIFY: one per
+    /// line): `teams=URL` (a Teams Workflows webhook: an Adaptive Card), `slack=URL` (a Slack
+    /// incoming webhook) or `cloudevents=URL` (any endpoint: a CloudEvent). A bare URL is Slack
+    /// for hooks.slack.com, Teams for Power Automate hosts, a CloudEvent otherwise. https only.
+    #[arg(
+        long = "notify",
+        value_name = "[KIND=]URL",
+        env = "KPUSH_NOTIFY",
+        value_delimiter = '\n',
+        hide_env_values = true
+    )]
+    pub notify: Vec<String>,
+
+    /// Which outcomes --notify posts: always, success or failure (anything but success).
+    #[arg(long, value_enum, env = "KPUSH_NOTIFY_ON", default_value = "always")]
+    pub notify_on: NotifyOn,
+}
+
+/// `--notify-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotifyOn {
+    /// Every run.
+    Always,
+    /// Successful runs.
+    Success,
+    /// Runs that did not succeed.
+    Failure,
 }
 
 /// An `http://` or `https://` URL.
