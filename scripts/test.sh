@@ -6,8 +6,9 @@
 # 1. Checks the Rust toolchain, installs what the tests need and builds the real Kubernetes
 #    control plane once (etcd 3.6, kube-apiserver, kube-controller-manager and kubectl 1.35 from
 #    Go modules), cached under ~/.cache/kpush/control-plane, and the pinned helm v3 and v4
-#    (scripts/build-helm.sh), cached under ~/.cache/kpush/tools, and the KubeFleet hub and member
-#    agents (scripts/build-fleet.sh), cached under ~/.cache/kpush/fleet.
+#    (scripts/build-helm.sh) and sops (scripts/build-sops.sh), cached under ~/.cache/kpush/tools,
+#    and the KubeFleet hub and member agents (scripts/build-fleet.sh), cached under
+#    ~/.cache/kpush/fleet.
 # 2. Checks formatting and lints (cargo fmt, cargo clippy -D warnings).
 # 3. Runs every test of the workspace: unit, golden, CLI, and the integration tests against the
 #    real control plane with the node simulator.
@@ -36,6 +37,9 @@ bash scripts/build-control-plane.sh
 
 step "helm v3 and v4 (the charts' oracle; built once, then cached)"
 bash scripts/build-helm.sh
+
+step "sops (encrypts the SOPS tests' fixtures; built once, then cached)"
+bash scripts/build-sops.sh
 
 step "KubeFleet hub and member agents (the Fleet tests; built once, then cached)"
 bash scripts/build-fleet.sh

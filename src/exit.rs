@@ -71,11 +71,6 @@ pub fn of_outcome(outcome: crate::event::Outcome) -> i32 {
     }
 }
 
-/// The exit code of a deploy's result.
-pub fn of_result(result: &crate::deploy::DeployResult) -> i32 {
-    of_outcome(crate::deploy::outcome_of(result))
-}
-
 /// A deploy's result as the process's: its exit code, or the error with its code.
 pub fn from_deploy(result: crate::deploy::DeployResult) -> Result<i32, ExitError> {
     result
@@ -87,13 +82,6 @@ impl From<crate::deploy::DeployError> for ExitError {
     fn from(e: crate::deploy::DeployError) -> Self {
         ExitError::new(of_outcome(e.outcome), e.error)
     }
-}
-
-/// The exit code of a multi-cluster run (`--targets`): the highest of its targets' codes
-/// (130 interrupted, 70 internal, 8 locked, 7 rolled back, 6 unreachable, 5 timed out,
-/// 4 rollout failed, 3 rejected, 2 invalid input, 1 differences, 0 success).
-pub fn worst(codes: impl IntoIterator<Item = i32>) -> i32 {
-    codes.into_iter().max().unwrap_or(SUCCESS)
 }
 
 /// The result name for an exit code: the values of the `result` output in CI.
@@ -130,7 +118,7 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_run_state() {
-        let code = |s| of_outcome(crate::event::Outcome::of_run_state(s));
+        let code = |s| of_outcome(crate::deploy::Verdict::of_run_state(s).outcome());
         assert_eq!(code(RunState::Ready), SUCCESS);
         assert_eq!(code(RunState::Failed), ROLLOUT_FAILED);
         assert_eq!(code(RunState::TimedOut), TIMED_OUT);

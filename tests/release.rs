@@ -967,3 +967,84 @@ async fn a_release_in_a_namespace_the_deploy_creates_gets_its_lock_and_records_t
     assert!(!all.contains("would be pruned"), "{all}");
     assert!(ctx.get(&format!("/api/v1/namespaces/{ns}")).await.is_some());
 }
+
+/// The requests a run sent, from kube's request log (`KPUSH_LOG=kube_client=debug`):
+/// `(method, path)`.
+fn requests(stderr: &str) -> Vec<(String, String)> {
+    // Without the terminal's colour codes.
+    let mut plain = String::with_capacity(stderr.len());
+    let mut chars = stderr.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+        .lines()
+        .filter(|l| l.ends_with("requesting"))
+        .filter_map(|l| {
+            let method = l.split("http.method=").nth(1)?.split(' ').next()?;
+            let url = l.split("http.url=").nth(1)?.split(' ').next()?;
+            let path = url.splitn(4, '/').nth(3).unwrap_or_default();
+            Some((method.to_string(), format!("/{}", path.split('?').next()?)))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_redeploy_does_not_rewrite_the_applyset_parent() {
+    let ctx = Ctx::new("rel-parent-writes").await;
+    ctx.write("a.yaml", &config_map("a", "one"));
+    ctx.write("b.yaml", &config_map("b", "one"));
+    let dir = ctx.path().display().to_string();
+    let args = [
+        "apply",
+        dir.as_str(),
+        "--release",
+        "app",
+        "--no-run-annotations",
+    ];
+    ctx.kpush(&args).expect_code(0);
+    let parent = format!("/api/v1/namespaces/{}/secrets/app", ctx.namespace);
+    let log = [("KPUSH_LOG", "kube_client=debug"), ("NO_COLOR", "1")];
+
+    let again = ctx.kpush_env("admin", &args, &log);
+    again.expect_code(0);
+    let sent = requests(&again.stderr);
+    assert!(sent.len() > 5, "no request log: {}", again.stderr);
+    let writes: Vec<_> = sent
+        .iter()
+        .filter(|(m, p)| *p == parent && m != "GET")
+        .collect();
+    assert!(writes.is_empty(), "the parent was written: {writes:?}");
+
+    // A change of the set is still recorded: b is pruned and the parent records ConfigMaps
+    // in one namespace still, so the kinds stay; a Secret added shows up in the record.
+    ctx.remove("b.yaml");
+    ctx.write(
+        "s.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  k: v\n",
+    );
+    let changed = ctx.kpush_env("admin", &args, &log);
+    changed.expect_code(0);
+    let writes = requests(&changed.stderr)
+        .into_iter()
+        .filter(|(m, p)| *p == parent && m == "PATCH")
+        .count();
+    assert!(writes >= 1, "the new kind was not recorded");
+    let live = ctx.get(&parent).await.expect("parent");
+    assert_eq!(
+        live["metadata"]["annotations"]["applyset.kubernetes.io/contains-group-kinds"],
+        "ConfigMap,Secret"
+    );
+    assert!(
+        ctx.get(&ctx.core("configmaps", "b")).await.is_none(),
+        "b was not pruned"
+    );
+}

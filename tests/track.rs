@@ -373,7 +373,7 @@ async fn timeout_names_what_was_still_pending() {
     );
     assert_eq!(outcome.state, RunState::TimedOut, "{outcome:#?}");
     assert_eq!(
-        kpush::exit::of_outcome(kpush::event::Outcome::of_run_state(outcome.state)),
+        kpush::exit::of_outcome(kpush::deploy::Verdict::of_run_state(outcome.state).outcome()),
         kpush::exit::TIMED_OUT
     );
     let slow = &outcome.objects[0];
@@ -518,4 +518,61 @@ async fn wait_false_annotation_skips_the_object() {
     .await;
     assert_eq!(outcome.state, RunState::Ready, "{outcome:#?}");
     assert_eq!(outcome.objects[0].state, ObjectState::Skipped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_ready_together_are_judged_as_their_watches_answer_not_on_a_tick() {
+    let ns = "track-no-tick";
+    let (_, client) = setup(ns).await;
+    let service = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"clusterIP": "None", "selector": {"app": name},
+                "ports": [{"port": 80, "protocol": "TCP"}]}})
+    };
+    let manifests = [
+        manifest("svc.yaml", 1, service("svc")),
+        manifest(
+            "web.yaml",
+            1,
+            deployment(ns, "web", "registry.example/app:1", 0, json!({})),
+        ),
+    ];
+    let targets = apply(&client, &manifests).await;
+    // Both objects are ready before tracking starts: the Deployment's controller has seen it.
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), ns);
+    for _ in 0..200 {
+        let d = deployments.get("web").await.expect("get");
+        if d.status.and_then(|s| s.observed_generation) == d.metadata.generation {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // What the two lists tracking starts with cost right now (the machine may be loaded).
+    let services: kube::Api<k8s_openapi::api::core::v1::Service> =
+        kube::Api::namespaced(client.clone(), ns);
+    let lp = kube::api::ListParams::default();
+    let listing = Instant::now();
+    let (s, d) = tokio::join!(services.list(&lp), deployments.list(&lp));
+    s.expect("list services");
+    d.expect("list deployments");
+    let lists = listing.elapsed();
+
+    let outcome = run(&client, targets, &options()).await;
+    assert_eq!(outcome.state, RunState::Ready, "{outcome:#?}");
+    let ready: Vec<Duration> = outcome.objects.iter().map(|o| o.duration).collect();
+    // Ready as soon as the watches' first lists are in (judged on a 100 ms tick, they were
+    // reported after 103 ms while their lists took 6 ms), and the verdict right after.
+    let allowed = Duration::from_millis(60).max(lists * 3);
+    assert!(
+        ready.iter().all(|d| *d < allowed),
+        "ready after {ready:?}, lists take {lists:?}: judged on a tick"
+    );
+    let last = *ready.iter().max().expect("objects");
+    assert!(
+        outcome.elapsed - last < Duration::from_millis(30),
+        "last ready after {last:?}, verdict after {:?}",
+        outcome.elapsed
+    );
 }

@@ -37,6 +37,29 @@ pub struct Config {
     pub role_assignments: Vec<RoleAssignment>,
     /// The GitHub REST API subset (deployments): which tokens it accepts, with what access.
     pub github_api: GithubApiConfig,
+    /// A Key Vault served at the emulator's own URL (`/keys/...`); `None` answers 404 there.
+    pub key_vault: Option<KeyVaultConfig>,
+}
+
+/// A Key Vault with RSA keys (made on first use) and the principals allowed to use them.
+#[derive(Debug, Clone, Default)]
+pub struct KeyVaultConfig {
+    /// The tenant the vault belongs to (its challenge names this tenant's authority).
+    pub tenant: String,
+    /// The vault's keys.
+    pub keys: Vec<VaultKey>,
+    /// Object ids holding *Key Vault Crypto User* on the vault.
+    pub crypto_users: Vec<String>,
+}
+
+/// One RSA key of the vault.
+#[derive(Debug, Clone)]
+pub struct VaultKey {
+    /// The key's name.
+    pub name: String,
+    /// Permitted operations (`encrypt`, `decrypt`, `wrapKey`, `unwrapKey`), as `--ops` of
+    /// `az keyvault key create`.
+    pub ops: Vec<String>,
 }
 
 impl Default for Config {
@@ -57,6 +80,7 @@ impl Default for Config {
             fleets: Vec::new(),
             role_assignments: Vec::new(),
             github_api: GithubApiConfig::default(),
+            key_vault: None,
         }
     }
 }

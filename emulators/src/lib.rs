@@ -37,6 +37,7 @@ mod entra;
 mod github_api;
 mod issuers;
 pub mod jwt;
+mod key_vault;
 mod kube;
 mod managed_identity;
 mod server;
@@ -193,6 +194,7 @@ impl Emulator {
             github: Default::default(),
             webhooks: Default::default(),
             webhook_failures: Default::default(),
+            vault_keys: Mutex::new(Default::default()),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -280,6 +282,23 @@ impl Emulator {
     pub fn managed_identity_endpoint(&self) -> String {
         format!("{}/msi/token", self.state.base)
     }
+
+    /// The id (`{vault}/keys/{name}/{version}`) of the Key Vault key `name`, made on first use.
+    pub fn key_vault_key_id(&self, name: &str) -> String {
+        let version = key_vault::material(&self.state, name)
+            .map(|(v, _)| v)
+            .unwrap_or_default();
+        format!("{}/keys/{name}/{version}", self.url())
+    }
+
+    /// The resource the Key Vault challenge names (the parent domain of the vault's host), for
+    /// [`Config::resources`] so that Entra and managed identity issue tokens for it.
+    pub fn key_vault_challenge_resource(&self) -> String {
+        key_vault::challenge_resource(&self.state)
+    }
+
+    /// The audience of real Key Vault tokens, `https://vault.azure.net`.
+    pub const KEY_VAULT_RESOURCE: &str = key_vault::VAULT_RESOURCE;
 
     /// Base URL of a stand-in AKS API server (`https://HOST:PORT/kube`) that accepts only
     /// unexpired Entra tokens for AKS and serves `/version` and `/api`.

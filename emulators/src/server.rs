@@ -2,7 +2,9 @@
 
 use crate::config::Config;
 use crate::jwt::SigningKey;
-use crate::{LoggedRequest, arm, entra, github_api, issuers, kube, managed_identity, webhooks};
+use crate::{
+    LoggedRequest, arm, entra, github_api, issuers, key_vault, kube, managed_identity, webhooks,
+};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -46,6 +48,8 @@ pub(crate) struct State {
     pub webhooks: Mutex<Vec<webhooks::ReceivedWebhook>>,
     /// Webhook requests still to answer 503.
     pub webhook_failures: std::sync::atomic::AtomicUsize,
+    /// Key Vault keys made so far, by name.
+    pub vault_keys: Mutex<HashMap<String, key_vault::KeyMaterial>>,
 }
 
 impl State {
@@ -238,6 +242,7 @@ fn route(state: &State, req: &Req) -> Reply {
         ["subscriptions", ..] => arm::handle(state, req, &segments),
         ["repos", rest @ ..] => github_api::handle(state, req, rest),
         ["webhooks", kind, id] if post => webhooks::handle(state, req, kind, id),
+        ["keys", rest @ ..] => key_vault::handle(state, req, rest),
         ["kube", rest @ ..] if get => kube::handle(state, req, rest),
         ["devicelogin"] if get => Reply::text(
             200,

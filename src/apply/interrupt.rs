@@ -33,8 +33,14 @@ impl Interrupt {
                 let term = signal(SignalKind::terminate());
                 match term {
                     Ok(mut term) => {
+                        // Ctrl-C that cannot be watched never sets the token.
+                        let ctrl_c = async {
+                            if tokio::signal::ctrl_c().await.is_err() {
+                                std::future::pending::<()>().await;
+                            }
+                        };
                         tokio::select! {
-                            _ = tokio::signal::ctrl_c() => {}
+                            () = ctrl_c => {}
                             _ = term.recv() => {}
                         }
                     }

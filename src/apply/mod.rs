@@ -224,7 +224,7 @@ impl Run<'_> {
     ) -> Result<(), ApplyError> {
         let (mut parent, listed) = match preview {
             Some(p) => (
-                ParentRecord::recorded(&self.plan, p.recorded),
+                ParentRecord::recorded(&self.plan, p.recorded, p.parent),
                 Some(p.members),
             ),
             None => (ParentRecord::read(self.client, &self.plan).await?, None),
@@ -405,7 +405,7 @@ impl Run<'_> {
                 members.candidates.retain(|c| !keep.contains(&c.key));
                 members
             }
-            None => prune::members(
+            None => prune::members_known(
                 self.client,
                 retry,
                 set,
@@ -413,6 +413,7 @@ impl Run<'_> {
                 namespaces,
                 &keep,
                 everything,
+                self.plan.server_apis(),
             )
             .await
             .map_err(|f| ApplyError::ApplySet(format!("cannot list members to prune: {f}")))?,

@@ -22,6 +22,8 @@ pub struct ParentRecord {
     union_kinds: BTreeSet<String>,
     union_namespaces: BTreeSet<String>,
     written: bool,
+    /// The parent known to be on the server: as read, or as last written.
+    on_server: Option<serde_json::Value>,
 }
 
 impl ParentRecord {
@@ -32,16 +34,24 @@ impl ParentRecord {
                 let parent = prune::read_parent(client, plan.options.retry, set)
                     .await
                     .map_err(|e| ApplyError::ApplySet(e.to_string()))?;
-                prune::recorded(parent.as_ref())
+                return Ok(Self::recorded(
+                    plan,
+                    prune::recorded(parent.as_ref()),
+                    parent,
+                ));
             }
             None => Default::default(),
         };
-        Ok(Self::recorded(plan, recorded))
+        Ok(Self::recorded(plan, recorded, None))
     }
 
     /// The record of a parent already read and checked (by [`prune::preview`], under the
-    /// release's lock): the kinds and namespaces it recorded.
-    pub fn recorded(plan: &Plan, recorded: (BTreeSet<String>, BTreeSet<String>)) -> Self {
+    /// release's lock): the kinds and namespaces it recorded, and the parent as read.
+    pub fn recorded(
+        plan: &Plan,
+        recorded: (BTreeSet<String>, BTreeSet<String>),
+        parent: Option<serde_json::Value>,
+    ) -> Self {
         let (new_kinds, new_namespaces) = plan.group_kinds_and_namespaces();
         let (old_kinds, old_namespaces) = recorded;
         Self {
@@ -53,6 +63,18 @@ impl ParentRecord {
             new_kinds,
             new_namespaces,
             written: false,
+            on_server: parent,
+        }
+    }
+
+    /// Whether the server already has the parent recording `kinds` and `namespaces` exactly as
+    /// kpush would apply it (then the apply is left out: an unchanged deploy writes nothing).
+    fn current(&self, kinds: &BTreeSet<String>, namespaces: &BTreeSet<String>) -> bool {
+        match (&self.set, &self.on_server) {
+            (Some(set), Some(live)) => {
+                applyset::parent_is_current(live, &set.parent(kinds, namespaces), &self.manager)
+            }
+            _ => false,
         }
     }
 
@@ -76,6 +98,10 @@ impl ParentRecord {
         let Some(set) = self.set.as_ref().filter(|_| !self.written) else {
             return Ok(());
         };
+        if self.current(&self.union_kinds, &self.union_namespaces) {
+            self.written = true;
+            return Ok(());
+        }
         let written = prune::write_parent(
             client,
             self.retry,
@@ -86,8 +112,9 @@ impl ParentRecord {
         )
         .await;
         match written {
-            Ok(()) => {
+            Ok(live) => {
                 self.written = true;
+                self.on_server = Some(live);
                 Ok(())
             }
             Err(f) if f.is_not_found() && wave == Some(Wave::Foundation) => Ok(()),
@@ -115,8 +142,12 @@ impl ParentRecord {
                 namespaces.insert(ns.clone());
             }
         }
+        if self.written && self.current(&kinds, &namespaces) {
+            return Ok(());
+        }
         prune::write_parent(client, self.retry, &self.manager, set, &kinds, &namespaces)
             .await
+            .map(|_| ())
             .map_err(|f| ApplyError::ApplySet(format!("cannot update the parent Secret: {f}")))
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use futures::future::join_all;
 use kube::Client;
+use kube::core::ApiResource;
 use kube::discovery::Scope;
 use serde_json::Value;
 
@@ -112,7 +113,7 @@ pub fn recorded(parent: Option<&Value>) -> (BTreeSet<String>, BTreeSet<String>) 
     }
 }
 
-/// Server-side applies the parent recording `kinds` and `namespaces`.
+/// Server-side applies the parent recording `kinds` and `namespaces`; returns it as applied.
 pub async fn write_parent(
     client: &Client,
     retry: RetryPolicy,
@@ -120,7 +121,7 @@ pub async fn write_parent(
     set: &ApplySet,
     kinds: &BTreeSet<String>,
     namespaces: &BTreeSet<String>,
-) -> Result<(), Failure> {
+) -> Result<Value, Failure> {
     let parent = set.parent(kinds, namespaces);
     cluster::server_apply(
         client,
@@ -132,7 +133,6 @@ pub async fn write_parent(
         true,
     )
     .await
-    .map(|_| ())
 }
 
 /// Members of the set found in the cluster (by label, over the recorded kinds and namespaces)
@@ -178,6 +178,8 @@ pub struct Preview {
     pub recorded: (BTreeSet<String>, BTreeSet<String>),
     /// The live members over those and the plan's kinds and namespaces.
     pub members: Members,
+    /// The parent as read (`None`: there is none yet).
+    pub parent: Option<Value>,
 }
 
 /// What a prune after applying `plan` would find: the live members of its ApplySet over the
@@ -199,7 +201,7 @@ pub async fn preview(
     kinds.extend(new_kinds);
     namespaces.extend(new_namespaces);
     let keep: HashSet<ObjectKey> = plan.objects.iter().map(|o| o.manifest.key()).collect();
-    let found = members(
+    let found = members_known(
         client,
         retry,
         set,
@@ -207,12 +209,36 @@ pub async fn preview(
         &namespaces,
         &keep,
         prune_definitions,
+        plan.server_apis(),
     )
     .await?;
     Ok(Some(Preview {
         recorded,
         members: found,
+        parent,
     }))
+}
+
+/// The collections where members of `resource` can live: one per namespace, or the cluster.
+fn push_targets(
+    targets: &mut Vec<Target>,
+    namespaces: &BTreeSet<String>,
+    resource: ApiResource,
+    namespaced: bool,
+) {
+    if namespaced {
+        targets.extend(namespaces.iter().map(|ns| Target {
+            resource: resource.clone(),
+            namespace: Some(ns.clone()),
+            has_status: false,
+        }));
+    } else {
+        targets.push(Target {
+            resource,
+            namespace: None,
+            has_status: false,
+        });
+    }
 }
 
 /// [`candidates`], with the count of every live member.
@@ -225,18 +251,76 @@ pub async fn members(
     keep: &HashSet<ObjectKey>,
     prune_definitions: bool,
 ) -> Result<Members, Failure> {
+    members_known(
+        client,
+        retry,
+        set,
+        kinds,
+        namespaces,
+        keep,
+        prune_definitions,
+        None,
+    )
+    .await
+}
+
+/// [`members`], resolving kinds with `known` (the server's discovery, read when planning) when
+/// given instead of asking again.
+#[allow(clippy::too_many_arguments)]
+pub async fn members_known(
+    client: &Client,
+    retry: RetryPolicy,
+    set: &ApplySet,
+    kinds: &BTreeSet<String>,
+    namespaces: &BTreeSet<String>,
+    keep: &HashSet<ObjectKey>,
+    prune_definitions: bool,
+    known: Option<&crate::cluster::discovery::ServerApis>,
+) -> Result<Members, Failure> {
     let selector = format!("{}={}", applyset::PART_OF_LABEL, set.id());
     let mut nss: BTreeSet<String> = namespaces.clone();
     nss.insert(set.namespace.clone());
-    let resolved = join_all(kinds.iter().map(|gk| async move {
+    // One round trip answers every kind (aggregated discovery); a kind it does not answer
+    // for (its group gone or stale, or a server without aggregated discovery) is asked about
+    // the old way, group by group, so that a group that cannot be read fails the prune.
+    let fetched;
+    let server = if let Some(known) = known {
+        known
+    } else if kinds.is_empty() {
+        fetched = crate::cluster::discovery::ServerApis::default();
+        &fetched
+    } else {
+        fetched = crate::cluster::discovery::fetch(client, retry, Some(&BTreeSet::new()))
+            .await
+            .map_err(|f| {
+                Failure::Other(format!(
+                    "cannot read the API server's discovery to look for members to prune: {}; \
+                     nothing was pruned",
+                    f.message()
+                ))
+            })?;
+        &fetched
+    };
+    let mut targets = Vec::new();
+    let mut ask = Vec::new();
+    for gk in kinds {
         let (group, kind) = applyset::parse_group_kind(gk);
+        let known = server.group(&group).and_then(|g| {
+            g.recommended_kind(&kind)
+                .filter(|r| !server.is_stale(&r.resource.api_version))
+        });
+        match known {
+            Some(r) => push_targets(&mut targets, &nss, r.resource.clone(), r.namespaced),
+            None => ask.push((group, kind)),
+        }
+    }
+    let resolved = join_all(ask.into_iter().map(|(group, kind)| async move {
         let found =
             crate::cluster::retry::with_retry(retry, || kube::discovery::group(client, &group))
                 .await;
         (group, kind, found)
     }))
     .await;
-    let mut targets = Vec::new();
     for (group, kind, found) in resolved {
         let g = match found {
             Ok(g) => g,
@@ -259,19 +343,12 @@ pub async fn members(
         let Some((ar, caps)) = g.recommended_kind(&kind) else {
             continue;
         };
-        if matches!(caps.scope, Scope::Namespaced) {
-            targets.extend(nss.iter().map(|ns| Target {
-                resource: ar.clone(),
-                namespace: Some(ns.clone()),
-                has_status: false,
-            }));
-        } else {
-            targets.push(Target {
-                resource: ar,
-                namespace: None,
-                has_status: false,
-            });
-        }
+        push_targets(
+            &mut targets,
+            &nss,
+            ar,
+            matches!(caps.scope, Scope::Namespaced),
+        );
     }
     let lists = join_all(targets.into_iter().map(|t| {
         let selector = selector.clone();

@@ -7,7 +7,7 @@ use super::tokens::TokenSource;
 use futures::future::BoxFuture;
 use http::header::{AUTHORIZATION, HeaderValue};
 use http::{Request, Response, StatusCode};
-use kube::client::{Body, ClientBuilder};
+use kube::client::Body;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::buffer::Buffer;
@@ -146,7 +146,7 @@ pub(crate) fn build(
     config.root_cert = Some(ca_der);
     config.default_namespace = "default".into();
     adjust(&mut config);
-    let builder = ClientBuilder::try_from(config).map_err(|e| AuthError::Kube {
+    let builder = super::connection::builder(config).map_err(|e| AuthError::Kube {
         message: e.to_string(),
     })?;
     Ok(builder.with_layer(&BearerLayer::new(tokens)).build())

@@ -148,7 +148,7 @@ pub(crate) async fn client(
     config.accept_invalid_certs = false;
     config.default_namespace = "default".into();
     adjust(&mut config);
-    kube::Client::try_from(config).map_err(|e| AuthError::Kube {
+    super::connection::client(config).map_err(|e| AuthError::Kube {
         message: format!("with the cluster's client certificate: {e}"),
     })
 }

@@ -98,6 +98,7 @@ async fn run_with(
 ) -> DeployResult {
     let settings = super::settings::deploy(
         manifests,
+        &cluster.azure,
         &args.plan,
         |name: &str| crate::deploy::ReleaseSettings::new(name),
         env,

@@ -86,6 +86,7 @@ async fn run_with(
     // The same settings `kpush apply` would deploy with.
     let base = super::settings::deploy(
         &args.manifests,
+        &args.cluster.azure,
         &args.plan,
         |name: &str| deploy::ReleaseSettings::new(name),
         env,

@@ -55,7 +55,9 @@ pub(super) fn run(args: RenderArgs, ci: CiMode, env: &super::Env) -> Result<i32,
         .manifests
         .to_options(env)
         .map_err(crate::deploy::DeployError::invalid)
-        .and_then(|opts| {
+        .and_then(|mut opts| {
+            opts.sops =
+                super::settings::sops(None, env).map_err(crate::deploy::DeployError::invalid)?;
             crate::deploy::render::render_offline(&opts, &reporter, args.release.as_deref())
         })
         .inspect_err(|e| {

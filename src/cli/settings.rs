@@ -1,9 +1,11 @@
 //! Parsed flags and the environment become deploy settings here — the one place — once per run
 //! (and once per target of a `--targets` run, on top of the command line's).
 
+use std::sync::Arc;
+
 use super::args::deployment::NotifyOn;
 use super::args::{
-    ApplyArgs, ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs,
+    ApplyArgs, AzureArgs, ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs,
 };
 use super::{Env, lookup};
 use crate::deploy::{
@@ -11,6 +13,8 @@ use crate::deploy::{
 };
 use crate::records::github::{GithubSettings, Setup, Token};
 use crate::records::notify::{NotifySettings, Receiver, When};
+use crate::render::RenderOptions;
+use crate::render::sops::{KeyVaultClient, SopsKeys, TokenSource};
 use crate::track::TrackOptions;
 
 /// How objects are sent, from the plan flags.
@@ -29,17 +33,17 @@ pub fn plan(plan: &PlanArgs) -> PlanSettings {
 /// that do not convert.
 pub fn deploy(
     manifests: &ManifestArgs,
+    azure: &AzureArgs,
     plan_args: &PlanArgs,
     release: impl Fn(&str) -> ReleaseSettings,
     env: &Env,
 ) -> Result<DeploySettings, DeployError> {
-    let prune = plan_args.prune().map_err(DeployError::invalid)?;
-    let render = manifests.to_options(env).map_err(DeployError::invalid)?;
+    let render = render(manifests, Some(azure), env)?;
     Ok(DeploySettings {
         render,
         plan: plan(plan_args),
         release: plan_args.release_name().map(release),
-        prune,
+        prune: plan_args.prune(),
         prune_namespaces_and_crds: plan_args.prune_namespaces_and_crds,
         prune_guard: plan_args.guard.guard(),
         create_namespace: plan_args.create_namespace,
@@ -82,6 +86,7 @@ pub fn apply(
 ) -> Result<(DeploySettings, ClusterSettings), DeployError> {
     let base = deploy(
         manifests,
+        &cluster.azure,
         &args.plan,
         |name| args.release.settings(name, env),
         env,
@@ -176,4 +181,84 @@ pub fn notify(
         commit: run.commit,
         run_url: run.run_url,
     })
+}
+
+/// What to render and how, SOPS keys included (Key Vault signed in with `azure`'s identity).
+pub fn render(
+    manifests: &ManifestArgs,
+    azure: Option<&AzureArgs>,
+    env: &Env,
+) -> Result<RenderOptions, DeployError> {
+    let mut opts = manifests.to_options(env).map_err(DeployError::invalid)?;
+    opts.sops = sops(azure, env).map_err(DeployError::invalid)?;
+    Ok(opts)
+}
+
+/// Keys for SOPS-encrypted files: age identities from `SOPS_AGE_KEY` and the file
+/// `SOPS_AGE_KEY_FILE` names (as sops reads them), and Azure Key Vault, signed in as kpush signs
+/// in to Azure (`azure`'s flags and the environment's credential), asked for a token only when
+/// a file names a Key Vault key. `KPUSH_KEY_VAULT_HOSTS` (comma-separated `host:port`) trusts
+/// hosts beside Key Vault's own domains (a private endpoint's name, a test emulator).
+pub fn sops(azure: Option<&AzureArgs>, env: &Env) -> Result<SopsKeys, String> {
+    let mut keys = SopsKeys::default();
+    let var = |name: &str| env.get(name).filter(|v| !v.trim().is_empty());
+    if let Some(k) = var("SOPS_AGE_KEY") {
+        keys.add_age_identities(k);
+    }
+    if let Some(file) = var("SOPS_AGE_KEY_FILE") {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            format!(
+                "SOPS_AGE_KEY_FILE names {file}, which cannot be read: {e}\n  fix: point it at \
+                 the age key file (one AGE-SECRET-KEY-1… per line), or unset it"
+            )
+        })?;
+        keys.add_age_identities(&text);
+    }
+    let Some(azure) = azure else {
+        return Ok(keys);
+    };
+    let settings = azure.settings(&lookup(env));
+    let scope = match settings.cloud {
+        crate::auth::Cloud::AzureUSGovernment => "https://vault.usgovcloudapi.net/.default",
+        crate::auth::Cloud::AzureChinaCloud => "https://vault.azure.cn/.default",
+        _ => "https://vault.azure.net/.default",
+    };
+    let ca_pem = match &settings.azure_ca_file {
+        Some(f) => Some(
+            std::fs::read(f)
+                .map_err(|e| format!("--azure-ca-file {} cannot be read: {e}", f.display()))?,
+        ),
+        None => None,
+    };
+    let handle = tokio::runtime::Handle::try_current().ok();
+    // Called on a thread of its own, outside the runtime, only when a file needs Key Vault.
+    let token: TokenSource = Arc::new(move || {
+        let fetch = crate::auth::access_token(&settings, scope);
+        let token = match &handle {
+            Some(h) => h.block_on(fetch),
+            None => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(fetch),
+        };
+        token
+            .map(|t| t.secret().to_string())
+            .map_err(|e| format!("cannot sign in for Azure Key Vault ({scope}): {e}"))
+    });
+    let extra_hosts = var("KPUSH_KEY_VAULT_HOSTS")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.key_vault = Some(Arc::new(KeyVaultClient {
+        token,
+        ca_pem,
+        extra_hosts,
+    }));
+    Ok(keys)
 }

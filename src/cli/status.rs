@@ -5,7 +5,7 @@ use clap::Args;
 use super::args::{ClusterArgs, ManifestArgs, OutputArgs, TargetsArgs, TrackArgs};
 use super::targets;
 use crate::deploy::targets_file::Target;
-use crate::deploy::{DeployError, DeployResult, Interrupt, Renders};
+use crate::deploy::{DeployResult, Interrupt, Renders};
 use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
 use crate::report::{CiMode, OutputSettings, Reporter};
@@ -88,7 +88,7 @@ async fn run_with(
     env: &super::Env,
     interrupt: &Interrupt,
 ) -> DeployResult {
-    let render = manifests.to_options(env).map_err(DeployError::invalid)?;
+    let render = super::settings::render(manifests, Some(&cluster.azure), env)?;
     let wait = super::settings::tracking(&args.wait, cluster);
     let cluster = cluster.settings(&super::lookup(env));
     crate::deploy::status::status(

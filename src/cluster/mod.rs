@@ -1,6 +1,7 @@
 //! The thin layer between kpush's stages and the API server: addressing resources, sending
 //! requests with retry, and classifying what went wrong. Plan and apply both stand on it.
 
+pub mod discovery;
 pub mod failure;
 pub mod proxy;
 pub mod requests;

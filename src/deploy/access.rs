@@ -40,7 +40,7 @@ pub async fn needed<'m>(
         permissions::resolve_with(&catalog, &crds, m)
     });
     let recorded = match (&settings.release, settings.prune) {
-        (Some(set), true) => recorded(client, retry, set).await,
+        (Some(set), true) => recorded(client, retry, set, catalog.server()).await,
         _ => Recorded::default(),
     };
     Ok(Needed {
@@ -51,7 +51,12 @@ pub async fn needed<'m>(
 
 /// What the release's ApplySet parent recorded, resolved; nothing when it cannot be read (a
 /// missing `get secrets` is among the permissions checked anyway).
-async fn recorded(client: &Client, retry: RetryPolicy, set: &ApplySet) -> Recorded {
+async fn recorded(
+    client: &Client,
+    retry: RetryPolicy,
+    set: &ApplySet,
+    server: Option<&crate::cluster::discovery::ServerApis>,
+) -> Recorded {
     let Ok(Some(parent)) = crate::apply::prune::read_parent(client, retry, set).await else {
         return Recorded::default();
     };
@@ -62,6 +67,14 @@ async fn recorded(client: &Client, retry: RetryPolicy, set: &ApplySet) -> Record
     };
     for gk in kinds {
         let (group, kind) = applyset::parse_group_kind(&gk);
+        // The aggregated discovery the catalogue read answers without a request.
+        if let Some(r) = server
+            .and_then(|s| s.group(&group))
+            .and_then(|g| g.recommended_kind(&kind))
+        {
+            out.kinds.push((r.resource.clone(), r.namespaced));
+            continue;
+        }
         let Ok(g) = kube::discovery::group(client, &group).await else {
             continue;
         };
@@ -85,7 +98,7 @@ pub struct Beside {
 }
 
 /// The access check: asks the API server (SelfSubjectAccessReview) about every permission the
-/// apply needs; reports each missing one and fails (exit 3) when a required one is missing.
+/// apply needs; reports each missing one and fails (rejected) when a required one is missing.
 /// Reviews the server refuses make the check a warning: nothing can be said.
 pub async fn check(
     d: &Deployer<'_>,

@@ -35,7 +35,7 @@ pub enum Way {
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
     /// How to reach the cluster; an error when the flags that name it do not fit together
-    /// (reported when connecting, exit code 2).
+    /// (reported when connecting, as invalid input).
     pub way: Result<Way, String>,
     /// Sign-in settings for AKS and Fleet.
     pub azure: AzureSettings,
@@ -100,12 +100,7 @@ impl ClusterSettings {
     }
 }
 
-/// Builds a client. Sends no request.
-pub async fn connect(args: &ClusterSettings) -> Result<kube::Client, ConnectError> {
-    connect_to(args).await.map(|(client, _)| client)
-}
-
-/// Like [`connect`], also returning the API server's URL (for messages).
+/// Builds a client and returns it with the API server's URL (for messages). Sends no request.
 ///
 /// With an AKS cluster the client comes from [`crate::auth::aks_client_with`] (ARM for the
 /// address, Entra ID tokens that refresh themselves); otherwise from the kubeconfig.
@@ -202,7 +197,9 @@ pub async fn connect_to(args: &ClusterSettings) -> Result<(kube::Client, String)
                 .unwrap_or_default()
         ));
     }
-    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Client(e.to_string()))?;
+    // HTTP/2 where the server (or proxy) offers it: one multiplexed connection.
+    let client =
+        crate::auth::connection::client(config).map_err(|e| ConnectError::Client(e.to_string()))?;
     Ok((client, url))
 }
 

@@ -29,15 +29,10 @@ pub async fn diff(
     sink: &dyn Sink,
     renders: &Renders,
 ) -> Result<Differences, DeployError> {
-    if settings.prune && settings.release.is_none() {
-        return Err(DeployError::invalid(
-            "--prune needs --release NAME: the release's records say which objects kpush \
-             deployed and may delete",
-        ));
-    }
     let (mut manifests, client, server) = renders
         .render_connected(&settings.render, cluster, sink, settings.release_name())
         .await?;
+    settings.check_prune()?;
     // As apply counts them: hooks included.
     let rendered = rendered(&manifests);
     // A chart's hooks run only during apply (and may be deleted after): not compared, but the

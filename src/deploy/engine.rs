@@ -3,7 +3,7 @@
 //! ([`super::fleet`]) wrap it.
 
 use crate::apply::{self, ApplyError, ApplyOptions, ApplyOutcome, Interrupt};
-use crate::event::{Outcome, Sink};
+use crate::event::Sink;
 use crate::plan::{self, permissions};
 use crate::track;
 
@@ -34,9 +34,9 @@ pub struct Deployer<'a> {
     pub adopt: bool,
 }
 
-/// What one deploy did: its exit code (or error), and what applying did when it got that far.
+/// What one deploy did: its verdict (or error), and what applying did when it got that far.
 pub struct Deployed {
-    /// The exit code, or the error to print.
+    /// The verdict, or the error that stopped it.
     pub result: Result<Verdict, DeployError>,
     /// Per object, when applying ran.
     pub outcome: Option<ApplyOutcome>,
@@ -90,17 +90,23 @@ impl Deployer<'_> {
         // Preflight runs after kpush took over objects other tools applied (adoption::take_over).
         let mut opts = self.plan.clone();
         opts.preflight = false;
-        let plan = match plan::plan(self.client, manifests, opts, self.reporter).await {
-            Ok(p) => p,
-            Err(e) => {
+        // Planning and the prune check change nothing: a cancellation stops them at once.
+        let checked = super::cancel::unless_cancelled(&self.interrupt, async {
+            let plan = plan::plan(self.client, manifests, opts, self.reporter)
+                .await
+                .map_err(|e| plan_failed(&e, server, Some("nothing was applied")))?;
+            let preview = self.check_prune(&plan, rendered).await?;
+            Ok((plan, preview))
+        })
+        .await;
+        let (plan, preview) = match checked {
+            Ok(c) if !self.interrupt.is_set() => c,
+            Ok(_) => {
                 return Deployed {
-                    result: Err(plan_failed(&e, server, Some("nothing was applied"))),
+                    result: Err(super::cancel::before_changes()),
                     outcome: None,
                 };
             }
-        };
-        let preview = match self.check_prune(&plan, rendered).await {
-            Ok(preview) => preview,
             Err(e) => {
                 return Deployed {
                     result: Err(e),
@@ -108,15 +114,6 @@ impl Deployer<'_> {
                 };
             }
         };
-        if self.interrupt.is_set() {
-            return Deployed {
-                result: Err(DeployError::new(
-                    Outcome::Interrupted,
-                    anyhow::anyhow!("interrupted before applying anything; nothing was changed"),
-                )),
-                outcome: None,
-            };
-        }
         let failed = |result: DeployError| Deployed {
             result: Err(result),
             outcome: None,

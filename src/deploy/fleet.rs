@@ -18,7 +18,7 @@ pub struct FleetDeploy {
 }
 
 /// Wraps `manifests` in their placement (generating it from `--placement`) and derives the
-/// hub permissions of following it (`follow`: `--wait`); refuses (exit 2) what a fleet deploy
+/// hub permissions of following it (`follow`: `--wait`); refuses (invalid input) what a fleet deploy
 /// cannot do: a `--release` (`release`), or following an External placement without
 /// `--update-strategy`.
 pub fn prepare(

@@ -59,7 +59,7 @@ pub fn take_hooks(manifests: &mut Vec<crate::Manifest>, sink: &dyn Sink) -> Vec<
 pub enum HookPlanError {
     /// Planning (discovery, reading live objects) failed.
     Plan(crate::plan::PlanError),
-    /// Anything else, with its exit code.
+    /// Anything else, classified.
     Other(DeployError),
 }
 
@@ -219,7 +219,7 @@ impl Hooks<'_> {
                     })
                     .collect();
                 Err(DeployError::new(
-                    Outcome::of_run_state(tracked.state),
+                    super::Verdict::of_run_state(tracked.state).outcome(),
                     anyhow::anyhow!(
                         "{when}-deploy hook {} did not succeed{after}",
                         failed.join(", ")
@@ -295,13 +295,16 @@ impl Hooks<'_> {
                 .objects
                 .iter()
                 .map(|o| {
+                    // The tracked object's key is the applied one: the manifest's, in the
+                    // namespace it went to (as `tracking::track_targets` builds it).
+                    let mut key = o.manifest.key();
+                    if let Some(t) = &o.target {
+                        key.namespace = t.namespace.clone();
+                    }
                     let state = tracked
                         .objects
                         .iter()
-                        .find(|t| {
-                            t.object.key.name == o.manifest.name()
-                                && t.object.key.kind == o.manifest.kind()
-                        })
+                        .find(|t| t.object.key == key)
                         .map(|t| t.state);
                     match state {
                         Some(ObjectState::Ready) => Some(true),

@@ -22,6 +22,7 @@
 
 pub mod access;
 pub mod adoption;
+pub mod cancel;
 pub mod capabilities;
 pub mod connect;
 pub mod diff;
@@ -67,15 +68,12 @@ pub async fn apply(
     interrupt: &Interrupt,
 ) -> DeployResult {
     let started = Instant::now();
-    if settings.prune && settings.release.is_none() {
-        return Err(DeployError::invalid(
-            "--prune needs --release NAME: the release's records say which objects kpush \
-             deployed and may delete",
-        ));
-    }
-    let (mut manifests, client, server) = renders
-        .render_connected(&settings.render, cluster, sink, settings.release_name())
-        .await?;
+    settings.check_prune()?;
+    let (mut manifests, client, server) = cancel::unless_cancelled(
+        interrupt,
+        renders.render_connected(&settings.render, cluster, sink, settings.release_name()),
+    )
+    .await?;
     let namespace = settings
         .render
         .namespace
@@ -129,7 +127,8 @@ pub async fn apply(
             fleet: true,
             fleet_id: cluster.fleet_id(),
         });
-        access::check(&deploy, &manifests, &namespace, beside.unwrap_or_default()).await?;
+        let check = access::check(&deploy, &manifests, &namespace, beside.unwrap_or_default());
+        cancel::unless_cancelled(interrupt, check).await?;
     }
     if let (Some(prepared), Some(f)) = (fleet, &settings.fleet) {
         let wait = settings

@@ -40,6 +40,7 @@ pub async fn needs(
     cluster: Option<&ClusterSettings>,
     sink: &dyn Sink,
 ) -> Result<Needs, DeployError> {
+    settings.check_prune()?;
     let release = settings.release_name();
     let client = match cluster {
         Some(c) => Some(super::render::connect(c).await?),

@@ -43,7 +43,7 @@ pub fn skipped(sink: &dyn Sink, unreadable: &[Unreadable]) {
     }
 }
 
-/// A failed request about release records, with its exit code.
+/// A failed request about release records, classified.
 pub fn store_error(e: StoreError) -> DeployError {
     DeployError::new(super::error::of_store_error(&e), e)
 }

@@ -15,11 +15,6 @@ pub fn has_charts(opts: &RenderOptions) -> bool {
     opts.paths.iter().any(|p| render::chart::is_chart(p))
 }
 
-/// Whether a path is standard input (`-`), which can be read once.
-pub fn reads_stdin(opts: &RenderOptions) -> bool {
-    opts.paths.iter().any(|p| p.as_os_str() == "-")
-}
-
 /// Renders (standard input for `-`), handing warnings and the images found to `sink`; invalid
 /// input for bad manifests. Charts are rendered with `cluster`'s version and API versions as
 /// `.Capabilities` (and its default namespace as the release's), as Helm release `release`
@@ -78,6 +73,10 @@ fn render_with(
     }
     let rendered = render::render(&opts, &mut std::io::stdin().lock())
         .map_err(|e| DeployError::new(Outcome::InvalidInput, e))?;
+    // Values decrypted from SOPS files are masked before anything could print them.
+    for secret in &rendered.secrets {
+        sink.mask(secret);
+    }
     for problem in rendered.warnings {
         sink.event(&Event::Problem { problem });
     }

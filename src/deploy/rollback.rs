@@ -46,7 +46,8 @@ pub async fn rollback(
     interrupt: &Interrupt,
 ) -> DeployResult {
     let started = std::time::Instant::now();
-    let (client, server) = super::render::connect(cluster).await?;
+    let (client, server) =
+        super::cancel::unless_cancelled(interrupt, super::render::connect(cluster)).await?;
     let namespace = settings
         .namespace
         .as_deref()
@@ -76,7 +77,8 @@ pub async fn rollback(
         adopt: true,
     };
     if settings.access_check {
-        check_access(&deploy, &release, settings.to).await?;
+        let check = check_access(&deploy, &release, settings.to);
+        super::cancel::unless_cancelled(interrupt, check).await?;
     }
     release::deploy(
         &deploy,

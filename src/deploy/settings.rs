@@ -70,6 +70,17 @@ impl DeploySettings {
     pub fn release_name(&self) -> Option<&str> {
         self.release.as_ref().map(|r| r.name.as_str())
     }
+
+    /// Refuses prune without a release: nothing would say which objects are kpush's.
+    pub fn check_prune(&self) -> Result<(), super::DeployError> {
+        match self.prune && self.release.is_none() {
+            true => Err(super::DeployError::invalid(
+                "--prune needs --release NAME: the release's records say which objects kpush \
+                 deployed and may delete",
+            )),
+            false => Ok(()),
+        }
+    }
 }
 
 /// How objects are sent.

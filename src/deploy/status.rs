@@ -18,15 +18,20 @@ pub async fn status(
     renders: &Renders,
     interrupt: &Interrupt,
 ) -> DeployResult {
-    let (mut manifests, client, _) = renders
-        .render_connected(render, cluster, sink, release)
-        .await?;
+    let (mut manifests, client, _) = super::cancel::unless_cancelled(
+        interrupt,
+        renders.render_connected(render, cluster, sink, release),
+    )
+    .await?;
     // A chart's hooks run only during apply (and may be deleted after): not compared or tracked.
     super::hooks::leave_out_hooks(&mut manifests, sink);
     // Kinds are resolved with the plan's discovery catalogue, as for apply.
-    let targets = track::resolve(&client, &manifests)
-        .await
-        .map_err(|e| DeployError::new(error::of_target_error(&e), e))?;
+    let resolve = async {
+        track::resolve(&client, &manifests)
+            .await
+            .map_err(|e| DeployError::new(error::of_target_error(&e), e))
+    };
+    let targets = super::cancel::unless_cancelled(interrupt, resolve).await?;
     let opts = TrackOptions {
         retry: cluster.retry_policy(Some(std::time::Instant::now() + wait.timeout)),
         ..wait.clone()

@@ -104,7 +104,7 @@ struct RawAks {
     admin: bool,
 }
 
-/// A problem in the targets file, at a line (exit code 2).
+/// A problem in the targets file, at a line (invalid input).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetsError {
     /// The targets file.

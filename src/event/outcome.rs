@@ -40,18 +40,6 @@ impl Outcome {
             _ => TargetState::Failed,
         }
     }
-
-    /// The outcome of a tracking run that ended in `state`.
-    pub fn of_run_state(state: super::RunState) -> Self {
-        use super::RunState;
-        match state {
-            RunState::Ready => Outcome::Success,
-            RunState::Failed => Outcome::RolloutFailed,
-            RunState::TimedOut => Outcome::TimedOut,
-            RunState::Interrupted => Outcome::Interrupted,
-            RunState::Unreachable => Outcome::Unreachable,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -92,6 +92,46 @@ impl ApplySet {
     }
 }
 
+/// Whether `live` (the parent as read) already is what a server-side apply of `intended` by
+/// `manager` would make it: the same type, labels and annotations, owned by `manager`'s Apply
+/// entry and only those (so the apply would change nothing, not even ownership).
+pub fn parent_is_current(live: &Value, intended: &Value, manager: &str) -> bool {
+    if live.get("type") != intended.get("type") {
+        return false;
+    }
+    let Some(entry) = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .and_then(|es| {
+            es.iter().find(|e| {
+                e["manager"].as_str() == Some(manager)
+                    && e["operation"].as_str() == Some("Apply")
+                    && e.get("subresource").is_none_or(|s| s.as_str() == Some(""))
+            })
+        })
+    else {
+        return false;
+    };
+    let owned = &entry["fieldsV1"];
+    let keys =
+        |v: &Value| -> Option<BTreeSet<String>> { Some(v.as_object()?.keys().cloned().collect()) };
+    let expected_top: BTreeSet<String> = ["f:metadata", "f:type"].map(String::from).into();
+    let expected_meta: BTreeSet<String> = ["f:annotations", "f:labels"].map(String::from).into();
+    if keys(owned) != Some(expected_top) || keys(&owned["f:metadata"]) != Some(expected_meta) {
+        return false;
+    }
+    ["labels", "annotations"].iter().all(|field| {
+        let want = intended["metadata"][field].as_object();
+        let have = &live["metadata"][field];
+        let Some(want) = want else {
+            return false;
+        };
+        let owned_keys = keys(&owned["f:metadata"][format!("f:{field}")]);
+        let want_keys: BTreeSet<String> = want.keys().map(|k| format!("f:{k}")).collect();
+        owned_keys == Some(want_keys) && want.iter().all(|(k, v)| have.get(k) == Some(v))
+    })
+}
+
 /// `Deployment.apps`, or `ConfigMap` for the core group, as ApplySet annotations spell kinds.
 pub fn group_kind(group: &str, kind: &str) -> String {
     if group.is_empty() {
@@ -140,6 +180,56 @@ mod tests {
             set.id().len() <= 63,
             "label values are at most 63 characters"
         );
+    }
+
+    /// The parent as the API server returns it after `manager` applied `intended`.
+    fn applied(intended: &Value, manager: &str) -> Value {
+        let mut live = intended.clone();
+        let f = |field: &str| -> Value {
+            intended["metadata"][field]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| (format!("f:{k}"), json!({})))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        live["metadata"]["managedFields"] = json!([
+            {"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {"f:data": {}}},
+            {"manager": manager, "operation": "Apply", "fieldsV1": {
+                "f:metadata": {"f:annotations": f("annotations"), "f:labels": f("labels")},
+                "f:type": {}}}
+        ]);
+        live["metadata"]["resourceVersion"] = json!("42");
+        live
+    }
+
+    #[test]
+    fn a_parent_already_applied_as_intended_is_current() {
+        let set = ApplySet::new("app", "shop");
+        let kinds: BTreeSet<String> = ["Deployment.apps", "ConfigMap"].map(String::from).into();
+        let nss: BTreeSet<String> = ["shop"].map(String::from).into();
+        let intended = set.parent(&kinds, &nss);
+        let live = applied(&intended, "kpush");
+        assert!(parent_is_current(&live, &intended, "kpush"));
+        // Another manager's apply, or another record, or fields kpush no longer writes: write.
+        assert!(!parent_is_current(&live, &intended, "other"));
+        let fewer: BTreeSet<String> = ["ConfigMap"].map(String::from).into();
+        assert!(!parent_is_current(
+            &live,
+            &set.parent(&fewer, &nss),
+            "kpush"
+        ));
+        let mut extra = live.clone();
+        extra["metadata"]["managedFields"][1]["fieldsV1"]["f:metadata"]["f:annotations"]["f:old"] =
+            json!({});
+        assert!(!parent_is_current(&extra, &intended, "kpush"));
+        let mut edited = live.clone();
+        edited["metadata"]["annotations"][GROUP_KINDS_ANNOTATION] = json!("ConfigMap");
+        assert!(!parent_is_current(&edited, &intended, "kpush"));
+        let mut unowned = live;
+        unowned["metadata"]["managedFields"] = json!([]);
+        assert!(!parent_is_current(&unowned, &intended, "kpush"));
     }
 
     #[test]

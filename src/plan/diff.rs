@@ -11,7 +11,7 @@ use super::live::Live;
 use super::{PlannedObject, Preflight};
 use crate::event::ObjectRef;
 use crate::manifest::ObjectKey;
-use crate::render::secrets::is_secret;
+use crate::render::secrets::{is_secret, redact_decrypted};
 
 pub use crate::event::{DiffKind, KeyChange, ObjectDiff};
 
@@ -24,10 +24,12 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
         .dry_run
         .clone()
         .unwrap_or_else(|| o.manifest.object.clone());
-    let old = match &o.live {
+    let mut old = match &o.live {
         Live::Present(v) => Some(v.as_ref().clone()),
         _ => None,
     };
+    let mut new = new;
+    redact_decrypted_pair(old.as_mut(), &mut new);
     let secret_keys = if secret {
         secret_key_changes(old.as_ref(), &new)
     } else {
@@ -69,6 +71,29 @@ pub fn object_diff(o: &PlannedObject) -> ObjectDiff {
         text,
         secret_keys,
         note,
+    }
+}
+
+/// Hides values decrypted from SOPS files in both versions of an object: where the new one holds
+/// a decrypted value, the live one is hidden at the same place too (it holds an earlier value of
+/// the same secret), marked `changed` when it differs.
+fn redact_decrypted_pair(old: Option<&mut Value>, new: &mut Value) {
+    let before = new.clone();
+    let paths = redact_decrypted(new);
+    if let Some(old) = old {
+        for p in &paths {
+            let was = before.pointer(p);
+            if let Some(v) = old.pointer_mut(p) {
+                if Some(&*v) == was {
+                    if let Some(n) = new.pointer(p) {
+                        *v = n.clone();
+                    }
+                } else {
+                    *v = Value::String(format!("{} (changed)", crate::render::secrets::REDACTED));
+                }
+            }
+        }
+        redact_decrypted(old);
     }
 }
 
@@ -218,6 +243,29 @@ mod tests {
             "{}",
             d.text
         );
+    }
+
+    #[test]
+    fn values_decrypted_from_sops_never_appear_in_a_diff_of_any_kind() {
+        crate::render::secrets::register_decrypted(&["new-db-password-1".to_string()]);
+        let env = |v: &str| {
+            json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},
+                "data":{"dsn":format!("postgres://u:{v}@db"),"plain":"same"}})
+        };
+        // The live object holds an earlier value of the secret: hidden too, marked changed.
+        let live = env("old-db-password-0");
+        let dry = env("new-db-password-1");
+        let d = object_diff(&planned(dry.clone(), Some(live.clone()), dry.clone()));
+        assert_eq!(d.kind, DiffKind::Update);
+        assert!(
+            !d.text.contains("password-1") && !d.text.contains("password-0"),
+            "{}",
+            d.text
+        );
+        assert!(d.text.contains("(changed)"), "{}", d.text);
+        // Unchanged: no difference shown.
+        let d = object_diff(&planned(dry.clone(), Some(dry.clone()), dry));
+        assert_eq!(d.kind, DiffKind::Unchanged, "{}", d.text);
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //! all at once, instead of walking the whole of discovery.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures::future::join_all;
 use kube::Client;
 use kube::core::{ApiResource, GroupVersion};
-use kube::discovery::Scope;
 use serde_json::Value;
 
-use crate::cluster::retry::with_retry;
+use crate::cluster::discovery::{Method, ServedResource, ServerApis};
 use crate::cluster::{Failure, RetryPolicy};
 use crate::manifest::Manifest;
 
@@ -30,6 +30,9 @@ pub struct Catalog {
     kinds: HashMap<(String, String), Served>,
     /// Group-versions the server does not serve at all.
     missing: BTreeSet<String>,
+    /// Everything the server serves, when aggregated discovery told (prune resolves the kinds
+    /// a release recorded with it instead of asking again).
+    server: Option<Arc<ServerApis>>,
 }
 
 impl Catalog {
@@ -43,6 +46,12 @@ impl Catalog {
         !self.missing.contains(api_version)
     }
 
+    /// The whole server's discovery this catalogue was made from, if aggregated discovery
+    /// answered.
+    pub fn server(&self) -> Option<&ServerApis> {
+        self.server.as_deref()
+    }
+
     /// Adds what another discovery round found.
     pub fn merge(&mut self, other: Catalog) {
         self.kinds.extend(other.kinds);
@@ -53,6 +62,19 @@ impl Catalog {
         }
     }
 
+    fn add(&mut self, gv: &str, resources: &[ServedResource]) {
+        for r in resources {
+            self.kinds.insert(
+                (gv.to_string(), r.resource.kind.clone()),
+                Served {
+                    resource: r.resource.clone(),
+                    namespaced: r.namespaced,
+                    has_status: r.has_status,
+                },
+            );
+        }
+    }
+
     /// Drops what is known about a group-version (before asking again).
     pub fn forget(&mut self, api_version: &str) {
         self.kinds.retain(|(v, _), _| v != api_version);
@@ -60,38 +82,61 @@ impl Catalog {
     }
 }
 
-/// Asks the server, in parallel, about each group-version (`v1`, `apps/v1`, ...).
+/// What the server serves of `api_versions` (`v1`, `apps/v1`, ...): aggregated discovery, one
+/// round trip whatever the number of group-versions (per group-version requests, all at once,
+/// against a server without it). A group-version the server lists as stale (an aggregated API
+/// whose backend is down) is asked about alone, so that its failure is reported as before.
 pub async fn discover(
     client: &Client,
     policy: RetryPolicy,
     api_versions: &BTreeSet<String>,
 ) -> Result<Catalog, Failure> {
+    let server = crate::cluster::discovery::fetch(client, policy, Some(api_versions)).await?;
+    let stale: BTreeSet<String> = api_versions
+        .iter()
+        .filter(|gv| server.is_stale(gv))
+        .cloned()
+        .collect();
+    let mut catalog = Catalog::default();
+    for gv in api_versions {
+        if stale.contains(gv) {
+            continue;
+        }
+        match server.group_version(gv) {
+            Some(resources) => catalog.add(gv, resources),
+            None => {
+                catalog.missing.insert(gv.clone());
+            }
+        }
+    }
+    if !stale.is_empty() {
+        catalog.merge(discover_each(client, policy, &stale).await?);
+    }
+    if server.method == Method::Aggregated {
+        catalog.server = Some(Arc::new(server));
+    }
+    Ok(catalog)
+}
+
+/// Asks the server, in parallel, about each group-version alone (after a CRD was Established:
+/// cheaper to repeat than the whole of discovery).
+pub async fn discover_each(
+    client: &Client,
+    policy: RetryPolicy,
+    api_versions: &BTreeSet<String>,
+) -> Result<Catalog, Failure> {
     let answers = join_all(api_versions.iter().map(|gv| async move {
-        let parsed: GroupVersion = match gv.parse() {
-            Ok(p) => p,
-            Err(_) => return (gv.clone(), Ok(None)),
-        };
-        let r = with_retry(policy, || kube::discovery::pinned_group(client, &parsed)).await;
+        if gv.parse::<GroupVersion>().is_err() {
+            return (gv.clone(), Ok(None));
+        }
+        let r = crate::cluster::discovery::group_version(client, policy, gv).await;
         (gv.clone(), r.map(Some))
     }))
     .await;
     let mut catalog = Catalog::default();
     for (gv, answer) in answers {
         match answer {
-            Ok(Some(group)) => {
-                let version = gv.rsplit('/').next().unwrap_or(&gv).to_string();
-                for (ar, caps) in group.versioned_resources(&version) {
-                    let namespaced = matches!(caps.scope, Scope::Namespaced);
-                    catalog.kinds.insert(
-                        (gv.clone(), ar.kind.clone()),
-                        Served {
-                            resource: ar,
-                            namespaced,
-                            has_status: caps.subresources.iter().any(|(r, _)| r.plural == "status"),
-                        },
-                    );
-                }
-            }
+            Ok(Some(resources)) => catalog.add(&gv, &resources),
             Ok(None) => {
                 catalog.missing.insert(gv);
             }

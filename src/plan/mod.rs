@@ -400,6 +400,11 @@ fn report_rejection(sink: &dyn Sink, r: &Rejection) {
 }
 
 impl Plan {
+    /// What the server serves, as discovery told when planning (aggregated discovery only).
+    pub fn server_apis(&self) -> Option<&crate::cluster::discovery::ServerApis> {
+        self.catalog.server()
+    }
+
     /// Indices of the objects in `wave`, in order.
     pub fn wave_indices(&self, wave: Wave) -> Vec<usize> {
         (0..self.objects.len())
@@ -628,7 +633,8 @@ impl Plan {
             // kind is served, for a few seconds.
             let started = Instant::now();
             loop {
-                let found = discovery::discover(client, self.options.retry, &unresolved).await?;
+                let found =
+                    discovery::discover_each(client, self.options.retry, &unresolved).await?;
                 let all_served = deferred.iter().all(|&i| {
                     let m = &self.objects[i].manifest;
                     self.objects[i].target.is_some()

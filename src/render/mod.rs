@@ -21,6 +21,7 @@ pub mod objects;
 pub mod patch;
 pub mod problem;
 pub mod secrets;
+pub mod sops;
 pub mod source;
 pub mod substitute;
 pub mod vars;
@@ -61,6 +62,8 @@ pub struct RenderOptions {
     pub run_env: Option<BTreeMap<String, String>>,
     /// How to render Helm charts among `paths`.
     pub chart: chart::ChartOptions,
+    /// Keys for SOPS-encrypted files (none by default: an encrypted file is then an error).
+    pub sops: sops::SopsKeys,
 }
 
 /// The result of rendering: the objects, plus warnings that did not stop it.
@@ -70,6 +73,10 @@ pub struct Rendered {
     pub manifests: Vec<Manifest>,
     /// Warnings (for example an image override that matched nothing).
     pub warnings: Vec<Problem>,
+    /// Every value decrypted from a SOPS file: mask each in CI before anything is printed
+    /// (they are also registered with [`secrets::register_decrypted`], so printed objects and
+    /// diffs redact them).
+    pub secrets: Vec<String>,
 }
 
 /// Renders the inputs; `stdin` is read when a path is `-`.
@@ -86,6 +93,7 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
         return Err(RenderError { problems });
     }
     let (sources, charts) = collect(opts, stdin, &mut problems);
+    let mut decrypted = Vec::new();
     let mut manifests = Vec::new();
     // For each manifest, the kustomize build it came from (None: a file or a chart).
     let mut builds: Vec<Option<usize>> = Vec::new();
@@ -101,6 +109,27 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     for input in &sources {
         match input {
             source::Input::Text(src) => {
+                let src = match sops::decrypt(&src.text, &opts.sops) {
+                    Ok(None) => std::borrow::Cow::Borrowed(src),
+                    Ok(Some(d)) => {
+                        decrypted.extend(d.secrets);
+                        std::borrow::Cow::Owned(source::Source {
+                            text: d.text,
+                            ..src.clone()
+                        })
+                    }
+                    Err(e) => {
+                        problems.push(Problem::at(
+                            Severity::Error,
+                            ProblemKind::Decrypt,
+                            &src.name,
+                            e.line,
+                            e.message,
+                        ));
+                        continue;
+                    }
+                };
+                let src = src.as_ref();
                 let (sub, found) = substitute_source(src, &opts.vars, opts.substitution);
                 problems.extend(found);
                 let docs = documents::parse(src, &sub, &mut problems);
@@ -113,6 +142,8 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
                     &opts.vars,
                     opts.substitution,
                     opts.chart.helm.as_deref(),
+                    &opts.sops,
+                    &mut decrypted,
                     &mut problems,
                 ) else {
                     continue;
@@ -179,6 +210,10 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     }
     metadata::apply(&mut manifests, &opts.labels, &annotations);
 
+    decrypted.sort();
+    decrypted.dedup();
+    secrets::register_decrypted(&decrypted);
+
     builds.resize(manifests.len(), None);
     check_duplicates(&manifests, &builds, &mut problems);
     sort_by_input_order(&sources, &mut problems);
@@ -189,6 +224,7 @@ pub fn render(opts: &RenderOptions, stdin: &mut dyn Read) -> Result<Rendered, Re
     Ok(Rendered {
         manifests,
         warnings: problems,
+        secrets: decrypted,
     })
 }
 

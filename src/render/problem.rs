@@ -42,6 +42,8 @@ pub enum ProblemKind {
     Metadata,
     /// A Helm chart that helm could not render (template, values, `--set`, dependencies).
     Chart,
+    /// A SOPS-encrypted file that could not be decrypted (no key, wrong key, MAC mismatch).
+    Decrypt,
 }
 
 /// One problem with its location.

@@ -55,7 +55,7 @@ pub fn write(
 
 /// The object as printed: Secrets redacted unless `show_secrets`.
 fn shown(m: &Manifest, show_secrets: bool) -> Cow<'_, Value> {
-    if show_secrets || !secrets::is_secret(&m.object) {
+    if show_secrets || !secrets::needs_redaction(&m.object) {
         Cow::Borrowed(&m.object)
     } else {
         Cow::Owned(secrets::redacted(&m.object))

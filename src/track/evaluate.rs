@@ -159,7 +159,7 @@ pub(crate) fn judge(
     if target.resource.kind == "PersistentVolumeClaim" && target.resource.group.is_empty() {
         verdict.readiness = claim_explained(
             verdict.readiness,
-            &claim_warnings(&target.name, near.events),
+            &claim_warnings(target.name(), near.events),
         );
     }
     if target.workload() == Some(WorkloadKind::Job)
@@ -169,7 +169,7 @@ pub(crate) fn judge(
             .unwrap_or(0)
             == 0
         && let Some((message, lasting)) =
-            job_create_failures(&target.name, uid.as_deref(), near.events, diag)
+            job_create_failures(target.name(), uid.as_deref(), near.events, diag)
     {
         verdict.readiness = cannot_create_pods(verdict.readiness, &message, lasting);
     }
@@ -295,8 +295,7 @@ fn waiting(target: &TrackTarget, error: Option<&watcher::Error>) -> Readiness {
         "{}{}",
         target.resource.plural,
         target
-            .namespace
-            .as_deref()
+            .namespace()
             .map(|ns| format!(" in namespace {ns}"))
             .unwrap_or_default()
     );

@@ -74,19 +74,19 @@ pub(crate) async fn explain(
     let since = target.written_at;
     let mut events = object_events(
         client,
-        target.namespace.as_deref(),
+        target.namespace(),
         &target.resource.kind,
-        &target.name,
+        target.name(),
         event_lines,
         since,
     )
     .await;
-    if let (Some(c), Some(ns)) = (culprit, target.namespace.as_deref())
+    if let (Some(c), Some(ns)) = (culprit, target.namespace())
         && target.resource.kind != "Pod"
     {
         events.extend(object_events(client, Some(ns), "Pod", &c.pod, event_lines, since).await);
     }
-    let logs = match (culprit, target.namespace.as_deref()) {
+    let logs = match (culprit, target.namespace()) {
         (Some(c), Some(ns)) if log_lines > 0 && c.has_run => {
             container_logs(client, ns, c, log_lines).await
         }

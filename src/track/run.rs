@@ -44,8 +44,14 @@ fn patience(opts: &TrackOptions) -> Patience {
 /// no-progress deadlines pass without any watch event).
 const REJUDGE_EVERY: Duration = Duration::from_secs(1);
 
-/// Watch events come in bursts (150 pods starting); judge at most this often.
-const JUDGE_AT_MOST_EVERY: Duration = Duration::from_millis(100);
+/// Watch events come in bursts (150 pods starting): after a judgement that took `d`, the next
+/// waits `d × JUDGE_SPACING` (judging then takes at most a tenth of the time), and never more
+/// than [`JUDGE_AT_MOST_AFTER`]. A small run judges each change as it arrives; no tick stands
+/// between the last object becoming ready and the verdict.
+const JUDGE_SPACING: u32 = 9;
+
+/// The longest wait between a change and its judgement, however costly judging is.
+const JUDGE_AT_MOST_AFTER: Duration = Duration::from_millis(100);
 
 /// Waits until every target is ready, one certainly fails, `opts.timeout` passes, or `cancel`
 /// completes; reports progress to `reporter` and returns what happened to each object.
@@ -145,7 +151,7 @@ impl<'a> Run<'a> {
         for ns in targets
             .iter()
             .filter(|t| t.workload().is_some() || t.resource.kind == "PersistentVolumeClaim")
-            .filter_map(|t| t.namespace.clone())
+            .filter_map(|t| t.namespace().map(str::to_string))
             .collect::<BTreeSet<_>>()
         {
             streams.push(watch::event_feed(client, &ns, patience));
@@ -195,14 +201,14 @@ impl<'a> Run<'a> {
         let every = self.opts.status_interval.max(Duration::from_millis(100));
         let mut status = tokio::time::interval_at(self.started + every, every);
         status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_judged = Instant::now() - JUDGE_AT_MOST_EVERY;
+        let mut next_judgement = Instant::now();
         let mut dirty = false;
         loop {
             let wake = tokio::select! {
                 biased;
                 () = &mut cancel => Wake::Cancelled,
                 () = &mut deadline => Wake::Deadline,
-                () = tokio::time::sleep_until(last_judged + JUDGE_AT_MOST_EVERY), if dirty => Wake::Tick,
+                () = tokio::time::sleep_until(next_judgement), if dirty => Wake::Tick,
                 u = self.streams.next() => Wake::Update(u.map(Box::new)),
                 _ = tick.tick() => Wake::Tick,
                 _ = status.tick() => Wake::Status,
@@ -226,15 +232,18 @@ impl<'a> Run<'a> {
                 Wake::Status => reporter.event(&self.status_event()),
             }
             self.report_recoveries(reporter, false);
-            if last_judged.elapsed() < JUDGE_AT_MOST_EVERY {
+            if Instant::now() < next_judgement {
                 dirty = true;
                 continue;
             }
             dirty = false;
-            last_judged = Instant::now();
             self.start_pod_feeds();
             self.fetch_storage_classes().await;
-            if let Some(state) = self.judge_all(reporter) {
+            let judging = Instant::now();
+            let verdict = self.judge_all(reporter);
+            let cost = judging.elapsed();
+            next_judgement = Instant::now() + (cost * JUDGE_SPACING).min(JUDGE_AT_MOST_AFTER);
+            if let Some(state) = verdict {
                 return state;
             }
         }
@@ -340,20 +349,20 @@ impl<'a> Run<'a> {
     fn start_pod_feeds(&mut self) {
         for i in 0..self.targets.len() {
             let t = &self.targets[i];
-            let (Some(kind), Some(ns)) = (t.workload(), t.namespace.as_deref()) else {
+            let (Some(kind), Some(ns)) = (t.workload(), t.namespace()) else {
                 continue;
             };
             if kind == WorkloadKind::Pod || self.pod_feeds.contains(ns) {
                 continue;
             }
-            let Some(obj) = self.objects[self.feed_of[i]].get(Some(ns), &t.name) else {
+            let Some(obj) = self.objects[self.feed_of[i]].get(Some(ns), t.name()) else {
                 continue;
             };
             let workloads_here = self
                 .targets
                 .iter()
                 .filter(|o| {
-                    o.namespace.as_deref() == Some(ns)
+                    o.namespace() == Some(ns)
                         && o.workload().is_some_and(|k| k != WorkloadKind::Pod)
                 })
                 .count();
@@ -372,8 +381,7 @@ impl<'a> Run<'a> {
             ));
             self.pods.entry(ns.clone()).or_default();
             if self.targets.iter().any(|o| {
-                o.namespace.as_deref() == Some(ns.as_str())
-                    && o.workload() == Some(WorkloadKind::Deployment)
+                o.namespace() == Some(ns.as_str()) && o.workload() == Some(WorkloadKind::Deployment)
             }) {
                 self.streams.push(watch::replica_set_feed(
                     self.client,
@@ -394,8 +402,7 @@ impl<'a> Run<'a> {
         for (i, t) in self.targets.iter().enumerate() {
             if t.resource.group.is_empty()
                 && t.resource.kind == "PersistentVolumeClaim"
-                && let Some(obj) =
-                    self.objects[self.feed_of[i]].get(t.namespace.as_deref(), &t.name)
+                && let Some(obj) = self.objects[self.feed_of[i]].get(t.namespace(), t.name())
                 && let Some(class) = obj
                     .data
                     .pointer("/spec/storageClassName")
@@ -514,7 +521,7 @@ impl<'a> Run<'a> {
     fn judge_one(&self, i: usize, diag: &DiagnoseOptions) -> Judgement {
         let t = &self.targets[i];
         let store = &self.objects[self.feed_of[i]];
-        let ns = t.namespace.as_deref().unwrap_or("");
+        let ns = t.namespace().unwrap_or("");
         // A watch given up: the object's own, or (for workloads) its namespace's pods or
         // ReplicaSets. Events only add detail.
         let workload = t.workload().is_some();
@@ -529,7 +536,7 @@ impl<'a> Run<'a> {
                 .map(|s| (Source::ReplicaSets(ns.to_string()), s.error()))
         };
         let lost = lost.map(|(source, error)| (source.describe(&self.feeds), error));
-        let view = match (&lost, store.get(t.namespace.as_deref(), &t.name)) {
+        let view = match (&lost, store.get(t.namespace(), t.name())) {
             (Some((what, error)), _) => ObjectView::Lost(what, *error),
             (None, Some(obj)) => ObjectView::Present(obj),
             (None, None) if store.synced() => ObjectView::Missing,

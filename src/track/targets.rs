@@ -13,14 +13,12 @@ use crate::plan::discovery::{Catalog, catalog_for};
 /// One object to wait for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackTarget {
-    /// The object and the file:line it came from.
+    /// The object (its key holds the namespace it lives in: `None` for cluster-scoped kinds)
+    /// and the file:line it came from: the one identity of the object, shared with every
+    /// event about it.
     pub object: ObjectRef,
     /// The resource to watch (group, version, kind, plural).
     pub resource: ApiResource,
-    /// Namespace of a namespaced object; `None` for cluster-scoped ones.
-    pub namespace: Option<String>,
-    /// metadata.name.
-    pub name: String,
     /// True when the kind is known to report status (a custom resource with a status
     /// subresource): the generic rule then waits for status instead of declaring success.
     pub expects_status: bool,
@@ -53,22 +51,30 @@ pub enum WorkloadKind {
 impl TrackTarget {
     /// A target for an object of `resource`; `namespace` must be `None` for cluster-scoped kinds.
     pub fn from_parts(
-        object: ObjectRef,
+        mut object: ObjectRef,
         resource: ApiResource,
         namespace: Option<String>,
         expects_status: bool,
         generation: Option<i64>,
     ) -> Self {
-        let name = object.key.name.clone();
+        object.key.namespace = namespace;
         Self {
             object,
             resource,
-            namespace,
-            name,
             expects_status,
             generation,
             written_at: None,
         }
+    }
+
+    /// metadata.name.
+    pub fn name(&self) -> &str {
+        &self.object.key.name
+    }
+
+    /// The namespace of a namespaced object; `None` for cluster-scoped ones.
+    pub fn namespace(&self) -> Option<&str> {
+        self.object.key.namespace.as_deref()
     }
 
     /// The same target, written by the apply at `at` (server clock).
@@ -213,6 +219,6 @@ mod tests {
             None,
         );
         assert_eq!(t.workload(), Some(WorkloadKind::Deployment));
-        assert_eq!(t.name, "web");
+        assert_eq!(t.name(), "web");
     }
 }

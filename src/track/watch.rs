@@ -84,11 +84,11 @@ pub(crate) fn plan_object_feeds(targets: &[TrackTarget]) -> (Vec<ObjectFeed>, Ve
             f.resource.group == t.resource.group
                 && f.resource.version == t.resource.version
                 && f.resource.plural == t.resource.plural
-                && f.namespace == t.namespace
+                && f.namespace.as_deref() == t.namespace()
         };
         match feeds.iter().position(same) {
             Some(i) => {
-                if feeds[i].name.as_deref() != Some(t.name.as_str()) {
+                if feeds[i].name.as_deref() != Some(t.name()) {
                     feeds[i].name = None;
                 }
                 of_target.push(i);
@@ -96,8 +96,8 @@ pub(crate) fn plan_object_feeds(targets: &[TrackTarget]) -> (Vec<ObjectFeed>, Ve
             None => {
                 feeds.push(ObjectFeed {
                     resource: t.resource.clone(),
-                    namespace: t.namespace.clone(),
-                    name: Some(t.name.clone()),
+                    namespace: t.namespace().map(str::to_string),
+                    name: Some(t.name().to_string()),
                 });
                 of_target.push(feeds.len() - 1);
             }

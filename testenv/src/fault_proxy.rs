@@ -114,6 +114,9 @@ struct Shared {
     broken: AtomicU64,
     http_faults: AtomicU64,
     frozen: AtomicU64,
+    /// With [`FaultProxy::start_http2`]: the connector to the API server for clients that
+    /// chose `h2`.
+    h2_upstream: Option<TlsConnector>,
 }
 
 impl Shared {
@@ -186,16 +189,44 @@ impl FaultProxy {
         Self::start_for(upstream, &cluster.ca_pem())
     }
 
+    /// Like [`FaultProxy::start`], but offering HTTP/2 (ALPN `h2`) as the API server does,
+    /// for measuring a client that speaks it (the benchmarks' network distance). Only the
+    /// round trip, outages and stalls apply to HTTP/2 connections: watches and HTTP faults are
+    /// recognised in HTTP/1.1 only.
+    pub fn start_http2(cluster: &TestCluster) -> Result<FaultProxy> {
+        let upstream: SocketAddr = cluster
+            .server()
+            .trim_start_matches("https://")
+            .parse()
+            .with_context(|| format!("the API server {} is not host:port", cluster.server()))?;
+        Self::start_with(upstream, &cluster.ca_pem(), true)
+    }
+
     /// Starts a proxy for the TLS server at `upstream`, whose certificate `upstream_ca_pem` signed.
     pub fn start_for(upstream: SocketAddr, upstream_ca_pem: &[u8]) -> Result<FaultProxy> {
+        Self::start_with(upstream, upstream_ca_pem, false)
+    }
+
+    fn start_with(upstream: SocketAddr, upstream_ca_pem: &[u8], http2: bool) -> Result<FaultProxy> {
         let pki = kpush_azure_emulator::tls::generate().context("creating the proxy's CA")?;
-        let acceptor = TlsAcceptor::from(pki.server_config);
+        let mut server_config = pki.server_config;
+        let mut h2_upstream = None;
+        if http2 {
+            let mut config = (*server_config).clone();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            server_config = Arc::new(config);
+            h2_upstream = Some(upstream_connector_alpn(upstream_ca_pem, b"h2")?);
+        }
+        let acceptor = TlsAcceptor::from(server_config);
         let connector = upstream_connector(upstream_ca_pem)?;
         let std_listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .context("binding the fault proxy")?;
         std_listener.set_nonblocking(true)?;
         let port = std_listener.local_addr()?.port();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            h2_upstream,
+            ..Shared::default()
+        });
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -352,6 +383,10 @@ impl Drop for FaultProxy {
 }
 
 fn upstream_connector(ca_pem: &[u8]) -> Result<TlsConnector> {
+    upstream_connector_alpn(ca_pem, b"http/1.1")
+}
+
+fn upstream_connector_alpn(ca_pem: &[u8], alpn: &[u8]) -> Result<TlsConnector> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
         roots
@@ -364,7 +399,7 @@ fn upstream_connector(ca_pem: &[u8]) -> Result<TlsConnector> {
         .context("choosing TLS versions")?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
@@ -517,6 +552,11 @@ impl Connection<'_> {
             answer_with(client, fault).await;
             return Ok(());
         }
+        // A client that chose h2 (only offered by `start_http2`) gets h2 to the API server too.
+        let connector = match (client.get_ref().1.alpn_protocol(), &self.shared.h2_upstream) {
+            (Some(b"h2"), Some(h2)) => h2.clone(),
+            _ => connector,
+        };
         let up = TcpStream::connect(upstream).await.map_err(|_| Broken::Io)?;
         let _ = up.set_nodelay(true);
         let name = ServerName::from(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST));

@@ -3,7 +3,8 @@
 //!   the real `kpush` binary;
 //! - [`track`]: applying manifests and building tracking targets for the library's `track`;
 //! - [`azure`]: the Entra ID / ARM emulator with one tenant, and an environment guard;
-//! - [`runs`]: `kpush apply` in the background on many ConfigMaps while a test injects faults.
+//! - [`runs`]: `kpush apply` in the background on many ConfigMaps while a test injects faults;
+//! - [`sops`]: the real `sops` and age keys, to encrypt fixtures at test time.
 //!
 //! Every test file uses only part of it.
 #![allow(dead_code)]
@@ -11,4 +12,5 @@
 pub mod azure;
 pub mod binary;
 pub mod runs;
+pub mod sops;
 pub mod track;

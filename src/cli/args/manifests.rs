@@ -182,6 +182,8 @@ impl ManifestArgs {
             annotations,
             run_env: (!self.no_run_annotations).then(|| env.clone()),
             chart: self.chart.to_options(self.namespace.clone()),
+            // Filled by `cli::settings::sops` (it needs the Azure flags for Key Vault).
+            sops: Default::default(),
         })
     }
 }

@@ -17,8 +17,8 @@ pub enum Output {
 /// `-o` and `--progress`.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// Result format on standard output: `text` (one line per object), or `json` (one JSON
-    /// document for the whole run; human output then goes to standard error).
+    /// Result format: `text` (human output on standard error, nothing on standard output), or
+    /// `json` (one JSON document for the whole run on standard output; see docs/rollouts.md).
     #[arg(
         short = 'o',
         long,

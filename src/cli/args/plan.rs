@@ -82,18 +82,10 @@ impl PlanArgs {
         self.release.as_deref().or(self.applyset_env.as_deref())
     }
 
-    /// Whether to prune: as asked, else on exactly when a release is named. `--prune` without
-    /// a release is an error (nothing says which objects are kpush's).
-    pub fn prune(&self) -> Result<bool, String> {
-        match (self.prune, self.release_name()) {
-            (Some(true), None) => Err(
-                "--prune needs --release NAME: the release's records say which objects kpush \
-                 deployed and may delete"
-                    .into(),
-            ),
-            (Some(p), _) => Ok(p),
-            (None, r) => Ok(r.is_some()),
-        }
+    /// Whether to prune: as asked, else on exactly when a release is named (prune without a
+    /// release is refused by the deploy: `DeploySettings::check_prune`).
+    pub fn prune(&self) -> bool {
+        self.prune.unwrap_or(self.release_name().is_some())
     }
 }
 

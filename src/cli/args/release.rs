@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::wait::parse_duration;
 use crate::deploy::ReleaseSettings;
-use crate::exit::{self, ExitError};
 
 /// Flags of every command that records a revision (`apply --release`, `rollback`).
 #[derive(Debug, Clone, Args)]
@@ -86,13 +85,4 @@ pub struct ReleaseRef {
     /// The release's namespace (default: the context's).
     #[arg(short = 'n', long, env = "KPUSH_NAMESPACE")]
     pub namespace: Option<String>,
-}
-
-impl ReleaseRef {
-    /// The release, in `--namespace` or else `default_namespace`.
-    pub fn release(&self, default_namespace: &str) -> Result<crate::release::Release, ExitError> {
-        let ns = self.namespace.as_deref().unwrap_or(default_namespace);
-        crate::release::Release::new(&self.name, ns)
-            .map_err(|e| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e)))
-    }
 }

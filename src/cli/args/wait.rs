@@ -42,7 +42,8 @@ pub struct TrackArgs {
 #[derive(Debug, Clone, Args)]
 pub struct WaitFlag {
     /// Wait until every applied object is ready, failing fast with the reason; `--wait=false`
-    /// returns as soon as the objects are applied (and needs no watch permissions).
+    /// returns as soon as the objects are applied (and needs no watch permissions: `kpush rbac`
+    /// derives them for the same setting).
     #[arg(
         long = "wait",
         env = "KPUSH_WAIT",

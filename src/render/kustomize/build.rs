@@ -59,6 +59,10 @@ pub struct Builder<'a> {
     pub helm: Option<PathBuf>,
     /// helm, once found and checked.
     pub(super) helm_found: Option<crate::render::chart::helm::Helm>,
+    /// Keys for SOPS-encrypted files the kustomization reads.
+    sops: &'a crate::render::sops::SopsKeys,
+    /// Every value decrypted from those files.
+    pub decrypted: std::cell::RefCell<Vec<String>>,
 }
 
 /// Objects accumulated so far and the transformer configuration they carry.
@@ -80,8 +84,15 @@ pub struct Built {
 
 impl<'a> Builder<'a> {
     /// A builder confined to `root`.
-    pub fn new(root: PathBuf, vars: &'a Vars, substitution: Substitution) -> Self {
+    pub fn new(
+        root: PathBuf,
+        vars: &'a Vars,
+        substitution: Substitution,
+        sops: &'a crate::render::sops::SopsKeys,
+    ) -> Self {
         Self {
+            sops,
+            decrypted: Default::default(),
             root,
             vars,
             substitution,
@@ -596,7 +607,7 @@ impl<'a> Builder<'a> {
         if text.starts_with('\u{feff}') {
             text.drain(..3);
         }
-        Ok(text)
+        decrypt_text(self.sops, &self.decrypted, display, text)
     }
 
     fn generator(
@@ -614,7 +625,18 @@ impl<'a> Builder<'a> {
             let (p, d) = self
                 .file_in(dir, kfile, line, field, rel)
                 .map_err(|e| e.message)?;
-            read_limited(&p, &d).map_err(|e| e.message)
+            let bytes = read_limited(&p, &d).map_err(|e| e.message)?;
+            // A SOPS-encrypted YAML or JSON file is decrypted, as Flux's kustomize-controller
+            // decrypts generator sources.
+            match String::from_utf8(bytes) {
+                Ok(text) => decrypt_text(self.sops, &self.decrypted, &d, text)
+                    .map(String::into_bytes)
+                    .map_err(|e| match e.line {
+                        0 => format!("{}: {}", e.file, e.message),
+                        l => format!("{}:{l}: {}", e.file, e.message),
+                    }),
+                Err(e) => Ok(e.into_bytes()),
+            }
         };
         let made = generators::generate(kind, &g.value, global, &mut read)
             .map_err(|m| KError::new(kfile, line, format!("{field} {}: {m}", g.value.name)))?;
@@ -901,6 +923,23 @@ fn check_local(entry: &str, kfile: &str, line: u32, field: &str) -> Result<(), K
         return Err(KError::new(kfile, line, format!("empty {field} entry")));
     }
     Ok(())
+}
+
+/// `text` decrypted when it is a SOPS-encrypted file; its plaintext values are added to `found`.
+fn decrypt_text(
+    keys: &crate::render::sops::SopsKeys,
+    found: &std::cell::RefCell<Vec<String>>,
+    display: &str,
+    text: String,
+) -> Result<String, KError> {
+    match crate::render::sops::decrypt(&text, keys) {
+        Ok(None) => Ok(text),
+        Ok(Some(d)) => {
+            found.borrow_mut().extend(d.secrets);
+            Ok(d.text)
+        }
+        Err(e) => Err(KError::new(display, e.line, e.message).kind(ProblemKind::Decrypt)),
+    }
 }
 
 /// Reads a file, refusing one larger than plain YAML input may be.

@@ -96,12 +96,16 @@ pub struct Overlay {
 ///
 /// Files may not leave the repository: the git work tree holding `dir`, else the current
 /// directory when it holds `dir`, else `dir` itself.
+// The render's inputs, each from a different source (a bundle would only be taken apart).
+#[allow(clippy::too_many_arguments)]
 pub fn render(
     dir: &Path,
     display: &str,
     vars: &Vars,
     substitution: Substitution,
     helm: Option<&Path>,
+    sops: &crate::render::sops::SopsKeys,
+    decrypted: &mut Vec<String>,
     problems: &mut Vec<Problem>,
 ) -> Option<Overlay> {
     let fs = match dir.canonicalize() {
@@ -118,7 +122,7 @@ pub fn render(
         }
     };
     let root = super::source::repository_root(&fs);
-    let mut b = build::Builder::new(root, vars, substitution);
+    let mut b = build::Builder::new(root, vars, substitution, sops);
     b.helm = helm.map(Path::to_path_buf);
     let top = build::Dir {
         fs,
@@ -126,6 +130,7 @@ pub fn render(
     };
     let result = b.build(&top);
     problems.append(&mut b.problems);
+    decrypted.append(&mut b.decrypted.borrow_mut());
     match result {
         Ok(built) => Some(Overlay {
             manifests: built

@@ -75,7 +75,8 @@ fn up(dir: &Path, rtt_ms: Option<u64>) -> Result<()> {
     }
     let proxy = match rtt_ms {
         Some(ms) => {
-            let proxy = FaultProxy::start(&cluster)?;
+            // HTTP/2 offered as the API server offers it: clients speak what they would.
+            let proxy = FaultProxy::start_http2(&cluster)?;
             proxy.set_round_trip(std::time::Duration::from_millis(ms));
             proxy.write_kubeconfig(&cluster, "admin", &dir.join("kubeconfig-rtt"))?;
             eprintln!(
