@@ -48,6 +48,10 @@ map INPUT_LOCK_TIMEOUT KPUSH_LOCK_TIMEOUT
 # Prune takes a value: empty means kpush's default (on with a release), `false` turns it off.
 map INPUT_PRUNE KPUSH_PRUNE
 map INPUT_PRUNE_LIMIT KPUSH_PRUNE_LIMIT
+map INPUT_ENVIRONMENT KPUSH_ENVIRONMENT
+map INPUT_ENVIRONMENT_URL KPUSH_ENVIRONMENT_URL
+map INPUT_NOTIFY KPUSH_NOTIFY
+map INPUT_NOTIFY_ON KPUSH_NOTIFY_ON
 # Switches are set only when on: clap counts a flag given through its variable as present even
 # when the value is false.
 switch() { # switch INPUT_NAME KPUSH_NAME
@@ -57,6 +61,12 @@ switch INPUT_ROLLBACK_ON_FAILURE KPUSH_ROLLBACK_ON_FAILURE
 switch INPUT_FORCE_CONFLICTS KPUSH_FORCE_CONFLICTS
 switch INPUT_ALLOW_EMPTY KPUSH_ALLOW_EMPTY
 switch INPUT_TAKE_OVER_FROM_RELEASES KPUSH_TAKE_OVER_FROM_RELEASES
+# github-deployment is on by default: only `false` sets the switch that turns it off.
+if [[ "$(clean "${INPUT_GITHUB_DEPLOYMENT:-true}")" == "false" ]]; then
+  export KPUSH_NO_GITHUB_DEPLOYMENT=true
+else
+  unset KPUSH_NO_GITHUB_DEPLOYMENT
+fi
 export KPUSH_CI=github
 
 command=apply
@@ -64,7 +74,8 @@ if [[ "$(clean "${INPUT_DIFF_ONLY:-false}")" == "true" ]]; then
   command=diff
   # diff's flags are apply's minus the ones about changing and waiting.
   unset KPUSH_WAIT KPUSH_TIMEOUT KPUSH_PRUNE KPUSH_FORCE_CONFLICTS KPUSH_ROLLBACK_ON_FAILURE \
-    KPUSH_LOCK_TIMEOUT
+    KPUSH_LOCK_TIMEOUT KPUSH_ENVIRONMENT KPUSH_ENVIRONMENT_URL KPUSH_NO_GITHUB_DEPLOYMENT \
+    KPUSH_NOTIFY KPUSH_NOTIFY_ON
 fi
 
 kpush="${KPUSH_BIN:-kpush}"

@@ -17,6 +17,7 @@ pub mod track;
 pub use manifest::{Manifest, ObjectKey, Origin};
 pub mod cli;
 pub mod plan;
+pub mod records;
 pub mod release;
 pub mod render;
 pub mod report;

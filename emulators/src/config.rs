@@ -35,6 +35,8 @@ pub struct Config {
     pub fleets: Vec<Cluster>,
     /// Azure role assignments ARM checks.
     pub role_assignments: Vec<RoleAssignment>,
+    /// The GitHub REST API subset (deployments): which tokens it accepts, with what access.
+    pub github_api: GithubApiConfig,
     /// A Key Vault served at the emulator's own URL (`/keys/...`); `None` answers 404 there.
     pub key_vault: Option<KeyVaultConfig>,
 }
@@ -77,6 +79,7 @@ impl Default for Config {
             clusters: Vec::new(),
             fleets: Vec::new(),
             role_assignments: Vec::new(),
+            github_api: GithubApiConfig::default(),
             key_vault: None,
         }
     }
@@ -280,6 +283,37 @@ impl Default for GithubConfig {
             token_lifetime: Duration::from_secs(300),
         }
     }
+}
+
+/// The GitHub REST API subset: the tokens it knows. Any other token is answered 401
+/// `Bad credentials`, as GitHub does.
+#[derive(Debug, Clone, Default)]
+pub struct GithubApiConfig {
+    /// Installation tokens (a job's `GITHUB_TOKEN`) with their repository and permissions.
+    pub tokens: Vec<GithubToken>,
+}
+
+/// A job's `GITHUB_TOKEN`: scoped to one repository, with the `deployments` permission the
+/// workflow's `permissions:` gave it.
+#[derive(Debug, Clone)]
+pub struct GithubToken {
+    /// The token's value.
+    pub token: String,
+    /// `owner/repo` it is scoped to (other repositories answer 404, as GitHub does).
+    pub repository: String,
+    /// The `deployments` permission.
+    pub deployments: GithubAccess,
+}
+
+/// A `GITHUB_TOKEN` permission level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GithubAccess {
+    /// `none`.
+    None,
+    /// `read`.
+    Read,
+    /// `write`.
+    Write,
 }
 
 /// The Azure DevOps OIDC provider.

@@ -10,6 +10,10 @@
 //! - a Kubernetes service-account issuer for workload identity (`/workload`),
 //! - the App Service managed identity endpoint (`/msi/token`),
 //! - ARM's AKS API (`/subscriptions/.../managedClusters/{name}[/listClusterUserCredential]`),
+//! - GitHub's REST API for deployments and their statuses (`/repos/{owner}/{repo}/deployments`),
+//!   with a job `GITHUB_TOKEN`'s permission model,
+//! - webhook receivers for Slack, Teams Workflows and CloudEvents (`/webhooks/{kind}/{id}`),
+//!   checking payloads against the published formats,
 //! - a stand-in AKS API server that only checks Entra tokens (`/kube/version`, `/kube/api`).
 //!
 //! ```no_run
@@ -30,6 +34,7 @@ mod aadsts;
 mod arm;
 pub mod config;
 mod entra;
+mod github_api;
 mod issuers;
 pub mod jwt;
 mod key_vault;
@@ -38,9 +43,12 @@ mod managed_identity;
 mod server;
 pub mod tls;
 mod util;
+mod webhooks;
 
 pub use config::*;
+pub use github_api::GithubDeployment;
 pub use tls::{ClientCertificate, generate_client_certificate};
+pub use webhooks::ReceivedWebhook;
 
 use anyhow::{Context, anyhow};
 use serde_json::{Map, Value, json};
@@ -183,6 +191,9 @@ impl Emulator {
             device_codes: Mutex::new(Vec::new()),
             refresh_tokens: Mutex::new(Default::default()),
             kube_rejections: Default::default(),
+            github: Default::default(),
+            webhooks: Default::default(),
+            webhook_failures: Default::default(),
             vault_keys: Mutex::new(Default::default()),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -299,6 +310,41 @@ impl Emulator {
     pub fn reject_next_kube_requests(&self, n: usize) {
         self.state
             .kube_rejections
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// `GITHUB_API_URL` for the GitHub REST subset (deployments): the base URL itself.
+    pub fn github_api_url(&self) -> String {
+        self.state.base.clone()
+    }
+
+    /// The GitHub deployments created so far (every repository), oldest first.
+    pub fn github_deployments(&self) -> Vec<GithubDeployment> {
+        match self.state.github.lock() {
+            Ok(s) => s.snapshot(),
+            Err(poisoned) => poisoned.into_inner().snapshot(),
+        }
+    }
+
+    /// The URL of a webhook receiver: `kind` is `slack`, `teams` or `cloudevents`; the id
+    /// `gone` answers 404.
+    pub fn webhook_url(&self, kind: &str, id: &str) -> String {
+        format!("{}/webhooks/{kind}/{id}", self.state.base)
+    }
+
+    /// The messages the webhook receivers accepted, in order.
+    pub fn webhooks(&self) -> Vec<ReceivedWebhook> {
+        self.state
+            .webhooks
+            .lock()
+            .map(|w| w.clone())
+            .unwrap_or_default()
+    }
+
+    /// Makes the next `n` webhook requests answer 503 with `Retry-After: 1`.
+    pub fn fail_next_webhooks(&self, n: usize) {
+        self.state
+            .webhook_failures
             .store(n, std::sync::atomic::Ordering::SeqCst);
     }
 

@@ -2,7 +2,9 @@
 
 use crate::config::Config;
 use crate::jwt::SigningKey;
-use crate::{LoggedRequest, arm, entra, issuers, key_vault, kube, managed_identity};
+use crate::{
+    LoggedRequest, arm, entra, github_api, issuers, key_vault, kube, managed_identity, webhooks,
+};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -40,6 +42,12 @@ pub(crate) struct State {
     pub refresh_tokens: Mutex<HashMap<String, entra::RefreshGrant>>,
     /// Requests to `/kube` still to answer 401 regardless of their token.
     pub kube_rejections: std::sync::atomic::AtomicUsize,
+    /// GitHub deployments and their statuses.
+    pub github: Mutex<github_api::Store>,
+    /// Messages the webhook receivers accepted.
+    pub webhooks: Mutex<Vec<webhooks::ReceivedWebhook>>,
+    /// Webhook requests still to answer 503.
+    pub webhook_failures: std::sync::atomic::AtomicUsize,
     /// Key Vault keys made so far, by name.
     pub vault_keys: Mutex<HashMap<String, key_vault::KeyMaterial>>,
 }
@@ -232,6 +240,8 @@ fn route(state: &State, req: &Req) -> Reply {
         ["ado", _, ".well-known", "jwks"] if get => issuers::jwks(&state.keys.ado),
         ["msi", "token"] if get => managed_identity::token(state, req),
         ["subscriptions", ..] => arm::handle(state, req, &segments),
+        ["repos", rest @ ..] => github_api::handle(state, req, rest),
+        ["webhooks", kind, id] if post => webhooks::handle(state, req, kind, id),
         ["keys", rest @ ..] => key_vault::handle(state, req, rest),
         ["kube", rest @ ..] if get => kube::handle(state, req, rest),
         ["devicelogin"] if get => Reply::text(

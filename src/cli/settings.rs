@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
+use super::args::deployment::NotifyOn;
 use super::args::{
-    ApplyArgs, AzureArgs, ClusterArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs,
+    ApplyArgs, AzureArgs, ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, PlanArgs, TrackArgs,
 };
 use super::{Env, lookup};
 use crate::deploy::{
     ClusterSettings, DeployError, DeploySettings, FleetSettings, PlanSettings, ReleaseSettings,
 };
+use crate::records::github::{GithubSettings, Setup, Token};
+use crate::records::notify::{NotifySettings, Receiver, When};
 use crate::render::RenderOptions;
 use crate::render::sops::{KeyVaultClient, SopsKeys, TokenSource};
 use crate::track::TrackOptions;
@@ -98,6 +101,86 @@ pub fn apply(
         ..base
     };
     Ok((settings, cluster.settings(&lookup(env))))
+}
+
+/// Whether `kpush apply` records a GitHub deployment, and where: with `--environment` in
+/// GitHub Actions, unless `--no-github-deployment`. `release` is the release deployed. Asked
+/// for (an environment named in GitHub Actions) without what it needs: one warning saying what.
+pub fn github_deployment(args: &DeploymentArgs, release: Option<&str>, env: &Env) -> Setup {
+    let get = lookup(env);
+    let environment = match args.environment.as_deref().map(str::trim) {
+        Some(e) if !e.is_empty() && !args.no_github_deployment => e.to_string(),
+        _ => return Setup::Off,
+    };
+    if get("GITHUB_ACTIONS").as_deref() != Some("true") {
+        return Setup::Off;
+    }
+    let head = format!(
+        "GitHub deployment to environment {environment} not recorded (the deploy itself is \
+         unaffected)"
+    );
+    let Some(token) = get("GITHUB_TOKEN") else {
+        return Setup::Unusable(format!(
+            "{head}: GITHUB_TOKEN is not set\n  fix: pass the job's token to the step \
+             (`env: GITHUB_TOKEN: ${{{{ github.token }}}}`) with `permissions: deployments: \
+             write`, or pass --no-github-deployment"
+        ));
+    };
+    let (Some(repository), Some(sha)) = (get("GITHUB_REPOSITORY"), get("GITHUB_SHA")) else {
+        return Setup::Unusable(format!(
+            "{head}: GITHUB_REPOSITORY or GITHUB_SHA is not set (GitHub Actions sets both)\n  \
+             fix: run kpush in a GitHub Actions step, or pass --no-github-deployment"
+        ));
+    };
+    let api_url = get("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+    if !api_url.starts_with("https://") {
+        return Setup::Unusable(format!(
+            "{head}: GITHUB_API_URL={api_url} is not an https URL (kpush sends GITHUB_TOKEN \
+             only over https)\n  fix: set GITHUB_API_URL to GitHub's API, like \
+             https://api.github.com"
+        ));
+    }
+    Setup::Record(GithubSettings {
+        api_url,
+        repository,
+        sha,
+        token: Token::new(token),
+        environment,
+        environment_url: args.environment_url.clone(),
+        log_url: crate::release::revision::RunInfo::from_env(env).run_url,
+        release: release.map(str::to_string),
+    })
+}
+
+/// The notifications of `kpush apply` (`--notify`, `--notify-on`) about a deploy of `release`;
+/// an invalid `--notify` value is invalid input (its URL, which holds a secret, is not shown).
+pub fn notify(
+    args: &DeploymentArgs,
+    release: Option<&str>,
+    env: &Env,
+) -> Result<NotifySettings, DeployError> {
+    let receivers = args
+        .notify
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Receiver::parse(v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(DeployError::invalid)?;
+    let run = crate::release::revision::RunInfo::from_env(env);
+    Ok(NotifySettings {
+        receivers,
+        when: match args.notify_on {
+            NotifyOn::Always => When::Always,
+            NotifyOn::Success => When::Success,
+            NotifyOn::Failure => When::Failure,
+        },
+        command: "apply".into(),
+        environment: args.environment.clone(),
+        release: release.map(str::to_string),
+        repository: run.repository,
+        commit: run.commit,
+        run_url: run.run_url,
+    })
 }
 
 /// What to render and how, SOPS keys included (Key Vault signed in with `azure`'s identity).

@@ -151,6 +151,40 @@ class ActionTest(unittest.TestCase):
         self.assertEqual(env["KPUSH_PARALLEL"], "2")
         self.assertNotIn("KPUSH_AKS_CLUSTER", env)
 
+    def test_environment_inputs_become_kpush_settings(self):
+        r = self.run_action(
+            {
+                "manifests": "k8s/",
+                "environment": "production\n",
+                "environment-url": "https://shop.example.com",
+            }
+        )
+        self.assertIsNone(r.failed_step, r.log)
+        env = self.recorded()["env"]
+        self.assertEqual(env["KPUSH_ENVIRONMENT"], "production")
+        self.assertEqual(env["KPUSH_ENVIRONMENT_URL"], "https://shop.example.com")
+        self.assertNotIn("KPUSH_NO_GITHUB_DEPLOYMENT", env)
+        r = self.run_action(
+            {"manifests": "k8s/", "environment": "production", "github-deployment": "false"}
+        )
+        self.assertIsNone(r.failed_step, r.log)
+        self.assertEqual(self.recorded()["env"]["KPUSH_NO_GITHUB_DEPLOYMENT"], "true")
+
+    def test_notify_inputs_become_kpush_settings(self):
+        r = self.run_action(
+            {
+                "manifests": "k8s/",
+                "notify": "teams=https://t.example/wf\n\nslack=https://hooks.slack.com/services/x\n",
+                "notify-on": "failure",
+            }
+        )
+        self.assertIsNone(r.failed_step, r.log)
+        env = self.recorded()["env"]
+        self.assertEqual(
+            env["KPUSH_NOTIFY"], "teams=https://t.example/wf\nslack=https://hooks.slack.com/services/x"
+        )
+        self.assertEqual(env["KPUSH_NOTIFY_ON"], "failure")
+
     def test_diff_only_runs_diff_and_differences_do_not_fail_the_step(self):
         r = self.run_action({"manifests": "k8s", "diff-only": "true", "prune": "true"}, exit_code=1)
         self.assertIsNone(r.failed_step, r.log)

@@ -3,8 +3,8 @@
 use clap::Args;
 
 use super::{
-    ClusterArgs, FleetArgs, ManifestArgs, OutputArgs, PlanArgs, ReleaseArgs, TargetsArgs,
-    TrackArgs, VerboseArgs, WaitFlag,
+    ClusterArgs, DeploymentArgs, FleetArgs, ManifestArgs, OutputArgs, PlanArgs, ReleaseArgs,
+    TargetsArgs, TrackArgs, VerboseArgs, WaitFlag,
 };
 
 /// Flags of `kpush apply`.
@@ -47,6 +47,9 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub fleet: FleetArgs,
+
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
 
     #[command(flatten)]
     pub verbose: VerboseArgs,
