@@ -3,7 +3,7 @@
 use super::args::{ApplyArgs, ClusterArgs, ManifestArgs};
 use super::targets;
 use crate::deploy::targets_file::Target;
-use crate::deploy::{self, Interrupt, Renders};
+use crate::deploy::{self, DeployError, Interrupt, Renders};
 use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
 use crate::records::github::{Conclusion, Recorder, RevisionWatch};
@@ -38,7 +38,7 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result
         let (settings, cluster) = super::settings::apply(&args, cluster, manifests, env)?;
         deploy::apply(&settings, &cluster, sink, &renders, &interrupt).await
     };
-    let result = match &args.targets.targets {
+    let ended: Result<Outcome, DeployError> = match &args.targets.targets {
         Some(file) => {
             let each = async |t: &Target, sink: &dyn Sink| {
                 let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
@@ -55,22 +55,26 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result
             )
             .await
         }
-        None => exit::from_deploy(one(&args.cluster, &args.manifests, &watch).await),
+        None => one(&args.cluster, &args.manifests, &watch)
+            .await
+            .map(|v| v.outcome()),
     };
-    let code = match &result {
-        Ok(code) => *code,
-        Err(e) => e.code,
+    let outcome = match &ended {
+        Ok(o) => *o,
+        Err(e) => e.outcome,
     };
+    let code = exit::of_outcome(outcome);
     deployment
-        .finish(conclusion(code), watch.revision(), &reporter)
+        .finish(conclusion(outcome), watch.revision(), &reporter)
         .await;
-    let ended = notify::Ended {
-        success: code == exit::SUCCESS,
+    let message = notify::Ended {
+        success: outcome == Outcome::Success,
         result: exit::result_name(code, "apply").to_string(),
         exit_code: code,
         revision: watch.revision(),
     };
-    notify::send(&notify, &ended, &reporter).await;
+    notify::send(&notify, &message, &reporter).await;
+    let result = ended.map(exit::of_outcome).map_err(ExitError::from);
     reporter.finish(&result)?;
     result
 }
@@ -80,11 +84,11 @@ fn stops(outcome: Outcome) -> bool {
     outcome != Outcome::Success
 }
 
-/// The GitHub deployment status of a run that exits with `code`.
-fn conclusion(code: i32) -> Conclusion {
-    match code {
-        exit::SUCCESS => Conclusion::Success,
-        exit::ROLLOUT_FAILED | exit::TIMED_OUT | exit::ROLLED_BACK => Conclusion::Failure,
+/// The GitHub deployment status of a run that ended as `outcome`.
+fn conclusion(outcome: Outcome) -> Conclusion {
+    match outcome {
+        Outcome::Success => Conclusion::Success,
+        Outcome::RolloutFailed | Outcome::TimedOut | Outcome::RolledBack => Conclusion::Failure,
         _ => Conclusion::Error,
     }
 }
@@ -95,19 +99,23 @@ mod tests {
 
     #[test]
     fn rollout_failures_are_failures_and_other_stops_errors() {
-        assert_eq!(conclusion(exit::SUCCESS), Conclusion::Success);
-        for code in [exit::ROLLOUT_FAILED, exit::TIMED_OUT, exit::ROLLED_BACK] {
-            assert_eq!(conclusion(code), Conclusion::Failure, "{code}");
-        }
-        for code in [
-            exit::BAD_INPUT,
-            exit::APPLY_REJECTED,
-            exit::CLUSTER_UNREACHABLE,
-            exit::LOCKED,
-            exit::INTERRUPTED,
-            exit::INTERNAL,
+        assert_eq!(conclusion(Outcome::Success), Conclusion::Success);
+        for o in [
+            Outcome::RolloutFailed,
+            Outcome::TimedOut,
+            Outcome::RolledBack,
         ] {
-            assert_eq!(conclusion(code), Conclusion::Error, "{code}");
+            assert_eq!(conclusion(o), Conclusion::Failure, "{o:?}");
+        }
+        for o in [
+            Outcome::InvalidInput,
+            Outcome::Rejected,
+            Outcome::Unreachable,
+            Outcome::Locked,
+            Outcome::Interrupted,
+            Outcome::Internal,
+        ] {
+            assert_eq!(conclusion(o), Conclusion::Error, "{o:?}");
         }
     }
 }

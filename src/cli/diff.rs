@@ -69,6 +69,8 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode, env: &super::Env) -> Result<
                 each,
             )
             .await
+            .map(exit::of_outcome)
+            .map_err(ExitError::from)
         }
         None => exit::from_deploy(
             run_with(

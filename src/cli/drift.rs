@@ -49,7 +49,10 @@ pub(super) async fn run(args: DriftArgs, ci: CiMode, env: &super::Env) -> Result
             };
             // Drift on one target does not stop the next: only errors do.
             let stops = |outcome| outcome > Outcome::Differences;
-            targets::run(file, &args.targets, None, &reporter, env, stops, each).await
+            targets::run(file, &args.targets, None, &reporter, env, stops, each)
+                .await
+                .map(exit::of_outcome)
+                .map_err(ExitError::from)
         }
         None => exit::from_deploy(
             run_with(&args, &args.cluster, &args.release, &reporter, None, env).await,

@@ -93,7 +93,10 @@ pub(super) async fn run(
                 run_with(&args, &cluster, &release, sink, env, &interrupt).await
             };
             let stops = |outcome| outcome != Outcome::Success;
-            targets::run(file, &args.targets, None, &reporter, env, stops, each).await
+            targets::run(file, &args.targets, None, &reporter, env, stops, each)
+                .await
+                .map(exit::of_outcome)
+                .map_err(ExitError::from)
         }
         None => exit::from_deploy(
             run_with(

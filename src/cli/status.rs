@@ -61,6 +61,8 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode, env: &super::Env) -> Resul
                 each,
             )
             .await
+            .map(exit::of_outcome)
+            .map_err(ExitError::from)
         }
         None => exit::from_deploy(
             run_with(

@@ -6,9 +6,8 @@ use std::path::Path;
 use super::args::ManifestArgs;
 use super::args::{ClusterArgs, ReleaseRef, TargetsArgs};
 use crate::deploy::targets_file::{self, Target, TargetCluster};
-use crate::deploy::{DeployResult, RenderKey, Renders};
+use crate::deploy::{DeployError, DeployResult, RenderKey, Renders};
 use crate::event::{Outcome, Sink};
-use crate::exit::{self, ExitError};
 use crate::report::Reporter;
 
 impl Target {
@@ -75,8 +74,8 @@ fn render_key(manifests: &ManifestArgs, env: &super::Env) -> Option<RenderKey> {
 
 /// Runs `each` on every target of `file` (`manifests`: the command's, if it renders any, and
 /// the cache its targets render through), reporting to `reporter`; a sequential run stops
-/// after the first target whose outcome `stops`. Returns the worst target's exit code; exit
-/// code 2 for a bad targets file.
+/// after the first target whose outcome `stops`. Returns the worst target's outcome; invalid
+/// input for a bad targets file.
 pub(super) async fn run<F>(
     file: &Path,
     opts: &TargetsArgs,
@@ -85,11 +84,11 @@ pub(super) async fn run<F>(
     env: &super::Env,
     stops: fn(Outcome) -> bool,
     each: F,
-) -> Result<i32, ExitError>
+) -> Result<Outcome, DeployError>
 where
     F: AsyncFn(&Target, &dyn Sink) -> DeployResult,
 {
-    let bad = |e: String| ExitError::new(exit::BAD_INPUT, anyhow::anyhow!(e));
+    let bad = |e: String| DeployError::invalid(e);
     let targets = targets_file::read(file).map_err(|e| bad(e.to_string()))?;
     if let Some((m, renders)) = manifests {
         renders.expect(
@@ -132,7 +131,7 @@ where
         each,
     )
     .await;
-    Ok(exit::of_outcome(worst))
+    Ok(worst)
 }
 
 #[cfg(test)]
