@@ -1,9 +1,9 @@
 //! `kpush apply`: render, plan, apply (and prune), report.
 
-use super::args::{ApplyArgs, ClusterArgs, ManifestArgs};
+use super::args::ApplyArgs;
 use super::targets;
 use crate::deploy::targets_file::Target;
-use crate::deploy::{self, DeployError, Interrupt, Renders};
+use crate::deploy::{self, Interrupt, Renders};
 use crate::event::{Outcome, Sink};
 use crate::exit::{self, ExitError};
 use crate::records::github::{Conclusion, Recorder, RevisionWatch};
@@ -34,31 +34,17 @@ pub(super) async fn run(args: ApplyArgs, ci: CiMode, env: &super::Env) -> Result
     notify::mask(&notify, &reporter);
     let deployment = Recorder::start(github, &reporter).await;
     let watch = RevisionWatch::new(&reporter);
-    let one = async |cluster: &ClusterArgs, manifests: &ManifestArgs, sink: &dyn Sink| {
-        let (settings, cluster) = super::settings::apply(&args, cluster, manifests, env)?;
+    let one = async |t: Option<&Target>, sink: &dyn Sink| {
+        let (cluster, manifests) = match t {
+            Some(t) => t.args(&args.cluster, &args.manifests),
+            None => (args.cluster.clone(), args.manifests.clone()),
+        };
+        let (settings, cluster) = super::settings::apply(&args, &cluster, &manifests, env)?;
         deploy::apply(&settings, &cluster, sink, &renders, &interrupt).await
     };
-    let ended: Result<Outcome, DeployError> = match &args.targets.targets {
-        Some(file) => {
-            let each = async |t: &Target, sink: &dyn Sink| {
-                let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
-                one(&cluster, &manifests, sink).await
-            };
-            targets::run(
-                file,
-                &args.targets,
-                Some((&args.manifests, &renders)),
-                &reporter,
-                env,
-                stops,
-                each,
-            )
-            .await
-        }
-        None => one(&args.cluster, &args.manifests, &watch)
-            .await
-            .map(|v| v.outcome()),
-    };
+    let manifests = Some((&args.manifests, &renders));
+    let ended =
+        targets::run_or_once(&args.targets, manifests, &reporter, &watch, env, stops, one).await;
     let outcome = match &ended {
         Ok(o) => *o,
         Err(e) => e.outcome,

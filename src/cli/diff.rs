@@ -42,49 +42,29 @@ pub(super) async fn run(args: DiffArgs, ci: CiMode, env: &super::Env) -> Result<
     };
     let reporter = Reporter::new(&settings, env);
     let renders = Renders::default();
-    let result = match &args.targets.targets {
-        Some(file) => {
-            let each = async |t: &Target, sink: &dyn Sink| {
-                let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
-                run_with(
-                    &args,
-                    &cluster,
-                    &manifests,
-                    sink,
-                    &renders,
-                    Some(&t.name),
-                    env,
-                )
-                .await
-            };
-            // Differences on one target do not stop the next: only errors do.
-            let stops = |outcome| outcome > Outcome::Differences;
-            targets::run(
-                file,
-                &args.targets,
-                Some((&args.manifests, &renders)),
-                &reporter,
-                env,
-                stops,
-                each,
-            )
-            .await
-            .map(exit::of_outcome)
-            .map_err(ExitError::from)
-        }
-        None => exit::from_deploy(
-            run_with(
-                &args,
-                &args.cluster,
-                &args.manifests,
-                &reporter,
-                &renders,
-                None,
-                env,
-            )
-            .await,
-        ),
+    let one = async |t: Option<&Target>, sink: &dyn Sink| {
+        let (cluster, manifests) = match t {
+            Some(t) => t.args(&args.cluster, &args.manifests),
+            None => (args.cluster.clone(), args.manifests.clone()),
+        };
+        let target = t.map(|t| t.name.as_str());
+        run_with(&args, &cluster, &manifests, sink, &renders, target, env).await
     };
+    // Differences on one target do not stop the next: only errors do.
+    let stops = |outcome| outcome > Outcome::Differences;
+    let manifests = Some((&args.manifests, &renders));
+    let result = targets::run_or_once(
+        &args.targets,
+        manifests,
+        &reporter,
+        &reporter,
+        env,
+        stops,
+        one,
+    )
+    .await
+    .map(exit::of_outcome)
+    .map_err(ExitError::from);
     reporter.finish(&result)?;
     result
 }

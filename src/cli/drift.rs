@@ -40,24 +40,20 @@ pub(super) async fn run(args: DriftArgs, ci: CiMode, env: &super::Env) -> Result
         verbose: args.verbose.verbose,
     };
     let reporter = Reporter::new(&settings, env);
-    let result = match &args.targets.targets {
-        Some(file) => {
-            let each = async |t: &Target, sink: &dyn Sink| {
-                let cluster = t.cluster_args(&args.cluster);
-                let release = t.release_ref(&args.release);
-                run_with(&args, &cluster, &release, sink, Some(&t.name), env).await
-            };
-            // Drift on one target does not stop the next: only errors do.
-            let stops = |outcome| outcome > Outcome::Differences;
-            targets::run(file, &args.targets, None, &reporter, env, stops, each)
-                .await
-                .map(exit::of_outcome)
-                .map_err(ExitError::from)
-        }
-        None => exit::from_deploy(
-            run_with(&args, &args.cluster, &args.release, &reporter, None, env).await,
-        ),
+    let one = async |t: Option<&Target>, sink: &dyn Sink| {
+        let (cluster, release) = match t {
+            Some(t) => (t.cluster_args(&args.cluster), t.release_ref(&args.release)),
+            None => (args.cluster.clone(), args.release.clone()),
+        };
+        let target = t.map(|t| t.name.as_str());
+        run_with(&args, &cluster, &release, sink, target, env).await
     };
+    // Drift on one target does not stop the next: only errors do.
+    let stops = |outcome| outcome > Outcome::Differences;
+    let result = targets::run_or_once(&args.targets, None, &reporter, &reporter, env, stops, one)
+        .await
+        .map(exit::of_outcome)
+        .map_err(ExitError::from);
     reporter.finish(&result)?;
     result
 }

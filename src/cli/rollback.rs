@@ -85,31 +85,18 @@ pub(super) async fn run(
     };
     let reporter = Reporter::new(&settings, env);
     let interrupt = Interrupt::on_signals();
-    let result = match &args.targets.targets {
-        Some(file) => {
-            let each = async |t: &Target, sink: &dyn Sink| {
-                let cluster = t.cluster_args(&args.cluster);
-                let release = t.release_ref(&args.release);
-                run_with(&args, &cluster, &release, sink, env, &interrupt).await
-            };
-            let stops = |outcome| outcome != Outcome::Success;
-            targets::run(file, &args.targets, None, &reporter, env, stops, each)
-                .await
-                .map(exit::of_outcome)
-                .map_err(ExitError::from)
-        }
-        None => exit::from_deploy(
-            run_with(
-                &args,
-                &args.cluster,
-                &args.release,
-                &reporter,
-                env,
-                &interrupt,
-            )
-            .await,
-        ),
+    let one = async |t: Option<&Target>, sink: &dyn Sink| {
+        let (cluster, release) = match t {
+            Some(t) => (t.cluster_args(&args.cluster), t.release_ref(&args.release)),
+            None => (args.cluster.clone(), args.release.clone()),
+        };
+        run_with(&args, &cluster, &release, sink, env, &interrupt).await
     };
+    let stops = |outcome| outcome != Outcome::Success;
+    let result = targets::run_or_once(&args.targets, None, &reporter, &reporter, env, stops, one)
+        .await
+        .map(exit::of_outcome)
+        .map_err(ExitError::from);
     reporter.finish(&result)?;
     result
 }

@@ -44,39 +44,27 @@ pub(super) async fn run(args: StatusArgs, ci: CiMode, env: &super::Env) -> Resul
     let reporter = Reporter::new(&settings, env);
     let renders = Renders::default();
     let interrupt = Interrupt::on_signals();
-    let result = match &args.targets.targets {
-        Some(file) => {
-            let each = async |t: &Target, sink: &dyn Sink| {
-                let (cluster, manifests) = t.args(&args.cluster, &args.manifests);
-                run_with(&args, &cluster, &manifests, sink, &renders, env, &interrupt).await
-            };
-            let stops = |outcome| outcome != Outcome::Success;
-            targets::run(
-                file,
-                &args.targets,
-                Some((&args.manifests, &renders)),
-                &reporter,
-                env,
-                stops,
-                each,
-            )
-            .await
-            .map(exit::of_outcome)
-            .map_err(ExitError::from)
-        }
-        None => exit::from_deploy(
-            run_with(
-                &args,
-                &args.cluster,
-                &args.manifests,
-                &reporter,
-                &renders,
-                env,
-                &interrupt,
-            )
-            .await,
-        ),
+    let one = async |t: Option<&Target>, sink: &dyn Sink| {
+        let (cluster, manifests) = match t {
+            Some(t) => t.args(&args.cluster, &args.manifests),
+            None => (args.cluster.clone(), args.manifests.clone()),
+        };
+        run_with(&args, &cluster, &manifests, sink, &renders, env, &interrupt).await
     };
+    let stops = |outcome| outcome != Outcome::Success;
+    let manifests = Some((&args.manifests, &renders));
+    let result = targets::run_or_once(
+        &args.targets,
+        manifests,
+        &reporter,
+        &reporter,
+        env,
+        stops,
+        one,
+    )
+    .await
+    .map(exit::of_outcome)
+    .map_err(ExitError::from);
     reporter.finish(&result)?;
     result
 }

@@ -72,11 +72,34 @@ fn render_key(manifests: &ManifestArgs, env: &super::Env) -> Option<RenderKey> {
     manifests.to_options(env).ok().map(|o| RenderKey::of(&o))
 }
 
+/// Runs `each` once per target of `--targets` ([`run`]), or, without a targets file, once on
+/// the command line's own cluster (`each(None, single)`). Returns the (worst) outcome.
+pub(super) async fn run_or_once<F>(
+    opts: &TargetsArgs,
+    manifests: Option<(&ManifestArgs, &Renders)>,
+    reporter: &Reporter,
+    single: &dyn Sink,
+    env: &super::Env,
+    stops: fn(Outcome) -> bool,
+    each: F,
+) -> Result<Outcome, DeployError>
+where
+    F: AsyncFn(Option<&Target>, &dyn Sink) -> DeployResult,
+{
+    match &opts.targets {
+        Some(file) => {
+            let each = async |t: &Target, sink: &dyn Sink| each(Some(t), sink).await;
+            run(file, opts, manifests, reporter, env, stops, each).await
+        }
+        None => each(None, single).await.map(|v| v.outcome()),
+    }
+}
+
 /// Runs `each` on every target of `file` (`manifests`: the command's, if it renders any, and
 /// the cache its targets render through), reporting to `reporter`; a sequential run stops
 /// after the first target whose outcome `stops`. Returns the worst target's outcome; invalid
 /// input for a bad targets file.
-pub(super) async fn run<F>(
+async fn run<F>(
     file: &Path,
     opts: &TargetsArgs,
     manifests: Option<(&ManifestArgs, &Renders)>,
